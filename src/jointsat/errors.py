@@ -1,0 +1,38 @@
+"""Define every domain exception of jointsat in one place."""
+
+from __future__ import annotations
+
+
+class JointsatError(Exception):
+    """Base class of every error jointsat raises on purpose."""
+
+
+class InputError(JointsatError, ValueError):
+    """Reject input that cannot be used, naming where it came from and why.
+
+    ``source`` names the file (or ``<string>``), ``location`` the line or record
+    (``"line 5"``, ``"record 3"``), ``reason`` what is wrong with it.
+    """
+
+    def __init__(self, reason: str, *, source: str = "<string>", location: str = "") -> None:
+        self.reason = reason
+        self.source = source
+        self.location = location
+        where = f"{source} {location}".strip()
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class ElementsError(InputError):
+    """Reject an element set (TLE or OMM) that cannot be read."""
+
+
+class UnknownFormatError(ElementsError):
+    """Reject element text whose format cannot be recognised."""
+
+
+class StationsError(InputError):
+    """Reject a stations file or a station definition."""
+
+
+class TimeWindowError(InputError):
+    """Reject a time window that is empty, reversed or naive."""
