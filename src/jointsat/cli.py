@@ -1,1 +1,437 @@
+"""Run jointsat from the command line: ``jointsat passes`` and ``jointsat demo``.
 
+Results go to stdout (or ``-o FILE``); warnings, errors and the progress bar go
+to stderr. Exit status: 0 on success, 1 when an input file cannot be used,
+2 when the command line itself is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.table import Table
+
+from jointsat import __version__
+from jointsat.errors import JointsatError
+from jointsat.files import (
+    ElementFiles,
+    format_passes_csv,
+    format_passes_json,
+    read_demo_elements,
+    read_demo_stations,
+    read_elements,
+    read_stations,
+    write_text,
+)
+from jointsat.orbits.elements import Elements
+from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
+from jointsat.orbits.stations import Station
+
+PROGRESS_DELAY_S = 1.0
+"""Show the progress bar only once pass finding has run this long."""
+
+DEMO_DAYS = 7
+DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
+DEMO_NEXT_PASSES = 10
+DEMO_STALE_DAYS = 3.0
+"""Call a satellite's element set stale when it lies this many days from the demo window."""
+
+_TABLE_FILE_WIDTH = 200
+
+app = typer.Typer(name="jointsat", no_args_is_help=True, add_completion=False)
+
+
+class OutputFormat(StrEnum):
+    """Name the formats ``jointsat passes`` can write."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 time into an aware UTC datetime; a time without offset is UTC."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().upper())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time such as 2024-05-09T00:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def time_window(
+    start: datetime, *, days: float | None = None, end: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """Return the window from ``start`` lasting ``days``, or ending at ``end``: exactly one."""
+    if (days is None) == (end is None):
+        raise typer.BadParameter("give exactly one of them", param_hint="'--days' / '--end'")
+    if days is not None:
+        if not (math.isfinite(days) and days > 0.0):
+            raise typer.BadParameter(
+                f"{days} is not a positive number of days", param_hint="'--days'"
+            )
+        try:
+            end = start + timedelta(days=days)
+        except OverflowError:
+            raise typer.BadParameter(f"{days} days is too long", param_hint="'--days'") from None
+    assert end is not None
+    if end <= start:
+        raise typer.BadParameter(
+            f"the end {_utc_text(end)} is not after the start {_utc_text(start)}",
+            param_hint="'--end'",
+        )
+    return start, end
+
+
+def _version(value: bool) -> None:
+    """Print the version and stop, when ``--version`` is given."""
+    if value:
+        typer.echo(f"jointsat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Predict satellite passes over ground stations for joint satellite missions."""
+
+
+@app.command()
+def passes(
+    elements: Annotated[
+        list[Path],
+        typer.Option(
+            "--elements",
+            "-e",
+            metavar="FILE",
+            help="Element sets (TLE, 3LE or OMM); repeat for several files.",
+        ),
+    ],
+    stations: Annotated[
+        Path,
+        typer.Option("--stations", "-s", metavar="FILE", help="Ground stations (CSV or JSON)."),
+    ],
+    start: Annotated[
+        datetime,
+        typer.Option(
+            parser=parse_utc,
+            metavar="ISO8601",
+            help="Window start, e.g. 2024-05-09T00:00:00Z; UTC if no offset.",
+        ),
+    ],
+    days: Annotated[
+        float | None, typer.Option(metavar="D", help="Window length in days (or give --end).")
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_utc, metavar="ISO8601", help="Window end (or give --days)."),
+    ] = None,
+    min_elevation_deg: Annotated[
+        float,
+        typer.Option(
+            "--min-elevation",
+            metavar="DEG",
+            min=-90.0,
+            max=90.0,
+            help="Minimum elevation in degrees for stations that set none.",
+        ),
+    ] = 0.0,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Stop at the first unreadable element set, do not warn."),
+    ] = False,
+) -> None:
+    """Find every pass of the satellites over the stations in a time window."""
+    window_start, window_end = time_window(start, days=days, end=end)
+    errors = Console(stderr=True)
+    with _reporting_errors(errors):
+        element_files = read_elements(elements, strict=strict)
+        station_list = read_stations(stations)
+        found = _predict(
+            element_files, station_list, window_start, window_end, min_elevation_deg, errors
+        )
+        if output_format is OutputFormat.CSV:
+            _emit(format_passes_csv(found), output)
+        elif output_format is OutputFormat.JSON:
+            _emit(format_passes_json(found), output)
+        else:
+            title = f"{len(found)} passes, {_utc_text(found.start)} to {_utc_text(found.end)} UTC"
+            _emit_table(_passes_table(found.rows(), title), output)
+
+
+@app.command()
+def demo() -> None:
+    """Predict a week of passes of the bundled satellites over 21 agency stations.
+
+    The week starts the day after the newest element set of the bundled
+    "stations" group (ISS, CSS, ...), so that the demo is reproducible and
+    those elements are fresh.
+    """
+    console = Console()
+    errors = Console(stderr=True)
+    with _reporting_errors(errors):
+        element_files = read_demo_elements()
+        station_list = read_demo_stations()
+        anchor = max(element_files.parsed[0].elements, key=lambda e: e.epoch)
+        midnight = anchor.epoch.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = midnight + timedelta(days=1)
+        end = start + timedelta(days=DEMO_DAYS)
+        console.print(
+            f"[bold]jointsat demo[/]: {DEMO_DAYS} days from {_utc_text(start)} to "
+            f"{_utc_text(end)} UTC, starting the day after the newest element set of "
+            f"{element_files.sources[0]} ({escape(anchor.object_name)}, "
+            f"epoch {_utc_text(anchor.epoch)} UTC)."
+        )
+        for name, norad_id, epoch, gap_days in _stale_satellites(
+            element_files.elements, start, end
+        ):
+            console.print(
+                f"Note: {escape(name)} ({norad_id}) has no element set near this week; its "
+                f"nearest, epoch {_utc_text(epoch)} UTC ({gap_days:.0f} days away), is used, "
+                "so its passes are indicative only."
+            )
+        found = _predict(element_files, station_list, start, end, 0.0, errors)
+        _print_demo_summary(console, found, element_files.elements)
+
+
+def _predict(
+    element_files: ElementFiles,
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    min_elevation_deg: float,
+    errors: Console,
+) -> Passes:
+    """Find the passes, warning on stderr about unreadable element sets and SGP4 failures."""
+    for problem in element_files.problems:
+        _warn(errors, str(problem))
+    if element_files.problems:
+        _warn(errors, f"skipped {len(element_files.problems)} unreadable element set(s)")
+    if not element_files.elements:
+        raise JointsatError(f"no usable element sets in {', '.join(element_files.sources)}")
+    with _progress_callback(errors) as progress:
+        found = find_passes(
+            element_files.elements,
+            stations,
+            start,
+            end,
+            min_elevation_deg=min_elevation_deg,
+            progress=progress,
+        )
+    for failure in found.problems:
+        satellite = found.satellites[failure.satellite]  # an index, like Passes.satellite
+        _warn(
+            errors,
+            f"{satellite.name} ({satellite.norad_id}): SGP4 error {failure.code} "
+            f"({failure.message}) from {_utc_text(failure.time)} UTC on; passes after it are lost",
+        )
+    return found
+
+
+@contextmanager
+def _reporting_errors(errors: Console) -> Iterator[None]:
+    """Turn a jointsat error into a one-line red message on stderr and exit status 1."""
+    try:
+        yield
+    except JointsatError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _warn(errors: Console, message: str) -> None:
+    """Print one warning line on stderr."""
+    errors.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+class DelayedProgress:
+    """Show a rich progress bar once the work has run for ``delay_s`` seconds.
+
+    Call it as a ``progress(done, total)`` callback; :meth:`close` removes the bar.
+    """
+
+    def __init__(self, console: Console, *, delay_s: float = PROGRESS_DELAY_S) -> None:
+        self._console = console
+        self._delay_s = delay_s
+        self._started_s = time.monotonic()
+        self._bar: Progress | None = None
+        self._task = TaskID(0)
+
+    def __call__(self, done: int, total: int) -> None:
+        """Record that ``done`` of ``total`` units of work are finished."""
+        if self._bar is None:
+            if time.monotonic() - self._started_s < self._delay_s:
+                return
+            self._bar = Progress(
+                *Progress.get_default_columns()[:-1],
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("finding passes", total=total, completed=done)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        """Remove the progress bar, if it was shown."""
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@contextmanager
+def _progress_callback(errors: Console) -> Iterator[ProgressCallback | None]:
+    """Yield a progress callback drawing on ``errors``, or None when it is no terminal."""
+    if not errors.is_terminal:
+        yield None
+        return
+    bar = DelayedProgress(errors)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Write text to the output file, or to stdout."""
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text(output, text)
+
+
+def _emit_table(table: Table, output: Path | None) -> None:
+    """Print a rich table to stdout, or write it as plain text to the output file."""
+    if output is None:
+        Console().print(table)
+        return
+    buffer = io.StringIO()
+    Console(file=buffer, width=_TABLE_FILE_WIDTH).print(table)
+    write_text(output, buffer.getvalue())
+
+
+def _utc_text(moment: datetime) -> str:
+    """Return a UTC time for people to read, to the second: ``2024-05-10 00:00:00``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_PassCell = Callable[[Pass], str]
+_PASS_TABLE_COLUMNS: tuple[tuple[str, bool, _PassCell], ...] = (
+    # header, shown in the compact table, cell
+    ("satellite", True, lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"),
+    ("station", True, lambda p: p.station.name),
+    ("AOS (UTC)", True, lambda p: _utc_text(p.aos)),
+    ("TCA", False, lambda p: _utc_text(p.tca)[11:]),
+    ("LOS", True, lambda p: _utc_text(p.los)[11:]),
+    ("max el °", True, lambda p: f"{p.max_elevation_deg:.1f}"),
+    ("AOS az °", False, lambda p: f"{p.aos_azimuth_deg:.1f}"),
+    ("LOS az °", False, lambda p: f"{p.los_azimuth_deg:.1f}"),
+    ("minutes", True, lambda p: f"{p.duration_s / 60.0:.1f}"),
+    ("sunlit", False, lambda p: "yes" if p.sunlit else "no"),
+    ("truncated", False, lambda p: "yes" if p.truncated else ""),
+)
+
+
+def _passes_table(rows: Sequence[Pass], title: str, *, compact: bool = False) -> Table:
+    """Return passes as a rich table; ``compact`` keeps only the essential columns."""
+    columns = [column for column in _PASS_TABLE_COLUMNS if column[1] or not compact]
+    table = Table(title=title)
+    for header, _, _ in columns:
+        table.add_column(header, justify="left" if header in ("satellite", "station") else "right")
+    for row in rows:
+        table.add_row(*(escape(cell(row)) for _, _, cell in columns))
+    return table
+
+
+def _print_demo_summary(console: Console, found: Passes, elements: Sequence[Elements]) -> None:
+    """Print the demo's tables: contacts per station and per satellite, then the next passes."""
+    shape = (len(found.satellites), len(found.stations))
+    counts = np.zeros(shape, dtype=np.int64)
+    minutes = np.zeros(shape)
+    np.add.at(counts, (found.satellite, found.station), 1)
+    np.add.at(minutes, (found.satellite, found.station), found.duration_s / 60.0)
+    console.print(
+        f"{len(found.satellites)} satellites ({len(elements)} element sets) over "
+        f"{len(found.stations)} stations: {len(found)} passes, "
+        f"{minutes.sum() / 60.0:.1f} contact hours."
+    )
+
+    index = {satellite.norad_id: i for i, satellite in enumerate(found.satellites)}
+    featured = [index[n] for n in DEMO_FEATURED_NORAD_IDS if n in index]
+    per_station = Table(title="Contacts per station: passes / minutes")
+    per_station.add_column("station")
+    for i in featured:
+        per_station.add_column(escape(found.satellites[i].name), justify="right")
+    per_station.add_column(f"all {len(found.satellites)}", justify="right")
+    for k, station in enumerate(found.stations):
+        cells = [f"{counts[i, k]} / {minutes[i, k]:.0f}" for i in featured]
+        total = f"{counts[:, k].sum()} / {minutes[:, k].sum():.0f}"
+        per_station.add_row(escape(station.name), *cells, total)
+    console.print(per_station)
+
+    per_satellite = Table(title="Contacts per satellite")
+    for header in ("satellite", "NORAD", "passes", "minutes", "stations", "busiest station"):
+        per_satellite.add_column(header, justify="left" if header == "satellite" else "right")
+    for i, satellite in enumerate(found.satellites):
+        busiest = int(np.argmax(minutes[i]))
+        per_satellite.add_row(
+            escape(satellite.name),
+            str(satellite.norad_id),
+            str(counts[i].sum()),
+            f"{minutes[i].sum():.0f}",
+            str(np.count_nonzero(counts[i])),
+            escape(found.stations[busiest].name) if counts[i, busiest] else "-",
+        )
+    console.print(per_satellite)
+
+    featured_ids = {found.satellites[i].norad_id for i in featured}
+    upcoming = [
+        row for row in found.rows() if row.satellite.norad_id in featured_ids and not row.truncated
+    ][:DEMO_NEXT_PASSES]
+    names = ", ".join(found.satellites[i].name for i in featured)
+    console.print(_passes_table(upcoming, f"First passes of {escape(names)}", compact=True))
+
+
+def _stale_satellites(
+    elements: Sequence[Elements], start: datetime, end: datetime
+) -> list[tuple[str, int, datetime, float]]:
+    """Return name, NORAD ID, epoch and gap (days) of satellites whose nearest set is stale."""
+    nearest: dict[int, tuple[float, Elements]] = {}
+    for e in elements:
+        gap_days = max((start - e.epoch).total_seconds(), (e.epoch - end).total_seconds(), 0.0)
+        gap_days /= 86400.0
+        if e.norad_cat_id not in nearest or gap_days < nearest[e.norad_cat_id][0]:
+            nearest[e.norad_cat_id] = (gap_days, e)
+    return [
+        (e.object_name, norad_id, e.epoch, gap_days)
+        for norad_id, (gap_days, e) in nearest.items()
+        if gap_days > DEMO_STALE_DAYS
+    ]

@@ -1,0 +1,191 @@
+"""Read and write jointsat's files: element sets, stations and tables of passes.
+
+This is the I/O edge. The orbit core parses and formats text; this module
+opens the files, decodes them and names them in every error. Passes are
+written as CSV or JSON with the columns of :data:`PASS_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from jointsat.errors import ElementsError, InputError, JointsatError
+from jointsat.orbits.elements import Elements, ParsedElements, parse_elements
+from jointsat.orbits.passes import Pass, Passes
+from jointsat.orbits.stations import Station, parse_stations
+
+StrPath = str | os.PathLike[str]
+PassValue = str | int | float | bool
+
+PASS_COLUMNS = (
+    "satellite",
+    "norad_id",
+    "station",
+    "aos",
+    "tca",
+    "los",
+    "max_elevation_deg",
+    "aos_azimuth_deg",
+    "los_azimuth_deg",
+    "duration_s",
+    "sunlit",
+    "truncated",
+    "tca_azimuth_deg",
+)
+"""Name the columns of a passes CSV file (and the keys of a passes JSON object), in order."""
+
+DEMO_ELEMENT_FILES = ("stations.tle", "cheops.tle")
+"""Name the element files bundled in ``jointsat/data`` for the demo."""
+
+DEMO_STATIONS_FILE = "agency_stations.csv"
+"""Name the stations file bundled in ``jointsat/data`` for the demo."""
+
+_DECIMALS = 3
+
+
+@dataclass(frozen=True)
+class ElementFiles:
+    """Hold the element sets parsed from several files, file by file, in the order given."""
+
+    sources: tuple[str, ...]
+    parsed: tuple[ParsedElements, ...]
+
+    @property
+    def elements(self) -> tuple[Elements, ...]:
+        """Return every element set read, file after file."""
+        return tuple(e for parsed in self.parsed for e in parsed.elements)
+
+    @property
+    def problems(self) -> tuple[ElementsError, ...]:
+        """Return every element set that could not be read, file after file."""
+        return tuple(p for parsed in self.parsed for p in parsed.problems)
+
+
+def read_text(path: StrPath) -> str:
+    """Return a file's UTF-8 text, raising :class:`InputError` naming the path if it fails."""
+    source = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a file", source=source) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror})", source=source) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", source=source, location=f"line {line}"
+        ) from None
+
+
+def read_elements(paths: Sequence[StrPath], *, strict: bool = False) -> ElementFiles:
+    """Read element sets (TLE or OMM, any mix) from several files.
+
+    Each problem names its file as given. With ``strict`` the first
+    unreadable element set raises :class:`ElementsError`.
+    """
+    return parse_element_files(
+        [(os.fspath(path), read_text(path)) for path in paths], strict=strict
+    )
+
+
+def parse_element_files(
+    named_texts: Sequence[tuple[str, str]], *, strict: bool = False
+) -> ElementFiles:
+    """Parse the texts of several element files, given as (source, text) pairs."""
+    return ElementFiles(
+        sources=tuple(source for source, _ in named_texts),
+        parsed=tuple(
+            parse_elements(text, source=source, strict=strict) for source, text in named_texts
+        ),
+    )
+
+
+def read_stations(path: StrPath) -> tuple[Station, ...]:
+    """Read ground stations from a CSV or JSON file (see :func:`parse_stations`)."""
+    return parse_stations(read_text(path), source=os.fspath(path))
+
+
+def read_demo_elements() -> ElementFiles:
+    """Read the element sets bundled with the package for the demo."""
+    return parse_element_files([_demo_file(name) for name in DEMO_ELEMENT_FILES])
+
+
+def read_demo_stations() -> tuple[Station, ...]:
+    """Read the agency ground stations bundled with the package for the demo."""
+    source, text = _demo_file(DEMO_STATIONS_FILE)
+    return parse_stations(text, source=source)
+
+
+def _demo_file(name: str) -> tuple[str, str]:
+    """Return the source name and text of a data file bundled in ``jointsat/data``."""
+    text = (resources.files("jointsat") / "data" / name).read_text(encoding="utf-8")
+    return f"jointsat/data/{name}", text
+
+
+def write_text(path: StrPath, text: str) -> None:
+    """Write text to a file as UTF-8, raising :class:`JointsatError` naming the path if it fails."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise JointsatError(f"{os.fspath(path)}: cannot write ({exc.strerror})") from None
+
+
+def format_utc(time: datetime) -> str:
+    """Return a time as ISO 8601 UTC to the millisecond (truncated), ending in ``Z``."""
+    utc = time.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
+
+
+def pass_record(row: Pass) -> dict[str, PassValue]:
+    """Return one pass as a mapping of :data:`PASS_COLUMNS` to JSON-ready values."""
+    return {
+        "satellite": row.satellite.name,
+        "norad_id": row.satellite.norad_id,
+        "station": row.station.name,
+        "aos": format_utc(row.aos),
+        "tca": format_utc(row.tca),
+        "los": format_utc(row.los),
+        "max_elevation_deg": round(row.max_elevation_deg, _DECIMALS),
+        "aos_azimuth_deg": round(row.aos_azimuth_deg, _DECIMALS),
+        "los_azimuth_deg": round(row.los_azimuth_deg, _DECIMALS),
+        "duration_s": round(row.duration_s, _DECIMALS),
+        "sunlit": row.sunlit,
+        "truncated": row.truncated,
+        "tca_azimuth_deg": round(row.tca_azimuth_deg, _DECIMALS),
+    }
+
+
+def format_passes_csv(passes: Passes) -> str:
+    """Return the passes as CSV text with a header of :data:`PASS_COLUMNS`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PASS_COLUMNS)
+    for row in passes.rows():
+        writer.writerow(_csv_cell(value) for value in pass_record(row).values())
+    return buffer.getvalue()
+
+
+def format_passes_json(passes: Passes) -> str:
+    """Return the passes as a JSON list of objects keyed by :data:`PASS_COLUMNS`."""
+    return json.dumps([pass_record(row) for row in passes.rows()], indent=2) + "\n"
+
+
+def _csv_cell(value: PassValue) -> str:
+    """Return a value as CSV writes it: booleans as true/false, fixed decimals for floats."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.{_DECIMALS}f}"
+    return str(value)

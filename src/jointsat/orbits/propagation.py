@@ -1,0 +1,169 @@
+"""Propagate many satellites at many times with SGP4, errors as data.
+
+Several element sets of one catalog number form one satellite. At each time
+the set whose epoch is nearest is used; exactly halfway between two epochs,
+the newer set wins. Positions and velocities are TEME, km and km/s. A time
+at which SGP4 fails (decayed satellite, eccentricity out of range) yields NaN
+and the sgp4 error code for that row instead of an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
+from sgp4.api import SGP4_ERRORS, SatrecArray
+
+from jointsat.orbits.elements import Elements
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+_MINUTES_PER_DAY = 1440.0
+
+
+@dataclass(frozen=True)
+class Satellite:
+    """Hold one satellite's element sets, sorted by epoch."""
+
+    norad_id: int
+    name: str
+    element_sets: tuple[Elements, ...]
+
+    @cached_property
+    def _satrecs(self) -> tuple[object, ...]:
+        return tuple(e.satrec() for e in self.element_sets)
+
+    @cached_property
+    def _epoch_days(self) -> FloatArray:
+        return np.array([e.epoch_days_since_1949 for e in self.element_sets])
+
+    @property
+    def max_angular_rate_rad_s(self) -> float:
+        """Return a bound on the satellite's geocentric angular rate seen from the rotating Earth.
+
+        Kepler's law at perigee for the fastest of its element sets, with a
+        margin for perturbations, plus the Earth's rotation.
+        """
+        rates = []
+        for e in self.element_sets:
+            n_rad_s = e.mean_motion_rev_per_day * 2.0 * math.pi / 86400.0
+            ecc = min(e.eccentricity, 0.999)
+            rates.append(n_rad_s * (1.0 + ecc) ** 2 / (1.0 - ecc * ecc) ** 1.5)
+        return 1.05 * max(rates) + 7.292115146706979e-5
+
+    @property
+    def max_radius_km(self) -> float:
+        """Return a bound on the satellite's distance from the Earth's centre (apogee, margin)."""
+        radii = []
+        for e in self.element_sets:
+            n_rad_min = e.mean_motion_rev_per_day * 2.0 * math.pi / _MINUTES_PER_DAY
+            a_km = (398600.8 / (n_rad_min / 60.0) ** 2) ** (1.0 / 3.0)
+            radii.append(a_km * (1.0 + e.eccentricity))
+        return 1.02 * max(radii) + 50.0
+
+    def set_index(self, jd: FloatArray, fr: FloatArray) -> IntArray:
+        """Return, for each time, the index of the element set nearest in epoch."""
+        if len(self.element_sets) == 1:
+            return np.zeros(np.shape(jd), dtype=np.int64)
+        days = (np.asarray(jd) - 2433281.5) + np.asarray(fr)
+        epochs = self._epoch_days
+        midpoints = 0.5 * (epochs[1:] + epochs[:-1])
+        return np.searchsorted(midpoints, days, side="right").astype(np.int64)
+
+    def propagate(
+        self, jd: FloatArray, fr: FloatArray
+    ) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
+        """Return error codes ``(T,)``, positions and velocities ``(T, 3)`` at the times."""
+        jd = np.ascontiguousarray(jd, dtype=float)
+        fr = np.ascontiguousarray(fr, dtype=float)
+        if len(self.element_sets) == 1:
+            e, r, v = self._satrecs[0].sgp4_array(jd, fr)  # type: ignore[attr-defined]
+            return e.astype(np.uint8), r, v
+        which = self.set_index(jd, fr)
+        err = np.zeros(jd.shape, dtype=np.uint8)
+        r = np.empty((*jd.shape, 3))
+        v = np.empty((*jd.shape, 3))
+        for k in np.unique(which):
+            rows = which == k
+            ek, rk, vk = self._satrecs[k].sgp4_array(jd[rows], fr[rows])  # type: ignore[attr-defined]
+            err[rows], r[rows], v[rows] = ek, rk, vk
+        return err, r, v
+
+
+def group_satellites(elements: Iterable[Elements]) -> tuple[Satellite, ...]:
+    """Group element sets by catalog number into satellites, in order of first appearance.
+
+    A satellite takes the name of its newest set; duplicate sets (same epoch)
+    keep the last one read.
+    """
+    by_id: dict[int, dict[float, Elements]] = {}
+    for e in elements:
+        by_id.setdefault(e.norad_cat_id, {})[e.epoch_days_since_1949] = e
+    satellites = []
+    for norad_id, sets in by_id.items():
+        ordered = tuple(sets[k] for k in sorted(sets))
+        satellites.append(Satellite(norad_id, ordered[-1].object_name, ordered))
+    return tuple(satellites)
+
+
+def propagate(
+    satellites: Sequence[Satellite], jd: FloatArray, fr: FloatArray
+) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
+    """Propagate every satellite at every time.
+
+    Return error codes ``(N, T)`` (0 for success, else sgp4's code) and TEME
+    positions and velocities ``(N, T, 3)``, NaN where the code is not 0.
+    Satellites with a single element set go through sgp4's SatrecArray in one
+    call; the others are propagated set by set over their own spans of time.
+    """
+    jd = np.ascontiguousarray(jd, dtype=float)
+    fr = np.ascontiguousarray(fr, dtype=float)
+    n, t = len(satellites), jd.size
+    err = np.zeros((n, t), dtype=np.uint8)
+    r = np.empty((n, t, 3))
+    v = np.empty((n, t, 3))
+    single = [i for i, s in enumerate(satellites) if len(s.element_sets) == 1]
+    if single:
+        array = SatrecArray([satellites[i]._satrecs[0] for i in single])
+        e1, r1, v1 = array.sgp4(jd, fr)
+        err[single], r[single], v[single] = e1, r1, v1
+    for i, s in enumerate(satellites):
+        if len(s.element_sets) > 1:
+            err[i], r[i], v[i] = s.propagate(jd, fr)
+    bad = err != 0
+    r[bad] = np.nan
+    v[bad] = np.nan
+    return err, r, v
+
+
+def propagate_rows(
+    satellites: Sequence[Satellite], satellite: IntArray, jd: FloatArray, fr: FloatArray
+) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
+    """Propagate satellite ``satellite[i]`` at time ``(jd[i], fr[i])`` for each row i.
+
+    Return error codes ``(K,)`` and TEME positions and velocities ``(K, 3)``.
+    """
+    k = satellite.size
+    err = np.zeros(k, dtype=np.uint8)
+    r = np.empty((k, 3))
+    v = np.empty((k, 3))
+    order = np.argsort(satellite, kind="stable")
+    sorted_sat = satellite[order]
+    bounds = np.flatnonzero(np.diff(sorted_sat)) + 1
+    for rows in np.split(order, bounds):
+        if rows.size:
+            e, rr, vv = satellites[int(satellite[rows[0]])].propagate(jd[rows], fr[rows])
+            err[rows], r[rows], v[rows] = e, rr, vv
+    bad = err != 0
+    r[bad] = np.nan
+    v[bad] = np.nan
+    return err, r, v
+
+
+def error_message(code: int) -> str:
+    """Return sgp4's description of an error code."""
+    return str(SGP4_ERRORS.get(code, f"sgp4 error {code}"))

@@ -1,0 +1,320 @@
+"""Test the command line: ``jointsat passes``, ``jointsat demo`` and ``--version``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner, Result
+
+import jointsat
+from jointsat.cli import DelayedProgress, app, parse_utc
+from jointsat.files import PASS_COLUMNS
+
+DATA = Path(jointsat.__file__).parent / "data"
+STATIONS_TLE = str(DATA / "stations.tle")
+ISS_3LE = """\
+ISS (ZARYA)
+1 25544U 98067A   24130.36689744  .00016024  00000+0  27777-3 0  9992
+2 25544  51.6381 147.8590 0003466 150.4670 338.5502 15.51043222452521
+"""
+BROKEN_3LE = """\
+ISS (BROKEN)
+1 25544U 98067A   24130.36689744  .00016024  00000+0  27777-3 0  9992
+2 25544  5X.6381 147.8590 0003466 150.4670 338.5502 15.51043222452521
+"""
+DECAYING_3LE = """\
+DECAYING
+1 99999U 98067A   24130.36689744  .00016024  00000+0  27777-3 0  9997
+2 99999  51.6381 147.8590 5003466 150.4670 338.5502 15.51043222452521
+"""  # the ISS's elements with eccentricity 0.5: the perigee lies inside the Earth
+STATIONS_CSV = """\
+name,lat_deg,lon_deg,alt_m,min_elevation_deg
+Cebreros CB1D,40.4526908,-4.3675473,794.073,
+"Perth, Australia",-31.802,115.885,22.16,
+Kiruna KI2S,67.8571252,20.9643417,402.275,5
+"""
+START = "2024-05-10T00:00:00Z"
+
+
+@pytest.fixture
+def stations_csv(tmp_path: Path) -> str:
+    path = tmp_path / "stations.csv"
+    path.write_text(STATIONS_CSV)
+    return str(path)
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def passes_csv(stations: str, *args: str) -> list[dict[str, str]]:
+    result = invoke("passes", "-e", STATIONS_TLE, "-s", stations, "--format", "csv", *args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def assert_clean_failure(result: Result, exit_code: int, *fragments: str) -> None:
+    """Check that a command failed with a message on stderr, nothing on stdout, no traceback."""
+    assert result.exit_code == exit_code, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in " ".join(result.stderr.split())
+
+
+def test_version_prints_the_package_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"jointsat {jointsat.__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-09T00:00:00Z", datetime(2024, 5, 9, tzinfo=UTC)),
+        ("2024-05-09T02:30:00+02:00", datetime(2024, 5, 9, 0, 30, tzinfo=UTC)),
+        ("2024-05-08T22:00:00-02:00", datetime(2024, 5, 9, tzinfo=UTC)),
+        ("2024-05-09T00:00:00", datetime(2024, 5, 9, tzinfo=UTC)),
+        ("2024-05-09", datetime(2024, 5, 9, tzinfo=UTC)),
+        (" 2024-05-09t12:00:00.5z ", datetime(2024, 5, 9, 12, 0, 0, 500000, tzinfo=UTC)),
+    ],
+)
+def test_parse_utc_gives_aware_utc(text: str, expected: datetime) -> None:
+    parsed = parse_utc(text)
+    assert parsed == expected
+    assert parsed.utcoffset() == timedelta(0)
+
+
+def test_csv_has_the_documented_header_and_utc_times(stations_csv: str) -> None:
+    result = invoke(
+        "passes", "-e", STATIONS_TLE, "-s", stations_csv, "--start", START, "--days", "1",
+        "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    header, *lines = result.stdout.splitlines()
+    assert header.split(",")[:12] == [
+        "satellite", "norad_id", "station", "aos", "tca", "los", "max_elevation_deg",
+        "aos_azimuth_deg", "los_azimuth_deg", "duration_s", "sunlit", "truncated",
+    ]  # fmt: skip
+    assert header.split(",") == list(PASS_COLUMNS)
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == len(lines) > 100
+    assert {row["station"] for row in rows} == {"Cebreros CB1D", "Perth, Australia", "Kiruna KI2S"}
+    for row in rows:
+        for key in ("aos", "tca", "los"):
+            assert row[key].endswith("Z")
+            assert len(row[key]) == len("2024-05-10T00:00:00.000Z")
+        assert "2024-05-10T00:00:00.000Z" <= row["aos"] <= row["tca"] <= row["los"]
+        assert row["los"] <= "2024-05-11T00:00:00.000Z"
+        assert row["sunlit"] in ("true", "false")
+        assert row["truncated"] in ("true", "false")
+        assert len(row["max_elevation_deg"].split(".")[1]) == 3
+    assert [row["aos"] for row in rows] == sorted(row["aos"] for row in rows)
+
+
+def test_days_and_end_give_the_same_passes(stations_csv: str) -> None:
+    by_days = passes_csv(stations_csv, "--start", START, "--days", "0.5")
+    by_end = passes_csv(stations_csv, "--start", START, "--end", "2024-05-10T12:00:00Z")
+    offset = passes_csv(stations_csv, "--start", "2024-05-10T02:00:00+02:00", "--days", "0.5")
+    assert by_days == by_end == offset
+    assert by_days
+
+
+def test_min_elevation_applies_to_stations_without_their_own(stations_csv: str) -> None:
+    low = passes_csv(stations_csv, "--start", START, "--days", "1")
+    high = passes_csv(stations_csv, "--start", START, "--days", "1", "--min-elevation", "30")
+    assert 0 < len(high) < len(low)
+    for row in high:
+        if row["station"] != "Kiruna KI2S":
+            assert float(row["max_elevation_deg"]) >= 30.0
+    kiruna = [row for row in low if row["station"] == "Kiruna KI2S"]
+    assert kiruna == [row for row in high if row["station"] == "Kiruna KI2S"]
+
+
+def test_json_output_matches_the_csv_rows(stations_csv: str) -> None:
+    common = ["passes", "-e", STATIONS_TLE, "-s", stations_csv, "--start", START, "--days", "1"]
+    as_json = invoke(*common, "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    records = json.loads(as_json.stdout)
+    rows = passes_csv(stations_csv, "--start", START, "--days", "1")
+    assert len(records) == len(rows) > 0
+    for record, row in zip(records, rows, strict=True):
+        assert list(record) == list(row) == list(PASS_COLUMNS)
+        assert isinstance(record["norad_id"], int)
+        assert isinstance(record["sunlit"], bool)
+        assert isinstance(record["truncated"], bool)
+        assert record["norad_id"] == int(row["norad_id"])
+        assert record["sunlit"] == (row["sunlit"] == "true")
+        assert record["truncated"] == (row["truncated"] == "true")
+        for key in ("satellite", "station", "aos", "tca", "los"):
+            assert record[key] == row[key]
+        for key in PASS_COLUMNS[6:10] + PASS_COLUMNS[12:]:
+            assert record[key] == float(row[key])
+
+
+def test_output_option_writes_the_file_not_stdout(stations_csv: str, tmp_path: Path) -> None:
+    target = tmp_path / "passes.csv"
+    result = invoke(
+        "passes", "-e", STATIONS_TLE, "-s", stations_csv, "--start", START, "--days", "1",
+        "--format", "csv", "-o", str(target),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    rows = passes_csv(stations_csv, "--start", START, "--days", "1")
+    assert list(csv.DictReader(io.StringIO(target.read_text()))) == rows
+
+
+def test_table_lists_the_passes(stations_csv: str, tmp_path: Path) -> None:
+    target = tmp_path / "passes.txt"
+    result = invoke(
+        "passes", "-e", STATIONS_TLE, "-s", stations_csv, "--start", START, "--days", "1",
+        "-o", str(target),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = target.read_text()
+    rows = passes_csv(stations_csv, "--start", START, "--days", "1")
+    assert f"{len(rows)} passes, 2024-05-10 00:00:00 to 2024-05-11 00:00:00 UTC" in table
+    assert "ISS (ZARYA) (25544)" in table
+    assert "Perth, Australia" in table
+    assert "\x1b[" not in table
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--start", "yesterday", "--days", "1"], ["'--start'", "'yesterday'", "ISO 8601"]),
+        (["--start", START, "--end", "2024-05-10T25:00:00Z", "--days", "1"], ["'--end'"]),
+        (["--start", START], ["'--days' / '--end'", "exactly one"]),
+        (["--start", START, "--days", "1", "--end", "2024-05-11"], ["exactly one"]),
+        (["--start", START, "--end", "2024-05-09T23:59:59Z"], ["'--end'", "not after"]),
+        (["--start", START, "--end", START], ["'--end'", "not after"]),
+        (["--start", START, "--days", "0"], ["'--days'", "positive"]),
+        (["--start", START, "--days", "-2"], ["'--days'", "positive"]),
+        (["--start", START, "--days", "nan"], ["'--days'", "positive"]),
+        (["--start", START, "--days", "1e12"], ["'--days'", "too long"]),
+        (["--start", START, "--days", "1", "--format", "xml"], ["'--format'", "xml"]),
+        (["--start", START, "--days", "1", "--min-elevation", "91"], ["'--min-elevation'"]),
+    ],
+)
+def test_bad_command_lines_exit_2_with_a_message(
+    stations_csv: str, args: list[str], fragments: list[str]
+) -> None:
+    result = invoke("passes", "-e", STATIONS_TLE, "-s", stations_csv, *args)
+    assert_clean_failure(result, 2, *fragments)
+
+
+def test_missing_options_exit_2_with_a_message(stations_csv: str) -> None:
+    result = invoke("passes", "-s", stations_csv, "--start", START, "--days", "1")
+    assert_clean_failure(result, 2, "Missing option '--elements'")
+
+
+def test_a_missing_elements_file_is_named(stations_csv: str, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.tle"
+    args = ["-s", stations_csv, "--start", START, "--days", "1"]
+    result = invoke("passes", "-e", STATIONS_TLE, "-e", str(missing), *args)
+    assert_clean_failure(result, 1, f"error: {missing}: no such file")
+
+
+def test_a_missing_stations_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.csv"
+    result = invoke(
+        "passes", "-e", STATIONS_TLE, "-s", str(missing), "--start", START, "--days", "1"
+    )
+    assert_clean_failure(result, 1, f"error: {missing}: no such file")
+
+
+def test_a_bad_stations_file_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("name,lat_deg,lon_deg,alt_m\nA,1,2,3\nB,95,2,3\n")
+    result = invoke("passes", "-e", STATIONS_TLE, "-s", str(path), "--start", START, "--days", "1")
+    assert_clean_failure(result, 1, f"error: {path} line 3:", "lat_deg", "95")
+
+
+def test_elements_that_are_not_utf8_are_refused(stations_csv: str, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.tle"
+    path.write_bytes(ISS_3LE.replace("ZARYA", "ZARJÄ").encode("latin-1"))
+    result = invoke("passes", "-e", str(path), "-s", stations_csv, "--start", START, "--days", "1")
+    assert_clean_failure(result, 1, f"error: {path} line 1: not UTF-8")
+
+
+def test_malformed_elements_warn_and_the_rest_are_used(stations_csv: str, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.tle"
+    path.write_text(BROKEN_3LE + ISS_3LE)
+    result = invoke(
+        "passes", "-e", str(path), "-s", stations_csv, "--start", START, "--days", "1",
+        "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2
+    assert warnings[0].startswith(f"warning: {path}")
+    assert warnings[1] == "warning: skipped 1 unreadable element set(s)"
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows
+    assert {row["norad_id"] for row in rows} == {"25544"}
+
+
+def test_malformed_elements_with_strict_are_an_error(stations_csv: str, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.tle"
+    path.write_text(ISS_3LE + BROKEN_3LE)
+    result = invoke(
+        "passes", "-e", str(path), "-s", stations_csv, "--start", START, "--days", "1", "--strict"
+    )
+    assert_clean_failure(result, 1, f"error: {path}")
+    assert "warning" not in result.stderr
+
+
+def test_no_usable_elements_is_an_error(stations_csv: str, tmp_path: Path) -> None:
+    path = tmp_path / "broken.tle"
+    path.write_text(BROKEN_3LE)
+    result = invoke("passes", "-e", str(path), "-s", stations_csv, "--start", START, "--days", "1")
+    assert result.exit_code == 1
+    assert "error: no usable element sets" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_sgp4_failures_are_warned_about(stations_csv: str, tmp_path: Path) -> None:
+    path = tmp_path / "decaying.tle"
+    path.write_text(ISS_3LE + DECAYING_3LE)
+    result = invoke(
+        "passes", "-e", str(path), "-s", stations_csv, "--start", START, "--days", "1",
+        "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith("warning: DECAYING (99999): SGP4 error 6 (")
+    assert "from 2024-05-10 " in warning
+    assert {record["norad_id"] for record in json.loads(result.stdout)} >= {25544}
+
+
+def test_demo_predicts_the_week_after_the_newest_stations_elements() -> None:
+    result = invoke("demo")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "7 days from 2024-05-10 00:00:00 to 2024-05-17 00:00:00 UTC" in text
+    assert "CHEOPS (44874)" in text
+    assert "2024-09-16" in text
+    assert "28 satellites (29 element sets) over 21 stations" in text
+    for name in ("Kiruna KI2S", "Svalbard SG1S", "ISS (ZARYA)", "Contacts per station"):
+        assert name in text
+
+
+def test_progress_bar_appears_only_after_the_delay() -> None:
+    def shown(delay_s: float) -> str:
+        buffer = io.StringIO()
+        bar = DelayedProgress(Console(file=buffer, force_terminal=True), delay_s=delay_s)
+        for done in range(1, 4):
+            bar(done, 3)
+        bar.close()
+        return buffer.getvalue()
+
+    assert "finding passes" in shown(0.0)
+    assert shown(3600.0) == ""
