@@ -37,7 +37,7 @@ def gmst82_rad(jd: ArrayLike, fr: ArrayLike) -> FloatArray:
         + SECONDS_PER_DAY * (np.mod(days_whole, 1.0) + fr)
         + (8640184.812866 + (0.093104 - 6.2e-6 * t) * t) * t
     )
-    return np.mod(seconds, SECONDS_PER_DAY) * (_TAU / SECONDS_PER_DAY)
+    return np.asarray(np.mod(seconds, SECONDS_PER_DAY) * (_TAU / SECONDS_PER_DAY))
 
 
 def teme_to_ecef(

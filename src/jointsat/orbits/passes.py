@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +25,7 @@ from jointsat.orbits.propagation import (
     propagate,
     propagate_rows,
 )
-from jointsat.orbits.stations import Station
+from jointsat.orbits.stations import HorizonMask, Station
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 
 FloatArray = NDArray[np.float64]
@@ -258,6 +258,17 @@ class _Sites:
     radius_km: FloatArray  # (M,)
     threshold_deg: FloatArray  # (M,) lowest elevation that can count anywhere
     sin_threshold: FloatArray  # (M,)
+    min_elevation_deg: FloatArray  # (M,) the station's own minimum, mask aside
+    masks: tuple[HorizonMask | None, ...]
+
+    def limit_deg(self, station: IntArray, azimuth_deg: FloatArray) -> FloatArray:
+        """Return the elevation a satellite must reach at each (station, azimuth) row."""
+        limit = self.min_elevation_deg[station].copy()
+        for m, mask in enumerate(self.masks):
+            if mask is not None:
+                rows = station == m
+                limit[rows] = np.maximum(limit[rows], mask.elevation_at(azimuth_deg[rows]))
+        return limit
 
     @classmethod
     def build(cls, stations: Sequence[Station], default_min_deg: float) -> _Sites:
@@ -269,7 +280,21 @@ class _Sites:
         ecef = geodetic_to_ecef(lat, lon, alt).reshape(-1, 3)
         enu = enu_basis(lat, lon).reshape(-1, 3, 3)
         radius = np.linalg.norm(ecef, axis=-1)
-        threshold = np.array([_threshold(s, default_min_deg) for s in stations], dtype=float)
+        own = np.array(
+            [
+                default_min_deg if s.min_elevation_deg is None else s.min_elevation_deg
+                for s in stations
+            ],
+            dtype=float,
+        )
+        masks = tuple(s.horizon_mask for s in stations)
+        threshold = np.array(
+            [
+                low if mask is None else max(low, mask.min_elevation_deg)
+                for low, mask in zip(own, masks, strict=True)
+            ],
+            dtype=float,
+        )
         return cls(
             count=len(stations),
             ecef_km=ecef,
@@ -279,14 +304,9 @@ class _Sites:
             radius_km=radius,
             threshold_deg=threshold,
             sin_threshold=np.sin(np.radians(threshold)),
+            min_elevation_deg=own,
+            masks=masks,
         )
-
-
-def _threshold(station: Station, default_min_deg: float) -> float:
-    low = default_min_deg if station.min_elevation_deg is None else station.min_elevation_deg
-    if station.horizon_mask is not None:
-        low = max(low, station.horizon_mask.min_elevation_deg)
-    return low
 
 
 def _check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -317,7 +337,7 @@ def _plan_chunks(
     by_step: dict[float, list[int]] = {}
     for i, s in enumerate(satellites):
         by_step.setdefault(_step_s(s), []).append(i)
-    plan = []
+    plan: list[tuple[float, list[int]]] = []
     for step_s, members in sorted(by_step.items()):
         samples = int(np.ceil(duration_s / step_s)) + 1
         per_chunk = max(1, CHUNK_ELEMENTS // max(1, samples * n_stations))
@@ -440,7 +460,7 @@ class _Cubic:
 
     def sine(self, u: FloatArray) -> FloatArray:
         """Return sin(elevation) at u."""
-        return _horner(self.height, u) / np.sqrt(_horner(self.range_sq, u))
+        return np.asarray(_horner(self.height, u) / np.sqrt(_horner(self.range_sq, u)))
 
     def slope_sign(self, u: FloatArray) -> FloatArray:
         """Return a quantity with the sign of d sin(elevation) / du at u."""
@@ -586,8 +606,11 @@ def _scan(
     c_lo, c_hi = piece_lo[cross], piece_hi[cross]
 
     def corrected(u: FloatArray) -> FloatArray:
-        weight = np.where(u <= c_mid, u / c_mid, (1.0 - u) / (1.0 - c_mid))
-        return c_cubic.sine(u) + np.where(c_bias != 0.0, c_bias * weight, 0.0) - c_thresh
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weight = np.where(u <= c_mid, u / c_mid, (1.0 - u) / (1.0 - c_mid))
+        return np.asarray(
+            c_cubic.sine(u) + np.where(c_bias != 0.0, c_bias * weight, 0.0) - c_thresh
+        )
 
     u_cross = _bracket_root(corrected, c_lo, c_hi, piece_f_lo[cross], piece_f_hi[cross])
     c_rows = work[c_row]
@@ -634,46 +657,68 @@ def _scan(
     return found, problems
 
 
+@dataclass(frozen=True)
+class _Exact:
+    """Exact SGP4 states of (satellite, station, time) rows, seen from the station."""
+
+    r_teme: FloatArray
+    r_ecef: FloatArray
+    sine: FloatArray  # sin(elevation), NaN where SGP4 failed
+    sine_rate: FloatArray  # its time derivative (1/s)
+    azimuth_deg: FloatArray
+
+    @property
+    def elevation_deg(self) -> FloatArray:
+        return np.asarray(np.degrees(np.arcsin(np.clip(self.sine, -1.0, 1.0))))
+
+
+def _exact(
+    satellites: Sequence[Satellite],
+    window: _Window,
+    sites: _Sites,
+    sat: IntArray,
+    station: IntArray,
+    t_s: FloatArray,
+) -> _Exact:
+    jd, fr = window.julian(t_s)
+    _, r, v = propagate_rows(satellites, sat, jd, fr)
+    r_ecef, v_ecef = teme_to_ecef(r, v, gmst82_rad(jd, fr))
+    rho = r_ecef - sites.ecef_km[station]
+    f, df = _sine_elevation(rho, v_ecef, sites.up[station])
+    return _Exact(r, r_ecef, f, df, _azimuth(rho, sites.enu[station]))
+
+
 def _finish(
     found: _Found, satellites: Sequence[Satellite], window: _Window, sites: _Sites
-) -> dict[str, FloatArray | IntArray | BoolArray]:
+) -> dict[str, Any]:
     """Pair rises with sets, pick each pass's maximum, polish and clip to the window."""
     n_st = max(sites.count, 1)
     pair = found.c_sat * n_st + found.c_station
     order = np.lexsort((-found.c_sign, found.c_t, pair))
     pair, sign = pair[order], found.c_sign[order]
-    c_t, lo, hi, polish = (
-        found.c_t[order],
-        found.c_lo[order],
-        found.c_hi[order],
-        found.c_polish[order],
-    )
-    rise = np.flatnonzero(sign > 0)
-    rise = rise[rise + 1 < sign.size]
-    ok = (sign[rise + 1] < 0) & (pair[rise + 1] == pair[rise])
-    rise = rise[ok]
+    c_t, lo, hi = found.c_t[order], found.c_lo[order], found.c_hi[order]
+    polish = found.c_polish[order]
+    # Rises and sets alternate within a pair by construction; pair each rise
+    # with the set that follows it.
+    rise = np.flatnonzero(sign[:-1] > 0)
+    rise = rise[(sign[rise + 1] < 0) & (pair[rise + 1] == pair[rise])]
     sett = rise + 1
     pass_pair = pair[rise]
-    sat = pass_pair // n_st
-    station = pass_pair % n_st
+    sat, station = pass_pair // n_st, pass_pair % n_st
 
-    # Polish the real crossings with one Newton step on exact states.
-    idx = np.concatenate([rise, sett])
-    idx = idx[polish[idx]]
-    t_new = c_t.copy()
-    az_at = np.full(c_t.size, np.nan)
-    if idx.size:
-        rows_sat = pair[idx] // n_st
-        rows_st = pair[idx] % n_st
-        jd, fr = window.julian(c_t[idx])
-        _, r, v = propagate_rows(satellites, rows_sat, jd, fr)
-        r_e, v_e = teme_to_ecef(r, v, gmst82_rad(jd, fr))
-        rho = r_e - sites.ecef_km[rows_st]
-        f, df = _sine_elevation(rho, v_e, sites.up[rows_st])
-        step = np.where(df != 0.0, (f - sites.sin_threshold[rows_st]) / np.where(df != 0, df, 1), 0)
-        t_new[idx] = np.clip(c_t[idx] - np.nan_to_num(step), lo[idx], hi[idx])
-        az_at[idx] = _azimuth(rho, sites.enu[rows_st])
-    aos, los = t_new[rise], t_new[sett]
+    # Polish the real crossings with one Newton step on exact states; the step
+    # stays inside the crossing's bracket.
+    ends = np.concatenate([rise, sett])
+    ends = ends[polish[ends]]
+    at = _exact(satellites, window, sites, pair[ends] // n_st, pair[ends] % n_st, c_t[ends])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        newton = (at.sine - sites.sin_threshold[pair[ends] % n_st]) / at.sine_rate
+    t_cross = c_t.copy()
+    t_cross[ends] = np.clip(c_t[ends] - np.nan_to_num(newton), lo[ends], hi[ends])
+    az_cross = np.full(c_t.size, np.nan)
+    az_cross[ends] = at.azimuth_deg  # moves by millidegrees over the Newton step
+    aos, los = t_cross[rise], t_cross[sett]
+    aos_az, los_az = az_cross[rise], az_cross[sett]
 
     # The maximum of each pass among the candidate maxima of its pair. Passes
     # of one pair never overlap, so each candidate belongs to at most one.
@@ -681,77 +726,151 @@ def _finish(
     span = 2.0 * (max(float(found.m_t.max(initial=0.0)), float(c_t.max(initial=0.0))) + 1.0)
     m_key = m_pair * span + found.m_t
     owner = np.searchsorted(pass_pair * span + aos, m_key, side="right") - 1
-    inside = (owner >= 0) & (
-        m_key <= pass_pair[np.maximum(owner, 0)] * span + los[np.maximum(owner, 0)]
-    )
+    clamped = np.maximum(owner, 0)
+    inside = (owner >= 0) & (m_key <= pass_pair[clamped] * span + los[clamped])
     cand = np.flatnonzero(inside)
     cand = cand[np.lexsort((-found.m_f[cand], owner[cand]))]
     _, first = np.unique(owner[cand], return_index=True)
     best = cand[first]  # one per pass: every pass holds a sample or an extremum
-    tca = found.m_t[best]
-    f_max = found.m_f[best]
-    r_ecef = found.m_r_ecef[best]
-    r_teme = found.m_r_teme[best]
+    tca, f_max = found.m_t[best], found.m_f[best]
+    r_ecef, r_teme = found.m_r_ecef[best], found.m_r_teme[best]
 
-    # Clip to the window.
+    # Clip to the window; recompute what the clipping or a synthetic end moved.
     end = window.duration_s
+    truncated = ~polish[rise] | ~polish[sett] | (los > end)
     keep = aos < end
-    truncated = (~polish[rise]) | (~polish[sett]) | (los > end)
-    los = np.minimum(los, end)
-    tca_clipped = tca > end
     sat, station, aos, los, tca, f_max = (a[keep] for a in (sat, station, aos, los, tca, f_max))
-    r_ecef, r_teme, truncated, tca_clipped = (
-        r_ecef[keep],
-        r_teme[keep],
-        truncated[keep],
-        tca_clipped[keep],
-    )
-    aos_az = az_at[rise][keep]
-    los_az = az_at[sett][keep]
-
-    # Exact states wherever a value is still missing: truncated edges, clipped TCA.
-    need_tca = np.flatnonzero(tca_clipped)
-    if need_tca.size:
-        tca[need_tca] = los[need_tca]
-        jd, fr = window.julian(tca[need_tca])
-        _, r, v = propagate_rows(satellites, sat[need_tca], jd, fr)
-        r_e, v_e = teme_to_ecef(r, v, gmst82_rad(jd, fr))
-        f_max[need_tca], _ = _sine_elevation(
-            r_e - sites.ecef_km[station[need_tca]], v_e, sites.up[station[need_tca]]
-        )
-        r_ecef[need_tca], r_teme[need_tca] = r_e, r
+    r_ecef, r_teme, truncated = r_ecef[keep], r_teme[keep], truncated[keep]
+    aos_az, los_az = aos_az[keep], los_az[keep]
+    los = np.minimum(los, end)
+    late = np.flatnonzero(tca > los)  # the pass peaks after the window: it peaks at its end
+    tca[late] = los[late]
+    if late.size:
+        at = _exact(satellites, window, sites, sat[late], station[late], tca[late])
+        f_max[late], r_ecef[late], r_teme[late] = at.sine, at.r_ecef, at.r_teme
     for times, az in ((aos, aos_az), (los, los_az)):
         missing = np.flatnonzero(np.isnan(az))
         if missing.size:
-            jd, fr = window.julian(times[missing])
-            _, r, v = propagate_rows(satellites, sat[missing], jd, fr)
-            r_e, _ = teme_to_ecef(r, v, gmst82_rad(jd, fr))
-            az[missing] = _azimuth(
-                r_e - sites.ecef_km[station[missing]], sites.enu[station[missing]]
-            )
+            az[missing] = _exact(
+                satellites, window, sites, sat[missing], station[missing], times[missing]
+            ).azimuth_deg
 
-    tca_az = _azimuth(r_ecef - sites.ecef_km[station], sites.enu[station])
-    jd, fr = window.julian(tca)
-    sunlit = is_sunlit(r_teme, sun_position_km(jd, fr)) if tca.size else np.zeros(0, dtype=bool)
-    max_el = np.degrees(np.arcsin(np.clip(f_max, -1.0, 1.0)))
-
-    final = np.lexsort((station, sat, aos))
-    return {
-        "satellite": sat[final].astype(np.int64),
-        "station": station[final].astype(np.int64),
-        "aos_s": aos[final],
-        "tca_s": tca[final],
-        "los_s": los[final],
-        "max_elevation_deg": max_el[final],
-        "aos_azimuth_deg": aos_az[final],
-        "tca_azimuth_deg": tca_az[final],
-        "los_azimuth_deg": los_az[final],
-        "sunlit": np.asarray(sunlit, dtype=bool)[final],
-        "truncated": truncated[final],
+    columns = {
+        "satellite": sat.astype(np.int64),
+        "station": station.astype(np.int64),
+        "aos_s": aos,
+        "tca_s": tca,
+        "los_s": los,
+        "max_elevation_deg": np.degrees(np.arcsin(np.clip(f_max, -1.0, 1.0))),
+        "aos_azimuth_deg": aos_az,
+        "tca_azimuth_deg": _azimuth(r_ecef - sites.ecef_km[station], sites.enu[station]),
+        "los_azimuth_deg": los_az,
+        "sunlit": is_sunlit(r_teme, sun_position_km(*window.julian(tca))),
+        "truncated": truncated,
     }
+    if any(mask is not None for mask in sites.masks):
+        columns = _apply_masks(columns, satellites, window, sites)
+    final = np.lexsort((columns["station"], columns["satellite"], columns["aos_s"]))
+    return {name: values[final] for name, values in columns.items()}
+
+
+# Sampling step (s) along a pass when a horizon mask may cut it; the crossings
+# found between samples are then bisected on exact states to a millisecond.
+MASK_SAMPLE_S = 1.0
+MASK_BISECTIONS = 12
+
+
+def _apply_masks(
+    columns: dict[str, Any], satellites: Sequence[Satellite], window: _Window, sites: _Sites
+) -> dict[str, Any]:
+    """Cut the passes over masked stations to where the elevation clears the mask.
+
+    A pass found above the mask's lowest point is sampled every MASK_SAMPLE_S
+    seconds; each stretch above the mask becomes a pass of its own.
+    """
+    masked_station = np.array([mask is not None for mask in sites.masks])
+    hit = np.flatnonzero(masked_station[columns["station"]])
+    if hit.size == 0:
+        return columns
+    aos, los = columns["aos_s"][hit], columns["los_s"][hit]
+    count = np.floor((los - aos) / MASK_SAMPLE_S).astype(np.int64) + 2
+    owner = np.repeat(np.arange(hit.size), count)
+    index = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    t = np.minimum(aos[owner] + index * MASK_SAMPLE_S, los[owner])
+    sat, station = columns["satellite"][hit][owner], columns["station"][hit][owner]
+
+    def clearance(sat_: IntArray, station_: IntArray, t_: FloatArray) -> tuple[_Exact, FloatArray]:
+        at = _exact(satellites, window, sites, sat_, station_, t_)
+        return at, at.elevation_deg - sites.limit_deg(station_, at.azimuth_deg)
+
+    at, g = clearance(sat, station, t)
+    above = g >= 0.0
+    same = owner[1:] == owner[:-1]
+    ups = np.flatnonzero(same & ~above[:-1] & above[1:])
+    downs = np.flatnonzero(same & above[:-1] & ~above[1:])
+
+    def bisect(left: IntArray, rising: bool) -> FloatArray:
+        lo_t, hi_t = t[left].copy(), t[left + 1].copy()
+        for _ in range(MASK_BISECTIONS):
+            mid = 0.5 * (lo_t + hi_t)
+            _, gm = clearance(sat[left], station[left], mid)
+            go_right = (gm < 0.0) if rising else (gm >= 0.0)
+            lo_t, hi_t = np.where(go_right, mid, lo_t), np.where(go_right, hi_t, mid)
+        return np.asarray(hi_t if rising else lo_t)
+
+    # Stretches above the mask: they start at a pass's first sample or an up
+    # crossing, and end at the next down crossing or the pass's last sample.
+    first = np.r_[True, ~same]
+    last = np.r_[~same, True]
+    starts = np.concatenate([np.flatnonzero(first & above), ups + 1])
+    start_t = np.concatenate([t[first & above], bisect(ups, rising=True)])
+    stops = np.concatenate([np.flatnonzero(last & above), downs])
+    stop_t = np.concatenate([t[last & above], bisect(downs, rising=False)])
+    o1, o2 = np.argsort(starts, kind="stable"), np.argsort(stops, kind="stable")
+    starts, start_t, stops, stop_t = starts[o1], start_t[o1], stops[o2], stop_t[o2]
+    parent = hit[owner[starts]]
+
+    # The peak of each stretch: the parent's TCA if inside, else the best sample.
+    tca = columns["tca_s"][parent]
+    inside = (tca >= start_t) & (tca <= stop_t)
+    seg = np.repeat(np.arange(starts.size), stops - starts + 1)  # samples above, per stretch
+    rows = np.concatenate([np.arange(a, b + 1) for a, b in zip(starts, stops, strict=True)])
+    order = np.lexsort((-at.sine[rows], seg))
+    _, head = np.unique(seg[order], return_index=True)
+    best_sample = rows[order[head]]
+    tca = np.where(inside, tca, t[best_sample])
+    new_sat, new_station = columns["satellite"][parent], columns["station"][parent]
+    peak = _exact(satellites, window, sites, new_sat, new_station, tca)
+    ends = _exact(
+        satellites,
+        window,
+        sites,
+        np.r_[new_sat, new_sat],
+        np.r_[new_station, new_station],
+        np.r_[start_t, stop_t],
+    )
+    n = starts.size
+    cut_start = start_t > columns["aos_s"][parent]
+    cut_stop = stop_t < columns["los_s"][parent]
+    trunc = columns["truncated"][parent] & ~(cut_start & cut_stop)
+    masked = {
+        "satellite": new_sat,
+        "station": new_station,
+        "aos_s": start_t,
+        "tca_s": tca,
+        "los_s": stop_t,
+        "max_elevation_deg": peak.elevation_deg,
+        "aos_azimuth_deg": ends.azimuth_deg[:n],
+        "tca_azimuth_deg": peak.azimuth_deg,
+        "los_azimuth_deg": ends.azimuth_deg[n:],
+        "sunlit": is_sunlit(peak.r_teme, sun_position_km(*window.julian(tca))),
+        "truncated": trunc,
+    }
+    keep = np.setdiff1d(np.arange(columns["aos_s"].size), hit)
+    return {k: np.concatenate([v[keep], masked[k]]) for k, v in columns.items()}
 
 
 def _azimuth(rho: FloatArray, enu: FloatArray) -> FloatArray:
     east = _dot(rho, enu[..., 0, :])
     north = _dot(rho, enu[..., 1, :])
-    return np.mod(np.degrees(np.arctan2(east, north)), 360.0)
+    return np.asarray(np.mod(np.degrees(np.arctan2(east, north)), 360.0))

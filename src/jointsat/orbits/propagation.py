@@ -53,7 +53,7 @@ class Satellite:
             n_rad_s = e.mean_motion_rev_per_day * 2.0 * math.pi / 86400.0
             ecc = min(e.eccentricity, 0.999)
             rates.append(n_rad_s * (1.0 + ecc) ** 2 / (1.0 - ecc * ecc) ** 1.5)
-        return 1.05 * max(rates) + 7.292115146706979e-5
+        return float(1.05 * max(rates) + 7.292115146706979e-5)
 
     @property
     def max_radius_km(self) -> float:
@@ -63,7 +63,7 @@ class Satellite:
             n_rad_min = e.mean_motion_rev_per_day * 2.0 * math.pi / _MINUTES_PER_DAY
             a_km = (398600.8 / (n_rad_min / 60.0) ** 2) ** (1.0 / 3.0)
             radii.append(a_km * (1.0 + e.eccentricity))
-        return 1.02 * max(radii) + 50.0
+        return float(1.02 * max(radii) + 50.0)
 
     def set_index(self, jd: FloatArray, fr: FloatArray) -> IntArray:
         """Return, for each time, the index of the element set nearest in epoch."""
@@ -89,7 +89,7 @@ class Satellite:
         v = np.empty((*jd.shape, 3))
         for k in np.unique(which):
             rows = which == k
-            ek, rk, vk = self._satrecs[k].sgp4_array(jd[rows], fr[rows])  # type: ignore[attr-defined]
+            ek, rk, vk = self._satrecs[k].sgp4_array(jd[rows], fr[rows])
             err[rows], r[rows], v[rows] = ek, rk, vk
         return err, r, v
 

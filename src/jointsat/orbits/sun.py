@@ -37,9 +37,8 @@ def sun_position_km(jd: ArrayLike, fr: ArrayLike) -> FloatArray:
     distance_km = AU_KM * (1.00014 - 0.01671 * np.cos(g) - 0.00014 * np.cos(2 * g))
     cl = np.cos(ecliptic_longitude)
     sl = np.sin(ecliptic_longitude)
-    return distance_km[..., None] * np.stack(
-        [cl, np.cos(obliquity) * sl, np.sin(obliquity) * sl], axis=-1
-    )
+    direction = np.stack([cl, np.cos(obliquity) * sl, np.sin(obliquity) * sl], axis=-1)
+    return np.asarray(distance_km[..., None] * direction)
 
 
 def is_sunlit(r_teme_km: FloatArray, sun_teme_km: FloatArray) -> NDArray[np.bool_]:
@@ -57,7 +56,7 @@ def is_sunlit(r_teme_km: FloatArray, sun_teme_km: FloatArray) -> NDArray[np.bool
     closest_sq = np.einsum("...j,...j->...", p, p) - along**2
     # Shadowed when the Earth lies ahead on the line (along < 0) and the line
     # passes closer to the centre than the (stretched) Earth's radius.
-    return ~((along < 0.0) & (closest_sq < WGS84_A_KM**2))
+    return np.asarray(~((along < 0.0) & (closest_sq < WGS84_A_KM**2)))
 
 
 def sun_elevation_deg(
@@ -72,4 +71,4 @@ def sun_elevation_deg(
     station_teme = ecef_to_teme(station, gmst)
     rho = sun_teme - station_teme
     sin_el = np.einsum("...j,...j->...", rho, up_teme) / np.linalg.norm(rho, axis=-1)
-    return np.degrees(np.arcsin(np.clip(sin_el, -1.0, 1.0)))
+    return np.asarray(np.degrees(np.arcsin(np.clip(sin_el, -1.0, 1.0))))
