@@ -34,6 +34,62 @@ class SkyPass:
     max_elevation_deg: float
 
 
+@dataclass
+class SkyEvents:
+    """Skyfield's raw events for one satellite-station pair."""
+
+    satellite: int
+    station: int
+    seconds: np.ndarray
+    events: np.ndarray
+
+
+def skyfield_events(
+    elements: Sequence[Elements],
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    min_elevation_deg: float,
+) -> list[SkyEvents]:
+    """Run Skyfield's find_events for every satellite-station pair (what the benchmark times)."""
+    from skyfield.api import EarthSatellite, load, wgs84
+
+    ts = load.timescale()
+    t0, t1 = ts.from_datetime(start), ts.from_datetime(end)
+    out = []
+    for i, e in enumerate(elements):
+        sat = EarthSatellite.from_satrec(e.satrec(), ts)
+        for j, s in enumerate(stations):
+            site = wgs84.latlon(s.lat_deg, s.lon_deg, s.alt_m)
+            times, events = sat.find_events(site, t0, t1, altitude_degrees=min_elevation_deg)
+            out.append(SkyEvents(i, j, (times.tt - t0.tt) * 86400.0, events))
+    return out
+
+
+def complete_passes(
+    raw: Sequence[SkyEvents],
+    elements: Sequence[Elements],
+    stations: Sequence[Station],
+    start: datetime,
+    *,
+    refine_maxima: bool = True,
+) -> list[SkyPass]:
+    """Turn raw events into complete passes (rise, highest culmination, set)."""
+    from skyfield.api import EarthSatellite, load, wgs84
+
+    ts = load.timescale()
+    t0 = ts.from_datetime(start)
+    out: list[SkyPass] = []
+    for r in raw:
+        sat = EarthSatellite.from_satrec(elements[r.satellite].satrec(), ts)
+        s = stations[r.station]
+        site = wgs84.latlon(s.lat_deg, s.lon_deg, s.alt_m)
+        _collect(
+            out, r.satellite, r.station, r.seconds, r.events, sat - site, ts, t0, refine_maxima
+        )
+    return out
+
+
 def skyfield_passes(
     elements: Sequence[Elements],
     stations: Sequence[Station],
@@ -43,22 +99,10 @@ def skyfield_passes(
     *,
     refine_maxima: bool = True,
 ) -> tuple[list[SkyPass], int]:
-    """Return Skyfield's complete passes (rise, culmination, set) and its number of rises."""
-    from skyfield.api import EarthSatellite, load, wgs84
-
-    ts = load.timescale()
-    t0, t1 = ts.from_datetime(start), ts.from_datetime(end)
-    out: list[SkyPass] = []
-    rises = 0
-    for i, e in enumerate(elements):
-        sat = EarthSatellite.from_satrec(e.satrec(), ts)
-        for j, s in enumerate(stations):
-            site = wgs84.latlon(s.lat_deg, s.lon_deg, s.alt_m)
-            times, events = sat.find_events(site, t0, t1, altitude_degrees=min_elevation_deg)
-            rises += int(np.sum(events == 0))
-            seconds = (times.tt - t0.tt) * 86400.0
-            _collect(out, i, j, seconds, events, sat - site, ts, t0, refine_maxima)
-    return out, rises
+    """Return Skyfield's complete passes and its number of rises."""
+    raw = skyfield_events(elements, stations, start, end, min_elevation_deg)
+    rises = sum(int(np.sum(r.events == 0)) for r in raw)
+    return complete_passes(raw, elements, stations, start, refine_maxima=refine_maxima), rises
 
 
 def _collect(out, i, j, seconds, events, topocentric, ts, t0, refine) -> None:  # type: ignore[no-untyped-def]
@@ -135,7 +179,9 @@ def compare(ours: Passes, sky: Sequence[SkyPass], match_s: float = 60.0) -> Comp
     used: set[int] = set()
     for p in sky:
         candidates = [
-            k for k in by_pair.get((p.satellite, p.station), []) if abs(ours.aos_s[k] - p.rise_s) < match_s
+            k
+            for k in by_pair.get((p.satellite, p.station), [])
+            if abs(ours.aos_s[k] - p.rise_s) < match_s
         ]
         if not candidates:
             result.missed.append(p)
@@ -147,7 +193,8 @@ def compare(ours: Passes, sky: Sequence[SkyPass], match_s: float = 60.0) -> Comp
         result.los_max_s = max(result.los_max_s, abs(float(ours.los_s[k]) - p.set_s))
         result.tca_max_s = max(result.tca_max_s, abs(float(ours.tca_s[k]) - p.culmination_s))
         result.max_elevation_max_deg = max(
-            result.max_elevation_max_deg, abs(float(ours.max_elevation_deg[k]) - p.max_elevation_deg)
+            result.max_elevation_max_deg,
+            abs(float(ours.max_elevation_deg[k]) - p.max_elevation_deg),
         )
     result.extra = [k for ks in by_pair.values() for k in ks if k not in used]
     return result

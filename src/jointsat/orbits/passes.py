@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -138,6 +142,7 @@ def find_passes(
     end: datetime,
     *,
     min_elevation_deg: float = 0.0,
+    workers: int = 1,
     progress: ProgressCallback | None = None,
 ) -> Passes:
     """Find every pass of every satellite over every station between start and end.
@@ -145,8 +150,9 @@ def find_passes(
     Several element sets of one catalog number are one satellite: each time
     uses the set whose epoch is nearest. ``min_elevation_deg`` applies to
     stations whose own ``min_elevation_deg`` is None; a station's horizon mask,
-    when set, applies on top of its minimum elevation. ``progress(done, total)``
-    is called as work advances.
+    when set, applies on top of its minimum elevation. ``workers`` > 1 splits
+    the satellites among that many processes (SGP4 holds the GIL, so threads
+    would not help). ``progress(done, total)`` is called as work advances.
 
     AOS and LOS are the times the elevation crosses the station's threshold,
     TCA the time of greatest elevation. Passes cut by the window's edges are
@@ -155,9 +161,10 @@ def find_passes(
     start, end = _check_window(start, end)
     satellites = group_satellites(elements)
     sites = _Sites.build(stations, min_elevation_deg)
+    if workers > 1 and len(satellites) > 1:
+        return _in_processes(satellites, stations, start, end, min_elevation_deg, workers, progress)
     duration_s = (end - start).total_seconds()
-    jd0, fr0 = _split_julian(start)
-    window = _Window(jd0, fr0, duration_s)
+    window = _Window(*_split_julian(start), duration_s)
 
     plan = _plan_chunks(satellites, sites.count, duration_s)
     found: list[_Found] = []
@@ -181,6 +188,88 @@ def find_passes(
         problems=tuple(sorted(problems, key=lambda p: (p.satellite, p.time))),
         **passes,
     )
+
+
+def _in_processes(
+    satellites: Sequence[Satellite],
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    min_elevation_deg: float,
+    workers: int,
+    progress: ProgressCallback | None,
+) -> Passes:
+    """Run find_passes on blocks of satellites in worker processes and merge the results.
+
+    Propagators cannot be pickled: each worker gets element records and builds
+    its own.
+    """
+    blocks = [list(b) for b in np.array_split(np.arange(len(satellites)), workers) if b.size]
+    jobs = [
+        (
+            [e for i in block for e in satellites[i].element_sets],
+            stations,
+            start,
+            end,
+            min_elevation_deg,
+        )
+        for block in blocks
+    ]
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    results: list[Passes | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+        futures = {pool.submit(_find_passes_job, job): n for n, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            if progress is not None:
+                progress(done, len(jobs))
+    parts = [r for r in results if r is not None]
+    offsets = np.cumsum([0] + [len(p.satellites) for p in parts])
+    columns = {
+        name: np.concatenate(
+            [
+                getattr(p, name) + (offsets[n] if name == "satellite" else 0)
+                for n, p in enumerate(parts)
+            ]
+        )
+        for name in _COLUMNS
+    }
+    order = np.lexsort((columns["station"], columns["satellite"], columns["aos_s"]))
+    problems = [
+        dataclasses.replace(q, satellite=q.satellite + int(offsets[n]))
+        for n, p in enumerate(parts)
+        for q in p.problems
+    ]
+    return Passes(
+        start=start,
+        end=end,
+        satellites=tuple(s for p in parts for s in p.satellites),
+        stations=tuple(stations),
+        problems=tuple(sorted(problems, key=lambda q: (q.satellite, q.time))),
+        **{name: values[order] for name, values in columns.items()},
+    )
+
+
+def _find_passes_job(
+    job: tuple[list[Elements], Sequence[Station], datetime, datetime, float],
+) -> Passes:
+    elements, stations, start, end, min_elevation_deg = job
+    return find_passes(elements, stations, start, end, min_elevation_deg=min_elevation_deg)
+
+
+_COLUMNS = (
+    "satellite",
+    "station",
+    "aos_s",
+    "tca_s",
+    "los_s",
+    "max_elevation_deg",
+    "aos_azimuth_deg",
+    "tca_azimuth_deg",
+    "los_azimuth_deg",
+    "sunlit",
+    "truncated",
+)
 
 
 # --- the engine ---------------------------------------------------------------
