@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ PROGRESS_DELAY_S = 1.0
 """Show the progress bar only once pass finding has run this long."""
 
 DEMO_DAYS = 7
+# Element sets from which `jointsat passes` spreads the work over the cores.
+PARALLEL_FROM_ELEMENT_SETS = 40
 DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
 DEMO_NEXT_PASSES = 10
 DEMO_STALE_DAYS = 3.0
@@ -169,6 +172,12 @@ def passes(
         bool,
         typer.Option("--strict", help="Stop at the first unreadable element set, do not warn."),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Processes to use (default: one per core for big jobs)."
+        ),
+    ] = None,
 ) -> None:
     """Find every pass of the satellites over the stations in a time window."""
     window_start, window_end = time_window(start, days=days, end=end)
@@ -177,7 +186,13 @@ def passes(
         element_files = read_elements(elements, strict=strict)
         station_list = read_stations(stations)
         found = _predict(
-            element_files, station_list, window_start, window_end, min_elevation_deg, errors
+            element_files,
+            station_list,
+            window_start,
+            window_end,
+            min_elevation_deg,
+            errors,
+            workers=workers,
         )
         if output_format is OutputFormat.CSV:
             _emit(format_passes_csv(found), output)
@@ -230,8 +245,13 @@ def _predict(
     end: datetime,
     min_elevation_deg: float,
     errors: Console,
+    *,
+    workers: int | None = None,
 ) -> Passes:
-    """Find the passes, warning on stderr about unreadable element sets and SGP4 failures."""
+    """Find the passes, warning on stderr about unreadable element sets and SGP4 failures.
+
+    Without ``workers``, big jobs (many satellites) use one process per core.
+    """
     for problem in element_files.problems:
         _warn(errors, str(problem))
     if element_files.problems:
@@ -245,6 +265,7 @@ def _predict(
             start,
             end,
             min_elevation_deg=min_elevation_deg,
+            workers=workers or _default_workers(len(element_files.elements)),
             progress=progress,
         )
     for failure in found.problems:
@@ -255,6 +276,11 @@ def _predict(
             f"({failure.message}) from {_utc_text(failure.time)} UTC on; passes after it are lost",
         )
     return found
+
+
+def _default_workers(element_sets: int) -> int:
+    """Return one process per core (at most 8) for jobs worth the start-up, else one."""
+    return min(os.cpu_count() or 1, 8) if element_sets >= PARALLEL_FROM_ELEMENT_SETS else 1
 
 
 @contextmanager
