@@ -319,10 +319,13 @@ CULL_MARGIN_RAD = float(np.radians(0.5))
 INTERPOLATION_MARGIN_SINE = 0.05
 # Array elements (satellites x stations x samples) scanned in one chunk.
 CHUNK_ELEMENTS = 2_000_000
-ROOT_ITERATIONS = 16
-# Bracket width, in steps, at which a root search stops: the Newton step on
-# exact states that follows takes a crossing from there to well under 1 ms.
-ROOT_TOLERANCE = 1e-5
+ROOT_ITERATIONS = 20
+# Root searches stop when an estimate moves less than this fraction of a step.
+# A crossing then gets a Newton step on exact states (from 0.4 s off at a LEO
+# step, well under 10 ms after it); the extremum is kept to 40 ms, where the
+# elevation is off its peak by under a thousandth of a degree.
+CROSSING_TOLERANCE = 1e-3
+EXTREMUM_TOLERANCE = 1e-4
 DAY_S = 86400.0
 JD_UNIX_EPOCH = 2440587.5
 
@@ -495,6 +498,9 @@ def _sine_elevation(
     return f, df
 
 
+_ALL = slice(None)
+
+
 def _horner(coefficients: FloatArray, u: FloatArray) -> FloatArray:
     """Evaluate row i's polynomial (coefficients by rising power) at u[i]."""
     acc = coefficients[:, -1].copy()
@@ -547,50 +553,58 @@ class _Cubic:
     def take(self, rows: IntArray) -> _Cubic:
         return _Cubic(self.height[rows], self.range_sq[rows], self.slope[rows])
 
-    def sine(self, u: FloatArray) -> FloatArray:
-        """Return sin(elevation) at u."""
-        return np.asarray(_horner(self.height, u) / np.sqrt(_horner(self.range_sq, u)))
+    def sine(self, u: FloatArray, rows: IntArray | slice = _ALL) -> FloatArray:
+        """Return sin(elevation) at u (of the given rows)."""
+        height = _horner(self.height[rows], u)
+        return np.asarray(height / np.sqrt(_horner(self.range_sq[rows], u)))
 
-    def slope_sign(self, u: FloatArray) -> FloatArray:
-        """Return a quantity with the sign of d sin(elevation) / du at u."""
-        return _horner(self.slope, u)
+    def slope_sign(self, u: FloatArray, rows: IntArray | slice = _ALL) -> FloatArray:
+        """Return a quantity with the sign of d sin(elevation) / du at u (of the given rows)."""
+        return _horner(self.slope[rows], u)
 
 
 def _bracket_root(
-    fun: Callable[[FloatArray], FloatArray],
+    fun: Callable[[FloatArray, IntArray], FloatArray],
     lo: FloatArray,
     hi: FloatArray,
     f_lo: FloatArray,
     f_hi: FloatArray,
+    tolerance: float,
 ) -> FloatArray:
     """Return a root of fun in each [lo, hi] where f_lo and f_hi differ in sign.
 
     Regula falsi with the Illinois modification, vectorised: the estimate stays
-    inside its bracket and converges superlinearly.
+    inside its bracket and converges superlinearly. ``fun(u, rows)`` evaluates
+    the functions of the given rows.
     """
     lo, hi, f_lo, f_hi = lo.copy(), hi.copy(), f_lo.copy(), f_hi.copy()
     x = 0.5 * (lo + hi)
     kept_lo = np.zeros(lo.shape, dtype=bool)
     kept_hi = np.zeros(lo.shape, dtype=bool)
+    active = np.arange(lo.size)  # each row stops on its own, whatever rows it shares a call with
     for _ in range(ROOT_ITERATIONS):
-        denom = f_hi - f_lo
-        safe = denom != 0.0
-        x_new = np.where(safe, (lo * f_hi - hi * f_lo) / np.where(safe, denom, 1.0), x)
-        np.clip(x_new, lo, hi, out=x_new)
-        fx = fun(x_new)
-        moved = np.abs(x_new - x)
-        x = x_new
-        left = (fx > 0.0) == (f_lo > 0.0)  # the root lies in [x, hi]
-        # Illinois: halve the value kept at the stale end when it is kept twice.
-        f_hi = np.where(left & kept_hi, 0.5 * f_hi, f_hi)
-        f_lo = np.where(~left & kept_lo, 0.5 * f_lo, f_lo)
-        lo = np.where(left, x, lo)
-        f_lo = np.where(left, fx, f_lo)
-        hi = np.where(left, hi, x)
-        f_hi = np.where(left, f_hi, fx)
-        kept_hi, kept_lo = left, ~left
-        if not np.any(moved > ROOT_TOLERANCE):
+        if active.size == 0:
             break
+        a_lo, a_hi, af_lo, af_hi = lo[active], hi[active], f_lo[active], f_hi[active]
+        denom = af_hi - af_lo
+        safe = denom != 0.0
+        x_new = np.where(
+            safe, (a_lo * af_hi - a_hi * af_lo) / np.where(safe, denom, 1.0), x[active]
+        )
+        np.clip(x_new, a_lo, a_hi, out=x_new)
+        fx = fun(x_new, active)
+        moved = np.abs(x_new - x[active])
+        x[active] = x_new
+        left = (fx > 0.0) == (af_lo > 0.0)  # the root lies in [x, hi]
+        # Illinois: halve the value kept at the stale end when it is kept twice.
+        af_hi = np.where(left & kept_hi[active], 0.5 * af_hi, af_hi)
+        af_lo = np.where(~left & kept_lo[active], 0.5 * af_lo, af_lo)
+        lo[active] = np.where(left, x_new, a_lo)
+        f_lo[active] = np.where(left, fx, af_lo)
+        hi[active] = np.where(left, a_hi, x_new)
+        f_hi[active] = np.where(left, af_hi, fx)
+        kept_hi[active], kept_lo[active] = left, ~left
+        active = active[moved > tolerance]
     return x
 
 
@@ -611,7 +625,7 @@ def _scan(
 
     # Cull by the central angle between the satellite and the station's vertical.
     radius = np.linalg.norm(r_ecef, axis=-1)  # (n, T)
-    cos_angle = np.swapaxes((r_ecef / radius[..., None]) @ sites.unit.T, 1, 2)  # (n, M, T)
+    cos_angle = (r_ecef / radius[..., None]) @ sites.unit.T  # (n, T, M)
     r_max = np.array([s.max_radius_km for s in chunk])
     elev = np.radians(sites.threshold_deg)
     ratio = sites.radius_km[None, :] * np.cos(elev)[None, :] / r_max[:, None]
@@ -619,11 +633,11 @@ def _scan(
     sweep = np.array([s.max_angular_rate_rad_s for s in chunk]) * step_s
     # An interval can hold a visible moment only if its nearer end lies within
     # cap + sweep (a cheap test on cosines); the exact bound then uses both ends.
-    reach = np.cos(np.minimum(cap + sweep[:, None], np.pi))[..., None]
-    near = np.maximum(cos_angle[..., :-1], cos_angle[..., 1:]) >= reach
-    s_i, m_i, k_i = np.nonzero(near)
-    a0 = np.arccos(np.clip(cos_angle[s_i, m_i, k_i], -1.0, 1.0))
-    a1 = np.arccos(np.clip(cos_angle[s_i, m_i, k_i + 1], -1.0, 1.0))
+    reach = np.cos(np.minimum(cap + sweep[:, None], np.pi))[:, None, :]
+    near = np.maximum(cos_angle[:, :-1], cos_angle[:, 1:]) >= reach  # (n, T-1, M)
+    s_i, m_i, k_i = np.nonzero(near.transpose(0, 2, 1))  # ordered by pair, then time
+    a0 = np.arccos(np.clip(cos_angle[s_i, k_i, m_i], -1.0, 1.0))
+    a1 = np.arccos(np.clip(cos_angle[s_i, k_i + 1, m_i], -1.0, 1.0))
     keep = 0.5 * (a0 + a1 - sweep[s_i]) <= cap[s_i, m_i]
     s_i, m_i, k_i = s_i[keep], m_i[keep], k_i[keep]
     sat = members[s_i]
@@ -653,7 +667,12 @@ def _scan(
     part = cubic.take(w_ext)
     zeros, ones = np.zeros(w_ext.size), np.ones(w_ext.size)
     u_ext = _bracket_root(
-        part.slope_sign, zeros, ones, part.slope_sign(zeros), part.slope_sign(ones)
+        part.slope_sign,
+        zeros,
+        ones,
+        part.slope_sign(zeros),
+        part.slope_sign(ones),
+        EXTREMUM_TOLERANCE,
     )
     f_ext = part.sine(u_ext)
     is_max = df0[work[w_ext]] > 0
@@ -694,14 +713,17 @@ def _scan(
     c_mid, c_bias, c_thresh = u_mid[c_row], bias[c_row], w_thresh[c_row]
     c_lo, c_hi = piece_lo[cross], piece_hi[cross]
 
-    def corrected(u: FloatArray) -> FloatArray:
+    def corrected(u: FloatArray, rows: IntArray) -> FloatArray:
+        mid, bias_r = c_mid[rows], c_bias[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
-            weight = np.where(u <= c_mid, u / c_mid, (1.0 - u) / (1.0 - c_mid))
+            weight = np.where(u <= mid, u / mid, (1.0 - u) / (1.0 - mid))
         return np.asarray(
-            c_cubic.sine(u) + np.where(c_bias != 0.0, c_bias * weight, 0.0) - c_thresh
+            c_cubic.sine(u, rows) + np.where(bias_r != 0.0, bias_r * weight, 0.0) - c_thresh[rows]
         )
 
-    u_cross = _bracket_root(corrected, c_lo, c_hi, piece_f_lo[cross], piece_f_hi[cross])
+    u_cross = _bracket_root(
+        corrected, c_lo, c_hi, piece_f_lo[cross], piece_f_hi[cross], CROSSING_TOLERANCE
+    )
     c_rows = work[c_row]
 
     # Runs of consecutive candidate intervals of one pair; a run that begins or
@@ -713,7 +735,7 @@ def _scan(
     end_run[:-1] = new_run[1:]
     opens = np.flatnonzero(new_run & (f0 >= thresh))
     closes = np.flatnonzero(end_run & (f1 >= thresh))
-    last = np.flatnonzero(end_run)
+    peaks = np.flatnonzero((new_run | (df0 == 0.0)) & (f0 >= thresh))
 
     def cat(*parts: NDArray[Any]) -> NDArray[Any]:
         return np.concatenate(parts)
@@ -734,14 +756,18 @@ def _scan(
             np.ones(c_rows.size, dtype=bool),
             np.zeros(closes.size, dtype=bool),
         ),
-        # Candidate maxima: every sample at a candidate interval's ends and every
-        # extremum evaluated exactly.
-        m_sat=cat(sat, sat[e_rows], sat[last]),
-        m_station=cat(m_i, m_i[e_rows], m_i[last]),
-        m_t=cat(t0, t_ext, t0[last] + step_s),
-        m_f=cat(f0, f_exact, f1[last]),
-        m_r_ecef=cat(r_ecef[s_i, k_i], e_r_ecef, r_ecef[s_i[last], k_i[last] + 1]),
-        m_r_teme=cat(r_teme[s_i, k_i], e_r, r_teme[s_i[last], k_i[last] + 1]),
+        # Candidate maxima: the extrema evaluated exactly, and the samples where a
+        # run opens or closes above the threshold (a pass cut by the window or by
+        # SGP4 failing peaks there when no extremum lies inside) or where the
+        # elevation is flat.
+        m_sat=cat(sat[e_rows], sat[peaks], sat[closes]),
+        m_station=cat(m_i[e_rows], m_i[peaks], m_i[closes]),
+        m_t=cat(t_ext, t0[peaks], t0[closes] + step_s),
+        m_f=cat(f_exact, f0[peaks], f1[closes]),
+        m_r_ecef=cat(
+            e_r_ecef, r_ecef[s_i[peaks], k_i[peaks]], r_ecef[s_i[closes], k_i[closes] + 1]
+        ),
+        m_r_teme=cat(e_r, r_teme[s_i[peaks], k_i[peaks]], r_teme[s_i[closes], k_i[closes] + 1]),
     )
     return found, problems
 
@@ -819,10 +845,22 @@ def _finish(
     inside = (owner >= 0) & (m_key <= pass_pair[clamped] * span + los[clamped])
     cand = np.flatnonzero(inside)
     cand = cand[np.lexsort((-found.m_f[cand], owner[cand]))]
-    _, first = np.unique(owner[cand], return_index=True)
-    best = cand[first]  # one per pass: every pass holds a sample or an extremum
-    tca, f_max = found.m_t[best], found.m_f[best]
-    r_ecef, r_teme = found.m_r_ecef[best], found.m_r_teme[best]
+    holder, first = np.unique(owner[cand], return_index=True)
+    best = cand[first]
+    # Every pass holds an extremum or a run's end; should rounding ever leave one
+    # without, its middle is evaluated instead.
+    tca = 0.5 * (aos + los)
+    tca[holder] = found.m_t[best]
+    lone = np.setdiff1d(np.arange(rise.size), holder)
+    at = _exact(satellites, window, sites, sat[lone], station[lone], tca[lone])
+    f_max = np.empty(rise.size)
+    r_ecef, r_teme = np.empty((rise.size, 3)), np.empty((rise.size, 3))
+    f_max[holder], r_ecef[holder], r_teme[holder] = (
+        found.m_f[best],
+        found.m_r_ecef[best],
+        found.m_r_teme[best],
+    )
+    f_max[lone], r_ecef[lone], r_teme[lone] = at.sine, at.r_ecef, at.r_teme
 
     # Clip to the window; recompute what the clipping or a synthetic end moved.
     end = window.duration_s
