@@ -522,7 +522,6 @@ class _Cubic:
 
     height: FloatArray  # (C, 4)
     range_sq: FloatArray  # (C, 7)
-    slope: FloatArray  # (C, 9): has the sign of d sin(elevation) / du
 
     @classmethod
     def hermite(
@@ -541,26 +540,26 @@ class _Cubic:
         for j in range(4):
             for k in range(j, 4):
                 range_sq[:, j + k] += (1.0 if j == k else 2.0) * _dot(a[j], a[k])
-        d_height = height[:, 1:] * np.arange(1, 4)
-        d_range_sq = range_sq[:, 1:] * np.arange(1, 7)
-        slope = np.zeros((rho0.shape[0], 9))
-        for j in range(3):
-            slope[:, j : j + 7] += d_height[:, j : j + 1] * range_sq
-        for j in range(4):
-            slope[:, j : j + 6] -= 0.5 * height[:, j : j + 1] * d_range_sq
-        return cls(height, range_sq, slope)
+        return cls(height, range_sq)
 
     def take(self, rows: IntArray) -> _Cubic:
-        return _Cubic(self.height[rows], self.range_sq[rows], self.slope[rows])
+        return _Cubic(self.height[rows], self.range_sq[rows])
+
+    def slope(self) -> FloatArray:
+        """Return the polynomials (C, 9) with the sign of d sin(elevation) / du."""
+        d_height = self.height[:, 1:] * np.arange(1, 4)
+        d_range_sq = self.range_sq[:, 1:] * np.arange(1, 7)
+        slope = np.zeros((self.height.shape[0], 9))
+        for j in range(3):
+            slope[:, j : j + 7] += d_height[:, j : j + 1] * self.range_sq
+        for j in range(4):
+            slope[:, j : j + 6] -= 0.5 * self.height[:, j : j + 1] * d_range_sq
+        return slope
 
     def sine(self, u: FloatArray, rows: IntArray | slice = _ALL) -> FloatArray:
         """Return sin(elevation) at u (of the given rows)."""
         height = _horner(self.height[rows], u)
         return np.asarray(height / np.sqrt(_horner(self.range_sq[rows], u)))
-
-    def slope_sign(self, u: FloatArray, rows: IntArray | slice = _ALL) -> FloatArray:
-        """Return a quantity with the sign of d sin(elevation) / du at u (of the given rows)."""
-        return _horner(self.slope[rows], u)
 
 
 def _bracket_root(
@@ -666,12 +665,13 @@ def _scan(
     w_ext = np.flatnonzero(has_ext[work])
     part = cubic.take(w_ext)
     zeros, ones = np.zeros(w_ext.size), np.ones(w_ext.size)
+    slope = part.slope()
     u_ext = _bracket_root(
-        part.slope_sign,
+        lambda u, rows: _horner(slope[rows], u),
         zeros,
         ones,
-        part.slope_sign(zeros),
-        part.slope_sign(ones),
+        slope[:, 0].copy(),
+        slope.sum(axis=1),
         EXTREMUM_TOLERANCE,
     )
     f_ext = part.sine(u_ext)
