@@ -320,12 +320,11 @@ INTERPOLATION_MARGIN_SINE = 0.05
 # Array elements (satellites x stations x samples) scanned in one chunk.
 CHUNK_ELEMENTS = 2_000_000
 ROOT_ITERATIONS = 20
-# Root searches stop when an estimate moves less than this fraction of a step.
-# A crossing then gets a Newton step on exact states (from 0.4 s off at a LEO
-# step, well under 10 ms after it); the extremum is kept to 40 ms, where the
-# elevation is off its peak by under a thousandth of a degree.
-CROSSING_TOLERANCE = 1e-3
-EXTREMUM_TOLERANCE = 1e-4
+# Root searches stop when an estimate moves less than this fraction of a step
+# (40 ms at a LEO step). A crossing then gets a Newton step on exact states,
+# which leaves it microseconds off; at an extremum 40 ms leaves the elevation
+# off its peak by under a thousandth of a degree.
+ROOT_TOLERANCE = 1e-4
 DAY_S = 86400.0
 JD_UNIX_EPOCH = 2440587.5
 
@@ -577,7 +576,7 @@ def _bracket_root(
     the functions of the given rows.
     """
     lo, hi, f_lo, f_hi = lo.copy(), hi.copy(), f_lo.copy(), f_hi.copy()
-    x = 0.5 * (lo + hi)
+    x = np.full(lo.shape, np.nan)  # no estimate yet: the first step always counts as a move
     kept_lo = np.zeros(lo.shape, dtype=bool)
     kept_hi = np.zeros(lo.shape, dtype=bool)
     active = np.arange(lo.size)  # each row stops on its own, whatever rows it shares a call with
@@ -588,7 +587,7 @@ def _bracket_root(
         denom = af_hi - af_lo
         safe = denom != 0.0
         x_new = np.where(
-            safe, (a_lo * af_hi - a_hi * af_lo) / np.where(safe, denom, 1.0), x[active]
+            safe, (a_lo * af_hi - a_hi * af_lo) / np.where(safe, denom, 1.0), 0.5 * (a_lo + a_hi)
         )
         np.clip(x_new, a_lo, a_hi, out=x_new)
         fx = fun(x_new, active)
@@ -603,7 +602,7 @@ def _bracket_root(
         hi[active] = np.where(left, a_hi, x_new)
         f_hi[active] = np.where(left, af_hi, fx)
         kept_hi[active], kept_lo[active] = left, ~left
-        active = active[moved > tolerance]
+        active = active[~(moved <= tolerance)]
     return x
 
 
@@ -672,7 +671,7 @@ def _scan(
         ones,
         slope[:, 0].copy(),
         slope.sum(axis=1),
-        EXTREMUM_TOLERANCE,
+        ROOT_TOLERANCE,
     )
     f_ext = part.sine(u_ext)
     is_max = df0[work[w_ext]] > 0
@@ -722,7 +721,7 @@ def _scan(
         )
 
     u_cross = _bracket_root(
-        corrected, c_lo, c_hi, piece_f_lo[cross], piece_f_hi[cross], CROSSING_TOLERANCE
+        corrected, c_lo, c_hi, piece_f_lo[cross], piece_f_hi[cross], ROOT_TOLERANCE
     )
     c_rows = work[c_row]
 
@@ -781,6 +780,7 @@ class _Exact:
     sine: FloatArray  # sin(elevation), NaN where SGP4 failed
     sine_rate: FloatArray  # its time derivative (1/s)
     azimuth_deg: FloatArray
+    azimuth_rate_deg_s: FloatArray
 
     @property
     def elevation_deg(self) -> FloatArray:
@@ -800,7 +800,12 @@ def _exact(
     r_ecef, v_ecef = teme_to_ecef(r, v, gmst82_rad(jd, fr))
     rho = r_ecef - sites.ecef_km[station]
     f, df = _sine_elevation(rho, v_ecef, sites.up[station])
-    return _Exact(r, r_ecef, f, df, _azimuth(rho, sites.enu[station]))
+    enu = sites.enu[station]
+    east, north = _dot(rho, enu[:, 0]), _dot(rho, enu[:, 1])
+    east_rate, north_rate = _dot(v_ecef, enu[:, 0]), _dot(v_ecef, enu[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        az_rate = (north * east_rate - east * north_rate) / (east * east + north * north)
+    return _Exact(r, r_ecef, f, df, _azimuth(rho, enu), np.degrees(az_rate))
 
 
 def _finish(
@@ -831,7 +836,8 @@ def _finish(
     t_cross = c_t.copy()
     t_cross[ends] = np.clip(c_t[ends] - np.nan_to_num(newton), lo[ends], hi[ends])
     az_cross = np.full(c_t.size, np.nan)
-    az_cross[ends] = at.azimuth_deg  # moves by millidegrees over the Newton step
+    az_step = at.azimuth_rate_deg_s * (t_cross[ends] - c_t[ends])
+    az_cross[ends] = np.mod(at.azimuth_deg + np.nan_to_num(az_step), 360.0)
     aos, los = t_cross[rise], t_cross[sett]
     aos_az, los_az = az_cross[rise], az_cross[sett]
 
@@ -841,8 +847,10 @@ def _finish(
     span = 2.0 * (max(float(found.m_t.max(initial=0.0)), float(c_t.max(initial=0.0))) + 1.0)
     m_key = m_pair * span + found.m_t
     owner = np.searchsorted(pass_pair * span + aos, m_key, side="right") - 1
-    clamped = np.maximum(owner, 0)
-    inside = (owner >= 0) & (m_key <= pass_pair[clamped] * span + los[clamped])
+    clamped = np.clip(owner, 0, max(rise.size - 1, 0))
+    inside = (owner >= 0) & (rise.size > 0)
+    if rise.size:
+        inside &= m_key <= pass_pair[clamped] * span + los[clamped]
     cand = np.flatnonzero(inside)
     cand = cand[np.lexsort((-found.m_f[cand], owner[cand]))]
     holder, first = np.unique(owner[cand], return_index=True)
@@ -869,6 +877,7 @@ def _finish(
     sat, station, aos, los, tca, f_max = (a[keep] for a in (sat, station, aos, los, tca, f_max))
     r_ecef, r_teme, truncated = r_ecef[keep], r_teme[keep], truncated[keep]
     aos_az, los_az = aos_az[keep], los_az[keep]
+    los_az[los > end] = np.nan
     los = np.minimum(los, end)
     late = np.flatnonzero(tca > los)  # the pass peaks after the window: it peaks at its end
     tca[late] = los[late]
