@@ -322,7 +322,7 @@ CHUNK_ELEMENTS = 2_000_000
 ROOT_ITERATIONS = 20
 # Root searches stop when an estimate moves less than this fraction of a step
 # (40 ms at a LEO step). A crossing then gets a Newton step on exact states,
-# which leaves it microseconds off; at an extremum 40 ms leaves the elevation
+# which leaves it within about a millisecond; at an extremum 40 ms leaves the elevation
 # off its peak by under a thousandth of a degree.
 ROOT_TOLERANCE = 1e-4
 DAY_S = 86400.0
