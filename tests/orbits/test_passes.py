@@ -454,24 +454,29 @@ GRAZING_CASES = [
 ]
 
 
+@pytest.mark.parametrize("above_deg", [0.01, 0.001])
 @pytest.mark.parametrize(
     ("elements", "mask_deg", "span_s"),
     [case[1:] for case in GRAZING_CASES],
     ids=[f"{case[0]}-{case[2]:g}deg" for case in GRAZING_CASES],
 )
 def test_grazing_pass_just_above_the_mask_is_found(
-    elements: Elements, mask_deg: float, span_s: float
+    elements: Elements, mask_deg: float, span_s: float, above_deg: float
 ) -> None:
-    station, t_peak = grazing_station(elements, mask_deg, 0.01, span_s)
+    station, t_peak = grazing_station(elements, mask_deg, above_deg, span_s)
     passes = find_passes([elements], [station], START, START + timedelta(seconds=span_s))
     near = np.flatnonzero(np.abs(passes.tca_s - t_peak) < span_s / 8.0)
     assert near.size == 1, "the grazing pass is missing"
     k = int(near[0])
     assert passes.max_elevation_deg[k] == pytest.approx(
-        mask_deg + 0.01, abs=one_ten_thousandth_degree
+        mask_deg + above_deg, abs=one_ten_thousandth_degree
     )
     assert passes.aos_s[k] < t_peak < passes.los_s[k]
     assert not passes.truncated[k]
+    # Near such a peak the elevation is far from linear in time: the crossings
+    # must still sit on the mask (a Newton step alone lands seconds away).
+    el, _ = elevation(elements, station, START, np.array([passes.aos_s[k], passes.los_s[k]]))
+    assert el == pytest.approx([mask_deg, mask_deg], abs=one_ten_thousandth_degree)
 
 
 @pytest.mark.parametrize(

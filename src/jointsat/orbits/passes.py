@@ -325,6 +325,11 @@ ROOT_ITERATIONS = 20
 # which leaves it within about a millisecond; at an extremum 40 ms leaves the elevation
 # off its peak by under a thousandth of a degree.
 ROOT_TOLERANCE = 1e-4
+# A Newton step longer than this, or whose estimated error exceeds the next,
+# is not trusted: the crossing is then bracketed on exact states.
+NEWTON_TRUST_S = 2.0
+NEWTON_ERROR_S = 1e-3
+EXACT_ROOT_TOLERANCE_S = 1e-4
 DAY_S = 86400.0
 JD_UNIX_EPOCH = 2440587.5
 
@@ -447,6 +452,7 @@ class _Found:
     c_sign: IntArray
     c_lo: FloatArray  # bracket of the crossing (for the Newton safeguard)
     c_hi: FloatArray
+    c_peak: FloatArray  # the elevation extremum ending the bracket, NaN if none
     c_polish: BoolArray
     # candidate maxima: exact sine of elevation and position
     m_sat: IntArray
@@ -459,26 +465,20 @@ class _Found:
     @classmethod
     def concat(cls, parts: Sequence[_Found]) -> _Found:
         if not parts:
-            empty_i = np.zeros(0, dtype=np.int64)
-            empty_f = np.zeros(0)
-            return cls(
-                empty_i,
-                empty_i,
-                empty_f,
-                empty_i,
-                empty_f,
-                empty_f,
-                np.zeros(0, dtype=bool),
-                empty_i,
-                empty_i,
-                empty_f,
-                empty_f,
-                np.zeros((0, 3)),
-                np.zeros((0, 3)),
-            )
+            return cls(**{name: _EMPTY[name] for name in cls.__dataclass_fields__})
         return cls(
             *(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__)
         )
+
+
+_EMPTY: dict[str, NDArray[Any]] = {
+    **{name: np.zeros(0, dtype=np.int64) for name in ("c_sat", "c_station", "c_sign")},
+    **{name: np.zeros(0, dtype=np.int64) for name in ("m_sat", "m_station")},
+    **{name: np.zeros(0) for name in ("c_t", "c_lo", "c_hi", "c_peak", "m_t", "m_f")},
+    "c_polish": np.zeros(0, dtype=bool),
+    "m_r_ecef": np.zeros((0, 3)),
+    "m_r_teme": np.zeros((0, 3)),
+}
 
 
 def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -711,6 +711,7 @@ def _scan(
     c_cubic = cubic.take(c_row)
     c_mid, c_bias, c_thresh = u_mid[c_row], bias[c_row], w_thresh[c_row]
     c_lo, c_hi = piece_lo[cross], piece_hi[cross]
+    c_peak = np.where(cross >= n_w, c_lo, np.where(np.isfinite(c_mid), c_hi, np.nan))
 
     def corrected(u: FloatArray, rows: IntArray) -> FloatArray:
         mid, bias_r = c_mid[rows], c_bias[rows]
@@ -750,6 +751,9 @@ def _scan(
         ),
         c_lo=cat(t0[opens], t0[c_rows] + c_lo * step_s, t0[closes] + step_s),
         c_hi=cat(t0[opens], t0[c_rows] + c_hi * step_s, t0[closes] + step_s),
+        c_peak=cat(
+            np.full(opens.size, np.nan), t0[c_rows] + c_peak * step_s, np.full(closes.size, np.nan)
+        ),
         c_polish=cat(
             np.zeros(opens.size, dtype=bool),
             np.ones(c_rows.size, dtype=bool),
@@ -808,6 +812,36 @@ def _exact(
     return _Exact(r, r_ecef, f, df, _azimuth(rho, enu), np.degrees(az_rate))
 
 
+def _exact_crossing(
+    satellites: Sequence[Satellite],
+    window: _Window,
+    sites: _Sites,
+    sat: IntArray,
+    station: IntArray,
+    lo: FloatArray,
+    hi: FloatArray,
+) -> FloatArray:
+    """Return where the exact elevation crosses the threshold in each bracket [lo, hi] (s)."""
+    threshold = sites.sin_threshold[station]
+    f_lo = _exact(satellites, window, sites, sat, station, lo).sine - threshold
+    f_hi = _exact(satellites, window, sites, sat, station, hi).sine - threshold
+
+    def exact(t: FloatArray, rows: IntArray) -> FloatArray:
+        at = _exact(satellites, window, sites, sat[rows], station[rows], t)
+        return np.asarray(at.sine - threshold[rows])
+
+    span = np.maximum(hi - lo, 1e-9)
+    u = _bracket_root(
+        lambda u_, rows: exact(lo[rows] + u_ * span[rows], rows),
+        np.zeros(lo.size),
+        np.ones(lo.size),
+        f_lo,
+        f_hi,
+        EXACT_ROOT_TOLERANCE_S / float(span.max(initial=1.0)),
+    )
+    return np.asarray(lo + u * span)
+
+
 def _finish(
     found: _Found, satellites: Sequence[Satellite], window: _Window, sites: _Sites
 ) -> dict[str, Any]:
@@ -826,18 +860,37 @@ def _finish(
     pass_pair = pair[rise]
     sat, station = pass_pair // n_st, pass_pair % n_st
 
-    # Polish the real crossings with one Newton step on exact states; the step
-    # stays inside the crossing's bracket.
+    # Polish the real crossings with one Newton step on exact states. Where the
+    # step cannot be trusted (near a grazing peak the elevation is far from
+    # linear), the crossing is found again by bracketing on exact states.
     ends = np.concatenate([rise, sett])
     ends = ends[polish[ends]]
-    at = _exact(satellites, window, sites, pair[ends] // n_st, pair[ends] % n_st, c_t[ends])
+    end_sat, end_station = pair[ends] // n_st, pair[ends] % n_st
+    threshold = sites.sin_threshold[end_station]
+    at = _exact(satellites, window, sites, end_sat, end_station, c_t[ends])
     with np.errstate(divide="ignore", invalid="ignore"):
-        newton = (at.sine - sites.sin_threshold[pair[ends] % n_st]) / at.sine_rate
+        newton = -(at.sine - threshold) / at.sine_rate
+        # Newton's error is about step^2 f''/(2 f'); next to a peak, f''/f' is
+        # about 1/(distance to the peak).
+        curvature_error = newton**2 / (2.0 * np.abs(c_t[ends] - found.c_peak[order][ends]))
+    t_new = c_t[ends] + np.nan_to_num(newton)
+    trusted = (
+        (np.abs(newton) <= NEWTON_TRUST_S)
+        & ~(curvature_error > NEWTON_ERROR_S)
+        & (np.sign(at.sine_rate) == sign[ends])
+        & (t_new > lo[ends])
+        & (t_new < hi[ends])
+    )
     t_cross = c_t.copy()
-    t_cross[ends] = np.clip(c_t[ends] - np.nan_to_num(newton), lo[ends], hi[ends])
+    t_cross[ends] = t_new
     az_cross = np.full(c_t.size, np.nan)
-    az_step = at.azimuth_rate_deg_s * (t_cross[ends] - c_t[ends])
-    az_cross[ends] = np.mod(at.azimuth_deg + np.nan_to_num(az_step), 360.0)
+    az_cross[ends] = np.mod(at.azimuth_deg + at.azimuth_rate_deg_s * newton, 360.0)
+    hard = ends[~trusted]
+    if hard.size:
+        t_cross[hard] = _exact_crossing(
+            satellites, window, sites, pair[hard] // n_st, pair[hard] % n_st, lo[hard], hi[hard]
+        )
+        az_cross[hard] = np.nan  # recomputed below
     aos, los = t_cross[rise], t_cross[sett]
     aos_az, los_az = az_cross[rise], az_cross[sett]
 
