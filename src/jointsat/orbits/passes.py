@@ -325,8 +325,10 @@ ROOT_ITERATIONS = 20
 # which leaves it within about a millisecond; at an extremum 40 ms leaves the elevation
 # off its peak by under a thousandth of a degree.
 ROOT_TOLERANCE = 1e-4
-# A Newton step longer than this, or whose estimated error exceeds the next,
-# is not trusted: the crossing is then bracketed on exact states.
+# Newton steps on exact states polish a crossing until the estimated error is
+# under NEWTON_ERROR_S; a step longer than NEWTON_TRUST_S, out of the bracket,
+# or the iterations running out send it to bracketing on exact states.
+NEWTON_ITERATIONS = 3
 NEWTON_TRUST_S = 2.0
 NEWTON_ERROR_S = 1e-3
 EXACT_ROOT_TOLERANCE_S = 1e-4
@@ -860,37 +862,54 @@ def _finish(
     pass_pair = pair[rise]
     sat, station = pass_pair // n_st, pass_pair % n_st
 
-    # Polish the real crossings with one Newton step on exact states. Where the
-    # step cannot be trusted (near a grazing peak the elevation is far from
-    # linear), the crossing is found again by bracketing on exact states.
+    # Polish the real crossings by Newton steps on exact states: one is enough
+    # unless its estimated error is large (next to a grazing peak the elevation
+    # is far from linear in time); a crossing that will not settle is found
+    # again by bracketing on exact states.
     ends = np.concatenate([rise, sett])
     ends = ends[polish[ends]]
-    end_sat, end_station = pair[ends] // n_st, pair[ends] % n_st
-    threshold = sites.sin_threshold[end_station]
-    at = _exact(satellites, window, sites, end_sat, end_station, c_t[ends])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        newton = -(at.sine - threshold) / at.sine_rate
-        # Newton's error is about step^2 f''/(2 f'); next to a peak, f''/f' is
-        # about 1/(distance to the peak).
-        curvature_error = newton**2 / (2.0 * np.abs(c_t[ends] - found.c_peak[order][ends]))
-    t_new = c_t[ends] + np.nan_to_num(newton)
-    trusted = (
-        (np.abs(newton) <= NEWTON_TRUST_S)
-        & ~(curvature_error > NEWTON_ERROR_S)
-        & (np.sign(at.sine_rate) == sign[ends])
-        & (t_new > lo[ends])
-        & (t_new < hi[ends])
-    )
-    t_cross = c_t.copy()
-    t_cross[ends] = t_new
-    az_cross = np.full(c_t.size, np.nan)
-    az_cross[ends] = np.mod(at.azimuth_deg + at.azimuth_rate_deg_s * newton, 360.0)
-    hard = ends[~trusted]
-    if hard.size:
-        t_cross[hard] = _exact_crossing(
-            satellites, window, sites, pair[hard] // n_st, pair[hard] % n_st, lo[hard], hi[hard]
+    t_cross, az_cross = c_t.copy(), np.full(c_t.size, np.nan)
+    peak = found.c_peak[order]
+    pending, hard = ends, []
+    for iteration in range(NEWTON_ITERATIONS):
+        p_sat, p_station = pair[pending] // n_st, pair[pending] % n_st
+        at = _exact(satellites, window, sites, p_sat, p_station, t_cross[pending])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = -(at.sine - sites.sin_threshold[p_station]) / at.sine_rate
+            # Newton's error is about step^2 f''/(2 f'); next to a peak f''/f'
+            # is about 1/(distance to the peak). After one step, the next step
+            # is the error of the last.
+            error = (
+                step**2 / (2.0 * np.abs(t_cross[pending] - peak[pending]))
+                if iteration == 0
+                else np.abs(step)
+            )
+        t_new = t_cross[pending] + step
+        sane = (
+            (np.sign(at.sine_rate) == sign[pending])
+            & (t_new > lo[pending])
+            & (t_new < hi[pending])
+            & (np.abs(step) <= NEWTON_TRUST_S)
         )
-        az_cross[hard] = np.nan  # recomputed below
+        hard.append(pending[~sane])
+        moved = pending[sane]
+        t_cross[moved] = t_new[sane]
+        az_cross[moved] = np.mod(at.azimuth_deg + at.azimuth_rate_deg_s * step, 360.0)[sane]
+        pending = pending[sane & ~(error <= NEWTON_ERROR_S)]
+        if pending.size == 0:
+            break
+    hard_ends = np.concatenate([*hard, pending])
+    if hard_ends.size:
+        t_cross[hard_ends] = _exact_crossing(
+            satellites,
+            window,
+            sites,
+            pair[hard_ends] // n_st,
+            pair[hard_ends] % n_st,
+            lo[hard_ends],
+            hi[hard_ends],
+        )
+        az_cross[hard_ends] = np.nan  # recomputed below
     aos, los = t_cross[rise], t_cross[sett]
     aos_az, los_az = az_cross[rise], az_cross[sett]
 
