@@ -564,7 +564,7 @@ class _Cubic:
 
 
 def _bracket_root(
-    fun: Callable[[FloatArray, IntArray], FloatArray],
+    fun: Callable[[FloatArray, IntArray | slice], FloatArray],
     lo: FloatArray,
     hi: FloatArray,
     f_lo: FloatArray,
@@ -592,7 +592,7 @@ def _bracket_root(
             safe, (a_lo * af_hi - a_hi * af_lo) / np.where(safe, denom, 1.0), 0.5 * (a_lo + a_hi)
         )
         np.clip(x_new, a_lo, a_hi, out=x_new)
-        fx = fun(x_new, active)
+        fx = fun(x_new, _ALL if active.size == lo.size else active)
         moved = np.abs(x_new - x[active])
         x[active] = x_new
         left = (fx > 0.0) == (af_lo > 0.0)  # the root lies in [x, hi]
@@ -715,7 +715,7 @@ def _scan(
     c_lo, c_hi = piece_lo[cross], piece_hi[cross]
     c_peak = np.where(cross >= n_w, c_lo, np.where(np.isfinite(c_mid), c_hi, np.nan))
 
-    def corrected(u: FloatArray, rows: IntArray) -> FloatArray:
+    def corrected(u: FloatArray, rows: IntArray | slice) -> FloatArray:
         mid, bias_r = c_mid[rows], c_bias[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
             weight = np.where(u <= mid, u / mid, (1.0 - u) / (1.0 - mid))
@@ -828,7 +828,7 @@ def _exact_crossing(
     f_lo = _exact(satellites, window, sites, sat, station, lo).sine - threshold
     f_hi = _exact(satellites, window, sites, sat, station, hi).sine - threshold
 
-    def exact(t: FloatArray, rows: IntArray) -> FloatArray:
+    def exact(t: FloatArray, rows: IntArray | slice) -> FloatArray:
         at = _exact(satellites, window, sites, sat[rows], station[rows], t)
         return np.asarray(at.sine - threshold[rows])
 
@@ -876,14 +876,17 @@ def _finish(
         at = _exact(satellites, window, sites, p_sat, p_station, t_cross[pending])
         with np.errstate(divide="ignore", invalid="ignore"):
             step = -(at.sine - sites.sin_threshold[p_station]) / at.sine_rate
-            # Newton's error is about step^2 f''/(2 f'); next to a peak f''/f'
-            # is about 1/(distance to the peak). After one step, the next step
-            # is the error of the last.
-            error = (
-                step**2 / (2.0 * np.abs(t_cross[pending] - peak[pending]))
-                if iteration == 0
-                else np.abs(step)
+            # Newton's error is about step^2 f''/(2 f'); near a peak f''/f' is
+            # about 1/(distance to the peak), which is at least the distance to
+            # the bracket's nearer end when no peak ends the bracket. After one
+            # step, the next step is the error of the last.
+            t_p = t_cross[pending]
+            to_peak = np.where(
+                np.isnan(peak[pending]),
+                np.minimum(t_p - lo[pending], hi[pending] - t_p),
+                np.abs(t_p - peak[pending]),
             )
+            error = step**2 / (2.0 * to_peak) if iteration == 0 else np.abs(step)
         t_new = t_cross[pending] + step
         sane = (
             (np.sign(at.sine_rate) == sign[pending])
@@ -931,7 +934,9 @@ def _finish(
     # without, its middle is evaluated instead.
     tca = 0.5 * (aos + los)
     tca[holder] = found.m_t[best]
-    lone = np.setdiff1d(np.arange(rise.size), holder)
+    has_peak = np.zeros(rise.size, dtype=bool)
+    has_peak[holder] = True
+    lone = np.flatnonzero(~has_peak)
     at = _exact(satellites, window, sites, sat[lone], station[lone], tca[lone])
     f_max = np.empty(rise.size)
     r_ecef, r_teme = np.empty((rise.size, 3)), np.empty((rise.size, 3))
