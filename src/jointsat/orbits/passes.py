@@ -318,7 +318,7 @@ CULL_MARGIN_RAD = float(np.radians(0.5))
 # against exact SGP4: about 3 degrees, well above the interpolant's error.
 INTERPOLATION_MARGIN_SINE = 0.05
 # Array elements (satellites x stations x samples) scanned in one chunk.
-CHUNK_ELEMENTS = 2_000_000
+CHUNK_ELEMENTS = 500_000
 ROOT_ITERATIONS = 20
 # Root searches stop when an estimate moves less than this fraction of a step
 # (40 ms at a LEO step). A crossing then gets a Newton step on exact states,
