@@ -13,6 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from benchmarks.common import ORBITS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4 import omm as sgp4_omm
@@ -29,15 +30,6 @@ from jointsat.orbits.elements import (
     parse_elements,
 )
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-ORBITS = next(
-    (
-        folder
-        for folder in (REPOSITORY / "shared/data/orbits", REPOSITORY.parent / "shared/data/orbits")
-        if folder.is_dir()
-    ),
-    REPOSITORY.parent / "shared/data/orbits",
-)
 MALFORMED = Path(__file__).parent / "data" / "malformed"
 VALLADO = "SGP4-VER.TLE"
 REAL_TLE_FILES = [

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import warnings
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchmarks.common import ORBITS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.propagation import gstime
@@ -41,15 +41,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # skyfield-data warns that its IERS file is old
     import skyfield_data
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-ORBITS = next(
-    (
-        folder
-        for folder in (REPOSITORY / "shared/data/orbits", REPOSITORY.parent / "shared/data/orbits")
-        if folder.is_dir()
-    ),
-    REPOSITORY.parent / "shared/data/orbits",
-)
 JD_1950 = 2433282.5
 JD_2050 = 2469807.5
 ARCSECOND = np.radians(1.0 / 3600.0)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from benchmarks.common import ORBITS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.api import SGP4_ERRORS
@@ -37,15 +37,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # skyfield-data warns that its IERS file is old
     import skyfield_data
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-ORBITS = next(
-    (
-        folder
-        for folder in (REPOSITORY / "shared/data/orbits", REPOSITORY.parent / "shared/data/orbits")
-        if folder.is_dir()
-    ),
-    REPOSITORY.parent / "shared/data/orbits",
-)
 JD_UNIX_EPOCH = 2440587.5
 START = datetime(2024, 5, 10, tzinfo=UTC)  # a day after the epochs of stations.tle
 DAY_S = 86400.0

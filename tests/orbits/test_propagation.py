@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmarks.common import ORBITS
 from sgp4.api import Satrec, SatrecArray
 
 from jointsat.orbits.elements import Elements, parse_elements
@@ -19,15 +19,6 @@ from jointsat.orbits.propagation import (
     propagate_rows,
 )
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-ORBITS = next(
-    (
-        folder
-        for folder in (REPOSITORY / "shared/data/orbits", REPOSITORY.parent / "shared/data/orbits")
-        if folder.is_dir()
-    ),
-    REPOSITORY.parent / "shared/data/orbits",
-)
 JD_1949_12_31 = 2433281.5
 one_microsecond = 1e-6 / 86400.0  # day
 # Our satrec and twoline2rv's differ only by the last bits of the epoch (see

@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from benchmarks.common import ORBITS
 from skyfield.api import EarthSatellite, Loader, wgs84
 from skyfield.framelib import mean_equator_and_equinox_of_date
 from skyfield.sgp4lib import TEME
@@ -28,15 +28,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # skyfield-data warns that its IERS file is old
     import skyfield_data
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-ORBITS = next(
-    (
-        folder
-        for folder in (REPOSITORY / "shared/data/orbits", REPOSITORY.parent / "shared/data/orbits")
-        if folder.is_dir()
-    ),
-    REPOSITORY.parent / "shared/data/orbits",
-)
 JD_1950 = 2433282.5
 JD_2050 = 2469807.5
 JD_1972 = 2441317.5
