@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.api import SGP4_ERRORS
 
-from jointsat.errors import TimeWindowError
+from jointsat.errors import InputError, TimeWindowError
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import (
     WGS84_A_KM,
@@ -577,6 +577,18 @@ def test_window_edges_truncate_passes_and_change_nothing_else() -> None:
 def test_bad_windows_raise_time_window_error(start: datetime, end: datetime) -> None:
     with pytest.raises(TimeWindowError):
         find_passes([ISS], [Station("here", 0.0, 0.0)], start, end)
+
+
+@pytest.mark.parametrize("min_elevation_deg", [-91.0, 90.0, float("nan")])
+def test_impossible_minimum_elevation_is_refused(min_elevation_deg: float) -> None:
+    with pytest.raises(InputError, match="min_elevation_deg"):
+        find_passes(
+            [ISS],
+            [Station("here", 0.0, 0.0)],
+            START,
+            START + timedelta(hours=1),
+            min_elevation_deg=min_elevation_deg,
+        )
 
 
 def test_other_time_zones_give_the_same_passes() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from jointsat.errors import TimeWindowError
-from jointsat.orbits.elements import Elements
+from jointsat.errors import InputError, TimeWindowError
+from jointsat.orbits.elements import JD_UNIX_EPOCH, Elements
 from jointsat.orbits.frames import (
     enu_basis,
     geodetic_to_ecef,
@@ -333,7 +333,6 @@ NEWTON_TRUST_S = 2.0
 NEWTON_ERROR_S = 1e-3
 EXACT_ROOT_TOLERANCE_S = 1e-4
 DAY_S = 86400.0
-JD_UNIX_EPOCH = 2440587.5
 
 
 @dataclass(frozen=True)
@@ -371,7 +370,7 @@ class _Sites:
     @classmethod
     def build(cls, stations: Sequence[Station], default_min_deg: float) -> _Sites:
         if not -90.0 <= default_min_deg < 90.0:
-            raise TimeWindowError(f"min_elevation_deg {default_min_deg} is outside [-90, 90)")
+            raise InputError(f"min_elevation_deg {default_min_deg} is outside [-90, 90)")
         lat = np.array([s.lat_deg for s in stations], dtype=float)
         lon = np.array([s.lon_deg for s in stations], dtype=float)
         alt = np.array([s.alt_m for s in stations], dtype=float)
