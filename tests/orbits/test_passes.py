@@ -31,7 +31,7 @@ from jointsat.orbits.frames import (
     topocentric,
 )
 from jointsat.orbits.passes import Pass, Passes, find_passes
-from jointsat.orbits.stations import Station
+from jointsat.orbits.stations import HorizonMask, Station
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # skyfield-data warns that its IERS file is old
@@ -710,3 +710,60 @@ def test_worker_processes_give_the_same_passes() -> None:
     assert two.problems == one.problems
     for column in ("satellite", "station", "aos_s", "tca_s", "los_s", "max_elevation_deg"):
         np.testing.assert_array_equal(getattr(two, column), getattr(one, column))
+
+
+# (g) Horizon masks.
+
+
+def mask_limit_deg(azimuth_deg: np.ndarray, az_deg: list[float], el_deg: list[float]) -> np.ndarray:
+    """Return a periodic piecewise-linear mask's elevation, written here independently."""
+    az = np.asarray(az_deg)
+    xp = np.concatenate([az - 360.0, az, az + 360.0])
+    return np.interp(np.mod(azimuth_deg, 360.0), xp, np.tile(el_deg, 3))
+
+
+def test_horizon_mask_cuts_passes_where_sgp4_says() -> None:
+    # A 35-degree "mountain" between azimuths 80 and 140 over a 10-degree minimum.
+    az_deg = [0.0, 79.9, 80.0, 140.0, 140.1]
+    el_deg = [5.0, 5.0, 35.0, 35.0, 5.0]
+    min_el = 10.0
+    elements = list(stations_tle()[:4])
+    mask = HorizonMask(tuple(az_deg), tuple(el_deg))
+    stations = [
+        Station("Weilheim", 47.88, 11.08, 660.0, min_elevation_deg=min_el, horizon_mask=mask),
+        Station("Wallops", 37.93, -75.47, 10.0, min_elevation_deg=min_el, horizon_mask=mask),
+        Station("Perth", -31.80, 115.89, 20.0, min_elevation_deg=min_el, horizon_mask=mask),
+    ]
+    span_s = DAY_S / 2
+    passes = find_passes(elements, stations, START, START + timedelta(seconds=span_s))
+    step_s = 0.25
+    t = np.arange(0.0, span_s, step_s)
+    cut_somewhere = False
+    compared = 0
+    for i, e in enumerate(elements):
+        for j, s in enumerate(stations):
+
+            def clear(times: np.ndarray, e: Elements = e, s: Station = s) -> np.ndarray:
+                el, az = elevation(e, s, START, times)
+                return np.asarray(el >= np.maximum(min_el, mask_limit_deg(az, az_deg, el_deg)))
+
+            visible = clear(t)
+            edges = np.flatnonzero(np.diff(visible.astype(int)))
+            lo, hi = t[edges], t[edges] + step_s
+            for _ in range(10):  # bisect each edge to a quarter of a millisecond
+                mid = 0.5 * (lo + hi)
+                same = clear(mid) == visible[edges]
+                lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+            crossing = 0.5 * (lo + hi)
+            rises, sets = crossing[~visible[edges]], crossing[visible[edges]]
+            if visible[0]:
+                sets = sets[1:]
+            rises = rises[: sets.size]
+            ours = (passes.satellite == i) & (passes.station == j) & ~passes.truncated
+            assert passes.aos_s[ours] == pytest.approx(rises, abs=5 * one_millisecond)
+            assert passes.los_s[ours] == pytest.approx(sets, abs=5 * one_millisecond)
+            compared += rises.size
+            el, _ = elevation(e, s, START, t)
+            cut_somewhere |= bool(((el >= min_el) & ~visible).any())
+    assert compared > 20
+    assert cut_somewhere, "the mask never mattered: the test proves nothing"
