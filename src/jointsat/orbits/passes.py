@@ -676,19 +676,16 @@ def _scan(
     )
     f_ext = part.sine(u_ext)
     is_max = df0[work[w_ext]] > 0
-    near = np.where(
+    checked = np.where(
         is_max,
         f_ext >= w_thresh[w_ext] - INTERPOLATION_MARGIN_SINE,
         f_ext <= w_thresh[w_ext] + INTERPOLATION_MARGIN_SINE,
     )
-    exact = w_ext[near]
+    exact = w_ext[checked]
     e_rows = work[exact]
-    t_ext = t0[e_rows] + u_ext[near] * step_s
-    e_jd, e_fr = window.julian(t_ext)
-    _, e_r, e_v = propagate_rows(chunk, s_i[e_rows], e_jd, e_fr)
-    e_r_ecef, e_v_ecef = teme_to_ecef(e_r, e_v, gmst82_rad(e_jd, e_fr))
-    f_exact, _ = _sine_elevation(e_r_ecef - sites.ecef_km[m_i[e_rows]], e_v_ecef, up[e_rows])
-    f_exact = np.where(np.isfinite(f_exact), f_exact, -2.0)  # SGP4 failed there: not visible
+    t_ext = t0[e_rows] + u_ext[checked] * step_s
+    at_ext = _exact(chunk, window, sites, s_i[e_rows], m_i[e_rows], t_ext)
+    f_exact = np.where(np.isfinite(at_ext.sine), at_ext.sine, -2.0)  # SGP4 failed: not visible
 
     n_w = work.size
     u_mid = np.full(n_w, np.nan)  # NaN: no extremum, one piece [0, 1]
@@ -696,7 +693,7 @@ def _scan(
     f_mid = np.full(n_w, np.nan)
     f_mid[w_ext] = f_ext
     bias = np.zeros(n_w)
-    bias[exact] = f_exact - f_ext[near]
+    bias[exact] = f_exact - f_ext[checked]
     f_mid += bias
     w_f0, w_f1 = f0[work], f1[work]
     split = np.isfinite(u_mid)
@@ -769,9 +766,11 @@ def _scan(
         m_t=cat(t_ext, t0[peaks], t0[closes] + step_s),
         m_f=cat(f_exact, f0[peaks], f1[closes]),
         m_r_ecef=cat(
-            e_r_ecef, r_ecef[s_i[peaks], k_i[peaks]], r_ecef[s_i[closes], k_i[closes] + 1]
+            at_ext.r_ecef, r_ecef[s_i[peaks], k_i[peaks]], r_ecef[s_i[closes], k_i[closes] + 1]
         ),
-        m_r_teme=cat(e_r, r_teme[s_i[peaks], k_i[peaks]], r_teme[s_i[closes], k_i[closes] + 1]),
+        m_r_teme=cat(
+            at_ext.r_teme, r_teme[s_i[peaks], k_i[peaks]], r_teme[s_i[closes], k_i[closes] + 1]
+        ),
     )
     return found, problems
 
