@@ -48,7 +48,10 @@ class SatelliteId:
 
 @dataclass(frozen=True)
 class PropagationProblem:
-    """Report that SGP4 failed for a satellite from some time on (sgp4 error code)."""
+    """Report that SGP4 failed for a satellite from some time on (sgp4 error code).
+
+    ``satellite`` indexes ``Passes.satellites``, like ``Passes.satellite``.
+    """
 
     satellite: int
     time: datetime
@@ -446,7 +449,7 @@ def _plan_chunks(
 class _Found:
     """Threshold crossings and elevation maxima found by the scan, per pair."""
 
-    # crossings: +1 rise, -1 set; synthetic ones (run edges) have exact=False
+    # crossings: +1 rise, -1 set; c_polish is False for the synthetic ones at run edges
     c_sat: IntArray
     c_station: IntArray
     c_t: FloatArray
