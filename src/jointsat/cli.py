@@ -26,7 +26,7 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColum
 from rich.table import Table
 
 from jointsat import __version__
-from jointsat.errors import JointsatError
+from jointsat.errors import JointsatError, StoreError
 from jointsat.files import (
     ElementFiles,
     format_passes_csv,
@@ -461,3 +461,72 @@ def _stale_satellites(
         for norad_id, (gap_days, e) in nearest.items()
         if gap_days > DEMO_STALE_DAYS
     ]
+
+
+db_app = typer.Typer(
+    name="db", help="Create and migrate the consortium store.", no_args_is_help=True
+)
+app.add_typer(db_app)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL of the store (default: JOINTSAT_DATABASE_URL, else a SQLite "
+        "file in the user's data folder).",
+    ),
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DatabaseUrl = None,
+    revision: Annotated[str, typer.Option(help="Revision to reach.")] = "head",
+) -> None:
+    """Bring the store's schema up to date (creating the store if it is new)."""
+    from jointsat.store import migrate
+    from jointsat.store.database import default_database_url
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        url = database_url or default_database_url()
+        migrate.upgrade(url, revision)
+        typer.echo(f"store at revision {migrate.current_revision(url)}: {_redacted(url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Revision to go back to ('base': empty).")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Take the store's schema back to an earlier revision."""
+    from jointsat.store import migrate
+    from jointsat.store.database import default_database_url
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        url = database_url or default_database_url()
+        migrate.downgrade(url, revision)
+        typer.echo(f"store at revision {migrate.current_revision(url)}: {_redacted(url)}")
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Turn a bad URL, an unreachable server or an unknown revision into a StoreError."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        yield
+    except ArgumentError as exc:
+        raise StoreError(f"not a database URL: {exc}") from None
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the store: {str(exc.orig).strip()}") from None
+    except CommandError as exc:
+        raise StoreError(f"cannot migrate: {exc}") from None
+
+
+def _redacted(url: str) -> str:
+    """Return the URL with any password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

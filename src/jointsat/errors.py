@@ -36,3 +36,7 @@ class StationsError(InputError):
 
 class TimeWindowError(InputError):
     """Reject a time window that is empty, reversed or naive."""
+
+
+class StoreError(JointsatError):
+    """Report that the store cannot be opened, reached or migrated."""

@@ -1,0 +1,1 @@
+"""Keep the consortium's state: SQLAlchemy tables, engines and Alembic migrations."""

@@ -1,0 +1,64 @@
+"""Open the consortium store: a SQLite file by default, or PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def default_database_url(environ: Mapping[str, str] | None = None) -> str:
+    """Return JOINTSAT_DATABASE_URL, else a SQLite file in the user's data directory.
+
+    The directory is created when missing.
+    """
+    environ = os.environ if environ is None else environ
+    url = environ.get(DATABASE_URL_VARIABLE, "").strip()
+    if url:
+        return normalise_url(url)
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("jointsat", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'jointsat.db'}"
+
+
+def normalise_url(url: str) -> str:
+    """Return the URL with PostgreSQL pointed at psycopg 3 (``postgresql://`` means psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def open_engine(url: str, **options: Any) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL journaling and a busy timeout."""
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **options)
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, **options
+    )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return a session maker bound to the engine (objects stay usable after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,275 @@
+"""Declare the consortium's tables (SQLAlchemy 2); the API's schemas live apart from them.
+
+Times are timezone-aware UTC datetimes; units live in column names.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Store timezone-aware datetimes as UTC and give them back aware, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; use UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every table, with constraint names Alembic can rely on."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
+
+
+class Visibility(enum.StrEnum):
+    """Say who outside a partner may see its stations or satellites."""
+
+    PRIVATE = "private"
+    CONSORTIUM = "consortium"
+    PUBLIC = "public"
+
+
+class Role(enum.StrEnum):
+    """Name what a user may do: everything, its partner's things, or only read."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+class UnavailabilityKind(enum.StrEnum):
+    """Say why a station cannot be used for a while."""
+
+    MAINTENANCE = "maintenance"
+    OUTAGE = "outage"
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        kind,
+        name=name,
+        values_callable=lambda k: [m.value for m in k],
+        native_enum=False,
+        length=20,
+        validate_strings=True,
+    )
+
+
+class Partner(Base):
+    """A member of the consortium and its contribution."""
+
+    __tablename__ = "partners"
+    __table_args__ = (
+        CheckConstraint("contribution_share > 0 AND contribution_share <= 1", name="share_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    contribution_share: Mapped[float] = mapped_column(Float)
+
+    agreement: Mapped[Agreement | None] = relationship(back_populates="partner")
+    stations: Mapped[list[GroundStation]] = relationship(back_populates="owner")
+
+
+class Agreement(Base):
+    """What a partner is entitled to, and what others may see of its assets (one per partner)."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (
+        CheckConstraint("share IS NULL OR (share > 0 AND share <= 1)", name="share_range"),
+        CheckConstraint("embargo_days >= 0", name="embargo_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
+    )
+    share: Mapped[float | None] = mapped_column(Float)  # None: the contribution share
+    priority_class: Mapped[int] = mapped_column(Integer, default=0)
+    embargo_days: Mapped[int] = mapped_column(Integer, default=0)
+    station_visibility: Mapped[Visibility] = mapped_column(
+        _enum(Visibility, "visibility"), default=Visibility.CONSORTIUM
+    )
+    satellite_visibility: Mapped[Visibility] = mapped_column(
+        _enum(Visibility, "visibility"), default=Visibility.CONSORTIUM
+    )
+
+    partner: Mapped[Partner] = relationship(back_populates="agreement")
+
+
+class Satellite(Base):
+    """A satellite of the consortium, known by its catalog number."""
+
+    __tablename__ = "satellites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    norad_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    operators: Mapped[list[SatelliteOperator]] = relationship(
+        back_populates="satellite", cascade="all, delete-orphan"
+    )
+    element_sets: Mapped[list[ElementSetRecord]] = relationship(
+        back_populates="satellite", cascade="all, delete-orphan", order_by="ElementSetRecord.epoch"
+    )
+
+
+class SatelliteOperator(Base):
+    """A partner's fraction of a satellite (the fractions of one satellite sum to 1)."""
+
+    __tablename__ = "satellite_operators"
+    __table_args__ = (CheckConstraint("fraction > 0 AND fraction <= 1", name="fraction_range"),)
+
+    satellite_id: Mapped[int] = mapped_column(
+        ForeignKey("satellites.id", ondelete="CASCADE"), primary_key=True
+    )
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), primary_key=True
+    )
+    fraction: Mapped[float] = mapped_column(Float)
+
+    satellite: Mapped[Satellite] = relationship(back_populates="operators")
+
+
+class ElementSetRecord(Base):
+    """One element set of a satellite, as OMM fields, with where and when it came from."""
+
+    __tablename__ = "element_sets"
+    __table_args__ = (UniqueConstraint("satellite_id", "epoch", name="satellite_epoch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    satellite_id: Mapped[int] = mapped_column(
+        ForeignKey("satellites.id", ondelete="CASCADE"), index=True
+    )
+    epoch: Mapped[datetime] = mapped_column()
+    omm: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column()
+
+    satellite: Mapped[Satellite] = relationship(back_populates="element_sets")
+
+
+class GroundStation(Base):
+    """A ground station owned by a partner and pooled in the consortium's network."""
+
+    __tablename__ = "ground_stations"
+    __table_args__ = (
+        CheckConstraint("lat_deg >= -90 AND lat_deg <= 90", name="lat_range"),
+        CheckConstraint("lon_deg >= -180 AND lon_deg <= 360", name="lon_range"),
+        CheckConstraint("min_elevation_deg >= -90 AND min_elevation_deg < 90", name="min_el_range"),
+        CheckConstraint("turnaround_s >= 0", name="turnaround_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), index=True
+    )
+    lat_deg: Mapped[float] = mapped_column(Float)
+    lon_deg: Mapped[float] = mapped_column(Float)
+    alt_m: Mapped[float] = mapped_column(Float, default=0.0)
+    min_elevation_deg: Mapped[float] = mapped_column(Float, default=0.0)
+    horizon_mask: Mapped[dict[str, list[float]] | None] = mapped_column(JSON)
+    turnaround_s: Mapped[float] = mapped_column(Float, default=0.0)
+    bands: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    owner: Mapped[Partner] = relationship(back_populates="stations")
+    unavailable: Mapped[list[Unavailability]] = relationship(
+        back_populates="station", cascade="all, delete-orphan", order_by="Unavailability.start"
+    )
+
+
+class Unavailability(Base):
+    """A window in which a station cannot be used (maintenance or outage)."""
+
+    __tablename__ = "station_unavailability"
+    __table_args__ = (CheckConstraint("end_at > start", name="end_after_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[int] = mapped_column(
+        ForeignKey("ground_stations.id", ondelete="CASCADE"), index=True
+    )
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    kind: Mapped[UnavailabilityKind] = mapped_column(_enum(UnavailabilityKind, "unavailability"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    station: Mapped[GroundStation] = relationship(back_populates="unavailable")
+
+
+class User(Base):
+    """A person or system that calls the service, with a role and (but for admins) a partner."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role = 'admin' OR partner_id IS NOT NULL", name="partner_unless_admin"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column()
+
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class ApiToken(Base):
+    """A bearer token, kept only as its SHA-256 hash; revoked tokens stay for the record."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship(back_populates="tokens")

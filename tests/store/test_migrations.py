@@ -1,0 +1,89 @@
+"""Check that the migrations build exactly the tables the code declares, both ways."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from jointsat.store import migrate
+from jointsat.store.database import default_database_url, open_engine, session_factory
+from jointsat.store.tables import Agreement, Base, GroundStation, Partner, Unavailability
+
+VERSION_TABLE = "alembic_version"
+
+
+def _tables(url: str) -> set[str]:
+    engine = open_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {VERSION_TABLE}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_builds_what_the_tables_declare(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    assert _tables(database_url) == set(Base.metadata.tables)
+    engine = open_engine(database_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_downgrade_removes_everything_and_upgrade_runs_again(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    migrate.downgrade(database_url)
+    assert _tables(database_url) == set()
+    assert migrate.current_revision(database_url) is None
+    migrate.upgrade(database_url)
+    assert _tables(database_url) == set(Base.metadata.tables)
+
+
+def test_rows_keep_utc_times_and_constraints_hold(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    sessions = session_factory(engine)
+    paris = timezone(timedelta(hours=1))
+    with sessions.begin() as session:
+        esa = Partner(code="esa", name="European Space Agency", contribution_share=0.6)
+        session.add(esa)
+        session.add(Agreement(partner=esa, embargo_days=365))
+        station = GroundStation(name="Kiruna", owner=esa, lat_deg=67.86, lon_deg=20.96)
+        station.unavailable.append(
+            Unavailability(
+                start=datetime(2024, 5, 10, 9, 0, tzinfo=paris),
+                end_at=datetime(2024, 5, 10, 11, 0, tzinfo=paris),
+                kind="maintenance",
+            )
+        )
+        session.add(station)
+    with sessions() as session:
+        window = session.scalars(select(Unavailability)).one()
+        assert window.start == datetime(2024, 5, 10, 8, 0, tzinfo=UTC)
+        assert window.start.utcoffset() == timedelta(0)
+        agreement = session.scalars(select(Agreement)).one()
+        assert agreement.share is None  # None: the partner's contribution share
+    with pytest.raises(IntegrityError), sessions.begin() as session:
+        session.add(Partner(code="bad", name="Too big a share", contribution_share=1.5))
+    with pytest.raises(IntegrityError), sessions.begin() as session:
+        session.add(Partner(code="esa", name="Same code", contribution_share=0.1))
+    engine.dispose()
+
+
+def test_the_database_url_comes_from_the_environment_or_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert default_database_url({"JOINTSAT_DATABASE_URL": "postgresql://u@h/db"}) == (
+        "postgresql+psycopg://u@h/db"
+    )
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    url = default_database_url({})
+    assert url == f"sqlite:///{tmp_path}/jointsat/jointsat.db"
+    assert (tmp_path / "jointsat").is_dir()
