@@ -530,3 +530,95 @@ def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+admin_app = typer.Typer(
+    name="admin",
+    help="Set up the store's first admin and manage API tokens.",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(name="token", help="Create and revoke API tokens.", no_args_is_help=True)
+admin_app.add_typer(token_app)
+app.add_typer(admin_app)
+
+
+@admin_app.command("init")
+def admin_init(
+    database_url: DatabaseUrl = None,
+    name: Annotated[str, typer.Option(help="Name of the first admin user.")] = "admin",
+) -> None:
+    """Create (or migrate) the store and its first admin; print the admin's token once."""
+    from jointsat.service.tokens import initialise
+    from jointsat.store import migrate
+    from jointsat.store.database import default_database_url, open_engine, session_factory
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        url = database_url or default_database_url()
+        migrate.upgrade(url)
+        engine = open_engine(url)
+        with session_factory(engine).begin() as session:
+            token = initialise(session, name=name, now=datetime.now(UTC))
+        engine.dispose()
+        typer.echo(f"store ready: {_redacted(url)}")
+        typer.echo(f"admin {name!r} token (shown only now, keep it safe):")
+        typer.echo(token)
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="Name of the user the token is for.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a token for a user and print it once."""
+    from sqlalchemy import select
+
+    from jointsat.service.tokens import issue_token
+    from jointsat.store.database import default_database_url, open_engine, session_factory
+    from jointsat.store.tables import User
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        engine = open_engine(database_url or default_database_url())
+        with session_factory(engine).begin() as session:
+            found = session.scalars(select(User).where(User.name == user)).one_or_none()
+            if found is None:
+                raise StoreError(f"no user named {user!r}")
+            token = issue_token(session, found, now=datetime.now(UTC), label=label)
+        engine.dispose()
+        typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="Id of the token to revoke.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a token: requests that carry it are refused from now on."""
+    from jointsat.service.tokens import revoke
+    from jointsat.store.database import default_database_url, open_engine, session_factory
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        engine = open_engine(database_url or default_database_url())
+        with session_factory(engine).begin() as session:
+            row = revoke(session, token_id, now=datetime.now(UTC))
+            typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")
+        engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the REST API (OpenAPI at /openapi.json) with uvicorn."""
+    import uvicorn
+
+    from jointsat.service.app import create_app
+    from jointsat.service.settings import Settings
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        settings = (
+            Settings(database_url=database_url) if database_url else Settings.from_environment()
+        )
+        uvicorn.run(create_app(settings), host=host, port=port)

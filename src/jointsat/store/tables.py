@@ -109,7 +109,9 @@ class Partner(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     contribution_share: Mapped[float] = mapped_column(Float)
 
-    agreement: Mapped[Agreement | None] = relationship(back_populates="partner")
+    agreement: Mapped[Agreement | None] = relationship(
+        back_populates="partner", cascade="all, delete-orphan"
+    )
     stations: Mapped[list[GroundStation]] = relationship(back_populates="owner")
 
 
@@ -255,6 +257,7 @@ class User(Base):
     )
     created_at: Mapped[datetime] = mapped_column()
 
+    partner: Mapped[Partner | None] = relationship()
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )

@@ -1,0 +1,1 @@
+"""Serve the consortium over HTTP: ``create_app(settings)`` builds the FastAPI app."""

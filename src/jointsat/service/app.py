@@ -1,0 +1,40 @@
+"""Build the FastAPI application: nothing is opened until ``create_app`` is called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from jointsat import __version__
+from jointsat.service import problems
+from jointsat.service.routes import me, partners
+from jointsat.service.settings import Settings
+from jointsat.store.database import open_engine, session_factory
+
+API_PREFIX = "/api/v1"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
+    """Return the service for the store in ``settings`` (migrated with `jointsat db upgrade`)."""
+    app = FastAPI(
+        title="jointsat",
+        version=__version__,
+        summary="The service of a joint satellite mission's consortium.",
+        openapi_url="/openapi.json",
+        docs_url=None,  # interactive docs come with bundled assets, never from a CDN
+        redoc_url=None,
+    )
+    engine = open_engine(settings.database_url)
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.clock = clock
+    problems.install(app)
+    for router in (me.router, partners.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

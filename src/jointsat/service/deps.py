@@ -1,0 +1,58 @@
+"""Give route handlers a database session, the clock and the calling user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from jointsat.service.problems import ProblemError
+from jointsat.service.tokens import user_for_token
+from jointsat.store.tables import Role, User
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Yield a session of the app's store, closed after the request."""
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session:
+        yield session
+
+
+def get_now(request: Request) -> datetime:
+    """Return the current time from the app's clock (injected in tests)."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def current_user(request: Request, session: SessionDep) -> User:
+    """Return the user whose bearer token came with the request, or answer 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ProblemError(
+            401, "Unauthorized", "send an API token: 'Authorization: Bearer <token>'"
+        )
+    user = user_for_token(session, token.strip())
+    if user is None:
+        raise ProblemError(401, "Unauthorized", "the API token is unknown or revoked")
+    return user
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def require_admin(user: UserDep) -> User:
+    """Return the user if a consortium admin, else answer 403."""
+    if user.role is not Role.ADMIN:
+        raise ProblemError(403, "Forbidden", "only a consortium admin may do this")
+    return user
+
+
+AdminDep = Annotated[User, Depends(require_admin)]

@@ -1,0 +1,109 @@
+"""Read and (as consortium admin) manage the consortium's partners."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from jointsat.service.deps import AdminDep, SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.store.tables import Agreement, Partner
+
+router = APIRouter(prefix="/partners", tags=["partners"])
+
+
+class PartnerCreate(BaseModel):
+    """A new partner; its agreement starts from the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    contribution_share: float = Field(gt=0.0, le=1.0)
+
+
+class PartnerUpdate(BaseModel):
+    """Changes to a partner; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    contribution_share: float | None = Field(default=None, gt=0.0, le=1.0)
+
+
+class PartnerPublic(BaseModel):
+    """A partner as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    contribution_share: float
+
+
+def _get(session: SessionDep, partner_id: int) -> Partner:
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise ProblemError(404, "Not found", f"no partner with id {partner_id}")
+    return partner
+
+
+def _commit(session: SessionDep, what: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ProblemError(409, "Conflict", f"{what} clashes with an existing partner") from None
+
+
+@router.get("", response_model=list[PartnerPublic])
+def list_partners(session: SessionDep, _: UserDep) -> list[Partner]:
+    """List every partner of the consortium (membership is known to all members)."""
+    return list(session.scalars(select(Partner).order_by(Partner.id)))
+
+
+@router.get("/{partner_id}", response_model=PartnerPublic)
+def read_partner(partner_id: int, session: SessionDep, _: UserDep) -> Partner:
+    """Return one partner."""
+    return _get(session, partner_id)
+
+
+@router.post("", response_model=PartnerPublic, status_code=201)
+def create_partner(body: PartnerCreate, session: SessionDep, _: AdminDep) -> Partner:
+    """Add a partner, with a default agreement (consortium admin)."""
+    partner = Partner(**body.model_dump())
+    session.add(partner)
+    session.add(Agreement(partner=partner))
+    _commit(session, f"code {body.code!r} or name {body.name!r}")
+    return partner
+
+
+@router.patch("/{partner_id}", response_model=PartnerPublic)
+def update_partner(
+    partner_id: int, body: PartnerUpdate, session: SessionDep, _: AdminDep
+) -> Partner:
+    """Change a partner's name or contribution share (consortium admin)."""
+    partner = _get(session, partner_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise ProblemError(422, "Invalid request", f"{field} cannot be null")
+        setattr(partner, field, value)
+    _commit(session, f"name {body.name!r}")
+    return partner
+
+
+@router.delete("/{partner_id}", status_code=204)
+def delete_partner(partner_id: int, session: SessionDep, _: AdminDep) -> Response:
+    """Remove a partner that owns no station or satellite share (consortium admin)."""
+    session.delete(_get(session, partner_id))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ProblemError(
+            409, "Conflict", f"partner {partner_id} still owns stations or satellite shares"
+        ) from None
+    return Response(status_code=204)

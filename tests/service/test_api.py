@@ -1,0 +1,170 @@
+"""Exercise the REST service with httpx against the app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from jointsat.service.app import create_app
+from jointsat.service.settings import Settings
+from jointsat.service.tokens import initialise, issue_token, revoke
+from jointsat.store import migrate
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.tables import ApiToken, Partner, Role, User
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+PROBLEM = "application/problem+json"
+
+
+class Consortium:
+    """A migrated store with an admin, two partners, and an operator of the first."""
+
+    def __init__(self, url: str) -> None:
+        migrate.upgrade(url)
+        self.engine = open_engine(url)
+        with session_factory(self.engine).begin() as session:
+            self.admin_token = initialise(session, name="admin", now=NOW)
+            esa = Partner(code="esa", name="European Space Agency", contribution_share=0.6)
+            cnes = Partner(code="cnes", name="CNES", contribution_share=0.4)
+            session.add_all([esa, cnes])
+            session.flush()
+            self.esa_id, self.cnes_id = esa.id, cnes.id
+            operator = User(name="esa-ops", role=Role.OPERATOR, partner=esa, created_at=NOW)
+            session.add(operator)
+            self.operator_token = issue_token(session, operator, now=NOW)
+        self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
+
+    def get(self, path: str, token: str | None) -> httpx.Response:
+        return self.client.get(path, headers=_auth(token))
+
+    def send(self, method: str, path: str, token: str | None, json: Any = None) -> httpx.Response:
+        return self.client.request(method, path, headers=_auth(token), json=json)
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def consortium(database_url: str) -> Iterator[Consortium]:
+    c = Consortium(database_url)
+    yield c
+    c.client.close()
+    c.engine.dispose()
+
+
+def test_me_tells_who_the_token_belongs_to(consortium: Consortium) -> None:
+    me = consortium.get("/api/v1/me", consortium.operator_token)
+    assert me.status_code == 200
+    assert me.json() == {
+        "id": me.json()["id"],
+        "name": "esa-ops",
+        "role": "operator",
+        "partner_id": consortium.esa_id,
+    }
+
+
+@pytest.mark.parametrize("token", [None, "jst_not-a-token", "Basic abc"])
+def test_requests_without_a_live_token_are_refused(
+    consortium: Consortium, token: str | None
+) -> None:
+    response = consortium.get("/api/v1/partners", token)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["status"] == 401
+
+
+def test_a_revoked_token_stops_working(consortium: Consortium) -> None:
+    assert consortium.get("/api/v1/me", consortium.operator_token).status_code == 200
+    with session_factory(consortium.engine).begin() as session:
+        for row in session.scalars(select(ApiToken)):
+            if row.user.name == "esa-ops":
+                revoke(session, row.id, now=NOW)
+    assert consortium.get("/api/v1/me", consortium.operator_token).status_code == 401
+
+
+def test_tokens_are_stored_only_as_hashes(consortium: Consortium) -> None:
+    with consortium.engine.connect() as connection:
+        stored = [row[0] for row in connection.execute(text("SELECT token_hash FROM api_tokens"))]
+    assert consortium.admin_token not in stored
+    assert all(len(h) == 64 for h in stored)
+
+
+def test_admin_manages_partners_and_others_read(consortium: Consortium) -> None:
+    admin, operator = consortium.admin_token, consortium.operator_token
+    created = consortium.send(
+        "POST",
+        "/api/v1/partners",
+        admin,
+        json={"code": "asi", "name": "Agenzia Spaziale Italiana", "contribution_share": 0.1},
+    )
+    assert created.status_code == 201
+    new_id = created.json()["id"]
+    listed = consortium.get("/api/v1/partners", operator).json()
+    assert [p["code"] for p in listed] == ["esa", "cnes", "asi"]
+    patched = consortium.send(
+        "PATCH", f"/api/v1/partners/{new_id}", admin, json={"contribution_share": 0.15}
+    )
+    assert patched.json()["contribution_share"] == pytest.approx(0.15)
+    forbidden = consortium.send(
+        "POST",
+        "/api/v1/partners",
+        operator,
+        json={"code": "x", "name": "X", "contribution_share": 0.1},
+    )
+    assert forbidden.status_code == 403
+    assert forbidden.headers["content-type"] == PROBLEM
+    assert consortium.send("DELETE", f"/api/v1/partners/{new_id}", admin).status_code == 204
+    assert consortium.get(f"/api/v1/partners/{new_id}", admin).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/api/v1/partners/999999", None, 404),
+        (
+            "POST",
+            "/api/v1/partners",
+            {"code": "esa", "name": "Dup", "contribution_share": 0.1},
+            409,
+        ),
+        ("POST", "/api/v1/partners", {"code": "ok", "name": "Bad", "contribution_share": 1.5}, 422),
+        (
+            "POST",
+            "/api/v1/partners",
+            {"code": "Bad Code!", "name": "B", "contribution_share": 0.1},
+            422,
+        ),
+        (
+            "POST",
+            "/api/v1/partners",
+            {"code": "ok", "name": "N", "extra": 1, "contribution_share": 0.1},
+            422,
+        ),
+        ("PATCH", "/api/v1/partners/1", {"name": None}, 422),
+        ("GET", "/api/v1/partners/not-a-number", None, 422),
+    ],
+)
+def test_bad_requests_get_problem_documents(
+    consortium: Consortium, method: str, path: str, body: object, status: int
+) -> None:
+    response = consortium.send(method, path, consortium.admin_token, json=body)
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["detail"]
+
+
+def test_openapi_is_served_and_no_cdn_docs(consortium: Consortium) -> None:
+    spec = consortium.get("/openapi.json", None)
+    assert spec.status_code == 200
+    assert "/api/v1/partners" in spec.json()["paths"]
+    assert consortium.get("/docs", None).status_code == 404
