@@ -1,0 +1,249 @@
+"""Read and manage ground stations, within each partner's agreement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from jointsat.errors import StationsError
+from jointsat.orbits.stations import HorizonMask
+from jointsat.service.access import changes, sees
+from jointsat.service.deps import SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.store.tables import (
+    Agreement,
+    GroundStation,
+    Partner,
+    Unavailability,
+    UnavailabilityKind,
+    User,
+    Visibility,
+)
+
+router = APIRouter(prefix="/stations", tags=["stations"])
+
+
+class Mask(BaseModel):
+    """A horizon mask: the lowest usable elevation at each azimuth, piecewise linear."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    azimuth_deg: list[float]
+    elevation_deg: list[float]
+
+    @model_validator(mode="after")
+    def _valid(self) -> Mask:
+        try:
+            HorizonMask(tuple(self.azimuth_deg), tuple(self.elevation_deg))
+        except StationsError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a time zone (e.g. a trailing Z for UTC)")
+    return value.astimezone(UTC)
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class StationFields(BaseModel):
+    """What describes a station."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat_deg: float = Field(ge=-90.0, le=90.0)
+    lon_deg: float = Field(ge=-180.0, le=360.0)
+    alt_m: float = Field(default=0.0, ge=-12_000.0, le=100_000.0)
+    min_elevation_deg: float = Field(default=0.0, ge=-90.0, lt=90.0)
+    horizon_mask: Mask | None = None
+    turnaround_s: float = Field(default=0.0, ge=0.0)
+    bands: list[str] = Field(default_factory=list)
+
+
+class StationCreate(StationFields):
+    """A new station of a partner."""
+
+    name: str = Field(min_length=1, max_length=200)
+    partner_id: int
+
+
+class StationUpdate(BaseModel):
+    """Changes to a station; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    lat_deg: float | None = Field(default=None, ge=-90.0, le=90.0)
+    lon_deg: float | None = Field(default=None, ge=-180.0, le=360.0)
+    alt_m: float | None = Field(default=None, ge=-12_000.0, le=100_000.0)
+    min_elevation_deg: float | None = Field(default=None, ge=-90.0, lt=90.0)
+    horizon_mask: Mask | None = None
+    turnaround_s: float | None = Field(default=None, ge=0.0)
+    bands: list[str] | None = None
+
+
+class UnavailabilityCreate(BaseModel):
+    """A window in which the station cannot be used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    kind: UnavailabilityKind
+    reason: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UnavailabilityCreate:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class UnavailabilityPublic(BaseModel):
+    """An unavailability window as the API shows it."""
+
+    id: int
+    start: datetime
+    end: datetime
+    kind: UnavailabilityKind
+    reason: str
+
+
+class StationPublic(StationCreate):
+    """A station as the API shows it."""
+
+    id: int
+    unavailable: list[UnavailabilityPublic]
+
+
+def _public(station: GroundStation) -> StationPublic:
+    return StationPublic(
+        id=station.id,
+        name=station.name,
+        partner_id=station.partner_id,
+        lat_deg=station.lat_deg,
+        lon_deg=station.lon_deg,
+        alt_m=station.alt_m,
+        min_elevation_deg=station.min_elevation_deg,
+        horizon_mask=Mask(**station.horizon_mask) if station.horizon_mask else None,
+        turnaround_s=station.turnaround_s,
+        bands=list(station.bands),
+        unavailable=[
+            UnavailabilityPublic(id=w.id, start=w.start, end=w.end_at, kind=w.kind, reason=w.reason)
+            for w in station.unavailable
+        ],
+    )
+
+
+def _visibility(session: SessionDep, partner_id: int) -> Visibility:
+    agreement = session.scalars(
+        select(Agreement).where(Agreement.partner_id == partner_id)
+    ).one_or_none()
+    return Visibility.CONSORTIUM if agreement is None else agreement.station_visibility
+
+
+def _visible(session: SessionDep, user: User, station_id: int) -> GroundStation:
+    station = session.get(GroundStation, station_id)
+    if station is None or not sees(
+        user, [station.partner_id], [_visibility(session, station.partner_id)]
+    ):
+        raise ProblemError(404, "Not found", f"no station with id {station_id}")
+    return station
+
+
+def _changeable(session: SessionDep, user: User, station_id: int) -> GroundStation:
+    station = _visible(session, user, station_id)
+    if not changes(user, [station.partner_id]):
+        raise ProblemError(403, "Forbidden", "only the owner's operators or an admin may do this")
+    return station
+
+
+def _commit(session: SessionDep, what: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ProblemError(409, "Conflict", f"{what} clashes with an existing station") from None
+
+
+@router.get("", response_model=list[StationPublic])
+def list_stations(session: SessionDep, user: UserDep) -> list[StationPublic]:
+    """List the stations the caller may see."""
+    rows = session.scalars(
+        select(GroundStation)
+        .options(selectinload(GroundStation.unavailable))
+        .order_by(GroundStation.id)
+    )
+    visibility = {a.partner_id: a.station_visibility for a in session.scalars(select(Agreement))}
+    return [
+        _public(s)
+        for s in rows
+        if sees(user, [s.partner_id], [visibility.get(s.partner_id, Visibility.CONSORTIUM)])
+    ]
+
+
+@router.get("/{station_id}", response_model=StationPublic)
+def read_station(station_id: int, session: SessionDep, user: UserDep) -> StationPublic:
+    """Return one station the caller may see."""
+    return _public(_visible(session, user, station_id))
+
+
+@router.post("", response_model=StationPublic, status_code=201)
+def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> StationPublic:
+    """Add a station to a partner (that partner's operators, or an admin)."""
+    if session.get(Partner, body.partner_id) is None:
+        raise ProblemError(422, "Unprocessable input", f"no partner with id {body.partner_id}")
+    if not changes(user, [body.partner_id]):
+        raise ProblemError(403, "Forbidden", "only the partner's operators or an admin may add")
+    fields = body.model_dump(exclude={"horizon_mask"})
+    station = GroundStation(
+        **fields, horizon_mask=body.horizon_mask.model_dump() if body.horizon_mask else None
+    )
+    session.add(station)
+    _commit(session, f"name {body.name!r}")
+    session.refresh(station)
+    return _public(station)
+
+
+@router.patch("/{station_id}", response_model=StationPublic)
+def update_station(
+    station_id: int, body: StationUpdate, session: SessionDep, user: UserDep
+) -> StationPublic:
+    """Change a station (its partner's operators, or an admin)."""
+    station = _changeable(session, user, station_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is None and field != "horizon_mask":
+            raise ProblemError(422, "Invalid request", f"{field} cannot be null")
+        setattr(station, field, value)
+    _commit(session, f"name {body.name!r}")
+    return _public(station)
+
+
+@router.delete("/{station_id}", status_code=204)
+def delete_station(station_id: int, session: SessionDep, user: UserDep) -> Response:
+    """Remove a station (its partner's operators, or an admin)."""
+    session.delete(_changeable(session, user, station_id))
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/{station_id}/unavailability", response_model=StationPublic, status_code=201)
+def add_unavailability(
+    station_id: int, body: UnavailabilityCreate, session: SessionDep, user: UserDep
+) -> StationPublic:
+    """Record a maintenance or outage window (its partner's operators, or an admin)."""
+    station = _changeable(session, user, station_id)
+    station.unavailable.append(
+        Unavailability(start=body.start, end_at=body.end, kind=body.kind, reason=body.reason)
+    )
+    session.commit()
+    return _public(station)
