@@ -1,0 +1,247 @@
+"""Read and manage satellites, their operators and their element-set history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from jointsat.errors import ElementsError
+from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
+from jointsat.service.access import changes, sees
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.store.tables import (
+    Agreement,
+    ElementSetRecord,
+    Partner,
+    Satellite,
+    SatelliteOperator,
+    User,
+    Visibility,
+)
+
+router = APIRouter(prefix="/satellites", tags=["satellites"])
+FRACTION_TOLERANCE = 1e-9
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+class SatelliteCreate(BaseModel):
+    """A new satellite and the partners that operate it (fractions summing to 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    norad_id: int = Field(ge=1, le=MAX_CATALOG_NUMBER)
+    operators: dict[int, float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SatelliteCreate:
+        if any(not 0.0 < f <= 1.0 for f in self.operators.values()):
+            raise ValueError("each operator's fraction must lie in (0, 1]")
+        if abs(sum(self.operators.values()) - 1.0) > FRACTION_TOLERANCE:
+            raise ValueError(f"operator fractions sum to {sum(self.operators.values())}, not 1")
+        return self
+
+
+class SatellitePublic(BaseModel):
+    """A satellite as the API shows it."""
+
+    id: int
+    name: str
+    norad_id: int
+    operators: dict[int, float]
+    element_sets: int
+    latest_epoch: datetime | None
+
+
+class ElementSetPublic(BaseModel):
+    """One element set of a satellite's history, with its provenance."""
+
+    id: int
+    epoch: datetime
+    source: str
+    received_at: datetime
+    omm: dict[str, Any]
+
+
+class UploadResult(BaseModel):
+    """What an element upload stored."""
+
+    stored: int
+    already_known: int
+    satellite: SatellitePublic
+
+
+def _public(satellite: Satellite) -> SatellitePublic:
+    epochs = [e.epoch for e in satellite.element_sets]
+    return SatellitePublic(
+        id=satellite.id,
+        name=satellite.name,
+        norad_id=satellite.norad_id,
+        operators={o.partner_id: o.fraction for o in satellite.operators},
+        element_sets=len(epochs),
+        latest_epoch=max(epochs) if epochs else None,
+    )
+
+
+def _visibilities(session: SessionDep) -> dict[int, Visibility]:
+    return {a.partner_id: a.satellite_visibility for a in session.scalars(select(Agreement))}
+
+
+def _sees(user: User, satellite: Satellite, visibility: dict[int, Visibility]) -> bool:
+    owners = [o.partner_id for o in satellite.operators]
+    return sees(user, owners, [visibility.get(p, Visibility.CONSORTIUM) for p in owners])
+
+
+def _visible(session: SessionDep, user: User, satellite_id: int) -> Satellite:
+    satellite = session.get(Satellite, satellite_id)
+    if satellite is None or not _sees(user, satellite, _visibilities(session)):
+        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
+    return satellite
+
+
+@router.get("", response_model=list[SatellitePublic])
+def list_satellites(session: SessionDep, user: UserDep) -> list[SatellitePublic]:
+    """List the satellites the caller may see."""
+    visibility = _visibilities(session)
+    rows = session.scalars(
+        select(Satellite)
+        .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+        .order_by(Satellite.id)
+    )
+    return [_public(s) for s in rows if _sees(user, s, visibility)]
+
+
+@router.get("/{satellite_id}", response_model=SatellitePublic)
+def read_satellite(satellite_id: int, session: SessionDep, user: UserDep) -> SatellitePublic:
+    """Return one satellite the caller may see."""
+    return _public(_visible(session, user, satellite_id))
+
+
+@router.post("", response_model=SatellitePublic, status_code=201)
+def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) -> SatellitePublic:
+    """Add a satellite with its operators (consortium admin: operators set fair shares)."""
+    unknown = [p for p in body.operators if session.get(Partner, p) is None]
+    if unknown:
+        raise ProblemError(422, "Unprocessable input", f"no partner with id {unknown[0]}")
+    satellite = Satellite(name=body.name, norad_id=body.norad_id)
+    satellite.operators = [
+        SatelliteOperator(partner_id=p, fraction=f) for p, f in body.operators.items()
+    ]
+    session.add(satellite)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ProblemError(
+            409, "Conflict", f"a satellite with catalog number {body.norad_id} exists"
+        ) from None
+    return _public(satellite)
+
+
+@router.get("/{satellite_id}/elements", response_model=list[ElementSetPublic])
+def element_history(
+    satellite_id: int, session: SessionDep, user: UserDep
+) -> list[ElementSetPublic]:
+    """Return the satellite's element sets, oldest first, with where each came from."""
+    satellite = _visible(session, user, satellite_id)
+    return [
+        ElementSetPublic(
+            id=e.id, epoch=e.epoch, source=e.source, received_at=e.received_at, omm=e.omm
+        )
+        for e in satellite.element_sets
+    ]
+
+
+@router.post(
+    "/{satellite_id}/elements",
+    response_model=UploadResult,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def upload_elements(
+    satellite_id: int, request: Request, session: SessionDep, user: UserDep, now: NowDep
+) -> UploadResult:
+    """Store element sets (TLE, 3LE, OMM JSON/CSV/XML/KVN) sent as text or as a file.
+
+    All or nothing: a malformed record, or one of another catalog number, rejects
+    the whole upload with 422 naming its line or record. Sets already known (same
+    epoch) are counted, not stored twice.
+    """
+    satellite = _visible(session, user, satellite_id)
+    if not changes(user, [o.partner_id for o in satellite.operators]):
+        raise ProblemError(403, "Forbidden", "only the operators' operators or an admin may upload")
+    text, source = await _upload_text(request)
+    try:
+        parsed = parse_elements(text, source=source, strict=True)
+    except ElementsError as exc:
+        raise ProblemError(422, "Unprocessable element sets", str(exc)) from None
+    foreign = [e for e in parsed.elements if e.norad_cat_id != satellite.norad_id]
+    if foreign:
+        raise ProblemError(
+            422,
+            "Unprocessable element sets",
+            f"{source}: catalog number {foreign[0].norad_cat_id} is not this satellite's "
+            f"({satellite.norad_id})",
+        )
+    known = {e.epoch for e in satellite.element_sets}
+    stored = 0
+    for elements in parsed.elements:
+        if elements.epoch in known:
+            continue
+        known.add(elements.epoch)
+        satellite.element_sets.append(
+            ElementSetRecord(
+                epoch=elements.epoch, omm=elements.to_omm(), source=source, received_at=now
+            )
+        )
+        stored += 1
+    session.commit()
+    return UploadResult(
+        stored=stored, already_known=len(parsed.elements) - stored, satellite=_public(satellite)
+    )
+
+
+async def _upload_text(request: Request) -> tuple[str, str]:
+    """Return the uploaded text and a name for it (the file name, or 'upload')."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ProblemError(422, "Invalid request", "send the element file as form field 'file'")
+        data = await upload.read(MAX_UPLOAD_BYTES + 1)
+        source = upload.filename or "upload"
+    else:
+        data = await request.body()
+        source = "upload"
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ProblemError(
+            413, "Too large", f"element uploads are limited to {MAX_UPLOAD_BYTES} bytes"
+        )
+    try:
+        return data.decode("utf-8-sig"), source
+    except UnicodeDecodeError as exc:
+        raise ProblemError(
+            422, "Unprocessable element sets", f"{source}: not UTF-8 text (byte {exc.start})"
+        ) from None

@@ -1,0 +1,184 @@
+"""Check satellites: operators, element uploads (all or nothing), history and visibility."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from benchmarks.common import ORBITS
+from fastapi.testclient import TestClient
+
+from jointsat.orbits.elements import parse_elements
+from jointsat.service.app import create_app
+from jointsat.service.settings import Settings
+from jointsat.service.tokens import initialise, issue_token
+from jointsat.store import migrate
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.tables import Agreement, Partner, Role, User, Visibility
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+ISS_TLE = (ORBITS / "tle-CATNR-25544.txt").read_text()
+STATIONS_TLE = (ORBITS / "stations.tle").read_text()
+
+
+class World:
+    def __init__(self, url: str) -> None:
+        migrate.upgrade(url)
+        self.engine = open_engine(url)
+        with session_factory(self.engine).begin() as session:
+            self.admin = initialise(session, name="admin", now=NOW)
+            esa = Partner(code="esa", name="ESA", contribution_share=0.5)
+            nasa = Partner(code="nasa", name="NASA", contribution_share=0.3)
+            asi = Partner(code="asi", name="ASI", contribution_share=0.2)
+            session.add_all(
+                [
+                    Agreement(partner=esa),
+                    Agreement(partner=nasa, satellite_visibility=Visibility.PRIVATE),
+                    Agreement(partner=asi),
+                ]
+            )
+            session.flush()
+            self.esa, self.nasa, self.asi = esa.id, nasa.id, asi.id
+            self.tokens = {}
+            for name, partner, role in (
+                ("esa-ops", esa, Role.OPERATOR),
+                ("asi-ops", asi, Role.OPERATOR),
+                ("esa-view", esa, Role.VIEWER),
+            ):
+                user = User(name=name, role=role, partner=partner, created_at=NOW)
+                session.add(user)
+                self.tokens[name] = issue_token(session, user, now=NOW)
+        self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
+
+    def headers(self, who: str) -> dict[str, str]:
+        token = self.admin if who == "admin" else self.tokens[who]
+        return {"Authorization": f"Bearer {token}"}
+
+    def create(self, norad_id: int, operators: dict[int, float], name: str = "ISS") -> int:
+        response = self.client.post(
+            "/api/v1/satellites",
+            json={"name": name, "norad_id": norad_id, "operators": operators},
+            headers=self.headers("admin"),
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    w = World(database_url)
+    yield w
+    w.client.close()
+    w.engine.dispose()
+
+
+def test_a_joint_satellite_and_its_element_history(world: World) -> None:
+    sat = world.create(25544, {world.esa: 0.6, world.asi: 0.4})
+    up = world.client.post(
+        f"/api/v1/satellites/{sat}/elements",
+        content=ISS_TLE,
+        headers={**world.headers("asi-ops"), "Content-Type": "text/plain"},
+    )
+    assert up.status_code == 201, up.text
+    assert up.json()["stored"] == 1
+    stations_iss = "\n".join(STATIONS_TLE.splitlines()[:3])
+    up = world.client.post(
+        f"/api/v1/satellites/{sat}/elements",
+        files={"file": ("iss-2024.tle", stations_iss.encode(), "text/plain")},
+        headers=world.headers("esa-ops"),
+    )
+    assert up.json()["stored"] == 1
+    again = world.client.post(
+        f"/api/v1/satellites/{sat}/elements",
+        content=ISS_TLE,
+        headers={**world.headers("esa-ops"), "Content-Type": "text/plain"},
+    )
+    assert again.json() == {**again.json(), "stored": 0, "already_known": 1}
+    history = world.client.get(
+        f"/api/v1/satellites/{sat}/elements", headers=world.headers("esa-view")
+    ).json()
+    expected_epochs = sorted(
+        e.epoch for e in parse_elements(ISS_TLE + "\n" + stations_iss).elements
+    )
+    assert [datetime.fromisoformat(h["epoch"]) for h in history] == expected_epochs
+    assert [h["source"] for h in history] == ["upload", "iss-2024.tle"]
+    assert all(datetime.fromisoformat(h["received_at"]) == NOW for h in history)
+    assert history[0]["omm"]["NORAD_CAT_ID"] == 25544
+
+
+def test_a_rejected_upload_stores_nothing_and_names_the_line(world: World) -> None:
+    sat = world.create(25544, {world.esa: 1.0})
+    lines = STATIONS_TLE.splitlines()[:6]
+    good_then_bad = [*lines[:3], lines[3], lines[4][:-1] + "0", lines[5]]
+    bad = "\n".join(good_then_bad)
+    response = world.client.post(
+        f"/api/v1/satellites/{sat}/elements",
+        content=bad,
+        headers={**world.headers("esa-ops"), "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "line 5" in response.json()["detail"]
+    history = world.client.get(f"/api/v1/satellites/{sat}/elements", headers=world.headers("admin"))
+    assert history.json() == []
+    foreign = world.client.post(
+        f"/api/v1/satellites/{sat}/elements",
+        content="\n".join(lines[3:6]),
+        headers={**world.headers("esa-ops"), "Content-Type": "text/plain"},
+    )
+    assert foreign.status_code == 422
+    assert "48274" in foreign.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("operators", "status"),
+    [({}, 422), ({1: 0.5}, 422), ({1: 0.7, 2: 0.7}, 422), ({999_999: 1.0}, 422)],
+)
+def test_operator_fractions_must_make_one_satellite(
+    world: World, operators: dict[int, float], status: int
+) -> None:
+    response = world.client.post(
+        "/api/v1/satellites",
+        json={"name": "X", "norad_id": 1, "operators": operators},
+        headers=world.headers("admin"),
+    )
+    assert response.status_code == status
+
+
+def test_only_admins_create_and_operators_of_the_satellite_upload(world: World) -> None:
+    created = world.client.post(
+        "/api/v1/satellites",
+        json={"name": "X", "norad_id": 5, "operators": {str(world.esa): 1.0}},
+        headers=world.headers("esa-ops"),
+    )
+    assert created.status_code == 403
+    sat = world.create(25544, {world.esa: 1.0})
+    for who, status in (("asi-ops", 403), ("esa-view", 403), ("esa-ops", 201)):
+        response = world.client.post(
+            f"/api/v1/satellites/{sat}/elements",
+            content=ISS_TLE,
+            headers={**world.headers(who), "Content-Type": "text/plain"},
+        )
+        assert response.status_code == status, who
+    duplicate = world.client.post(
+        "/api/v1/satellites",
+        json={"name": "Again", "norad_id": 25544, "operators": {str(world.esa): 1.0}},
+        headers=world.headers("admin"),
+    )
+    assert duplicate.status_code == 409
+
+
+def test_a_private_operator_hides_a_joint_satellite_from_others(world: World) -> None:
+    shared = world.create(25544, {world.esa: 0.5, world.nasa: 0.5})
+    open_one = world.create(48274, {world.asi: 1.0}, name="CSS")
+    seen_by_asi = world.client.get("/api/v1/satellites", headers=world.headers("asi-ops")).json()
+    assert [s["id"] for s in seen_by_asi] == [open_one]
+    assert (
+        world.client.get(
+            f"/api/v1/satellites/{shared}", headers=world.headers("asi-ops")
+        ).status_code
+        == 404
+    )
+    seen_by_esa = world.client.get("/api/v1/satellites", headers=world.headers("esa-view")).json()
+    assert {s["id"] for s in seen_by_esa} == {shared, open_one}
