@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from jointsat import __version__
 from jointsat.service import problems
-from jointsat.service.routes import me, partners, satellites, stations
+from jointsat.service.routes import agreements, me, partners, satellites, stations, users
 from jointsat.service.settings import Settings
 from jointsat.store.database import open_engine, session_factory
 
@@ -35,6 +35,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
     problems.install(app)
-    for router in (me.router, partners.router, stations.router, satellites.router):
+    for router in (
+        me.router,
+        partners.router,
+        agreements.router,
+        stations.router,
+        satellites.router,
+        users.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -1,0 +1,85 @@
+"""Read every partner's agreement; change one (consortium admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from jointsat.service.deps import AdminDep, SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.store.tables import Agreement, Partner, Visibility
+
+router = APIRouter(prefix="/agreements", tags=["agreements"])
+
+
+class AgreementUpdate(BaseModel):
+    """Changes to an agreement; ``share`` null returns to the contribution share."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    share: float | None = Field(default=None, gt=0.0, le=1.0)
+    priority_class: int | None = Field(default=None, ge=0, le=1000)
+    embargo_days: int | None = Field(default=None, ge=0, le=36_500)
+    station_visibility: Visibility | None = None
+    satellite_visibility: Visibility | None = None
+
+
+class AgreementPublic(BaseModel):
+    """An agreement as the API shows it (terms are open to every member)."""
+
+    partner_id: int
+    share: float  # what the partner is entitled to: its set share, else its contribution
+    share_is_contribution: bool
+    priority_class: int
+    embargo_days: int
+    station_visibility: Visibility
+    satellite_visibility: Visibility
+
+
+def _public(agreement: Agreement) -> AgreementPublic:
+    return AgreementPublic(
+        partner_id=agreement.partner_id,
+        share=agreement.partner.contribution_share if agreement.share is None else agreement.share,
+        share_is_contribution=agreement.share is None,
+        priority_class=agreement.priority_class,
+        embargo_days=agreement.embargo_days,
+        station_visibility=agreement.station_visibility,
+        satellite_visibility=agreement.satellite_visibility,
+    )
+
+
+def _get(session: SessionDep, partner_id: int) -> Agreement:
+    agreement = session.scalars(
+        select(Agreement).where(Agreement.partner_id == partner_id)
+    ).one_or_none()
+    if agreement is None:
+        raise ProblemError(404, "Not found", f"no agreement for partner id {partner_id}")
+    return agreement
+
+
+@router.get("", response_model=list[AgreementPublic])
+def list_agreements(session: SessionDep, _: UserDep) -> list[AgreementPublic]:
+    """List every partner's agreement."""
+    rows = session.scalars(select(Agreement).join(Partner).order_by(Agreement.partner_id))
+    return [_public(a) for a in rows]
+
+
+@router.get("/{partner_id}", response_model=AgreementPublic)
+def read_agreement(partner_id: int, session: SessionDep, _: UserDep) -> AgreementPublic:
+    """Return a partner's agreement."""
+    return _public(_get(session, partner_id))
+
+
+@router.patch("/{partner_id}", response_model=AgreementPublic)
+def update_agreement(
+    partner_id: int, body: AgreementUpdate, session: SessionDep, _: AdminDep
+) -> AgreementPublic:
+    """Change a partner's agreement (consortium admin)."""
+    agreement = _get(session, partner_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is None and field != "share":
+            raise ProblemError(422, "Invalid request", f"{field} cannot be null")
+        setattr(agreement, field, value)
+    session.commit()
+    return _public(agreement)

@@ -1,0 +1,148 @@
+"""Manage users and their API tokens (consortium admin; users may handle their own tokens)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.service.tokens import issue_token
+from jointsat.store.tables import ApiToken, Partner, Role, User
+
+router = APIRouter(tags=["users"])
+
+
+class UserCreate(BaseModel):
+    """A new user: admins belong to no partner, the others to one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    partner_id: int | None = None
+
+    @model_validator(mode="after")
+    def _partner(self) -> UserCreate:
+        if (self.role is Role.ADMIN) != (self.partner_id is None):
+            raise ValueError("an admin has no partner_id; operators and viewers need one")
+        return self
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it."""
+
+    id: int
+    name: str
+    role: Role
+    partner_id: int | None
+    created_at: datetime
+
+
+class TokenCreate(BaseModel):
+    """What a new token is for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=200)
+
+
+class TokenIssued(BaseModel):
+    """A new token: ``token`` is shown this once and never again."""
+
+    id: int
+    token: str
+    label: str
+
+
+class TokenPublic(BaseModel):
+    """A token's record (never the token itself)."""
+
+    id: int
+    user_id: int
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _user(user: User) -> UserPublic:
+    return UserPublic(
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        partner_id=user.partner_id,
+        created_at=user.created_at,
+    )
+
+
+@router.get("/users", response_model=list[UserPublic])
+def list_users(session: SessionDep, _: AdminDep) -> list[UserPublic]:
+    """List every user (consortium admin)."""
+    return [_user(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+@router.post("/users", response_model=UserPublic, status_code=201)
+def create_user(body: UserCreate, session: SessionDep, _: AdminDep, now: NowDep) -> UserPublic:
+    """Add a user (consortium admin)."""
+    if body.partner_id is not None and session.get(Partner, body.partner_id) is None:
+        raise ProblemError(422, "Unprocessable input", f"no partner with id {body.partner_id}")
+    user = User(name=body.name, role=body.role, partner_id=body.partner_id, created_at=now)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ProblemError(409, "Conflict", f"a user named {body.name!r} exists") from None
+    return _user(user)
+
+
+@router.post("/users/{user_id}/tokens", response_model=TokenIssued, status_code=201)
+def create_token(
+    user_id: int, body: TokenCreate, session: SessionDep, caller: UserDep, now: NowDep
+) -> TokenIssued:
+    """Create a token for a user (an admin for anyone, a user for itself)."""
+    if caller.role is not Role.ADMIN and caller.id != user_id:
+        raise ProblemError(403, "Forbidden", "only an admin may create tokens for others")
+    user = session.get(User, user_id)
+    if user is None:
+        raise ProblemError(404, "Not found", f"no user with id {user_id}")
+    token = issue_token(session, user, now=now, label=body.label)
+    session.commit()
+    row = user.tokens[-1]
+    return TokenIssued(id=row.id, token=token, label=row.label)
+
+
+@router.get("/users/{user_id}/tokens", response_model=list[TokenPublic])
+def list_tokens(user_id: int, session: SessionDep, caller: UserDep) -> list[TokenPublic]:
+    """List a user's tokens (an admin for anyone, a user for itself)."""
+    if caller.role is not Role.ADMIN and caller.id != user_id:
+        raise ProblemError(404, "Not found", f"no user with id {user_id}")
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+    )
+    return [
+        TokenPublic(
+            id=t.id,
+            user_id=t.user_id,
+            label=t.label,
+            created_at=t.created_at,
+            revoked_at=t.revoked_at,
+        )
+        for t in rows
+    ]
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, session: SessionDep, caller: UserDep, now: NowDep) -> Response:
+    """Revoke a token (an admin any, a user its own); it stops working at once."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (caller.role is not Role.ADMIN and row.user_id != caller.id):
+        raise ProblemError(404, "Not found", f"no token with id {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    session.commit()
+    return Response(status_code=204)
