@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jointsat.store.tables import Role, User, Visibility
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jointsat.store.tables import Agreement, GroundStation, Role, Satellite, User, Visibility
 
 
 def sees(user: User, owners: Iterable[int], visibilities: Iterable[Visibility]) -> bool:
@@ -33,3 +36,25 @@ def changes(user: User, owners: Iterable[int]) -> bool:
     if user.role is Role.ADMIN:
         return True
     return user.role is Role.OPERATOR and user.partner_id in set(owners)
+
+
+def station_visibilities(session: Session) -> dict[int, Visibility]:
+    """Return each partner's station visibility (partners without agreement: consortium)."""
+    return {a.partner_id: a.station_visibility for a in session.scalars(select(Agreement))}
+
+
+def satellite_visibilities(session: Session) -> dict[int, Visibility]:
+    """Return each partner's satellite visibility (partners without agreement: consortium)."""
+    return {a.partner_id: a.satellite_visibility for a in session.scalars(select(Agreement))}
+
+
+def sees_station(user: User, station: GroundStation, visibility: dict[int, Visibility]) -> bool:
+    """Return whether the user may see the station."""
+    owner = station.partner_id
+    return sees(user, [owner], [visibility.get(owner, Visibility.CONSORTIUM)])
+
+
+def sees_satellite(user: User, satellite: Satellite, visibility: dict[int, Visibility]) -> bool:
+    """Return whether the user may see the satellite (the most restrictive operator wins)."""
+    owners = [o.partner_id for o in satellite.operators]
+    return sees(user, owners, [visibility.get(p, Visibility.CONSORTIUM) for p in owners])

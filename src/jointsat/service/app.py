@@ -9,7 +9,15 @@ from fastapi import FastAPI
 
 from jointsat import __version__
 from jointsat.service import problems
-from jointsat.service.routes import agreements, me, partners, satellites, stations, users
+from jointsat.service.routes import (
+    agreements,
+    me,
+    partners,
+    passes,
+    satellites,
+    stations,
+    users,
+)
 from jointsat.service.settings import Settings
 from jointsat.store.database import open_engine, session_factory
 
@@ -34,6 +42,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
+    app.state.pass_cache = passes.PassCache()
     problems.install(app)
     for router in (
         me.router,
@@ -42,6 +51,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         stations.router,
         satellites.router,
         users.router,
+        passes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

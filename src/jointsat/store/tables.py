@@ -173,6 +173,7 @@ class SatelliteOperator(Base):
     fraction: Mapped[float] = mapped_column(Float)
 
     satellite: Mapped[Satellite] = relationship(back_populates="operators")
+    partner: Mapped[Partner] = relationship()
 
 
 class ElementSetRecord(Base):

@@ -13,17 +13,15 @@ from sqlalchemy.orm import selectinload
 
 from jointsat.errors import ElementsError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
-from jointsat.service.access import changes, sees
+from jointsat.service.access import changes, satellite_visibilities, sees_satellite
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.store.tables import (
-    Agreement,
     ElementSetRecord,
     Partner,
     Satellite,
     SatelliteOperator,
     User,
-    Visibility,
 )
 
 router = APIRouter(prefix="/satellites", tags=["satellites"])
@@ -90,18 +88,9 @@ def _public(satellite: Satellite) -> SatellitePublic:
     )
 
 
-def _visibilities(session: SessionDep) -> dict[int, Visibility]:
-    return {a.partner_id: a.satellite_visibility for a in session.scalars(select(Agreement))}
-
-
-def _sees(user: User, satellite: Satellite, visibility: dict[int, Visibility]) -> bool:
-    owners = [o.partner_id for o in satellite.operators]
-    return sees(user, owners, [visibility.get(p, Visibility.CONSORTIUM) for p in owners])
-
-
 def _visible(session: SessionDep, user: User, satellite_id: int) -> Satellite:
     satellite = session.get(Satellite, satellite_id)
-    if satellite is None or not _sees(user, satellite, _visibilities(session)):
+    if satellite is None or not sees_satellite(user, satellite, satellite_visibilities(session)):
         raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
     return satellite
 
@@ -109,13 +98,13 @@ def _visible(session: SessionDep, user: User, satellite_id: int) -> Satellite:
 @router.get("", response_model=list[SatellitePublic])
 def list_satellites(session: SessionDep, user: UserDep) -> list[SatellitePublic]:
     """List the satellites the caller may see."""
-    visibility = _visibilities(session)
+    visibility = satellite_visibilities(session)
     rows = session.scalars(
         select(Satellite)
         .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
         .order_by(Satellite.id)
     )
-    return [_public(s) for s in rows if _sees(user, s, visibility)]
+    return [_public(s) for s in rows if sees_satellite(user, s, visibility)]
 
 
 @router.get("/{satellite_id}", response_model=SatellitePublic)

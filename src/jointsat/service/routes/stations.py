@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
 
 from fastapi import APIRouter, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from jointsat.errors import StationsError
 from jointsat.orbits.stations import HorizonMask
-from jointsat.service.access import changes, sees
+from jointsat.service.access import changes, sees_station, station_visibilities
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import AwareDatetime
 from jointsat.store.tables import (
-    Agreement,
     GroundStation,
     Partner,
     Unavailability,
     UnavailabilityKind,
     User,
-    Visibility,
 )
 
 router = APIRouter(prefix="/stations", tags=["stations"])
@@ -44,15 +42,6 @@ class Mask(BaseModel):
         except StationsError as exc:
             raise ValueError(str(exc)) from None
         return self
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("give a time zone (e.g. a trailing Z for UTC)")
-    return value.astimezone(UTC)
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class StationFields(BaseModel):
@@ -144,18 +133,9 @@ def _public(station: GroundStation) -> StationPublic:
     )
 
 
-def _visibility(session: SessionDep, partner_id: int) -> Visibility:
-    agreement = session.scalars(
-        select(Agreement).where(Agreement.partner_id == partner_id)
-    ).one_or_none()
-    return Visibility.CONSORTIUM if agreement is None else agreement.station_visibility
-
-
 def _visible(session: SessionDep, user: User, station_id: int) -> GroundStation:
     station = session.get(GroundStation, station_id)
-    if station is None or not sees(
-        user, [station.partner_id], [_visibility(session, station.partner_id)]
-    ):
+    if station is None or not sees_station(user, station, station_visibilities(session)):
         raise ProblemError(404, "Not found", f"no station with id {station_id}")
     return station
 
@@ -183,12 +163,8 @@ def list_stations(session: SessionDep, user: UserDep) -> list[StationPublic]:
         .options(selectinload(GroundStation.unavailable))
         .order_by(GroundStation.id)
     )
-    visibility = {a.partner_id: a.station_visibility for a in session.scalars(select(Agreement))}
-    return [
-        _public(s)
-        for s in rows
-        if sees(user, [s.partner_id], [visibility.get(s.partner_id, Visibility.CONSORTIUM)])
-    ]
+    visibility = station_visibilities(session)
+    return [_public(s) for s in rows if sees_station(user, s, visibility)]
 
 
 @router.get("/{station_id}", response_model=StationPublic)

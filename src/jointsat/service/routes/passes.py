@@ -1,0 +1,207 @@
+"""Predict passes of the stored satellites over the stored stations, as the caller may see."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from jointsat.errors import ElementsError
+from jointsat.orbits.elements import Elements
+from jointsat.orbits.passes import Passes, find_passes
+from jointsat.orbits.stations import HorizonMask, Station
+from jointsat.service.access import (
+    satellite_visibilities,
+    sees_satellite,
+    sees_station,
+    station_visibilities,
+)
+from jointsat.service.deps import SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import AwareDatetime
+from jointsat.store.tables import GroundStation, Satellite
+
+router = APIRouter(prefix="/passes", tags=["passes"])
+MAX_WINDOW = timedelta(days=31)
+CACHE_ENTRIES = 64
+
+
+class PassPublic(BaseModel):
+    """One pass of a satellite over a station."""
+
+    satellite_id: int
+    satellite: str
+    norad_id: int
+    station_id: int
+    station: str
+    aos: datetime
+    tca: datetime
+    los: datetime
+    max_elevation_deg: float
+    aos_azimuth_deg: float
+    tca_azimuth_deg: float
+    los_azimuth_deg: float
+    duration_s: float
+    sunlit: bool
+    truncated: bool
+
+
+class PassCache:
+    """Keep recent predictions, keyed by the element-set versions, stations and window."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self._entries = entries
+        self._data: OrderedDict[tuple[object, ...], Passes] = OrderedDict()
+
+    def get(self, key: tuple[object, ...]) -> Passes | None:
+        found = self._data.get(key)
+        if found is not None:
+            self._data.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[object, ...], value: Passes) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self._entries:
+            self._data.popitem(last=False)
+
+
+@router.get("", response_model=list[PassPublic])
+def list_passes(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with zone")],
+    end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601 with zone")],
+    satellite_id: int | None = None,
+    station_id: int | None = None,
+    partner_id: int | None = Query(
+        None, description="Passes of this partner's satellites or over its stations"
+    ),
+) -> list[PassPublic]:
+    """Return every pass in the window that the caller may see, filtered as asked."""
+    if end <= start:
+        raise ProblemError(422, "Invalid request", "end must be after start")
+    if end - start > MAX_WINDOW:
+        raise ProblemError(
+            422, "Invalid request", f"the window may not exceed {MAX_WINDOW.days} days"
+        )
+    satellites = _satellites(session, user, satellite_id, partner_id, station_id)
+    stations = _stations(session, user, station_id, partner_id, satellite_id)
+    if not satellites or not stations:
+        return []
+    key = (
+        tuple((s.id, tuple(e.id for e in s.element_sets)) for s in satellites),
+        tuple(
+            (g.id, g.name, g.lat_deg, g.lon_deg, g.alt_m, g.min_elevation_deg, str(g.horizon_mask))
+            for g in stations
+        ),
+        start,
+        end,
+    )
+    cache: PassCache = request.app.state.pass_cache
+    found = cache.get(key)
+    if found is None:
+        found = find_passes(
+            [_elements(e.omm) for s in satellites for e in s.element_sets],
+            [_station(g) for g in stations],
+            start,
+            end,
+        )
+        cache.put(key, found)
+    by_norad = {s.norad_id: s for s in satellites}
+    rows = []
+    for p in found.rows():
+        sat = by_norad[p.satellite.norad_id]
+        station = stations[found.stations.index(p.station)]
+        if partner_id is not None and not (
+            station.partner_id == partner_id
+            or any(o.partner_id == partner_id for o in sat.operators)
+        ):
+            continue
+        rows.append(
+            PassPublic(
+                satellite_id=sat.id,
+                satellite=sat.name,
+                norad_id=sat.norad_id,
+                station_id=station.id,
+                station=station.name,
+                aos=p.aos,
+                tca=p.tca,
+                los=p.los,
+                max_elevation_deg=p.max_elevation_deg,
+                aos_azimuth_deg=p.aos_azimuth_deg,
+                tca_azimuth_deg=p.tca_azimuth_deg,
+                los_azimuth_deg=p.los_azimuth_deg,
+                duration_s=p.duration_s,
+                sunlit=p.sunlit,
+                truncated=p.truncated,
+            )
+        )
+    return rows
+
+
+def _elements(omm: dict[str, object]) -> Elements:
+    try:
+        return Elements.from_omm(omm, source="store")
+    except ElementsError as exc:  # stored sets were checked on upload
+        raise ProblemError(500, "Stored element set unreadable", str(exc)) from None
+
+
+def _station(g: GroundStation) -> Station:
+    mask = g.horizon_mask
+    return Station(
+        name=g.name,
+        lat_deg=g.lat_deg,
+        lon_deg=g.lon_deg,
+        alt_m=g.alt_m,
+        min_elevation_deg=g.min_elevation_deg,
+        horizon_mask=HorizonMask(tuple(mask["azimuth_deg"]), tuple(mask["elevation_deg"]))
+        if mask
+        else None,
+    )
+
+
+def _satellites(
+    session: SessionDep,
+    user: UserDep,
+    satellite_id: int | None,
+    partner_id: int | None,
+    station_id: int | None,
+) -> list[Satellite]:
+    visibility = satellite_visibilities(session)
+    query = (
+        select(Satellite)
+        .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+        .order_by(Satellite.id)
+    )
+    if satellite_id is not None:
+        query = query.where(Satellite.id == satellite_id)
+    rows = [
+        s for s in session.scalars(query) if s.element_sets and sees_satellite(user, s, visibility)
+    ]
+    if satellite_id is not None and not rows:
+        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id} and elements")
+    return rows
+
+
+def _stations(
+    session: SessionDep,
+    user: UserDep,
+    station_id: int | None,
+    partner_id: int | None,
+    satellite_id: int | None,
+) -> list[GroundStation]:
+    visibility = station_visibilities(session)
+    query = select(GroundStation).order_by(GroundStation.id)
+    if station_id is not None:
+        query = query.where(GroundStation.id == station_id)
+    rows = [g for g in session.scalars(query) if sees_station(user, g, visibility)]
+    if station_id is not None and not rows:
+        raise ProblemError(404, "Not found", f"no station with id {station_id}")
+    return rows

@@ -1,0 +1,149 @@
+"""Check /api/v1/passes against the library, its filters, visibility and cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from benchmarks.common import ORBITS
+from fastapi.testclient import TestClient
+
+from jointsat.orbits.elements import parse_elements
+from jointsat.orbits.passes import find_passes
+from jointsat.orbits.stations import Station
+from jointsat.service.app import create_app
+from jointsat.service.routes import passes as passes_route
+from jointsat.service.settings import Settings
+from jointsat.service.tokens import initialise, issue_token
+from jointsat.store import migrate
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.tables import (
+    Agreement,
+    ElementSetRecord,
+    GroundStation,
+    Partner,
+    Role,
+    Satellite,
+    SatelliteOperator,
+    User,
+    Visibility,
+)
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+START = datetime(2024, 5, 10, tzinfo=UTC)
+SITES = {  # name: (owner, lat, lon, alt)
+    "Kiruna": ("esa", 67.857, 20.964, 402.0),
+    "Malargue": ("esa", -35.776, -69.398, 1550.0),
+    "Wallops": ("nasa", 37.927, -75.476, 10.0),  # NASA keeps its stations private
+}
+
+
+World = tuple[TestClient, dict[str, dict[str, str]]]
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    elements = parse_elements((ORBITS / "stations.tle").read_text()).elements[:3]
+    with session_factory(engine).begin() as session:
+        admin = initialise(session, name="admin", now=NOW)
+        esa = Partner(code="esa", name="ESA", contribution_share=0.5)
+        nasa = Partner(code="nasa", name="NASA", contribution_share=0.5)
+        session.add_all(
+            [
+                Agreement(partner=esa),
+                Agreement(partner=nasa, station_visibility=Visibility.PRIVATE),
+            ]
+        )
+        partners = {"esa": esa, "nasa": nasa}
+        for name, (owner, lat, lon, alt) in SITES.items():
+            session.add(
+                GroundStation(
+                    name=name,
+                    owner=partners[owner],
+                    lat_deg=lat,
+                    lon_deg=lon,
+                    alt_m=alt,
+                    min_elevation_deg=10.0,
+                )
+            )
+        for e, owner in zip(elements, ["esa", "nasa", "esa"], strict=True):
+            satellite = Satellite(name=e.object_name, norad_id=e.norad_cat_id)
+            satellite.operators = [SatelliteOperator(partner=partners[owner], fraction=1.0)]
+            satellite.element_sets = [
+                ElementSetRecord(epoch=e.epoch, omm=e.to_omm(), source="test", received_at=NOW)
+            ]
+            session.add(satellite)
+        viewer = User(name="esa-view", role=Role.VIEWER, partner=esa, created_at=NOW)
+        session.add(viewer)
+        tokens = {"admin": admin, "esa-view": issue_token(session, viewer, now=NOW)}
+    app = create_app(Settings(database_url=database_url), clock=lambda: NOW)
+    with TestClient(app) as client:
+        yield client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
+    engine.dispose()
+
+
+def _window(days: float = 1.0) -> dict[str, str]:
+    return {"start": START.isoformat(), "end": (START + timedelta(days=days)).isoformat()}
+
+
+def test_passes_are_the_library_s_for_what_the_caller_sees(world: World) -> None:
+    client, auth = world
+    elements = parse_elements((ORBITS / "stations.tle").read_text()).elements[:3]
+    for who, site_names in (("admin", list(SITES)), ("esa-view", ["Kiruna", "Malargue"])):
+        served = client.get("/api/v1/passes", params=_window(), headers=auth[who])
+        assert served.status_code == 200
+        stations = [Station(n, *SITES[n][1:], min_elevation_deg=10.0) for n in site_names]
+        oracle = find_passes(elements, stations, START, START + timedelta(days=1))
+        got = sorted((p["station"], p["norad_id"], p["aos"]) for p in served.json())
+        want = sorted(
+            (p.station.name, p.satellite.norad_id, p.aos.isoformat().replace("+00:00", "Z"))
+            for p in oracle.rows()
+        )
+        assert [(s, n) for s, n, _ in got] == [(s, n) for s, n, _ in want]
+        for (_, _, a), (_, _, b) in zip(got, want, strict=True):
+            assert datetime.fromisoformat(a) == datetime.fromisoformat(b)
+
+
+def test_filters_and_the_cache(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, auth = world
+    everything = client.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
+    calls = []
+    real = passes_route.find_passes
+    monkeypatch.setattr(
+        passes_route, "find_passes", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    again = client.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
+    assert again == everything
+    assert calls == []  # served from the cache
+    by_station = client.get(
+        "/api/v1/passes", params={**_window(), "station_id": 1}, headers=auth["admin"]
+    ).json()
+    assert by_station == [p for p in everything if p["station_id"] == 1]
+    nasa = client.get(
+        "/api/v1/passes", params={**_window(), "partner_id": 2}, headers=auth["admin"]
+    ).json()
+    assert nasa == [p for p in everything if p["station"] == "Wallops" or p["satellite_id"] == 2]
+    hidden = client.get(
+        "/api/v1/passes", params={**_window(), "station_id": 3}, headers=auth["esa-view"]
+    )
+    assert hidden.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "2024-05-10T00:00:00Z", "end": "2024-05-09T00:00:00Z"},
+        {"start": "2024-05-10T00:00:00", "end": "2024-05-11T00:00:00Z"},
+        {"start": "2024-05-10T00:00:00Z", "end": "2024-07-10T00:00:00Z"},
+        {"start": "yesterday", "end": "2024-05-11T00:00:00Z"},
+        {"start": "2024-05-10T00:00:00Z"},
+    ],
+)
+def test_bad_windows_are_problems(world: World, params: dict[str, str]) -> None:
+    client, auth = world
+    response = client.get("/api/v1/passes", params=params, headers=auth["admin"])
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
