@@ -295,9 +295,13 @@ def test_sgp4_failures_are_warned_about(stations_csv: str, tmp_path: Path) -> No
     assert {record["norad_id"] for record in json.loads(result.stdout)} >= {25544}
 
 
-def test_demo_predicts_the_week_after_the_newest_stations_elements() -> None:
+def test_demo_predicts_the_week_after_the_newest_stations_elements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # the demo store goes there
     result = invoke("demo")
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "jointsat" / "jointsat-demo.db").is_file()
     text = " ".join(result.stdout.split())
     assert "7 days from 2024-05-10 00:00:00 to 2024-05-17 00:00:00 UTC" in text
     assert "CHEOPS (44874)" in text
@@ -318,3 +322,32 @@ def test_progress_bar_appears_only_after_the_delay() -> None:
 
     assert "finding passes" in shown(0.0)
     assert shown(3600.0) == ""
+
+
+def test_demo_fills_a_store_the_service_then_serves(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from jointsat.demo import PARTNERS, SATELLITE_OPERATORS
+    from jointsat.service.app import create_app
+    from jointsat.service.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = invoke("demo", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    for _, share, _ in PARTNERS.values():
+        assert f"{share:.2f}" in text
+    token = next(w.strip("'") for w in result.stdout.split() if w.startswith("jst_"))
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        partners = client.get("/api/v1/partners", headers=headers).json()
+        assert {p["code"] for p in partners} == set(PARTNERS)
+        assert sum(p["contribution_share"] for p in partners) == pytest.approx(1.0)
+        satellites = client.get("/api/v1/satellites", headers=headers).json()
+        assert {s["norad_id"] for s in satellites} == set(SATELLITE_OPERATORS)
+        assert any(len(s["operators"]) > 1 for s in satellites)  # a joint satellite
+        assert all(sum(s["operators"].values()) == pytest.approx(1.0) for s in satellites)
+        assert len(client.get("/api/v1/stations", headers=headers).json()) == 21
+    again = invoke("demo", "--database-url", url)
+    assert again.exit_code == 1
+    assert "needs an empty store" in again.stderr

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -40,6 +40,9 @@ from jointsat.files import (
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
 from jointsat.orbits.stations import Station
+
+if TYPE_CHECKING:
+    from jointsat.demo import DemoConsortium
 
 PROGRESS_DELAY_S = 1.0
 """Show the progress bar only once pass finding has run this long."""
@@ -204,8 +207,18 @@ def passes(
 
 
 @app.command()
-def demo() -> None:
-    """Predict a week of passes of the bundled satellites over 21 agency stations.
+def demo(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            metavar="URL",
+            help="An empty store to fill (default: a demo SQLite file in the user's data "
+            "folder, made anew at each run).",
+        ),
+    ] = None,
+) -> None:
+    """Build a demo consortium store and predict a week of its passes.
 
     The week starts the day after the newest element set of the bundled
     "stations" group (ISS, CSS, ...), so that the demo is reproducible and
@@ -236,6 +249,78 @@ def demo() -> None:
             )
         found = _predict(element_files, station_list, start, end, 0.0, errors)
         _print_demo_summary(console, found, element_files.elements)
+        with _store_errors():
+            url = database_url or _fresh_demo_store()
+            consortium = _build_demo_store(url, element_files, station_list)
+        _print_consortium(console, found, consortium)
+        console.print(
+            "\n[bold]The demo consortium is in the store[/] "
+            f"{escape(_redacted(url))}.\nServe it with:\n\n"
+            f"  JOINTSAT_DATABASE_URL='{escape(url)}' .venv/bin/jointsat serve\n\n"
+            "and call it with the admin token (shown only now):\n\n"
+            f"  curl -H 'Authorization: Bearer {consortium.admin_token}' "
+            "http://127.0.0.1:8000/api/v1/partners\n",
+            soft_wrap=True,
+        )
+
+
+def _fresh_demo_store() -> str:
+    """Return the URL of a new, empty demo SQLite file in the user's data folder."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("jointsat", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "jointsat-demo.db"
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _build_demo_store(
+    url: str, element_files: ElementFiles, stations: Sequence[Station]
+) -> DemoConsortium:
+    """Migrate the store at ``url`` and fill it with the demo consortium."""
+    from jointsat.demo import build
+    from jointsat.store import migrate
+    from jointsat.store.database import open_engine, session_factory
+
+    migrate.upgrade(url)
+    engine = open_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            return build(session, element_files, tuple(stations), now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def _print_consortium(console: Console, found: Passes, consortium: DemoConsortium) -> None:
+    """Print each partner's share and its week of passes: of its satellites, over its stations."""
+    from jointsat.demo import PARTNERS
+
+    table = Table(title="The demo consortium's week, per partner")
+    for column in ("partner", "share", "stations", "satellites (fraction)"):
+        table.add_column(column)
+    table.add_column("its satellites' passes / min", justify="right")
+    table.add_column("passes over its stations / min", justify="right")
+    minutes = found.duration_s / 60.0
+    station_owner = np.array([consortium.station_owner[s.name] for s in found.stations])
+    for code, (name, share, _) in PARTNERS.items():
+        mine = [sid for sid, ops in consortium.operators.items() if code in ops]
+        sat_rows = np.isin(np.array([found.satellites[i].norad_id for i in found.satellite]), mine)
+        station_rows = station_owner[found.station] == code
+        table.add_row(
+            escape(name),
+            f"{share:.2f}",
+            str(int(np.sum(station_owner == code))),
+            ", ".join(
+                f"{found.satellites[[s.norad_id for s in found.satellites].index(sid)].name} "
+                f"({consortium.operators[sid][code]:g})"
+                for sid in mine
+            ),
+            f"{int(sat_rows.sum())} / {minutes[sat_rows].sum():.0f}",
+            f"{int(station_rows.sum())} / {minutes[station_rows].sum():.0f}",
+        )
+    console.print(table)
 
 
 def _predict(
