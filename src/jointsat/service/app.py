@@ -37,6 +37,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         openapi_url="/openapi.json",
         docs_url=None,  # interactive docs come with bundled assets, never from a CDN
         redoc_url=None,
+        responses=problems.ERROR_RESPONSES,
     )
     engine = open_engine(settings.database_url)
     app.state.engine = engine

@@ -7,11 +7,42 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jointsat.errors import InputError
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem: what went wrong, for a person to act on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": ProblemDocument,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}},
+    }
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("No live API token came with the request"),
+    403: _documented("The caller's role or partner may not do this"),
+    404: _documented("No such resource, or one the caller may not see"),
+    409: _documented("The request clashes with what is stored"),
+    413: _documented("The upload is too large"),
+    422: _documented("The request or its content is invalid; the detail says where"),
+}
+"""Error answers every operation may give, documented in the OpenAPI."""
 
 
 class ProblemError(Exception):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from fastapi import Path
+from pydantic import AfterValidator, Field
 
 
 def _utc(value: datetime) -> datetime:
@@ -16,3 +17,9 @@ def _utc(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_utc)]
 """A datetime that must carry a zone; it is turned to UTC."""
+
+MAX_ID = 2_147_483_647  # ids are 32-bit integers in every store
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""A row id in a request body."""
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+"""A row id in a path."""

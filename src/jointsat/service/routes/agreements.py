@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import PathId
 from jointsat.store.tables import Agreement, Partner, Visibility
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
@@ -66,14 +67,14 @@ def list_agreements(session: SessionDep, _: UserDep) -> list[AgreementPublic]:
 
 
 @router.get("/{partner_id}", response_model=AgreementPublic)
-def read_agreement(partner_id: int, session: SessionDep, _: UserDep) -> AgreementPublic:
+def read_agreement(partner_id: PathId, session: SessionDep, _: UserDep) -> AgreementPublic:
     """Return a partner's agreement."""
     return _public(_get(session, partner_id))
 
 
 @router.patch("/{partner_id}", response_model=AgreementPublic)
 def update_agreement(
-    partner_id: int, body: AgreementUpdate, session: SessionDep, _: AdminDep
+    partner_id: PathId, body: AgreementUpdate, session: SessionDep, _: AdminDep
 ) -> AgreementPublic:
     """Change a partner's agreement (consortium admin)."""
     agreement = _get(session, partner_id)

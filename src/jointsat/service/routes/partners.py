@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import PathId
 from jointsat.store.tables import Agreement, Partner
 
 router = APIRouter(prefix="/partners", tags=["partners"])
@@ -66,7 +67,7 @@ def list_partners(session: SessionDep, _: UserDep) -> list[Partner]:
 
 
 @router.get("/{partner_id}", response_model=PartnerPublic)
-def read_partner(partner_id: int, session: SessionDep, _: UserDep) -> Partner:
+def read_partner(partner_id: PathId, session: SessionDep, _: UserDep) -> Partner:
     """Return one partner."""
     return _get(session, partner_id)
 
@@ -83,7 +84,7 @@ def create_partner(body: PartnerCreate, session: SessionDep, _: AdminDep) -> Par
 
 @router.patch("/{partner_id}", response_model=PartnerPublic)
 def update_partner(
-    partner_id: int, body: PartnerUpdate, session: SessionDep, _: AdminDep
+    partner_id: PathId, body: PartnerUpdate, session: SessionDep, _: AdminDep
 ) -> Partner:
     """Change a partner's name or contribution share (consortium admin)."""
     partner = _get(session, partner_id)
@@ -96,7 +97,7 @@ def update_partner(
 
 
 @router.delete("/{partner_id}", status_code=204)
-def delete_partner(partner_id: int, session: SessionDep, _: AdminDep) -> Response:
+def delete_partner(partner_id: PathId, session: SessionDep, _: AdminDep) -> Response:
     """Remove a partner that owns no station or satellite share (consortium admin)."""
     session.delete(_get(session, partner_id))
     try:

@@ -23,7 +23,7 @@ from jointsat.service.access import (
 )
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import AwareDatetime
+from jointsat.service.schemas import MAX_ID, AwareDatetime
 from jointsat.store.tables import GroundStation, Satellite
 
 router = APIRouter(prefix="/passes", tags=["passes"])
@@ -78,11 +78,12 @@ def list_passes(
     user: UserDep,
     start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with zone")],
     end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601 with zone")],
-    satellite_id: int | None = None,
-    station_id: int | None = None,
-    partner_id: int | None = Query(
-        None, description="Passes of this partner's satellites or over its stations"
-    ),
+    satellite_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    station_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    partner_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Passes of its satellites or over its stations"),
+    ] = None,
 ) -> list[PassPublic]:
     """Return every pass in the window that the caller may see, filtered as asked."""
     if end <= start:

@@ -16,6 +16,7 @@ from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.service.access import changes, satellite_visibilities, sees_satellite
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import PathId, RowId
 from jointsat.store.tables import (
     ElementSetRecord,
     Partner,
@@ -36,7 +37,7 @@ class SatelliteCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     norad_id: int = Field(ge=1, le=MAX_CATALOG_NUMBER)
-    operators: dict[int, float] = Field(min_length=1)
+    operators: dict[RowId, float] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _fractions(self) -> SatelliteCreate:
@@ -108,7 +109,7 @@ def list_satellites(session: SessionDep, user: UserDep) -> list[SatellitePublic]
 
 
 @router.get("/{satellite_id}", response_model=SatellitePublic)
-def read_satellite(satellite_id: int, session: SessionDep, user: UserDep) -> SatellitePublic:
+def read_satellite(satellite_id: PathId, session: SessionDep, user: UserDep) -> SatellitePublic:
     """Return one satellite the caller may see."""
     return _public(_visible(session, user, satellite_id))
 
@@ -136,7 +137,7 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
 
 @router.get("/{satellite_id}/elements", response_model=list[ElementSetPublic])
 def element_history(
-    satellite_id: int, session: SessionDep, user: UserDep
+    satellite_id: PathId, session: SessionDep, user: UserDep
 ) -> list[ElementSetPublic]:
     """Return the satellite's element sets, oldest first, with where each came from."""
     satellite = _visible(session, user, satellite_id)
@@ -169,7 +170,7 @@ def element_history(
     },
 )
 async def upload_elements(
-    satellite_id: int, request: Request, session: SessionDep, user: UserDep, now: NowDep
+    satellite_id: PathId, request: Request, session: SessionDep, user: UserDep, now: NowDep
 ) -> UploadResult:
     """Store element sets (TLE, 3LE, OMM JSON/CSV/XML/KVN) sent as text or as a file.
 

@@ -15,7 +15,7 @@ from jointsat.orbits.stations import HorizonMask
 from jointsat.service.access import changes, sees_station, station_visibilities
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import AwareDatetime
+from jointsat.service.schemas import AwareDatetime, PathId, RowId
 from jointsat.store.tables import (
     GroundStation,
     Partner,
@@ -62,7 +62,7 @@ class StationCreate(StationFields):
     """A new station of a partner."""
 
     name: str = Field(min_length=1, max_length=200)
-    partner_id: int
+    partner_id: RowId
 
 
 class StationUpdate(BaseModel):
@@ -168,7 +168,7 @@ def list_stations(session: SessionDep, user: UserDep) -> list[StationPublic]:
 
 
 @router.get("/{station_id}", response_model=StationPublic)
-def read_station(station_id: int, session: SessionDep, user: UserDep) -> StationPublic:
+def read_station(station_id: PathId, session: SessionDep, user: UserDep) -> StationPublic:
     """Return one station the caller may see."""
     return _public(_visible(session, user, station_id))
 
@@ -192,7 +192,7 @@ def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> S
 
 @router.patch("/{station_id}", response_model=StationPublic)
 def update_station(
-    station_id: int, body: StationUpdate, session: SessionDep, user: UserDep
+    station_id: PathId, body: StationUpdate, session: SessionDep, user: UserDep
 ) -> StationPublic:
     """Change a station (its partner's operators, or an admin)."""
     station = _changeable(session, user, station_id)
@@ -205,7 +205,7 @@ def update_station(
 
 
 @router.delete("/{station_id}", status_code=204)
-def delete_station(station_id: int, session: SessionDep, user: UserDep) -> Response:
+def delete_station(station_id: PathId, session: SessionDep, user: UserDep) -> Response:
     """Remove a station (its partner's operators, or an admin)."""
     session.delete(_changeable(session, user, station_id))
     session.commit()
@@ -214,7 +214,7 @@ def delete_station(station_id: int, session: SessionDep, user: UserDep) -> Respo
 
 @router.post("/{station_id}/unavailability", response_model=StationPublic, status_code=201)
 def add_unavailability(
-    station_id: int, body: UnavailabilityCreate, session: SessionDep, user: UserDep
+    station_id: PathId, body: UnavailabilityCreate, session: SessionDep, user: UserDep
 ) -> StationPublic:
     """Record a maintenance or outage window (its partner's operators, or an admin)."""
     station = _changeable(session, user, station_id)

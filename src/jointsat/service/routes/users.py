@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import PathId, RowId
 from jointsat.service.tokens import issue_token
 from jointsat.store.tables import ApiToken, Partner, Role, User
 
@@ -24,7 +25,7 @@ class UserCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    partner_id: int | None = None
+    partner_id: RowId | None = None
 
     @model_validator(mode="after")
     def _partner(self) -> UserCreate:
@@ -102,7 +103,7 @@ def create_user(body: UserCreate, session: SessionDep, _: AdminDep, now: NowDep)
 
 @router.post("/users/{user_id}/tokens", response_model=TokenIssued, status_code=201)
 def create_token(
-    user_id: int, body: TokenCreate, session: SessionDep, caller: UserDep, now: NowDep
+    user_id: PathId, body: TokenCreate, session: SessionDep, caller: UserDep, now: NowDep
 ) -> TokenIssued:
     """Create a token for a user (an admin for anyone, a user for itself)."""
     if caller.role is not Role.ADMIN and caller.id != user_id:
@@ -117,7 +118,7 @@ def create_token(
 
 
 @router.get("/users/{user_id}/tokens", response_model=list[TokenPublic])
-def list_tokens(user_id: int, session: SessionDep, caller: UserDep) -> list[TokenPublic]:
+def list_tokens(user_id: PathId, session: SessionDep, caller: UserDep) -> list[TokenPublic]:
     """List a user's tokens (an admin for anyone, a user for itself)."""
     if caller.role is not Role.ADMIN and caller.id != user_id:
         raise ProblemError(404, "Not found", f"no user with id {user_id}")
@@ -137,7 +138,7 @@ def list_tokens(user_id: int, session: SessionDep, caller: UserDep) -> list[Toke
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, session: SessionDep, caller: UserDep, now: NowDep) -> Response:
+def revoke_token(token_id: PathId, session: SessionDep, caller: UserDep, now: NowDep) -> Response:
     """Revoke a token (an admin any, a user its own); it stops working at once."""
     row = session.get(ApiToken, token_id)
     if row is None or (caller.role is not Role.ADMIN and row.user_id != caller.id):
