@@ -57,6 +57,17 @@ DEMO_STALE_DAYS = 3.0
 
 _TABLE_FILE_WIDTH = 200
 
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL of the store (default: JOINTSAT_DATABASE_URL, else a SQLite "
+        "file in the user's data folder).",
+    ),
+]
+
+
 app = typer.Typer(name="jointsat", no_args_is_help=True, add_completion=False)
 
 
@@ -126,19 +137,6 @@ def main(
 
 @app.command()
 def passes(
-    elements: Annotated[
-        list[Path],
-        typer.Option(
-            "--elements",
-            "-e",
-            metavar="FILE",
-            help="Element sets (TLE, 3LE or OMM); repeat for several files.",
-        ),
-    ],
-    stations: Annotated[
-        Path,
-        typer.Option("--stations", "-s", metavar="FILE", help="Ground stations (CSV or JSON)."),
-    ],
     start: Annotated[
         datetime,
         typer.Option(
@@ -147,6 +145,19 @@ def passes(
             help="Window start, e.g. 2024-05-09T00:00:00Z; UTC if no offset.",
         ),
     ],
+    elements: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--elements",
+            "-e",
+            metavar="FILE",
+            help="Element sets (TLE, 3LE or OMM); repeat for several files.",
+        ),
+    ] = None,
+    stations: Annotated[
+        Path | None,
+        typer.Option("--stations", "-s", metavar="FILE", help="Ground stations (CSV or JSON)."),
+    ] = None,
     days: Annotated[
         float | None, typer.Option(metavar="D", help="Window length in days (or give --end).")
     ] = None,
@@ -181,13 +192,27 @@ def passes(
             min=1, metavar="N", help="Processes to use (default: one per core for big jobs)."
         ),
     ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Take the satellites (and, without --stations, the stations) from the store.",
+        ),
+    ] = False,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Find every pass of the satellites over the stations in a time window."""
     window_start, window_end = time_window(start, days=days, end=end)
+    if not from_store and (not elements or stations is None):
+        raise typer.BadParameter("give --elements and --stations, or --from-store")
     errors = Console(stderr=True)
-    with _reporting_errors(errors):
-        element_files = read_elements(elements, strict=strict)
-        station_list = read_stations(stations)
+    with _reporting_errors(errors), _store_errors():
+        if from_store:
+            element_files, station_list = _from_store(database_url)
+        if elements:
+            element_files = read_elements(elements, strict=strict)
+        if stations is not None:
+            station_list = read_stations(stations)
         found = _predict(
             element_files,
             station_list,
@@ -262,6 +287,24 @@ def demo(
             "http://127.0.0.1:8000/api/v1/partners\n",
             soft_wrap=True,
         )
+
+
+def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, ...]]:
+    """Read every stored element set and station (the CLI has the whole store)."""
+    from jointsat.orbits.elements import ElementsFormat, ParsedElements
+    from jointsat.store.convert import network
+    from jointsat.store.database import default_database_url, open_engine, session_factory
+
+    url = database_url or default_database_url()
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            elements, stations = network(session)
+    finally:
+        engine.dispose()
+    source = f"store {_redacted(url)}"
+    parsed = ParsedElements(tuple(elements), (), ElementsFormat.OMM_JSON)
+    return ElementFiles((source,), (parsed,)), tuple(stations)
 
 
 def _fresh_demo_store() -> str:
@@ -552,16 +595,6 @@ db_app = typer.Typer(
     name="db", help="Create and migrate the consortium store.", no_args_is_help=True
 )
 app.add_typer(db_app)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy URL of the store (default: JOINTSAT_DATABASE_URL, else a SQLite "
-        "file in the user's data folder).",
-    ),
-]
 
 
 @db_app.command("upgrade")

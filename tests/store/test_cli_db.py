@@ -49,3 +49,61 @@ def test_bad_stores_get_one_clear_line(
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_passes_from_the_store_equal_passes_from_files(database_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from benchmarks.common import ORBITS
+
+    from jointsat.orbits.elements import parse_elements
+    from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.tables import (
+        ElementSetRecord,
+        GroundStation,
+        Partner,
+        Satellite,
+        SatelliteOperator,
+    )
+
+    now = datetime(2024, 5, 10, tzinfo=UTC)
+    tle = ORBITS / "stations.tle"
+    elements = parse_elements(tle.read_text()).elements[:2]
+    stations_csv = tmp_path / "stations.csv"
+    stations_csv.write_text(
+        "name,lat_deg,lon_deg,alt_m,min_elevation_deg\nWeilheim,47.88,11.085,663,10\n"
+    )
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    with session_factory(engine).begin() as session:
+        esa = Partner(code="esa", name="ESA", contribution_share=1.0)
+        session.add(
+            GroundStation(
+                name="Weilheim",
+                owner=esa,
+                lat_deg=47.88,
+                lon_deg=11.085,
+                alt_m=663.0,
+                min_elevation_deg=10.0,
+            )
+        )
+        for e in elements:
+            satellite = Satellite(name=e.object_name, norad_id=e.norad_cat_id)
+            satellite.operators = [SatelliteOperator(partner=esa, fraction=1.0)]
+            satellite.element_sets = [
+                ElementSetRecord(epoch=e.epoch, omm=e.to_omm(), source="t", received_at=now)
+            ]
+            session.add(satellite)
+    engine.dispose()
+    window = ["--start", "2024-05-10T00:00:00Z", "--days", "1", "--format", "csv"]
+    stored = runner.invoke(app, ["passes", "--from-store", "--database-url", database_url, *window])
+    assert stored.exit_code == 0, stored.output
+    head = "\n".join(tle.read_text().splitlines()[:6])
+    elements_file = tmp_path / "two.tle"
+    elements_file.write_text(head)
+    files = runner.invoke(
+        app, ["passes", "-e", str(elements_file), "-s", str(stations_csv), *window]
+    )
+    assert files.exit_code == 0, files.output
+    assert stored.stdout == files.stdout
+    assert len(stored.stdout.splitlines()) > 3

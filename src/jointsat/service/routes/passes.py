@@ -11,10 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from jointsat.errors import ElementsError
-from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes, find_passes
-from jointsat.orbits.stations import HorizonMask, Station
 from jointsat.service.access import (
     satellite_visibilities,
     sees_satellite,
@@ -24,6 +21,7 @@ from jointsat.service.access import (
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime
+from jointsat.store.convert import elements_of, station_of
 from jointsat.store.tables import GroundStation, Satellite
 
 router = APIRouter(prefix="/passes", tags=["passes"])
@@ -109,8 +107,8 @@ def list_passes(
     found = cache.get(key)
     if found is None:
         found = find_passes(
-            [_elements(e.omm) for s in satellites for e in s.element_sets],
-            [_station(g) for g in stations],
+            [elements_of(e) for s in satellites for e in s.element_sets],
+            [station_of(g) for g in stations],
             start,
             end,
         )
@@ -145,27 +143,6 @@ def list_passes(
             )
         )
     return rows
-
-
-def _elements(omm: dict[str, object]) -> Elements:
-    try:
-        return Elements.from_omm(omm, source="store")
-    except ElementsError as exc:  # stored sets were checked on upload
-        raise ProblemError(500, "Stored element set unreadable", str(exc)) from None
-
-
-def _station(g: GroundStation) -> Station:
-    mask = g.horizon_mask
-    return Station(
-        name=g.name,
-        lat_deg=g.lat_deg,
-        lon_deg=g.lon_deg,
-        alt_m=g.alt_m,
-        min_elevation_deg=g.min_elevation_deg,
-        horizon_mask=HorizonMask(tuple(mask["azimuth_deg"]), tuple(mask["elevation_deg"]))
-        if mask
-        else None,
-    )
 
 
 def _satellites(
