@@ -213,7 +213,7 @@ def test_bad_command_lines_exit_2_with_a_message(
 
 def test_missing_options_exit_2_with_a_message(stations_csv: str) -> None:
     result = invoke("passes", "-s", stations_csv, "--start", START, "--days", "1")
-    assert_clean_failure(result, 2, "Missing option '--elements'")
+    assert_clean_failure(result, 2, "give --elements and --stations, or --from-store")
 
 
 def test_a_missing_elements_file_is_named(stations_csv: str, tmp_path: Path) -> None:
