@@ -114,10 +114,12 @@ def list_passes(
         )
         cache.put(key, found)
     by_norad = {s.norad_id: s for s in satellites}
+    sats = [by_norad[s.norad_id] for s in found.satellites]  # found.satellites' order
     rows = []
-    for p in found.rows():
-        sat = by_norad[p.satellite.norad_id]
-        station = stations[found.stations.index(p.station)]
+    for p, sat_index, station_index in zip(
+        found.rows(), found.satellite, found.station, strict=True
+    ):
+        sat, station = sats[sat_index], stations[station_index]  # stations in the order given
         if partner_id is not None and not (
             station.partner_id == partner_id
             or any(o.partner_id == partner_id for o in sat.operators)
