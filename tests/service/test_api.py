@@ -168,3 +168,22 @@ def test_openapi_is_served_and_no_cdn_docs(consortium: Consortium) -> None:
     assert spec.status_code == 200
     assert "/api/v1/partners" in spec.json()["paths"]
     assert consortium.get("/docs", None).status_code == 404
+
+
+def test_cached_lists_follow_every_write(consortium: Consortium) -> None:
+    admin = consortium.admin_token
+    first = consortium.get("/api/v1/partners", admin).json()
+    assert consortium.get("/api/v1/partners", admin).json() == first  # served again
+    consortium.send(
+        "PATCH", f"/api/v1/partners/{consortium.cnes_id}", admin, json={"name": "CNES (FR)"}
+    )
+    names = [p["name"] for p in consortium.get("/api/v1/partners", admin).json()]
+    assert "CNES (FR)" in names
+    consortium.send(
+        "POST",
+        "/api/v1/partners",
+        admin,
+        json={"code": "dlr", "name": "DLR", "contribution_share": 0.1},
+    )
+    codes = [p["code"] for p in consortium.get("/api/v1/partners", admin).json()]
+    assert codes == ["esa", "cnes", "dlr"]

@@ -87,3 +87,25 @@ def test_the_database_url_comes_from_the_environment_or_the_user_data_folder(
     url = default_database_url({})
     assert url == f"sqlite:///{tmp_path}/jointsat/jointsat.db"
     assert (tmp_path / "jointsat").is_dir()
+
+
+def test_every_write_bumps_the_store_revision_and_reads_do_not(database_url: str) -> None:
+    from jointsat.store.database import store_revision
+
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        before = store_revision(session)
+    with sessions.begin() as session:
+        session.add(Partner(code="esa", name="ESA", contribution_share=0.5))
+    with sessions() as session:
+        after_insert = store_revision(session)
+        session.scalars(select(Partner)).all()
+    with sessions() as session:
+        assert store_revision(session) == after_insert > before
+    with sessions.begin() as session:
+        session.scalars(select(Partner)).one().name = "European Space Agency"
+    with sessions() as session:
+        assert store_revision(session) > after_insert
+    engine.dispose()

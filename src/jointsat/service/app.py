@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from jointsat import __version__
 from jointsat.service import problems
+from jointsat.service.cache import ResponseCache
 from jointsat.service.routes import (
     agreements,
     me,
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
     app.state.pass_cache = passes.PassCache()
+    app.state.response_cache = ResponseCache()
     problems.install(app)
     for router in (
         me.router,

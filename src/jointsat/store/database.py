@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,5 +60,28 @@ def open_engine(url: str, **options: Any) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return a session maker bound to the engine (objects stay usable after commit)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Return a session maker bound to the engine (objects stay usable after commit).
+
+    Every flush that writes bumps the store's revision in the same transaction, so a
+    cache keyed by the revision can never serve what a committed write changed.
+    """
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", _bump_revision)
+    return factory
+
+
+def _bump_revision(session: Session, _context: Any, _instances: Any) -> None:
+    from jointsat.store.tables import StoreRevision
+
+    if not (session.new or session.dirty or session.deleted):
+        return
+    if any(isinstance(o, StoreRevision) for o in (*session.new, *session.dirty)):
+        return
+    session.execute(update(StoreRevision).values(value=StoreRevision.value + 1))
+
+
+def store_revision(session: Session) -> int:
+    """Return the store's revision (0 for a store that has never been written)."""
+    from jointsat.store.tables import StoreRevision
+
+    return int(session.scalar(select(StoreRevision.value)) or 0)

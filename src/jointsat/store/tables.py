@@ -277,3 +277,12 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class StoreRevision(Base):
+    """A counter bumped by every write, so that readers can cache what they derive."""
+
+    __tablename__ = "store_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

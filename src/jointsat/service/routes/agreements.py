@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from jointsat.service.cache import cached_json
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
@@ -60,10 +61,14 @@ def _get(session: SessionDep, partner_id: int) -> Agreement:
 
 
 @router.get("", response_model=list[AgreementPublic])
-def list_agreements(session: SessionDep, _: UserDep) -> list[AgreementPublic]:
+def list_agreements(request: Request, session: SessionDep, _: UserDep) -> Response:
     """List every partner's agreement."""
-    rows = session.scalars(select(Agreement).join(Partner).order_by(Agreement.partner_id))
-    return [_public(a) for a in rows]
+
+    def make() -> list[AgreementPublic]:
+        rows = session.scalars(select(Agreement).join(Partner).order_by(Agreement.partner_id))
+        return [_public(a) for a in rows]
+
+    return cached_json(request, session, ("agreements",), list[AgreementPublic], make)
 
 
 @router.get("/{partner_id}", response_model=AgreementPublic)

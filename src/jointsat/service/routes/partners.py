@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from jointsat.service.cache import cached_json
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
@@ -61,9 +62,15 @@ def _commit(session: SessionDep, what: str) -> None:
 
 
 @router.get("", response_model=list[PartnerPublic])
-def list_partners(session: SessionDep, _: UserDep) -> list[Partner]:
+def list_partners(request: Request, session: SessionDep, _: UserDep) -> Response:
     """List every partner of the consortium (membership is known to all members)."""
-    return list(session.scalars(select(Partner).order_by(Partner.id)))
+    return cached_json(
+        request,
+        session,
+        ("partners",),
+        list[PartnerPublic],
+        lambda: list(session.scalars(select(Partner).order_by(Partner.id))),
+    )
 
 
 @router.get("/{partner_id}", response_model=PartnerPublic)

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,6 +18,7 @@ from jointsat.service.access import (
     sees_station,
     station_visibilities,
 )
+from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime
@@ -82,7 +83,7 @@ def list_passes(
         int | None,
         Query(ge=1, le=MAX_ID, description="Passes of its satellites or over its stations"),
     ] = None,
-) -> list[PassPublic]:
+) -> Response:
     """Return every pass in the window that the caller may see, filtered as asked."""
     if end <= start:
         raise ProblemError(422, "Invalid request", "end must be after start")
@@ -90,6 +91,26 @@ def list_passes(
         raise ProblemError(
             422, "Invalid request", f"the window may not exceed {MAX_WINDOW.days} days"
         )
+    key = ("passes", viewer(user), start, end, satellite_id, station_id, partner_id)
+    return cached_json(
+        request,
+        session,
+        key,
+        list[PassPublic],
+        lambda: _passes(request, session, user, start, end, satellite_id, station_id, partner_id),
+    )
+
+
+def _passes(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    start: datetime,
+    end: datetime,
+    satellite_id: int | None,
+    station_id: int | None,
+    partner_id: int | None,
+) -> list[PassPublic]:
     satellites = _satellites(session, user, satellite_id, partner_id, station_id)
     stations = _stations(session, user, station_id, partner_id, satellite_id)
     if not satellites or not stations:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from jointsat.errors import ElementsError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.service.access import changes, satellite_visibilities, sees_satellite
+from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId
@@ -97,15 +98,19 @@ def _visible(session: SessionDep, user: User, satellite_id: int) -> Satellite:
 
 
 @router.get("", response_model=list[SatellitePublic])
-def list_satellites(session: SessionDep, user: UserDep) -> list[SatellitePublic]:
+def list_satellites(request: Request, session: SessionDep, user: UserDep) -> Response:
     """List the satellites the caller may see."""
-    visibility = satellite_visibilities(session)
-    rows = session.scalars(
-        select(Satellite)
-        .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
-        .order_by(Satellite.id)
-    )
-    return [_public(s) for s in rows if sees_satellite(user, s, visibility)]
+
+    def make() -> list[SatellitePublic]:
+        visibility = satellite_visibilities(session)
+        rows = session.scalars(
+            select(Satellite)
+            .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+            .order_by(Satellite.id)
+        )
+        return [_public(s) for s in rows if sees_satellite(user, s, visibility)]
+
+    return cached_json(request, session, ("satellites", viewer(user)), list[SatellitePublic], make)
 
 
 @router.get("/{satellite_id}", response_model=SatellitePublic)

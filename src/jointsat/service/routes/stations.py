@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from jointsat.errors import StationsError
 from jointsat.orbits.stations import HorizonMask
 from jointsat.service.access import changes, sees_station, station_visibilities
+from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import AwareDatetime, PathId, RowId
@@ -156,15 +157,19 @@ def _commit(session: SessionDep, what: str) -> None:
 
 
 @router.get("", response_model=list[StationPublic])
-def list_stations(session: SessionDep, user: UserDep) -> list[StationPublic]:
+def list_stations(request: Request, session: SessionDep, user: UserDep) -> Response:
     """List the stations the caller may see."""
-    rows = session.scalars(
-        select(GroundStation)
-        .options(selectinload(GroundStation.unavailable))
-        .order_by(GroundStation.id)
-    )
-    visibility = station_visibilities(session)
-    return [_public(s) for s in rows if sees_station(user, s, visibility)]
+
+    def make() -> list[StationPublic]:
+        rows = session.scalars(
+            select(GroundStation)
+            .options(selectinload(GroundStation.unavailable))
+            .order_by(GroundStation.id)
+        )
+        visibility = station_visibilities(session)
+        return [_public(s) for s in rows if sees_station(user, s, visibility)]
+
+    return cached_json(request, session, ("stations", viewer(user)), list[StationPublic], make)
 
 
 @router.get("/{station_id}", response_model=StationPublic)
