@@ -163,11 +163,18 @@ def test_bad_requests_get_problem_documents(
     assert problem["detail"]
 
 
-def test_openapi_is_served_and_no_cdn_docs(consortium: Consortium) -> None:
+def test_openapi_and_interactive_docs_are_served_with_no_cdn(consortium: Consortium) -> None:
     spec = consortium.get("/openapi.json", None)
     assert spec.status_code == 200
     assert "/api/v1/partners" in spec.json()["paths"]
-    assert consortium.get("/docs", None).status_code == 404
+    page = consortium.get("/docs", None)
+    assert page.status_code == 200
+    assert "https://" not in page.text and "http://" not in page.text  # nothing fetched
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        assert f"/static/swagger-ui/{asset}" in page.text
+        served = consortium.get(f"/static/swagger-ui/{asset}", None)
+        assert served.status_code == 200
+        assert len(served.content) > 500
 
 
 def test_cached_lists_follow_every_write(consortium: Consortium) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib.resources import files
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from jointsat import __version__
 from jointsat.service import problems
@@ -23,6 +27,25 @@ from jointsat.service.settings import Settings
 from jointsat.store.database import open_engine, session_factory
 
 API_PREFIX = "/api/v1"
+
+
+SWAGGER_ASSETS = "/static/swagger-ui"
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Serve the interactive API docs at /docs from Swagger UI files bundled in the package."""
+    folder = files("jointsat.web") / "swagger-ui"
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=str(folder)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="jointsat API",
+            swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+        )
 
 
 def _utc_now() -> datetime:
@@ -47,6 +70,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.pass_cache = passes.PassCache()
     app.state.response_cache = ResponseCache()
     problems.install(app)
+    _serve_docs(app)
     for router in (
         me.router,
         partners.router,
