@@ -1,0 +1,201 @@
+"""Check every role x resource x verb x owner cell against the access rules (stations aside).
+
+Stations have their own matrix in test_stations_access.py. The expected answer of
+each cell is written here from the issue's rules, not taken from the service's code:
+- partners, agreements: every member reads them; only the consortium admin changes them;
+- users: only the consortium admin lists or creates them;
+- satellites: the admin does everything and alone creates satellites (operators set
+  fair shares); a partner's users read its satellites and others' unless an operator's
+  agreement makes them private (then 404, hiding them); operators of an operating
+  partner upload element sets, viewers never change anything;
+- passes: a satellite hidden from the caller is a 404 there too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from benchmarks.common import ORBITS
+from fastapi.testclient import TestClient
+
+from jointsat.orbits.elements import parse_elements
+from jointsat.service.app import create_app
+from jointsat.service.settings import Settings
+from jointsat.service.tokens import initialise, issue_token
+from jointsat.store import migrate
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.tables import (
+    Agreement,
+    ElementSetRecord,
+    GroundStation,
+    Partner,
+    Role,
+    Satellite,
+    SatelliteOperator,
+    User,
+    Visibility,
+)
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+ROLES = ("admin", "operator", "viewer")
+OWNERS = ("own", "consortium", "private")
+CELLS = {
+    "partners": ("list", "read", "create", "update", "delete"),
+    "agreements": ("list", "read", "update"),
+    "users": ("list", "create"),
+    "satellites": ("list", "read", "create", "history", "upload"),
+    "passes": ("list",),
+}
+ISS = parse_elements((ORBITS / "tle-CATNR-25544.txt").read_text()).elements[0]
+
+
+def expected(role: str, resource: str, verb: str, owner: str) -> int:
+    """Return the status the rules give for one cell."""
+    reads = verb in ("list", "read", "history")
+    success = {"create": 201, "delete": 204, "upload": 201}.get(verb, 200)
+    if resource in ("partners", "agreements"):
+        return success if reads or role == "admin" else 403
+    if resource == "users":
+        return success if role == "admin" else 403
+    hidden = owner == "private" and role != "admin"
+    if reads:
+        return 404 if hidden else 200
+    if verb == "create":
+        return success if role == "admin" else 403
+    if hidden:
+        return 404
+    return success if role == "admin" or (role == "operator" and owner == "own") else 403
+
+
+class World:
+    def __init__(self, url: str) -> None:
+        migrate.upgrade(url)
+        self.engine = open_engine(url)
+        self.tokens: dict[str, str] = {}
+        self.partner: dict[str, int] = {}
+        self.satellite: dict[str, int] = {}
+        with session_factory(self.engine).begin() as session:
+            self.tokens["admin"] = initialise(session, name="admin", now=NOW)
+            for code, visibility in (
+                ("own", Visibility.CONSORTIUM),
+                ("consortium", Visibility.CONSORTIUM),
+                ("private", Visibility.PRIVATE),
+            ):
+                partner = Partner(code=code, name=code.title(), contribution_share=1 / 3)
+                session.add(Agreement(partner=partner, satellite_visibility=visibility))
+                session.add(partner)
+                session.flush()
+                self.partner[code] = partner.id
+                session.add(
+                    GroundStation(name=f"{code}-station", owner=partner, lat_deg=48.0, lon_deg=11.0)
+                )
+                # Each owner's satellite: the private one is joint with "consortium",
+                # and the most restrictive operator hides it.
+                satellite = Satellite(name=f"{code}-sat", norad_id=25544 + len(self.partner))
+                operators = [SatelliteOperator(partner=partner, fraction=1.0)]
+                if code == "private":
+                    operators = [
+                        SatelliteOperator(partner=partner, fraction=0.5),
+                        SatelliteOperator(partner_id=self.partner["consortium"], fraction=0.5),
+                    ]
+                satellite.operators = operators
+                satellite.element_sets = [
+                    ElementSetRecord(
+                        epoch=ISS.epoch,
+                        omm={**ISS.to_omm(), "NORAD_CAT_ID": satellite.norad_id},
+                        source="test",
+                        received_at=NOW,
+                    )
+                ]
+                session.add(satellite)
+                session.flush()
+                self.satellite[code] = satellite.id
+            own = session.get(Partner, self.partner["own"])
+            for role in (Role.OPERATOR, Role.VIEWER):
+                user = User(name=f"own-{role.value}", role=role, partner=own, created_at=NOW)
+                session.add(user)
+                self.tokens[role.value] = issue_token(session, user, now=NOW)
+        self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
+        self.counter = itertools.count()
+
+    def call(self, role: str, resource: str, verb: str, owner: str) -> int:
+        c, n = self.client, next(self.counter)
+        h = {"Authorization": f"Bearer {self.tokens[role]}"}
+        pid, sid = self.partner[owner], self.satellite[owner]
+        if resource == "partners":
+            if verb == "create":
+                body = {"code": f"p{n}", "name": f"P{n}", "contribution_share": 0.1}
+                return c.post("/api/v1/partners", json=body, headers=h).status_code
+            if verb == "delete":  # a partner with nothing attached, made for the cell
+                made = c.post(
+                    "/api/v1/partners",
+                    json={"code": f"d{n}", "name": f"D{n}", "contribution_share": 0.1},
+                    headers={"Authorization": f"Bearer {self.tokens['admin']}"},
+                )
+                return c.delete(f"/api/v1/partners/{made.json()['id']}", headers=h).status_code
+            path = f"/api/v1/partners/{pid}"
+        elif resource == "agreements":
+            path = f"/api/v1/agreements/{pid}"
+        elif resource == "users":
+            if verb == "create":
+                body = {"name": f"u{n}", "role": "viewer", "partner_id": pid}
+                return c.post("/api/v1/users", json=body, headers=h).status_code
+            return c.get("/api/v1/users", headers=h).status_code
+        elif resource == "satellites":
+            if verb == "create":
+                body = {"name": f"s{n}", "norad_id": 70_000 + n, "operators": {str(pid): 1.0}}
+                return c.post("/api/v1/satellites", json=body, headers=h).status_code
+            if verb == "history":
+                return c.get(f"/api/v1/satellites/{sid}/elements", headers=h).status_code
+            if verb == "upload":
+                omm = {
+                    **ISS.to_omm(),
+                    "NORAD_CAT_ID": 25544 + list(OWNERS).index(owner) + 1,
+                    "EPOCH": f"2024-05-{10 + n % 15:02d}T00:00:00.000000",
+                }
+                return c.post(
+                    f"/api/v1/satellites/{sid}/elements",
+                    content=json.dumps([omm]),
+                    headers={**h, "Content-Type": "text/plain"},
+                ).status_code
+            path = f"/api/v1/satellites/{sid}"
+        else:  # passes of one satellite
+            window = "start=2024-05-10T00:00:00Z&end=2024-05-10T06:00:00Z"
+            return c.get(f"/api/v1/passes?{window}&satellite_id={sid}", headers=h).status_code
+        if verb == "list":
+            listed = c.get(path.rsplit("/", 1)[0], headers=h)
+            assert listed.status_code == 200
+            key = "partner_id" if resource == "agreements" else "id"
+            wanted = pid if resource in ("partners", "agreements") else sid
+            return 200 if wanted in {row[key] for row in listed.json()} else 404
+        if verb == "read":
+            return c.get(path, headers=h).status_code
+        body = {"name": f"renamed {n}"} if resource == "partners" else {"embargo_days": n}
+        return c.patch(path, json=body, headers=h).status_code
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    w = World(database_url)
+    yield w
+    w.client.close()
+    w.engine.dispose()
+
+
+def test_every_cell_of_the_access_matrix(world: World) -> None:
+    cells = [
+        (role, resource, verb, owner)
+        for resource, verbs in CELLS.items()
+        for role, verb, owner in itertools.product(ROLES, verbs, OWNERS)
+    ]
+    assert len(cells) == 3 * 3 * sum(len(v) for v in CELLS.values())
+    wrong = [
+        (cell, got, want)
+        for cell in cells
+        if (got := world.call(*cell)) != (want := expected(*cell))
+    ]
+    assert wrong == []
