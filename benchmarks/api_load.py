@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--database-url", help="an empty store (default: a temporary SQLite)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{folder}/load.db"
@@ -149,7 +150,16 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "JOINTSAT_DATABASE_URL": url}
         server = subprocess.Popen(
-            [sys.executable, "-m", "jointsat", "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "jointsat",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

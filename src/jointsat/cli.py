@@ -727,9 +727,12 @@ def token_revoke(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (each opens its own connections).")
+    ] = 1,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /openapi.json) with uvicorn."""
+    """Serve the REST API (OpenAPI at /openapi.json, docs at /docs) with uvicorn."""
     import uvicorn
 
     from jointsat.service.app import create_app
@@ -739,4 +742,16 @@ def serve(
         settings = (
             Settings(database_url=database_url) if database_url else Settings.from_environment()
         )
-        uvicorn.run(create_app(settings), host=host, port=port)
+        if workers == 1:
+            uvicorn.run(create_app(settings), host=host, port=port)
+            return
+        # Several processes need the app as an import string; they read the store's
+        # URL from the environment.
+        os.environ["JOINTSAT_DATABASE_URL"] = settings.database_url
+        uvicorn.run(
+            "jointsat.service.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+        )

@@ -82,3 +82,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Build the app from JOINTSAT_* variables (for uvicorn's worker processes)."""
+    return create_app(Settings.from_environment())
