@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from jointsat.service.cache import cached_json
-from jointsat.service.deps import AdminDep, SessionDep, UserDep
+from jointsat.service.deps import AdminDep, SessionDep, UserDep, commit_or_conflict
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
 from jointsat.store.tables import Agreement, Partner
@@ -53,14 +52,6 @@ def _get(session: SessionDep, partner_id: int) -> Partner:
     return partner
 
 
-def _commit(session: SessionDep, what: str) -> None:
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ProblemError(409, "Conflict", f"{what} clashes with an existing partner") from None
-
-
 @router.get("", response_model=list[PartnerPublic])
 def list_partners(request: Request, session: SessionDep, _: UserDep) -> Response:
     """List every partner of the consortium (membership is known to all members)."""
@@ -85,7 +76,9 @@ def create_partner(body: PartnerCreate, session: SessionDep, _: AdminDep) -> Par
     partner = Partner(**body.model_dump())
     session.add(partner)
     session.add(Agreement(partner=partner))
-    _commit(session, f"code {body.code!r} or name {body.name!r}")
+    commit_or_conflict(
+        session, f"code {body.code!r} or name {body.name!r} clashes with an existing partner"
+    )
     return partner
 
 
@@ -99,7 +92,7 @@ def update_partner(
         if value is None:
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
         setattr(partner, field, value)
-    _commit(session, f"name {body.name!r}")
+    commit_or_conflict(session, f"name {body.name!r} clashes with an existing partner")
     return partner
 
 
@@ -107,11 +100,5 @@ def update_partner(
 def delete_partner(partner_id: PathId, session: SessionDep, _: AdminDep) -> Response:
     """Remove a partner that owns no station or satellite share (consortium admin)."""
     session.delete(_get(session, partner_id))
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ProblemError(
-            409, "Conflict", f"partner {partner_id} still owns stations or satellite shares"
-        ) from None
+    commit_or_conflict(session, f"partner {partner_id} still owns stations or satellite shares")
     return Response(status_code=204)

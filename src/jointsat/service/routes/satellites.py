@@ -8,14 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from jointsat.errors import ElementsError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.service.access import changes, satellite_visibilities, sees_satellite
 from jointsat.service.cache import cached_json, viewer
-from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep, commit_or_conflict
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId
 from jointsat.store.tables import (
@@ -130,13 +129,7 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
         SatelliteOperator(partner_id=p, fraction=f) for p, f in body.operators.items()
     ]
     session.add(satellite)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ProblemError(
-            409, "Conflict", f"a satellite with catalog number {body.norad_id} exists"
-        ) from None
+    commit_or_conflict(session, f"a satellite with catalog number {body.norad_id} exists")
     return _public(satellite)
 
 

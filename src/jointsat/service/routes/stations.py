@@ -7,14 +7,13 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from jointsat.errors import StationsError
 from jointsat.orbits.stations import HorizonMask
 from jointsat.service.access import changes, sees_station, station_visibilities
 from jointsat.service.cache import cached_json, viewer
-from jointsat.service.deps import SessionDep, UserDep
+from jointsat.service.deps import SessionDep, UserDep, commit_or_conflict
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import AwareDatetime, PathId, RowId
 from jointsat.store.tables import (
@@ -148,14 +147,6 @@ def _changeable(session: SessionDep, user: User, station_id: int) -> GroundStati
     return station
 
 
-def _commit(session: SessionDep, what: str) -> None:
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ProblemError(409, "Conflict", f"{what} clashes with an existing station") from None
-
-
 @router.get("", response_model=list[StationPublic])
 def list_stations(request: Request, session: SessionDep, user: UserDep) -> Response:
     """List the stations the caller may see."""
@@ -190,7 +181,7 @@ def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> S
         **fields, horizon_mask=body.horizon_mask.model_dump() if body.horizon_mask else None
     )
     session.add(station)
-    _commit(session, f"name {body.name!r}")
+    commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
     session.refresh(station)
     return _public(station)
 
@@ -205,7 +196,7 @@ def update_station(
         if value is None and field != "horizon_mask":
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
         setattr(station, field, value)
-    _commit(session, f"name {body.name!r}")
+    commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
     return _public(station)
 
 

@@ -7,9 +7,8 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep, commit_or_conflict
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId
 from jointsat.service.tokens import issue_token
@@ -93,11 +92,7 @@ def create_user(body: UserCreate, session: SessionDep, _: AdminDep, now: NowDep)
         raise ProblemError(422, "Unprocessable input", f"no partner with id {body.partner_id}")
     user = User(name=body.name, role=body.role, partner_id=body.partner_id, created_at=now)
     session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ProblemError(409, "Conflict", f"a user named {body.name!r} exists") from None
+    commit_or_conflict(session, f"a user named {body.name!r} exists")
     return _user(user)
 
 
