@@ -28,12 +28,11 @@ def issue_token(session: Session, user: User, *, now: datetime, label: str = "")
 
 def user_for_token(session: Session, token: str) -> User | None:
     """Return the user a live (not revoked) token belongs to, or None."""
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    return session.scalars(
+        select(User)
+        .join(ApiToken)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
     ).one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    return row.user
 
 
 def initialise(session: Session, *, name: str, now: datetime) -> str:
