@@ -42,6 +42,8 @@ from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
 from jointsat.orbits.stations import Station
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from jointsat.demo import DemoConsortium
 
 PROGRESS_DELAY_S = 1.0
@@ -293,15 +295,10 @@ def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, 
     """Read every stored element set and station (the CLI has the whole store)."""
     from jointsat.orbits.elements import ElementsFormat, ParsedElements
     from jointsat.store.convert import network
-    from jointsat.store.database import default_database_url, open_engine, session_factory
 
-    url = database_url or default_database_url()
-    engine = open_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            elements, stations = network(session)
-    finally:
-        engine.dispose()
+    url = _store_url(database_url)
+    with _store_session(url) as session:
+        elements, stations = network(session)
     source = f"store {_redacted(url)}"
     parsed = ParsedElements(tuple(elements), (), ElementsFormat.OMM_JSON)
     return ElementFiles((source,), (parsed,)), tuple(stations)
@@ -325,15 +322,10 @@ def _build_demo_store(
     """Migrate the store at ``url`` and fill it with the demo consortium."""
     from jointsat.demo import build
     from jointsat.store import migrate
-    from jointsat.store.database import open_engine, session_factory
 
     migrate.upgrade(url)
-    engine = open_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            return build(session, element_files, tuple(stations), now=datetime.now(UTC))
-    finally:
-        engine.dispose()
+    with _store_session(url) as session:
+        return build(session, element_files, tuple(stations), now=datetime.now(UTC))
 
 
 def _print_consortium(console: Console, found: Passes, consortium: DemoConsortium) -> None:
@@ -604,10 +596,9 @@ def db_upgrade(
 ) -> None:
     """Bring the store's schema up to date (creating the store if it is new)."""
     from jointsat.store import migrate
-    from jointsat.store.database import default_database_url
 
     with _reporting_errors(Console(stderr=True)), _store_errors():
-        url = database_url or default_database_url()
+        url = _store_url(database_url)
         migrate.upgrade(url, revision)
         typer.echo(f"store at revision {migrate.current_revision(url)}: {_redacted(url)}")
 
@@ -619,10 +610,9 @@ def db_downgrade(
 ) -> None:
     """Take the store's schema back to an earlier revision."""
     from jointsat.store import migrate
-    from jointsat.store.database import default_database_url
 
     with _reporting_errors(Console(stderr=True)), _store_errors():
-        url = database_url or default_database_url()
+        url = _store_url(database_url)
         migrate.downgrade(url, revision)
         typer.echo(f"store at revision {migrate.current_revision(url)}: {_redacted(url)}")
 
@@ -650,6 +640,26 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _store_url(database_url: str | None) -> str:
+    """Return the store's URL: the one given, else JOINTSAT_DATABASE_URL or the user's file."""
+    from jointsat.store.database import default_database_url
+
+    return database_url or default_database_url()
+
+
+@contextmanager
+def _store_session(url: str) -> Iterator[Session]:
+    """Yield a session of the store at ``url`` in one transaction; close the engine after."""
+    from jointsat.store.database import open_engine, session_factory
+
+    engine = open_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 admin_app = typer.Typer(
     name="admin",
     help="Set up the store's first admin and manage API tokens.",
@@ -668,15 +678,12 @@ def admin_init(
     """Create (or migrate) the store and its first admin; print the admin's token once."""
     from jointsat.service.tokens import initialise
     from jointsat.store import migrate
-    from jointsat.store.database import default_database_url, open_engine, session_factory
 
     with _reporting_errors(Console(stderr=True)), _store_errors():
-        url = database_url or default_database_url()
+        url = _store_url(database_url)
         migrate.upgrade(url)
-        engine = open_engine(url)
-        with session_factory(engine).begin() as session:
+        with _store_session(url) as session:
             token = initialise(session, name=name, now=datetime.now(UTC))
-        engine.dispose()
         typer.echo(f"store ready: {_redacted(url)}")
         typer.echo(f"admin {name!r} token (shown only now, keep it safe):")
         typer.echo(token)
@@ -692,17 +699,14 @@ def token_create(
     from sqlalchemy import select
 
     from jointsat.service.tokens import issue_token
-    from jointsat.store.database import default_database_url, open_engine, session_factory
     from jointsat.store.tables import User
 
     with _reporting_errors(Console(stderr=True)), _store_errors():
-        engine = open_engine(database_url or default_database_url())
-        with session_factory(engine).begin() as session:
+        with _store_session(_store_url(database_url)) as session:
             found = session.scalars(select(User).where(User.name == user)).one_or_none()
             if found is None:
                 raise StoreError(f"no user named {user!r}")
             token = issue_token(session, found, now=datetime.now(UTC), label=label)
-        engine.dispose()
         typer.echo(token)
 
 
@@ -713,14 +717,14 @@ def token_revoke(
 ) -> None:
     """Revoke a token: requests that carry it are refused from now on."""
     from jointsat.service.tokens import revoke
-    from jointsat.store.database import default_database_url, open_engine, session_factory
 
-    with _reporting_errors(Console(stderr=True)), _store_errors():
-        engine = open_engine(database_url or default_database_url())
-        with session_factory(engine).begin() as session:
-            row = revoke(session, token_id, now=datetime.now(UTC))
-            typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")
-        engine.dispose()
+    with (
+        _reporting_errors(Console(stderr=True)),
+        _store_errors(),
+        _store_session(_store_url(database_url)) as session,
+    ):
+        row = revoke(session, token_id, now=datetime.now(UTC))
+        typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")
 
 
 @app.command()

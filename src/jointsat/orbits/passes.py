@@ -1008,8 +1008,7 @@ def _apply_masks(
         return columns
     aos, los = columns["aos_s"][hit], columns["los_s"][hit]
     count = np.floor((los - aos) / MASK_SAMPLE_S).astype(np.int64) + 2
-    owner = np.repeat(np.arange(hit.size), count)
-    index = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    owner, index = _ranges(np.zeros(hit.size, dtype=np.int64), count)
     t = np.minimum(aos[owner] + index * MASK_SAMPLE_S, los[owner])
     sat, station = columns["satellite"][hit][owner], columns["station"][hit][owner]
 
@@ -1047,8 +1046,7 @@ def _apply_masks(
     # The peak of each stretch: the parent's TCA if inside, else the best sample.
     tca = columns["tca_s"][parent]
     inside = (tca >= start_t) & (tca <= stop_t)
-    seg = np.repeat(np.arange(starts.size), stops - starts + 1)  # samples above, per stretch
-    rows = np.concatenate([np.arange(a, b + 1) for a, b in zip(starts, stops, strict=True)])
+    seg, rows = _ranges(starts, stops - starts + 1)  # the samples above, stretch by stretch
     order = np.lexsort((-at.sine[rows], seg))
     _, head = np.unique(seg[order], return_index=True)
     best_sample = rows[order[head]]
@@ -1082,6 +1080,13 @@ def _apply_masks(
     }
     keep = np.setdiff1d(np.arange(columns["aos_s"].size), hit)
     return {k: np.concatenate([v[keep], masked[k]]) for k, v in columns.items()}
+
+
+def _ranges(first: IntArray, count: IntArray) -> tuple[IntArray, IntArray]:
+    """Expand ranges [first, first + count) into (range number, value) for every element."""
+    owner = np.repeat(np.arange(count.size), count)
+    offset = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    return owner, first[owner] + offset
 
 
 def _azimuth(rho: FloatArray, enu: FloatArray) -> FloatArray:
