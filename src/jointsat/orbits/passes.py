@@ -260,19 +260,11 @@ def _find_passes_job(
     return find_passes(elements, stations, start, end, min_elevation_deg=min_elevation_deg)
 
 
-_COLUMNS = (
-    "satellite",
-    "station",
-    "aos_s",
-    "tca_s",
-    "los_s",
-    "max_elevation_deg",
-    "aos_azimuth_deg",
-    "tca_azimuth_deg",
-    "los_azimuth_deg",
-    "sunlit",
-    "truncated",
-)
+_COLUMNS = tuple(
+    f.name
+    for f in dataclasses.fields(Passes)
+    if f.name not in ("start", "end", "satellites", "stations", "problems")
+)  # the per-pass arrays
 
 
 # --- the engine ---------------------------------------------------------------

@@ -86,14 +86,6 @@ class Station:
             )
 
 
-def station_arrays(stations: Sequence[Station]) -> tuple[NDArray[np.float64], ...]:
-    """Return the stations' latitudes, longitudes (degrees) and heights (m) as arrays."""
-    lat = np.array([s.lat_deg for s in stations], dtype=float)
-    lon = np.array([s.lon_deg for s in stations], dtype=float)
-    alt = np.array([s.alt_m for s in stations], dtype=float)
-    return lat, lon, alt
-
-
 STATION_COLUMNS = ("name", "lat_deg", "lon_deg", "alt_m")
 """Name the columns (CSV) or keys (JSON) every station must have."""
 
