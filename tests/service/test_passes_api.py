@@ -13,10 +13,10 @@ from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import find_passes
 from jointsat.orbits.stations import Station
 from jointsat.service.app import create_app
-from jointsat.service.routes import passes as passes_route
 from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
 from jointsat.store import migrate
+from jointsat.store import passes as stored
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import (
     Agreement,
@@ -110,11 +110,7 @@ def test_passes_are_the_library_s_for_what_the_caller_sees(world: World) -> None
 def test_filters_and_the_cache(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     client, auth = world
     everything = client.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
-    calls = []
-    real = passes_route.find_passes
-    monkeypatch.setattr(
-        passes_route, "find_passes", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+    calls = _count_predictions(monkeypatch)
     again = client.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
     assert again == everything
     assert calls == []  # served from the cache
@@ -130,6 +126,46 @@ def test_filters_and_the_cache(world: World, monkeypatch: pytest.MonkeyPatch) ->
         "/api/v1/passes", params={**_window(), "station_id": 3}, headers=auth["esa-view"]
     )
     assert hidden.status_code == 404
+
+
+def _count_predictions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = stored.find_passes
+    monkeypatch.setattr(stored, "find_passes", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_predictions_are_stored_for_every_server_process(
+    world: World, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, auth = world
+    first = client.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
+    calls = _count_predictions(monkeypatch)
+    other_process = create_app(Settings(database_url=database_url), clock=lambda: NOW)
+    with TestClient(other_process) as other:
+        assert other.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json() == first
+        assert calls == []  # read back from the store, not predicted again
+        # A write that changes no station or element set keeps the stored passes.
+        created = other.post(
+            "/api/v1/partners",
+            json={"code": "jaxa", "name": "JAXA", "contribution_share": 0.1},
+            headers=auth["admin"],
+        )
+        assert created.status_code == 201
+        assert other.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json() == first
+        assert calls == []
+        # Moving a station predicts anew; deleting one forgets its passes.
+        moved = other.patch(
+            "/api/v1/stations/2", json={"min_elevation_deg": 20.0}, headers=auth["admin"]
+        )
+        assert moved.status_code == 200
+        high = other.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
+        assert calls == [1]
+        low = [p for p in first if p["station_id"] == 2]
+        assert 0 < len([p for p in high if p["station_id"] == 2]) < len(low)
+        assert other.delete("/api/v1/stations/2", headers=auth["admin"]).status_code == 204
+        rest = other.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
+        assert rest == [p for p in first if p["station_id"] != 2]
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
-    app.state.pass_cache = passes.PassCache()
     app.state.response_cache = ResponseCache()
     problems.install(app)
     _serve_docs(app)

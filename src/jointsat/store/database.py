@@ -67,6 +67,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     """
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory, "before_flush", _bump_revision)
+    event.listen(factory, "before_flush", _forget_stale_passes)
     return factory
 
 
@@ -78,6 +79,19 @@ def _bump_revision(session: Session, _context: Any, _instances: Any) -> None:
     if any(isinstance(o, StoreRevision) for o in (*session.new, *session.dirty)):
         return
     session.execute(update(StoreRevision).values(value=StoreRevision.value + 1))
+
+
+def _forget_stale_passes(session: Session, _context: Any, _instances: Any) -> None:
+    """Drop stored pass predictions when a satellite, element set or station is deleted.
+
+    Their fingerprints name ids that a later row might reuse (SQLite reuses the
+    largest rowid), so predictions that lost passes to the deletion must go.
+    """
+    from jointsat.store.passes import forget_predictions
+    from jointsat.store.tables import ElementSetRecord, GroundStation, Satellite
+
+    if any(isinstance(o, Satellite | ElementSetRecord | GroundStation) for o in session.deleted):
+        forget_predictions(session)
 
 
 def store_revision(session: Session) -> int:

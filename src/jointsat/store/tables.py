@@ -286,3 +286,46 @@ class StoreRevision(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PassPrediction(Base):
+    """One run of the pass engine: which element sets and stations, over which window.
+
+    Stored passes are a cache: the same fingerprint (element-set versions, station
+    geometry, window, engine version) always gives the same passes, so a prediction
+    is made once and read back by every server process; deleting a satellite, an
+    element set or a station forgets all predictions.
+    """
+
+    __tablename__ = "pass_predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    element_set_ids: Mapped[list[int]] = mapped_column(JSON)
+    station_ids: Mapped[list[int]] = mapped_column(JSON)
+    engine: Mapped[str] = mapped_column(String(100))
+    computed_at: Mapped[datetime] = mapped_column()
+
+
+class PassRecord(Base):
+    """A predicted pass of a satellite over a station (from one prediction)."""
+
+    __tablename__ = "passes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(
+        ForeignKey("pass_predictions.id", ondelete="CASCADE"), index=True
+    )
+    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id", ondelete="CASCADE"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("ground_stations.id", ondelete="CASCADE"))
+    aos: Mapped[datetime] = mapped_column()
+    tca: Mapped[datetime] = mapped_column()
+    los: Mapped[datetime] = mapped_column()
+    max_elevation_deg: Mapped[float] = mapped_column(Float)
+    aos_azimuth_deg: Mapped[float] = mapped_column(Float)
+    tca_azimuth_deg: Mapped[float] = mapped_column(Float)
+    los_azimuth_deg: Mapped[float] = mapped_column(Float)
+    sunlit: Mapped[bool] = mapped_column()
+    truncated: Mapped[bool] = mapped_column()

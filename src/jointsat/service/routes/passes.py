@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -11,7 +10,6 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from jointsat.orbits.passes import Passes, find_passes
 from jointsat.service.access import (
     satellite_visibilities,
     sees_satellite,
@@ -19,15 +17,14 @@ from jointsat.service.access import (
     station_visibilities,
 )
 from jointsat.service.cache import cached_json, viewer
-from jointsat.service.deps import SessionDep, UserDep
+from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime
-from jointsat.store.convert import elements_of, station_of
+from jointsat.store.passes import stored_passes
 from jointsat.store.tables import GroundStation, Satellite
 
 router = APIRouter(prefix="/passes", tags=["passes"])
 MAX_WINDOW = timedelta(days=31)
-CACHE_ENTRIES = 64
 
 
 class PassPublic(BaseModel):
@@ -50,31 +47,12 @@ class PassPublic(BaseModel):
     truncated: bool
 
 
-class PassCache:
-    """Keep recent predictions, keyed by the element-set versions, stations and window."""
-
-    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
-        self._entries = entries
-        self._data: OrderedDict[tuple[object, ...], Passes] = OrderedDict()
-
-    def get(self, key: tuple[object, ...]) -> Passes | None:
-        found = self._data.get(key)
-        if found is not None:
-            self._data.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[object, ...], value: Passes) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self._entries:
-            self._data.popitem(last=False)
-
-
 @router.get("", response_model=list[PassPublic])
 def list_passes(
     request: Request,
     session: SessionDep,
     user: UserDep,
+    now: NowDep,
     start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with zone")],
     end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601 with zone")],
     satellite_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -97,14 +75,14 @@ def list_passes(
         session,
         key,
         list[PassPublic],
-        lambda: _passes(request, session, user, start, end, satellite_id, station_id, partner_id),
+        lambda: _passes(session, user, now, start, end, satellite_id, station_id, partner_id),
     )
 
 
 def _passes(
-    request: Request,
     session: SessionDep,
     user: UserDep,
+    now: datetime,
     start: datetime,
     end: datetime,
     satellite_id: int | None,
@@ -115,32 +93,12 @@ def _passes(
     stations = _stations(session, user, station_id, partner_id, satellite_id)
     if not satellites or not stations:
         return []
-    key = (
-        tuple((s.id, tuple(e.id for e in s.element_sets)) for s in satellites),
-        tuple(
-            (g.id, g.name, g.lat_deg, g.lon_deg, g.alt_m, g.min_elevation_deg, str(g.horizon_mask))
-            for g in stations
-        ),
-        start,
-        end,
-    )
-    cache: PassCache = request.app.state.pass_cache
-    found = cache.get(key)
-    if found is None:
-        found = find_passes(
-            [elements_of(e) for s in satellites for e in s.element_sets],
-            [station_of(g) for g in stations],
-            start,
-            end,
-        )
-        cache.put(key, found)
-    by_norad = {s.norad_id: s for s in satellites}
-    sats = [by_norad[s.norad_id] for s in found.satellites]  # found.satellites' order
+    sats = {s.id: s for s in satellites}
+    sites = {g.id: g for g in stations}
+    _, passes = stored_passes(session, satellites, stations, start, end, now=now)
     rows = []
-    for p, sat_index, station_index in zip(
-        found.rows(), found.satellite, found.station, strict=True
-    ):
-        sat, station = sats[sat_index], stations[station_index]  # stations in the order given
+    for p in passes:
+        sat, station = sats[p.satellite_id], sites[p.station_id]
         if partner_id is not None and not (
             station.partner_id == partner_id
             or any(o.partner_id == partner_id for o in sat.operators)
@@ -160,7 +118,7 @@ def _passes(
                 aos_azimuth_deg=p.aos_azimuth_deg,
                 tca_azimuth_deg=p.tca_azimuth_deg,
                 los_azimuth_deg=p.los_azimuth_deg,
-                duration_s=p.duration_s,
+                duration_s=(p.los - p.aos).total_seconds(),
                 sunlit=p.sunlit,
                 truncated=p.truncated,
             )
