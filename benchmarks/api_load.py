@@ -178,8 +178,8 @@ def run_wrk(base: str, token: str, clients: int, seconds: float) -> None:
             check=True,
         ).stdout
         try:
-            p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-            p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+            p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+            p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
         except (AttributeError, ValueError):
             print(out)
             raise

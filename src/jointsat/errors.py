@@ -40,3 +40,7 @@ class TimeWindowError(InputError):
 
 class StoreError(JointsatError):
     """Report that the store cannot be opened, reached or migrated."""
+
+
+class ProblemInputError(InputError):
+    """Reject a scheduling problem (or a schedule) whose field is missing or wrong."""

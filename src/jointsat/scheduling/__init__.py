@@ -1,0 +1,1 @@
+"""Schedule the pooled ground network fairly: problem model, solvers, checks (pure)."""

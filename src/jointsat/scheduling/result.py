@@ -1,0 +1,217 @@
+"""Describe a schedule: its contacts, what each partner received, how sure the solver is."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from jointsat.errors import ProblemInputError
+from jointsat.scheduling.network import Network
+from jointsat.scheduling.problem import format_time
+
+
+class Policy(enum.StrEnum):
+    """Say how the network is shared (docs/scheduling.md)."""
+
+    FAIR = "fair"
+    MAX_TOTAL = "max-total"
+    PRIORITY = "priority"
+
+
+class Status(enum.StrEnum):
+    """Say whether every objective level was proven optimal."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A pass booked as a contact between a satellite and a station."""
+
+    pass_id: str
+    satellite: str
+    station: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class PartnerResult:
+    """What a partner received: seconds, seconds per unit of share, share of the total."""
+
+    seconds: float
+    normalized: float
+    share_received: float
+    share_entitled: float
+    demand_s: float
+
+    @property
+    def demand_met(self) -> bool:
+        """Return whether the partner received all the time its satellites could use."""
+        return self.seconds >= self.demand_s - 1e-9
+
+
+@dataclass(frozen=True)
+class Level:
+    """One objective of the lexicographic sequence: the value reached and its proven bound."""
+
+    name: str
+    value: float
+    bound: float
+    optimal: bool
+    maximize: bool = True
+
+    @property
+    def gap(self) -> float:
+        """Return how far the value may be from the optimum, relative to the larger of the two."""
+        if self.optimal:
+            return 0.0
+        worst = max(abs(self.bound), abs(self.value))
+        return 0.0 if worst == 0 else abs(self.bound - self.value) / worst
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A feasible schedule and the evidence of how good it is."""
+
+    status: Status
+    policy: Policy
+    contacts: tuple[Contact, ...]
+    partners: Mapping[str, PartnerResult]
+    total_seconds: float
+    levels: tuple[Level, ...]
+    solver: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    @property
+    def bound(self) -> float:
+        """Return the proven bound of the first level not proven optimal (else the last's)."""
+        return self._deciding().bound
+
+    @property
+    def gap(self) -> float:
+        """Return |bound - value| / max(|bound|, |value|) at that level (0 when all are optimal)."""
+        return self._deciding().gap
+
+    def _deciding(self) -> Level:
+        if not self.levels:
+            return Level("total seconds", self.total_seconds, self.total_seconds, True)
+        return next((lv for lv in self.levels if not lv.optimal), self.levels[-1])
+
+    @property
+    def fairness_gap(self) -> float:
+        """Return the largest |received - entitled share| among partners whose demand is unmet."""
+        gaps = [
+            abs(r.share_received - r.share_entitled)
+            for r in self.partners.values()
+            if not r.demand_met
+        ]
+        return max(gaps, default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the schedule as its JSON document (docs/scheduling.md)."""
+        deciding = self._deciding()
+        return {
+            "status": self.status.value,
+            "policy": self.policy.value,
+            "contacts": [
+                {
+                    "pass": c.pass_id,
+                    "satellite": c.satellite,
+                    "station": c.station,
+                    "start": format_time(c.start),
+                    "end": format_time(c.end),
+                }
+                for c in self.contacts
+            ],
+            "partners": {
+                p: {
+                    "seconds": r.seconds,
+                    "normalized": r.normalized,
+                    "share_received": r.share_received,
+                    "share_entitled": r.share_entitled,
+                    "demand_s": r.demand_s,
+                }
+                for p, r in self.partners.items()
+            },
+            "total_seconds": self.total_seconds,
+            "bound": self.bound,
+            "bound_level": deciding.name,
+            "gap": self.gap,
+            "fairness_gap": self.fairness_gap,
+            "levels": [
+                {
+                    "name": lv.name,
+                    "sense": "maximize" if lv.maximize else "minimize",
+                    "value": lv.value,
+                    "bound": lv.bound,
+                    "optimal": lv.optimal,
+                }
+                for lv in self.levels
+            ],
+            "solver": self.solver,
+            "settings": dict(self.settings),
+            "wall_s": self.wall_s,
+        }
+
+
+def evaluate(network: Network, contacts: Sequence[int]) -> tuple[dict[str, PartnerResult], float]:
+    """Return what each partner receives from a set of contacts, and the total."""
+    problem = network.problem
+    useful, received = network.received_s(contacts)
+    total = float(useful.sum())
+    demand = network.demand_s @ network.operators
+    partners = {
+        p.id: PartnerResult(
+            seconds=float(received[k]),
+            normalized=float(received[k] / p.share),
+            share_received=float(received[k] / total) if total > 0 else 0.0,
+            share_entitled=p.share,
+            demand_s=float(demand[k]),
+        )
+        for k, p in enumerate(problem.partners)
+    }
+    return partners, total
+
+
+def contacts_of(network: Network, chosen: Sequence[int]) -> tuple[Contact, ...]:
+    """Return the contacts for pass indices, by start time then pass id."""
+    passes = network.problem.passes
+    order = sorted(chosen, key=lambda i: (passes[i].start, passes[i].id))
+    return tuple(
+        Contact(
+            passes[i].id, passes[i].satellite, passes[i].station, passes[i].start, passes[i].end
+        )
+        for i in order
+    )
+
+
+def pass_indices(network: Network, document: Any, *, source: str = "<string>") -> list[int]:
+    """Return the pass indices of a schedule document's contacts, checked against the problem."""
+    index = {p.id: i for i, p in enumerate(network.problem.passes)}
+    if not isinstance(document, dict) or not isinstance(document.get("contacts"), list):
+        raise ProblemInputError("a schedule needs a 'contacts' list", source=source)
+    chosen: list[int] = []
+    for k, contact in enumerate(document["contacts"]):
+        pass_id = contact.get("pass") if isinstance(contact, dict) else None
+        if pass_id is None:
+            raise ProblemInputError("missing 'pass'", source=source, location=f"contacts[{k}]")
+        if str(pass_id) not in index:
+            raise ProblemInputError(
+                f"pass {pass_id!r} is not in the problem", source=source, location=f"contacts[{k}]"
+            )
+        chosen.append(index[str(pass_id)])
+    return chosen
+
+
+def normalized_vector(network: Network, contacts: Sequence[int]) -> np.ndarray:
+    """Return the partners' normalised received times, sorted ascending (the leximin vector)."""
+    _, received = network.received_s(contacts)
+    return np.sort(received / network.shares)
