@@ -13,11 +13,11 @@ from itertools import combinations
 import highspy
 import numpy as np
 import pytest
+from tests.scheduling.instances import random_problem
 
 from jointsat.scheduling.problem import Problem
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings, solve
-from tests.scheduling.instances import random_problem
 
 LEVEL_TOLERANCE_S = 1e-3  # normalised seconds; CP-SAT rounds f/w to 1e-6 relative
 MILP_SLACK = 1e-5  # how far below a fixed level HiGHS may land (feasibility tolerance)

@@ -26,12 +26,12 @@ CP-SAT finds nothing in time or the problem has more than ``max_model_passes``.
 from __future__ import annotations
 
 from bisect import bisect_right
-from fractions import Fraction
-from functools import reduce
-from math import gcd, lcm
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from fractions import Fraction
+from functools import reduce
+from math import gcd, lcm
 from typing import Any
 
 import numpy as np
