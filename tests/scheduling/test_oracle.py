@@ -17,7 +17,7 @@ from tests.scheduling.instances import random_problem
 
 from jointsat.scheduling.problem import Problem
 from jointsat.scheduling.result import Policy
-from jointsat.scheduling.solver import SolverSettings, solve
+from jointsat.scheduling.solver import SolverSettings, integer_weights, solve
 
 LEVEL_TOLERANCE_S = 1e-3  # normalised seconds; CP-SAT rounds f/w to 1e-6 relative
 MILP_SLACK = 1e-5  # how far below a fixed level HiGHS may land (feasibility tolerance)
@@ -168,3 +168,15 @@ def test_fair_is_fairer_than_max_total_and_max_total_carries_more() -> None:
         f = sorted(r.normalized for r in fair.partners.values())
         m = sorted(r.normalized for r in most.partners.values())
         assert [round(v, 3) for v in f] >= [round(v, 3) for v in m]
+
+
+def test_integer_weights_are_exact_for_decimal_shares_and_close_otherwise() -> None:
+    operators = np.array([[1.0, 0.0, 0.0], [0.6, 0.4, 0.0], [0.0, 0.35, 0.65]])
+    shares = np.array([0.45, 0.3, 0.25])
+    weights, scale = integer_weights(operators, shares)
+    assert weights.dtype == np.int64
+    assert np.all(weights == np.rint(weights))
+    np.testing.assert_allclose(weights / scale, operators / shares, rtol=1e-14)  # exact
+    odd = np.array([1 / 3 + 1e-7, 1 / 3 - 2e-7, 1 / 3 + 1e-7])
+    weights, scale = integer_weights(operators, odd)
+    np.testing.assert_allclose(weights / scale, operators / odd, rtol=1e-4)

@@ -123,16 +123,20 @@ class Network:
 
         Candidates default to the eligible passes. Sets of one pass are left out.
         """
-        chosen = np.flatnonzero(self.eligible) if candidates is None else np.array(list(candidates))
+        chosen = (
+            np.flatnonzero(self.eligible)
+            if candidates is None
+            else np.array(list(candidates), dtype=np.int64)
+        )
         found: list[list[int]] = []
         for g in range(len(self.problem.stations)):
-            mine = chosen[self.station[chosen] == g] if chosen.size else chosen
+            mine = chosen[self.station[chosen] == g]
             found += _interval_cliques(
                 mine, self.start_s[mine], self.end_s[mine] + self.turnaround_s(g)
             )
         if self.problem.options.satellite_single_link:
             for s in range(len(self.problem.satellites)):
-                mine = chosen[self.satellite[chosen] == s] if chosen.size else chosen
+                mine = chosen[self.satellite[chosen] == s]
                 found += _interval_cliques(mine, self.start_s[mine], self.end_s[mine])
         return found
 
