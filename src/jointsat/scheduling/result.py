@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from jointsat.errors import ProblemInputError
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import format_time
@@ -193,25 +191,14 @@ def contacts_of(network: Network, chosen: Sequence[int]) -> tuple[Contact, ...]:
     )
 
 
-def pass_indices(network: Network, document: Any, *, source: str = "<string>") -> list[int]:
-    """Return the pass indices of a schedule document's contacts, checked against the problem."""
-    index = {p.id: i for i, p in enumerate(network.problem.passes)}
+def contact_pass_ids(document: Any, *, source: str = "<string>") -> list[str]:
+    """Return the pass ids of a schedule document's contacts (``pass`` of each contact)."""
     if not isinstance(document, dict) or not isinstance(document.get("contacts"), list):
         raise ProblemInputError("a schedule needs a 'contacts' list", source=source)
-    chosen: list[int] = []
+    ids: list[str] = []
     for k, contact in enumerate(document["contacts"]):
         pass_id = contact.get("pass") if isinstance(contact, dict) else None
-        if pass_id is None:
+        if not isinstance(pass_id, str | int) or isinstance(pass_id, bool):
             raise ProblemInputError("missing 'pass'", source=source, location=f"contacts[{k}]")
-        if str(pass_id) not in index:
-            raise ProblemInputError(
-                f"pass {pass_id!r} is not in the problem", source=source, location=f"contacts[{k}]"
-            )
-        chosen.append(index[str(pass_id)])
-    return chosen
-
-
-def normalized_vector(network: Network, contacts: Sequence[int]) -> np.ndarray:
-    """Return the partners' normalised received times, sorted ascending (the leximin vector)."""
-    _, received = network.received_s(contacts)
-    return np.sort(received / network.shares)
+        ids.append(str(pass_id))
+    return ids

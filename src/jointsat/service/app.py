@@ -20,6 +20,7 @@ from jointsat.service.routes import (
     partners,
     passes,
     satellites,
+    schedules,
     stations,
     users,
 )
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         satellites.router,
         users.router,
         passes.router,
+        schedules.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -60,9 +60,11 @@ def stored_passes(
     """Return the prediction for these satellites, stations and window, and its passes by AOS.
 
     The satellites' element sets must be loaded. A new prediction is committed at
-    once (in its own transaction when the session has none open); if another
-    process stored the same one meanwhile, its copy is read instead.
+    once, so call this with no uncommitted changes in the session; if another
+    process stored the same prediction meanwhile, its copy is read instead.
     """
+    if session.new or session.dirty or session.deleted:
+        raise ValueError("commit or discard the session's changes before predicting passes")
     key = fingerprint(satellites, stations, start, end)
     prediction = _find(session, key)
     if prediction is None:

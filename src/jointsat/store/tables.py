@@ -145,10 +145,18 @@ class Satellite(Base):
     """A satellite of the consortium, known by its catalog number."""
 
     __tablename__ = "satellites"
+    __table_args__ = (
+        CheckConstraint(
+            "daily_demand_s IS NULL OR (daily_demand_s >= 0 AND daily_demand_s <= 86400)",
+            name="daily_demand_range",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     norad_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Contact seconds per day that are useful to it (None: all of them), for scheduling.
+    daily_demand_s: Mapped[float | None] = mapped_column(Float)
 
     operators: Mapped[list[SatelliteOperator]] = relationship(
         back_populates="satellite", cascade="all, delete-orphan"
@@ -329,3 +337,57 @@ class PassRecord(Base):
     los_azimuth_deg: Mapped[float] = mapped_column(Float)
     sunlit: Mapped[bool] = mapped_column()
     truncated: Mapped[bool] = mapped_column()
+
+
+class ScheduleRecord(Base):
+    """A schedule of the pooled network, with the evidence and provenance that made it.
+
+    ``document`` is the schedule as ``jointsat schedule`` writes it (status, levels,
+    partners, bound, gap, solver, settings); ``provenance`` names the element-set
+    versions, stations and pass prediction it was made from. A re-plan points to the
+    schedule it replaces.
+    """
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column()
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    policy: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    solver: Mapped[str] = mapped_column(String(100))
+    total_seconds: Mapped[float] = mapped_column(Float)
+    gap: Mapped[float] = mapped_column(Float)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"), index=True
+    )
+
+    contacts: Mapped[list[ContactRecord]] = relationship(
+        back_populates="schedule", cascade="all, delete-orphan", order_by="ContactRecord.start"
+    )
+
+
+class ContactRecord(Base):
+    """A contact of a schedule: a whole pass of a satellite over a station."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (CheckConstraint("end_at > start", name="end_after_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), index=True
+    )
+    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id", ondelete="RESTRICT"))
+    station_id: Mapped[int] = mapped_column(
+        ForeignKey("ground_stations.id", ondelete="RESTRICT"), index=True
+    )
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    max_elevation_deg: Mapped[float] = mapped_column(Float)
+
+    schedule: Mapped[ScheduleRecord] = relationship(back_populates="contacts")
+    satellite: Mapped[Satellite] = relationship()
+    station: Mapped[GroundStation] = relationship()

@@ -38,6 +38,12 @@ class SatelliteCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     norad_id: int = Field(ge=1, le=MAX_CATALOG_NUMBER)
     operators: dict[RowId, float] = Field(min_length=1)
+    daily_demand_s: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=86_400.0,
+        description="Contact seconds per day useful to it, for scheduling (null: all)",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> SatelliteCreate:
@@ -57,6 +63,7 @@ class SatellitePublic(BaseModel):
     operators: dict[int, float]
     element_sets: int
     latest_epoch: datetime | None
+    daily_demand_s: float | None
 
 
 class ElementSetPublic(BaseModel):
@@ -86,6 +93,7 @@ def _public(satellite: Satellite) -> SatellitePublic:
         operators={o.partner_id: o.fraction for o in satellite.operators},
         element_sets=len(epochs),
         latest_epoch=max(epochs) if epochs else None,
+        daily_demand_s=satellite.daily_demand_s,
     )
 
 
@@ -124,7 +132,9 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
     unknown = [p for p in body.operators if session.get(Partner, p) is None]
     if unknown:
         raise ProblemError(422, "Unprocessable input", f"no partner with id {unknown[0]}")
-    satellite = Satellite(name=body.name, norad_id=body.norad_id)
+    satellite = Satellite(
+        name=body.name, norad_id=body.norad_id, daily_demand_s=body.daily_demand_s
+    )
     satellite.operators = [
         SatelliteOperator(partner_id=p, fraction=f) for p, f in body.operators.items()
     ]

@@ -1,0 +1,292 @@
+"""Schedule the pooled network, read schedules, and re-plan when a station fails."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from jointsat.errors import JointsatError
+from jointsat.scheduling.result import Policy
+from jointsat.scheduling.solver import SolverSettings
+from jointsat.service.access import (
+    changes,
+    satellite_visibilities,
+    sees_satellite,
+    sees_station,
+    station_visibilities,
+)
+from jointsat.service.cache import cached_json, viewer
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import AwareDatetime, PathId, RowId
+from jointsat.store.schedules import MAX_HORIZON_DAYS, replan_network, schedule_network
+from jointsat.store.tables import (
+    ContactRecord,
+    GroundStation,
+    Satellite,
+    ScheduleRecord,
+    Unavailability,
+    UnavailabilityKind,
+    User,
+)
+
+router = APIRouter(prefix="/schedules", tags=["schedules"])
+MAX_TIME_LIMIT_S = 300.0
+
+
+class ScheduleCreate(BaseModel):
+    """What to schedule: a window of the pooled network, a policy, a time limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    policy: Policy = Policy.FAIR
+    time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
+
+    @model_validator(mode="after")
+    def _window(self) -> ScheduleCreate:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > timedelta(days=MAX_HORIZON_DAYS):
+            raise ValueError(f"a schedule may span at most {MAX_HORIZON_DAYS} days")
+        return self
+
+
+class OutageReport(BaseModel):
+    """A station outage to record, after which the schedule is re-planned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    station_id: RowId
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="", max_length=2000)
+    time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OutageReport:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class ContactPublic(BaseModel):
+    """A scheduled contact: a whole pass of a satellite over a station."""
+
+    satellite_id: int
+    satellite: str
+    norad_id: int
+    station_id: int
+    station: str
+    start: datetime
+    end: datetime
+    max_elevation_deg: float
+
+
+class PartnerShare(BaseModel):
+    """What a partner received under a schedule, against its entitlement."""
+
+    seconds: float
+    normalized: float
+    share_received: float
+    share_entitled: float
+    demand_s: float
+
+
+class Level(BaseModel):
+    """One objective of the policy: the value reached and the proven bound."""
+
+    name: str
+    sense: str
+    value: float
+    bound: float
+    optimal: bool
+
+
+class ScheduleSummary(BaseModel):
+    """A schedule's headline: window, policy, status, total and gap."""
+
+    id: int
+    created_at: datetime
+    start: datetime
+    end: datetime
+    policy: Policy
+    status: str
+    solver: str
+    total_seconds: float
+    gap: float
+    replaces_id: int | None
+
+
+class SchedulePublic(ScheduleSummary):
+    """A schedule with its evidence, provenance and the contacts the caller may see."""
+
+    bound: float
+    bound_level: str
+    fairness_gap: float
+    levels: list[Level]
+    partners: dict[str, PartnerShare]
+    settings: dict[str, Any]
+    provenance: dict[str, Any]
+    contacts: list[ContactPublic]
+    hidden_contacts: int = Field(
+        description="Contacts on stations or satellites the caller's partner may not see"
+    )
+
+
+def _summary(record: ScheduleRecord) -> ScheduleSummary:
+    return ScheduleSummary(
+        id=record.id,
+        created_at=record.created_at,
+        start=record.start,
+        end=record.end_at,
+        policy=Policy(record.policy),
+        status=record.status,
+        solver=record.solver,
+        total_seconds=record.total_seconds,
+        gap=record.gap,
+        replaces_id=record.replaces_id,
+    )
+
+
+def _public(session: SessionDep, user: User, record: ScheduleRecord) -> SchedulePublic:
+    stations = station_visibilities(session)
+    satellites = satellite_visibilities(session)
+    shown: list[ContactRecord] = [
+        c
+        for c in record.contacts
+        if sees_station(user, c.station, stations) and sees_satellite(user, c.satellite, satellites)
+    ]
+    document = record.document
+    return SchedulePublic(
+        **_summary(record).model_dump(),
+        bound=document["bound"],
+        bound_level=document["bound_level"],
+        fairness_gap=document["fairness_gap"],
+        levels=[Level(**lv) for lv in document["levels"]],
+        partners={k: PartnerShare(**v) for k, v in document["partners"].items()},
+        settings=document["settings"],
+        provenance=record.provenance,
+        contacts=[
+            ContactPublic(
+                satellite_id=c.satellite_id,
+                satellite=c.satellite.name,
+                norad_id=c.satellite.norad_id,
+                station_id=c.station_id,
+                station=c.station.name,
+                start=c.start,
+                end=c.end_at,
+                max_elevation_deg=c.max_elevation_deg,
+            )
+            for c in shown
+        ],
+        hidden_contacts=len(record.contacts) - len(shown),
+    )
+
+
+def _load(session: SessionDep, schedule_id: int) -> ScheduleRecord:
+    record = session.scalars(
+        select(ScheduleRecord)
+        .where(ScheduleRecord.id == schedule_id)
+        .options(
+            selectinload(ScheduleRecord.contacts).selectinload(ContactRecord.station),
+            selectinload(ScheduleRecord.contacts)
+            .selectinload(ContactRecord.satellite)
+            .selectinload(Satellite.operators),
+        )
+    ).one_or_none()
+    if record is None:
+        raise ProblemError(404, "Not found", f"no schedule with id {schedule_id}")
+    return record
+
+
+@router.post("", response_model=SchedulePublic, status_code=201)
+def create_schedule(
+    body: ScheduleCreate, session: SessionDep, admin: AdminDep, now: NowDep
+) -> SchedulePublic:
+    """Schedule the pooled network for a window by policy and keep it (consortium admin)."""
+    try:
+        record = schedule_network(
+            session,
+            body.start,
+            body.end,
+            now=now,
+            policy=body.policy,
+            settings=SolverSettings(time_limit_s=body.time_limit_s),
+        )
+    except JointsatError as exc:
+        raise ProblemError(409, "Cannot schedule", str(exc)) from None
+    session.commit()
+    return _public(session, admin, _load(session, record.id))
+
+
+@router.get("", response_model=list[ScheduleSummary])
+def list_schedules(request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Return every schedule's headline, newest first."""
+    return cached_json(
+        request,
+        session,
+        ("schedules", viewer(user)),
+        list[ScheduleSummary],
+        lambda: [
+            _summary(r)
+            for r in session.scalars(select(ScheduleRecord).order_by(ScheduleRecord.id.desc()))
+        ],
+    )
+
+
+@router.get("/{schedule_id}", response_model=SchedulePublic)
+def get_schedule(
+    schedule_id: PathId, request: Request, session: SessionDep, user: UserDep
+) -> Response:
+    """Return a schedule with the contacts the caller's agreement lets it see."""
+    return cached_json(
+        request,
+        session,
+        ("schedule", viewer(user), schedule_id),
+        SchedulePublic,
+        lambda: _public(session, user, _load(session, schedule_id)),
+    )
+
+
+@router.post("/{schedule_id}/replan", response_model=SchedulePublic, status_code=201)
+def replan_schedule(
+    schedule_id: PathId, body: OutageReport, session: SessionDep, user: UserDep, now: NowDep
+) -> SchedulePublic:
+    """Record a station outage and re-plan the schedule from now (its owner's operators, admin).
+
+    Contacts that started before now are kept; the rest are re-solved for the same
+    policy, changing the fewest contacts. The new schedule replaces the old one.
+    """
+    previous = _load(session, schedule_id)
+    station = session.get(GroundStation, body.station_id)
+    if station is None or not sees_station(user, station, station_visibilities(session)):
+        raise ProblemError(404, "Not found", f"no station with id {body.station_id}")
+    if not changes(user, [station.partner_id]):
+        raise ProblemError(
+            403, "Forbidden", "only the station's operators or an admin may report its outage"
+        )
+    session.add(
+        Unavailability(
+            station=station,
+            start=body.start,
+            end_at=body.end,
+            kind=UnavailabilityKind.OUTAGE,
+            reason=body.reason or f"outage reported at {now.isoformat()}",
+        )
+    )
+    session.commit()  # the outage is a fact, whatever the re-plan gives
+    try:
+        record = replan_network(
+            session, previous, now=now, settings=SolverSettings(time_limit_s=body.time_limit_s)
+        )
+    except JointsatError as exc:
+        raise ProblemError(409, "Cannot re-plan", str(exc)) from None
+    session.commit()
+    return _public(session, user, _load(session, record.id))

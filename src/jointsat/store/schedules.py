@@ -1,0 +1,232 @@
+"""Schedule the consortium's pooled network from the store, and keep the schedules.
+
+The problem is built from what the store holds: partners and their agreements'
+shares and priority classes, satellites with their operators and daily demand,
+stations with turnaround and unavailability windows, and the stored pass
+prediction for the window. Ids in the problem: partner codes, satellite catalog
+numbers, station names, stored pass ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from jointsat import __version__
+from jointsat.errors import StoreError
+from jointsat.scheduling import problem as model
+from jointsat.scheduling import solver
+from jointsat.scheduling.result import Policy, Schedule
+from jointsat.store.passes import stored_passes
+from jointsat.store.tables import (
+    ContactRecord,
+    GroundStation,
+    Partner,
+    PassRecord,
+    Satellite,
+    ScheduleRecord,
+)
+
+MAX_HORIZON_DAYS = 31
+
+
+class StoreProblem:
+    """A scheduling problem built from the store, and how to map it back to rows."""
+
+    def __init__(self, session: Session, start: datetime, end: datetime, *, now: datetime) -> None:
+        if end <= start:
+            raise StoreError("the schedule's end must be after its start")
+        if (end - start).total_seconds() > MAX_HORIZON_DAYS * 86_400:
+            raise StoreError(f"a schedule may span at most {MAX_HORIZON_DAYS} days")
+        partners = list(
+            session.scalars(
+                select(Partner).options(selectinload(Partner.agreement)).order_by(Partner.id)
+            )
+        )
+        if not partners:
+            raise StoreError("the store has no partners to share the network among")
+        satellites = [
+            s
+            for s in session.scalars(
+                select(Satellite)
+                .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+                .order_by(Satellite.id)
+            )
+            if s.element_sets and s.operators
+        ]
+        stations = list(
+            session.scalars(
+                select(GroundStation)
+                .options(selectinload(GroundStation.unavailable))
+                .order_by(GroundStation.id)
+            )
+        )
+        if not satellites or not stations:
+            raise StoreError("the store needs satellites with element sets and stations")
+        self.prediction, self.passes = stored_passes(
+            session, satellites, stations, start, end, now=now
+        )
+        self.satellites = {s.id: s for s in satellites}
+        self.stations = {g.id: g for g in stations}
+        days = (end - start).total_seconds() / 86_400
+        codes = {p.id: p.code for p in partners}
+        weights = [_share(p) for p in partners]
+        total = sum(weights)
+        self.problem = model.Problem(
+            horizon=model.Window(start, end),
+            partners=tuple(
+                model.Partner(
+                    id=p.code,
+                    share=w / total,
+                    priority=p.agreement.priority_class if p.agreement else 0,
+                )
+                for p, w in zip(partners, weights, strict=True)
+            ),
+            satellites=tuple(
+                model.Satellite(
+                    id=str(s.norad_id),
+                    operators={codes[o.partner_id]: o.fraction for o in s.operators},
+                    demand_s=None if s.daily_demand_s is None else s.daily_demand_s * days,
+                )
+                for s in satellites
+            ),
+            stations=tuple(
+                model.Station(
+                    id=g.name,
+                    owner=codes[g.partner_id],
+                    turnaround_s=g.turnaround_s,
+                    unavailable=tuple(model.Window(u.start, u.end_at) for u in g.unavailable),
+                )
+                for g in stations
+            ),
+            passes=tuple(
+                model.PassWindow(
+                    id=str(p.id),
+                    satellite=str(self.satellites[p.satellite_id].norad_id),
+                    station=self.stations[p.station_id].name,
+                    start=p.aos,
+                    end=p.los,
+                    max_elevation_deg=p.max_elevation_deg,
+                )
+                for p in self.passes
+            ),
+        )
+
+    def provenance(self) -> dict[str, Any]:
+        """Return what the schedule was made from: element sets, stations, prediction."""
+        return {
+            "element_set_ids": self.prediction.element_set_ids,
+            "station_ids": self.prediction.station_ids,
+            "pass_prediction": {
+                "id": self.prediction.id,
+                "fingerprint": self.prediction.fingerprint,
+                "engine": self.prediction.engine,
+            },
+            "jointsat": __version__,
+        }
+
+    def save(
+        self,
+        session: Session,
+        schedule: Schedule,
+        *,
+        now: datetime,
+        replaces: ScheduleRecord | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> ScheduleRecord:
+        """Add the schedule and its contacts to the session and return its record."""
+        by_id = {str(p.id): p for p in self.passes}
+        record = ScheduleRecord(
+            created_at=now,
+            start=self.problem.horizon.start,
+            end_at=self.problem.horizon.end,
+            policy=schedule.policy.value,
+            status=schedule.status.value,
+            solver=schedule.solver,
+            total_seconds=schedule.total_seconds,
+            gap=schedule.gap,
+            document={k: v for k, v in schedule.to_dict().items() if k != "contacts"},
+            provenance={**self.provenance(), **(extra or {})},
+            replaces_id=replaces.id if replaces else None,
+        )
+        record.contacts = [
+            ContactRecord(
+                satellite_id=by_id[c.pass_id].satellite_id,
+                station_id=by_id[c.pass_id].station_id,
+                start=c.start,
+                end_at=c.end,
+                max_elevation_deg=by_id[c.pass_id].max_elevation_deg,
+            )
+            for c in schedule.contacts
+        ]
+        session.add(record)
+        return record
+
+
+def _same_pass(passes: Sequence[PassRecord], contact: ContactRecord) -> str | None:
+    """Return the id of the pass (of the contact's satellite and station) that it used.
+
+    New element sets since the contact was planned shift a pass by seconds; the
+    pass that overlaps the contact most is the same pass.
+    """
+    best, most = None, 0.0
+    for p in passes:
+        overlap = (min(p.los, contact.end_at) - max(p.aos, contact.start)).total_seconds()
+        if overlap > most:
+            best, most = str(p.id), overlap
+    return best
+
+
+def _share(partner: Partner) -> float:
+    agreement = partner.agreement
+    if agreement is not None and agreement.share is not None:
+        return agreement.share
+    return partner.contribution_share
+
+
+def schedule_network(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    policy: Policy = Policy.FAIR,
+    settings: solver.SolverSettings | None = None,
+) -> ScheduleRecord:
+    """Schedule the pooled network for the window and add the schedule to the session."""
+    found = StoreProblem(session, start, end, now=now)
+    result = solver.solve(found.problem, policy, settings)
+    return found.save(session, result, now=now)
+
+
+def replan_network(
+    session: Session,
+    previous: ScheduleRecord,
+    *,
+    now: datetime,
+    settings: solver.SolverSettings | None = None,
+) -> ScheduleRecord:
+    """Re-plan a schedule from the store as it is now (its outages recorded), keeping the past.
+
+    Contacts of the previous schedule that started before ``now`` are kept; the
+    rest are re-solved for the same policy, changing the fewest contacts.
+    """
+    found = StoreProblem(session, previous.start, previous.end_at, now=now)
+    by_pair: dict[tuple[int, int], list[PassRecord]] = {}
+    for p in found.passes:
+        by_pair.setdefault((p.satellite_id, p.station_id), []).append(p)
+    before = [
+        found_id
+        for c in previous.contacts
+        if (found_id := _same_pass(by_pair.get((c.satellite_id, c.station_id), []), c))
+    ]
+    result = solver.replan(
+        found.problem, before, now=now, policy=Policy(previous.policy), settings=settings
+    )
+    return found.save(
+        session, result, now=now, replaces=previous, extra={"replanned_at": now.isoformat()}
+    )
