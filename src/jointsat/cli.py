@@ -905,9 +905,8 @@ def _schedule_week(
 ) -> tuple[Schedule, dict[str, Any]]:
     """Schedule the store's pooled network for the week from ``start`` and save it."""
     from jointsat.scheduling import solver
-    from jointsat.store.schedules import StoreProblem
-
     from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.schedules import StoreProblem
 
     now = datetime.now(UTC)
     engine = open_engine(_store_url(database_url))

@@ -8,12 +8,12 @@ from itertools import combinations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.scheduling.instances import T0, random_problem
 
 from jointsat.scheduling.greedy import greedy
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings, replan, solve
-from tests.scheduling.instances import T0, random_problem
 
 FAST = SolverSettings(time_limit_s=5, workers=1)
 seeds = st.integers(0, 10_000)
@@ -33,11 +33,11 @@ def _pairwise_conflicts(network: Network, chosen: list[int]) -> list[tuple[int, 
         a, b = problem.passes[i], problem.passes[j]
         if a.start > b.start:
             a, b = b, a
-        station = next(g for g in problem.stations if g.id == a.station)
-        if a.station == b.station and (b.start - a.end).total_seconds() < station.turnaround_s:
-            bad.append((i, j))
-        elif (
-            problem.options.satellite_single_link and a.satellite == b.satellite and b.start < a.end
+        turnaround = next(g.turnaround_s for g in problem.stations if g.id == a.station)
+        same_station = a.station == b.station
+        single = problem.options.satellite_single_link and a.satellite == b.satellite
+        if (same_station and (b.start - a.end).total_seconds() < turnaround) or (
+            single and b.start < a.end
         ):
             bad.append((i, j))
     return bad

@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from tests.scheduling.instances import random_document
 
 from jointsat.errors import ProblemInputError
 from jointsat.scheduling.network import Ineligible, Network
 from jointsat.scheduling.problem import Problem
-from tests.scheduling.instances import random_document
 
 
 def test_a_problem_round_trips_through_json() -> None:
