@@ -21,6 +21,7 @@ from jointsat.scheduling.solver import SolverSettings, integer_weights, solve
 
 LEVEL_TOLERANCE_S = 1e-3  # normalised seconds; CP-SAT rounds f/w to 1e-6 relative
 MILP_SLACK = 1e-5  # how far below a fixed level HiGHS may land (feasibility tolerance)
+EXACT = SolverSettings(time_limit_s=20, workers=2, relative_gap=0.0)
 
 
 def _eligible(problem: Problem) -> list[int]:
@@ -126,7 +127,7 @@ SEEDS = range(24)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_fair_schedules_equal_the_milp_leximin_and_total(seed: int) -> None:
     problem = random_problem(seed, passes=18 + seed % 8)
-    schedule = solve(problem, Policy.FAIR, SolverSettings(time_limit_s=20, workers=2))
+    schedule = solve(problem, Policy.FAIR, EXACT)
     assert schedule.status.value == "optimal"
     oracle = Oracle(problem)
     ids = [p.id for p in problem.partners]
@@ -139,7 +140,7 @@ def test_fair_schedules_equal_the_milp_leximin_and_total(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS[:12])
 def test_priority_schedules_equal_the_milp_class_by_class(seed: int) -> None:
     problem = random_problem(100 + seed, passes=20)
-    schedule = solve(problem, Policy.PRIORITY, SolverSettings(time_limit_s=20, workers=2))
+    schedule = solve(problem, Policy.PRIORITY, EXACT)
     assert schedule.status.value == "optimal"
     oracle = Oracle(problem)
     for priority in sorted({p.priority for p in problem.partners}):
@@ -153,17 +154,32 @@ def test_priority_schedules_equal_the_milp_class_by_class(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS[:12])
 def test_max_total_equals_the_milp(seed: int) -> None:
     problem = random_problem(200 + seed, passes=24)
-    schedule = solve(problem, Policy.MAX_TOTAL, SolverSettings(time_limit_s=20, workers=2))
+    schedule = solve(problem, Policy.MAX_TOTAL, EXACT)
     assert schedule.status.value == "optimal"
     assert schedule.total_seconds == pytest.approx(Oracle(problem).total(), abs=0.5)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:12])
+def test_levels_within_the_default_gap_are_within_it_of_the_exact_optimum(seed: int) -> None:
+    problem = random_problem(400 + seed, passes=24)
+    near = solve(problem, Policy.FAIR, SolverSettings(time_limit_s=20, workers=2))
+    assert near.status.value == "optimal"
+    gap = near.settings["relative_gap"]
+    assert gap == 1e-4
+    for level in near.levels:
+        assert level.bound - level.value <= gap * abs(level.bound) + 1e-6
+    exact = Oracle(problem).leximin([p.id for p in problem.partners])
+    smallest = min(r.normalized for r in near.partners.values())
+    assert smallest >= exact[0] * (1 - gap) - LEVEL_TOLERANCE_S
+    assert smallest <= exact[0] + LEVEL_TOLERANCE_S
 
 
 def test_fair_is_fairer_than_max_total_and_max_total_carries_more() -> None:
     """An invariant across policies: each is best at its own objective."""
     for seed in range(6):
         problem = random_problem(300 + seed, passes=24)
-        fair = solve(problem, Policy.FAIR, SolverSettings(time_limit_s=20, workers=2))
-        most = solve(problem, Policy.MAX_TOTAL, SolverSettings(time_limit_s=20, workers=2))
+        fair = solve(problem, Policy.FAIR, EXACT)
+        most = solve(problem, Policy.MAX_TOTAL, EXACT)
         assert most.total_seconds >= fair.total_seconds
         f = sorted(r.normalized for r in fair.partners.values())
         m = sorted(r.normalized for r in most.partners.values())

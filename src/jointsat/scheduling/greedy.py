@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -105,6 +105,18 @@ def greedy(
             group = [k for k, p in enumerate(partners) if p.priority == priority]
             _fair(state, candidates, group)
     _fill(state, candidates)  # whatever is still useful to anyone
+    return state.chosen
+
+
+def fill(network: Network, chosen: Sequence[int], *, allowed: np.ndarray) -> list[int]:
+    """Return the schedule with every allowed pass that still fits and is useful booked.
+
+    Longest passes first. Adding a useful contact never lowers what a partner receives.
+    """
+    state = _State(network, chosen)
+    candidates = np.flatnonzero(allowed & network.eligible)
+    candidates = candidates[np.argsort(-network.duration_s[candidates], kind="stable")]
+    _fill(state, candidates)
     return state.chosen
 
 

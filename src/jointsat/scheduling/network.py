@@ -140,6 +140,39 @@ class Network:
                 found += _interval_cliques(mine, self.start_s[mine], self.end_s[mine])
         return found
 
+    def dominated(self, candidates: Iterable[int]) -> set[int]:
+        """Return candidates that some other candidate can always replace at no loss.
+
+        Pass p is dominated by q when both are of one satellite, conflict with each
+        other, q is at least as long and everything q conflicts with (but p) also
+        conflicts with p: swapping p for q in any schedule keeps it feasible and gives
+        every partner at least as much. Ties keep the first pass by index.
+        """
+        chosen = sorted(set(candidates))
+        neighbours: dict[int, set[int]] = {i: set() for i in chosen}
+        for clique in self.cliques(chosen):
+            for i in clique:
+                neighbours[i].update(clique)
+        for i in chosen:
+            neighbours[i].discard(i)
+        out: set[int] = set()
+        for p in chosen:
+            for q in neighbours[p]:
+                if (
+                    q in out
+                    or self.satellite[q] != self.satellite[p]
+                    or self.duration_s[q] < self.duration_s[p]
+                ):
+                    continue
+                rest_q, rest_p = neighbours[q] - {p}, neighbours[p] - {q}
+                if not rest_q <= rest_p:
+                    continue
+                if self.duration_s[q] == self.duration_s[p] and rest_q == rest_p and q > p:
+                    continue  # twins: the first by index stays
+                out.add(p)
+                break
+        return out
+
     def received_s(self, contacts: Sequence[int]) -> tuple[IntArray, FloatArray]:
         """Return each satellite's useful seconds and each partner's received seconds."""
         chosen = np.asarray(contacts, dtype=np.int64)

@@ -64,12 +64,12 @@ class Level:
     bound: float
     optimal: bool
     maximize: bool = True
+    tolerance: float = 0.0  # optimal means: proven within this fraction of the bound
+    wall_s: float = 0.0  # the solver's time on this level
 
     @property
     def gap(self) -> float:
         """Return how far the value may be from the optimum, relative to the larger of the two."""
-        if self.optimal:
-            return 0.0
         worst = max(abs(self.bound), abs(self.value))
         return 0.0 if worst == 0 else abs(self.bound - self.value) / worst
 
@@ -95,7 +95,7 @@ class Schedule:
 
     @property
     def gap(self) -> float:
-        """Return |bound - value| / max(|bound|, |value|) at that level (0 when all are optimal)."""
+        """Return |bound - value| / max(|bound|, |value|) at the deciding level."""
         return self._deciding().gap
 
     def _deciding(self) -> Level:
@@ -106,12 +106,7 @@ class Schedule:
     @property
     def fairness_gap(self) -> float:
         """Return the largest |received - entitled share| among partners whose demand is unmet."""
-        gaps = [
-            abs(r.share_received - r.share_entitled)
-            for r in self.partners.values()
-            if not r.demand_met
-        ]
-        return max(gaps, default=0.0)
+        return fairness_gap(self.partners)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the schedule as its JSON document (docs/scheduling.md)."""
@@ -151,6 +146,8 @@ class Schedule:
                     "value": lv.value,
                     "bound": lv.bound,
                     "optimal": lv.optimal,
+                    "tolerance": lv.tolerance,
+                    "wall_s": lv.wall_s,
                 }
                 for lv in self.levels
             ],
@@ -177,6 +174,16 @@ def evaluate(network: Network, contacts: Sequence[int]) -> tuple[dict[str, Partn
         for k, p in enumerate(problem.partners)
     }
     return partners, total
+
+
+def fairness_gap(partners: Mapping[str, PartnerResult]) -> float:
+    """Return the largest |received - entitled share| among partners whose demand is unmet.
+
+    Partners that got all they could use are left out: they asked for less than
+    their share.
+    """
+    gaps = [abs(r.share_received - r.share_entitled) for r in partners.values() if not r.demand_met]
+    return max(gaps, default=0.0)
 
 
 def contacts_of(network: Network, chosen: Sequence[int]) -> tuple[Contact, ...]:

@@ -107,6 +107,7 @@ class Level(BaseModel):
     value: float
     bound: float
     optimal: bool
+    tolerance: float = Field(description="Optimal means: proven within this fraction of the bound")
 
 
 class ScheduleSummary(BaseModel):
