@@ -60,6 +60,9 @@ MAX_COEFFICIENT = 100_000  # beyond this, f/w is rounded instead (see integer_we
 MIN_STAGE_TIME_S = 0.05  # a level with less time left than this is not started
 DEFAULT_MAX_MODEL_PASSES = 300_000
 DEFAULT_RELATIVE_GAP = 1e-4
+# From this many passes CP-SAT starts from the greedy schedule (below, the hint only
+# slows it down) and the dominance reduction is skipped (it costs more than it saves).
+LARGE_MODEL_PASSES = 50_000
 
 
 @dataclass(frozen=True)
@@ -177,26 +180,39 @@ def _solve(
         free &= allowed
     free[list(kept)] = False
     start = greedy(network, policy, kept=kept, allowed=allowed)
-    if previous is None:  # dominance keeps the optimum, not the fewest changes
+    large = int(free.sum()) > LARGE_MODEL_PASSES
+    if previous is None and not large:  # dominance keeps the optimum, not the fewest changes
         free[list(network.dominated(np.flatnonzero(free)))] = False
     run = (
-        _cp_sat(network, policy, settings, kept, free, previous)
-        if (int(free.sum()) <= settings.max_model_passes)
+        _cp_sat(network, policy, settings, kept, free, previous, hint=start if large else ())
+        if int(free.sum()) <= settings.max_model_passes
         else None
     )
-    if run is None or run.solution is None:
-        solution, solver, proven = start, "greedy (fallback)", []
-    else:
-        solution, solver, proven = run.solution, f"cp-sat {_ortools_version()}", run.levels
+    solution, solver, proven = start, "greedy (fallback)", []
+    greedy_levels = _levels_of(network, policy, kept, free, start, previous)
+    if run is not None and run.solution is not None:
+        found = run.solution
+        if len(run.levels) < len(greedy_levels) and previous is None:
+            # The search stopped early: book whatever still fits and is useful to
+            # someone (it can only raise what partners receive).
+            found = fill(network, found, allowed=free)
+        done = len(run.levels) == len(greedy_levels) and all(lv.optimal for lv in run.levels)
+        if done or _key(_levels_of(network, policy, kept, free, found, previous)) >= _key(
+            greedy_levels
+        ):
+            solution, solver, proven = found, f"cp-sat {_ortools_version()}", run.levels
+        else:
+            solver = f"greedy (better than the cp-sat {_ortools_version()} incumbent)"
     reached = _levels_of(network, policy, kept, free, solution, previous)
-    if len(proven) < len(reached) and previous is None:
-        # The search stopped early: book whatever still fits and is useful to someone
-        # (it can only raise what partners receive), then say what that reaches.
-        solution = fill(network, solution, allowed=free)
-        reached = _levels_of(network, policy, kept, free, solution, previous)
     levels = [
-        replace(lv, value=got.value) if k < len(proven) else got
-        for k, (lv, got) in enumerate(zip([*proven, *reached[len(proven) :]], reached, strict=True))
+        replace(
+            proven[k],
+            value=got.value,
+            bound=min(proven[k].bound, got.bound) if got.maximize else proven[k].bound,
+        )
+        if k < len(proven)
+        else got
+        for k, got in enumerate(reached)
     ]
     partners, total = evaluate(network, solution)
     status = Status.OPTIMAL if all(lv.optimal for lv in levels) else Status.FEASIBLE
@@ -211,6 +227,11 @@ def _solve(
         settings={**settings.as_dict(), "kept_contacts": len(kept)},
         wall_s=run.wall_s if run else 0.0,
     )
+
+
+def _key(levels: Sequence[Level]) -> list[float]:
+    """Return levels as a list compared lexicographically, larger better."""
+    return [lv.value if lv.maximize else -lv.value for lv in levels]
 
 
 def _ortools_version() -> str:
@@ -398,15 +419,17 @@ def _cp_sat(
     kept: Sequence[int],
     free: np.ndarray,
     previous: set[int] | None,
+    *,
+    hint: Sequence[int] = (),
 ) -> _Run:
     model = _Model(network, kept, free)
     run = _Run()
-    solution: set[int] = set()
+    solution: set[int] = set(hint)
     for objective in _objectives(model, network, policy, previous):
         left = settings.time_limit_s - run.wall_s
         if left < MIN_STAGE_TIME_S:
             break
-        if run.levels:  # the last level's optimum satisfies this level's constraints
+        if solution:  # the last level's optimum satisfies this level's constraints
             _hint(model, solution)
         if objective.maximize:
             model.model.maximize(objective.expression)

@@ -1,0 +1,139 @@
+"""Check `jointsat schedule` and `jointsat replan`: files in, checked schedules out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from jointsat.cli import app
+from jointsat.scheduling.network import Network
+from jointsat.scheduling.problem import Problem
+from tests.scheduling.instances import T0, random_document
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def problem_file(tmp_path: Path) -> Path:
+    path = tmp_path / "week.json"
+    path.write_text(json.dumps(random_document(21, passes=30)))
+    return path
+
+
+def _indices(problem: Problem, document: dict[str, object]) -> list[int]:
+    index = {p.id: i for i, p in enumerate(problem.passes)}
+    return [index[c["pass"]] for c in document["contacts"]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("policy", ["fair", "max-total", "priority"])
+def test_schedule_writes_a_feasible_schedule_with_its_evidence(
+    problem_file: Path, tmp_path: Path, policy: str
+) -> None:
+    out = tmp_path / "schedule.json"
+    result = _run("schedule", "--problem", str(problem_file), "--policy", policy, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["status"] == "optimal"
+    assert document["policy"] == policy
+    for key in ("contacts", "partners", "total_seconds", "bound", "solver", "levels", "gap"):
+        assert key in document
+    assert set(document["contacts"][0]) == {"pass", "satellite", "station", "start", "end"}
+    for got in document["partners"].values():
+        assert set(got) >= {"seconds", "normalized", "share_received", "share_entitled"}
+    problem = Problem.from_json(problem_file.read_text())
+    assert Network.of(problem).violations(_indices(problem, document)) == []
+    digest = hashlib.sha256(problem_file.read_bytes()).hexdigest()
+    assert document["provenance"]["problem_sha256"] == digest
+
+
+def test_replan_keeps_the_past_and_avoids_the_outage(problem_file: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    assert _run("schedule", "--problem", str(problem_file), "-o", str(first)).exit_code == 0
+    now = T0 + timedelta(hours=1)
+    begins, ends = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
+    result = _run(
+        "replan",
+        "--schedule",
+        str(first),
+        "--problem",
+        str(problem_file),
+        "--outage",
+        "G0",
+        begins.isoformat(),
+        ends.isoformat(),
+        "--now",
+        now.isoformat(),
+        "-o",
+        str(second),
+    )
+    assert result.exit_code == 0, result.output
+    old, new = json.loads(first.read_text()), json.loads(second.read_text())
+
+    def past(document: dict[str, list[dict[str, str]]]) -> set[str]:
+        return {
+            c["pass"] for c in document["contacts"] if datetime.fromisoformat(c["start"]) < now
+        }
+
+    assert past(old) == past(new)
+    for c in new["contacts"]:
+        start, end = datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"])
+        if c["station"] == "G0" and start >= now:
+            assert end <= begins or start >= ends
+    assert new["levels"][-1]["name"] == "contacts changed"
+    assert new["provenance"]["outage"]["station"] == "G0"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["passes"][0].update(satellite="NOPE"), "passes[0].satellite: unknown"),
+        (lambda d: d["partners"][0].update(share=0.99), "shares must sum to 1"),
+        (lambda d: d["passes"][2].update(end=d["passes"][2]["start"]), "end must be after start"),
+    ],
+)
+def test_bad_problem_files_get_one_clear_line(tmp_path: Path, edit: object, message: str) -> None:
+    document = random_document(5)
+    edit(document)  # type: ignore[operator]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    result = _run("schedule", "--problem", str(path))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert str(path) in result.output
+
+
+def test_schedule_needs_a_problem_or_the_week(tmp_path: Path) -> None:
+    result = _run("schedule")
+    assert result.exit_code == 2
+
+
+def test_schedule_week_plans_the_store_and_keeps_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/demo.db"
+    assert _run("demo", "--database-url", url).exit_code == 0
+    out = tmp_path / "week.json"
+    result = _run(
+        "schedule",
+        "--week",
+        "--start",
+        "2024-05-10T00:00:00Z",
+        "--time-limit",
+        "20",
+        "--database-url",
+        url,
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["id"] == 1
+    assert document["status"] in {"optimal", "feasible"}
+    assert len(document["provenance"]["element_set_ids"]) >= 5
+    assert set(document["partners"]) == {"esa", "nasa", "cnes", "dlr", "asi"}

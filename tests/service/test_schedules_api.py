@@ -1,0 +1,223 @@
+"""Check /api/v1/schedules: planning the pooled network, what each partner sees, re-plans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import pytest
+from benchmarks.common import ORBITS
+from fastapi.testclient import TestClient
+
+from jointsat.orbits.elements import parse_elements
+from jointsat.service.app import create_app
+from jointsat.service.settings import Settings
+from jointsat.service.tokens import initialise, issue_token
+from jointsat.store import migrate
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.tables import (
+    Agreement,
+    ElementSetRecord,
+    GroundStation,
+    Partner,
+    Role,
+    Satellite,
+    SatelliteOperator,
+    User,
+    Visibility,
+)
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+START = datetime(2024, 5, 10, tzinfo=UTC)
+TURNAROUND_S = 120.0
+SITES = {  # name: (owner, lat, lon)
+    "Malargue": ("esa", -35.776, -69.398),
+    "Kourou": ("esa", 5.251, -52.805),
+    "Wallops": ("nasa", 37.927, -75.476),  # NASA keeps its stations private
+}
+DAY = {"start": START.isoformat(), "end": (START + timedelta(days=1)).isoformat()}
+
+World = tuple[TestClient, dict[str, dict[str, str]]]
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[World]:
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    elements = parse_elements((ORBITS / "stations.tle").read_text()).elements[:4]
+    with session_factory(engine).begin() as session:
+        admin = initialise(session, name="admin", now=NOW)
+        esa = Partner(code="esa", name="ESA", contribution_share=0.6)
+        nasa = Partner(code="nasa", name="NASA", contribution_share=0.4)
+        session.add_all(
+            [Agreement(partner=esa), Agreement(partner=nasa, station_visibility=Visibility.PRIVATE)]
+        )
+        partners = {"esa": esa, "nasa": nasa}
+        for name, (owner, lat, lon) in SITES.items():
+            session.add(
+                GroundStation(
+                    name=name,
+                    owner=partners[owner],
+                    lat_deg=lat,
+                    lon_deg=lon,
+                    min_elevation_deg=10.0,
+                    turnaround_s=TURNAROUND_S,
+                )
+            )
+        operators: list[dict[str, float]] = [
+            {"esa": 1.0},
+            {"nasa": 1.0},
+            {"esa": 0.5, "nasa": 0.5},
+            {"nasa": 1.0},
+        ]
+        for e, shares in zip(elements, operators, strict=True):
+            satellite = Satellite(name=e.object_name, norad_id=e.norad_cat_id, daily_demand_s=1800)
+            satellite.operators = [
+                SatelliteOperator(partner=partners[p], fraction=f) for p, f in shares.items()
+            ]
+            satellite.element_sets = [
+                ElementSetRecord(epoch=e.epoch, omm=e.to_omm(), source="test", received_at=NOW)
+            ]
+            session.add(satellite)
+        tokens = {"admin": admin}
+        for name, role, partner in (
+            ("esa-view", Role.VIEWER, esa),
+            ("esa-ops", Role.OPERATOR, esa),
+            ("nasa-ops", Role.OPERATOR, nasa),
+        ):
+            user = User(name=name, role=role, partner=partner, created_at=NOW)
+            session.add(user)
+            tokens[name] = issue_token(session, user, now=NOW)
+    app = create_app(Settings(database_url=database_url), clock=lambda: NOW)
+    with TestClient(app) as client:
+        yield client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
+    engine.dispose()
+
+
+def _check_feasible(contacts: list[dict[str, Any]]) -> None:
+    """Check the rules from the contacts alone: turnaround per station, one link per satellite."""
+    for key, gap_s in (("station_id", TURNAROUND_S), ("satellite_id", 0.0)):
+        groups: dict[int, list[tuple[datetime, datetime]]] = {}
+        for c in contacts:
+            groups.setdefault(c[key], []).append(
+                (datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"]))
+            )
+        for spans in groups.values():
+            for (_, end), (start, _) in pairwise(sorted(spans)):
+                assert (start - end).total_seconds() >= gap_s
+
+
+def _create(client: TestClient, auth: dict[str, str], **extra: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/schedules", json={**DAY, **extra}, headers=auth)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_the_admin_schedules_the_network_with_proof_and_provenance(world: World) -> None:
+    client, auth = world
+    schedule = _create(client, auth["admin"], time_limit_s=20)
+    assert schedule["status"] == "optimal"
+    assert schedule["policy"] == "fair"
+    assert schedule["hidden_contacts"] == 0
+    contacts = schedule["contacts"]
+    assert len(contacts) > 5
+    _check_feasible(contacts)
+    # What the partners received is what the contacts give, capped by demand.
+    per_satellite: dict[int, float] = {}
+    for c in contacts:
+        seconds = round(
+            (datetime.fromisoformat(c["end"]) - datetime.fromisoformat(c["start"])).total_seconds()
+        )
+        per_satellite[c["satellite_id"]] = per_satellite.get(c["satellite_id"], 0) + seconds
+    useful = {s: min(v, 1800.0) for s, v in per_satellite.items()}
+    assert schedule["total_seconds"] == pytest.approx(sum(useful.values()))
+    partners = schedule["partners"]
+    assert sum(p["seconds"] for p in partners.values()) == pytest.approx(sum(useful.values()))
+    assert partners["esa"]["share_entitled"] == pytest.approx(0.6)
+    provenance = schedule["provenance"]
+    assert len(provenance["element_set_ids"]) == 4
+    assert provenance["pass_prediction"]["fingerprint"]
+    again = client.get(f"/api/v1/schedules/{schedule['id']}", headers=auth["admin"]).json()
+    assert again == schedule
+    listed = client.get("/api/v1/schedules", headers=auth["esa-view"]).json()
+    assert [s["id"] for s in listed] == [schedule["id"]]
+
+
+def test_partners_see_the_contacts_their_agreements_allow(world: World) -> None:
+    client, auth = world
+    schedule = _create(client, auth["admin"], time_limit_s=20)
+    on_wallops = [c for c in schedule["contacts"] if c["station"] == "Wallops"]
+    assert on_wallops, "the test needs contacts on NASA's private station"
+    seen = client.get(f"/api/v1/schedules/{schedule['id']}", headers=auth["esa-view"]).json()
+    assert [c for c in seen["contacts"] if c["station"] == "Wallops"] == []
+    assert seen["hidden_contacts"] == len(on_wallops)
+    assert seen["partners"] == schedule["partners"]  # the fairness figures are for everyone
+    nasa = client.get(f"/api/v1/schedules/{schedule['id']}", headers=auth["nasa-ops"]).json()
+    assert nasa["contacts"] == schedule["contacts"]  # ESA's stations are consortium-visible
+    refused = client.post("/api/v1/schedules", json=DAY, headers=auth["esa-ops"])
+    assert refused.status_code == 403
+
+
+def test_an_outage_re_plans_from_now_keeping_the_past(world: World) -> None:
+    client, auth = world
+    first = _create(client, auth["admin"], time_limit_s=20)
+    outage = {
+        "station_id": 1,
+        "start": NOW.isoformat(),
+        "end": (NOW + timedelta(hours=6)).isoformat(),
+        "reason": "antenna drive failure",
+    }
+    assert (
+        client.post(
+            f"/api/v1/schedules/{first['id']}/replan", json=outage, headers=auth["nasa-ops"]
+        ).status_code
+        == 403
+    )
+    hidden = {**outage, "station_id": 3}  # NASA's private station, unseen by ESA
+    assert (
+        client.post(
+            f"/api/v1/schedules/{first['id']}/replan", json=hidden, headers=auth["esa-ops"]
+        ).status_code
+        == 404
+    )
+    response = client.post(
+        f"/api/v1/schedules/{first['id']}/replan", json=outage, headers=auth["esa-ops"]
+    )
+    assert response.status_code == 201, response.text
+    assert [c["station"] for c in response.json()["contacts"]].count("Wallops") == 0
+    second = client.get(f"/api/v1/schedules/{response.json()['id']}", headers=auth["admin"]).json()
+    assert second["replaces_id"] == first["id"]
+    assert second["levels"][-1]["name"] == "contacts changed"
+
+    def started(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [c for c in contacts if datetime.fromisoformat(c["start"]) < NOW]
+
+    assert started(second["contacts"]) == started(first["contacts"])
+    for c in second["contacts"]:
+        if c["station_id"] == 1 and datetime.fromisoformat(c["start"]) >= NOW:
+            assert datetime.fromisoformat(c["start"]) >= NOW + timedelta(hours=6)
+    _check_feasible(second["contacts"])
+    station = client.get("/api/v1/stations/1", headers=auth["admin"]).json()
+    assert [u["kind"] for u in station["unavailable"]] == ["outage"]
+    assert station["unavailable"][0]["reason"] == "antenna drive failure"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start": "2024-05-11T00:00:00Z", "end": "2024-05-10T00:00:00Z"},
+        {"start": "2024-05-10T00:00:00Z", "end": "2024-07-10T00:00:00Z"},
+        {**DAY, "policy": "whatever"},
+        {**DAY, "time_limit_s": 0},
+        {**DAY, "time_limit_s": 10_000},
+    ],
+)
+def test_bad_schedule_requests_are_problems(world: World, body: dict[str, Any]) -> None:
+    client, auth = world
+    response = client.post("/api/v1/schedules", json=body, headers=auth["admin"])
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    missing = client.get("/api/v1/schedules/99", headers=auth["admin"])
+    assert missing.status_code == 404
