@@ -54,6 +54,7 @@ PROGRESS_DELAY_S = 1.0
 
 DEMO_DAYS = 7
 WEEK_DAYS = 7  # what `jointsat schedule --week` plans
+DEMO_SCHEDULE_TIME_LIMIT_S = 20.0
 # Element sets from which `jointsat passes` spreads the work over the cores.
 PARALLEL_FROM_ELEMENT_SETS = 40
 DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
@@ -284,6 +285,14 @@ def demo(
             url = database_url or _fresh_demo_store()
             consortium = _build_demo_store(url, element_files, station_list)
         _print_consortium(console, found, consortium)
+        from jointsat.scheduling.result import Policy
+
+        shared, document = _schedule_week(url, start, Policy.FAIR, DEMO_SCHEDULE_TIME_LIMIT_S)
+        console.print(
+            f"\n[bold]The week's pooled network, shared fairly[/] (schedule {document['id']} "
+            "in the store; `jointsat schedule --week` plans another):"
+        )
+        _print_schedule_summary(console, shared)
         console.print(
             "\n[bold]The demo consortium is in the store[/] "
             f"{escape(_redacted(url))}.\nServe it with:\n\n"

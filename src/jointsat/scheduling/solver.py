@@ -31,6 +31,7 @@ CP-SAT finds nothing in time or the problem has more than ``max_model_passes``.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ from ortools.sat.python import cp_model
 from jointsat.scheduling.greedy import fill, greedy
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem, Window
+from jointsat.scheduling.relaxation import Relaxation
 from jointsat.scheduling.result import (
     Level,
     Policy,
@@ -63,6 +65,8 @@ DEFAULT_RELATIVE_GAP = 1e-4
 # From this many passes CP-SAT starts from the greedy schedule (below, the hint only
 # slows it down) and the dominance reduction is skipped (it costs more than it saves).
 LARGE_MODEL_PASSES = 50_000
+RELAXATION_ROUNDING = 1e-9  # relative; GLOP's optimum is accurate to well within this
+NEIGHBOURHOOD_SHARE = 0.25  # of the time left, at most, for a level's relaxation-led search
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class _Objective:
     expression: Any  # cp_model.LinearExprT
     scale: float  # divide by this to report the value
     maximize: bool = True
+    relaxed: Any = None  # the same objective in the linear relaxation, if there is one
 
 
 @dataclass
@@ -328,6 +333,7 @@ def _objectives(
     network: Network,
     policy: Policy,
     previous: set[int] | None,
+    relaxation: Relaxation | None,
 ) -> list[_Objective]:
     partners = network.problem.partners
     objectives: list[_Objective] = []
@@ -348,6 +354,7 @@ def _objectives(
                     name=f"sum of the {k} smallest normalised times{label}",
                     expression=_smallest_sum(model, group, k),
                     scale=model.scale,
+                    relaxed=relaxation.smallest_sum(group, k) if relaxation else None,
                 )
             )
     objectives.append(
@@ -355,6 +362,7 @@ def _objectives(
             name="total received seconds",
             expression=sum(model.useful),
             scale=1.0,
+            relaxed=relaxation.total() if relaxation else None,
         )
     )
     if previous is not None:
@@ -423,55 +431,148 @@ def _cp_sat(
     hint: Sequence[int] = (),
 ) -> _Run:
     model = _Model(network, kept, free)
+    relaxation = (
+        Relaxation(network, sorted(model.x), kept, model.coefficients)
+        if len(model.x) <= LARGE_MODEL_PASSES
+        else None
+    )
     run = _Run()
     solution: set[int] = set(hint)
-    for objective in _objectives(model, network, policy, previous):
+    for objective in _objectives(model, network, policy, previous, relaxation):
         left = settings.time_limit_s - run.wall_s
         if left < MIN_STAGE_TIME_S:
             break
-        if solution:  # the last level's optimum satisfies this level's constraints
-            _hint(model, solution)
         if objective.maximize:
             model.model.maximize(objective.expression)
         else:
             model.model.minimize(objective.expression)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = left
-        solver.parameters.random_seed = settings.seed
-        solver.parameters.num_workers = settings.workers
-        solver.parameters.relative_gap_limit = settings.relative_gap
-        status = solver.solve(model.model)
-        run.wall_s += solver.wall_time
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        level = None
+        if relaxation is not None and objective.relaxed is not None:
+            level, found = _neighbourhood(model, relaxation, objective, settings, left)
+            run.wall_s += found.wall_s
+            solution = found.solution or solution
+            left = settings.time_limit_s - run.wall_s
+        if level is None and left >= MIN_STAGE_TIME_S:
+            level, found = _whole(model, objective, settings, left, solution)
+            run.wall_s += found.wall_s
+            solution = found.solution or solution
+        if level is None:
             break
-        value = round(solver.objective_value)
-        # An optimum within the tolerance is reported with the bound CP-SAT proved.
-        bound = (
-            value
-            if settings.relative_gap == 0 and status == cp_model.OPTIMAL
-            else (solver.best_objective_bound)
-        )
-        optimal = status == cp_model.OPTIMAL
-        solution = {i for i, var in model.x.items() if solver.value(var)}
         run.solution = sorted(solution)
-        run.levels.append(
-            Level(
-                name=objective.name,
-                value=value / objective.scale,
-                bound=bound / objective.scale,
-                optimal=optimal,
-                maximize=objective.maximize,
-                tolerance=settings.relative_gap,
-                wall_s=solver.wall_time,
-            )
-        )
+        run.levels.append(level)
+        value = round(level.value * objective.scale)
         if objective.maximize:
             model.model.add(objective.expression >= value)
         else:
             model.model.add(objective.expression <= value)
-        if not optimal:
+        if relaxation is not None and objective.relaxed is not None:
+            relaxation.keep_at_least(objective.relaxed, value)
+        if not level.optimal:
             break
     return run
+
+
+@dataclass
+class _Found:
+    """What one search found: a solution (or none) and the time it took."""
+
+    solution: set[int] | None
+    wall_s: float
+
+
+def _cp_sat_solver(settings: SolverSettings, seconds: float, relative_gap: float) -> Any:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.random_seed = settings.seed
+    solver.parameters.num_workers = settings.workers
+    solver.parameters.relative_gap_limit = relative_gap
+    return solver
+
+
+def _whole(
+    model: _Model, objective: _Objective, settings: SolverSettings, left: float, hint: set[int]
+) -> tuple[Level | None, _Found]:
+    """Solve a level on the whole model, from the hinted solution if there is one."""
+    if hint:  # the last level's optimum satisfies this level's constraints
+        _hint(model, hint)
+    else:
+        model.model.clear_hints()  # type: ignore[no-untyped-call]
+    solver = _cp_sat_solver(settings, left, settings.relative_gap)
+    status = solver.solve(model.model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None, _Found(None, solver.wall_time)
+    value = round(solver.objective_value)
+    exact = settings.relative_gap == 0 and status == cp_model.OPTIMAL
+    bound = value if exact else solver.best_objective_bound
+    level = Level(
+        name=objective.name,
+        value=value / objective.scale,
+        bound=bound / objective.scale,
+        optimal=status == cp_model.OPTIMAL,
+        maximize=objective.maximize,
+        tolerance=settings.relative_gap,
+        wall_s=solver.wall_time,
+    )
+    return level, _Found({i for i, var in model.x.items() if solver.value(var)}, solver.wall_time)
+
+
+class _StopAt(cp_model.CpSolverSolutionCallback):
+    """Stop the search at the first solution whose objective reaches a target."""
+
+    def __init__(self, target: float) -> None:
+        super().__init__()
+        self.target = target
+
+    def on_solution_callback(self) -> None:
+        if self.objective_value >= self.target:
+            self.stop_search()
+
+
+def _neighbourhood(
+    model: _Model,
+    relaxation: Relaxation,
+    objective: _Objective,
+    settings: SolverSettings,
+    left: float,
+) -> tuple[Level | None, _Found]:
+    """Try to prove a level from the relaxation: search only the satellites it splits.
+
+    The passes of every other satellite keep the relaxation's (whole) values. If the
+    best schedule found there is within the tolerance of the relaxation's bound, the
+    level is proven; otherwise it seeds the search of the whole model.
+    """
+    relaxed, lp_s = relaxation.maximize(objective.relaxed)
+    if relaxed is None:
+        return None, _Found(None, lp_s)
+    sub = model.model.clone()
+    sub.clear_hints()  # type: ignore[no-untyped-call]
+    satellite = model.network.satellite
+    for i, var in model.x.items():
+        if int(satellite[i]) not in relaxed.split_satellites:
+            sub.add(sub.get_bool_var_from_proto_index(var.index) == round(relaxed.values[i]))
+    # Within the tolerance of the relaxation's bound, the level is proven; exact proofs
+    # need the bound itself (up to GLOP's rounding, far below one integer unit).
+    bound = relaxed.bound
+    slack = settings.relative_gap * abs(bound) or RELAXATION_ROUNDING * max(1.0, abs(bound))
+    solver = _cp_sat_solver(settings, left * NEIGHBOURHOOD_SHARE, settings.relative_gap)
+    status = solver.solve(sub, _StopAt(bound - slack))
+    wall_s = lp_s + solver.wall_time
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None, _Found(None, wall_s)
+    found = {i for i, var in model.x.items() if solver.value(var)}
+    value = round(solver.objective_value)
+    if value < bound - slack:
+        return None, _Found(found, wall_s)
+    level = Level(
+        name=objective.name,
+        value=value / objective.scale,
+        bound=max(bound, value) / objective.scale,
+        optimal=True,
+        maximize=True,
+        tolerance=settings.relative_gap,
+        wall_s=wall_s,
+    )
+    return level, _Found(found, wall_s)
 
 
 @dataclass(frozen=True)
