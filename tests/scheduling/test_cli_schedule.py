@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.scheduling.instances import T0, random_document
 from typer.testing import CliRunner, Result
 
 from jointsat.cli import app
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem
-from tests.scheduling.instances import T0, random_document
 
 
 def _run(*args: str) -> Result:
@@ -77,9 +77,7 @@ def test_replan_keeps_the_past_and_avoids_the_outage(problem_file: Path, tmp_pat
     old, new = json.loads(first.read_text()), json.loads(second.read_text())
 
     def past(document: dict[str, list[dict[str, str]]]) -> set[str]:
-        return {
-            c["pass"] for c in document["contacts"] if datetime.fromisoformat(c["start"]) < now
-        }
+        return {c["pass"] for c in document["contacts"] if datetime.fromisoformat(c["start"]) < now}
 
     assert past(old) == past(new)
     for c in new["contacts"]:

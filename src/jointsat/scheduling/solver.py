@@ -31,7 +31,6 @@ CP-SAT finds nothing in time or the problem has more than ``max_model_passes``.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
