@@ -196,3 +196,6 @@ def test_integer_weights_are_exact_for_decimal_shares_and_close_otherwise() -> N
     odd = np.array([1 / 3 + 1e-7, 1 / 3 - 2e-7, 1 / 3 + 1e-7])
     weights, scale = integer_weights(operators, odd)
     np.testing.assert_allclose(weights / scale, operators / odd, rtol=1e-4)
+    tiny = np.array([1 - 2e-9, 1e-9, 1e-9])  # shares no 4-decimal fraction can write
+    weights, scale = integer_weights(operators, tiny)
+    assert np.isclose(weights.max() / scale, (operators / tiny).max(), rtol=1e-4)

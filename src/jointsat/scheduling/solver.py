@@ -306,23 +306,25 @@ def integer_weights(operators: np.ndarray, shares: np.ndarray) -> tuple[np.ndarr
     weights like 3, 4, 6 and not in minutes with weights scaled by a million.
     """
     wanted = operators / shares
-    flat = [
-        Fraction(float(f)).limit_denominator(MAX_DENOMINATOR)
-        / Fraction(float(w)).limit_denominator(MAX_DENOMINATOR)
-        for row in operators
-        for f, w in zip(row, shares, strict=True)
-    ]
-    exact = all(
-        abs(float(r) - v) <= 1e-12 * max(1.0, v) for r, v in zip(flat, wanted.ravel(), strict=True)
-    )
-    scale = 1
-    for r in flat:
-        scale = lcm(scale, r.denominator)
-    numerators = [int(r * scale) for r in flat]
-    divisor = reduce(gcd, numerators, 0) or 1
-    if exact and max(numerators, default=0) // divisor <= MAX_COEFFICIENT:
-        weights = np.array(numerators, dtype=np.int64).reshape(operators.shape) // divisor
-        return weights, scale / divisor
+    as_fraction = [Fraction(float(w)).limit_denominator(MAX_DENOMINATOR) for w in shares]
+    if all(w > 0 for w in as_fraction):
+        flat = [
+            Fraction(float(f)).limit_denominator(MAX_DENOMINATOR) / w
+            for row in operators
+            for f, w in zip(row, as_fraction, strict=True)
+        ]
+        exact = all(
+            abs(float(r) - v) <= 1e-12 * max(1.0, v)
+            for r, v in zip(flat, wanted.ravel(), strict=True)
+        )
+        scale = 1
+        for r in flat:
+            scale = lcm(scale, r.denominator)
+        numerators = [int(r * scale) for r in flat]
+        divisor = reduce(gcd, numerators, 0) or 1
+        if exact and max(numerators, default=0) // divisor <= MAX_COEFFICIENT:
+            weights = np.array(numerators, dtype=np.int64).reshape(operators.shape) // divisor
+            return weights, scale / divisor
     rounded = MAX_COEFFICIENT / (float(wanted.max()) or 1.0)
     return np.rint(wanted * rounded).astype(np.int64), rounded
 

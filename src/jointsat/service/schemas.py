@@ -12,7 +12,10 @@ from pydantic import AfterValidator, Field
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. a trailing Z for UTC)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once turned to UTC") from None
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_utc)]
