@@ -1,4 +1,4 @@
-"""Share the pooled network by policy with OR-Tools CP-SAT, exactly, with a time limit.
+"""Share the pooled network by policy with OR-Tools CP-SAT, with proofs and a time limit.
 
 The model: one Boolean per eligible pass; at most one contact in each maximal clique
 of conflicting passes (network.py); per satellite an integer ``useful_s`` no more
@@ -23,10 +23,16 @@ default, the default of commercial MIP solvers; 0 asks for exact proofs). Balanc
 partners to the last second is a subset-sum puzzle: on a week of 12,000 passes CP-SAT
 finds the balance within a second of the bound but cannot prove that second in a
 minute, and no partner's share hangs on it.
-Each level gets the time left; a level stopped by the limit keeps the best value
-found (status ``feasible``, with CP-SAT's bound) and the later levels are not
-solved. The greedy schedule (greedy.py) is the first hint, and the answer when
-CP-SAT finds nothing in time or the problem has more than ``max_model_passes``.
+
+Each level is first solved as a linear relaxation (relaxation.py); CP-SAT then searches
+only the satellites whose passes the relaxation splits and stops once a schedule is
+within the tolerance of the relaxation's bound, which proves the level. Otherwise CP-SAT
+searches the whole model from that schedule, with the time left. A level stopped by the
+time limit keeps the best value found (status ``feasible``, with the best bound known)
+and the later levels are not solved; the schedule is then completed greedily. The
+greedy schedule (greedy.py) is computed first: the answer when CP-SAT finds nothing
+better in time or the problem has more than ``max_model_passes``, and CP-SAT's first
+hint on large problems.
 """
 
 from __future__ import annotations
