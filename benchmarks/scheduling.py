@@ -195,6 +195,10 @@ def week(time_limit_s: float) -> None:
         f"{'ok' if ok else 'MISSES'}; levels proven: "
         f"{sum(lv.optimal for lv in fair.levels)}/{len(fair.levels)}, gap {100 * fair.gap:.3f}%"
     )
+    print(
+        "  time per level: "
+        + ", ".join(f"{k + 1}: {lv.wall_s:.1f} s" for k, lv in enumerate(fair.levels))
+    )
 
 
 def large_day(time_limit_s: float) -> None:

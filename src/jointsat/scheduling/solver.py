@@ -199,7 +199,8 @@ def _solve(
         else None
     )
     solution, solver, proven = start, "greedy (fallback)", []
-    greedy_levels = _levels_of(network, policy, kept, free, start, previous)
+    cheap = _CheapBounds.of(network, kept, free)
+    greedy_levels = _levels_of(network, policy, cheap, start, previous)
     if run is not None and run.solution is not None:
         found = run.solution
         if len(run.levels) < len(greedy_levels) and previous is None:
@@ -207,13 +208,11 @@ def _solve(
             # someone (it can only raise what partners receive).
             found = fill(network, found, allowed=free)
         done = len(run.levels) == len(greedy_levels) and all(lv.optimal for lv in run.levels)
-        if done or _key(_levels_of(network, policy, kept, free, found, previous)) >= _key(
-            greedy_levels
-        ):
+        if done or _key(_levels_of(network, policy, cheap, found, previous)) >= _key(greedy_levels):
             solution, solver, proven = found, f"cp-sat {_ortools_version()}", run.levels
         else:
             solver = f"greedy (better than the cp-sat {_ortools_version()} incumbent)"
-    reached = _levels_of(network, policy, kept, free, solution, previous)
+    reached = _levels_of(network, policy, cheap, solution, previous)
     levels = [
         replace(
             proven[k],
@@ -342,19 +341,8 @@ def _objectives(
     previous: set[int] | None,
     relaxation: Relaxation | None,
 ) -> list[_Objective]:
-    partners = network.problem.partners
     objectives: list[_Objective] = []
-    if policy is Policy.FAIR:
-        groups = [list(range(len(partners)))]
-    elif policy is Policy.PRIORITY:
-        groups = [
-            [k for k, p in enumerate(partners) if p.priority == priority]
-            for priority in sorted({p.priority for p in partners})
-        ]
-    else:
-        groups = []
-    for group in groups:
-        label = "" if policy is Policy.FAIR else f" of priority class {partners[group[0]].priority}"
+    for group, label in _fair_groups(network, policy):
         for k in range(1, len(group) + 1):
             objectives.append(
                 _Objective(
@@ -384,6 +372,22 @@ def _objectives(
             )
         )
     return objectives
+
+
+def _fair_groups(network: Network, policy: Policy) -> list[tuple[list[int], str]]:
+    """Return the groups of partners whose leximin the policy asks for, with their labels."""
+    partners = network.problem.partners
+    if policy is Policy.FAIR:
+        return [(list(range(len(partners))), "")]
+    if policy is Policy.MAX_TOTAL:
+        return []
+    return [
+        (
+            [k for k, p in enumerate(partners) if p.priority == priority],
+            f" of priority class {priority}",
+        )
+        for priority in sorted({p.priority for p in partners})
+    ]
 
 
 def _smallest_sum(model: _Model, group: list[int], k: int) -> Any:
@@ -630,29 +634,15 @@ def _best_packing(network: Network, passes: np.ndarray, gap_s: float) -> float:
 def _levels_of(
     network: Network,
     policy: Policy,
-    kept: Sequence[int],
-    free: np.ndarray,
+    cheap: _CheapBounds,
     chosen: Sequence[int],
     previous: set[int] | None,
 ) -> list[Level]:
     """Return the levels a schedule reaches, against bounds that need no solver."""
-    cheap = _CheapBounds.of(network, kept, free)
-    _, received = network.received_s(chosen)
+    useful, received = network.received_s(chosen)
     normalized = received / network.shares
-    useful, _ = network.received_s(chosen)
-    partners = network.problem.partners
     levels: list[Level] = []
-    if policy is Policy.FAIR:
-        groups = [list(range(len(partners)))]
-    elif policy is Policy.PRIORITY:
-        groups = [
-            [k for k, p in enumerate(partners) if p.priority == priority]
-            for priority in sorted({p.priority for p in partners})
-        ]
-    else:
-        groups = []
-    for group in groups:
-        label = "" if policy is Policy.FAIR else f" of priority class {partners[group[0]].priority}"
+    for group, label in _fair_groups(network, policy):
         mine = np.sort(normalized[group])
         tops = np.sort(cheap.normalized[group])
         for k in range(1, len(group) + 1):
