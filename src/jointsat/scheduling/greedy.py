@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -117,6 +117,22 @@ def fill(network: Network, chosen: Sequence[int], *, allowed: np.ndarray) -> lis
     candidates = np.flatnonzero(allowed & network.eligible)
     candidates = candidates[np.argsort(-network.duration_s[candidates], kind="stable")]
     _fill(state, candidates)
+    return state.chosen
+
+
+def rounded(network: Network, values: Mapping[int, float], *, whole: float = 1e-6) -> list[int]:
+    """Return a feasible schedule near a relaxed one: its whole passes, then the rest.
+
+    Passes at 1 (within ``whole``) are booked as they are (they are feasible together);
+    then the fractional ones by decreasing value, where they fit and are still useful.
+    """
+    state = _State(network, [i for i, v in values.items() if v >= 1.0 - whole])
+    for i in sorted(
+        (i for i, v in values.items() if whole < v < 1.0 - whole),
+        key=lambda i: (-values[i], -int(network.duration_s[i]), i),
+    ):
+        if state.useful_s(i) > 0 and state.fits(i):
+            state.book(i)
     return state.chosen
 
 

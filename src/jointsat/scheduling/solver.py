@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from jointsat.scheduling.greedy import fill, greedy
+from jointsat.scheduling.greedy import fill, greedy, rounded
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem, Window
 from jointsat.scheduling.relaxation import Relaxation
@@ -405,14 +405,15 @@ def _smallest_sum(model: _Model, group: list[int], k: int) -> Any:
     return k * t - sum(excess)
 
 
-def _hint(model: _Model, solution: set[int]) -> None:
+def _hint(model: _Model, solution: set[int], target: Any = None) -> None:
     """Hint a whole solution: passes, useful seconds and every level's helper variables.
 
     A partial hint (passes only) leaves CP-SAT to complete the helpers, which it may
-    fail to do; then it searches from nothing.
+    fail to do; then it searches from nothing. ``target`` is the model or a clone of it.
     """
-    m, network = model.model, model.network
-    m.clear_hints()  # type: ignore[no-untyped-call]
+    m = model.model if target is None else target
+    network = model.network
+    m.clear_hints()
     for i, var in model.x.items():
         m.add_hint(var, i in solution)
     useful, _ = network.received_s(sorted(solution))
@@ -556,7 +557,7 @@ def _neighbourhood(
     if relaxed is None:
         return None, _Found(None, lp_s)
     sub = model.model.clone()
-    sub.clear_hints()  # type: ignore[no-untyped-call]
+    _hint(model, set(rounded(model.network, relaxed.values)), sub)
     satellite = model.network.satellite
     for i, var in model.x.items():
         if int(satellite[i]) not in relaxed.split_satellites:
