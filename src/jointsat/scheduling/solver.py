@@ -71,7 +71,10 @@ DEFAULT_RELATIVE_GAP = 1e-4
 # slows it down) and the dominance reduction is skipped (it costs more than it saves).
 LARGE_MODEL_PASSES = 50_000
 RELAXATION_ROUNDING = 1e-9  # relative; GLOP's optimum is accurate to well within this
-NEIGHBOURHOOD_SHARE = 0.25  # of the time left, at most, for a level's relaxation-led search
+# The relaxation-led search of a level gets this share of the time left, at most
+# NEIGHBOURHOOD_MAX_S: it proves a level in 2-6 s or not at all (its bound too loose).
+NEIGHBOURHOOD_SHARE = 0.25
+NEIGHBOURHOOD_MAX_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -566,7 +569,8 @@ def _neighbourhood(
     # need the bound itself (up to GLOP's rounding, far below one integer unit).
     bound = relaxed.bound
     slack = settings.relative_gap * abs(bound) or RELAXATION_ROUNDING * max(1.0, abs(bound))
-    solver = _cp_sat_solver(settings, left * NEIGHBOURHOOD_SHARE, settings.relative_gap)
+    seconds = min(left * NEIGHBOURHOOD_SHARE, NEIGHBOURHOOD_MAX_S)
+    solver = _cp_sat_solver(settings, seconds, settings.relative_gap)
     status = solver.solve(sub, _StopAt(bound - slack))
     wall_s = lp_s + solver.wall_time
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
