@@ -8,7 +8,10 @@ each cell is written here from the issue's rules, not taken from the service's c
   fair shares); a partner's users read its satellites and others' unless an operator's
   agreement makes them private (then 404, hiding them); operators of an operating
   partner upload element sets, viewers never change anything;
-- passes: a satellite hidden from the caller is a 404 there too.
+- passes: a satellite hidden from the caller is a 404 there too;
+- schedules: every member lists and reads them (the contacts it may not see are left
+  out); only the consortium admin creates one; an outage is reported, and the schedule
+  re-planned, by the station's operators or an admin (all stations here are visible).
 """
 
 from __future__ import annotations
@@ -49,14 +52,22 @@ CELLS = {
     "users": ("list", "create"),
     "satellites": ("list", "read", "create", "history", "upload"),
     "passes": ("list",),
+    "schedules": ("list", "read", "create", "replan"),
 }
+WINDOW = {"start": "2024-05-10T00:00:00Z", "end": "2024-05-10T06:00:00Z", "time_limit_s": 10}
 ISS = parse_elements((ORBITS / "tle-CATNR-25544.txt").read_text()).elements[0]
 
 
 def expected(role: str, resource: str, verb: str, owner: str) -> int:
     """Return the status the rules give for one cell."""
     reads = verb in ("list", "read", "history")
-    success = {"create": 201, "delete": 204, "upload": 201}.get(verb, 200)
+    success = {"create": 201, "delete": 204, "upload": 201, "replan": 201}.get(verb, 200)
+    if resource == "schedules":
+        if reads:
+            return success
+        if verb == "create":
+            return success if role == "admin" else 403
+        return success if role == "admin" or (role == "operator" and owner == "own") else 403
     if resource in ("partners", "agreements"):
         return success if reads or role == "admin" else 403
     if resource == "users":
@@ -78,6 +89,7 @@ class World:
         self.tokens: dict[str, str] = {}
         self.partner: dict[str, int] = {}
         self.satellite: dict[str, int] = {}
+        self.station: dict[str, int] = {}
         with session_factory(self.engine).begin() as session:
             self.tokens["admin"] = initialise(session, name="admin", now=NOW)
             for code, visibility in (
@@ -90,9 +102,10 @@ class World:
                 session.add(partner)
                 session.flush()
                 self.partner[code] = partner.id
-                session.add(
-                    GroundStation(name=f"{code}-station", owner=partner, lat_deg=48.0, lon_deg=11.0)
+                station = GroundStation(
+                    name=f"{code}-station", owner=partner, lat_deg=48.0, lon_deg=11.0
                 )
+                session.add(station)
                 # Each owner's satellite: the private one is joint with "consortium",
                 # and the most restrictive operator hides it.
                 satellite = Satellite(name=f"{code}-sat", norad_id=25544 + len(self.partner))
@@ -114,6 +127,7 @@ class World:
                 session.add(satellite)
                 session.flush()
                 self.satellite[code] = satellite.id
+                self.station[code] = station.id
             own = session.get(Partner, self.partner["own"])
             for role in (Role.OPERATOR, Role.VIEWER):
                 user = User(name=f"own-{role.value}", role=role, partner=own, created_at=NOW)
@@ -121,6 +135,13 @@ class World:
                 self.tokens[role.value] = issue_token(session, user, now=NOW)
         self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
         self.counter = itertools.count()
+        made = self.client.post(
+            "/api/v1/schedules",
+            json=WINDOW,
+            headers={"Authorization": f"Bearer {self.tokens['admin']}"},
+        )
+        assert made.status_code == 201, made.text
+        self.schedule = made.json()["id"]
 
     def call(self, role: str, resource: str, verb: str, owner: str) -> int:
         c, n = self.client, next(self.counter)
@@ -163,6 +184,21 @@ class World:
                     headers={**h, "Content-Type": "text/plain"},
                 ).status_code
             path = f"/api/v1/satellites/{sid}"
+        elif resource == "schedules":
+            if verb == "list":
+                return c.get("/api/v1/schedules", headers=h).status_code
+            if verb == "read":
+                return c.get(f"/api/v1/schedules/{self.schedule}", headers=h).status_code
+            if verb == "create":
+                return c.post("/api/v1/schedules", json=WINDOW, headers=h).status_code
+            outage = {
+                "station_id": self.station[owner],
+                "start": "2024-05-10T13:00:00Z",
+                "end": "2024-05-10T14:00:00Z",
+            }
+            return c.post(
+                f"/api/v1/schedules/{self.schedule}/replan", json=outage, headers=h
+            ).status_code
         else:  # passes of one satellite
             window = "start=2024-05-10T00:00:00Z&end=2024-05-10T06:00:00Z"
             return c.get(f"/api/v1/passes?{window}&satellite_id={sid}", headers=h).status_code
