@@ -71,10 +71,10 @@ DEFAULT_RELATIVE_GAP = 1e-4
 # slows it down) and the dominance reduction is skipped (it costs more than it saves).
 LARGE_MODEL_PASSES = 50_000
 RELAXATION_ROUNDING = 1e-9  # relative; GLOP's optimum is accurate to well within this
-# The relaxation-led search of a level gets this share of the time left, at most
-# NEIGHBOURHOOD_MAX_S: it proves a level in 2-6 s or not at all (its bound too loose).
-NEIGHBOURHOOD_SHARE = 0.25
-NEIGHBOURHOOD_MAX_S = 6.0
+# Each relaxation-led search of a level gets this share of the time left, capped at
+# NEIGHBOURHOOD_MAX_S: it proves a level in 0.3-6 s or not at all (its bound too loose).
+NEIGHBOURHOOD_SHARE = 0.5
+NEIGHBOURHOOD_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -463,7 +463,7 @@ def _cp_sat(
             model.model.minimize(objective.expression)
         level = None
         if relaxation is not None and objective.relaxed is not None:
-            level, found = _neighbourhood(model, relaxation, objective, settings, left)
+            level, found = _neighbourhood(model, relaxation, objective, settings, left, solution)
             run.wall_s += found.wall_s
             solution = found.solution or solution
             left = settings.time_limit_s - run.wall_s
@@ -549,46 +549,59 @@ def _neighbourhood(
     objective: _Objective,
     settings: SolverSettings,
     left: float,
+    previous: set[int],
 ) -> tuple[Level | None, _Found]:
     """Try to prove a level from the relaxation: search only the satellites it splits.
 
-    The passes of every other satellite keep the relaxation's (whole) values. If the
-    best schedule found there is within the tolerance of the relaxation's bound, the
-    level is proven; otherwise it seeds the search of the whole model.
+    The relaxation's bound proves the level for any schedule within the tolerance of
+    it. Two searches look for one, changing only the passes of the satellites the
+    relaxation splits: first from the last level's schedule (it meets every earlier
+    level, and the next level often needs only a few changes), then from the
+    relaxation rounded, its whole values kept. When neither gets there, the best
+    schedule found seeds the search of the whole model.
     """
-    relaxed, lp_s = relaxation.maximize(objective.relaxed)
+    relaxed, wall_s = relaxation.maximize(objective.relaxed)
     if relaxed is None:
-        return None, _Found(None, lp_s)
-    sub = model.model.clone()
-    _hint(model, set(rounded(model.network, relaxed.values)), sub)
-    satellite = model.network.satellite
-    for i, var in model.x.items():
-        if int(satellite[i]) not in relaxed.split_satellites:
-            sub.add(sub.get_bool_var_from_proto_index(var.index) == round(relaxed.values[i]))
+        return None, _Found(None, wall_s)
     # Within the tolerance of the relaxation's bound, the level is proven; exact proofs
     # need the bound itself (up to GLOP's rounding, far below one integer unit).
     bound = relaxed.bound
     slack = settings.relative_gap * abs(bound) or RELAXATION_ROUNDING * max(1.0, abs(bound))
-    seconds = min(left * NEIGHBOURHOOD_SHARE, NEIGHBOURHOOD_MAX_S)
-    solver = _cp_sat_solver(settings, seconds, settings.relative_gap)
-    status = solver.solve(sub, _StopAt(bound - slack))
-    wall_s = lp_s + solver.wall_time
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, _Found(None, wall_s)
-    found = {i for i, var in model.x.items() if solver.value(var)}
-    value = round(solver.objective_value)
-    if value < bound - slack:
-        return None, _Found(found, wall_s)
-    level = Level(
-        name=objective.name,
-        value=value / objective.scale,
-        bound=max(bound, value) / objective.scale,
-        optimal=True,
-        maximize=True,
-        tolerance=settings.relative_gap,
-        wall_s=wall_s,
-    )
-    return level, _Found(found, wall_s)
+    satellite = model.network.satellite
+    starts = [set(rounded(model.network, relaxed.values))]
+    if previous:
+        starts.insert(0, previous)
+    best: tuple[int, set[int]] | None = None
+    for start in starts:
+        seconds = min(left - wall_s, NEIGHBOURHOOD_MAX_S) * NEIGHBOURHOOD_SHARE
+        if seconds < MIN_STAGE_TIME_S:
+            break
+        sub = model.model.clone()
+        _hint(model, start, sub)
+        for i, var in model.x.items():
+            if int(satellite[i]) not in relaxed.split_satellites:
+                sub.add(sub.get_bool_var_from_proto_index(var.index) == int(i in start))
+        solver = _cp_sat_solver(settings, seconds, settings.relative_gap)
+        status = solver.solve(sub, _StopAt(bound - slack))
+        wall_s += solver.wall_time
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            continue
+        value = round(solver.objective_value)
+        found = {i for i, var in model.x.items() if solver.value(var)}
+        if best is None or value > best[0]:
+            best = (value, found)
+        if value >= bound - slack:
+            level = Level(
+                name=objective.name,
+                value=value / objective.scale,
+                bound=max(bound, value) / objective.scale,
+                optimal=True,
+                maximize=True,
+                tolerance=settings.relative_gap,
+                wall_s=wall_s,
+            )
+            return level, _Found(found, wall_s)
+    return None, _Found(best[1] if best else None, wall_s)
 
 
 @dataclass(frozen=True)
