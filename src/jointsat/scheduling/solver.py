@@ -37,7 +37,6 @@ hint on large problems.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -49,6 +48,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from jointsat.scheduling.bounds import CheapBounds
 from jointsat.scheduling.greedy import fill, greedy, rounded
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem, Window
@@ -202,7 +202,9 @@ def _solve(
         else None
     )
     solution, solver, proven = start, "greedy (fallback)", []
-    cheap = _CheapBounds.of(network, kept, free)
+    usable = free.copy()
+    usable[list(kept)] = True
+    cheap = CheapBounds.of(network, usable)
     greedy_levels = _levels_of(network, policy, cheap, start, previous)
     if run is not None and run.solution is not None:
         found = run.solution
@@ -216,6 +218,10 @@ def _solve(
         else:
             solver = f"greedy (better than the cp-sat {_ortools_version()} incumbent)"
     reached = _levels_of(network, policy, cheap, solution, previous)
+    if policy is Policy.FAIR and reached and not (proven and proven[0].optimal):
+        # The first level is unproven: bound it by Lagrangian relaxation.
+        cheap = cheap.with_smallest(network, usable, reached[0].value)
+        reached = _levels_of(network, policy, cheap, solution, previous)
     levels = [
         replace(
             proven[k],
@@ -604,55 +610,10 @@ def _neighbourhood(
     return None, _Found(best[1] if best else None, wall_s)
 
 
-@dataclass(frozen=True)
-class _CheapBounds:
-    """Bounds that need no solver: each partner alone, and the network's capacity."""
-
-    normalized: np.ndarray  # per partner, normalised seconds
-    total: float
-
-    @classmethod
-    def of(cls, network: Network, kept: Sequence[int], free: np.ndarray) -> _CheapBounds:
-        usable = free.copy()
-        usable[list(kept)] = True
-        problem = network.problem
-        single = problem.options.satellite_single_link
-        per_satellite = np.zeros(len(problem.satellites))
-        for s in range(len(problem.satellites)):
-            mine = np.flatnonzero(usable & (network.satellite == s))
-            cap = (
-                _best_packing(network, mine, 0.0)
-                if single
-                else float(network.duration_s[mine].sum())
-            )
-            per_satellite[s] = min(cap, float(network.demand_s[s]))
-        per_station = sum(
-            _best_packing(
-                network, np.flatnonzero(usable & (network.station == g)), network.turnaround_s(g)
-            )
-            for g in range(len(problem.stations))
-        )
-        normalized = (per_satellite @ network.operators) / network.shares
-        return cls(normalized=normalized, total=min(float(per_satellite.sum()), per_station))
-
-
-def _best_packing(network: Network, passes: np.ndarray, gap_s: float) -> float:
-    """Return the most seconds of passes that fit one resource (weighted interval scheduling)."""
-    if passes.size == 0:
-        return 0.0
-    order = passes[np.argsort(network.end_s[passes] + gap_s)]
-    ends = (network.end_s[order] + gap_s).tolist()
-    best = [0.0] * (len(order) + 1)
-    for k, i in enumerate(order):
-        before = bisect_right(ends, float(network.start_s[i]), hi=k)
-        best[k + 1] = max(best[k], best[before] + float(network.duration_s[i]))
-    return best[-1]
-
-
 def _levels_of(
     network: Network,
     policy: Policy,
-    cheap: _CheapBounds,
+    cheap: CheapBounds,
     chosen: Sequence[int],
     previous: set[int] | None,
 ) -> list[Level]:
@@ -663,6 +624,8 @@ def _levels_of(
     for group, label in _fair_groups(network, policy):
         mine = np.sort(normalized[group])
         tops = np.sort(cheap.normalized[group])
+        if len(group) == len(network.problem.partners):  # the Lagrangian bound's group
+            tops[0] = min(tops[0], cheap.smallest)
         for k in range(1, len(group) + 1):
             levels.append(
                 Level(
