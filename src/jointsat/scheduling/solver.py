@@ -71,10 +71,12 @@ DEFAULT_RELATIVE_GAP = 1e-4
 # slows it down) and the dominance reduction is skipped (it costs more than it saves).
 LARGE_MODEL_PASSES = 50_000
 RELAXATION_ROUNDING = 1e-9  # relative; GLOP's optimum is accurate to well within this
-# Each relaxation-led search of a level gets this share of the time left, capped at
-# NEIGHBOURHOOD_MAX_S: it proves a level in 0.3-6 s or not at all (its bound too loose).
+# A level's relaxation-led search gets this share of the time left, capped: from the
+# last level's schedule it proves a level in 0.2-0.4 s or not at all (the relaxation's
+# bound too loose); from the relaxation rounded (the first level) in 2-3 s.
 NEIGHBOURHOOD_SHARE = 0.5
-NEIGHBOURHOOD_MAX_S = 5.0
+FROM_LAST_LEVEL_MAX_S = 1.5
+FROM_RELAXATION_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -560,11 +562,11 @@ def _neighbourhood(
     """Try to prove a level from the relaxation: search only the satellites it splits.
 
     The relaxation's bound proves the level for any schedule within the tolerance of
-    it. Two searches look for one, changing only the passes of the satellites the
-    relaxation splits: first from the last level's schedule (it meets every earlier
-    level, and the next level often needs only a few changes), then from the
-    relaxation rounded, its whole values kept. When neither gets there, the best
-    schedule found seeds the search of the whole model.
+    it. CP-SAT looks for one, changing only the passes of the satellites the relaxation
+    splits: from the last level's schedule (it meets every earlier level, and the next
+    level often needs only a few changes), or for the first level from the relaxation
+    rounded, its whole values kept. When it does not get there, the best schedule
+    found seeds the search of the whole model.
     """
     relaxed, wall_s = relaxation.maximize(objective.relaxed)
     if relaxed is None:
@@ -574,12 +576,14 @@ def _neighbourhood(
     bound = relaxed.bound
     slack = settings.relative_gap * abs(bound) or RELAXATION_ROUNDING * max(1.0, abs(bound))
     satellite = model.network.satellite
-    starts = [set(rounded(model.network, relaxed.values))]
-    if previous:
-        starts.insert(0, previous)
+    starts = (
+        [(previous, FROM_LAST_LEVEL_MAX_S)]
+        if previous
+        else [(set(rounded(model.network, relaxed.values)), FROM_RELAXATION_MAX_S)]
+    )
     best: tuple[int, set[int]] | None = None
-    for start in starts:
-        seconds = min(left - wall_s, NEIGHBOURHOOD_MAX_S) * NEIGHBOURHOOD_SHARE
+    for start, cap_s in starts:
+        seconds = min((left - wall_s) * NEIGHBOURHOOD_SHARE, cap_s)
         if seconds < MIN_STAGE_TIME_S:
             break
         sub = model.model.clone()
