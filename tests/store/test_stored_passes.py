@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from benchmarks.common import ORBITS
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import find_passes
@@ -51,14 +52,21 @@ def _network(session: Session) -> tuple[list[Satellite], list[GroundStation]]:
     return list(satellites), list(stations)
 
 
-def test_stored_passes_are_the_engine_s_and_are_reused(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Yield sessions of a migrated store holding two stations and four satellites."""
     migrate.upgrade(database_url)
     engine = open_engine(database_url)
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
+    factory = session_factory(engine)
+    with factory.begin() as session:
         _fill(session)
+    yield factory
+    engine.dispose()
+
+
+def test_stored_passes_are_the_engine_s_and_are_reused(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with sessions() as session:
         satellites, stations = _network(session)
         revision = store_revision(session)
@@ -92,17 +100,11 @@ def test_stored_passes_are_the_engine_s_and_are_reused(
         assert calls == []
         assert again.id == prediction.id
         assert [p.id for p in passes_again] == [p.id for p in passes]
-    engine.dispose()
 
 
 def test_deleting_a_station_forgets_predictions_whose_ids_could_come_back(
-    database_url: str,
+    sessions: sessionmaker[Session],
 ) -> None:
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
-        _fill(session)
     with sessions() as session:
         satellites, stations = _network(session)
         _, before = stored.stored_passes(session, satellites, stations, START, END, now=NOW)
@@ -117,16 +119,12 @@ def test_deleting_a_station_forgets_predictions_whose_ids_could_come_back(
         satellites, stations = _network(session)
         _, after = stored.stored_passes(session, satellites, stations, START, END, now=NOW)
         assert [(p.aos, p.los) for p in after] == [(p.aos, p.los) for p in before]
-    engine.dispose()
 
 
-def test_old_predictions_are_dropped(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_old_predictions_are_dropped(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(stored, "KEEP_PREDICTIONS", 2)
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
-        _fill(session)
     with sessions() as session:
         satellites, stations = _network(session)
         for hours in (1, 2, 3, 4):
@@ -141,4 +139,3 @@ def test_old_predictions_are_dropped(database_url: str, monkeypatch: pytest.Monk
             .where(PassRecord.prediction_id.not_in(select(PassPrediction.id)))
         )
         assert orphans == 0
-    engine.dispose()
