@@ -39,8 +39,10 @@ format: $(STAMP_DEV)
 	$(BIN)/ruff check --fix src tests benchmarks
 
 bench: $(STAMP_DEV)
-	$(BIN)/python benchmarks/passes_vs_skyfield.py
-	$(BIN)/python benchmarks/passes_scaling.py
+	$(BIN)/python -m benchmarks.passes_vs_skyfield
+	$(BIN)/python -m benchmarks.passes_scaling
+	$(BIN)/python -m benchmarks.scheduling
+	$(BIN)/python -m benchmarks.api_load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
