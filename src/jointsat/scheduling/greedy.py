@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from jointsat.scheduling.network import Network
-from jointsat.scheduling.result import Policy
+from jointsat.scheduling.result import Policy, fair_groups
 
 
 class _Bookings:
@@ -93,17 +93,9 @@ def greedy(
     if allowed is not None:
         free &= allowed
     free[state.chosen] = False
-    candidates = np.flatnonzero(free)
-    candidates = candidates[np.argsort(-network.duration_s[candidates], kind="stable")]
-    partners = network.problem.partners
-    if policy is Policy.MAX_TOTAL:
-        _fill(state, candidates)
-    elif policy is Policy.FAIR:
-        _fair(state, candidates, list(range(len(partners))))
-    else:
-        for priority in sorted({p.priority for p in partners}):
-            group = [k for k, p in enumerate(partners) if p.priority == priority]
-            _fair(state, candidates, group)
+    candidates = _longest_first(network, free)
+    for group in fair_groups(network.problem.partners, policy):
+        _fair(state, candidates, group)
     _fill(state, candidates)  # whatever is still useful to anyone
     return state.chosen
 
@@ -114,10 +106,13 @@ def fill(network: Network, chosen: Sequence[int], *, allowed: np.ndarray) -> lis
     Longest passes first. Adding a useful contact never lowers what a partner receives.
     """
     state = _State(network, chosen)
-    candidates = np.flatnonzero(allowed & network.eligible)
-    candidates = candidates[np.argsort(-network.duration_s[candidates], kind="stable")]
-    _fill(state, candidates)
+    _fill(state, _longest_first(network, allowed & network.eligible))
     return state.chosen
+
+
+def _longest_first(network: Network, mask: np.ndarray) -> np.ndarray:
+    candidates = np.flatnonzero(mask)
+    return candidates[np.argsort(-network.duration_s[candidates], kind="stable")]
 
 
 def rounded(network: Network, values: Mapping[int, float], *, whole: float = 1e-6) -> list[int]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from jointsat.errors import ProblemInputError
 from jointsat.scheduling.network import Network
-from jointsat.scheduling.problem import format_time
+from jointsat.scheduling.problem import Partner, format_time
 
 
 class Policy(enum.StrEnum):
@@ -19,6 +19,22 @@ class Policy(enum.StrEnum):
     FAIR = "fair"
     MAX_TOTAL = "max-total"
     PRIORITY = "priority"
+
+
+def fair_groups(partners: Sequence[Partner], policy: Policy) -> list[list[int]]:
+    """Return the groups of partner indices whose leximin the policy asks for, in order.
+
+    ``fair``: all partners; ``priority``: each priority class, smaller first;
+    ``max-total``: none.
+    """
+    if policy is Policy.FAIR:
+        return [list(range(len(partners)))]
+    if policy is Policy.MAX_TOTAL:
+        return []
+    return [
+        [k for k, p in enumerate(partners) if p.priority == priority]
+        for priority in sorted({p.priority for p in partners})
+    ]
 
 
 class Status(enum.StrEnum):

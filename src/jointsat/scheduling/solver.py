@@ -60,6 +60,7 @@ from jointsat.scheduling.result import (
     Status,
     contacts_of,
     evaluate,
+    fair_groups,
 )
 
 MAX_DENOMINATOR = 10_000  # shares and fractions read as rationals p/q with q up to this
@@ -386,18 +387,14 @@ def _objectives(
 
 
 def _fair_groups(network: Network, policy: Policy) -> list[tuple[list[int], str]]:
-    """Return the groups of partners whose leximin the policy asks for, with their labels."""
+    """Return the policy's groups of partners for the leximin, with their level labels."""
     partners = network.problem.partners
-    if policy is Policy.FAIR:
-        return [(list(range(len(partners))), "")]
-    if policy is Policy.MAX_TOTAL:
-        return []
     return [
         (
-            [k for k, p in enumerate(partners) if p.priority == priority],
-            f" of priority class {priority}",
+            group,
+            "" if policy is Policy.FAIR else f" of priority class {partners[group[0]].priority}",
         )
-        for priority in sorted({p.priority for p in partners})
+        for group in fair_groups(partners, policy)
     ]
 
 
