@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 def _utc(value: datetime) -> datetime:
@@ -26,3 +26,18 @@ RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A row id in a request body."""
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 """A row id in a path."""
+
+
+class TimeWindow(BaseModel):
+    """A request body holding a window: ``start`` and ``end``, with zones, end after start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeWindow:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self

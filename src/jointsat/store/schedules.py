@@ -74,7 +74,7 @@ class StoreProblem:
         self.stations = {g.id: g for g in stations}
         days = (end - start).total_seconds() / 86_400
         codes = {p.id: p.code for p in partners}
-        weights = [_share(p) for p in partners]
+        weights = [p.share for p in partners]
         total = sum(weights)
         self.problem = model.Problem(
             horizon=model.Window(start, end),
@@ -179,13 +179,6 @@ def _same_pass(passes: Sequence[PassRecord], contact: ContactRecord) -> str | No
         if overlap > most:
             best, most = str(p.id), overlap
     return best
-
-
-def _share(partner: Partner) -> float:
-    agreement = partner.agreement
-    if agreement is not None and agreement.share is not None:
-        return agreement.share
-    return partner.contribution_share
 
 
 def schedule_network(

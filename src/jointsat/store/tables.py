@@ -114,6 +114,12 @@ class Partner(Base):
     )
     stations: Mapped[list[GroundStation]] = relationship(back_populates="owner")
 
+    @property
+    def share(self) -> float:
+        """Return its share of the pooled network: the agreement's, else its contribution."""
+        agreed = self.agreement.share if self.agreement is not None else None
+        return self.contribution_share if agreed is None else agreed
+
 
 class Agreement(Base):
     """What a partner is entitled to, and what others may see of its assets (one per partner)."""

@@ -42,7 +42,7 @@ class AgreementPublic(BaseModel):
 def _public(agreement: Agreement) -> AgreementPublic:
     return AgreementPublic(
         partner_id=agreement.partner_id,
-        share=agreement.partner.contribution_share if agreement.share is None else agreement.share,
+        share=agreement.partner.share,
         share_is_contribution=agreement.share is None,
         priority_class=agreement.priority_class,
         embargo_days=agreement.embargo_days,

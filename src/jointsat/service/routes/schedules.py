@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +23,7 @@ from jointsat.service.access import (
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import AwareDatetime, PathId, RowId
+from jointsat.service.schemas import PathId, RowId, TimeWindow
 from jointsat.store.schedules import MAX_HORIZON_DAYS, replan_network, schedule_network
 from jointsat.store.tables import (
     ContactRecord,
@@ -39,41 +39,25 @@ router = APIRouter(prefix="/schedules", tags=["schedules"])
 MAX_TIME_LIMIT_S = 300.0
 
 
-class ScheduleCreate(BaseModel):
+class ScheduleCreate(TimeWindow):
     """What to schedule: a window of the pooled network, a policy, a time limit."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    start: AwareDatetime
-    end: AwareDatetime
     policy: Policy = Policy.FAIR
     time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
 
     @model_validator(mode="after")
-    def _window(self) -> ScheduleCreate:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
+    def _span(self) -> ScheduleCreate:
         if self.end - self.start > timedelta(days=MAX_HORIZON_DAYS):
             raise ValueError(f"a schedule may span at most {MAX_HORIZON_DAYS} days")
         return self
 
 
-class OutageReport(BaseModel):
+class OutageReport(TimeWindow):
     """A station outage to record, after which the schedule is re-planned."""
 
-    model_config = ConfigDict(extra="forbid")
-
     station_id: RowId
-    start: AwareDatetime
-    end: AwareDatetime
     reason: str = Field(default="", max_length=2000)
     time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> OutageReport:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
 
 
 class ContactPublic(BaseModel):

@@ -15,7 +15,7 @@ from jointsat.service.access import changes, sees_station, station_visibilities
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import SessionDep, UserDep, commit_or_conflict
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import AwareDatetime, PathId, RowId
+from jointsat.service.schemas import PathId, RowId, TimeWindow
 from jointsat.store.tables import (
     GroundStation,
     Partner,
@@ -80,21 +80,11 @@ class StationUpdate(BaseModel):
     bands: list[str] | None = None
 
 
-class UnavailabilityCreate(BaseModel):
+class UnavailabilityCreate(TimeWindow):
     """A window in which the station cannot be used."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    start: AwareDatetime
-    end: AwareDatetime
     kind: UnavailabilityKind
     reason: str = Field(default="", max_length=2000)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> UnavailabilityCreate:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
 
 
 class UnavailabilityPublic(BaseModel):
