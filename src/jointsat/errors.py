@@ -44,3 +44,7 @@ class StoreError(JointsatError):
 
 class ProblemInputError(InputError):
     """Reject a scheduling problem (or a schedule) whose field is missing or wrong."""
+
+
+class PlanningInputError(InputError):
+    """Reject an observation request or a planning problem whose field is missing or wrong."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jointsat.errors import ProblemInputError
+from jointsat.errors import InputError, ProblemInputError
 
 SHARE_TOLERANCE = 1e-6  # shares and operator fractions must sum to 1 within this
 
@@ -117,7 +117,7 @@ class Problem:
     @classmethod
     def from_dict(cls, document: Any, *, source: str = "<string>") -> Problem:
         """Build a problem from a decoded JSON document."""
-        read = _Reader(source)
+        read = Reader(source)
         root = read.mapping(document, "the document")
         horizon = read.window(read.key(root, "horizon", "the document"), "horizon")
         partners = tuple(
@@ -321,14 +321,16 @@ def _unique(ids: Iterable[str], name: str) -> set[str]:
     return seen
 
 
-class _Reader:
+class Reader:
     """Read typed values out of a decoded JSON document, naming the field on error."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, error: type[InputError] = ProblemInputError) -> None:
         self.source = source
+        self.kind = error
 
-    def error(self, reason: str, where: str) -> ProblemInputError:
-        return ProblemInputError(reason, source=self.source, location=where)
+    def error(self, reason: str, where: str) -> InputError:
+        """Return the error to raise for a field: its source, location and reason."""
+        return self.kind(reason, source=self.source, location=where)
 
     def mapping(self, value: Any, where: str) -> dict[str, Any]:
         if not isinstance(value, dict):

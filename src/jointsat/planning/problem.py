@@ -1,0 +1,398 @@
+"""Describe an observation-planning problem: partners, satellites' payloads, requests, downlinks.
+
+A problem is read from its JSON format (``PlanningProblem.from_json``, documented in
+docs/planning.md) or built in code; every reference is checked, and a bad file is
+refused with a :class:`~jointsat.errors.PlanningInputError` naming the field. The
+satellites' orbits come apart, as element sets (``jointsat.orbits``), matched by id
+(the catalog number). Downlinks are the contacts of the network schedule: each one
+empties the on-board memory at the satellite's downlink rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from jointsat.errors import PlanningInputError
+from jointsat.planning.requests import Kind, Request, request_to_dict, requests_from_list
+from jointsat.scheduling.problem import (
+    SHARE_TOLERANCE,
+    Partner,
+    Reader,
+    Window,
+    format_time,
+)
+
+
+@dataclass(frozen=True)
+class Agility:
+    """Say how fast a satellite turns from one pointing to another.
+
+    A rest-to-rest slew accelerates at ``max_accel_deg_s2`` up to ``max_rate_deg_s``,
+    coasts, brakes, then settles for ``settle_s`` before the next observation.
+    """
+
+    max_rate_deg_s: float = 2.0
+    max_accel_deg_s2: float = 0.5
+    settle_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        _positive(self.max_rate_deg_s, "max_rate_deg_s")
+        _positive(self.max_accel_deg_s2, "max_accel_deg_s2")
+        _not_negative(self.settle_s, "settle_s")
+
+    def slew_s(self, angle_deg: ArrayLike) -> NDArray[np.float64]:
+        """Return the seconds needed to turn through the angles and settle."""
+        angle = np.abs(np.asarray(angle_deg, dtype=float))
+        rate, accel = self.max_rate_deg_s, self.max_accel_deg_s2
+        ramp_deg = rate * rate / accel  # turned while reaching full rate and braking
+        triangle = 2.0 * np.sqrt(angle / accel)
+        trapezoid = angle / rate + rate / accel
+        return np.asarray(np.where(angle <= ramp_deg, triangle, trapezoid) + self.settle_s)
+
+
+@dataclass(frozen=True)
+class Imager:
+    """A satellite's observing payload: what it observes, its memory, data rates, agility.
+
+    ``id`` is the satellite's catalog number as its element sets give it. Each second
+    of observation writes ``imaging_rate_mbps`` megabits to a memory of
+    ``memory_mbit``; each second of downlink contact reads ``downlink_rate_mbps`` off.
+    """
+
+    id: str
+    memory_mbit: float
+    imaging_rate_mbps: float
+    downlink_rate_mbps: float
+    agility: Agility = field(default_factory=Agility)
+    observes: frozenset[Kind] = frozenset({Kind.EARTH, Kind.SKY})
+    initial_memory_mbit: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise PlanningInputError("must be a non-empty string", location="id")
+        _positive(self.memory_mbit, "memory_mbit")
+        _positive(self.imaging_rate_mbps, "imaging_rate_mbps")
+        _not_negative(self.downlink_rate_mbps, "downlink_rate_mbps")
+        _not_negative(self.initial_memory_mbit, "initial_memory_mbit")
+        if self.initial_memory_mbit > self.memory_mbit:
+            raise PlanningInputError("cannot exceed memory_mbit", location="initial_memory_mbit")
+        if not self.observes or not all(isinstance(k, Kind) for k in self.observes):
+            raise PlanningInputError("must list 'earth', 'sky' or both", location="observes")
+
+
+@dataclass(frozen=True)
+class Downlink:
+    """A contact of the network schedule during which a satellite empties its memory."""
+
+    satellite: str
+    start: datetime
+    end: datetime
+
+    @property
+    def duration_s(self) -> float:
+        """Return the contact's length in seconds."""
+        return (self.end - self.start).total_seconds()
+
+
+DEFAULT_START_STEP_S = 10.0
+
+
+@dataclass(frozen=True)
+class PlanningOptions:
+    """Say how finely observation start times are tried within each opportunity."""
+
+    start_step_s: float = DEFAULT_START_STEP_S
+
+    def __post_init__(self) -> None:
+        _within_open(self.start_step_s, 0.0, 3_600.0, "start_step_s")
+
+
+@dataclass(frozen=True)
+class PlanningProblem:
+    """Everything the planner needs but the orbits, with every reference checked."""
+
+    horizon: Window
+    partners: tuple[Partner, ...]
+    satellites: tuple[Imager, ...]
+    requests: tuple[Request, ...]
+    downlinks: tuple[Downlink, ...] = ()
+    options: PlanningOptions = field(default_factory=PlanningOptions)
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    def window_of(self, request: Request) -> Window:
+        """Return the request's window clipped to the horizon (it may be empty)."""
+        if request.window is None:
+            return self.horizon
+        return Window(
+            max(request.window.start, self.horizon.start),
+            min(request.window.end, self.horizon.end),
+        )
+
+    def serves(self, satellite: Imager, request: Request) -> bool:
+        """Return whether the satellite may observe the request."""
+        if request.kind not in satellite.observes:
+            return False
+        return not request.satellites or satellite.id in request.satellites
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "<string>") -> PlanningProblem:
+        """Read a problem from its JSON text, refusing bad input with the field named."""
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PlanningInputError(
+                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
+            ) from None
+        return cls.from_dict(document, source=source)
+
+    @classmethod
+    def from_dict(cls, document: Any, *, source: str = "<string>") -> PlanningProblem:
+        """Build a problem from a decoded JSON document."""
+        read = Reader(source, PlanningInputError)
+        root = read.mapping(document, "the document")
+        unknown = set(root) - {
+            "horizon",
+            "partners",
+            "satellites",
+            "requests",
+            "downlinks",
+            "options",
+        }
+        if unknown:
+            raise read.error(f"unknown field(s) {', '.join(sorted(unknown))}", "the document")
+        horizon = read.window(read.key(root, "horizon", "the document"), "horizon")
+        partners = tuple(
+            Partner(
+                id=read.text(read.key(p, "id", f"partners[{i}]"), f"partners[{i}].id"),
+                share=read.number(read.key(p, "share", f"partners[{i}]"), f"partners[{i}].share"),
+                priority=read.integer(p.get("priority", 0), f"partners[{i}].priority"),
+            )
+            for i, p in read.items(root, "partners")
+        )
+        satellites = tuple(
+            _imager(read, s, f"satellites[{i}]") for i, s in read.items(root, "satellites")
+        )
+        requests = requests_from_list(
+            read.key(root, "requests", "the document"), source=source, where="requests"
+        )
+        downlinks = tuple(
+            Downlink(
+                satellite=read.text(
+                    read.key(d, "satellite", f"downlinks[{i}]"), f"downlinks[{i}].satellite"
+                ),
+                start=read.time(read.key(d, "start", f"downlinks[{i}]"), f"downlinks[{i}].start"),
+                end=read.time(read.key(d, "end", f"downlinks[{i}]"), f"downlinks[{i}].end"),
+            )
+            for i, d in read.items({"downlinks": root.get("downlinks", [])}, "downlinks")
+        )
+        raw_options = read.mapping(root.get("options", {}), "options")
+        extra = set(raw_options) - {"start_step_s"}
+        if extra:
+            raise read.error(f"unknown option(s) {', '.join(sorted(extra))}", "options")
+        step = raw_options.get("start_step_s", DEFAULT_START_STEP_S)
+        try:
+            options = PlanningOptions(start_step_s=read.number(step, "options.start_step_s"))
+        except PlanningInputError as error:
+            raise read.error(error.reason, f"options.{error.location}") from None
+        try:
+            return cls(horizon, partners, satellites, requests, downlinks, options)
+        except PlanningInputError as error:
+            raise read.error(error.reason, error.location) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the problem as its JSON document (``from_dict`` reads it back)."""
+        return {
+            "horizon": {
+                "start": format_time(self.horizon.start),
+                "end": format_time(self.horizon.end),
+            },
+            "partners": [
+                {"id": p.id, "share": p.share, "priority": p.priority} for p in self.partners
+            ],
+            "satellites": [
+                {
+                    "id": s.id,
+                    "observes": sorted(k.value for k in s.observes),
+                    "memory_mbit": s.memory_mbit,
+                    "initial_memory_mbit": s.initial_memory_mbit,
+                    "imaging_rate_mbps": s.imaging_rate_mbps,
+                    "downlink_rate_mbps": s.downlink_rate_mbps,
+                    "agility": {
+                        "max_rate_deg_s": s.agility.max_rate_deg_s,
+                        "max_accel_deg_s2": s.agility.max_accel_deg_s2,
+                        "settle_s": s.agility.settle_s,
+                    },
+                }
+                for s in self.satellites
+            ],
+            "requests": [request_to_dict(r) for r in self.requests],
+            "downlinks": [
+                {"satellite": d.satellite, "start": format_time(d.start), "end": format_time(d.end)}
+                for d in self.downlinks
+            ],
+            "options": {"start_step_s": self.options.start_step_s},
+        }
+
+
+def downlinks_from_schedule(document: Any, *, source: str = "<string>") -> tuple[Downlink, ...]:
+    """Return the contacts of a network schedule document (``jointsat schedule``) as downlinks."""
+    read = Reader(source, PlanningInputError)
+    root = read.mapping(document, "the schedule")
+    return tuple(
+        Downlink(
+            satellite=read.text(
+                read.key(c, "satellite", f"contacts[{i}]"), f"contacts[{i}].satellite"
+            ),
+            start=read.time(read.key(c, "start", f"contacts[{i}]"), f"contacts[{i}].start"),
+            end=read.time(read.key(c, "end", f"contacts[{i}]"), f"contacts[{i}].end"),
+        )
+        for i, c in read.items(root, "contacts")
+    )
+
+
+def _imager(read: Reader, s: dict[str, Any], where: str) -> Imager:
+    unknown = set(s) - {
+        "id",
+        "observes",
+        "memory_mbit",
+        "initial_memory_mbit",
+        "imaging_rate_mbps",
+        "downlink_rate_mbps",
+        "agility",
+    }
+    if unknown:
+        raise read.error(f"unknown field(s) {', '.join(sorted(unknown))}", where)
+    kinds = []
+    for k, kind in enumerate(
+        read.sequence(s.get("observes", ["earth", "sky"]), f"{where}.observes")
+    ):
+        try:
+            kinds.append(Kind(kind))
+        except ValueError:
+            raise read.error(
+                f"must be 'earth' or 'sky', got {kind!r}", f"{where}.observes[{k}]"
+            ) from None
+    agility = read.mapping(s.get("agility", {}), f"{where}.agility")
+    extra = set(agility) - {"max_rate_deg_s", "max_accel_deg_s2", "settle_s"}
+    if extra:
+        raise read.error(f"unknown field(s) {', '.join(sorted(extra))}", f"{where}.agility")
+    defaults = Agility()
+    try:
+        return Imager(
+            id=read.text(read.key(s, "id", where), f"{where}.id"),
+            memory_mbit=read.number(read.key(s, "memory_mbit", where), f"{where}.memory_mbit"),
+            imaging_rate_mbps=read.number(
+                read.key(s, "imaging_rate_mbps", where), f"{where}.imaging_rate_mbps"
+            ),
+            downlink_rate_mbps=read.number(
+                read.key(s, "downlink_rate_mbps", where), f"{where}.downlink_rate_mbps"
+            ),
+            agility=Agility(
+                **{
+                    name: read.number(
+                        agility.get(name, getattr(defaults, name)), f"{where}.agility.{name}"
+                    )
+                    for name in ("max_rate_deg_s", "max_accel_deg_s2", "settle_s")
+                }
+            ),
+            observes=frozenset(kinds),
+            initial_memory_mbit=read.number(
+                s.get("initial_memory_mbit", 0.0), f"{where}.initial_memory_mbit"
+            ),
+        )
+    except PlanningInputError as error:
+        if error.source != "<string>":
+            raise
+        prefix = (
+            f"{where}.agility"
+            if error.location in {"max_rate_deg_s", "max_accel_deg_s2", "settle_s"}
+            else where
+        )
+        raise PlanningInputError(
+            error.reason, source=read.source, location=f"{prefix}.{error.location}"
+        ) from None
+
+
+def _check(problem: PlanningProblem) -> None:
+    """Refuse a problem whose references, shares or times do not hold together."""
+    if problem.horizon.end <= problem.horizon.start:
+        raise PlanningInputError("end must be after start", location="horizon")
+    if not problem.partners:
+        raise PlanningInputError("a problem needs at least one partner", location="partners")
+    partners = _unique((p.id for p in problem.partners), "partners")
+    for i, p in enumerate(problem.partners):
+        if not (p.share > 0 and math.isfinite(p.share)):
+            raise PlanningInputError(
+                f"must be positive, got {p.share}", location=f"partners[{i}].share"
+            )
+    total = math.fsum(p.share for p in problem.partners)
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise PlanningInputError(
+            f"partners' shares must sum to 1, they sum to {total:.6g}", location="partners"
+        )
+    satellites = _unique((s.id for s in problem.satellites), "satellites")
+    _unique((r.id for r in problem.requests), "requests")
+    for i, r in enumerate(problem.requests):
+        if r.partner not in partners:
+            raise PlanningInputError(
+                f"unknown partner {r.partner!r}", location=f"requests[{i}].partner"
+            )
+        for k, s in enumerate(r.satellites):
+            if s not in satellites:
+                raise PlanningInputError(
+                    f"unknown satellite {s!r}", location=f"requests[{i}].satellites[{k}]"
+                )
+    by_satellite: dict[str, list[tuple[int, Downlink]]] = {}
+    for i, d in enumerate(problem.downlinks):
+        if d.satellite not in satellites:
+            raise PlanningInputError(
+                f"unknown satellite {d.satellite!r}", location=f"downlinks[{i}].satellite"
+            )
+        if d.end <= d.start:
+            raise PlanningInputError("end must be after start", location=f"downlinks[{i}]")
+        by_satellite.setdefault(d.satellite, []).append((i, d))
+    for found in by_satellite.values():
+        found.sort(key=lambda item: item[1].start)
+        for (_, a), (i, b) in pairwise(found):
+            if b.start < a.end:
+                raise PlanningInputError(
+                    "overlaps another downlink of the same satellite", location=f"downlinks[{i}]"
+                )
+
+
+def _unique(ids: Iterable[str], name: str) -> set[str]:
+    seen: set[str] = set()
+    for i, item in enumerate(ids):
+        if item in seen:
+            raise PlanningInputError(f"duplicate id {item!r}", location=f"{name}[{i}].id")
+        seen.add(item)
+    return seen
+
+
+def _positive(value: Any, name: str) -> None:
+    _within_open(value, 0.0, math.inf, name)
+
+
+def _within_open(value: Any, low: float, high: float, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PlanningInputError(f"must be a finite number, got {value!r}", location=name)
+    if not low < value <= high:
+        raise PlanningInputError(f"must be in ({low:g}, {high:g}], got {value:g}", location=name)
+
+
+def _not_negative(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PlanningInputError(f"must be a finite number, got {value!r}", location=name)
+    if value < 0:
+        raise PlanningInputError(f"must be >= 0, got {value:g}", location=name)
