@@ -167,7 +167,7 @@ def find_passes(
     if workers > 1 and len(satellites) > 1:
         return _in_processes(satellites, stations, start, end, min_elevation_deg, workers, progress)
     duration_s = (end - start).total_seconds()
-    window = _Window(*_split_julian(start), duration_s)
+    window = _Window(*split_julian(start), duration_s)
 
     plan = _plan_chunks(satellites, sites.count, duration_s)
     found: list[_Found] = []
@@ -411,10 +411,14 @@ def _check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _split_julian(moment: datetime) -> tuple[float, float]:
+def split_julian(moment: datetime) -> tuple[float, float]:
+    """Return a UTC datetime as a split Julian date (jd at midnight, fraction of the day)."""
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     days = (midnight - datetime(1970, 1, 1, tzinfo=UTC)).days
     return JD_UNIX_EPOCH + days, (moment - midnight).total_seconds() / DAY_S
+
+
+_split_julian = split_julian  # the name used before it was public
 
 
 def _step_s(satellite: Satellite) -> float:

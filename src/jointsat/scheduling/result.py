@@ -89,6 +89,18 @@ class Level:
         worst = max(abs(self.bound), abs(self.value))
         return 0.0 if worst == 0 else abs(self.bound - self.value) / worst
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the level as its JSON object (docs/scheduling.md)."""
+        return {
+            "name": self.name,
+            "sense": "maximize" if self.maximize else "minimize",
+            "value": self.value,
+            "bound": self.bound,
+            "optimal": self.optimal,
+            "tolerance": self.tolerance,
+            "wall_s": self.wall_s,
+        }
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -155,18 +167,7 @@ class Schedule:
             "bound_level": deciding.name,
             "gap": self.gap,
             "fairness_gap": self.fairness_gap,
-            "levels": [
-                {
-                    "name": lv.name,
-                    "sense": "maximize" if lv.maximize else "minimize",
-                    "value": lv.value,
-                    "bound": lv.bound,
-                    "optimal": lv.optimal,
-                    "tolerance": lv.tolerance,
-                    "wall_s": lv.wall_s,
-                }
-                for lv in self.levels
-            ],
+            "levels": [lv.to_dict() for lv in self.levels],
             "solver": self.solver,
             "settings": dict(self.settings),
             "wall_s": self.wall_s,

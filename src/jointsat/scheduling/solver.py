@@ -50,6 +50,7 @@ from ortools.sat.python import cp_model
 
 from jointsat.scheduling.bounds import CheapBounds
 from jointsat.scheduling.greedy import fill, greedy, rounded
+from jointsat.scheduling.leximin import smallest_sum
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem, Window
 from jointsat.scheduling.relaxation import Relaxation
@@ -400,17 +401,13 @@ def _fair_groups(network: Network, policy: Policy) -> list[tuple[list[int], str]
 
 def _smallest_sum(model: _Model, group: list[int], k: int) -> Any:
     """Return an expression whose maximum is the sum of the k smallest normalised times."""
-    if k == len(group):
-        return sum(model.normalized[p] for p in group)
     top = max(model.normalized_top[p] for p in group)
-    t = model.model.new_int_var(0, top, f"t{k}_{group[0]}")
-    excess = []
-    for p in group:
-        d = model.model.new_int_var(0, top, f"d{k}_{p}")
-        model.model.add(d >= t - model.normalized[p])
-        excess.append(d)
-    model.levels.append((k, group, t, excess))
-    return k * t - sum(excess)
+    expression, t, excess = smallest_sum(
+        model.model, [model.normalized[p] for p in group], top, k, str(group[0])
+    )
+    if t is not None:
+        model.levels.append((k, group, t, excess))
+    return expression
 
 
 def _hint(model: _Model, solution: set[int], target: Any = None) -> None:
