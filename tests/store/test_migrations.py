@@ -1,4 +1,5 @@
-"""Check that the migrations build exactly the tables the code declares, both ways."""
+"""Check that the migrations build exactly the tables the code declares, both ways, and
+that the tables keep their rules."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from jointsat.store import migrate
 from jointsat.store.database import default_database_url, open_engine, session_factory
-from jointsat.store.tables import Agreement, Base, GroundStation, Partner, Unavailability
+from jointsat.store.tables import (
+    Agreement,
+    Base,
+    GroundStation,
+    ObservationRecord,
+    ObservationRequest,
+    Partner,
+    PlanRecord,
+    Satellite,
+    Unavailability,
+)
 
 VERSION_TABLE = "alembic_version"
 
@@ -108,4 +119,73 @@ def test_every_write_bumps_the_store_revision_and_reads_do_not(database_url: str
         session.scalars(select(Partner)).one().name = "European Space Agency"
     with sessions() as session:
         assert store_revision(session) > after_insert
+    engine.dispose()
+
+
+def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    sessions = session_factory(engine)
+    now = datetime(2024, 5, 10, tzinfo=UTC)
+    with pytest.raises(IntegrityError), sessions.begin() as session:  # half a payload
+        session.add(Satellite(name="HALF", norad_id=1, memory_mbit=100.0, imaging_rate_mbps=1.0))
+    reversed_window = {"window_start": now, "window_end": now - timedelta(hours=1)}
+    for bad in ({"gain": 0}, reversed_window, {"window_start": now}):
+        row = {"kind": "earth", "gain": 1, "document": {}, "created_at": now, "updated_at": now}
+        esa = Partner(code="esa", name="ESA", contribution_share=1.0)
+        wrong = ObservationRequest(partner=esa, **{**row, **bad})
+        with pytest.raises(IntegrityError), sessions.begin() as session:
+            session.add(wrong)
+    with sessions.begin() as session:
+        esa = Partner(code="esa", name="ESA", contribution_share=1.0)
+        satellite = Satellite(
+            name="ISS",
+            norad_id=25544,
+            memory_mbit=100.0,
+            imaging_rate_mbps=1.0,
+            downlink_rate_mbps=0.0,
+            slew_rate_deg_s=1.0,
+            slew_accel_deg_s2=0.5,
+            settle_s=0.0,
+            observes="earth",
+        )
+        request = ObservationRequest(
+            partner=esa, kind="earth", gain=3, document={"lat_deg": 1.0}, created_at=now,
+            updated_at=now,
+        )  # fmt: skip
+        plan = PlanRecord(
+            created_at=now, start=now, end_at=now + timedelta(days=1), objective="fair",
+            status="optimal", solver="test", total_gain=3, gap=0.0, document={}, provenance={},
+        )  # fmt: skip
+        session.add_all([esa, satellite, request, plan])
+        session.flush()
+        request_id = request.id
+        plan.observations = [
+            ObservationRecord(
+                request_id=request.id, request_ref=str(request.id), partner=esa,
+                satellite=satellite, start=now, end_at=now + timedelta(seconds=10), gain=3,
+                volume_mbit=10.0, target={"lat_deg": 1.0},
+            )
+        ]  # fmt: skip
+    with sessions.begin() as session:  # withdrawing a request keeps the plan's record of it
+        session.delete(session.scalars(select(ObservationRequest)).one())
+    with sessions() as session:
+        kept = session.scalars(select(ObservationRecord)).one()
+        assert kept.request_id is None
+        assert kept.request_ref == str(request_id)
+        assert kept.target == {"lat_deg": 1.0}
+    engine.dispose()
+    migrate.downgrade(database_url, "0004")  # the payload goes, the satellite stays
+    assert _tables(database_url) == set(Base.metadata.tables) - {
+        "observation_requests",
+        "plans",
+        "observations",
+    }
+    engine = open_engine(database_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("satellites")}
+    assert "memory_mbit" not in columns
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT norad_id FROM satellites")).scalars().all() == [
+            25544
+        ]
     engine.dispose()

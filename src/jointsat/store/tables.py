@@ -147,6 +147,15 @@ class Agreement(Base):
     partner: Mapped[Partner] = relationship(back_populates="agreement")
 
 
+PAYLOAD_COMPLETE = (
+    "memory_mbit IS NULL OR (memory_mbit > 0"
+    " AND COALESCE(imaging_rate_mbps, 0) > 0 AND COALESCE(downlink_rate_mbps, -1) >= 0"
+    " AND COALESCE(slew_rate_deg_s, 0) > 0 AND COALESCE(slew_accel_deg_s2, 0) > 0"
+    " AND COALESCE(settle_s, -1) >= 0 AND observes IS NOT NULL)"
+)
+"""A satellite that observes has every payload field (NULL would pass a plain comparison)."""
+
+
 class Satellite(Base):
     """A satellite of the consortium, known by its catalog number."""
 
@@ -156,6 +165,7 @@ class Satellite(Base):
             "daily_demand_s IS NULL OR (daily_demand_s >= 0 AND daily_demand_s <= 86400)",
             name="daily_demand_range",
         ),
+        CheckConstraint(PAYLOAD_COMPLETE, name="payload_complete"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -163,6 +173,14 @@ class Satellite(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Contact seconds per day that are useful to it (None: all of them), for scheduling.
     daily_demand_s: Mapped[float | None] = mapped_column(Float)
+    # Its observing payload, for planning (memory_mbit None: it does not observe).
+    memory_mbit: Mapped[float | None] = mapped_column(Float)
+    imaging_rate_mbps: Mapped[float | None] = mapped_column(Float)
+    downlink_rate_mbps: Mapped[float | None] = mapped_column(Float)
+    slew_rate_deg_s: Mapped[float | None] = mapped_column(Float)
+    slew_accel_deg_s2: Mapped[float | None] = mapped_column(Float)
+    settle_s: Mapped[float | None] = mapped_column(Float)
+    observes: Mapped[str | None] = mapped_column(String(20))  # "earth", "sky" or "earth,sky"
 
     operators: Mapped[list[SatelliteOperator]] = relationship(
         back_populates="satellite", cascade="all, delete-orphan"
@@ -397,3 +415,100 @@ class ContactRecord(Base):
     schedule: Mapped[ScheduleRecord] = relationship(back_populates="contacts")
     satellite: Mapped[Satellite] = relationship()
     station: Mapped[GroundStation] = relationship()
+
+
+class ObservationRequest(Base):
+    """A partner's request to observe a target (``jointsat.planning.requests``).
+
+    ``document`` holds the request as ``request_to_dict`` writes it, without its id
+    and partner (the row's id and partner give them); kind, gain and window are
+    repeated in columns so that the store can select by them. Restrictions to
+    satellites name catalog numbers.
+    """
+
+    __tablename__ = "observation_requests"
+    __table_args__ = (
+        CheckConstraint("gain >= 1", name="gain_positive"),
+        CheckConstraint(
+            "(window_start IS NULL AND window_end IS NULL)"
+            " OR (window_start IS NOT NULL AND window_end IS NOT NULL"
+            " AND window_end > window_start)",
+            name="window_ordered",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))
+    gain: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime | None] = mapped_column()
+    window_end: Mapped[datetime | None] = mapped_column()
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    partner: Mapped[Partner] = relationship()
+    creator: Mapped[User | None] = relationship()
+
+
+class PlanRecord(Base):
+    """An observation plan, with the evidence and provenance that made it.
+
+    ``document`` is the plan as ``Plan.to_dict`` writes it, without its observations
+    (status, levels, partners' gains, bound, gap, unserved requests, memory, solver,
+    settings); ``provenance`` names the element-set versions, the schedule whose
+    contacts served as downlinks, the requests and the software.
+    """
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column()
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    objective: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    solver: Mapped[str] = mapped_column(String(100))
+    total_gain: Mapped[int] = mapped_column(BigInteger)
+    gap: Mapped[float] = mapped_column(Float)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    observations: Mapped[list[ObservationRecord]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="ObservationRecord.start"
+    )
+
+
+class ObservationRecord(Base):
+    """An observation of a plan: a satellite serving a request over a span.
+
+    ``request_ref`` is the request's id as planned (its row id); ``request_id`` points
+    to the row while it exists. ``target`` is the request as it was planned, so that
+    the plan stays readable after the request changes or goes.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (CheckConstraint("end_at > start", name="end_after_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("observation_requests.id", ondelete="SET NULL"), index=True
+    )
+    request_ref: Mapped[str] = mapped_column(String(64))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
+    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id", ondelete="RESTRICT"))
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    second_start: Mapped[datetime | None] = mapped_column()
+    gain: Mapped[int] = mapped_column(Integer)
+    volume_mbit: Mapped[float] = mapped_column(Float)
+    off_nadir_deg: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    plan: Mapped[PlanRecord] = relationship(back_populates="observations")
+    partner: Mapped[Partner] = relationship()
+    satellite: Mapped[Satellite] = relationship()
