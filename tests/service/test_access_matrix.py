@@ -7,7 +7,8 @@ each cell is written here from the issue's rules, not taken from the service's c
 - satellites: the admin does everything and alone creates satellites (operators set
   fair shares); a partner's users read its satellites and others' unless an operator's
   agreement makes them private (then 404, hiding them); operators of an operating
-  partner upload element sets, viewers never change anything;
+  partner upload element sets and set its payload and daily demand, viewers never
+  change anything;
 - passes: a satellite hidden from the caller is a 404 there too;
 - schedules: every member lists and reads them (the contacts it may not see are left
   out); only the consortium admin creates one; an outage is reported, and the schedule
@@ -50,7 +51,7 @@ CELLS = {
     "partners": ("list", "read", "create", "update", "delete"),
     "agreements": ("list", "read", "update"),
     "users": ("list", "create"),
-    "satellites": ("list", "read", "create", "history", "upload"),
+    "satellites": ("list", "read", "create", "update", "history", "upload"),
     "passes": ("list",),
     "schedules": ("list", "read", "create", "replan"),
 }
@@ -183,6 +184,9 @@ class World:
                     content=json.dumps([omm]),
                     headers={**h, "Content-Type": "text/plain"},
                 ).status_code
+            if verb == "update":
+                body = {"daily_demand_s": 600.0 + n, "payload": None}
+                return c.patch(f"/api/v1/satellites/{sid}", json=body, headers=h).status_code
             path = f"/api/v1/satellites/{sid}"
         elif resource == "schedules":
             if verb == "list":

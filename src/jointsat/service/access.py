@@ -9,16 +9,35 @@ Rules:
   them (the API then answers 404, not 403, so as not to reveal that they exist).
 - A joint satellite is private if any of its operators' agreements makes it private:
   the most restrictive operator wins.
+- Observation requests are a partner's own: its users see them, its operators create,
+  change and delete them (viewers only read), the admin sees and changes all. Another
+  partner's request is answered 404, whatever the verb.
+- Plans: only the admin makes one; every member lists and reads them, and sees the
+  figures that say how fair and how good a plan is (status, bound, gap, levels, each
+  partner's gains and shares). Of the observations, a partner sees its own in full
+  (request, target, times, satellite; the satellite left out where its agreement
+  hides it) and another partner's only as a busy slot (satellite, times, partner; no
+  request or target), and only on satellites it may see; the rest are counted, not
+  shown. The admin sees every observation in full.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jointsat.store.tables import Agreement, GroundStation, Role, Satellite, User, Visibility
+from jointsat.store.tables import (
+    Agreement,
+    GroundStation,
+    ObservationRecord,
+    Role,
+    Satellite,
+    User,
+    Visibility,
+)
 
 
 def sees(user: User, owners: Iterable[int], visibilities: Iterable[Visibility]) -> bool:
@@ -58,3 +77,29 @@ def sees_satellite(user: User, satellite: Satellite, visibility: dict[int, Visib
     """Return whether the user may see the satellite (the most restrictive operator wins)."""
     owners = [o.partner_id for o in satellite.operators]
     return sees(user, owners, [visibility.get(p, Visibility.CONSORTIUM) for p in owners])
+
+
+def sees_request(user: User, partner_id: int) -> bool:
+    """Return whether the user may see a request of the partner: the admin, or its own users."""
+    return user.role is Role.ADMIN or user.partner_id == partner_id
+
+
+class ObservationView(enum.StrEnum):
+    """Say how much of a plan's observation a user sees."""
+
+    FULL = "full"  # request, target, times and satellite
+    OWN_HIDDEN_SATELLITE = "own, satellite hidden"  # its own, on a satellite it may not see
+    BUSY = "busy"  # satellite, times and partner only
+    HIDDEN = "hidden"  # nothing: counted only
+
+
+def observation_view(
+    user: User, observation: ObservationRecord, visibility: dict[int, Visibility]
+) -> ObservationView:
+    """Return how much of the observation the user sees (module docstring: the rule)."""
+    if user.role is Role.ADMIN:
+        return ObservationView.FULL
+    satellite_seen = sees_satellite(user, observation.satellite, visibility)
+    if observation.partner_id == user.partner_id:
+        return ObservationView.FULL if satellite_seen else ObservationView.OWN_HIDDEN_SATELLITE
+    return ObservationView.BUSY if satellite_seen else ObservationView.HIDDEN

@@ -19,6 +19,7 @@ from jointsat.service.routes import (
     me,
     partners,
     passes,
+    requests,
     satellites,
     schedules,
     stations,
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         users.router,
         passes.router,
         schedules.router,
+        requests.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

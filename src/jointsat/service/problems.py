@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -51,6 +53,26 @@ class ProblemError(Exception):
     def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def field_problem(location: Sequence[str], message: str) -> ProblemError:
+    """Return a 422 naming the field, shaped like the answers to schema errors.
+
+    ``location`` is the path to the field, as FastAPI gives it (``body``, then names
+    and list indices); the detail reads ``body.payload.memory_mbit: <message>``.
+    """
+    where = [str(part) for part in location]
+    return ProblemError(
+        422,
+        "Unprocessable input",
+        f"{'.'.join(where)}: {message}",
+        errors=[{"location": where, "message": message}],
+    )
+
+
+def field_path(location: str) -> list[str]:
+    """Split a core error's location (``window.start``, ``satellites[1]``) into its parts."""
+    return [part for part in re.split(r"[.\[\]]+", location) if part]
 
 
 def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:

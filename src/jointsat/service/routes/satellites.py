@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from jointsat.errors import ElementsError
+from jointsat.errors import ElementsError, PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
+from jointsat.planning.problem import Agility, Imager
+from jointsat.planning.requests import Kind
 from jointsat.service.access import changes, satellite_visibilities, sees_satellite
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep, commit_or_conflict
-from jointsat.service.problems import ProblemError
+from jointsat.service.problems import ProblemError, field_problem
 from jointsat.service.schemas import PathId, RowId
+from jointsat.store.requests import imager_of, set_payload
 from jointsat.store.tables import (
     ElementSetRecord,
     Partner,
@@ -30,6 +33,75 @@ FRACTION_TOLERANCE = 1e-9
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
+DEFAULT_AGILITY = Agility()
+
+
+class AgilityFields(BaseModel):
+    """How fast the satellite turns: rest-to-rest slews, then settling."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_rate_deg_s: float = DEFAULT_AGILITY.max_rate_deg_s
+    max_accel_deg_s2: float = DEFAULT_AGILITY.max_accel_deg_s2
+    settle_s: float = DEFAULT_AGILITY.settle_s
+
+
+class Payload(BaseModel):
+    """A satellite's observing payload, for planning (as in a planning problem's satellites)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    observes: list[Kind] = Field(
+        default_factory=lambda: [Kind.EARTH, Kind.SKY], description="'earth', 'sky' or both"
+    )
+    memory_mbit: float = Field(description="On-board memory, megabits")
+    imaging_rate_mbps: float = Field(description="Data written per second of observation")
+    downlink_rate_mbps: float = Field(description="Data sent per second of downlink contact")
+    agility: AgilityFields = Field(default_factory=AgilityFields)
+
+
+def _imager(norad_id: int, payload: Payload | None) -> Imager | None:
+    """Check a payload with the planner's own rules, answering 422 naming a bad field."""
+    if payload is None:
+        return None
+    try:
+        return Imager(
+            id=str(norad_id),
+            memory_mbit=payload.memory_mbit,
+            imaging_rate_mbps=payload.imaging_rate_mbps,
+            downlink_rate_mbps=payload.downlink_rate_mbps,
+            agility=Agility(**payload.agility.model_dump()),
+            observes=frozenset(payload.observes),
+        )
+    except PlanningInputError as exc:
+        nested = exc.location in AgilityFields.model_fields
+        where = f"agility.{exc.location}" if nested else exc.location
+        raise field_problem(("body", "payload", *where.split(".")), exc.reason) from None
+
+
+def _payload(satellite: Satellite) -> Payload | None:
+    imager = imager_of(satellite)
+    if imager is None:
+        return None
+    return Payload(
+        observes=sorted(imager.observes),
+        memory_mbit=imager.memory_mbit,
+        imaging_rate_mbps=imager.imaging_rate_mbps,
+        downlink_rate_mbps=imager.downlink_rate_mbps,
+        agility=AgilityFields(
+            max_rate_deg_s=imager.agility.max_rate_deg_s,
+            max_accel_deg_s2=imager.agility.max_accel_deg_s2,
+            settle_s=imager.agility.settle_s,
+        ),
+    )
+
+
+DailyDemand = Annotated[
+    float | None,
+    Field(ge=0.0, le=86_400.0, description="Contact seconds per day useful to it (null: all)"),
+]
+
+
 class SatelliteCreate(BaseModel):
     """A new satellite and the partners that operate it (fractions summing to 1)."""
 
@@ -38,11 +110,9 @@ class SatelliteCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     norad_id: int = Field(ge=1, le=MAX_CATALOG_NUMBER)
     operators: dict[RowId, float] = Field(min_length=1)
-    daily_demand_s: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=86_400.0,
-        description="Contact seconds per day useful to it, for scheduling (null: all)",
+    daily_demand_s: DailyDemand = None
+    payload: Payload | None = Field(
+        default=None, description="Its observing payload, for planning (null: it does not observe)"
     )
 
     @model_validator(mode="after")
@@ -52,6 +122,15 @@ class SatelliteCreate(BaseModel):
         if abs(sum(self.operators.values()) - 1.0) > FRACTION_TOLERANCE:
             raise ValueError(f"operator fractions sum to {sum(self.operators.values())}, not 1")
         return self
+
+
+class SatelliteUpdate(BaseModel):
+    """Changes to a satellite's use; fields left out stay as they are, null clears them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    daily_demand_s: DailyDemand = None
+    payload: Payload | None = None
 
 
 class SatellitePublic(BaseModel):
@@ -64,6 +143,7 @@ class SatellitePublic(BaseModel):
     element_sets: int
     latest_epoch: datetime | None
     daily_demand_s: float | None
+    payload: Payload | None
 
 
 class ElementSetPublic(BaseModel):
@@ -94,6 +174,7 @@ def _public(satellite: Satellite) -> SatellitePublic:
         element_sets=len(epochs),
         latest_epoch=max(epochs) if epochs else None,
         daily_demand_s=satellite.daily_demand_s,
+        payload=_payload(satellite),
     )
 
 
@@ -132,14 +213,35 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
     unknown = [p for p in body.operators if session.get(Partner, p) is None]
     if unknown:
         raise ProblemError(422, "Unprocessable input", f"no partner with id {unknown[0]}")
+    imager = _imager(body.norad_id, body.payload)
     satellite = Satellite(
         name=body.name, norad_id=body.norad_id, daily_demand_s=body.daily_demand_s
     )
+    set_payload(satellite, imager)
     satellite.operators = [
         SatelliteOperator(partner_id=p, fraction=f) for p, f in body.operators.items()
     ]
     session.add(satellite)
     commit_or_conflict(session, f"a satellite with catalog number {body.norad_id} exists")
+    return _public(satellite)
+
+
+@router.patch("/{satellite_id}", response_model=SatellitePublic)
+def update_satellite(
+    satellite_id: PathId, body: SatelliteUpdate, session: SessionDep, user: UserDep
+) -> SatellitePublic:
+    """Set the satellite's payload or daily contact demand (its operators' operators, admin)."""
+    satellite = _visible(session, user, satellite_id)
+    if not changes(user, [o.partner_id for o in satellite.operators]):
+        raise ProblemError(
+            403, "Forbidden", "only the operators' operators or an admin may change it"
+        )
+    given = body.model_fields_set
+    if "payload" in given:
+        set_payload(satellite, _imager(satellite.norad_id, body.payload))
+    if "daily_demand_s" in given:
+        satellite.daily_demand_s = body.daily_demand_s
+    session.commit()
     return _public(satellite)
 
 
