@@ -642,12 +642,19 @@ def earth_candidates(earth_case) -> Candidates:
     return candidates(problem, orbits, found)
 
 
+def grid(a: float, b: float, look_s: float, options: PlanningOptions) -> np.ndarray:
+    """Return the starts a window offers: every step, and the latest; at most the cap."""
+    step = max(options.start_step_s, (b - look_s - a) / (options.max_starts_per_window - 1))
+    found = np.unique(np.r_[np.arange(a, b - look_s - one_microsecond, step), b - look_s])
+    assert found.size <= options.max_starts_per_window
+    return found
+
+
 def test_mono_candidates_start_on_the_grid_inside_their_windows(
     earth_case, earth_candidates
 ) -> None:
     problem, _orbits, found = earth_case
     c = earth_candidates
-    step = problem.options.start_step_s
     mono = np.isnan(c.second_start_s)
     assert mono.any()
     for k in range(len(found)):
@@ -660,7 +667,7 @@ def test_mono_candidates_start_on_the_grid_inside_their_windows(
         assert (c.start_s[rows] >= a).all()
         assert (c.end_s[rows] <= b).all()
         if r.mode is Mode.MONO:
-            expected = np.unique(np.r_[np.arange(a, b - d - one_microsecond, step), b - d])
+            expected = grid(a, b, d, problem.options)
             np.testing.assert_allclose(np.sort(c.start_s[rows]), expected, atol=one_nanosecond)
             np.testing.assert_allclose(c.end_s[rows] - c.start_s[rows], d, atol=one_nanosecond)
             np.testing.assert_allclose(c.volume_mbit[rows], d * 120.0)
@@ -752,9 +759,7 @@ def test_sky_candidates_look_for_their_duration_inside_their_windows(sky_case) -
         assert isinstance(r, SkyTarget)
         rows = np.flatnonzero(c.opportunity == k)
         a, b = found.start_s[k], found.end_s[k]
-        expected = np.unique(
-            np.r_[np.arange(a, b - r.duration_s - one_microsecond, 60.0), b - r.duration_s]
-        )
+        expected = grid(a, b, r.duration_s, problem.options)
         np.testing.assert_allclose(np.sort(c.start_s[rows]), expected, atol=one_nanosecond)
         np.testing.assert_allclose(
             c.end_s[rows] - c.start_s[rows], r.duration_s, atol=one_nanosecond

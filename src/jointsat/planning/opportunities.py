@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -807,6 +807,10 @@ class Candidates:
     def __len__(self) -> int:
         return int(self.start_s.size)
 
+    def take(self, rows: IntArray) -> Candidates:
+        """Return the candidates at the given rows, in that order."""
+        return Candidates(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
 
 def candidates(
     problem: PlanningProblem, orbits: Sequence[Satellite], opportunities: Opportunities
@@ -815,7 +819,8 @@ def candidates(
 
     A look lasts the request's ``min_duration_s`` (``duration_s`` for the sky).
     Looks start at each window's start, every ``problem.options.start_step_s``
-    after, and at its latest start. A stereo pair takes each such first look and
+    after, and at its latest start; a long window gets a coarser step, so that it
+    offers at most ``max_starts_per_window`` starts. A stereo pair takes each such first look and
     the earliest second look (on a 1-s grid from the window's start) that leaves
     time to slew from the first look's end to its own start and sees the target at
     least ``stereo_angle_deg`` apart at the two looks' midpoints; it is kept when
@@ -830,11 +835,12 @@ def candidates(
     stereo = np.array([_is_stereo(requests[int(i)]) for i in o_request], dtype=np.bool_)
     a, b = opportunities.start_s, opportunities.end_s
     usable = b - a >= look * np.where(stereo, 2.0, 1.0)
-    step = problem.options.start_step_s
     spare = np.maximum(b - look - a, 0.0)
+    most = problem.options.max_starts_per_window
+    step = np.maximum(problem.options.start_step_s, spare / max(most - 1, 1))
     on_grid = np.where(usable, np.ceil(spare / step - 1e-9), 0).astype(np.int64)
     owner, k = _ranges(np.zeros(a.size, dtype=np.int64), np.where(usable, on_grid + 1, 0))
-    t1 = np.where(k < on_grid[owner], a[owner] + k * step, b[owner] - look[owner])
+    t1 = np.where(k < on_grid[owner], a[owner] + k * step[owner], b[owner] - look[owner])
     rate = np.array([s.imaging_rate_mbps for s in problem.satellites])
 
     mono = ~stereo[owner]

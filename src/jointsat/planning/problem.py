@@ -104,16 +104,28 @@ class Downlink:
 
 
 DEFAULT_START_STEP_S = 10.0
+DEFAULT_MAX_STARTS = 12
 
 
 @dataclass(frozen=True)
 class PlanningOptions:
-    """Say how finely observation start times are tried within each opportunity."""
+    """Say how finely observation start times are tried within each opportunity.
+
+    Starts are ``start_step_s`` apart, coarser in a window long enough to offer more
+    than ``max_starts_per_window`` (a sky target seen for hours).
+    """
 
     start_step_s: float = DEFAULT_START_STEP_S
+    max_starts_per_window: int = DEFAULT_MAX_STARTS
 
     def __post_init__(self) -> None:
         _within_open(self.start_step_s, 0.0, 3_600.0, "start_step_s")
+        most = self.max_starts_per_window
+        if isinstance(most, bool) or not isinstance(most, int) or not 2 <= most <= 1_000:
+            raise PlanningInputError(
+                f"must be an integer from 2 to 1000, got {most!r}",
+                location="max_starts_per_window",
+            )
 
 
 @dataclass(frozen=True)
@@ -197,12 +209,16 @@ class PlanningProblem:
             for i, d in read.items({"downlinks": root.get("downlinks", [])}, "downlinks")
         )
         raw_options = read.mapping(root.get("options", {}), "options")
-        extra = set(raw_options) - {"start_step_s"}
+        extra = set(raw_options) - {"start_step_s", "max_starts_per_window"}
         if extra:
             raise read.error(f"unknown option(s) {', '.join(sorted(extra))}", "options")
         step = raw_options.get("start_step_s", DEFAULT_START_STEP_S)
+        most = raw_options.get("max_starts_per_window", DEFAULT_MAX_STARTS)
         try:
-            options = PlanningOptions(start_step_s=read.number(step, "options.start_step_s"))
+            options = PlanningOptions(
+                start_step_s=read.number(step, "options.start_step_s"),
+                max_starts_per_window=read.integer(most, "options.max_starts_per_window"),
+            )
         except PlanningInputError as error:
             raise read.error(error.reason, f"options.{error.location}") from None
         try:
@@ -241,7 +257,10 @@ class PlanningProblem:
                 {"satellite": d.satellite, "start": format_time(d.start), "end": format_time(d.end)}
                 for d in self.downlinks
             ],
-            "options": {"start_step_s": self.options.start_step_s},
+            "options": {
+                "start_step_s": self.options.start_step_s,
+                "max_starts_per_window": self.options.max_starts_per_window,
+            },
         }
 
 

@@ -1,0 +1,162 @@
+"""Describe an observation plan: its observations, what each partner gained, how sure it is."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jointsat.scheduling.problem import format_time
+from jointsat.scheduling.result import Level, Status
+
+
+class Objective(enum.StrEnum):
+    """Say what the planner optimises (docs/planning.md)."""
+
+    FAIR = "fair"  # weighted leximin of gains per partner normalised by share, then total gain
+    MAX_GAIN = "max-gain"  # the total gain
+
+
+class Unserved(enum.StrEnum):
+    """Say why a request is not in the plan."""
+
+    NO_OPPORTUNITY = "no opportunity"  # no satellite can observe it in its window
+    NOT_SELECTED = "not selected"  # it could be observed, but not with the others chosen
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One observation of the plan: which satellite serves which request, when, how."""
+
+    request: str
+    partner: str
+    satellite: str
+    start: datetime
+    end: datetime  # the satellite is busy from start to end
+    gain: int
+    volume_mbit: float
+    second_start: datetime | None = None  # a stereo pair's second look
+    off_nadir_deg: float | None = None  # Earth targets: the largest over the look(s)
+
+
+@dataclass(frozen=True)
+class PartnerGain:
+    """What a partner gained, per unit of share, as a share of the total, and could have."""
+
+    gain: int
+    normalized: float
+    share_received: float
+    share_entitled: float
+    reachable_gain: int  # the gain of its requests that some satellite could observe
+    requested_gain: int
+
+    @property
+    def demand_met(self) -> bool:
+        """Return whether every request of the partner that could be observed is."""
+        return self.gain >= self.reachable_gain
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """A satellite's memory under the plan: its capacity, peak and what is left on board."""
+
+    capacity_mbit: float
+    peak_mbit: float
+    left_mbit: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A feasible plan and the evidence of how good it is."""
+
+    status: Status
+    objective: Objective
+    observations: tuple[Observation, ...]
+    partners: Mapping[str, PartnerGain]
+    total_gain: int
+    levels: tuple[Level, ...]
+    unserved: Mapping[str, Unserved]
+    memory: Mapping[str, MemoryUse]
+    solver: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def _deciding(self) -> Level:
+        if not self.levels:
+            return Level("total gain", self.total_gain, self.total_gain, True)
+        return next((lv for lv in self.levels if not lv.optimal), self.levels[-1])
+
+    @property
+    def bound(self) -> float:
+        """Return the proven bound of the first level not proven optimal (else the last's)."""
+        return self._deciding().bound
+
+    @property
+    def gap(self) -> float:
+        """Return |bound - value| / max(|bound|, |value|) at the deciding level."""
+        return self._deciding().gap
+
+    @property
+    def fairness_gap(self) -> float:
+        """Return the largest |received - entitled share| among partners with requests left."""
+        gaps = [
+            abs(p.share_received - p.share_entitled)
+            for p in self.partners.values()
+            if not p.demand_met
+        ]
+        return max(gaps, default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the plan as its JSON document (docs/planning.md)."""
+        deciding = self._deciding()
+        return {
+            "status": self.status.value,
+            "objective": self.objective.value,
+            "observations": [
+                {
+                    "request": o.request,
+                    "partner": o.partner,
+                    "satellite": o.satellite,
+                    "start": format_time(o.start),
+                    "end": format_time(o.end),
+                    "second_start": None if o.second_start is None else format_time(o.second_start),
+                    "gain": o.gain,
+                    "volume_mbit": o.volume_mbit,
+                    "off_nadir_deg": o.off_nadir_deg,
+                }
+                for o in self.observations
+            ],
+            "partners": {
+                k: {
+                    "gain": p.gain,
+                    "normalized": p.normalized,
+                    "share_received": p.share_received,
+                    "share_entitled": p.share_entitled,
+                    "reachable_gain": p.reachable_gain,
+                    "requested_gain": p.requested_gain,
+                }
+                for k, p in self.partners.items()
+            },
+            "total_gain": self.total_gain,
+            "bound": self.bound,
+            "bound_level": deciding.name,
+            "gap": self.gap,
+            "fairness_gap": self.fairness_gap,
+            "levels": [lv.to_dict() for lv in self.levels],
+            "unserved": [
+                {"request": r, "reason": why.value} for r, why in sorted(self.unserved.items())
+            ],
+            "memory": {
+                s: {
+                    "capacity_mbit": m.capacity_mbit,
+                    "peak_mbit": m.peak_mbit,
+                    "left_mbit": m.left_mbit,
+                }
+                for s, m in self.memory.items()
+            },
+            "solver": self.solver,
+            "settings": dict(self.settings),
+            "wall_s": self.wall_s,
+        }
