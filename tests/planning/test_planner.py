@@ -226,7 +226,7 @@ def test_every_plan_and_every_greedy_plan_follows_the_rules(seed: int, objective
     assert follows_rules(problem, c, chosen)
     for peak in found.memory.values():
         assert peak.peak_mbit <= peak.capacity_mbit + 1e-6
-    quick = greedy(problem, c, objective)
+    quick = [_index(c, problem, o) for o in greedy(problem, c, objective).observations]
     assert follows_rules(problem, c, quick)
     if objective is Objective.MAX_GAIN:  # maximal: nothing left could be added
         served = {int(c.request[i]) for i in quick}

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -147,6 +147,8 @@ class _Instance:
         self.requested = np.bincount(
             request_partner, weights=request_gain, minlength=len(problem.partners)
         ).astype(np.int64)
+        weights, self.scale = integer_weights(np.eye(len(self.shares)), self.shares)
+        self.weights = np.diag(weights).astype(np.int64)  # gain x weight / scale = gain / share
         a, b = clashes(problem, candidates)
         self.clash_a, self.clash_b = a, b
         both = np.concatenate([a, b])
@@ -238,20 +240,6 @@ def _undominated(instance: _Instance) -> IntArray:
             else:
                 kept.append((i, mine))
     return np.flatnonzero(keep).astype(np.int64)
-
-
-def greedy(
-    problem: PlanningProblem,
-    candidates: Candidates,
-    objective: Objective = Objective.MAX_GAIN,
-) -> list[int]:
-    """Return a feasible set of candidate indices built greedily.
-
-    ``max-gain``: requests by gain, highest first, each taking its first candidate
-    (least off-nadir, then earliest) that fits. ``fair``: the partner with the least
-    gain per unit of share so far books its best request that still fits.
-    """
-    return _greedy(_Instance(problem, candidates), objective)
 
 
 def _order_key(instance: _Instance, i: int) -> tuple[float, float]:
@@ -348,9 +336,7 @@ class _Model:
             for p in range(len(instance.shares))
         ]
         self.total = sum(self.gain_expr)
-        eye = np.eye(len(instance.shares))
-        weights, self.scale = integer_weights(eye, instance.shares)
-        self.weights = np.diag(weights).astype(np.int64)
+        self.weights = instance.weights
         self.normalized = [
             int(self.weights[p]) * self.gain_expr[p] for p in range(len(self.weights))
         ]
@@ -384,6 +370,19 @@ class _Model:
         return cp_model.LinearExpr.weighted_sum(
             [self.x[i] for i in rows], self.instance.volume[rows].tolist()
         )
+
+    def expression(self, goal: _Goal) -> Any:
+        """Return the goal's expression in the model (adding the leximin's helpers)."""
+        if not goal.k:
+            return self.total
+        group = list(goal.group)
+        top = max(int(self.weights[p] * self.instance.reachable[p]) for p in group)
+        expression, t, excess = smallest_sum(
+            self.model, [self.normalized[p] for p in group], top, goal.k, "gain"
+        )
+        if t is not None:
+            self.helpers.append((goal.k, group, t, excess))
+        return expression
 
     def hint(self, chosen: Sequence[int]) -> None:
         """Hint a whole solution: candidates, memory chains and the leximin's helpers."""
@@ -450,11 +449,21 @@ class _Chain:
 
 @dataclass(frozen=True)
 class _Goal:
+    """One level of the objective: its name, a bound that needs no solver, its units."""
+
     name: str
-    expression: Any
-    scale: float
-    value: Any  # chosen -> value of this goal, in reported units
-    bound: float  # a bound that needs no solver, in reported units
+    group: tuple[int, ...]  # the partners of the leximin; () for the total gain
+    k: int  # the number of smallest normalised gains summed; 0 for the total gain
+    scale: float  # the model's integer value / scale = the value reported
+    bound: float
+
+    def value(self, instance: _Instance, chosen: Sequence[int]) -> float:
+        """Return the level's value for a set of candidates, in reported units."""
+        received = instance.received(chosen)
+        if not self.k:
+            return float(received.sum())
+        normalized = (received * instance.weights)[list(self.group)] / instance.scale
+        return float(np.sort(normalized)[: self.k].sum())
 
 
 @dataclass
@@ -478,80 +487,81 @@ def plan(
     if rows.size < instance.n:
         instance = _Instance(problem, candidates.take(rows))
     start = _greedy(instance, objective)
-    model = _Model(instance)
-    goals = _goals(model, objective)
-    run = _search(model, goals, settings, start)
+    goals = _goals(instance, objective)
+    run = _search(_Model(instance), goals, settings, start)
     solution, solver, proven = start, "greedy (fallback)", []
     if run.solution is not None:
         found = run.solution
         if len(run.levels) < len(goals):
             found = _greedy(instance, objective, found)  # add what still fits
-        if _key(goals, found) >= _key(goals, start):
+        if _key(instance, goals, found) >= _key(instance, goals, start):
             solution, solver, proven = found, f"cp-sat {_ortools_version()}", run.levels
         else:
             solver = f"greedy (better than the cp-sat {_ortools_version()} incumbent)"
-    levels = []
-    for k, goal in enumerate(goals):
-        value = float(goal.value(solution))
-        if k < len(proven):
-            levels.append(
-                Level(
-                    goal.name,
-                    value,
-                    min(proven[k].bound, goal.bound),
-                    proven[k].optimal,
-                    tolerance=proven[k].tolerance,
-                    wall_s=proven[k].wall_s,
-                )
-            )
-        else:
-            levels.append(Level(goal.name, value, goal.bound, value >= goal.bound - 1e-9))
-    status = Status.OPTIMAL if all(lv.optimal for lv in levels) else Status.FEASIBLE
     return _result(
-        instance, solution, objective, levels, status, solver, settings, run.wall_s, offered
+        instance,
+        solution,
+        objective,
+        _levels(instance, goals, solution, proven),
+        solver,
+        {**settings.as_dict(), "candidates": offered, "undominated": instance.n},
+        run.wall_s,
     )
 
 
-def _goals(model: _Model, objective: Objective) -> list[_Goal]:
-    instance = model.instance
+def greedy(
+    problem: PlanningProblem,
+    candidates: Candidates,
+    objective: Objective = Objective.MAX_GAIN,
+) -> Plan:
+    """Return the greedy plan: no search, its levels against bounds that need no solver.
+
+    ``max-gain``: requests by gain, highest first, each taking its first candidate
+    (least off-nadir, then earliest) that fits. ``fair``: the partner with the least
+    gain per unit of share so far books its best request that still fits.
+    """
+    instance = _Instance(problem, candidates)
+    chosen = _greedy(instance, objective)
+    levels = _levels(instance, _goals(instance, objective), chosen, [])
+    return _result(instance, chosen, objective, levels, "greedy", {"candidates": instance.n}, 0.0)
+
+
+def _goals(instance: _Instance, objective: Objective) -> list[_Goal]:
+    """Return the objective's levels: the leximin's (``fair``), then the total gain."""
     goals: list[_Goal] = []
     if objective is Objective.FAIR:
-        group = [p for p in range(len(instance.shares)) if instance.reachable[p] > 0]
-        tops = [int(model.weights[p] * instance.reachable[p]) for p in group]
-        cheap = np.sort([tops[j] / model.scale for j in range(len(group))])
+        group = tuple(p for p in range(len(instance.shares)) if instance.reachable[p] > 0)
+        tops = np.sort([instance.weights[p] * instance.reachable[p] for p in group])
         for k in range(1, len(group) + 1):
-            expression, t, excess = smallest_sum(
-                model.model, [model.normalized[p] for p in group], max(tops), k, "gain"
-            )
-            if t is not None:
-                model.helpers.append((k, group, t, excess))
             goals.append(
                 _Goal(
                     name=f"sum of the {k} smallest normalised gains",
-                    expression=expression,
-                    scale=model.scale,
-                    value=lambda chosen, k=k: float(
-                        np.sort((instance.received(chosen) * model.weights)[group] / model.scale)[
-                            :k
-                        ].sum()
-                    ),
-                    bound=float(cheap[:k].sum()),
+                    group=group,
+                    k=k,
+                    scale=instance.scale,
+                    bound=float(tops[:k].sum() / instance.scale),
                 )
             )
-    goals.append(
-        _Goal(
-            name="total gain",
-            expression=model.total,
-            scale=1.0,
-            value=lambda chosen: float(instance.received(chosen).sum()),
-            bound=float(instance.reachable.sum()),
-        )
-    )
+    goals.append(_Goal("total gain", (), 0, 1.0, float(instance.reachable.sum())))
     return goals
 
 
-def _key(goals: Sequence[_Goal], chosen: Sequence[int]) -> list[float]:
-    return [goal.value(chosen) for goal in goals]
+def _levels(
+    instance: _Instance, goals: Sequence[_Goal], chosen: Sequence[int], proven: Sequence[Level]
+) -> list[Level]:
+    """Return the levels a plan reaches, with the solver's bounds where it proved them."""
+    levels = []
+    for k, goal in enumerate(goals):
+        value = goal.value(instance, chosen)
+        if k < len(proven):
+            levels.append(replace(proven[k], value=value, bound=min(proven[k].bound, goal.bound)))
+        else:
+            levels.append(Level(goal.name, value, goal.bound, value >= goal.bound - 1e-9))
+    return levels
+
+
+def _key(instance: _Instance, goals: Sequence[_Goal], chosen: Sequence[int]) -> list[float]:
+    return [goal.value(instance, chosen) for goal in goals]
 
 
 def _search(
@@ -563,7 +573,8 @@ def _search(
         left = settings.time_limit_s - run.wall_s
         if left < MIN_LEVEL_TIME_S:
             break
-        model.model.maximize(goal.expression)
+        expression = model.expression(goal)
+        model.model.maximize(expression)
         model.hint(solution)
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = left
@@ -589,7 +600,7 @@ def _search(
                 wall_s=solver.wall_time,
             )
         )
-        model.model.add(goal.expression >= value)
+        model.model.add(expression >= value)
         if status != cp_model.OPTIMAL:
             break
     return run
@@ -606,11 +617,9 @@ def _result(
     chosen: Sequence[int],
     objective: Objective,
     levels: list[Level],
-    status: Status,
     solver: str,
-    settings: PlannerSettings,
+    settings: dict[str, Any],
     wall_s: float,
-    offered: int,
 ) -> Plan:
     problem, c = instance.problem, instance.candidates
     origin = problem.horizon.start
@@ -653,7 +662,7 @@ def _result(
         if k not in served
     }
     return Plan(
-        status=status,
+        status=Status.OPTIMAL if all(lv.optimal for lv in levels) else Status.FEASIBLE,
         objective=objective,
         observations=observations,
         partners=partners,
@@ -662,12 +671,7 @@ def _result(
         unserved=unserved,
         memory=memory_use(problem, looks_of(c, chosen)),
         solver=solver,
-        settings={
-            **settings.as_dict(),
-            "candidates": offered,
-            "undominated": instance.n,
-            "clashes": int(instance.clash_a.size),
-        },
+        settings={**settings, "clashes": int(instance.clash_a.size)},
         wall_s=wall_s,
     )
 
