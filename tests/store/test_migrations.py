@@ -150,23 +150,41 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
             observes="earth",
         )
         request = ObservationRequest(
-            partner=esa, kind="earth", gain=3, document={"lat_deg": 1.0}, created_at=now,
+            partner=esa,
+            kind="earth",
+            gain=3,
+            document={"lat_deg": 1.0},
+            created_at=now,
             updated_at=now,
-        )  # fmt: skip
+        )
         plan = PlanRecord(
-            created_at=now, start=now, end_at=now + timedelta(days=1), objective="fair",
-            status="optimal", solver="test", total_gain=3, gap=0.0, document={}, provenance={},
-        )  # fmt: skip
+            created_at=now,
+            start=now,
+            end_at=now + timedelta(days=1),
+            objective="fair",
+            status="optimal",
+            solver="test",
+            total_gain=3,
+            gap=0.0,
+            document={},
+            provenance={},
+        )
         session.add_all([esa, satellite, request, plan])
         session.flush()
         request_id = request.id
         plan.observations = [
             ObservationRecord(
-                request_id=request.id, request_ref=str(request.id), partner=esa,
-                satellite=satellite, start=now, end_at=now + timedelta(seconds=10), gain=3,
-                volume_mbit=10.0, target={"lat_deg": 1.0},
+                request_id=request.id,
+                request_ref=str(request.id),
+                partner=esa,
+                satellite=satellite,
+                start=now,
+                end_at=now + timedelta(seconds=10),
+                gain=3,
+                volume_mbit=10.0,
+                target={"lat_deg": 1.0},
             )
-        ]  # fmt: skip
+        ]
     with sessions.begin() as session:  # withdrawing a request keeps the plan's record of it
         session.delete(session.scalars(select(ObservationRequest)).one())
     with sessions() as session:

@@ -19,6 +19,7 @@ from jointsat.service.routes import (
     me,
     partners,
     passes,
+    plans,
     requests,
     satellites,
     schedules,
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         passes.router,
         schedules.router,
         requests.router,
+        plans.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

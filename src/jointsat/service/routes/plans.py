@@ -1,0 +1,306 @@
+"""Plan the pooled satellites' observations, and read plans as each partner may see them.
+
+The admin makes plans; every member reads them. How fair and how good a plan is
+(status, bound, gap, levels, each partner's gains and shares) is public within the
+consortium; of the observations, a partner sees its own in full and others' only as
+busy slots on the satellites it may see (access.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from jointsat.errors import JointsatError, PlanningInputError
+from jointsat.planning.plan import Objective
+from jointsat.planning.planner import PlannerSettings
+from jointsat.service.access import (
+    ObservationView,
+    observation_view,
+    satellite_visibilities,
+    sees_satellite,
+)
+from jointsat.service.cache import cached_json, viewer
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.problems import ProblemError, field_path, field_problem
+from jointsat.service.routes.schedules import Level
+from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.store.planning import MAX_PLAN_DAYS, plan_observations
+from jointsat.store.tables import ObservationRecord, PlanRecord, Role, Satellite, User
+
+router = APIRouter(prefix="/plans", tags=["plans"])
+MAX_TIME_LIMIT_S = 300.0
+
+
+class PlanCreate(TimeWindow):
+    """What to plan: a window, an objective, a time limit, the schedule giving downlinks."""
+
+    objective: Objective = Objective.FAIR
+    time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
+    schedule_id: RowId | None = Field(
+        default=None,
+        description="The network schedule whose contacts empty the satellites' memories "
+        "(default: the newest schedule overlapping the window)",
+    )
+
+    @model_validator(mode="after")
+    def _span(self) -> PlanCreate:
+        if self.end - self.start > timedelta(days=MAX_PLAN_DAYS):
+            raise ValueError(f"a plan may span at most {MAX_PLAN_DAYS} days")
+        return self
+
+
+class PartnerGain(BaseModel):
+    """What a partner gained under a plan, against its entitlement and what it asked."""
+
+    gain: int
+    normalized: float = Field(description="Gain per unit of share")
+    share_received: float
+    share_entitled: float
+    reachable_gain: int = Field(description="Gain of its requests some satellite could observe")
+    requested_gain: int
+
+
+class MemoryUse(BaseModel):
+    """A satellite's memory under the plan, megabits."""
+
+    capacity_mbit: float
+    peak_mbit: float
+    left_mbit: float
+
+
+class Unserved(BaseModel):
+    """A request of the caller's partner left out of the plan, and why."""
+
+    request: str
+    reason: str
+
+
+class ObservationPublic(BaseModel):
+    """An observation shown in full: which request, what target, when, on which satellite."""
+
+    request_id: int | None = Field(description="The request's id (null: since withdrawn)")
+    request: str = Field(description="The request's id as planned")
+    partner: str
+    satellite_id: int | None = Field(description="Null where the caller may not see it")
+    satellite: str | None
+    norad_id: int | None
+    start: datetime
+    end: datetime
+    second_start: datetime | None = Field(description="A stereo pair's second look")
+    gain: int
+    volume_mbit: float
+    off_nadir_deg: float | None
+    target: dict[str, Any] = Field(description="The request as it was planned")
+
+
+class BusySlot(BaseModel):
+    """Another partner's observation: a satellite busy over a span, nothing of its target."""
+
+    partner: str
+    satellite_id: int
+    satellite: str
+    norad_id: int
+    start: datetime
+    end: datetime
+
+
+class PlanSummary(BaseModel):
+    """A plan's headline: window, objective, status, total gain and gap."""
+
+    id: int
+    created_at: datetime
+    start: datetime
+    end: datetime
+    objective: Objective
+    status: str
+    solver: str
+    total_gain: int
+    gap: float
+
+
+class PlanPublic(PlanSummary):
+    """A plan with its evidence and provenance, and the observations the caller may see."""
+
+    bound: float
+    bound_level: str
+    fairness_gap: float
+    levels: list[Level]
+    partners: dict[str, PartnerGain]
+    memory: dict[str, MemoryUse] = Field(description="Per catalog number the caller may see")
+    unserved: list[Unserved] = Field(description="The caller's partner's (the admin: all)")
+    settings: dict[str, Any]
+    provenance: dict[str, Any]
+    observations: list[ObservationPublic] = Field(
+        description="In full: the caller's partner's own (the admin: all)"
+    )
+    busy: list[BusySlot] = Field(
+        description="Other partners' observations on satellites the caller may see"
+    )
+    hidden_observations: int = Field(
+        description="Other partners' observations on satellites the caller may not see"
+    )
+
+
+def _summary(record: PlanRecord) -> PlanSummary:
+    return PlanSummary(
+        id=record.id,
+        created_at=record.created_at,
+        start=record.start,
+        end=record.end_at,
+        objective=Objective(record.objective),
+        status=record.status,
+        solver=record.solver,
+        total_gain=record.total_gain,
+        gap=record.gap,
+    )
+
+
+def _full(o: ObservationRecord, *, satellite_shown: bool) -> ObservationPublic:
+    return ObservationPublic(
+        request_id=o.request_id,
+        request=o.request_ref,
+        partner=o.partner.code,
+        satellite_id=o.satellite_id if satellite_shown else None,
+        satellite=o.satellite.name if satellite_shown else None,
+        norad_id=o.satellite.norad_id if satellite_shown else None,
+        start=o.start,
+        end=o.end_at,
+        second_start=o.second_start,
+        gain=o.gain,
+        volume_mbit=o.volume_mbit,
+        off_nadir_deg=o.off_nadir_deg,
+        target=o.target,
+    )
+
+
+def _public(session: SessionDep, user: User, record: PlanRecord) -> PlanPublic:
+    visibility = satellite_visibilities(session)
+    shown: list[ObservationPublic] = []
+    busy: list[BusySlot] = []
+    hidden = 0
+    for o in record.observations:
+        view = observation_view(user, o, visibility)
+        if view is ObservationView.HIDDEN:
+            hidden += 1
+        elif view is ObservationView.BUSY:
+            busy.append(
+                BusySlot(
+                    partner=o.partner.code,
+                    satellite_id=o.satellite_id,
+                    satellite=o.satellite.name,
+                    norad_id=o.satellite.norad_id,
+                    start=o.start,
+                    end=o.end_at,
+                )
+            )
+        else:
+            shown.append(_full(o, satellite_shown=view is ObservationView.FULL))
+    document = record.document
+    provenance = dict(record.provenance)
+    mine: set[str] | None = None  # the caller's partner's request ids; None: all (the admin)
+    if user.role is not Role.ADMIN:
+        code = user.partner.code if user.partner else ""
+        own_ids = provenance["request_ids"].get(code, [])
+        mine = {str(r) for r in own_ids}
+        provenance["request_ids"] = {code: own_ids}
+        provenance["requests_left_out"] = [
+            r for r in provenance["requests_left_out"] if r["partner"] == code
+        ]
+    planned = session.scalars(
+        select(Satellite)
+        .where(Satellite.norad_id.in_([int(k) for k in document["memory"]]))
+        .options(selectinload(Satellite.operators))
+    )
+    seen = {str(s.norad_id) for s in planned if sees_satellite(user, s, visibility)}
+    provenance["satellites"] = [n for n in provenance["satellites"] if str(n) in seen]
+    provenance["propagation_problems"] = [
+        p for p in provenance.get("propagation_problems", []) if p["satellite"] in seen
+    ]
+    return PlanPublic(
+        **_summary(record).model_dump(),
+        bound=document["bound"],
+        bound_level=document["bound_level"],
+        fairness_gap=document["fairness_gap"],
+        levels=[Level(**lv) for lv in document["levels"]],
+        partners={k: PartnerGain(**v) for k, v in document["partners"].items()},
+        memory={k: MemoryUse(**v) for k, v in document["memory"].items() if k in seen},
+        unserved=[
+            Unserved(**u) for u in document["unserved"] if mine is None or u["request"] in mine
+        ],
+        settings=document["settings"],
+        provenance=provenance,
+        observations=shown,
+        busy=busy,
+        hidden_observations=hidden,
+    )
+
+
+def _load(session: SessionDep, plan_id: int) -> PlanRecord:
+    record = session.scalars(
+        select(PlanRecord)
+        .where(PlanRecord.id == plan_id)
+        .options(
+            selectinload(PlanRecord.observations).selectinload(ObservationRecord.partner),
+            selectinload(PlanRecord.observations)
+            .selectinload(ObservationRecord.satellite)
+            .selectinload(Satellite.operators),
+        )
+    ).one_or_none()
+    if record is None:
+        raise ProblemError(404, "Not found", f"no plan with id {plan_id}")
+    return record
+
+
+@router.post("", response_model=PlanPublic, status_code=201)
+def create_plan(body: PlanCreate, session: SessionDep, admin: AdminDep, now: NowDep) -> PlanPublic:
+    """Plan the pooled satellites' observations for a window and keep it (consortium admin)."""
+    try:
+        record, _, _ = plan_observations(
+            session,
+            body.start,
+            body.end,
+            now=now,
+            objective=body.objective,
+            settings=PlannerSettings(time_limit_s=body.time_limit_s),
+            schedule_id=body.schedule_id,
+        )
+    except PlanningInputError as exc:
+        if exc.location == "schedule_id":
+            raise field_problem(["body", *field_path(exc.location)], exc.reason) from None
+        raise ProblemError(409, "Cannot plan", str(exc)) from None
+    except JointsatError as exc:
+        raise ProblemError(409, "Cannot plan", str(exc)) from None
+    session.commit()
+    return _public(session, admin, _load(session, record.id))
+
+
+@router.get("", response_model=list[PlanSummary])
+def list_plans(request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Return every plan's headline, newest first."""
+    return cached_json(
+        request,
+        session,
+        ("plans", viewer(user)),
+        list[PlanSummary],
+        lambda: [
+            _summary(r) for r in session.scalars(select(PlanRecord).order_by(PlanRecord.id.desc()))
+        ],
+    )
+
+
+@router.get("/{plan_id}", response_model=PlanPublic)
+def get_plan(plan_id: PathId, request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Return a plan: its figures for everyone, the observations as the caller may see them."""
+    return cached_json(
+        request,
+        session,
+        ("plan", viewer(user), plan_id),
+        PlanPublic,
+        lambda: _public(session, user, _load(session, plan_id)),
+    )
