@@ -1,4 +1,4 @@
-"""Run jointsat from the command line: ``jointsat passes`` and ``jointsat demo``.
+"""Run jointsat from the command line: passes, demo, schedule, plan, the store and the service.
 
 Results go to stdout (or ``-o FILE``); warnings, errors and the progress bar go
 to stderr. Exit status: 0 on success, 1 when an input file cannot be used,
@@ -28,7 +28,7 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColum
 from rich.table import Table
 
 from jointsat import __version__
-from jointsat.errors import JointsatError, StoreError
+from jointsat.errors import JointsatError, PlanningInputError, StoreError
 from jointsat.files import (
     ElementFiles,
     format_passes_csv,
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from jointsat.demo import DemoConsortium
+    from jointsat.planning.plan import Objective, Plan
+    from jointsat.planning.planner import PlannerSettings
     from jointsat.scheduling.result import Policy, Schedule
 
 PROGRESS_DELAY_S = 1.0
@@ -968,6 +970,383 @@ def _print_schedule_summary(console: Console, found: Schedule) -> None:
         f"{found.gap:.2%} ({found.solver}, {found.wall_s:.2f} s)",
         highlight=False,
     )
+
+
+class ObjectiveChoice(StrEnum):
+    """Name the objectives ``jointsat plan`` offers (docs/planning.md)."""
+
+    FAIR = "fair"
+    MAX_GAIN = "max-gain"
+
+
+@app.command()
+def plan(
+    problem: Annotated[
+        Path | None,
+        typer.Option("--problem", metavar="FILE", help="Planning problem JSON (docs/planning.md)."),
+    ] = None,
+    elements: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--elements",
+            "-e",
+            metavar="FILE",
+            help="With --problem: the satellites' element sets (TLE or OMM); repeat for several.",
+        ),
+    ] = None,
+    schedule_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--schedule",
+            metavar="FILE",
+            help="With --problem: a network schedule (jointsat schedule) whose contacts "
+            "empty the satellites' memories.",
+        ),
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option("--from-store", help="Plan the store's satellites and requests and save it."),
+    ] = False,
+    start: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_utc, metavar="TIME", help="With --from-store: window start."),
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option(metavar="D", help="With --from-store: window length in days.")
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(parser=parse_utc, metavar="TIME", help="With --from-store: window end."),
+    ] = None,
+    schedule_id: Annotated[
+        int | None,
+        typer.Option(
+            "--schedule-id",
+            min=1,
+            metavar="ID",
+            help="With --from-store: the stored schedule giving downlinks (default: the "
+            "newest overlapping the window).",
+        ),
+    ] = None,
+    objective: Annotated[ObjectiveChoice, typer.Option(help="What to optimise.")] = (
+        ObjectiveChoice.FAIR
+    ),
+    time_limit: TimeLimit = 30.0,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the plan JSON here.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Choose and time partners' observations on the pooled satellites, fairly, with proof."""
+    from jointsat.planning.plan import Objective
+    from jointsat.planning.planner import PlannerSettings
+
+    errors = Console(stderr=True)
+    if (problem is None) == (not from_store):
+        raise typer.BadParameter(
+            "give exactly one of them", param_hint="'--problem' / '--from-store'"
+        )
+    settings = PlannerSettings(time_limit_s=time_limit)
+    chosen = Objective(objective.value)
+    if problem is not None:
+        if not elements:
+            raise typer.BadParameter("the satellites' orbits are needed", param_hint="'--elements'")
+        if any(v is not None for v in (start, days, end, schedule_id)):
+            raise typer.BadParameter(
+                "--start, --days, --end and --schedule-id go with --from-store"
+            )
+        with _reporting_errors(errors):
+            found, document = _plan_file(problem, elements, schedule_file, chosen, settings, errors)
+            _emit(json.dumps(document, indent=2) + "\n", output)
+            _print_plan_summary(errors, found)
+        return
+    if elements or schedule_file:
+        raise typer.BadParameter("--elements and --schedule go with --problem")
+    if start is None:
+        raise typer.BadParameter("--from-store needs the window's start", param_hint="'--start'")
+    window_start, window_end = time_window(start, days=days, end=end)
+    with _reporting_errors(errors):
+        found, document = _plan_store(
+            database_url, window_start, window_end, chosen, settings, schedule_id
+        )
+        if output is not None:
+            write_text(output, json.dumps(document, indent=2) + "\n")
+        _print_plan_summary(errors, found)
+        typer.echo(f"plan {document['id']} saved in the store")
+
+
+def _plan_file(
+    path: Path,
+    element_paths: Sequence[Path],
+    schedule_path: Path | None,
+    objective: Objective,
+    settings: PlannerSettings,
+    errors: Console,
+) -> tuple[Plan, dict[str, Any]]:
+    """Plan a problem file over the element files' orbits, with a schedule's contacts."""
+    import dataclasses
+
+    from jointsat.files import read_text
+    from jointsat.orbits.propagation import group_satellites
+    from jointsat.planning.opportunities import candidates, find_opportunities
+    from jointsat.planning.planner import plan as solve
+    from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
+
+    text = read_text(path)
+    found_problem = PlanningProblem.from_json(text, source=str(path))
+    element_files = read_elements(element_paths)
+    for problem in element_files.problems:
+        _warn(errors, str(problem))
+    provenance: dict[str, Any] = {
+        "problem_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "elements": {
+            str(p): hashlib.sha256(read_text(p).encode()).hexdigest() for p in element_paths
+        },
+    }
+    if schedule_path is not None:
+        schedule_text = read_text(schedule_path)
+        try:
+            schedule_document = json.loads(schedule_text)
+        except json.JSONDecodeError as error:
+            raise PlanningInputError(
+                f"not valid JSON: {error.msg}",
+                source=str(schedule_path),
+                location=f"line {error.lineno}",
+            ) from None
+        contacts = downlinks_from_schedule(schedule_document, source=str(schedule_path))
+        ours = {s.id for s in found_problem.satellites}
+        horizon = found_problem.horizon
+        added = tuple(
+            dataclasses.replace(d, start=max(d.start, horizon.start), end=min(d.end, horizon.end))
+            for d in contacts
+            if d.satellite in ours and d.end > horizon.start and d.start < horizon.end
+        )
+        if contacts and not added:
+            _warn(
+                errors,
+                f"{schedule_path}: none of its {len(contacts)} contacts is of a satellite of "
+                "the problem within its horizon",
+            )
+        try:
+            found_problem = dataclasses.replace(
+                found_problem, downlinks=found_problem.downlinks + added
+            )
+        except PlanningInputError as error:
+            raise PlanningInputError(
+                f"{error.reason} (with the contacts of {schedule_path})",
+                source=str(path),
+                location=error.location,
+            ) from None
+        provenance["schedule"] = {
+            "file": str(schedule_path),
+            "sha256": hashlib.sha256(schedule_text.encode()).hexdigest(),
+            "downlinks_added": len(added),
+        }
+    orbits = group_satellites(element_files.elements)
+    try:
+        opportunities = find_opportunities(found_problem, orbits)
+    except PlanningInputError as error:  # a satellite of the problem without an orbit
+        if error.source != "<string>":
+            raise
+        raise PlanningInputError(
+            f"{error.reason}, in {', '.join(map(str, element_paths))}",
+            source=str(path),
+            location=error.location,
+        ) from None
+    for failure in opportunities.problems:
+        _warn(
+            errors,
+            f"satellite {found_problem.satellites[failure.satellite].id}: SGP4 error "
+            f"{failure.code} ({failure.message}) from {_utc_text(failure.time)} UTC on; "
+            "no observation after it",
+        )
+    found = solve(
+        found_problem,
+        candidates(found_problem, orbits, opportunities),
+        objective,
+        settings,
+    )
+    provenance["jointsat"] = __version__
+    return found, {**found.to_dict(), "provenance": provenance}
+
+
+def _plan_store(
+    database_url: str | None,
+    start: datetime,
+    end: datetime,
+    objective: Objective,
+    settings: PlannerSettings,
+    schedule_id: int | None,
+) -> tuple[Plan, dict[str, Any]]:
+    """Plan the store's satellites and requests for the window and save the plan."""
+    from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.planning import plan_observations
+
+    engine = open_engine(_store_url(database_url))
+    try:
+        with _store_errors(), session_factory(engine)() as session:
+            record, found, _ = plan_observations(
+                session,
+                start,
+                end,
+                now=datetime.now(UTC),
+                objective=objective,
+                settings=settings,
+                schedule_id=schedule_id,
+            )
+            session.commit()
+            document = {"id": record.id, **found.to_dict(), "provenance": record.provenance}
+    finally:
+        engine.dispose()
+    return found, document
+
+
+def _print_plan_summary(console: Console, found: Plan) -> None:
+    """Print each partner's gain against its share, and how sure the planner is."""
+    table = Table(title=f"{found.objective.value} plan: {len(found.observations)} observations")
+    for name in ("partner", "gain", "normalised", "received", "entitled", "reachable", "asked"):
+        table.add_column(name, justify="left" if name == "partner" else "right")
+    for partner, got in found.partners.items():
+        table.add_row(
+            escape(partner),
+            f"{got.gain:,}",
+            f"{got.normalized:,.1f}",
+            f"{got.share_received:.1%}",
+            f"{got.share_entitled:.1%}",
+            f"{got.reachable_gain:,}",
+            f"{got.requested_gain:,}",
+        )
+    console.print(table)
+    console.print(
+        f"status {found.status.value}, gain {found.total_gain:,} of a proven bound "
+        f"{found.bound:,.0f} at '{found.levels[-1].name if found.levels else 'total gain'}', "
+        f"gap {found.gap:.2%}, {len(found.unserved)} request(s) unserved "
+        f"({found.solver}, {found.wall_s:.2f} s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+requests_app = typer.Typer(
+    name="requests", help="Import and list partners' observation requests.", no_args_is_help=True
+)
+app.add_typer(requests_app)
+
+
+@requests_app.command("import")
+def requests_import(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="A JSON list of requests.")],
+    partner: Annotated[str, typer.Option("--partner", metavar="CODE", help="Whose requests.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Store a partner's requests from a JSON file: all of them, or none if one is bad."""
+    from sqlalchemy import select
+
+    from jointsat.files import read_text
+    from jointsat.planning.requests import request_from_dict
+    from jointsat.scheduling.problem import Reader
+    from jointsat.store.requests import fill_request, unknown_satellites
+    from jointsat.store.tables import ObservationRequest, Partner
+
+    errors = Console(stderr=True)
+    with _reporting_errors(errors), _store_errors():
+        source = str(path)
+        try:
+            document = json.loads(read_text(path))
+        except json.JSONDecodeError as error:
+            raise PlanningInputError(
+                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
+            ) from None
+        read = Reader(source, PlanningInputError)
+        if isinstance(document, dict) and "requests" in document:
+            document = document["requests"]
+        items = read.sequence(document, "requests")
+        with _store_session(_store_url(database_url)) as session:
+            owner = session.scalars(select(Partner).where(Partner.code == partner)).one_or_none()
+            if owner is None:
+                raise StoreError(f"no partner with code {partner!r}")
+            now = datetime.now(UTC)
+            table = Table(title=f"{len(items)} request(s) of {escape(partner)} stored")
+            for name in ("file id", "stored id", "kind", "gain"):
+                table.add_column(name)
+            records = []
+            for i, item in enumerate(items):
+                where = f"requests[{i}]"
+                found = read.mapping(item, where)
+                if found.get("partner", partner) != partner:
+                    raise read.error(
+                        f"is {found['partner']!r}, not {partner!r}", f"{where}.partner"
+                    )
+                request = request_from_dict(  # the store gives the id
+                    {**found, "id": where, "partner": partner}, source=source, where=where
+                )
+                missing = unknown_satellites(session, request)
+                if missing:
+                    raise read.error(
+                        f"no satellite with catalog number {request.satellites[missing[0]]!r} "
+                        "in the store",
+                        f"{where}.satellites[{missing[0]}]",
+                    )
+                record = ObservationRequest(partner=owner)
+                fill_request(record, request, now=now)
+                session.add(record)
+                records.append((found.get("id", "-"), record, request))
+            session.flush()
+            for file_id, record, request in records:
+                table.add_row(
+                    escape(str(file_id)), str(record.id), request.kind.value, str(request.gain)
+                )
+        Console().print(table)
+
+
+@requests_app.command("list")
+def requests_list(
+    partner: Annotated[
+        str | None, typer.Option("--partner", metavar="CODE", help="Only this partner's.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the stored requests: target, gain, window."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from jointsat.store.tables import ObservationRequest, Partner
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        with _store_session(_store_url(database_url)) as session:
+            query = (
+                select(ObservationRequest)
+                .options(selectinload(ObservationRequest.partner))
+                .order_by(ObservationRequest.id)
+            )
+            if partner is not None:
+                query = query.join(Partner).where(Partner.code == partner)
+            rows = list(session.scalars(query))
+            table = Table(title=f"{len(rows)} request(s)")
+            for name in ("id", "partner", "kind", "target", "gain", "window (UTC)", "satellites"):
+                table.add_column(name, justify="right" if name in ("id", "gain") else "left")
+            for r in rows:
+                d = r.document
+                target = (
+                    f"{d['lat_deg']:.3f}, {d['lon_deg']:.3f}"
+                    if r.kind == "earth"
+                    else f"RA {d['ra_deg']:.3f}, Dec {d['dec_deg']:.3f}"
+                )
+                window = (
+                    f"{_utc_text(r.window_start)} to {_utc_text(r.window_end)}"
+                    if r.window_start and r.window_end
+                    else "any"
+                )
+                table.add_row(
+                    str(r.id),
+                    escape(r.partner.code),
+                    r.kind,
+                    target,
+                    str(r.gain),
+                    window,
+                    ", ".join(d.get("satellites", [])) or "any",
+                )
+        Console().print(table)
 
 
 bench_app = typer.Typer(
