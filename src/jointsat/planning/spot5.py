@@ -20,6 +20,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from jointsat.errors import InputError
+from jointsat.planning import spot5_search
 
 RECORDER_UNIT = 451.0  # raw consumption per normalised unit (451.15 per mono image)
 RECORDER_CAPACITY_UNITS = 200
@@ -231,9 +232,9 @@ def solve(instance: Spot5, *, time_limit_s: float = 60.0, workers: int = 8) -> S
             if photos[p].gain >= step
         )
         small = sum(photos[p].gain * var for (p, _), var in chosen.items() if photos[p].gain < step)
-        phases = [(big, BIG_GAIN_SHARE), (small, 1.0)]
+        phases = [(big, BIG_GAIN_SHARE), (small, LAST_PHASE_SHARE)]
     else:
-        phases = [(sum(photos[p].gain * var for (p, _), var in chosen.items()), 1.0)]
+        phases = [(sum(photos[p].gain * var for (p, _), var in chosen.items()), LAST_PHASE_SHARE)]
     wall_s, bounds, proven = 0.0, [], []
     answer: dict[int, int] = {}
     for objective, share in phases:
@@ -258,12 +259,32 @@ def solve(instance: Spot5, *, time_limit_s: float = 60.0, workers: int = 8) -> S
         bound = bounds[0]
     elif not proven[0]:  # more big gain may exist, with any small gain
         bound = bounds[0] * step + sum(p.gain for p in instance.photos if p.gain < step)
-    else:
+    else:  # the big gain is proven; every answer with it has at most bounds[1] small gain
         bound = (total - _small_gain(instance, answer, step)) + bounds[1]
-    return Spot5Result(answer, total, bound, all(proven), wall_s)
+    if not proven[-1] and time_limit_s > wall_s:
+        # Search on with the time left (spot5_search): the answer only gets better.
+        ix = spot5_search.Indexed.of(instance)
+        start = [
+            ix.values[i].index(answer[p.id]) if p.id in answer else spot5_search.REJECTED
+            for i, p in enumerate(instance.photos)
+        ]
+        found = spot5_search.improve(ix, start, (time_limit_s - wall_s) * SEARCH_SOLVER_SHARE)
+        wall_s += found.wall_s
+        if found.gain > total:
+            answer = {
+                p.id: ix.values[i][c]
+                for i, (p, c) in enumerate(zip(instance.photos, found.choice, strict=True))
+                if c != spot5_search.REJECTED
+            }
+            total = gain(instance, answer)
+        if found.optimal:  # every component's profile is exact
+            bound = total
+    return Spot5Result(answer, total, bound, all(proven) or total >= bound, wall_s)
 
 
 BIG_GAIN_SHARE = 0.6  # of the time, for the big gains when the gains split
+LAST_PHASE_SHARE = 0.5  # of the time left, for CP-SAT's last phase; the search has the rest
+SEARCH_SOLVER_SHARE = 0.9  # of the search's time, in CP-SAT: building its models takes the rest
 
 
 def _big_gain_step(instance: Spot5) -> int | None:
