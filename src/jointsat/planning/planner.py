@@ -60,6 +60,9 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 HALF_TURN_DEG = 180.0
 MIN_LEVEL_TIME_S = 0.05  # a level with less time left than this is not started
+# CP-SAT's probing took 24 of 45 s of presolve on a week of 32,700 candidates, and the
+# proofs came sooner without it.
+PROBING_LEVEL = 0
 
 
 @dataclass(frozen=True)
@@ -488,8 +491,11 @@ def plan(
         instance = _Instance(problem, candidates.take(rows))
     start = _greedy(instance, objective)
     goals = _goals(instance, objective)
-    run = _search(_Model(instance), goals, settings, start)
-    solution, solver, proven = start, "greedy (fallback)", []
+    if all(lv.optimal for lv in _levels(instance, goals, start, [])):
+        run, fallback = _Run(), "greedy (serves every observable request)"
+    else:
+        run, fallback = _search(_Model(instance), goals, settings, start), "greedy (fallback)"
+    solution, solver, proven = start, fallback, []
     if run.solution is not None:
         found = run.solution
         if len(run.levels) < len(goals):
@@ -554,7 +560,9 @@ def _levels(
     for k, goal in enumerate(goals):
         value = goal.value(instance, chosen)
         if k < len(proven):
-            levels.append(replace(proven[k], value=value, bound=min(proven[k].bound, goal.bound)))
+            bound = min(proven[k].bound, goal.bound)
+            optimal = proven[k].optimal or value >= bound - 1e-9
+            levels.append(replace(proven[k], value=value, bound=bound, optimal=optimal))
         else:
             levels.append(Level(goal.name, value, goal.bound, value >= goal.bound - 1e-9))
     return levels
@@ -581,6 +589,7 @@ def _search(
         solver.parameters.num_workers = settings.workers
         solver.parameters.random_seed = settings.seed
         solver.parameters.relative_gap_limit = settings.relative_gap
+        solver.parameters.cp_model_probing_level = PROBING_LEVEL
         status = solver.solve(model.model)
         run.wall_s += solver.wall_time
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
