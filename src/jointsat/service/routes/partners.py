@@ -100,5 +100,8 @@ def update_partner(
 def delete_partner(partner_id: PathId, session: SessionDep, _: AdminDep) -> Response:
     """Remove a partner that owns no station or satellite share (consortium admin)."""
     session.delete(_get(session, partner_id))
-    commit_or_conflict(session, f"partner {partner_id} still owns stations or satellite shares")
+    commit_or_conflict(
+        session,
+        f"partner {partner_id} still owns stations, satellite shares, observation requests or planned observations",
+    )
     return Response(status_code=204)
