@@ -102,6 +102,7 @@ def delete_partner(partner_id: PathId, session: SessionDep, _: AdminDep) -> Resp
     session.delete(_get(session, partner_id))
     commit_or_conflict(
         session,
-        f"partner {partner_id} still owns stations, satellite shares, observation requests or planned observations",
+        f"partner {partner_id} still owns stations, satellite shares, "
+        "observation requests or planned observations",
     )
     return Response(status_code=204)
