@@ -60,9 +60,13 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 HALF_TURN_DEG = 180.0
 MIN_LEVEL_TIME_S = 0.05  # a level with less time left than this is not started
-# CP-SAT's probing took 24 of 45 s of presolve on a week of 32,700 candidates, and the
-# proofs came sooner without it.
+# CP-SAT's presolve took 8-45 s on a week of 30,000-40,000 candidates and hardly shrank
+# a model already written as cliques; it runs for the first level only, without probing
+# (24 of those 45 s).
 PROBING_LEVEL = 0
+# A level may take this share of the time left (the last level all of it); one stopped
+# unproven keeps its best value as a constraint and the next levels are still searched.
+LEVEL_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,40 @@ def clashes(problem: PlanningProblem, candidates: Candidates) -> tuple[IntArray,
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     return np.concatenate(firsts).astype(np.int64), np.concatenate(seconds).astype(np.int64)
+
+
+def overlap_cliques(
+    problem: PlanningProblem, candidates: Candidates, clash_a: IntArray, clash_b: IntArray
+) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """Return the clashes as cliques of overlapping candidates, and the pairs left over.
+
+    Two candidates of a satellite whose spans, each lengthened by the settling time,
+    overlap always clash (no slew takes less than the settling); the maximal sets of
+    such candidates are the cliques of an interval graph, found by one sweep. A
+    clique gives CP-SAT's linear relaxation far more than its pairs. The clashing
+    pairs that overlap nowhere (the slew is longer than the gap) are left as pairs.
+    """
+    cliques: list[list[int]] = []
+    c = candidates
+    for s, imager in enumerate(problem.satellites):
+        mine = np.flatnonzero(c.satellite == s)
+        order = mine[np.argsort(c.start_s[mine], kind="stable")]
+        open_: list[tuple[float, int]] = []  # (end + settle, candidate), a heap
+        grown = False  # a candidate joined since the last clique was written
+        for i in order.tolist():
+            while open_ and open_[0][0] <= c.start_s[i]:
+                if grown:
+                    cliques.append([j for _, j in open_])
+                    grown = False
+                heapq.heappop(open_)
+            heapq.heappush(open_, (float(c.end_s[i]) + imager.agility.settle_s, i))
+            grown = True
+        if grown and len(open_) > 1:
+            cliques.append([j for _, j in open_])
+    settle = np.array([s.agility.settle_s for s in problem.satellites])
+    apart = c.start_s[clash_b] >= c.end_s[clash_a] + settle[c.satellite[clash_a]]
+    pairs = list(zip(clash_a[apart].tolist(), clash_b[apart].tolist(), strict=True))
+    return [q for q in cliques if len(q) > 1], pairs
 
 
 class _Instance:
@@ -325,7 +363,12 @@ class _Model:
         for rows in instance.by_request.values():
             if rows.size > 1:
                 m.add_at_most_one(self.x[i] for i in rows)
-        for a, b in zip(instance.clash_a.tolist(), instance.clash_b.tolist(), strict=True):
+        cliques, pairs = overlap_cliques(
+            instance.problem, instance.candidates, instance.clash_a, instance.clash_b
+        )
+        for clique in cliques:
+            m.add_at_most_one(self.x[i] for i in clique)
+        for a, b in pairs:
             m.add_bool_or([self.x[a].Not(), self.x[b].Not()])
         self.chains: list[tuple[_Chain, list[Any], list[Any], list[Any]]] = []
         for s in range(len(instance.problem.satellites)):
@@ -575,9 +618,14 @@ def _key(instance: _Instance, goals: Sequence[_Goal], chosen: Sequence[int]) -> 
 def _search(
     model: _Model, goals: Sequence[_Goal], settings: PlannerSettings, start: Sequence[int]
 ) -> _Run:
+    """Solve the levels in turn, each one's value kept as a constraint for the next.
+
+    Only the first level not proven optimal has a bound valid for the objective; the
+    later levels' bounds hold given the values kept before them.
+    """
     run = _Run()
     solution = list(start)
-    for goal in goals:
+    for k, goal in enumerate(goals):
         left = settings.time_limit_s - run.wall_s
         if left < MIN_LEVEL_TIME_S:
             break
@@ -585,10 +633,11 @@ def _search(
         model.model.maximize(expression)
         model.hint(solution)
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = left
+        solver.parameters.max_time_in_seconds = left if k == len(goals) - 1 else left * LEVEL_SHARE
         solver.parameters.num_workers = settings.workers
         solver.parameters.random_seed = settings.seed
         solver.parameters.relative_gap_limit = settings.relative_gap
+        solver.parameters.cp_model_presolve = k == 0
         solver.parameters.cp_model_probing_level = PROBING_LEVEL
         status = solver.solve(model.model)
         run.wall_s += solver.wall_time
@@ -610,8 +659,6 @@ def _search(
             )
         )
         model.model.add(expression >= value)
-        if status != cp_model.OPTIMAL:
-            break
     return run
 
 
