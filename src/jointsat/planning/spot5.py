@@ -268,7 +268,12 @@ def solve(instance: Spot5, *, time_limit_s: float = 60.0, workers: int = 8) -> S
             ix.values[i].index(answer[p.id]) if p.id in answer else spot5_search.REJECTED
             for i, p in enumerate(instance.photos)
         ]
-        found = spot5_search.improve(ix, start, (time_limit_s - wall_s) * SEARCH_SOLVER_SHARE)
+        found = spot5_search.improve(
+            ix,
+            start,
+            (time_limit_s - wall_s) * SEARCH_SOLVER_SHARE,
+            threads=min(workers, SEARCH_THREADS),
+        )
         wall_s += found.wall_s
         if found.gain > total:
             answer = {
@@ -283,7 +288,8 @@ def solve(instance: Spot5, *, time_limit_s: float = 60.0, workers: int = 8) -> S
 
 
 BIG_GAIN_SHARE = 0.6  # of the time, for the big gains when the gains split
-LAST_PHASE_SHARE = 0.5  # of the time left, for CP-SAT's last phase; the search has the rest
+LAST_PHASE_SHARE = 0.15  # of the time left, for CP-SAT's last phase; the search has the rest
+SEARCH_THREADS = 2  # steps at a time: two cores busy, each step from a fresh answer
 SEARCH_SOLVER_SHARE = 0.9  # of the search's time, in CP-SAT: building its models takes the rest
 
 

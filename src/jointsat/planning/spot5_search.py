@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -189,92 +190,129 @@ class Step:
     wall_s: float
 
 
-def solve_window(
-    ix: Indexed,
-    choice: Sequence[int],
-    window: Sequence[int],
-    others: Sequence[tuple[int, int]],
-    budget: int,
-    *,
-    deterministic_s: float,
-    seed: int,
-    hint_other: int = 0,
-) -> Step:
-    """Re-select the photos of a window, all else fixed, for the most gain with the others'.
+class Component:
+    """A component's photos and constraints as a CP-SAT model, copied for each step.
 
-    ``others`` lists (units, gain) options for everything outside the window's
-    component, exactly one of which is taken; the window and that option share
-    ``budget`` units. Constraints reaching outside the window bind at the photos
-    ``choice`` fixes there. ``hint_other`` is the option the current answer takes.
+    Copying the model and fixing the photos outside a window in one constraint costs
+    far less than writing a window's clauses again, and CP-SAT's presolve (which runs
+    without holding the interpreter) drops what the fixed photos settle.
     """
-    inside = set(window)
-    model = cp_model.CpModel()
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    negated: dict[tuple[int, int], Any] = {}
-    for i in window:
-        options = [model.new_bool_var("") for _ in ix.values[i]]
-        for k, b in enumerate(options):
-            x[i, k] = b
-            negated[i, k] = b.Not()
-        model.add_at_most_one(options)
-    done: set[int] = set()
-    for i in window:
-        for n in ix.touching[i]:
-            if n in done:
-                continue
-            done.add(n)
+
+    def __init__(self, ix: Indexed, positions: Sequence[int]) -> None:
+        model = cp_model.CpModel()
+        x: dict[tuple[int, int], cp_model.IntVar] = {}
+        negated: dict[tuple[int, int], Any] = {}
+        for i in positions:
+            options = [model.new_bool_var("") for _ in ix.values[i]]
+            for k, b in enumerate(options):
+                x[i, k] = b
+                negated[i, k] = b.Not()
+            model.add_at_most_one(options)
+        for n in sorted({n for i in positions for n in ix.touching[i]}):
             where, forbidden = ix.constraints[n]
-            if all(p in inside for p in where):
-                for values in forbidden:
-                    model.add_bool_or([negated[key] for key in zip(where, values, strict=True)])
-                continue
-            fixed = [(j, p) for j, p in enumerate(where) if p not in inside]
-            if any(choice[p] == REJECTED for _, p in fixed):
-                continue
             for values in forbidden:
-                if all(values[j] == choice[p] for j, p in fixed):
-                    model.add_bool_or(
-                        [negated[p, values[j]] for j, p in enumerate(where) if p in inside]
-                    )
-    y = [model.new_bool_var("") for _ in others]
-    model.add_exactly_one(y)
-    literals = [*x.values(), *y]
-    units = [ix.units[i][k] for i, k in x] + [u for u, _ in others]
-    if any(units):
-        model.add(cp_model.LinearExpr.weighted_sum(literals, units) <= budget)
-    base = others[0][1]  # the objective counts the others' gain above their least option
-    gains = [ix.gains[i] for i, _ in x] + [g - base for _, g in others]
-    model.maximize(cp_model.LinearExpr.weighted_sum(literals, gains))
-    for (i, k), b in x.items():
-        model.add_hint(b, choice[i] == k)
-    for n, b in enumerate(y):
-        model.add_hint(b, n == hint_other)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_deterministic_time = deterministic_s
-    solver.parameters.random_seed = seed
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Step(None, False, solver.wall_time)
-    new = dict.fromkeys(window, REJECTED)
-    for (i, k), b in x.items():
-        if solver.value(b):
-            new[i] = k
-    return Step(new, status == cp_model.OPTIMAL, solver.wall_time)
+                model.add_bool_or([negated[key] for key in zip(where, values, strict=True)])
+        self.ix = ix
+        self.positions = tuple(positions)
+        self.model = model
+        self.keys = list(x)
+        self.indices = [b.index for b in x.values()]
+        self.units = [ix.units[i][k] for i, k in x]
+        self.gains = [ix.gains[i] for i, _ in x]
+
+
+class Window:
+    """A step's model: a window of a component re-selected, the rest of it fixed.
+
+    ``others`` lists (units, gain) options for everything outside the component,
+    exactly one of which is taken; the component and that option share ``capacity``
+    units. ``choice`` fixes the component outside the window and hints inside it;
+    ``hint_other`` is the option the current answer takes.
+    """
+
+    def __init__(
+        self,
+        component: Component,
+        choice: Sequence[int],
+        window: Sequence[int],
+        others: Sequence[tuple[int, int]],
+        capacity: int,
+        hint_other: int = 0,
+    ) -> None:
+        model = component.model.clone()
+        x = [model.get_bool_var_from_proto_index(n) for n in component.indices]
+        inside = set(window)
+        fixed = []
+        for (i, k), b in zip(component.keys, x, strict=True):
+            if i in inside:
+                model.add_hint(b, choice[i] == k)
+            else:
+                fixed.append(b if choice[i] == k else b.Not())
+        model.add_bool_and(fixed)
+        y = [model.new_bool_var("") for _ in others]
+        model.add_exactly_one(y)
+        for n, b in enumerate(y):
+            model.add_hint(b, n == hint_other)
+        literals = [*x, *y]
+        units = component.units + [u for u, _ in others]
+        if any(units):
+            model.add(cp_model.LinearExpr.weighted_sum(literals, units) <= capacity)
+        base = others[0][1]  # the objective counts the others' gain above their least option
+        gains = component.gains + [g - base for _, g in others]
+        model.maximize(cp_model.LinearExpr.weighted_sum(literals, gains))
+        self.component = component
+        self.model = model
+        self.x = x
+
+    def solve(self, *, deterministic_s: float, seed: int) -> Step:
+        """Solve on one worker within a deterministic time limit, seeded."""
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.max_deterministic_time = deterministic_s
+        solver.parameters.random_seed = seed
+        status = solver.solve(self.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return Step(None, False, solver.wall_time)
+        new = dict.fromkeys(self.component.positions, REJECTED)
+        for (i, k), b in zip(self.component.keys, self.x, strict=True):
+            if solver.value(b):
+                new[i] = k
+        return Step(new, status == cp_model.OPTIMAL, solver.wall_time)
 
 
 SWEEP_SIZE = 40  # components up to this many photos get their whole profile first
-STEP_DETERMINISTIC_S = 0.5  # CP-SAT's deterministic time per step
+STEP_DETERMINISTIC_S = 0.25  # CP-SAT's deterministic time per step, at first
+FREE_DETERMINISTIC_S = 2.0  # for a component that takes no recorder: solved once, alone
+MOST_EFFORT = 4  # times that, at most, after rounds without gain
+STALL_ROUNDS = 8  # rounds without gain before the steps get twice the time
 FIRST_WINDOW = 60  # photos freed by the first step in a large component
 SMALLEST_WINDOW = 15
 EXCHANGE = 8  # recorder units a step may move between a window and the others
 GROW, SHRINK = 1.15, 0.85  # the window after a proven step, after an unproven one
 
 
-class Search:
-    """The profiles of every component, and the steps that improve them."""
+@dataclass(frozen=True)
+class _Plan:
+    k: int  # the component
+    kind: str  # "probe": alone at a capacity; "whole", "run", "ball": against the others
+    base: tuple[int, ...]  # the component's choice the window starts from
+    window: Window
+    seed: int
+    others_version: int  # of the other components' profiles, when planned
+    deterministic_s: float
 
-    def __init__(self, ix: Indexed, choice: Sequence[int], *, seed: int = 0) -> None:
+
+class Search:
+    """The profiles of every component, and the steps that improve them.
+
+    Steps run ``threads`` at a time (CP-SAT releases the interpreter while it
+    solves); each returns a valid selection of its component alone, so results from
+    the same round never conflict: each becomes a point of its component's profile.
+    """
+
+    def __init__(
+        self, ix: Indexed, choice: Sequence[int], *, seed: int = 0, threads: int = 1
+    ) -> None:
         """Start from a valid answer: each component's part of it is its first point."""
         self.ix = ix
         self.profiles = []
@@ -284,10 +322,15 @@ class Search:
             profile.add(ix.units_of(positions, choice), ix.gain_of(positions, choice), part)
             self.profiles.append(profile)
         self.exact = [False] * len(self.profiles)  # every point proven: nothing to search
-        self.settled = [-1] * len(self.profiles)  # version when solved whole and proven
-        self.version = 0  # counts changes to the profiles' points
+        self.free = [not any(any(ix.units[i]) for i in p.positions) for p in self.profiles]
+        self.changes = [0] * len(self.profiles)  # to each profile's points
+        self.settled = [-1] * len(self.profiles)  # others' version when solved whole, proven
+        self.probed: list[set[int]] = [set() for _ in self.profiles]  # capacities probed
+        self.models: dict[int, Component] = {}
         self.rng = random.Random(seed)
+        self.threads = threads
         self.window = FIRST_WINDOW
+        self.effort = 1  # the steps' time, in STEP_DETERMINISTIC_S
         self.wall_s = 0.0
         self.steps = 0
 
@@ -303,59 +346,45 @@ class Search:
                 choice[i] = k
         return choice, int(best[-1])
 
+    @property
+    def proven(self) -> bool:
+        """Whether every profile is exact, so that the best answer they allow is optimal."""
+        return all(self.exact)
+
     def run(self, time_limit_s: float) -> None:
         """Sweep the small components, then take steps until the solver time is spent."""
         for k, profile in enumerate(self.profiles):
             # A component that takes no recorder is swept by one solve, of any size.
-            free = not any(any(self.ix.units[i]) for i in profile.positions)
-            if len(profile.positions) <= SWEEP_SIZE or free:
+            if len(profile.positions) <= SWEEP_SIZE or self.free[k]:
                 self.exact[k] = self.sweep(k)
             if self.wall_s >= time_limit_s:
                 return
-        while self.wall_s < time_limit_s:
-            open_ = [
-                k
-                for k in range(len(self.profiles))
-                if not self.exact[k] and self.settled[k] != self.version
-            ]
-            if not open_:
-                return
-            weights = [len(self.profiles[k].positions) for k in open_]
-            self.step(self.rng.choices(open_, weights)[0])
+        # Steps start short; while rounds bring no gain their time doubles (and with
+        # it the windows they prove, so the windows grow), back to short on a gain.
+        gain, stalled = self.answer()[1], 0
+        with ThreadPoolExecutor(self.threads) as pool:
+            while self.wall_s < time_limit_s:
+                plans = self._plans()
+                if not plans:
+                    return
+                steps = list(pool.map(_solve_plan, plans))
+                self.wall_s += max(step.wall_s for step in steps)
+                for plan, step in zip(plans, steps, strict=True):
+                    self._apply(plan, step)
+                now = self.answer()[1]
+                if now > gain:
+                    gain, stalled, self.effort = now, 0, 1
+                else:
+                    stalled += 1
+                    if stalled >= STALL_ROUNDS:
+                        stalled, self.effort = 0, min(2 * self.effort, MOST_EFFORT)
 
-    def _solve(
-        self,
-        choice: Sequence[int],
-        window: Sequence[int],
-        others: Sequence[tuple[int, int]],
-        budget: int,
-        hint_other: int = 0,
-    ) -> Step:
-        self.steps += 1
-        step = solve_window(
-            self.ix,
-            choice,
-            window,
-            others,
-            budget,
-            deterministic_s=STEP_DETERMINISTIC_S,
-            seed=self.steps,
-            hint_other=hint_other,
-        )
+    def step(self, k: int) -> None:
+        """Take one step on component k (whatever its state calls for)."""
+        plan = self._plan(k, self.answer()[0])
+        step = _solve_plan(plan)
         self.wall_s += step.wall_s
-        return step
-
-    def _keep(self, k: int, part: tuple[int, ...]) -> bool:
-        positions = self.profiles[k].positions
-        full = [REJECTED] * len(self.ix.values)
-        for i, c in zip(positions, part, strict=True):
-            full[i] = c
-        changed = self.profiles[k].add(
-            self.ix.units_of(positions, full), self.ix.gain_of(positions, full), part
-        )
-        if changed:
-            self.version += 1
-        return changed
+        self._apply(plan, step)
 
     def sweep(self, k: int) -> bool:
         """Fill component k's profile at every capacity from its most units down.
@@ -366,40 +395,111 @@ class Search:
         if len(positions) == 1:  # a lone photo: each value is a point
             (i,) = positions
             for c, units in enumerate(self.ix.units[i]):
-                self.profiles[k].add(units, self.ix.gains[i], (c,))
+                self._keep(k, units, self.ix.gains[i], (c,))
             return True
         hint = [REJECTED] * len(self.ix.values)
         exact = True
         cap = min(sum(max(self.ix.units[i]) for i in positions), self.ix.capacity)
         while True:
-            step = self._solve(hint, positions, [(0, 0)], cap)
+            self.steps += 1
+            step = Window(self._component(k), hint, positions, [(0, 0)], cap).solve(
+                deterministic_s=FREE_DETERMINISTIC_S if self.free[k] else STEP_DETERMINISTIC_S,
+                seed=self.steps,
+            )
+            self.wall_s += step.wall_s
             if step.choice is None:
                 return False
             exact &= step.optimal
-            part = tuple(step.choice[i] for i in positions)
-            self._keep(k, part)
             for i, c in step.choice.items():
                 hint[i] = c
             used = self.ix.units_of(positions, hint)
+            part = tuple(hint[i] for i in positions)
+            self._keep(k, used, self.ix.gain_of(positions, hint), part)
             if used == 0:
                 return exact
             cap = used - 1
 
-    def step(self, k: int) -> None:
-        """Re-select a window of component k against the best the others can do."""
-        choice, _ = self.answer()
+    def _time(self) -> float:
+        return STEP_DETERMINISTIC_S * self.effort
+
+    def _component(self, k: int) -> Component:
+        if k not in self.models:
+            self.models[k] = Component(self.ix, self.profiles[k].positions)
+        return self.models[k]
+
+    def _keep(self, k: int, units: int, gain: int, part: tuple[int, ...]) -> None:
+        if self.profiles[k].add(units, gain, part):
+            self.changes[k] += 1
+
+    def _others_version(self, k: int) -> int:
+        return sum(self.changes) - self.changes[k]
+
+    def _open(self, choice: Sequence[int]) -> list[int]:
+        """Return the components a step may still improve."""
+        return [
+            k
+            for k in range(len(self.profiles))
+            if not self.exact[k]
+            and (self.settled[k] != self._others_version(k) or self._probe(k, choice) is not None)
+        ]
+
+    def _plans(self) -> list[_Plan]:
+        """Plan a round of steps: components drawn by size, a whole one at most once."""
+        choice = self.answer()[0]
+        open_ = self._open(choice)
+        plans: list[_Plan] = []
+        for _ in range(self.threads):
+            taken = {p.k for p in plans}
+            drawable = [
+                k for k in open_ if k not in taken or len(self.profiles[k].positions) > self.window
+            ]
+            if not drawable:
+                break
+            weights = [len(self.profiles[k].positions) for k in drawable]
+            plans.append(self._plan(self.rng.choices(drawable, weights)[0], choice))
+        return plans
+
+    def _probe(self, k: int, choice: Sequence[int]) -> int | None:
+        """Return a capacity near component k's current units not yet probed, if any."""
+        profile = self.profiles[k]
+        if len(profile.positions) > self.window or self.free[k]:
+            return None
+        units = self.ix.units_of(profile.positions, choice)
+        for delta in range(1, EXCHANGE + 1):
+            for cap in (units + delta, units - delta):
+                if 0 <= cap <= self.ix.capacity and cap not in self.probed[k]:
+                    return cap
+        return None
+
+    def _plan(self, k: int, choice: Sequence[int]) -> _Plan:
+        """Plan a step on component k.
+
+        A window of it is re-selected against the best the other components can do
+        with the units left, read off their profiles. A component that fits the window
+        and was already solved whole against the others as they stand is probed
+        instead: solved alone at a capacity near its current use, which prices its
+        units for the others' steps.
+        """
+        self.steps += 1
         positions = self.profiles[k].positions
+        base = tuple(choice[i] for i in positions)
+        version = self._others_version(k)
+        if self.settled[k] == version:
+            cap = self._probe(k, choice)
+            if cap is not None:
+                self.probed[k].add(cap)
+                probe = Window(self._component(k), choice, positions, [(0, 0)], cap)
+                return _Plan(k, "probe", base, probe, self.steps, version, self._time())
         others = self.profiles[:k] + self.profiles[k + 1 :]
         capacity = self.ix.capacity
         frontier = _frontier(knapsack(others, capacity)[0])
-        whole = len(positions) <= self.window
-        if whole:
-            window = list(positions)
-        elif self.rng.random() < 0.5:
+        if len(positions) <= self.window:
+            kind, window = "whole", list(positions)
+        elif self.rng.random() < 0.5:  # consecutive photos along the orbit
             start = self.rng.randrange(len(positions) - self.window + 1)
-            window = list(positions[start : start + self.window])
-        else:
-            window = _ball(self.ix, self.rng.choice(positions), self.window)
+            kind, window = "run", list(positions[start : start + self.window])
+        else:  # a photo and its nearest neighbours in the constraint graph
+            kind, window = "ball", _ball(self.ix, self.rng.choice(positions), self.window)
         inside = set(window)
         rest = [i for i in positions if i not in inside]
         budget = capacity - self.ix.units_of(rest, choice)
@@ -408,22 +508,34 @@ class Search:
         floor = max(u for u, _ in frontier if u <= max(held - EXCHANGE, 0))
         usable = [(u, g) for u, g in frontier if floor <= u <= min(budget, held + EXCHANGE)]
         hint_other = max(n for n, (u, _) in enumerate(usable) if u <= held)
-        step = self._solve(choice, window, usable, budget, hint_other)
-        if not whole:
+        model = Window(self._component(k), choice, window, usable, capacity, hint_other)
+        return _Plan(k, kind, base, model, self.steps, version, self._time())
+
+    def _apply(self, plan: _Plan, step: Step) -> None:
+        """Keep a step's selection as a point of its component's profile."""
+        if plan.kind in ("run", "ball"):
             grown = int(self.window * GROW) + 1 if step.optimal else int(self.window * SHRINK)
             self.window = max(SMALLEST_WINDOW, grown)
         if step.choice is None:
             return
+        positions = self.profiles[plan.k].positions
+        full = [REJECTED] * len(self.ix.values)
+        for i, c in zip(positions, plan.base, strict=True):
+            full[i] = c
         for i, c in step.choice.items():
-            choice[i] = c
-        self._keep(k, tuple(choice[i] for i in positions))
-        if whole and step.optimal:
-            self.settled[k] = self.version
+            full[i] = c
+        part = tuple(full[i] for i in positions)
+        self._keep(
+            plan.k, self.ix.units_of(positions, full), self.ix.gain_of(positions, full), part
+        )
+        if plan.kind == "whole" and step.optimal:
+            self.settled[plan.k] = plan.others_version
+            if self.free[plan.k]:  # its best does not depend on the others
+                self.exact[plan.k] = True
 
-    @property
-    def proven(self) -> bool:
-        """Whether every profile is exact, so that the best answer they allow is optimal."""
-        return all(self.exact)
+
+def _solve_plan(plan: _Plan) -> Step:
+    return plan.window.solve(deterministic_s=plan.deterministic_s, seed=plan.seed)
 
 
 @dataclass(frozen=True)
@@ -436,9 +548,11 @@ class Improved:
     wall_s: float
 
 
-def improve(ix: Indexed, choice: Sequence[int], time_limit_s: float, *, seed: int = 0) -> Improved:
+def improve(
+    ix: Indexed, choice: Sequence[int], time_limit_s: float, *, seed: int = 0, threads: int = 1
+) -> Improved:
     """Search from a valid answer for about time_limit_s seconds of solver time."""
-    search = Search(ix, choice, seed=seed)
+    search = Search(ix, choice, seed=seed, threads=threads)
     search.run(time_limit_s)
     found, gain = search.answer()
     return Improved(found, gain, search.proven, search.wall_s)
