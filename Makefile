@@ -42,6 +42,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.passes_vs_skyfield
 	$(BIN)/python -m benchmarks.passes_scaling
 	$(BIN)/python -m benchmarks.scheduling
+	$(BIN)/python -m benchmarks.planning
 	$(BIN)/python -m benchmarks.api_load
 
 clean:
