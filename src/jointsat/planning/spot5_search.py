@@ -4,19 +4,25 @@ Photos that share no constraint, directly or through others, meet only in the re
 the constraint graph of a multi-orbit day falls into components (stretches of the
 orbits), and each component's selection matters to the rest only by the recorder units
 it takes. For every component the search keeps a *profile*, the best selection known
-for it alone at each number of units; a knapsack over the profiles then gives the best
-answer they allow, and the incumbent is always that answer. Small components get their
-whole profile at the start, by solving them exactly at every capacity that can matter.
+for it alone at each number of units; a knapsack over the profiles gives the best
+answer they allow, and the incumbent is always that answer. Small components, and
+those that take no recorder, are solved exactly at the start at every capacity that
+can matter; when every profile is exact, the answer is proven optimal.
 
 Each step frees a window of a larger component (consecutive photos in the file's
 orbit order, or a ball of constraint-graph neighbours), fixes the rest of that
 component, and asks CP-SAT for the window's selection that gives the most gain together
 with the best the other components can do with the units left, read off their
 profiles. So a window may give up recorder units for no gain of its own when the
-other components turn them into gain, which a plain window search cannot see. The
-window grows while CP-SAT proves its steps optimal and shrinks while it does not. The
-sub-problems run on one worker with a deterministic time limit and seeded choices:
-the same instance and budget take the same steps.
+other components turn them into gain, which a plain window search cannot see. A
+component that fits a window and is already solved against the others as they stand
+is probed instead, solved alone at capacities near its current use, which prices its
+units for the others' steps.
+
+The window grows while CP-SAT proves its steps optimal and shrinks while it does not;
+the steps' time doubles while rounds bring no gain. Steps run two (``threads``) at a
+time on one CP-SAT worker each, with deterministic time limits and seeded choices:
+the same instance takes the same steps, however loaded the machine.
 """
 
 from __future__ import annotations
@@ -351,8 +357,11 @@ class Search:
         """Whether every profile is exact, so that the best answer they allow is optimal."""
         return all(self.exact)
 
-    def run(self, time_limit_s: float) -> None:
-        """Sweep the small components, then take steps until the solver time is spent."""
+    def run(self, time_limit_s: float, *, rounds: int | None = None) -> None:
+        """Sweep the small components, then take steps until the solver time is spent.
+
+        ``rounds`` stops the steps after that many rounds, whatever the time left.
+        """
         for k, profile in enumerate(self.profiles):
             # A component that takes no recorder is swept by one solve, of any size.
             if len(profile.positions) <= SWEEP_SIZE or self.free[k]:
@@ -363,7 +372,8 @@ class Search:
         # it the windows they prove, so the windows grow), back to short on a gain.
         gain, stalled = self.answer()[1], 0
         with ThreadPoolExecutor(self.threads) as pool:
-            while self.wall_s < time_limit_s:
+            while self.wall_s < time_limit_s and rounds != 0:
+                rounds = None if rounds is None else rounds - 1
                 plans = self._plans()
                 if not plans:
                     return
