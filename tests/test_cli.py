@@ -1,20 +1,30 @@
-"""Test the command line: ``jointsat passes``, ``jointsat demo`` and ``--version``."""
+"""Test the command line: ``jointsat passes``, ``jointsat demo`` (store, plan), ``--version``."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 import jointsat
 from jointsat.cli import DelayedProgress, app, parse_utc
 from jointsat.files import PASS_COLUMNS
+from jointsat.planning.checker import check_plan
+from jointsat.planning.plan import Objective, Observation, PartnerGain, Plan
+from jointsat.planning.requests import EarthTarget, Mode, SkyTarget
+from jointsat.scheduling.result import Status
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.planning import StorePlanningProblem
+from jointsat.store.tables import PlanRecord, ScheduleRecord
 
 DATA = Path(jointsat.__file__).parent / "data"
 STATIONS_TLE = str(DATA / "stations.tle")
@@ -324,16 +334,23 @@ def test_progress_bar_appears_only_after_the_delay() -> None:
     assert shown(3600.0) == ""
 
 
-def test_demo_fills_a_store_the_service_then_serves(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Result]:
+    """Run the demo once into a SQLite store; return the store's URL and the run."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    result = invoke("demo", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    return url, result
+
+
+def test_demo_fills_a_store_the_service_then_serves(demo_store: tuple[str, Result]) -> None:
     from fastapi.testclient import TestClient
 
     from jointsat.demo import PARTNERS, SATELLITE_OPERATORS
     from jointsat.service.app import create_app
     from jointsat.service.settings import Settings
 
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    result = invoke("demo", "--database-url", url)
-    assert result.exit_code == 0, result.output
+    url, result = demo_store
     text = " ".join(result.stdout.split())
     for _, share, _ in PARTNERS.values():
         assert f"{share:.2f}" in text
@@ -348,6 +365,136 @@ def test_demo_fills_a_store_the_service_then_serves(tmp_path: Path) -> None:
         assert any(len(s["operators"]) > 1 for s in satellites)  # a joint satellite
         assert all(sum(s["operators"].values()) == pytest.approx(1.0) for s in satellites)
         assert len(client.get("/api/v1/stations", headers=headers).json()) == 21
+        (plan,) = client.get("/api/v1/plans", headers=headers).json()
+        assert f"/api/v1/plans/{plan['id']}" in text
+        served = client.get(f"/api/v1/plans/{plan['id']}", headers=headers).json()
+        printed = re.search(r"(\d+) observations, gain ([\d,]+);", text)
+        assert printed is not None
+        assert len(served["observations"]) == int(printed[1])
+        assert served["total_gain"] == int(printed[2].replace(",", ""))
     again = invoke("demo", "--database-url", url)
     assert again.exit_code == 1
     assert "needs an empty store" in again.stderr
+
+
+def _stored_plan(record: PlanRecord) -> Plan:
+    """Rebuild the plan the checker needs from its stored rows."""
+    return Plan(
+        status=Status(record.status),
+        objective=Objective(record.objective),
+        observations=tuple(
+            Observation(
+                request=o.request_ref,
+                partner=o.partner.code,
+                satellite=str(o.satellite.norad_id),
+                start=o.start,
+                end=o.end_at,
+                gain=o.gain,
+                volume_mbit=o.volume_mbit,
+                second_start=o.second_start,
+                off_nadir_deg=o.off_nadir_deg,
+            )
+            for o in record.observations
+        ),
+        partners={k: PartnerGain(**v) for k, v in record.document["partners"].items()},
+        total_gain=record.total_gain,
+        levels=(),
+        unserved={},
+        memory={},
+        solver=record.solver,
+    )
+
+
+def test_the_demo_plans_the_week_and_prints_the_stored_plan(
+    demo_store: tuple[str, Result],
+) -> None:
+    from jointsat.demo import PARTNERS, PAYLOADS
+
+    url, result = demo_store
+    text = " ".join(result.stdout.split())
+    section = text[text.index("The week's observations, planned fairly") :]
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            (record,) = session.scalars(select(PlanRecord)).all()
+            (schedule,) = session.scalars(select(ScheduleRecord)).all()
+            assert f"plan {record.id} in the store" in section
+            assert record.objective == Objective.FAIR.value
+            assert record.provenance["schedule_id"] == schedule.id
+            assert (record.start, record.end_at) == (schedule.start, schedule.end_at)
+            built = StorePlanningProblem(
+                session, record.start, record.end_at, schedule_id=schedule.id
+            )
+            assert {s.id for s in built.problem.satellites} == {str(n) for n in PAYLOADS}
+            assert len(built.problem.downlinks) > 0
+            found = _stored_plan(record)
+            assert found.observations
+            assert check_plan(built.problem, built.orbits, found) == []
+            partners = record.document["partners"]
+            asked = record.provenance["request_ids"]
+            total = sum(share for _, share, _ in PARTNERS.values())
+            for code, (_, share, _) in PARTNERS.items():
+                got = partners[code]
+                served = sum(o.partner == code for o in found.observations)
+                met = "yes" if got["gain"] >= got["reachable_gain"] else "no"
+                row = (
+                    f"│ {code} │ {got['gain']:,} │ {got['share_received']:.1%} │ "
+                    f"{share / total:.1%} │ {served} / {len(asked[code])} │ {met} │"
+                )
+                assert row in section
+                assert len(asked[code]) == 14  # 12 Earth targets, 2 sky targets
+            no_opportunity = sum(
+                u["reason"] == "no opportunity" for u in record.document["unserved"]
+            )
+            assert (
+                f"status {record.status}, gap {record.gap:.2%}, {len(record.observations)} "
+                f"observations, gain {record.total_gain:,}; {no_opportunity} request(s) had no "
+                "opportunity this week"
+            ) in section
+            assert record.total_gain == sum(o.gain for o in found.observations)
+    finally:
+        engine.dispose()
+    assert "jointsat plan --from-store" in section
+
+
+def test_demo_requests_lie_near_their_partners_sites() -> None:
+    from jointsat.demo import (
+        AGENCY_SITES,
+        PARTNERS,
+        REACH_LAT_DEG,
+        STATION_OWNERS,
+        TARGET_SPREAD_KM,
+        demo_requests,
+    )
+    from jointsat.files import read_demo_stations
+
+    stations = read_demo_stations()
+    owner_of = {s.name: STATION_OWNERS[s.name.split()[0]] for s in stations}
+    requests = demo_requests(stations, owner_of)
+    assert requests == demo_requests(stations, owner_of)  # seeded: every run asks the same
+    rounding_km = 0.02  # coordinates are kept to 1e-4 degree
+    for code in PARTNERS:
+        sites = [
+            (s.lat_deg, s.lon_deg)
+            for s in stations
+            if owner_of[s.name] == code and abs(s.lat_deg) <= REACH_LAT_DEG
+        ]
+        sites += [(lat, lon) for lat, lon, _ in AGENCY_SITES.get(code, {}).values()]
+        earth = [r for r in requests if r.partner == code and isinstance(r, EarthTarget)]
+        sky = [r for r in requests if r.partner == code and isinstance(r, SkyTarget)]
+        assert len(earth) == 12
+        assert [r.satellites for r in sky] == [("44874",)] * 2  # CHEOPS
+        assert any(r.mode is Mode.STEREO for r in earth)
+        assert any(r.min_sun_elevation_deg is not None for r in earth)
+        for r in earth:
+            nearest = min(_haversine_km(r.lat_deg, r.lon_deg, lat, lon) for lat, lon in sites)
+            assert nearest <= TARGET_SPREAD_KM + rounding_km
+    assert len({r.id for r in requests}) == len(requests)
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle distance on a sphere of the Earth's mean radius."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))

@@ -57,6 +57,7 @@ PROGRESS_DELAY_S = 1.0
 DEMO_DAYS = 7
 WEEK_DAYS = 7  # what `jointsat schedule --week` plans
 DEMO_SCHEDULE_TIME_LIMIT_S = 20.0
+DEMO_PLAN_TIME_LIMIT_S = 10.0
 # Element sets from which `jointsat passes` spreads the work over the cores.
 PARALLEL_FROM_ELEMENT_SETS = 40
 DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
@@ -252,11 +253,13 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Build a demo consortium store and predict a week of its passes.
+    """Build a demo consortium store, predict a week of its passes and plan that week.
 
     The week starts the day after the newest element set of the bundled
     "stations" group (ISS, CSS, ...), so that the demo is reproducible and
-    those elements are fresh.
+    those elements are fresh. The pooled network is shared fairly (schedule 1),
+    then the partners' requests are planned fairly on the satellites' payloads,
+    downlinked in that schedule's contacts (plan 1).
     """
     console = Console()
     errors = Console(stderr=True)
@@ -295,13 +298,33 @@ def demo(
             "in the store; `jointsat schedule --week` plans another):"
         )
         _print_schedule_summary(console, shared)
+        from jointsat.planning.plan import Objective
+        from jointsat.planning.planner import PlannerSettings
+
+        planned, plan_document = _plan_store(
+            url,
+            start,
+            end,
+            Objective.FAIR,
+            PlannerSettings(time_limit_s=DEMO_PLAN_TIME_LIMIT_S),
+            document["id"],
+        )
+        console.print(
+            f"\n[bold]The week's observations, planned fairly[/] (plan {plan_document['id']} in "
+            f"the store, downlinked in schedule {document['id']}'s contacts; "
+            "`jointsat plan --from-store` plans another):"
+        )
+        _print_demo_plan(console, planned, plan_document["provenance"])
         console.print(
             "\n[bold]The demo consortium is in the store[/] "
             f"{escape(_redacted(url))}.\nServe it with:\n\n"
             f"  JOINTSAT_DATABASE_URL='{escape(url)}' .venv/bin/jointsat serve\n\n"
-            "and call it with the admin token (shown only now):\n\n"
+            "and call it with the admin token (shown only now), for example for its "
+            "partners or the plan:\n\n"
             f"  curl -H 'Authorization: Bearer {consortium.admin_token}' "
-            "http://127.0.0.1:8000/api/v1/partners\n",
+            "http://127.0.0.1:8000/api/v1/partners\n"
+            f"  curl -H 'Authorization: Bearer {consortium.admin_token}' "
+            f"http://127.0.0.1:8000/api/v1/plans/{plan_document['id']}\n",
             soft_wrap=True,
         )
 
@@ -341,6 +364,44 @@ def _build_demo_store(
     migrate.upgrade(url)
     with _store_session(url) as session:
         return build(session, element_files, tuple(stations), now=datetime.now(UTC))
+
+
+def _print_demo_plan(console: Console, found: Plan, provenance: dict[str, Any]) -> None:
+    """Print each partner's gain and share against its entitlement, and requests served."""
+    from collections import Counter
+
+    from jointsat.planning.plan import Unserved
+
+    asked = {code: len(ids) for code, ids in provenance["request_ids"].items()}
+    served = Counter(o.partner for o in found.observations)
+    table = Table(
+        title=f"{found.objective.value} plan: {len(found.observations)} observations of "
+        f"{sum(asked.values())} requests"
+    )
+    for name in ("partner", "gain", "received", "entitled", "served / asked", "demand met"):
+        table.add_column(name, justify="left" if name == "partner" else "right")
+    for partner, got in found.partners.items():
+        table.add_row(
+            escape(partner),
+            f"{got.gain:,}",
+            f"{got.share_received:.1%}",
+            f"{got.share_entitled:.1%}",
+            f"{served[partner]} / {asked.get(partner, 0)}",
+            "yes" if got.demand_met else "no",
+        )
+    console.print(table)
+    unobservable = sum(why is Unserved.NO_OPPORTUNITY for why in found.unserved.values())
+    console.print(
+        f"status {found.status.value}, gap {found.gap:.2%}, {len(found.observations)} "
+        f"observations, gain {found.total_gain:,}; {unobservable} request(s) had no "
+        f"opportunity this week ({found.solver}, {found.wall_s:.2f} s)",
+        highlight=False,
+    )
+    if all(got.demand_met for got in found.partners.values()):
+        console.print(
+            "Every request that could be observed is served: the shares received follow "
+            "what partners asked, not their entitlements."
+        )
 
 
 def _print_consortium(console: Console, found: Passes, consortium: DemoConsortium) -> None:

@@ -2,11 +2,21 @@
 
 The consortium is made up for the demo (real stations and satellites, invented
 ownership): five agencies share the 21 bundled agency stations and five of the bundled
-satellites, two of them jointly operated.
+satellites, two of them jointly operated. The satellites' observing payloads are
+invented too: the ISS and the two vehicles docked to it image the Earth as agile
+imagers, CHEOPS and BURSTCUBE point at the sky as photometers. So are the requests:
+each partner asks for a dozen Earth targets near its own stations that a 51.6-degree
+orbit passes over (ASI, whose only station is in Antarctica, near its Malindi base)
+and for two directions on the sky observed by CHEOPS, drawn from a fixed seed so that
+every run asks the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,11 +26,15 @@ from sqlalchemy.orm import Session
 from jointsat.errors import StoreError
 from jointsat.files import ElementFiles
 from jointsat.orbits.stations import Station
+from jointsat.planning.problem import Agility, Imager
+from jointsat.planning.requests import EarthTarget, Kind, Mode, Request, SkyTarget
 from jointsat.service.tokens import initialise
+from jointsat.store.requests import fill_request, set_payload
 from jointsat.store.tables import (
     Agreement,
     ElementSetRecord,
     GroundStation,
+    ObservationRequest,
     Partner,
     Satellite,
     SatelliteOperator,
@@ -65,6 +79,54 @@ SATELLITE_OPERATORS = {
     59562: {"nasa": 1.0},  # BURSTCUBE
     58898: {"nasa": 0.7, "asi": 0.3},  # CYGNUS NG-20
     59097: {"nasa": 1.0},  # CREW DRAGON 8
+}
+CHEOPS = 44874
+# Invented payloads (their ids are set to each satellite's catalog number). The
+# imagers turn at 2 deg/s: from 420 km the line of sight to a target below turns at
+# about 1 deg/s, so that at 1 deg/s a rest-to-rest slew between a stereo pair's looks
+# could hardly ever catch up with it.
+AGILE_IMAGER = Imager(
+    id="-",
+    memory_mbit=64_000.0,
+    imaging_rate_mbps=400.0,
+    downlink_rate_mbps=150.0,
+    agility=Agility(max_rate_deg_s=2.0, max_accel_deg_s2=0.2, settle_s=10.0),
+    observes=frozenset({Kind.EARTH}),
+)
+PHOTOMETER = Imager(
+    id="-",
+    memory_mbit=8_000.0,
+    imaging_rate_mbps=2.0,
+    downlink_rate_mbps=2.0,
+    agility=Agility(max_rate_deg_s=0.5, max_accel_deg_s2=0.02, settle_s=30.0),
+    observes=frozenset({Kind.SKY}),
+)
+PAYLOADS = {
+    25544: AGILE_IMAGER,
+    CHEOPS: PHOTOMETER,
+    59562: PHOTOMETER,
+    58898: AGILE_IMAGER,
+    59097: AGILE_IMAGER,
+}
+
+REQUEST_SEED = 20240510
+EARTH_TARGETS = 12  # per partner
+SKY_TARGETS = 2  # per partner, for CHEOPS
+REACH_LAT_DEG = 51.6  # the ISS's inclination: the ground track reaches this latitude
+TARGET_SPREAD_KM = 150.0  # Earth targets lie within this distance of a site
+EARTH_RADIUS_KM = 6371.0
+# The cycle of Earth targets' kinds: optical (one look, the Sun at least 10 degrees
+# up), radar (one look, by day or night) and stereo (a radar pair, in a wider cone).
+EARTH_KINDS = ("optical", "radar", "optical", "stereo", "radar", "optical")
+OPTICAL_SUN_ELEVATION_DEG = 10.0
+OFF_NADIR_DEG = 30.0
+STEREO_OFF_NADIR_DEG = 45.0
+STAR_DURATION_S = 1_200.0
+# Sites of partners that own no station the orbit passes over: latitude, longitude
+# (degrees) and height (m) by name, from NASA's Directory of Station Locations (as
+# the bundled stations; see data/ATTRIBUTION.md).
+AGENCY_SITES = {
+    "asi": {"Malindi KENS": (-2.9955575, 40.194505, 12.314)},  # Broglio Space Centre
 }
 
 
@@ -113,6 +175,7 @@ def build(
         if not sets:
             raise StoreError(f"the bundled data have no element set for {norad_id}")
         satellite = Satellite(name=sets[-1].object_name, norad_id=norad_id)
+        set_payload(satellite, dataclasses.replace(PAYLOADS[norad_id], id=str(norad_id)))
         satellite.operators = [
             SatelliteOperator(partner=partners[code], fraction=f) for code, f in fractions.items()
         ]
@@ -123,6 +186,10 @@ def build(
             for e in sets
         ]
         session.add(satellite)
+    for request in demo_requests(stations, owner_of):
+        record = ObservationRequest(partner=partners[request.partner])
+        fill_request(record, request, now=now)
+        session.add(record)
     session.flush()
     return DemoConsortium(
         admin_token=token,
@@ -130,3 +197,69 @@ def build(
         station_owner=owner_of,
         operators=SATELLITE_OPERATORS,
     )
+
+
+def demo_requests(stations: Sequence[Station], owner_of: dict[str, str]) -> tuple[Request, ...]:
+    """Return each partner's Earth targets near its sites and sky targets for CHEOPS, seeded.
+
+    A partner's sites are its stations at latitudes the 51.6-degree orbit reaches,
+    then its entries in ``AGENCY_SITES``; targets go round them, each within
+    ``TARGET_SPREAD_KM`` of its site, the kinds cycling through ``EARTH_KINDS``.
+    """
+    rng = random.Random(REQUEST_SEED)
+    found: list[Request] = []
+    for code in PARTNERS:
+        sites = [
+            (s.lat_deg, s.lon_deg, s.alt_m)
+            for s in stations
+            if owner_of[s.name] == code and abs(s.lat_deg) <= REACH_LAT_DEG
+        ]
+        sites += AGENCY_SITES.get(code, {}).values()
+        if not sites:
+            raise StoreError(f"partner {code} has no site the demo's orbits pass over")
+        for k in range(EARTH_TARGETS):
+            lat, lon, alt = sites[k % len(sites)]
+            lat, lon = _near(rng, lat, lon)
+            kind = EARTH_KINDS[k % len(EARTH_KINDS)]
+            found.append(
+                EarthTarget(
+                    id=f"{code}-earth-{k + 1}",
+                    partner=code,
+                    lat_deg=lat,
+                    lon_deg=lon,
+                    alt_m=alt,
+                    gain=rng.randint(1, 10),
+                    min_sun_elevation_deg=OPTICAL_SUN_ELEVATION_DEG if kind == "optical" else None,
+                    mode=Mode.STEREO if kind == "stereo" else Mode.MONO,
+                    max_off_nadir_deg=STEREO_OFF_NADIR_DEG if kind == "stereo" else OFF_NADIR_DEG,
+                )
+            )
+        for k in range(SKY_TARGETS):
+            found.append(
+                SkyTarget(
+                    id=f"{code}-sky-{k + 1}",
+                    partner=code,
+                    ra_deg=round(rng.uniform(0.0, 360.0), 4),
+                    dec_deg=round(math.degrees(math.asin(rng.uniform(-1.0, 1.0))), 4),
+                    gain=rng.randint(1, 10),
+                    duration_s=STAR_DURATION_S,
+                    satellites=(str(CHEOPS),),
+                )
+            )
+    return tuple(found)
+
+
+def _near(rng: random.Random, lat_deg: float, lon_deg: float) -> tuple[float, float]:
+    """Return a point drawn evenly within ``TARGET_SPREAD_KM`` of the given one."""
+    distance = TARGET_SPREAD_KM / EARTH_RADIUS_KM * math.sqrt(rng.random())  # radians
+    bearing = rng.uniform(0.0, 2.0 * math.pi)
+    lat = math.radians(lat_deg)
+    to_lat = math.asin(
+        math.sin(lat) * math.cos(distance) + math.cos(lat) * math.sin(distance) * math.cos(bearing)
+    )
+    to_lon = math.radians(lon_deg) + math.atan2(
+        math.sin(bearing) * math.sin(distance) * math.cos(lat),
+        math.cos(distance) - math.sin(lat) * math.sin(to_lat),
+    )
+    lon = (math.degrees(to_lon) + 180.0) % 360.0 - 180.0
+    return round(math.degrees(to_lat), 4), round(lon, 4)
