@@ -61,7 +61,7 @@ SKY = {44874: "CHEOPS", 59562: "BURSTCUBE"}
 # 150 Mbit/s (X band); a photometer writing 2 Mbit/s to 8 Gbit, sent at 2 Mbit/s (S band).
 IMAGER = {"memory_mbit": 64_000.0, "imaging_rate_mbps": 400.0, "downlink_rate_mbps": 150.0}
 PHOTOMETER = {"memory_mbit": 8_000.0, "imaging_rate_mbps": 2.0, "downlink_rate_mbps": 2.0}
-IMAGER_AGILITY = Agility(max_rate_deg_s=1.0, max_accel_deg_s2=0.1, settle_s=10.0)
+IMAGER_AGILITY = Agility(max_rate_deg_s=2.0, max_accel_deg_s2=0.2, settle_s=10.0)
 TELESCOPE_AGILITY = Agility(max_rate_deg_s=0.5, max_accel_deg_s2=0.05, settle_s=30.0)
 
 
