@@ -189,17 +189,12 @@ def _check_memory(
     looks = [
         (_seconds(problem, a), _seconds(problem, b)) for o in observations for a, b in _looks(o)
     ]
-    contacts = [
-        (_seconds(problem, d.start), _seconds(problem, d.end))
-        for d in problem.downlinks
-        if d.satellite == imager.id
-    ]
     level = simulate(
         imager.initial_memory_mbit,
         imager.imaging_rate_mbps,
         imager.downlink_rate_mbps,
         looks,
-        contacts,
+        problem.downlink_spans_s(imager.id),
     )
     if level.peak_mbit > imager.memory_mbit + memory_tolerance_mbit:
         return [

@@ -201,15 +201,10 @@ class _Instance:
         for r in np.unique(self.request):
             self.by_request[int(r)] = np.flatnonzero(self.request == r)
         self.downlinks: list[tuple[FloatArray, FloatArray, FloatArray]] = []
-        origin = problem.horizon.start
         for imager in problem.satellites:
-            mine = sorted(
-                (d for d in problem.downlinks if d.satellite == imager.id), key=lambda d: d.start
-            )
-            start = np.array([(d.start - origin).total_seconds() for d in mine])
-            end = np.array([(d.end - origin).total_seconds() for d in mine])
-            sent = np.floor(np.array([d.duration_s for d in mine]) * imager.downlink_rate_mbps)
-            self.downlinks.append((start, end, sent))
+            spans = np.array(problem.downlink_spans_s(imager.id), dtype=float).reshape(-1, 2)
+            start, end = spans[:, 0], spans[:, 1]
+            self.downlinks.append((start, end, np.floor((end - start) * imager.downlink_rate_mbps)))
 
     def neighbours_of(self, i: int) -> IntArray:
         """Return the candidates clashing with candidate i."""
@@ -752,20 +747,14 @@ def memory_use(
     problem: PlanningProblem, looks: dict[int, list[tuple[float, float]]]
 ) -> dict[str, MemoryUse]:
     """Return each satellite's memory peak and what is left, by the physical process."""
-    origin = problem.horizon.start
     found = {}
     for s, imager in enumerate(problem.satellites):
-        contacts = [
-            ((d.start - origin).total_seconds(), (d.end - origin).total_seconds())
-            for d in problem.downlinks
-            if d.satellite == imager.id
-        ]
         level = simulate(
             imager.initial_memory_mbit,
             imager.imaging_rate_mbps,
             imager.downlink_rate_mbps,
             looks.get(s, []),
-            contacts,
+            problem.downlink_spans_s(imager.id),
         )
         found[imager.id] = MemoryUse(imager.memory_mbit, level.peak_mbit, level.left_mbit)
     return found

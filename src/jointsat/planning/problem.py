@@ -10,7 +10,6 @@ empties the on-board memory at the satellite's downlink rate.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -151,6 +150,15 @@ class PlanningProblem:
             min(request.window.end, self.horizon.end),
         )
 
+    def downlink_spans_s(self, satellite: str) -> list[tuple[float, float]]:
+        """Return a satellite's downlinks as (start, end) seconds after the horizon's start."""
+        origin = self.horizon.start
+        return sorted(
+            ((d.start - origin).total_seconds(), (d.end - origin).total_seconds())
+            for d in self.downlinks
+            if d.satellite == satellite
+        )
+
     def serves(self, satellite: Imager, request: Request) -> bool:
         """Return whether the satellite may observe the request."""
         if request.kind not in satellite.observes:
@@ -160,13 +168,7 @@ class PlanningProblem:
     @classmethod
     def from_json(cls, text: str, *, source: str = "<string>") -> PlanningProblem:
         """Read a problem from its JSON text, refusing bad input with the field named."""
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise PlanningInputError(
-                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
-            ) from None
-        return cls.from_dict(document, source=source)
+        return cls.from_dict(Reader(source, PlanningInputError).json(text), source=source)
 
     @classmethod
     def from_dict(cls, document: Any, *, source: str = "<string>") -> PlanningProblem:

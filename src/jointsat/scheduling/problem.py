@@ -106,13 +106,7 @@ class Problem:
     @classmethod
     def from_json(cls, text: str, *, source: str = "<string>") -> Problem:
         """Read a problem from its JSON text, refusing bad input with the field named."""
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ProblemInputError(
-                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
-            ) from None
-        return cls.from_dict(document, source=source)
+        return cls.from_dict(Reader(source).json(text), source=source)
 
     @classmethod
     def from_dict(cls, document: Any, *, source: str = "<string>") -> Problem:
@@ -327,6 +321,13 @@ class Reader:
     def __init__(self, source: str, error: type[InputError] = ProblemInputError) -> None:
         self.source = source
         self.kind = error
+
+    def json(self, text: str) -> Any:
+        """Return the decoded JSON text, or raise naming the line that is not JSON."""
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise self.error(f"not valid JSON: {error.msg}", f"line {error.lineno}") from None
 
     def error(self, reason: str, where: str) -> InputError:
         """Return the error to raise for a field: its source, location and reason."""
