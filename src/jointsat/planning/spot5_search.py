@@ -9,11 +9,12 @@ answer they allow, and the incumbent is always that answer. Small components, an
 those that take no recorder, are solved exactly at the start at every capacity that
 can matter; when every profile is exact, the answer is proven optimal.
 
-Each step frees a window of a larger component (consecutive photos in the file's
-orbit order, or a ball of constraint-graph neighbours), fixes the rest of that
-component, and asks CP-SAT for the window's selection that gives the most gain together
-with the best the other components can do with the units left, read off their
-profiles. So a window may give up recorder units for no gain of its own when the
+Each step frees a window of a larger component (a third of the time consecutive
+photos in the file's orbit order, a third a ball of constraint-graph neighbours, a
+third photos drawn at random from it, which breaks the dense knots the other two stall
+in), fixes the rest of that component, and asks CP-SAT for the window's selection that
+gives the most gain together with the best the other components can do with the units
+left, read off their profiles. So a window may give up recorder units for no gain of its own when the
 other components turn them into gain, which a plain window search cannot see. A
 component that fits a window and is already solved against the others as they stand
 is probed instead, solved alone at capacities near its current use, which prices its
@@ -300,7 +301,7 @@ GROW, SHRINK = 1.15, 0.85  # the window after a proven step, after an unproven o
 @dataclass(frozen=True)
 class _Plan:
     k: int  # the component
-    kind: str  # "probe": alone at a capacity; "whole", "run", "ball": against the others
+    kind: str  # "probe": alone at a capacity; else against the others: "whole" or a window
     base: tuple[int, ...]  # the component's choice the window starts from
     window: Window
     seed: int
@@ -505,11 +506,15 @@ class Search:
         frontier = _frontier(knapsack(others, capacity)[0])
         if len(positions) <= self.window:
             kind, window = "whole", list(positions)
-        elif self.rng.random() < 0.5:  # consecutive photos along the orbit
-            start = self.rng.randrange(len(positions) - self.window + 1)
-            kind, window = "run", list(positions[start : start + self.window])
-        else:  # a photo and its nearest neighbours in the constraint graph
-            kind, window = "ball", _ball(self.ix, self.rng.choice(positions), self.window)
+        else:
+            kind = ("run", "ball", "scatter")[self.rng.randrange(3)]
+            if kind == "run":  # consecutive photos along the orbit
+                start = self.rng.randrange(len(positions) - self.window + 1)
+                window = list(positions[start : start + self.window])
+            elif kind == "ball":  # a photo and its nearest neighbours in the constraint graph
+                window = _ball(self.ix, self.rng.choice(positions), self.window)
+            else:  # photos drawn at random: far apart, they free each other less
+                window = sorted(self.rng.sample(positions, self.window))
         inside = set(window)
         rest = [i for i in positions if i not in inside]
         budget = capacity - self.ix.units_of(rest, choice)
@@ -523,7 +528,7 @@ class Search:
 
     def _apply(self, plan: _Plan, step: Step) -> None:
         """Keep a step's selection as a point of its component's profile."""
-        if plan.kind in ("run", "ball"):
+        if plan.kind in ("run", "ball", "scatter"):
             grown = int(self.window * GROW) + 1 if step.optimal else int(self.window * SHRINK)
             self.window = max(SMALLEST_WINDOW, grown)
         if step.choice is None:
