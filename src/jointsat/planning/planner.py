@@ -535,9 +535,9 @@ def plan(
         run, fallback = _search(_Model(instance), goals, settings, start), "greedy (fallback)"
     solution, solver, proven = start, fallback, []
     if run.solution is not None:
-        found = run.solution
-        if len(run.levels) < len(goals):
-            found = _greedy(instance, objective, found)  # add what still fits
+        # Add what still fits: a level stopped by its time may leave room, and more gain
+        # for anyone never lowers a level (each is a sum of the smallest gains, or the total).
+        found = _greedy(instance, objective, run.solution)
         if _key(instance, goals, found) >= _key(instance, goals, start):
             solution, solver, proven = found, f"cp-sat {_ortools_version()}", run.levels
         else:
