@@ -16,8 +16,9 @@ Printed from one run, on the same candidates and rules:
 - greedy, highest gain first (the baseline), each request taking its first candidate
   that still fits;
 - jointsat ``max-gain`` and ``fair`` (CP-SAT, proofs within a relative gap of 1e-4).
-For each: time, status and gap, total gain, each partner's gain and its share of the
-total against its entitlement, and the fairness figure: the largest gap between
+For each: time, status and gap, total gain, the least gain per unit of share among the
+partners (what the fair objective raises first), each partner's gain and its share of
+the total against its entitlement, and the fairness figure: the largest gap between
 received and entitled share among the partners with requests left unserved. The
 checker (geometry re-evaluated with SGP4, slews, the physical memory) must accept
 every plan.
@@ -119,9 +120,11 @@ def downlinks(elements: list, imagers: tuple[Imager, ...]) -> tuple[tuple[Downli
 
 def describe(label: str, problem: PlanningProblem, result: Plan, seconds: float) -> None:
     got = result.partners
+    worst = min(r.normalized for r in got.values() if r.reachable_gain > 0)
     print(
         f"  {label:28s} {seconds:8.1f} {result.status.value:>9} {100 * result.gap:7.3f} "
-        f"{len(result.observations):6d} {result.total_gain:7d} {100 * result.fairness_gap:9.2f}"
+        f"{len(result.observations):6d} {result.total_gain:7d} {worst:9.0f} "
+        f"{100 * result.fairness_gap:9.2f}"
     )
     print(
         "      gain (received/entitled share): "
@@ -170,7 +173,7 @@ def main() -> None:
     )
     print(
         f"  {'':28s} {'time_s':>8} {'status':>9} {'gap%':>7} {'obs':>6} {'gain':>7} "
-        f"{'fair_gap%':>9}"
+        f"{'min_norm':>9} {'fair_gap%':>9}"
     )
     t = time.perf_counter()
     baseline = greedy(problem, found, Objective.MAX_GAIN)
