@@ -14,11 +14,11 @@ photos in the file's orbit order, a third a ball of constraint-graph neighbours,
 third photos drawn at random from it, which breaks the dense knots the other two stall
 in), fixes the rest of that component, and asks CP-SAT for the window's selection that
 gives the most gain together with the best the other components can do with the units
-left, read off their profiles. So a window may give up recorder units for no gain of its own when the
-other components turn them into gain, which a plain window search cannot see. A
-component that fits a window and is already solved against the others as they stand
-is probed instead, solved alone at capacities near its current use, which prices its
-units for the others' steps.
+left, read off their profiles. So a window may give up recorder units for no gain of
+its own when the other components turn them into gain, which a plain window search
+cannot see. A component that fits a window and is already solved against the others
+as they stand is probed instead, solved alone at capacities near its current use,
+which prices its units for the others' steps.
 
 The window grows while CP-SAT proves its steps optimal and shrinks while it does not;
 the steps' time doubles while rounds bring no gain. Steps run two (``threads``) at a
