@@ -48,3 +48,18 @@ class ProblemInputError(InputError):
 
 class PlanningInputError(InputError):
     """Reject an observation request or a planning problem whose field is missing or wrong."""
+
+
+class ArchiveInputError(InputError):
+    """Reject a product's metadata or files: a missing or wrong field, a bad checksum."""
+
+
+class ArchiveConflictError(ArchiveInputError):
+    """Refuse to ingest files already archived as a product with other metadata."""
+
+
+class ArchiveStorageError(JointsatError):
+    """Report that the archive could not store a product durably (a full disk, an I/O error).
+
+    Nothing of the product is left visible when this is raised.
+    """

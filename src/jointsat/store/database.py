@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
+ARCHIVE_ROOT_VARIABLE = "JOINTSAT_ARCHIVE_ROOT"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
@@ -29,6 +30,23 @@ def default_database_url(environ: Mapping[str, str] | None = None) -> str:
     folder = Path(user_data_dir("jointsat", appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'jointsat.db'}"
+
+
+def default_archive_root(database_url: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Return JOINTSAT_ARCHIVE_ROOT, else ``archive/`` beside a SQLite store's file.
+
+    Beside a server database (PostgreSQL) it is ``archive/`` in the user's data directory.
+    """
+    environ = os.environ if environ is None else environ
+    configured = environ.get(ARCHIVE_ROOT_VARIABLE, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).expanduser().resolve().parent / "archive"
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("jointsat", appauthor=False)) / "archive"
 
 
 def normalise_url(url: str) -> str:
@@ -74,7 +92,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def _bump_revision(session: Session, _context: Any, _instances: Any) -> None:
     from jointsat.store.tables import StoreRevision
 
-    if not (session.new or session.dirty or session.deleted):
+    written = [*session.new, *session.dirty, *session.deleted]
+    if not any(not getattr(o, "no_revision", False) for o in written):
         return
     if any(isinstance(o, StoreRevision) for o in (*session.new, *session.dirty)):
         return

@@ -128,6 +128,10 @@ class Agreement(Base):
     __table_args__ = (
         CheckConstraint("share IS NULL OR (share > 0 AND share <= 1)", name="share_range"),
         CheckConstraint("embargo_days >= 0", name="embargo_not_negative"),
+        CheckConstraint(
+            "public_release_days IS NULL OR public_release_days >= 0",
+            name="public_release_not_negative",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -137,6 +141,8 @@ class Agreement(Base):
     share: Mapped[float | None] = mapped_column(Float)  # None: the contribution share
     priority_class: Mapped[int] = mapped_column(Integer, default=0)
     embargo_days: Mapped[int] = mapped_column(Integer, default=0)
+    # Days after acquisition when its products become public (None: never).
+    public_release_days: Mapped[int | None] = mapped_column(Integer)
     station_visibility: Mapped[Visibility] = mapped_column(
         _enum(Visibility, "visibility"), default=Visibility.CONSORTIUM
     )
@@ -512,3 +518,116 @@ class ObservationRecord(Base):
     plan: Mapped[PlanRecord] = relationship(back_populates="observations")
     partner: Mapped[Partner] = relationship()
     satellite: Mapped[Satellite] = relationship()
+
+
+class Product(Base):
+    """A downlinked product in the archive: its files, acquisition, footprint and owners.
+
+    The id is derived from the satellite and the files' SHA-256, so that ingesting the
+    same bytes again finds the same product. ``members_from`` and ``public_from`` are
+    when the other members and the public may see it (``jointsat.archive.rights``),
+    kept in columns so that searches filter in SQL; they follow the owners' agreements.
+    ``bbox_*`` bound the footprint (west > east when it crosses the antimeridian).
+    """
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("acquired_end >= acquired_start", name="acquired_ordered"),
+        CheckConstraint("ra_deg IS NULL OR (ra_deg >= 0 AND ra_deg < 360)", name="ra_range"),
+        CheckConstraint("dec_deg IS NULL OR (dec_deg >= -90 AND dec_deg <= 90)", name="dec_range"),
+    )
+    no_revision: ClassVar[bool] = True  # nothing cached is derived from the archive
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    satellite_id: Mapped[int] = mapped_column(
+        ForeignKey("satellites.id", ondelete="RESTRICT"), index=True
+    )
+    instrument: Mapped[str] = mapped_column(String(100))
+    processing_level: Mapped[str] = mapped_column(String(20))
+    acquired_start: Mapped[datetime] = mapped_column(index=True)
+    acquired_end: Mapped[datetime] = mapped_column()
+    footprint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    bbox_west: Mapped[float | None] = mapped_column(Float)
+    bbox_south: Mapped[float | None] = mapped_column(Float)
+    bbox_east: Mapped[float | None] = mapped_column(Float)
+    bbox_north: Mapped[float | None] = mapped_column(Float)
+    ra_deg: Mapped[float | None] = mapped_column(Float)
+    dec_deg: Mapped[float | None] = mapped_column(Float)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    members_from: Mapped[datetime] = mapped_column()
+    public_from: Mapped[datetime | None] = mapped_column()
+    ingested_at: Mapped[datetime] = mapped_column(index=True)
+    ingested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    satellite: Mapped[Satellite] = relationship()
+    owners: Mapped[list[ProductOwner]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="ProductOwner.partner_id"
+    )
+    files: Mapped[list[ProductFile]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="ProductFile.name"
+    )
+
+    @property
+    def owner_ids(self) -> list[int]:
+        """Return the owning partners' ids."""
+        return [o.partner_id for o in self.owners]
+
+
+class ProductOwner(Base):
+    """A partner that owns a product (by default every operator of its satellite)."""
+
+    __tablename__ = "product_owners"
+    no_revision: ClassVar[bool] = True
+
+    product_id: Mapped[str] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+    product: Mapped[Product] = relationship(back_populates="owners")
+
+
+class ProductFile(Base):
+    """One file of a product, stored as a blob under its SHA-256."""
+
+    __tablename__ = "product_files"
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_not_negative"),)
+    no_revision: ClassVar[bool] = True
+
+    product_id: Mapped[str] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+
+    product: Mapped[Product] = relationship(back_populates="files")
+
+
+class AuditEntry(Base):
+    """One download of, or refused access to, a product: who, what, when, bytes, outcome.
+
+    Append-only: nothing in jointsat updates or deletes a row, and the store refuses
+    it (a trigger). Who is kept by name as well as id, so that the entry outlives the
+    user; ``product_id`` is not a reference, so that refusals of ids that do not
+    exist are kept too.
+    """
+
+    __tablename__ = "audit_log"
+    no_revision: ClassVar[bool] = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    user_name: Mapped[str | None] = mapped_column(String(200))  # None: the public
+    partner_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))  # "download", "read"
+    product_id: Mapped[str] = mapped_column(String(64), index=True)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(20))  # "served", "partial", "refused", ...
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,229 @@
+"""Store product files durably, addressed by their SHA-256, under one root folder.
+
+A blob is written to a temporary file in ``ROOT/incoming``, fsynced, checked against
+the checksum the sender declared, renamed to ``ROOT/sha256/<2 hex>/<64 hex>`` and the
+folder fsynced; only then does ``BlobWriter.commit`` return. The store's record of a
+product is committed after its blobs, so whatever the store lists is on disk, and a
+crash at any point leaves at most a temporary file or an unreferenced blob, neither of
+which anyone can see (``BlobStore.unreferenced`` and ``sweep`` find and remove them).
+Writing the same bytes again finds the blob already there and keeps it: ingest is
+idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from jointsat.errors import ArchiveInputError, ArchiveStorageError
+
+CHUNK_BYTES = 1 << 20  # read and write a megabyte at a time
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A stored file: its SHA-256 (hex) and size."""
+
+    sha256: str
+    size_bytes: int
+
+
+def check_sha256(value: str, *, field: str = "sha256") -> str:
+    """Return a SHA-256 given in hex, lower-cased, or refuse it naming ``field``."""
+    text = value.strip().lower()
+    if not SHA256_HEX.fullmatch(text):
+        raise ArchiveInputError(f"{field} must be 64 hexadecimal digits, got {value!r}")
+    return text
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _storage_error(exc: OSError, what: str) -> ArchiveStorageError:
+    if exc.errno in _FULL:
+        return ArchiveStorageError(f"the archive's disk is full: {what} was not stored")
+    return ArchiveStorageError(f"{what} was not stored: {exc.strerror or exc}")
+
+
+class BlobStore:
+    """Content-addressed files under ``root`` (created when missing)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.incoming = self.root / "incoming"
+        self.blobs = self.root / "sha256"
+
+    def _ensure_folders(self) -> None:
+        for folder in (self.root, self.incoming, self.blobs):
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                _fsync_folder(folder.parent)
+
+    def path(self, sha256: str) -> Path:
+        """Return where the blob with this SHA-256 lives (whether or not it exists)."""
+        digest = check_sha256(sha256)
+        return self.blobs / digest[:2] / digest
+
+    def has(self, sha256: str) -> bool:
+        """Return whether the blob is stored."""
+        return self.path(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open a stored blob for reading (FileNotFoundError when it is not stored)."""
+        return self.path(sha256).open("rb")
+
+    def writer(self, *, expected_sha256: str | None = None) -> BlobWriter:
+        """Start writing a blob; ``commit`` makes it durable, ``abort`` (or an error) drops it."""
+        expected = None if expected_sha256 is None else check_sha256(expected_sha256)
+        try:
+            self._ensure_folders()
+            fd, name = tempfile.mkstemp(dir=self.incoming, suffix=".part")
+        except OSError as exc:
+            raise _storage_error(exc, "the file") from exc
+        return BlobWriter(self, os.fdopen(fd, "wb", buffering=0), Path(name), expected)
+
+    def put(self, source: BinaryIO, *, expected_sha256: str | None = None) -> Blob:
+        """Store everything ``source`` reads, and return the blob once it is durable."""
+        with self.writer(expected_sha256=expected_sha256) as writer:
+            while chunk := source.read(CHUNK_BYTES):
+                writer.write(chunk)
+            return writer.commit()
+
+    def put_file(self, path: Path | str, *, expected_sha256: str | None = None) -> Blob:
+        """Store a copy of the file at ``path``, and return the blob once it is durable."""
+        with Path(path).open("rb") as source:
+            return self.put(source, expected_sha256=expected_sha256)
+
+    def verify(self, sha256: str) -> bool:
+        """Return whether the stored blob's bytes still hash to its name."""
+        digest = hashlib.sha256()
+        try:
+            with self.open(sha256) as stored:
+                while chunk := stored.read(CHUNK_BYTES):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            return False
+        return digest.hexdigest() == check_sha256(sha256)
+
+    def stored(self) -> Iterator[str]:
+        """Yield the SHA-256 of every stored blob."""
+        if not self.blobs.is_dir():
+            return
+        for folder in sorted(self.blobs.iterdir()):
+            for blob in sorted(folder.iterdir()):
+                if SHA256_HEX.fullmatch(blob.name):
+                    yield blob.name
+
+    def unreferenced(self, referenced: Iterable[str]) -> list[str]:
+        """Return the stored blobs no product refers to (left by a crash before the record)."""
+        keep = set(referenced)
+        return [digest for digest in self.stored() if digest not in keep]
+
+    def sweep(self, referenced: Iterable[str]) -> tuple[int, int]:
+        """Remove unreferenced blobs and temporary files; return how many of each.
+
+        Run it only while nothing is being ingested: a blob written a moment ago is
+        unreferenced until its product's record is committed.
+        """
+        blobs = self.unreferenced(referenced)
+        for digest in blobs:
+            self.path(digest).unlink(missing_ok=True)
+        parts = list(self.incoming.glob("*.part")) if self.incoming.is_dir() else []
+        for part in parts:
+            part.unlink(missing_ok=True)
+        return len(blobs), len(parts)
+
+
+class BlobWriter:
+    """A blob being written: ``write`` chunks, then ``commit``; used as a context manager."""
+
+    def __init__(
+        self, store: BlobStore, file: BinaryIO, temporary: Path, expected: str | None
+    ) -> None:
+        self._store = store
+        self._file = file
+        self._temporary = temporary
+        self._expected = expected
+        self._digest = hashlib.sha256()
+        self.size_bytes = 0
+        self._done = False
+
+    def write(self, chunk: bytes) -> None:
+        """Append bytes to the blob."""
+        self._digest.update(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            self.abort()
+            raise _storage_error(exc, "the file") from exc
+        self.size_bytes += len(chunk)
+
+    @property
+    def sha256(self) -> str:
+        """Return the SHA-256 (hex) of what was written so far."""
+        return self._digest.hexdigest()
+
+    def commit(self) -> Blob:
+        """Make the blob durable under its SHA-256 and return it.
+
+        Refuses (and drops the bytes) when they do not match the declared checksum.
+        """
+        digest = self.sha256
+        try:
+            os.fsync(self._file.fileno())
+            self._file.close()
+            if self._expected is not None and digest != self._expected:
+                raise ArchiveInputError(
+                    f"the file's SHA-256 is {digest}, not the declared {self._expected}:"
+                    " it was damaged or cut short on the way"
+                )
+            target = self._store.path(digest)
+            if target.is_file():  # the same bytes are stored already: keep those
+                self._temporary.unlink()
+            else:
+                folder = target.parent
+                if not folder.is_dir():
+                    folder.mkdir(exist_ok=True)
+                    _fsync_folder(folder.parent)
+                self._temporary.replace(target)
+                _fsync_folder(folder)
+        except OSError as exc:
+            self.abort()
+            raise _storage_error(exc, "the file") from exc
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        return Blob(digest, self.size_bytes)
+
+    def abort(self) -> None:
+        """Drop what was written (nothing of it stays on disk)."""
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            self._temporary.unlink()
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._done:
+            self.abort()

@@ -1,0 +1,218 @@
+"""Read and check a product's metadata: what was acquired, by which satellite, where, when.
+
+A product's metadata is a JSON object (docs/archive.md):
+
+```
+{"satellite": 44874, "instrument": "CHEOPS-CCD", "processing_level": "L1",
+ "acquired_start": "2024-05-10T10:00:00Z", "acquired_end": "2024-05-10T10:12:00Z",
+ "footprint": {"type": "Polygon", "coordinates": [...]},   (or "sky": {"ra_deg", "dec_deg"})
+ "contact_id": 17, "owners": ["esa", "cnes"], "properties": {"view:off_nadir": 12.5}}
+```
+
+``satellite`` is the catalog number; ``owners`` partner codes (default: the
+satellite's operators); ``properties`` extra STAC properties (``view:*``, ``sat:*``
+and the like), kept as given. Bad metadata is refused naming the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jointsat.errors import ArchiveInputError
+
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+KNOWN_FIELDS = frozenset(
+    {
+        "satellite",
+        "instrument",
+        "processing_level",
+        "acquired_start",
+        "acquired_end",
+        "footprint",
+        "sky",
+        "contact_id",
+        "owners",
+        "properties",
+    }
+)
+DEFAULT_LEVEL = "L0"
+
+
+@dataclass(frozen=True)
+class SkyPosition:
+    """Where an astronomy product points: right ascension and declination (ICRS)."""
+
+    ra_deg: float
+    dec_deg: float
+
+
+@dataclass(frozen=True)
+class ProductMetadata:
+    """A product's checked metadata (times timezone-aware UTC)."""
+
+    satellite: int
+    instrument: str
+    acquired_start: datetime
+    acquired_end: datetime
+    processing_level: str = DEFAULT_LEVEL
+    footprint: dict[str, Any] | None = None
+    sky: SkyPosition | None = None
+    contact_id: int | None = None
+    owners: tuple[str, ...] = ()  # partner codes; empty: the satellite's operators
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """Return the footprint's (west, south, east, north); west > east across 180."""
+        return None if self.footprint is None else geometry_bbox(self.footprint)
+
+
+def _field(reason: str, name: str) -> ArchiveInputError:
+    return ArchiveInputError(f"{name}: {reason}")
+
+
+def _text(document: Mapping[str, Any], name: str, default: str | None = None) -> str:
+    value = document.get(name, default)
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        raise _field("a text of 1 to 100 characters is required", name)
+    return value.strip()
+
+
+def _time(document: Mapping[str, Any], name: str) -> datetime:
+    value = document.get(name)
+    if not isinstance(value, str):
+        raise _field("an ISO 8601 time with its zone is required", name)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _field(f"{value!r} is not an ISO 8601 time", name) from None
+    if moment.tzinfo is None:
+        raise _field(f"{value!r} has no time zone; give UTC ('Z')", name)
+    return moment
+
+
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _field("a number is required", name)
+    if not low <= value <= high:
+        raise _field(f"{value} is outside [{low}, {high}]", name)
+    return float(value)
+
+
+def _positions(coordinates: Any, depth: int, name: str) -> Iterable[tuple[float, float]]:
+    """Yield the (lon, lat) of nested coordinate lists ``depth`` levels above positions."""
+    if not isinstance(coordinates, list) or (depth == 0 and len(coordinates) < 2):
+        raise _field("coordinates do not match the geometry type", name)
+    if depth == 0:
+        yield (
+            _number(coordinates[0], f"{name} longitude", -180.0, 180.0),
+            _number(coordinates[1], f"{name} latitude", -90.0, 90.0),
+        )
+        return
+    for item in coordinates:
+        yield from _positions(item, depth - 1, name)
+
+
+_DEPTH = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
+
+
+def check_geometry(geometry: Any, name: str = "footprint") -> dict[str, Any]:
+    """Return a GeoJSON geometry (WGS 84 longitude, latitude) after checking its shape."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
+        raise _field(f"a GeoJSON geometry of type {', '.join(GEOMETRY_TYPES)} is required", name)
+    points = list(_positions(geometry.get("coordinates"), _DEPTH[geometry["type"]], name))
+    if not points:
+        raise _field("the geometry has no coordinates", name)
+    return {"type": geometry["type"], "coordinates": geometry["coordinates"]}
+
+
+def geometry_bbox(geometry: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """Return (west, south, east, north) of a geometry; west > east when it crosses 180.
+
+    A geometry crosses the antimeridian when its longitudes span more than 180 degrees;
+    its box is then taken the short way round.
+    """
+    points = list(_positions(geometry["coordinates"], _DEPTH[geometry["type"]], "footprint"))
+    lons = [p[0] for p in points]
+    lats = [p[1] for p in points]
+    west, east = min(lons), max(lons)
+    if east - west > 180.0:
+        shifted = [lon + 360.0 if lon < 0 else lon for lon in lons]
+        west, east = min(shifted), max(shifted) - 360.0
+        if west >= 180.0:
+            west -= 360.0
+    return (west, min(lats), east, max(lats))
+
+
+def metadata_from_dict(document: Any) -> ProductMetadata:
+    """Return the metadata read from a JSON object, or refuse it naming the field."""
+    if not isinstance(document, Mapping):
+        raise ArchiveInputError("the metadata must be a JSON object")
+    unknown = sorted(set(document) - KNOWN_FIELDS)
+    if unknown:
+        raise ArchiveInputError(
+            f"unknown metadata field(s): {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(KNOWN_FIELDS))})"
+        )
+    satellite = document.get("satellite")
+    if isinstance(satellite, bool) or not isinstance(satellite, int) or satellite <= 0:
+        raise _field("the satellite's catalog number (a positive integer) is required", "satellite")
+    start = _time(document, "acquired_start")
+    end = _time(document, "acquired_end")
+    if end < start:
+        raise _field("ends before acquired_start", "acquired_end")
+    footprint = document.get("footprint")
+    sky = document.get("sky")
+    if footprint is not None and sky is not None:
+        raise ArchiveInputError("give footprint (an Earth product) or sky, not both")
+    position = None
+    if sky is not None:
+        if not isinstance(sky, Mapping):
+            raise _field("an object {ra_deg, dec_deg} is required", "sky")
+        ra = _number(sky.get("ra_deg"), "sky.ra_deg", 0.0, 360.0) % 360.0
+        position = SkyPosition(ra, _number(sky.get("dec_deg"), "sky.dec_deg", -90.0, 90.0))
+    contact = document.get("contact_id")
+    if contact is not None and (
+        isinstance(contact, bool) or not isinstance(contact, int) or contact <= 0
+    ):
+        raise _field("a contact's id (a positive integer) is required", "contact_id")
+    owners = document.get("owners", [])
+    if not isinstance(owners, list) or not all(isinstance(o, str) and o for o in owners):
+        raise _field("a list of partner codes is required", "owners")
+    properties = document.get("properties", {})
+    if not isinstance(properties, dict):
+        raise _field("a JSON object is required", "properties")
+    return ProductMetadata(
+        satellite=satellite,
+        instrument=_text(document, "instrument"),
+        acquired_start=start,
+        acquired_end=end,
+        processing_level=_text(document, "processing_level", DEFAULT_LEVEL),
+        footprint=None if footprint is None else check_geometry(footprint),
+        sky=position,
+        contact_id=contact,
+        owners=tuple(dict.fromkeys(owners)),
+        properties=dict(properties),
+    )
+
+
+def product_id(satellite: int, sha256s: Sequence[str]) -> str:
+    """Return a product's id: the satellite and its files' SHA-256, hashed (32 hex digits).
+
+    The same bytes from the same satellite always give the same id, which makes
+    ingest idempotent.
+    """
+    key = f"{satellite}:" + ",".join(sorted(sha256s))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]

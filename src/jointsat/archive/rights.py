@@ -1,0 +1,89 @@
+"""Decide who may see an archived product, from its owners' agreements and its age.
+
+Rules (docs/archive.md):
+- The consortium admin sees every product.
+- The owning partners' users see their products at once.
+- Every other consortium member sees a product once the embargo has passed, counted
+  from the end of the acquisition. With several owners the longest embargo among
+  their agreements holds (the most restrictive owner wins, as for visibility).
+- The public (a caller with no token) sees a product once its public-release delay
+  has passed, when every owner's agreement sets one (the longest holds); a product
+  whose owners do not all release it is never public. Members see a public product
+  too, even when the embargo is longer than the release delay.
+
+Everything here is pure: ``now`` is an argument. The store keeps each product's two
+release times (``release_times``) in columns, so that searches filter in SQL by the
+same rule ``may_see`` states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jointsat.errors import ArchiveInputError
+
+
+@dataclass(frozen=True)
+class DataTerms:
+    """What one partner's agreement says of its data: the embargo and the public release."""
+
+    embargo_days: int = 0
+    public_release_days: int | None = None  # None: never public
+
+
+NO_AGREEMENT = DataTerms()
+"""The terms of a partner without an agreement: no embargo, never public."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: the admin, a partner's user, or the public (no token)."""
+
+    partner_id: int | None = None
+    admin: bool = False
+
+    @classmethod
+    def public(cls) -> Caller:
+        """Return the caller without a token."""
+        return cls()
+
+    @property
+    def is_public(self) -> bool:
+        """Return whether the caller has no token."""
+        return not self.admin and self.partner_id is None
+
+
+@dataclass(frozen=True)
+class ReleaseTimes:
+    """When a product opens to the other members and to the public (None: never)."""
+
+    members_from: datetime
+    public_from: datetime | None
+
+
+def release_times(
+    owners: Iterable[int], acquired_end: datetime, terms: Mapping[int, DataTerms]
+) -> ReleaseTimes:
+    """Return when a product acquired until ``acquired_end`` opens to members and public."""
+    if acquired_end.tzinfo is None:
+        raise ArchiveInputError("acquired_end must be timezone-aware (UTC)")
+    owned = [terms.get(o, NO_AGREEMENT) for o in set(owners)]
+    if not owned:
+        raise ArchiveInputError("a product needs at least one owning partner")
+    members_from = acquired_end + timedelta(days=max(t.embargo_days for t in owned))
+    releases = [t.public_release_days for t in owned]
+    if any(days is None for days in releases):
+        return ReleaseTimes(members_from, None)
+    public_from = acquired_end + timedelta(days=max(d for d in releases if d is not None))
+    return ReleaseTimes(min(members_from, public_from), public_from)
+
+
+def may_see(caller: Caller, owners: Iterable[int], times: ReleaseTimes, now: datetime) -> bool:
+    """Return whether ``caller`` may see (find, read, download) the product at ``now``."""
+    if caller.admin:
+        return True
+    if caller.partner_id is not None:
+        return caller.partner_id in set(owners) or now >= times.members_from
+    return times.public_from is not None and now >= times.public_from
