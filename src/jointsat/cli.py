@@ -1,4 +1,4 @@
-"""Run jointsat from the command line: passes, demo, schedule, plan, the store and the service.
+"""Run jointsat from the command line: passes, demo, schedule, plan, store, archive, service.
 
 Results go to stdout (or ``-o FILE``); warnings, errors and the progress bar go
 to stderr. Exit status: 0 on success, 1 when an input file cannot be used,
@@ -12,13 +12,15 @@ import io
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import numpy as np
 import typer
@@ -1408,6 +1410,557 @@ def requests_list(
                     ", ".join(d.get("satellites", [])) or "any",
                 )
         Console().print(table)
+
+
+archive_app = typer.Typer(
+    name="archive",
+    help="Archive downlinked products, list them, fetch them with their checksums verified.",
+    no_args_is_help=True,
+)
+app.add_typer(archive_app)
+
+HTTP_TIMEOUT_S = 60.0
+"""Seconds `jointsat archive get --url` waits for the server before giving up."""
+PRODUCT_DOCUMENT_MAX_BYTES = 16 << 20
+"""The most bytes a product's JSON description from a server may have."""
+
+# The ingest options that give a metadata field, and the field each gives.
+_METADATA_OPTIONS = {
+    "satellite": "--satellite",
+    "instrument": "--instrument",
+    "acquired_start": "--start",
+    "acquired_end": "--end",
+    "processing_level": "--level",
+}
+
+
+class ArchiveListFormat(StrEnum):
+    """Name the formats ``jointsat archive list`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class _ProductFileSource:
+    """A product's file to fetch: its name, checksum, size and how to open its bytes."""
+
+    name: str
+    sha256: str
+    size_bytes: int
+    open: Callable[[], AbstractContextManager[BinaryIO]]
+    where: str  # where the bytes come from, for errors: "the archive" or the URL
+
+
+def _archive_root(database_url: str) -> Path:
+    """Return the archive's root: JOINTSAT_ARCHIVE_ROOT, else beside the store."""
+    from jointsat.store.database import default_archive_root
+
+    return default_archive_root(database_url)
+
+
+@contextmanager
+def _archive_input_errors(errors: Console, source: str) -> Iterator[None]:
+    """Turn refused metadata into one red line naming ``source`` and the field, status 2."""
+    from jointsat.errors import ArchiveInputError
+
+    try:
+        yield
+    except ArchiveInputError as exc:
+        where = exc.source if exc.source != "<string>" else source
+        message = f"{where} {exc.location}".strip() + f": {exc.reason}"
+        errors.print(f"[red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _same_field(name: str, in_file: Any, given: Any) -> bool:
+    """Return whether the metadata file's value of a field is the option's value."""
+    if name == "satellite":
+        return not isinstance(in_file, bool) and in_file == given
+    if isinstance(given, datetime):
+        if not isinstance(in_file, str):
+            return False
+        try:
+            moment = datetime.fromisoformat(in_file.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return moment.tzinfo is not None and moment == given
+    return isinstance(in_file, str) and in_file.strip() == str(given).strip()
+
+
+def _ingest_metadata(metadata_file: Path | None, given: dict[str, Any]) -> Any:
+    """Return the checked metadata of the file and options; a field given twice must agree."""
+    from jointsat.archive.metadata import metadata_from_dict
+    from jointsat.errors import ArchiveInputError
+    from jointsat.files import read_text
+    from jointsat.scheduling.problem import format_time
+
+    source = "the metadata" if metadata_file is None else str(metadata_file)
+    document: dict[str, Any] = {}
+    if metadata_file is not None:
+        try:
+            loaded = json.loads(read_text(metadata_file))
+        except json.JSONDecodeError as error:
+            raise ArchiveInputError(
+                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise ArchiveInputError("the metadata must be a JSON object", source=source)
+        document = loaded
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name in document and not _same_field(name, document[name], value):
+            shown = format_time(value) if isinstance(value, datetime) else value
+            raise ArchiveInputError(
+                f"{name}: the file gives {document[name]!r}, "
+                f"{_METADATA_OPTIONS[name]} gives {shown!r}",
+                source=source,
+            )
+        document[name] = format_time(value) if isinstance(value, datetime) else value
+    try:
+        return metadata_from_dict(document)
+    except ArchiveInputError as exc:
+        raise ArchiveInputError(exc.reason, source=source) from None
+
+
+@archive_app.command("ingest")
+def archive_ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            exists=True,
+            dir_okay=False,
+            help="Files to archive, each one product of one file.",
+        ),
+    ],
+    satellite: Annotated[
+        int,
+        typer.Option(
+            "--satellite", min=1, metavar="NORAD", help="Catalog number of the acquiring satellite."
+        ),
+    ],
+    metadata_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="A metadata JSON object (docs/cli.md) applied to every PATH; a field it shares "
+            "with an option must agree with it.",
+        ),
+    ] = None,
+    instrument: Annotated[
+        str | None, typer.Option(metavar="NAME", help="The instrument (field instrument).")
+    ] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_utc, metavar="TIME", help="Start of the acquisition (acquired_start)."
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=parse_utc, metavar="TIME", help="End of the acquisition (acquired_end)."
+        ),
+    ] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level", metavar="LEVEL", help="Processing level (processing_level; default L0)."
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Archive each file as a product; print `<id> <sha256> <path>` once it is durable.
+
+    Each line is printed when the product's record is committed, before the next
+    file is read: a printed product survives whatever happens after. Ingesting the
+    same bytes of the same satellite again prints the same id. Bad metadata stops
+    with status 2 before anything is stored; a file refused (its bytes archived already
+    with other metadata) stops with status 2, the products printed before it staying.
+    """
+    import mimetypes
+
+    from sqlalchemy import select
+
+    from jointsat.archive.blobs import BlobStore
+    from jointsat.errors import ArchiveInputError
+    from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.products import DEFAULT_MEDIA_TYPE, StoredFile, record_product
+    from jointsat.store.tables import Satellite
+
+    errors = Console(stderr=True)
+    given = {
+        "satellite": satellite,
+        "instrument": instrument,
+        "acquired_start": start,
+        "acquired_end": end,
+        "processing_level": level,
+    }
+    with _reporting_errors(errors), _store_errors():
+        with _archive_input_errors(errors, "the metadata"):
+            metadata = _ingest_metadata(metadata_file, given)
+        url = _store_url(database_url)
+        store = BlobStore(_archive_root(url))
+        engine = open_engine(url)
+        created = 0
+        try:
+            with session_factory(engine)() as session:
+                known = select(Satellite.id).where(Satellite.norad_id == satellite)
+                if session.scalar(known) is None:
+                    with _archive_input_errors(errors, "--satellite"):
+                        raise ArchiveInputError(
+                            f"satellite: no satellite with catalog number {satellite} in the store"
+                        )
+                for done, path in enumerate(paths):
+                    with _archive_input_errors(errors, str(path)):
+                        try:
+                            blob = store.put_file(path)
+                        except OSError as exc:
+                            raise JointsatError(
+                                f"{path}: cannot read the file ({exc.strerror or exc}); "
+                                f"{done} product(s) archived before it"
+                            ) from None
+                        media_type = mimetypes.guess_type(path.name)[0] or DEFAULT_MEDIA_TYPE
+                        product, new = record_product(
+                            session,
+                            metadata,
+                            [StoredFile(path.name, blob, media_type)],
+                            now=datetime.now(UTC),
+                        )
+                    typer.echo(f"{product.id} {blob.sha256} {path}")
+                    sys.stdout.flush()
+                    created += new
+        finally:
+            engine.dispose()
+        errors.print(
+            f"{len(paths)} product(s) archived in {escape(str(store.root))}, {created} new",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@archive_app.command("list")
+def archive_list(
+    output_format: Annotated[
+        ArchiveListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ArchiveListFormat.TABLE,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List every archived product: id, files and checksums, satellite, acquisition, owners.
+
+    The command line has the whole store, so it lists every product whatever its
+    embargo, oldest acquisition first.
+    """
+    from sqlalchemy import select
+
+    from jointsat.archive.rights import Caller
+    from jointsat.scheduling.problem import format_time
+    from jointsat.store.products import search
+    from jointsat.store.tables import Partner
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        with _store_session(_store_url(database_url)) as session:
+            codes = {i: code for i, code in session.execute(select(Partner.id, Partner.code))}
+            products = list(session.scalars(search(Caller(admin=True), datetime.now(UTC))))
+            documents: list[dict[str, Any]] = [
+                {
+                    "id": p.id,
+                    "satellite": p.satellite.norad_id,
+                    "satellite_name": p.satellite.name,
+                    "instrument": p.instrument,
+                    "processing_level": p.processing_level,
+                    "acquired_start": format_time(p.acquired_start),
+                    "acquired_end": format_time(p.acquired_end),
+                    "owners": [codes[o] for o in p.owner_ids],
+                    "members_from": format_time(p.members_from),
+                    "public_from": None if p.public_from is None else format_time(p.public_from),
+                    "ingested_at": format_time(p.ingested_at),
+                    "files": [
+                        {
+                            "name": f.name,
+                            "sha256": f.sha256,
+                            "size_bytes": f.size_bytes,
+                            "media_type": f.media_type,
+                        }
+                        for f in p.files
+                    ],
+                }
+                for p in products
+            ]
+        if output_format is ArchiveListFormat.JSON:
+            _emit(json.dumps(documents, indent=2) + "\n", None)
+            return
+        table = Table(title=f"{len(documents)} archived product(s)")
+        for name in ("id", "NORAD", "instrument", "level", "start (UTC)", "end", "owners"):
+            table.add_column(name, justify="right" if name == "NORAD" else "left")
+        table.add_column("file")
+        table.add_column("bytes", justify="right")
+        table.add_column("SHA-256", no_wrap=True)
+        for d in documents:
+            start, end = parse_utc(d["acquired_start"]), parse_utc(d["acquired_end"])
+            table.add_row(
+                d["id"],
+                str(d["satellite"]),
+                escape(d["instrument"]),
+                escape(d["processing_level"]),
+                _utc_text(start),
+                _utc_text(end)[11:] if start.date() == end.date() else _utc_text(end),
+                escape(", ".join(d["owners"])),
+                "\n".join(escape(f["name"]) for f in d["files"]),
+                "\n".join(f"{f['size_bytes']:,}" for f in d["files"]),
+                "\n".join(f["sha256"] for f in d["files"]),
+            )
+        console = Console()
+        if not console.is_terminal:  # a pipe or a file: keep each checksum on one line
+            console = Console(width=_TABLE_FILE_WIDTH)
+        console.print(table)
+
+
+@archive_app.command("get")
+def archive_get(
+    product_id: Annotated[str, typer.Argument(metavar="ID", help="The product's id.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write: the file for a product of one file, else a folder.",
+        ),
+    ],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            metavar="URL",
+            help="Download from the jointsat server at URL instead of the local archive.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", metavar="TOKEN", help="With --url: the API token to send."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Fetch a product's files, verifying each one's SHA-256 before it takes its name.
+
+    Each file is written to a temporary file beside its destination, hashed on the
+    way, and renamed only when every file of the product matched its checksum; on a
+    mismatch nothing is left at PATH.
+    """
+    if token is not None and url is None:
+        raise typer.BadParameter("--token goes with --url", param_hint="'--token'")
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="'--url'")
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        if url is None:
+            files = _local_product_files(database_url, product_id)
+        else:
+            files = _remote_product_files(url, token, product_id)
+        written = _restore(files, output)
+        for path, source in zip(written, files, strict=True):
+            typer.echo(f"{source.sha256} {path}")
+
+
+def _local_product_files(database_url: str | None, product_id: str) -> list[_ProductFileSource]:
+    """Return the files of a product in the local store, read from its archive."""
+    from jointsat.archive.blobs import BlobStore
+    from jointsat.errors import ArchiveStorageError
+    from jointsat.store.tables import Product
+
+    url = _store_url(database_url)
+    store = BlobStore(_archive_root(url))
+    with _store_session(url) as session:
+        product = session.get(Product, product_id)
+        if product is None:
+            raise JointsatError(f"no product {product_id!r} in the store {_redacted(url)}")
+        files = [(f.name, f.sha256, f.size_bytes) for f in product.files]
+
+    def opener(name: str, sha256: str) -> Callable[[], AbstractContextManager[BinaryIO]]:
+        @contextmanager
+        def opened() -> Iterator[BinaryIO]:
+            try:
+                stored = store.open(sha256)
+            except FileNotFoundError:
+                raise ArchiveStorageError(
+                    f"{name}: the archive at {store.root} has no blob {sha256}"
+                ) from None
+            with stored:
+                yield stored
+
+        return opened
+
+    return [
+        _ProductFileSource(name, sha256, size, opener(name, sha256), f"the archive {store.root}")
+        for name, sha256, size in files
+    ]
+
+
+def _http_open(url: str, token: str | None) -> BinaryIO:
+    """Send GET ``url`` (with the bearer token) and return the response, or a clear error.
+
+    The token is not passed on if the server redirects elsewhere.
+    """
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method="GET")
+    if token is not None:
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
+    try:
+        response: BinaryIO = urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        detail = ""
+        try:
+            body = json.loads(exc.read(PRODUCT_DOCUMENT_MAX_BYTES) or b"null")
+            if isinstance(body, dict) and isinstance(body.get("detail"), str):
+                detail = f": {body['detail']}"
+        except (ValueError, OSError):
+            pass
+        raise JointsatError(f"GET {url}: HTTP {exc.code} {exc.reason}{detail}") from None
+    except urllib.error.URLError as exc:
+        raise JointsatError(f"GET {url}: cannot reach the server ({exc.reason})") from None
+    except (OSError, ValueError) as exc:
+        raise JointsatError(f"GET {url}: {exc}") from None
+    return response
+
+
+def _remote_product_files(url: str, token: str | None, product_id: str) -> list[_ProductFileSource]:
+    """Return the files of a product a jointsat server describes, to download from it."""
+    from urllib.parse import quote
+
+    from jointsat.archive.blobs import check_sha256
+    from jointsat.errors import ArchiveInputError
+
+    product_url = f"{url.rstrip('/')}/api/v1/products/{quote(product_id, safe='')}"
+    with _http_open(product_url, token) as response:
+        body = response.read(PRODUCT_DOCUMENT_MAX_BYTES + 1)
+    try:
+        if len(body) > PRODUCT_DOCUMENT_MAX_BYTES:
+            raise ValueError("the answer is too long")
+        document = json.loads(body)
+        files = document["files"]
+        if not isinstance(files, list) or not files:
+            raise ValueError("no files")
+        described = []
+        for item in files:
+            name, size = item["name"], item["size_bytes"]
+            if not isinstance(name, str) or isinstance(size, bool) or not isinstance(size, int):
+                raise ValueError("a file's name or size_bytes is of the wrong type")
+            described.append((name, check_sha256(str(item["sha256"])), size))
+    except (ValueError, KeyError, TypeError, ArchiveInputError) as exc:
+        raise JointsatError(f"GET {product_url}: not a product description ({exc})") from None
+
+    def opener(name: str) -> Callable[[], AbstractContextManager[BinaryIO]]:
+        return lambda: _http_open(f"{product_url}/files/{quote(name, safe='')}", token)
+
+    return [
+        _ProductFileSource(name, sha256, size, opener(name), product_url)
+        for name, sha256, size in described
+    ]
+
+
+def _restore(files: Sequence[_ProductFileSource], output: Path) -> list[Path]:
+    """Write the files at ``output`` (a file, or a folder for several), verified; return paths.
+
+    Nothing takes its name before every file matched its SHA-256; on any failure the
+    temporary files, and a folder made for them, are removed.
+    """
+    import contextlib
+    import tempfile
+
+    for f in files:
+        if f.name in ("", ".", "..") or Path(f.name).name != f.name or "\\" in f.name:
+            raise JointsatError(f"the product's file name {f.name!r} is not a plain file name")
+    if len(files) == 1:
+        targets = [output / files[0].name if output.is_dir() else output]
+    else:
+        targets = [output / f.name for f in files]
+    made_folder = False
+    written: list[tuple[Path, Path]] = []
+    try:
+        if len(files) > 1 and not output.is_dir():
+            if output.exists():
+                raise JointsatError(f"{output}: the product has {len(files)} files; give a folder")
+            output.mkdir(parents=True)
+            made_folder = True
+        for source, target in zip(files, targets, strict=True):
+            try:
+                fd, name = tempfile.mkstemp(
+                    dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+                )
+            except OSError as exc:
+                raise JointsatError(f"{target}: cannot write ({exc.strerror or exc})") from None
+            temporary = Path(name)
+            written.append((temporary, target))
+            with os.fdopen(fd, "wb") as sink:
+                _copy_verified(source, sink, target)
+                sink.flush()
+                os.fsync(sink.fileno())
+        for temporary, target in written:
+            temporary.replace(target)
+    except BaseException:
+        for temporary, _ in written:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        if made_folder:
+            with contextlib.suppress(OSError):
+                output.rmdir()
+        raise
+    return targets
+
+
+def _copy_verified(source: _ProductFileSource, sink: BinaryIO, target: Path) -> None:
+    """Copy a file's bytes to ``sink``, refusing them unless size and SHA-256 match."""
+    from jointsat.archive.blobs import CHUNK_BYTES
+    from jointsat.errors import ArchiveStorageError
+
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with source.open() as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                digest.update(chunk)
+                size += len(chunk)
+                sink.write(chunk)
+    except OSError as exc:
+        raise JointsatError(
+            f"{source.name}: reading from {source.where} failed ({exc}); nothing written"
+        ) from None
+    if digest.hexdigest() != source.sha256 or size != source.size_bytes:
+        raise ArchiveStorageError(
+            f"{source.name}: the bytes from {source.where} ({size:,} bytes, SHA-256 "
+            f"{digest.hexdigest()}) are not the product's ({source.size_bytes:,} bytes, "
+            f"SHA-256 {source.sha256}); refused, nothing written at {target}"
+        )
+
+
+@archive_app.command("sweep")
+def archive_sweep(database_url: DatabaseUrl = None) -> None:
+    """Remove blobs no product refers to and temporary files of interrupted ingests.
+
+    Run it only while no ingest runs, here or through the server: a file being
+    ingested is unreferenced until its product is recorded, and would be removed.
+    """
+    from sqlalchemy import select
+
+    from jointsat.archive.blobs import BlobStore
+    from jointsat.store.tables import ProductFile
+
+    with _reporting_errors(Console(stderr=True)), _store_errors():
+        url = _store_url(database_url)
+        with _store_session(url) as session:
+            referenced = set(session.scalars(select(ProductFile.sha256).distinct()))
+        store = BlobStore(_archive_root(url))
+        blobs, parts = store.sweep(referenced)
+        typer.echo(
+            f"removed {blobs} unreferenced blob(s) and {parts} temporary file(s) from {store.root}"
+        )
 
 
 bench_app = typer.Typer(

@@ -1,0 +1,425 @@
+"""Test `jointsat archive`: ingest, list, get (verified) and sweep on a SQLite store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from typer.testing import CliRunner, Result
+
+from jointsat.archive.blobs import BlobStore
+from jointsat.archive.metadata import metadata_from_dict, product_id
+from jointsat.cli import app
+from jointsat.store import migrate
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.products import StoredFile, record_product
+from jointsat.store.tables import Partner, Product, Satellite, SatelliteOperator
+
+CHEOPS = 44874
+ISS = 25544
+METADATA = {
+    "instrument": "CHEOPS-CCD",
+    "processing_level": "L1",
+    "acquired_start": "2024-05-10T10:00:00Z",
+    "acquired_end": "2024-05-10T10:12:00Z",
+    "sky": {"ra_deg": 120.5, "dec_deg": -20.25},
+}
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Return the URL of a migrated SQLite store with CHEOPS (ESA) and the ISS (NASA, ESA).
+
+    JOINTSAT_DATABASE_URL names it; the archive is the default one, beside its file.
+    """
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrate.upgrade(url)
+    engine = open_engine(url)
+    with session_factory(engine).begin() as session:
+        esa = Partner(code="esa", name="ESA", contribution_share=0.6)
+        nasa = Partner(code="nasa", name="NASA", contribution_share=0.4)
+        session.add_all(
+            [
+                Satellite(
+                    norad_id=CHEOPS,
+                    name="CHEOPS",
+                    operators=[SatelliteOperator(partner=esa, fraction=1.0)],
+                ),
+                Satellite(
+                    norad_id=ISS,
+                    name="ISS (ZARYA)",
+                    operators=[
+                        SatelliteOperator(partner=nasa, fraction=0.5),
+                        SatelliteOperator(partner=esa, fraction=0.5),
+                    ],
+                ),
+            ]
+        )
+    engine.dispose()
+    monkeypatch.setenv("JOINTSAT_DATABASE_URL", url)
+    monkeypatch.delenv("JOINTSAT_ARCHIVE_ROOT", raising=False)
+    return url
+
+
+@pytest.fixture
+def metadata_file(tmp_path: Path) -> Path:
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps(METADATA))
+    return path
+
+
+def archive(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "archive")
+
+
+def products(url: str) -> list[Product]:
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            query = select(Product).options(
+                selectinload(Product.owners), selectinload(Product.files)
+            )
+            return list(session.scalars(query))
+    finally:
+        engine.dispose()
+
+
+def write_files(folder: Path, count: int) -> list[Path]:
+    paths = []
+    for i in range(count):
+        path = folder / f"frame-{i}.fits"
+        path.write_bytes(f"frame {i} ".encode() * (1000 + 37 * i))
+        paths.append(path)
+    return paths
+
+
+def ingest(metadata_file: Path, *paths: Path, satellite: int = CHEOPS) -> Result:
+    return invoke(
+        "archive", "ingest", *map(str, paths), "--satellite", str(satellite),
+        "--metadata", str(metadata_file),
+    )  # fmt: skip
+
+
+def test_ingest_prints_one_line_per_product_with_its_sha256(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    paths = write_files(tmp_path, 3)
+    result = ingest(metadata_file, *paths)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    for line, path in zip(lines, paths, strict=True):
+        ident, sha256, printed = line.split(" ", 2)
+        assert sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert ident == product_id(CHEOPS, [sha256])
+        assert printed == str(path)
+        assert archive(tmp_path).path(sha256).read_bytes() == path.read_bytes()
+    assert "3 product(s) archived" in result.stderr
+    assert "3 new" in result.stderr
+    stored = {p.id: p for p in products(store)}
+    assert set(stored) == {line.split()[0] for line in lines}
+    product = stored[lines[0].split()[0]]
+    assert (product.instrument, product.processing_level) == ("CHEOPS-CCD", "L1")
+    assert product.acquired_start == datetime(2024, 5, 10, 10, tzinfo=UTC)
+    assert (product.ra_deg, product.dec_deg) == (120.5, -20.25)
+    assert product.owner_ids  # the operator, ESA, by default
+    assert [(f.name, f.media_type) for f in product.files] == [("frame-0.fits", "image/fits")]
+
+
+def test_ingest_again_prints_the_same_ids_and_stores_nothing_new(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    paths = write_files(tmp_path, 2)
+    first = ingest(metadata_file, *paths)
+    again = ingest(metadata_file, *paths)
+    assert again.exit_code == 0, again.output
+    assert again.stdout == first.stdout
+    assert "0 new" in again.stderr
+    assert len(products(store)) == 2
+    assert len(list(archive(tmp_path).stored())) == 2
+
+
+def test_options_give_the_metadata_without_a_file(store: str, tmp_path: Path) -> None:
+    (path,) = write_files(tmp_path, 1)
+    result = invoke(
+        "archive", "ingest", str(path), "--satellite", str(ISS), "--instrument", "EarthCam",
+        "--start", "2024-05-10T10:00:00+02:00", "--end", "2024-05-10T08:05:00", "--level", "L2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (product,) = products(store)
+    assert product.satellite_id is not None
+    assert (product.instrument, product.processing_level) == ("EarthCam", "L2")
+    assert product.acquired_start == datetime(2024, 5, 10, 8, tzinfo=UTC)
+    assert product.acquired_end == datetime(2024, 5, 10, 8, 5, tzinfo=UTC)
+    assert len(product.owner_ids) == 2  # both operators of the ISS
+
+
+def test_an_option_that_agrees_with_the_file_is_accepted(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    (path,) = write_files(tmp_path, 1)
+    result = invoke(
+        "archive", "ingest", str(path), "--satellite", str(CHEOPS), "--metadata",
+        str(metadata_file), "--start", "2024-05-10T12:00:00+02:00", "--level", "L1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(products(store)) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "options", "fragments"),
+    [
+        ({"acquired_end": "2024-05-10T09:00:00Z"}, [], ["acquired_end", "ends before"]),
+        ({"acquired_start": "yesterday"}, [], ["acquired_start", "not an ISO 8601 time"]),
+        ({"acquired_start": "2024-05-10T10:00:00"}, [], ["acquired_start", "no time zone"]),
+        ({"instrument": ""}, [], ["instrument"]),
+        ({"owners": "esa"}, [], ["owners", "list of partner codes"]),
+        ({"colour": "red"}, [], ["unknown metadata field", "colour"]),
+        ({"satellite": ISS}, [], ["satellite", "--satellite gives 44874"]),
+        ({}, ["--level", "L2"], ["processing_level", "--level gives 'L2'"]),
+        ({}, ["--start", "2024-05-10T10:00:01Z"], ["acquired_start", "--start gives"]),
+        ({"owners": ["esa", "jaxa"]}, [], ["owners", "no partner with code jaxa"]),
+        ({"contact_id": 7}, [], ["contact_id", "no contact 7"]),
+    ],
+)
+def test_bad_metadata_exits_2_naming_the_field_and_records_nothing(
+    store: str,
+    tmp_path: Path,
+    change: dict[str, object],
+    options: list[str],
+    fragments: list[str],
+) -> None:
+    metadata = tmp_path / "bad.json"
+    metadata.write_text(json.dumps({**METADATA, **change}))
+    paths = write_files(tmp_path, 2)
+    result = invoke(
+        "archive", "ingest", *map(str, paths), "--satellite", str(CHEOPS),
+        "--metadata", str(metadata), *options,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    message = " ".join(result.stderr.split())
+    assert message.startswith("error:")
+    for fragment in fragments:
+        assert fragment in message
+    assert products(store) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("{not json", "not valid JSON"), ("[1, 2]", "must be a JSON object")],
+)
+def test_a_metadata_file_that_is_no_json_object_exits_2(
+    store: str, tmp_path: Path, text: str, fragment: str
+) -> None:
+    metadata = tmp_path / "bad.json"
+    metadata.write_text(text)
+    (path,) = write_files(tmp_path, 1)
+    result = invoke(
+        "archive", "ingest", str(path), "--satellite", str(CHEOPS), "--metadata", str(metadata)
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{metadata}" in result.stderr.replace("\n", "")
+    assert fragment in result.stderr
+    assert products(store) == []
+    assert list(archive(tmp_path).stored()) == []
+
+
+def test_an_unknown_satellite_exits_2_before_any_file_is_stored(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    paths = write_files(tmp_path, 1)
+    result = ingest(metadata_file, *paths, satellite=99999)
+    assert result.exit_code == 2, result.output
+    assert "satellite: no satellite with catalog number 99999" in " ".join(result.stderr.split())
+    assert products(store) == []
+    assert list(archive(tmp_path).stored()) == []
+
+
+def test_a_refused_file_stops_ingest_and_keeps_those_printed_before_it(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    first, second = write_files(tmp_path, 2)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**METADATA, "instrument": "OTHER"}))
+    assert ingest(other, second).exit_code == 0
+    result = ingest(metadata_file, first, second)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stdout.splitlines()
+    assert line.endswith(f" {first}")
+    message = " ".join(result.stderr.split())
+    assert f"{second}: these files are archived already" in message
+    assert {p.instrument for p in products(store)} == {"OTHER", "CHEOPS-CCD"}
+
+
+def test_a_missing_file_is_a_command_line_error(store: str, metadata_file: Path) -> None:
+    result = ingest(metadata_file, Path("no-such-file.fits"))
+    assert result.exit_code == 2
+    assert "no-such-file.fits" in result.stderr
+    assert products(store) == []
+
+
+def test_list_json_round_trips_ids_and_checksums(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    paths = write_files(tmp_path, 2)
+    lines = ingest(metadata_file, *paths).stdout.splitlines()
+    result = invoke("archive", "list", "--format", "json")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    printed = {line.split()[0]: line.split()[1] for line in lines}
+    assert {d["id"]: d["files"][0]["sha256"] for d in listed} == printed
+    for document, path in zip(
+        sorted(listed, key=lambda d: d["files"][0]["name"]), paths, strict=True
+    ):
+        assert document["files"] == [
+            {
+                "name": path.name,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "size_bytes": path.stat().st_size,
+                "media_type": "image/fits",
+            }
+        ]
+        assert document["satellite"] == CHEOPS
+        assert document["satellite_name"] == "CHEOPS"
+        assert document["instrument"] == "CHEOPS-CCD"
+        assert document["processing_level"] == "L1"
+        assert document["acquired_start"] == "2024-05-10T10:00:00Z"
+        assert document["acquired_end"] == "2024-05-10T10:12:00Z"
+        assert document["owners"] == ["esa"]
+    table = invoke("archive", "list")
+    assert table.exit_code == 0, table.output
+    flat = "".join(table.stdout.split())
+    for ident, sha256 in printed.items():
+        assert ident in flat
+        assert sha256 in flat.replace("│", "")
+
+
+def test_list_of_an_empty_archive(store: str) -> None:
+    result = invoke("archive", "list", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+
+
+def test_get_restores_identical_bytes(store: str, metadata_file: Path, tmp_path: Path) -> None:
+    (path,) = write_files(tmp_path, 1)
+    ident, sha256, _ = ingest(metadata_file, path).stdout.split()
+    target = tmp_path / "out" / "copy.fits"
+    target.parent.mkdir()
+    result = invoke("archive", "get", ident, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == path.read_bytes()
+    assert result.stdout == f"{sha256} {target}\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["copy.fits"]
+    into_folder = invoke("archive", "get", ident, "-o", str(target.parent))
+    assert into_folder.exit_code == 0, into_folder.output
+    assert (target.parent / path.name).read_bytes() == path.read_bytes()
+
+
+def test_get_of_a_product_of_several_files_fills_a_folder(store: str, tmp_path: Path) -> None:
+    paths = write_files(tmp_path, 2)
+    blobs = archive(tmp_path)
+    engine = open_engine(store)
+    with session_factory(engine)() as session:
+        product, _ = record_product(
+            session,
+            metadata_from_dict({**METADATA, "satellite": CHEOPS}),
+            [StoredFile(p.name, blobs.put_file(p)) for p in paths],
+            now=datetime.now(UTC),
+        )
+    engine.dispose()
+    folder = tmp_path / "restored" / "product"
+    result = invoke("archive", "get", product.id, "-o", str(folder))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in paths]
+    for path in paths:
+        assert (folder / path.name).read_bytes() == path.read_bytes()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    refused = invoke("archive", "get", product.id, "-o", str(a_file))
+    assert refused.exit_code == 1
+    assert "give a folder" in refused.stderr
+
+
+def test_get_refuses_a_corrupted_blob_and_leaves_no_file(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    (path,) = write_files(tmp_path, 1)
+    ident, sha256, _ = ingest(metadata_file, path).stdout.split()
+    stored = archive(tmp_path).path(sha256)
+    damaged = bytearray(stored.read_bytes())
+    damaged[100] ^= 0x01
+    stored.write_bytes(bytes(damaged))
+    out = tmp_path / "out"
+    out.mkdir()
+    result = invoke("archive", "get", ident, "-o", str(out / "copy.fits"))
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    message = " ".join(result.stderr.split())
+    assert "refused, nothing written" in message
+    assert hashlib.sha256(damaged).hexdigest() in message.replace(" ", "")
+    assert list(out.iterdir()) == []  # no file, no temporary file
+
+
+def test_get_of_an_unknown_product_or_a_missing_blob_fails_clearly(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    result = invoke("archive", "get", "0" * 32, "-o", str(tmp_path / "x"))
+    assert result.exit_code == 1
+    assert "no product '00000000000000000000000000000000'" in result.stderr
+    (path,) = write_files(tmp_path, 1)
+    ident, sha256, _ = ingest(metadata_file, path).stdout.split()
+    archive(tmp_path).path(sha256).unlink()
+    result = invoke("archive", "get", ident, "-o", str(tmp_path / "x"))
+    assert result.exit_code == 1
+    assert f"has no blob {sha256}" in " ".join(result.stderr.split())
+    assert not (tmp_path / "x").exists()
+
+
+def test_get_token_without_url_is_a_command_line_error(store: str, tmp_path: Path) -> None:
+    result = invoke("archive", "get", "x", "-o", str(tmp_path / "x"), "--token", "t")
+    assert result.exit_code == 2
+    assert "--token goes with --url" in result.stderr
+    result = invoke("archive", "get", "x", "-o", str(tmp_path / "x"), "--url", "file:///etc")
+    assert result.exit_code == 2
+
+
+def test_sweep_removes_orphan_blobs_and_temporary_files(
+    store: str, metadata_file: Path, tmp_path: Path
+) -> None:
+    (path,) = write_files(tmp_path, 1)
+    _, kept, _ = ingest(metadata_file, path).stdout.split()
+    blobs = archive(tmp_path)
+    with Path(__file__).open("rb") as source:
+        orphan = blobs.put(source)
+    part = blobs.incoming / "interrupted.part"
+    part.write_bytes(b"half a file")
+    result = invoke("archive", "sweep")
+    assert result.exit_code == 0, result.output
+    assert "removed 1 unreferenced blob(s) and 1 temporary file(s)" in result.stdout
+    assert not blobs.has(orphan.sha256)
+    assert not part.exists()
+    assert list(blobs.stored()) == [kept]
+    again = invoke("archive", "sweep")
+    assert "removed 0 unreferenced blob(s) and 0 temporary file(s)" in again.stdout
+
+
+def test_archive_root_comes_from_the_environment(
+    store: str, metadata_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "elsewhere"
+    monkeypatch.setenv("JOINTSAT_ARCHIVE_ROOT", str(root))
+    (path,) = write_files(tmp_path, 1)
+    _, sha256, _ = ingest(metadata_file, path).stdout.split()
+    assert BlobStore(root).has(sha256)
+    assert not archive(tmp_path).blobs.exists()
