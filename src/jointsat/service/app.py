@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from jointsat import __version__
+from jointsat.archive.blobs import BlobStore
 from jointsat.service import problems
 from jointsat.service.cache import ResponseCache
 from jointsat.service.routes import (
@@ -20,9 +21,11 @@ from jointsat.service.routes import (
     partners,
     passes,
     plans,
+    products,
     requests,
     satellites,
     schedules,
+    stac,
     stations,
     users,
 )
@@ -70,6 +73,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
+    app.state.blobs = BlobStore(settings.archive_folder)
     app.state.response_cache = ResponseCache()
     problems.install(app)
     _serve_docs(app)
@@ -84,8 +88,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         schedules.router,
         requests.router,
         plans.router,
+        products.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(stac.router)  # the STAC API, at /stac
     return app
 
 

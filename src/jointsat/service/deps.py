@@ -32,6 +32,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
+def optional_user(request: Request, session: SessionDep) -> User | None:
+    """Return the caller's user, None without a token (the public); 401 for a bad token."""
+    if "authorization" not in request.headers:
+        return None
+    return current_user(request, session)
+
+
 def current_user(request: Request, session: SessionDep) -> User:
     """Return the user whose bearer token came with the request, or answer 401."""
     header = request.headers.get("Authorization", "")
@@ -47,6 +54,8 @@ def current_user(request: Request, session: SessionDep) -> User:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+CallerDep = Annotated[User | None, Depends(optional_user)]
+"""The calling user, or None for the public (no Authorization header)."""
 
 
 def require_admin(user: UserDep) -> User:

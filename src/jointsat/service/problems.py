@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jointsat.errors import InputError
+from jointsat.errors import ArchiveConflictError, ArchiveStorageError, InputError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -88,6 +88,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(ArchiveConflictError)
+    async def _conflict(_: Request, exc: ArchiveConflictError) -> JSONResponse:
+        return problem_response(409, "Conflict", str(exc))
+
+    @app.exception_handler(ArchiveStorageError)
+    async def _storage(_: Request, exc: ArchiveStorageError) -> JSONResponse:
+        return problem_response(507, "Insufficient storage", str(exc))
 
     @app.exception_handler(InputError)
     async def _input(_: Request, exc: InputError) -> JSONResponse:

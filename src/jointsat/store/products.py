@@ -88,22 +88,11 @@ def record_product(
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise ArchiveInputError(f"file names repeat within the product: {sorted(names)}")
-    satellite = session.scalars(
-        select(Satellite).where(Satellite.norad_id == metadata.satellite)
-    ).one_or_none()
-    if satellite is None:
-        raise ArchiveInputError(f"satellite: no satellite with catalog number {metadata.satellite}")
+    satellite, owner_ids = resolve(session, metadata)
     ident = product_id(metadata.satellite, [f.blob.sha256 for f in files])
     existing = session.get(Product, ident)
     if existing is not None:
         return _existing(existing, metadata)
-    owner_ids = _owner_ids(session, metadata, satellite)
-    if metadata.contact_id is not None:
-        contact = session.get(ContactRecord, metadata.contact_id)
-        if contact is None or contact.satellite_id != satellite.id:
-            raise ArchiveInputError(
-                f"contact_id: no contact {metadata.contact_id} of satellite {metadata.satellite}"
-            )
     times = release_times(owner_ids, metadata.acquired_end, data_terms(session))
     bbox = metadata.bbox
     product = Product(
@@ -159,6 +148,27 @@ def _existing(product: Product, metadata: ProductMetadata) -> tuple[Product, boo
     return product, False
 
 
+def resolve(session: Session, metadata: ProductMetadata) -> tuple[Satellite, list[int]]:
+    """Return the metadata's satellite and owning partners' ids, or refuse naming the field.
+
+    Checks everything the store must know before a product's bytes are taken: the
+    satellite, the owners (default: its operators) and the contact.
+    """
+    satellite = session.scalars(
+        select(Satellite).where(Satellite.norad_id == metadata.satellite)
+    ).one_or_none()
+    if satellite is None:
+        raise ArchiveInputError(f"satellite: no satellite with catalog number {metadata.satellite}")
+    owner_ids = _owner_ids(session, metadata, satellite)
+    if metadata.contact_id is not None:
+        contact = session.get(ContactRecord, metadata.contact_id)
+        if contact is None or contact.satellite_id != satellite.id:
+            raise ArchiveInputError(
+                f"contact_id: no contact {metadata.contact_id} of satellite {metadata.satellite}"
+            )
+    return satellite, owner_ids
+
+
 def _owner_ids(session: Session, metadata: ProductMetadata, satellite: Satellite) -> list[int]:
     if not metadata.owners:
         owners = [o.partner_id for o in satellite.operators]
@@ -167,11 +177,8 @@ def _owner_ids(session: Session, metadata: ProductMetadata, satellite: Satellite
                 f"owners: satellite {metadata.satellite} has no operators; name the owners"
             )
         return owners
-    found = dict(
-        session.execute(select(Partner.code, Partner.id).where(Partner.code.in_(metadata.owners)))
-        .tuples()
-        .all()
-    )
+    query = select(Partner.code, Partner.id).where(Partner.code.in_(metadata.owners))
+    found = {code: ident for code, ident in session.execute(query)}
     missing = [code for code in metadata.owners if code not in found]
     if missing:
         raise ArchiveInputError(f"owners: no partner with code {', '.join(missing)}")

@@ -10,9 +10,11 @@ from jointsat.service.cache import cached_json
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
+from jointsat.store.products import refresh_release_times
 from jointsat.store.tables import Agreement, Partner, Visibility
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
+NULLABLE = ("share", "public_release_days")  # null: the contribution share; never public
 
 
 class AgreementUpdate(BaseModel):
@@ -23,6 +25,12 @@ class AgreementUpdate(BaseModel):
     share: float | None = Field(default=None, gt=0.0, le=1.0)
     priority_class: int | None = Field(default=None, ge=0, le=1000)
     embargo_days: int | None = Field(default=None, ge=0, le=36_500)
+    public_release_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=36_500,
+        description="Days after acquisition when its products become public (null: never)",
+    )
     station_visibility: Visibility | None = None
     satellite_visibility: Visibility | None = None
 
@@ -35,6 +43,7 @@ class AgreementPublic(BaseModel):
     share_is_contribution: bool
     priority_class: int
     embargo_days: int
+    public_release_days: int | None
     station_visibility: Visibility
     satellite_visibility: Visibility
 
@@ -46,6 +55,7 @@ def _public(agreement: Agreement) -> AgreementPublic:
         share_is_contribution=agreement.share is None,
         priority_class=agreement.priority_class,
         embargo_days=agreement.embargo_days,
+        public_release_days=agreement.public_release_days,
         station_visibility=agreement.station_visibility,
         satellite_visibility=agreement.satellite_visibility,
     )
@@ -81,11 +91,15 @@ def read_agreement(partner_id: PathId, session: SessionDep, _: UserDep) -> Agree
 def update_agreement(
     partner_id: PathId, body: AgreementUpdate, session: SessionDep, _: AdminDep
 ) -> AgreementPublic:
-    """Change a partner's agreement (consortium admin)."""
+    """Change a partner's agreement (consortium admin); its products' release follows."""
     agreement = _get(session, partner_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        if value is None and field != "share":
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None and field not in NULLABLE:
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
         setattr(agreement, field, value)
+    if {"embargo_days", "public_release_days"} & set(changes):
+        session.flush()
+        refresh_release_times(session, [partner_id])
     session.commit()
     return _public(agreement)
