@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -423,3 +427,144 @@ def test_archive_root_comes_from_the_environment(
     _, sha256, _ = ingest(metadata_file, path).stdout.split()
     assert BlobStore(root).has(sha256)
     assert not archive(tmp_path).blobs.exists()
+
+
+@pytest.fixture
+def server(store: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Serve the store with uvicorn on a free loopback port; yield its URL and admin token."""
+    import uvicorn
+
+    from jointsat.service.app import create_app
+    from jointsat.service.settings import Settings
+    from jointsat.service.tokens import initialise
+
+    engine = open_engine(store)
+    with session_factory(engine).begin() as session:
+        token = initialise(session, name="admin", now=datetime.now(UTC))
+    engine.dispose()
+    app = create_app(Settings(database_url=store, archive_root=tmp_path / "archive"))
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    served = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=served.run, kwargs={"sockets": [listening]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30.0
+    while not served.started:
+        assert thread.is_alive(), "the server stopped"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/", token
+    finally:
+        served.should_exit = True
+        thread.join(timeout=30.0)
+        listening.close()
+
+
+def test_get_downloads_from_a_server_verified(
+    server: tuple[str, str], metadata_file: Path, tmp_path: Path
+) -> None:
+    url, token = server
+    (path,) = write_files(tmp_path, 1)
+    ident, sha256, _ = ingest(metadata_file, path).stdout.split()
+    target = tmp_path / "downloaded.fits"
+    result = invoke("archive", "get", ident, "-o", str(target), "--url", url, "--token", token)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == path.read_bytes()
+    assert result.stdout == f"{sha256} {target}\n"
+
+
+def test_get_from_a_server_names_its_refusal(
+    server: tuple[str, str], metadata_file: Path, tmp_path: Path
+) -> None:
+    url, token = server
+    (path,) = write_files(tmp_path, 1)
+    ident, _, _ = ingest(metadata_file, path).stdout.split()
+    target = tmp_path / "downloaded.fits"
+    for options, status in ((["--token", "jst_not-a-token"], "401"), ([], "404")):
+        result = invoke("archive", "get", ident, "-o", str(target), "--url", url, *options)
+        assert result.exit_code == 1, result.output
+        message = " ".join(result.stderr.split())
+        assert f"GET {url}api/v1/products/{ident}: HTTP {status}" in message
+        assert "Traceback" not in result.output
+        assert not target.exists()
+    unknown = invoke("archive", "get", "f" * 32, "-o", str(target), "--url", url, "--token", token)
+    assert unknown.exit_code == 1
+    assert "HTTP 404" in unknown.stderr
+
+
+def test_get_from_a_server_refuses_damaged_bytes(
+    server: tuple[str, str], metadata_file: Path, tmp_path: Path
+) -> None:
+    url, token = server
+    (path,) = write_files(tmp_path, 1)
+    ident, sha256, _ = ingest(metadata_file, path).stdout.split()
+    stored = archive(tmp_path).path(sha256)
+    stored.write_bytes(stored.read_bytes()[::-1])  # same size, other bytes
+    out = tmp_path / "out"
+    out.mkdir()
+    result = invoke(
+        "archive", "get", ident, "-o", str(out / "x.fits"), "--url", url, "--token", token
+    )
+    assert result.exit_code == 1, result.output
+    assert "refused, nothing written" in " ".join(result.stderr.split())
+    assert list(out.iterdir()) == []
+
+
+def test_get_from_no_server_is_a_clear_error(store: str, tmp_path: Path) -> None:
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    listening.close()  # nothing listens there now
+    result = invoke(
+        "archive", "get", "x", "-o", str(tmp_path / "x"), "--url", f"http://127.0.0.1:{port}"
+    )
+    assert result.exit_code == 1
+    assert "cannot reach the server" in " ".join(result.stderr.split())
+
+
+def test_a_transfer_cut_short_is_refused(store: str, tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    content = b"x" * 1000
+    described = {
+        "files": [
+            {
+                "name": "cut.bin",
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "size_bytes": len(content),
+            }
+        ]
+    }
+
+    class CutShort(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(described).encode()
+            if self.path.endswith("/files/cut.bin"):
+                body = content[:100]  # announces all of it, sends a tenth, hangs up
+            self.send_response(200)
+            self.send_header(
+                "Content-Length", str(len(content) if "files" in self.path else len(body))
+            )
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), CutShort) as stub:
+        thread = threading.Thread(target=stub.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{stub.server_address[1]}"
+            result = invoke("archive", "get", "p1", "-o", str(tmp_path / "cut.bin"), "--url", url)
+        finally:
+            stub.shutdown()
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.stderr.split())
+    assert message.startswith("error: cut.bin: ")
+    assert "nothing written" in message
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == []

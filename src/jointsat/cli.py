@@ -1832,14 +1832,18 @@ def _http_open(url: str, token: str | None) -> BinaryIO:
 
 def _remote_product_files(url: str, token: str | None, product_id: str) -> list[_ProductFileSource]:
     """Return the files of a product a jointsat server describes, to download from it."""
+    from http.client import HTTPException
     from urllib.parse import quote
 
     from jointsat.archive.blobs import check_sha256
     from jointsat.errors import ArchiveInputError
 
     product_url = f"{url.rstrip('/')}/api/v1/products/{quote(product_id, safe='')}"
-    with _http_open(product_url, token) as response:
-        body = response.read(PRODUCT_DOCUMENT_MAX_BYTES + 1)
+    try:
+        with _http_open(product_url, token) as response:
+            body = response.read(PRODUCT_DOCUMENT_MAX_BYTES + 1)
+    except (OSError, HTTPException) as exc:
+        raise JointsatError(f"GET {product_url}: the answer was cut short ({exc})") from None
     try:
         if len(body) > PRODUCT_DOCUMENT_MAX_BYTES:
             raise ValueError("the answer is too long")
@@ -1917,6 +1921,8 @@ def _restore(files: Sequence[_ProductFileSource], output: Path) -> list[Path]:
 
 def _copy_verified(source: _ProductFileSource, sink: BinaryIO, target: Path) -> None:
     """Copy a file's bytes to ``sink``, refusing them unless size and SHA-256 match."""
+    from http.client import HTTPException
+
     from jointsat.archive.blobs import CHUNK_BYTES
     from jointsat.errors import ArchiveStorageError
 
@@ -1928,7 +1934,7 @@ def _copy_verified(source: _ProductFileSource, sink: BinaryIO, target: Path) -> 
                 digest.update(chunk)
                 size += len(chunk)
                 sink.write(chunk)
-    except OSError as exc:
+    except (OSError, HTTPException) as exc:  # IncompleteRead: the server stopped midway
         raise JointsatError(
             f"{source.name}: reading from {source.where} failed ({exc}); nothing written"
         ) from None
