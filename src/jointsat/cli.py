@@ -1585,13 +1585,9 @@ def archive_ingest(
     """
     import mimetypes
 
-    from sqlalchemy import select
-
     from jointsat.archive.blobs import BlobStore
-    from jointsat.errors import ArchiveInputError
     from jointsat.store.database import open_engine, session_factory
-    from jointsat.store.products import DEFAULT_MEDIA_TYPE, StoredFile, record_product
-    from jointsat.store.tables import Satellite
+    from jointsat.store.products import DEFAULT_MEDIA_TYPE, StoredFile, record_product, resolve
 
     errors = Console(stderr=True)
     given = {
@@ -1610,12 +1606,9 @@ def archive_ingest(
         created = 0
         try:
             with session_factory(engine)() as session:
-                known = select(Satellite.id).where(Satellite.norad_id == satellite)
-                if session.scalar(known) is None:
-                    with _archive_input_errors(errors, "--satellite"):
-                        raise ArchiveInputError(
-                            f"satellite: no satellite with catalog number {satellite} in the store"
-                        )
+                # The satellite, owners and contact are checked before any file is stored.
+                with _archive_input_errors(errors, "the metadata"):
+                    resolve(session, metadata)
                 for done, path in enumerate(paths):
                     with _archive_input_errors(errors, str(path)):
                         try:
