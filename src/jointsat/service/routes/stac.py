@@ -279,7 +279,7 @@ def _base(request: Request) -> str:
 def collection_ids(session: Session) -> dict[int, str]:
     """Return every satellite's collection id by satellite row id."""
     return catalog.collection_ids(
-        session.execute(select(Satellite.id, Satellite.name, Satellite.norad_id)).tuples()
+        session.execute(select(Satellite.id, Satellite.name, Satellite.norad_id))
     )
 
 
@@ -301,7 +301,7 @@ def designators(session: Session, satellite_ids: Sequence[int]) -> dict[int, str
                 ElementSetRecord.epoch == latest.c.epoch,
             ),
         )
-    ).tuples()
+    )
     found = {}
     for satellite_id, omm in rows:
         designator = str(omm.get("OBJECT_ID") or "").strip()
@@ -412,11 +412,11 @@ def visible_extents(session: Session, caller: Caller, now: datetime) -> dict[int
         )
         .where(visible_to(caller, now))
         .group_by(Product.satellite_id)
-    ).tuples()
+    )
     instruments: dict[int, set[str]] = {}
     for satellite_id, instrument in session.execute(
         select(Product.satellite_id, Product.instrument).where(visible_to(caller, now)).distinct()
-    ).tuples():
+    ):
         instruments.setdefault(satellite_id, set()).add(instrument)
     extents = {}
     for satellite_id, start, end, south, north, west, east, wraps in rows:
