@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test test-fast lint format bench clean
+.PHONY: demo test test-fast lint format bench web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,22 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.scheduling
 	$(BIN)/python -m benchmarks.planning
 	$(BIN)/python -m benchmarks.api_load
+
+# The dashboard's third-party assets are committed; this refreshes them from npm (web/).
+WEB_VENDOR := src/jointsat/web/vendor
+web:
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(WEB_VENDOR)/leaflet $(WEB_VENDOR)/vis-timeline
+	mkdir -p $(WEB_VENDOR)/leaflet/images $(WEB_VENDOR)/vis-timeline
+	cp web/node_modules/leaflet/dist/leaflet.js web/node_modules/leaflet/dist/leaflet.css \
+		web/node_modules/leaflet/LICENSE $(WEB_VENDOR)/leaflet/
+	cp web/node_modules/leaflet/dist/images/*.png $(WEB_VENDOR)/leaflet/images/
+	cp web/node_modules/vis-timeline/standalone/umd/vis-timeline-graph2d.min.js \
+		web/node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css \
+		web/node_modules/vis-timeline/LICENSE.md web/node_modules/vis-timeline/LICENSE.MIT.txt \
+		web/node_modules/vis-timeline/LICENSE.Apache-2.0.txt $(WEB_VENDOR)/vis-timeline/
+	cd web && node -e 'for (const p of ["leaflet", "vis-timeline"]) console.log(p, require(p + "/package.json").version)' \
+		> ../$(WEB_VENDOR)/VERSIONS
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
