@@ -44,6 +44,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.scheduling
 	$(BIN)/python -m benchmarks.planning
 	$(BIN)/python -m benchmarks.api_load
+	$(BIN)/python -m benchmarks.archive_ingest
 
 # The dashboard's third-party assets are committed; this refreshes them from npm (web/).
 WEB_VENDOR := src/jointsat/web/vendor
