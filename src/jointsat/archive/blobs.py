@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -26,6 +28,7 @@ from typing import BinaryIO
 from jointsat.errors import ArchiveInputError, ArchiveStorageError
 
 CHUNK_BYTES = 1 << 20  # read and write a megabyte at a time
+PARALLEL_HASH_BYTES = 1 << 18  # chunks this large are hashed in another thread as they are written
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -44,6 +47,12 @@ def check_sha256(value: str, *, field: str = "sha256") -> str:
     if not SHA256_HEX.fullmatch(text):
         raise ArchiveInputError(f"{field} must be 64 hexadecimal digits, got {value!r}")
     return text
+
+
+@functools.cache
+def _hasher() -> ThreadPoolExecutor:
+    """Return the threads that hash large chunks while they are written (hashing frees the GIL)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="jointsat-sha256")
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -150,7 +159,13 @@ class BlobStore:
 
 
 class BlobWriter:
-    """A blob being written: ``write`` chunks, then ``commit``; used as a context manager."""
+    """A blob being written: ``write`` chunks, then ``commit``; used as a context manager.
+
+    ``commit`` is ``seal`` (fsync and check the checksum) then ``publish`` (rename into
+    place and fsync the folder); an upload of several files seals each as it ends and
+    publishes them all only once the whole upload has arrived, so that one cut short
+    leaves no blob.
+    """
 
     def __init__(
         self, store: BlobStore, file: BinaryIO, temporary: Path, expected: str | None
@@ -161,16 +176,26 @@ class BlobWriter:
         self._expected = expected
         self._digest = hashlib.sha256()
         self.size_bytes = 0
+        self._sealed: str | None = None
         self._done = False
 
     def write(self, chunk: bytes) -> None:
-        """Append bytes to the blob."""
-        self._digest.update(chunk)
+        """Append bytes to the blob (a large chunk is hashed in another thread meanwhile)."""
+        hashing = (
+            _hasher().submit(self._digest.update, chunk)
+            if len(chunk) >= PARALLEL_HASH_BYTES
+            else None
+        )
+        if hashing is None:
+            self._digest.update(chunk)
         try:
             self._file.write(chunk)
         except OSError as exc:
             self.abort()
             raise _storage_error(exc, "the file") from exc
+        finally:
+            if hashing is not None:
+                hashing.result()
         self.size_bytes += len(chunk)
 
     @property
@@ -178,13 +203,13 @@ class BlobWriter:
         """Return the SHA-256 (hex) of what was written so far."""
         return self._digest.hexdigest()
 
-    def commit(self) -> Blob:
-        """Make the blob durable under its SHA-256 and return it.
+    def seal(self) -> str:
+        """Make the written bytes durable and check them; return their SHA-256.
 
         Refuses (and drops the bytes) when they do not match the declared checksum.
         """
         digest = self.sha256
-        try:
+        with self._dropping_on_error():
             os.fsync(self._file.fileno())
             self._file.close()
             if self._expected is not None and digest != self._expected:
@@ -192,6 +217,13 @@ class BlobWriter:
                     f"the file's SHA-256 is {digest}, not the declared {self._expected}:"
                     " it was damaged or cut short on the way"
                 )
+        self._sealed = digest
+        return digest
+
+    def publish(self) -> Blob:
+        """Move the sealed bytes to their SHA-256 name, durably, and return the blob."""
+        digest = self._sealed if self._sealed is not None else self.seal()
+        with self._dropping_on_error():
             target = self._store.path(digest)
             if target.is_file():  # the same bytes are stored already: keep those
                 self._temporary.unlink()
@@ -202,14 +234,24 @@ class BlobWriter:
                     _fsync_folder(folder.parent)
                 self._temporary.replace(target)
                 _fsync_folder(folder)
+        self._done = True
+        return Blob(digest, self.size_bytes)
+
+    def commit(self) -> Blob:
+        """Seal and publish: the blob is durable under its SHA-256 when this returns."""
+        self.seal()
+        return self.publish()
+
+    @contextlib.contextmanager
+    def _dropping_on_error(self) -> Iterator[None]:
+        try:
+            yield
         except OSError as exc:
             self.abort()
             raise _storage_error(exc, "the file") from exc
         except BaseException:
             self.abort()
             raise
-        self._done = True
-        return Blob(digest, self.size_bytes)
 
     def abort(self) -> None:
         """Drop what was written (nothing of it stays on disk)."""

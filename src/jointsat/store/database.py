@@ -71,7 +71,7 @@ def open_engine(url: str, **options: Any) -> Engine:
         cursor = connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA synchronous = FULL")  # a commit survives power loss
         cursor.close()
 
     return engine

@@ -33,7 +33,6 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from jointsat.archive.blobs import CHUNK_BYTES, BlobStore, BlobWriter, check_sha256
@@ -216,7 +215,9 @@ class _Upload:
     metadata: ProductMetadata | None = None
     checksums: dict[str, str] = field(default_factory=dict)
     writer: tuple[str, str, BlobWriter] | None = None
-    finished: list[tuple[str, str, BlobWriter]] = field(default_factory=list)
+    pending: bytearray = field(default_factory=bytearray)  # the file's bytes not yet written
+    finished: list[tuple[str, str, BlobWriter, bytes]] = field(default_factory=list)
+    sealed: list[tuple[str, str, BlobWriter]] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     ended: bool = False
 
@@ -263,8 +264,8 @@ class _Upload:
             raise ArchiveInputError(f"unknown part {name!r}: send 'metadata', then 'file' parts")
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self.part == "file" and self.writer is not None:
-            self.writer[2].write(data[start:end])
+        if self.part == "file":
+            self.pending.extend(data[start:end])
         elif self.part == "metadata":
             self.metadata_bytes.extend(data[start:end])
             if len(self.metadata_bytes) > MAX_METADATA_BYTES:
@@ -274,7 +275,8 @@ class _Upload:
         if self.part == "metadata":
             self._read_metadata()
         elif self.part == "file" and self.writer is not None:
-            self.finished.append(self.writer)
+            self.finished.append((*self.writer, bytes(self.pending)))
+            self.pending.clear()
             self.writer = None
         self.part = ""
 
@@ -299,8 +301,28 @@ class _Upload:
 
     def abort(self) -> None:
         """Drop every file not yet committed."""
-        for _, _, writer in [*self.finished, *([self.writer] if self.writer else [])]:
+        writers = [w for _, _, w, _ in self.finished] + [w for _, _, w in self.sealed]
+        for writer in [*writers, *([self.writer[2]] if self.writer else [])]:
             writer.abort()
+
+    async def write_pending(self) -> None:
+        """Write the current file's received bytes, off the event loop, a megabyte at a time."""
+        if self.writer is not None and len(self.pending) >= CHUNK_BYTES:
+            data = bytes(self.pending)
+            self.pending.clear()
+            await run_in_threadpool(self.writer[2].write, data)
+
+    async def seal_finished(self) -> None:
+        """Write the rest of each finished file and make it durable (not yet published)."""
+        while self.finished:
+            name, media_type, writer, tail = self.finished.pop(0)
+            self.sealed.append((name, media_type, writer))
+            await run_in_threadpool(_seal, writer, tail)
+
+
+def _seal(writer: BlobWriter, tail: bytes) -> None:
+    writer.write(tail)
+    writer.seal()
 
 
 def _ingest_rule(sessions: sessionmaker[Session], user: User) -> Callable[[ProductMetadata], None]:
@@ -341,22 +363,20 @@ async def ingest_product(
     sessions = _sessions(request)
     upload = _Upload(_blobs(request), _ingest_rule(sessions, user))
     parser = MultipartParser(boundary, upload.callbacks())  # type: ignore[arg-type]
-    stored: list[StoredFile] = []
     try:
         async for chunk in request.stream():
             parser.write(chunk)
-            while upload.finished:
-                name, media_type, writer = upload.finished.pop(0)
-                blob = await run_in_threadpool(writer.commit)
-                stored.append(StoredFile(name, blob, media_type))
+            await upload.write_pending()
+            await upload.seal_finished()
         parser.finalize()
         if not upload.ended:
             raise ProblemError(
                 400, "Bad request", "the upload was cut short: its closing boundary never came"
             )
-    except ClientDisconnect:
-        upload.abort()
-        raise
+        # Only a whole upload publishes its files: one cut short leaves no blob.
+        stored = await run_in_threadpool(
+            lambda: [StoredFile(n, w.publish(), m) for n, m, w in upload.sealed]
+        )
     except BaseException:
         upload.abort()
         raise
