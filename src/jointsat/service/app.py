@@ -27,6 +27,7 @@ from jointsat.service.routes import (
     schedules,
     stac,
     stations,
+    tracks,
     users,
 )
 from jointsat.service.settings import Settings
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         partners.router,
         agreements.router,
         stations.router,
+        tracks.router,  # before satellites.router: /satellites/positions is not an id
         satellites.router,
         users.router,
         passes.router,

@@ -1,0 +1,318 @@
+"""Serve what the dashboard's map and polar plot draw: positions, ground tracks, look angles.
+
+Every satellite is propagated by SGP4 with its stored element sets, the set
+nearest in epoch at each moment (as pass prediction does). A row where SGP4
+fails (a decayed satellite) carries null numbers and the error, never a 500.
+The numerics are jointsat.orbits.tracks'; the rules of visibility are those of
+/satellites and /stations (a satellite or station hidden from the caller: 404).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from jointsat.errors import JointsatError
+from jointsat.orbits import propagation
+from jointsat.orbits.passes import split_julian
+from jointsat.orbits.sun import is_sunlit, sun_position_km
+from jointsat.orbits.tracks import (
+    horizon_radius_km,
+    look_angles,
+    split_at_antimeridian,
+    subsatellite_points,
+)
+from jointsat.service.access import (
+    satellite_visibilities,
+    sees_satellite,
+    sees_station,
+    station_visibilities,
+)
+from jointsat.service.deps import NowDep, SessionDep, UserDep
+from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId
+from jointsat.store.convert import elements_of
+from jointsat.store.tables import GroundStation, Satellite, User
+
+# The prefix is /satellites's: app.py includes this router before satellites.router,
+# or GET /satellites/positions would be taken for GET /satellites/{satellite_id}.
+router = APIRouter(prefix="/satellites", tags=["satellites"])
+
+MAX_TRACK_SPAN = timedelta(days=3)
+MAX_TRACK_SAMPLES = 20_000
+TRACK_BEFORE_NOW = timedelta(minutes=45)
+TRACK_AFTER_NOW = timedelta(minutes=90)
+MAX_LOOK_SPAN = timedelta(days=1)
+DAY_S = 86400.0
+
+Start = Annotated[AwareDatetime | None, Query(description="Window start, ISO 8601 with zone")]
+End = Annotated[AwareDatetime | None, Query(description="Window end, ISO 8601 with zone")]
+
+
+class Position(BaseModel):
+    """Where a satellite is at one moment, and the ground it sees."""
+
+    satellite_id: int
+    norad_id: int
+    name: str
+    lat_deg: float | None = Field(description="Geodetic latitude of the sub-satellite point")
+    lon_deg: float | None = Field(description="Longitude of the sub-satellite point, [-180, 180]")
+    alt_km: float | None = Field(description="Height above the WGS-84 ellipsoid")
+    footprint_radius_km: float | None = Field(
+        description="Great-circle distance from the sub-satellite point to where the "
+        "satellite stands at min_elevation_deg (Earth of mean radius 6371.0 km)"
+    )
+    sunlit: bool | None
+    error: str | None = Field(description="Why the numbers are null (SGP4 failed), else null")
+
+
+LatLon = Annotated[list[float], Field(min_length=2, max_length=2)]
+"""A point as [lat_deg, lon_deg] (Leaflet's order)."""
+
+
+class Track(BaseModel):
+    """A satellite's ground track, in segments that do not cross the antimeridian."""
+
+    satellite_id: int
+    norad_id: int
+    name: str
+    start: datetime
+    end: datetime
+    step_s: int
+    segments: list[list[LatLon]] = Field(
+        description="Lines of [lat_deg, lon_deg] points; each one after the first begins, "
+        "and each one before the last ends, at the antimeridian (interpolated point)"
+    )
+    error: str | None = Field(
+        description="Why samples are missing (SGP4 failed at some of them), else null"
+    )
+
+
+class LookSample(BaseModel):
+    """The satellite as a station sees it at one moment."""
+
+    time: datetime
+    azimuth_deg: float | None = Field(description="From north through east, [0, 360)")
+    elevation_deg: float | None = Field(description="Geometric, from the geodetic horizon")
+    range_km: float | None
+
+
+class Look(BaseModel):
+    """A satellite's azimuth, elevation and range from a station over a window."""
+
+    satellite_id: int
+    station_id: int
+    samples: list[LookSample]
+    error: str | None = Field(description="Why some samples are null (SGP4 failed), else null")
+
+
+def _orbit(satellite: Satellite) -> propagation.Satellite:
+    """Return the engine's satellite: the stored element sets by epoch, nearest one used."""
+    sets = sorted((elements_of(e) for e in satellite.element_sets), key=lambda e: e.epoch)
+    return propagation.Satellite(satellite.norad_id, satellite.name, tuple(sets))
+
+
+def _visible_satellite(session: SessionDep, user: User, satellite_id: int) -> Satellite:
+    satellite = session.get(Satellite, satellite_id)
+    if satellite is None or not sees_satellite(user, satellite, satellite_visibilities(session)):
+        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
+    if not satellite.element_sets:
+        raise ProblemError(404, "Not found", f"satellite {satellite_id} has no element sets")
+    return satellite
+
+
+def _grid(start: datetime, end: datetime, step_s: int) -> list[datetime]:
+    """Return the sample times: start, start + step, ... and end (always the last one)."""
+    span = (end - start).total_seconds()
+    seconds = [k * step_s for k in range(math.ceil(span / step_s))] + [span]
+    return [start + timedelta(seconds=s) for s in seconds]
+
+
+def _propagate(
+    orbit: propagation.Satellite, times: Sequence[datetime]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
+    """Return TEME positions ``(T, 3)`` (NaN where SGP4 failed), jd, fr and the first error."""
+    jd0, fr0 = split_julian(times[0])
+    offsets = np.array([(t - times[0]).total_seconds() for t in times])
+    jd = np.full(offsets.shape, jd0)
+    fr = fr0 + offsets / DAY_S
+    try:
+        codes, r, _ = propagation.propagate([orbit], jd, fr)
+    except (JointsatError, ValueError) as exc:
+        return np.full((len(times), 3), np.nan), jd, fr, f"cannot propagate: {exc}"
+    r = r[0]
+    failed = np.flatnonzero(codes[0])
+    error = None
+    if failed.size:
+        first = int(failed[0])
+        when = times[first].isoformat().replace("+00:00", "Z")
+        error = f"SGP4 failed from {when}: {propagation.error_message(int(codes[0, first]))}"
+    with np.errstate(invalid="ignore"):
+        r[~np.isfinite(r).all(axis=-1)] = np.nan
+    return r, jd, fr, error
+
+
+def _number(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+@router.get("/positions", response_model=list[Position])
+def positions(
+    session: SessionDep,
+    user: UserDep,
+    now: NowDep,
+    at: Annotated[
+        AwareDatetime | None, Query(description="The moment, ISO 8601 with zone (default: now)")
+    ] = None,
+    min_elevation_deg: Annotated[
+        float, Query(ge=0.0, le=90.0, description="Elevation at the footprint's edge")
+    ] = 0.0,
+) -> list[Position]:
+    """Return where every satellite the caller may see, with element sets, is at a moment."""
+    moment = now if at is None else at
+    visibility = satellite_visibilities(session)
+    rows = [
+        s
+        for s in session.scalars(
+            select(Satellite)
+            .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+            .order_by(Satellite.id)
+        )
+        if s.element_sets and sees_satellite(user, s, visibility)
+    ]
+    answer = []
+    for satellite in rows:
+        r, jd, fr, error = _propagate(_orbit(satellite), [moment])
+        lat, lon, alt = subsatellite_points(r, jd, fr)
+        radius = horizon_radius_km(alt, min_elevation_deg)
+        values = [_number(v[0]) for v in (lat, lon, alt, radius)]
+        if error is None and None in values:
+            error = "the position is not a finite number"
+        if error is not None:
+            values = [None, None, None, None]
+        answer.append(
+            Position(
+                satellite_id=satellite.id,
+                norad_id=satellite.norad_id,
+                name=satellite.name,
+                lat_deg=values[0],
+                lon_deg=values[1],
+                alt_km=values[2],
+                footprint_radius_km=values[3],
+                sunlit=None if error else bool(is_sunlit(r, sun_position_km(jd, fr))[0]),
+                error=error,
+            )
+        )
+    return answer
+
+
+def _window(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """Fill a missing end of the track's window: one orbit-ish, 45 min back to 90 min on."""
+    span = TRACK_BEFORE_NOW + TRACK_AFTER_NOW
+    try:
+        if start is None and end is None:
+            return now - TRACK_BEFORE_NOW, now + TRACK_AFTER_NOW
+        if end is None:
+            assert start is not None
+            return start, start + span
+        return (end - span if start is None else start), end
+    except OverflowError:
+        raise ProblemError(422, "Invalid request", "the window runs out of the calendar") from None
+
+
+def _check_window(
+    start: datetime, end: datetime, step_s: int, max_span: timedelta, max_samples: int | None
+) -> None:
+    if end <= start:
+        raise ProblemError(422, "Invalid request", "end must be after start")
+    if end - start > max_span:
+        raise ProblemError(
+            422, "Invalid request", f"the window may not exceed {max_span.days} day(s)"
+        )
+    samples = math.ceil((end - start).total_seconds() / step_s) + 1
+    if max_samples is not None and samples > max_samples:
+        raise ProblemError(
+            422,
+            "Invalid request",
+            f"{samples} samples asked; at most {max_samples}: raise step_s or shorten the window",
+        )
+
+
+@router.get("/{satellite_id}/track", response_model=Track)
+def track(
+    satellite_id: PathId,
+    session: SessionDep,
+    user: UserDep,
+    now: NowDep,
+    start: Start = None,
+    end: End = None,
+    step_s: Annotated[int, Query(ge=1, le=3600, description="Seconds between samples")] = 60,
+) -> Track:
+    """Return the satellite's ground track, split at the antimeridian for a flat map.
+
+    Without start and end: from 45 minutes before now to 90 minutes after (about
+    an orbit and a half in low orbit); with one of them, 135 minutes from or to it.
+    At most 3 days and 20,000 samples; the end is always the last sample.
+    """
+    start, end = _window(start, end, now)
+    _check_window(start, end, step_s, MAX_TRACK_SPAN, MAX_TRACK_SAMPLES)
+    satellite = _visible_satellite(session, user, satellite_id)
+    times = _grid(start, end, step_s)
+    r, jd, fr, error = _propagate(_orbit(satellite), times)
+    lat, lon, _ = subsatellite_points(r, jd, fr)
+    segments = split_at_antimeridian(lat, lon)
+    return Track(
+        satellite_id=satellite.id,
+        norad_id=satellite.norad_id,
+        name=satellite.name,
+        start=start,
+        end=end,
+        step_s=step_s,
+        segments=[s.tolist() for s in segments],
+        error=error,
+    )
+
+
+@router.get("/{satellite_id}/look", response_model=Look)
+def look(
+    satellite_id: PathId,
+    session: SessionDep,
+    user: UserDep,
+    station_id: Annotated[int, Query(ge=1, le=MAX_ID, description="The observing station")],
+    start: Annotated[AwareDatetime, Query(description="Window start (a pass's AOS), with zone")],
+    end: Annotated[AwareDatetime, Query(description="Window end (a pass's LOS), with zone")],
+    step_s: Annotated[int, Query(ge=1, le=600, description="Seconds between samples")] = 10,
+) -> Look:
+    """Return azimuth, elevation and range from the station, for a pass's polar plot.
+
+    At most one day; samples from start every step_s seconds, and at end.
+    """
+    _check_window(start, end, step_s, MAX_LOOK_SPAN, None)
+    satellite = _visible_satellite(session, user, satellite_id)
+    station = session.get(GroundStation, station_id)
+    if station is None or not sees_station(user, station, station_visibilities(session)):
+        raise ProblemError(404, "Not found", f"no station with id {station_id}")
+    times = _grid(start, end, step_s)
+    r, jd, fr, error = _propagate(_orbit(satellite), times)
+    az, el, rng = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
+    return Look(
+        satellite_id=satellite.id,
+        station_id=station.id,
+        samples=[
+            LookSample(
+                time=t, azimuth_deg=_number(a), elevation_deg=_number(e), range_km=_number(d)
+            )
+            for t, a, e, d in zip(times, az.tolist(), el.tolist(), rng.tolist(), strict=True)
+        ],
+        error=error,
+    )
