@@ -463,3 +463,15 @@ def test_positions_is_not_taken_for_a_satellite_id(world: World) -> None:
     one = client.get(f"/api/v1/satellites/{ids['iss']}", headers=auth["admin"])
     assert one.status_code == 200
     assert one.json()["norad_id"] == 25544
+
+
+def test_a_time_in_another_zone_is_the_same_moment(world: World) -> None:
+    client, auth, _ = world
+    at = NOW + timedelta(minutes=5)
+    utc, paris = (
+        client.get(
+            "/api/v1/satellites/positions", params={"at": moment}, headers=auth["viewer"]
+        ).json()
+        for moment in (_iso(at), (at + timedelta(hours=2)).isoformat().replace("+00:00", "+02:00"))
+    )
+    assert utc == paris

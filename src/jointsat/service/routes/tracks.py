@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import numpy as np
@@ -140,7 +140,7 @@ def _propagate(
     orbit: propagation.Satellite, times: Sequence[datetime]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
     """Return TEME positions ``(T, 3)`` (NaN where SGP4 failed), jd, fr and the first error."""
-    jd0, fr0 = split_julian(times[0])
+    jd0, fr0 = split_julian(times[0].astimezone(UTC))
     offsets = np.array([(t - times[0]).total_seconds() for t in times])
     jd = np.full(offsets.shape, jd0)
     fr = fr0 + offsets / DAY_S
