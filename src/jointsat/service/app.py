@@ -55,6 +55,29 @@ def _serve_docs(app: FastAPI) -> None:
         )
 
 
+DASHBOARD_ASSETS = "/static/dashboard"
+
+
+def _serve_dashboard(app: FastAPI) -> None:
+    """Serve the web dashboard at / with its assets, all bundled in the package.
+
+    The page is static: it signs in with an API token and reads everything from the
+    API (docs/dashboard.md).
+    """
+    web = files("jointsat.web")
+    for path, folder in (
+        (DASHBOARD_ASSETS, "dashboard"),
+        ("/static/vendor", "vendor"),
+        ("/static/basemap", "basemap"),
+    ):
+        app.mount(path, StaticFiles(directory=str(web / folder)), name=f"web-{folder}")
+    page = (web / "dashboard" / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        return HTMLResponse(page)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -78,6 +101,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.response_cache = ResponseCache()
     problems.install(app)
     _serve_docs(app)
+    _serve_dashboard(app)
     for router in (
         me.router,
         partners.router,
