@@ -1,0 +1,228 @@
+"""A live ``jointsat serve`` with the demo consortium, and Debian's chromium to drive it.
+
+The store holds the demo consortium (``jointsat.demo.build``: five partners, 21
+stations, DLR's private) with one fair schedule of the demo week's first day, a viewer
+token for each partner and one archived product. The server is a real uvicorn process
+on a free loopback port. The browser is ``/usr/bin/chromium`` (Debian's), started by
+Playwright headless; nothing is downloaded. Without either, the tests skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("JOINTSAT_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+NOW = datetime(2024, 5, 9, 12, 0, tzinfo=UTC)
+SCHEDULE_TIME_LIMIT_S = 5.0
+
+
+def _browser_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the dashboard tests need Playwright for Python (pip install -e '.[test]')"
+    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+        return (
+            f"the dashboard tests need Debian's chromium at {CHROMIUM} "
+            "(apt-get install chromium; .ci/run installs it)"
+        )
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip this folder's tests, saying why, where no browser can be driven."""
+    reason = _browser_missing()
+    if reason is None:
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@dataclass
+class Service:
+    """The running server, its tokens and the demo's facts."""
+
+    base_url: str
+    admin: str
+    viewers: dict[str, str]  # partner code -> a viewer's token
+    schedule_id: int
+    day_start: datetime
+    station_owner: dict[str, str]
+    log: Path
+    cache: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def get(self, path: str, token: str) -> Any:
+        """Return the JSON answer of a GET (raising on an HTTP error)."""
+        key = (path, token)
+        if key not in self.cache:
+            request = urllib.request.Request(
+                self.base_url + path, headers={"Authorization": f"Bearer {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                self.cache[key] = json.loads(response.read())
+        return self.cache[key]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str, str]]:
+    from jointsat.demo import build
+    from jointsat.files import read_demo_elements, read_demo_stations
+    from jointsat.scheduling.result import Policy
+    from jointsat.scheduling.solver import SolverSettings
+    from jointsat.service.tokens import issue_token
+    from jointsat.store import migrate
+    from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.schedules import schedule_network
+    from jointsat.store.tables import Role, User
+
+    elements = read_demo_elements()
+    anchor = max(elements.parsed[0].elements, key=lambda e: e.epoch)
+    day_start = anchor.epoch.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    migrate.upgrade(url)
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            demo = build(session, elements, read_demo_stations(), now=NOW)
+            viewers = {}
+            for code, partner_id in demo.partners.items():
+                user = User(
+                    name=f"{code}-viewer", role=Role.VIEWER, partner_id=partner_id, created_at=NOW
+                )
+                session.add(user)
+                viewers[code] = issue_token(session, user, now=NOW, label="dashboard tests")
+            session.commit()
+            record = schedule_network(
+                session,
+                day_start,
+                day_start + timedelta(days=1),
+                now=NOW,
+                policy=Policy.FAIR,
+                settings=SolverSettings(time_limit_s=SCHEDULE_TIME_LIMIT_S),
+            )
+            session.commit()
+            schedule_id = record.id
+    finally:
+        engine.dispose()
+    return demo.admin_token, viewers, schedule_id, day_start, demo.station_owner
+
+
+def _ingest_product(base_url: str, token: str, acquired: datetime, name: str) -> None:
+    """Archive a small CHEOPS product of ESA's over HTTP, as an operator would."""
+    import httpx
+
+    metadata = {
+        "satellite": 44874,
+        "instrument": "CHEOPS-CCD",
+        "processing_level": "L1",
+        "acquired_start": acquired.isoformat(),
+        "acquired_end": (acquired + timedelta(minutes=10)).isoformat(),
+        "sky": {"ra_deg": 83.8, "dec_deg": -5.4},
+        "owners": ["esa"],
+    }
+    answer = httpx.post(
+        f"{base_url}/api/v1/products",
+        data={"metadata": json.dumps(metadata)},
+        files=[("file", (name, f"SIMPLE  = T / {name}".encode().ljust(2880), "image/fits"))],
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    answer.raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """Start ``jointsat serve`` on the demo consortium; stop it after the session."""
+    if _browser_missing():
+        pytest.skip(_browser_missing() or "")
+    folder = tmp_path_factory.mktemp("dashboard")
+    url = f"sqlite:///{folder / 'store.db'}"
+    admin, viewers, schedule_id, day_start, owners = _build_store(url)
+    port = _free_port()
+    log = folder / "server.log"
+    env = {
+        **os.environ,
+        "JOINTSAT_DATABASE_URL": url,
+        "JOINTSAT_ARCHIVE_ROOT": str(folder / "archive"),
+    }
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jointsat", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    found = Service(base_url, admin, viewers, schedule_id, day_start, owners, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                found.get("/api/v1/me", admin)
+                break
+            except (OSError, urllib.error.URLError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"the server did not start: {log.read_text(errors='replace')[-3000:]}"
+                    ) from None
+                time.sleep(0.1)
+        found.cache.clear()
+        # One product of the demo day, long out of ESA's embargo, and one of yesterday
+        # (by the server's clock), which only ESA and the admin may see yet.
+        _ingest_product(base_url, admin, day_start + timedelta(hours=3), "frame-0001.fits")
+        _ingest_product(base_url, admin, datetime.now(UTC) - timedelta(days=1), "frame-0002.fits")
+        yield found
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Launch Debian's chromium, headless, never a browser Playwright would download."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "headless": True,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """A desktop-sized window, so that every page's layout is the one operators get."""
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """The folder screenshots go to (git-ignored), emptied once per session."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
