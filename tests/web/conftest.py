@@ -1,7 +1,8 @@
 """A live ``jointsat serve`` with the demo consortium, and Debian's chromium to drive it.
 
 The store holds the demo consortium (``jointsat.demo.build``: five partners, 21
-stations, DLR's private) with one fair schedule of the demo week's first day, a viewer
+stations, DLR's private) with one fair schedule of the demo week's first day (Kiruna
+down for maintenance for four hours of it), a viewer
 token for each partner and one archived product. The server is a real uvicorn process
 on a free loopback port. The browser is ``/usr/bin/chromium`` (Debian's), started by
 Playwright headless; nothing is downloaded. Without either, the tests skip.
@@ -88,6 +89,8 @@ def _free_port() -> int:
 
 
 def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str, str]]:
+    from sqlalchemy import select
+
     from jointsat.demo import build
     from jointsat.files import read_demo_elements, read_demo_stations
     from jointsat.scheduling.result import Policy
@@ -96,7 +99,13 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
     from jointsat.store import migrate
     from jointsat.store.database import open_engine, session_factory
     from jointsat.store.schedules import schedule_network
-    from jointsat.store.tables import Role, User
+    from jointsat.store.tables import (
+        GroundStation,
+        Role,
+        Unavailability,
+        UnavailabilityKind,
+        User,
+    )
 
     elements = read_demo_elements()
     anchor = max(elements.parsed[0].elements, key=lambda e: e.epoch)
@@ -113,6 +122,17 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
                 )
                 session.add(user)
                 viewers[code] = issue_token(session, user, now=NOW, label="dashboard tests")
+            kiruna = session.scalars(
+                select(GroundStation).where(GroundStation.name.startswith("Kiruna"))
+            ).one()
+            kiruna.unavailable.append(
+                Unavailability(
+                    start=day_start + timedelta(hours=9),
+                    end_at=day_start + timedelta(hours=13),
+                    kind=UnavailabilityKind.MAINTENANCE,
+                    reason="antenna service",
+                )
+            )
             session.commit()
             record = schedule_network(
                 session,

@@ -94,6 +94,9 @@ def test_the_timeline_shows_the_schedules_contacts(
     expect(page.locator("#timeline")).to_have_attribute("data-contacts", str(len(contacts)))
     expect(page.locator("#timeline .vis-label")).to_have_count(len(stations))
     assert page.locator("#timeline .vis-item.pass").count() >= len(contacts) // 2
+    windows = sum(len(s["unavailable"]) for s in stations)
+    assert windows  # Kiruna's maintenance
+    expect(page.locator("#timeline .vis-item.vis-background.unavailable")).to_have_count(windows)
     # A click on a contact shows its details.
     first = min(contacts, key=lambda c: c["start"])
     page.locator("#timeline .vis-item.contact").filter(has_text=first["satellite"]).first.click()
