@@ -57,6 +57,8 @@ def test_the_map_draws_the_callers_stations_and_ground_tracks(
     page: Page, service: Service, artifacts: Path
 ) -> None:
     token = service.viewers["esa"]
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     open_dashboard(page, service, token, "map")
     stations = service.get("/api/v1/stations", token)
     satellites = service.get("/api/v1/satellites", token)
@@ -74,6 +76,9 @@ def test_the_map_draws_the_callers_stations_and_ground_tracks(
     assert all(len(colours) == 1 for colours in fills.values())
     assert len({next(iter(c)) for c in fills.values()}) == len(fills)
     expect(page.locator("#notice")).to_be_hidden()
+    # Everything, the basemap and the libraries included, comes from the service itself.
+    assert requested
+    assert all(url.startswith((service.base_url + "/", "data:")) for url in requested), requested
     shoot(page, artifacts, "map")
 
 
