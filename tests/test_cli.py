@@ -352,7 +352,7 @@ def test_demo_fills_a_store_the_service_then_serves(demo_store: tuple[str, Resul
 
     url, result = demo_store
     text = " ".join(result.stdout.split())
-    for _, share, _ in PARTNERS.values():
+    for _, share, _, _ in PARTNERS.values():
         assert f"{share:.2f}" in text
     token = next(w.strip("'") for w in result.stdout.split() if w.startswith("jst_"))
     with TestClient(create_app(Settings(database_url=url))) as client:
@@ -432,8 +432,8 @@ def test_the_demo_plans_the_week_and_prints_the_stored_plan(
             assert check_plan(built.problem, built.orbits, found) == []
             partners = record.document["partners"]
             asked = record.provenance["request_ids"]
-            total = sum(share for _, share, _ in PARTNERS.values())
-            for code, (_, share, _) in PARTNERS.items():
+            total = sum(share for _, share, _, _ in PARTNERS.values())
+            for code, (_, share, _, _) in PARTNERS.items():
                 got = partners[code]
                 served = sum(o.partner == code for o in found.observations)
                 met = "yes" if got["gain"] >= got["reachable_gain"] else "no"
@@ -455,6 +455,42 @@ def test_the_demo_plans_the_week_and_prints_the_stored_plan(
     finally:
         engine.dispose()
     assert "jointsat plan --from-store" in section
+
+
+def test_the_demo_archives_a_product_per_observation_under_the_agreements(
+    demo_store: tuple[str, Result],
+) -> None:
+    from jointsat.archive.blobs import BlobStore
+    from jointsat.demo import EMBARGO_DAYS, PARTNERS, archive_plan
+    from jointsat.store.database import default_archive_root
+    from jointsat.store.tables import Partner, Product
+
+    url, result = demo_store
+    text = " ".join(result.stdout.split())
+    blobs = BlobStore(default_archive_root(url))
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            (plan,) = session.scalars(select(PlanRecord)).all()
+            products = session.scalars(select(Product)).all()
+            codes = {p.id: p.code for p in session.scalars(select(Partner))}
+            assert f"archived: {len(products)} stand-in products" in text
+            assert len(products) == len(plan.observations) > 0
+            spans = {(o.start, o.end_at, codes[o.partner_id]) for o in plan.observations}
+            for product in products:
+                (owner,) = [codes[i] for i in product.owner_ids]
+                assert (product.acquired_start, product.acquired_end, owner) in spans
+                assert product.members_from == product.acquired_end + timedelta(EMBARGO_DAYS)
+                public_days = PARTNERS[owner][3]
+                assert product.public_from == (
+                    None if public_days is None else product.acquired_end + timedelta(public_days)
+                )
+                (file,) = product.files
+                assert blobs.verify(file.sha256)
+                assert (product.footprint is None) == (product.ra_deg is not None)
+            assert archive_plan(session, blobs, plan.id, now=datetime.now(UTC)) == 0
+    finally:
+        engine.dispose()
 
 
 def test_demo_requests_lie_near_their_partners_sites() -> None:

@@ -317,6 +317,15 @@ def demo(
             "`jointsat plan --from-store` plans another):"
         )
         _print_demo_plan(console, planned, plan_document["provenance"])
+        archived = _archive_demo_plan(url, plan_document["id"])
+        console.print(
+            f"\n[bold]The week's observations, archived[/]: {archived} stand-in products "
+            "(a JSON note each; the demo has no instrument data) in "
+            f"{escape(str(_archive_root(url)))}, "
+            "owned by the requesting partner, open to the other partners after the "
+            "embargo and to the public after the public release (`jointsat archive list`, "
+            "`/api/v1/products`, `/stac`)."
+        )
         console.print(
             "\n[bold]The demo consortium is in the store[/] "
             f"{escape(_redacted(url))}.\nServe it with:\n\n"
@@ -329,6 +338,22 @@ def demo(
             f"http://127.0.0.1:8000/api/v1/plans/{plan_document['id']}\n",
             soft_wrap=True,
         )
+
+
+def _archive_demo_plan(url: str, plan_id: int) -> int:
+    """Archive a stand-in product per observation of the demo's plan; return how many."""
+    from jointsat.archive.blobs import BlobStore
+    from jointsat.demo import archive_plan
+    from jointsat.store.database import open_engine, session_factory
+
+    engine = open_engine(url)
+    try:
+        with _store_errors(), session_factory(engine)() as session:
+            return archive_plan(
+                session, BlobStore(_archive_root(url)), plan_id, now=datetime.now(UTC)
+            )
+    finally:
+        engine.dispose()
 
 
 def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, ...]]:
@@ -417,7 +442,7 @@ def _print_consortium(console: Console, found: Passes, consortium: DemoConsortiu
     table.add_column("passes over its stations / min", justify="right")
     minutes = found.duration_s / 60.0
     station_owner = np.array([consortium.station_owner[s.name] for s in found.stations])
-    for code, (name, share, _) in PARTNERS.items():
+    for code, (name, share, _, _) in PARTNERS.items():
         mine = [sid for sid, ops in consortium.operators.items() if code in ops]
         sat_rows = np.isin(np.array([found.satellites[i].norad_id for i in found.satellite]), mine)
         station_rows = station_owner[found.station] == code

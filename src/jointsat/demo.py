@@ -14,41 +14,50 @@ every run asks the same.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jointsat.archive.blobs import BlobStore
+from jointsat.archive.metadata import metadata_from_dict
 from jointsat.errors import StoreError
 from jointsat.files import ElementFiles
 from jointsat.orbits.stations import Station
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import EarthTarget, Kind, Mode, Request, SkyTarget
 from jointsat.service.tokens import initialise
+from jointsat.store.products import StoredFile, record_product
 from jointsat.store.requests import fill_request, set_payload
 from jointsat.store.tables import (
     Agreement,
+    ContactRecord,
     ElementSetRecord,
     GroundStation,
     ObservationRequest,
     Partner,
+    PlanRecord,
     Satellite,
     SatelliteOperator,
     Visibility,
 )
 
-# code: (name, contribution share, station visibility)
+# code: (name, contribution share, station visibility, public release of its data in
+# days after acquisition; None: never public). Every partner's embargo is EMBARGO_DAYS.
 PARTNERS = {
-    "esa": ("European Space Agency", 0.35, Visibility.CONSORTIUM),
-    "nasa": ("NASA", 0.30, Visibility.CONSORTIUM),
-    "cnes": ("CNES", 0.15, Visibility.CONSORTIUM),
-    "dlr": ("DLR", 0.12, Visibility.PRIVATE),
-    "asi": ("Agenzia Spaziale Italiana", 0.08, Visibility.CONSORTIUM),
+    "esa": ("European Space Agency", 0.35, Visibility.CONSORTIUM, 365),
+    "nasa": ("NASA", 0.30, Visibility.CONSORTIUM, 365),
+    "cnes": ("CNES", 0.15, Visibility.CONSORTIUM, 730),
+    "dlr": ("DLR", 0.12, Visibility.PRIVATE, None),
+    "asi": ("Agenzia Spaziale Italiana", 0.08, Visibility.CONSORTIUM, 365),
 }
+EMBARGO_DAYS = 180
 # The first word of a bundled station's name -> its (demo) owner.
 STATION_OWNERS = {
     "Kiruna": "esa",
@@ -148,9 +157,16 @@ def build(
         raise StoreError("the store already holds partners; the demo needs an empty store")
     token = initialise(session, name="admin", now=now)
     partners = {}
-    for code, (name, share, visibility) in PARTNERS.items():
+    for code, (name, share, visibility, public_days) in PARTNERS.items():
         partner = Partner(code=code, name=name, contribution_share=share)
-        session.add(Agreement(partner=partner, embargo_days=180, station_visibility=visibility))
+        session.add(
+            Agreement(
+                partner=partner,
+                embargo_days=EMBARGO_DAYS,
+                public_release_days=public_days,
+                station_visibility=visibility,
+            )
+        )
         partners[code] = partner
     owner_of = {s.name: STATION_OWNERS[s.name.split()[0]] for s in stations}
     for s in stations:
@@ -263,3 +279,75 @@ def _near(rng: random.Random, lat_deg: float, lon_deg: float) -> tuple[float, fl
     )
     lon = (math.degrees(to_lon) + 180.0) % 360.0 - 180.0
     return round(math.degrees(to_lat), 4), round(lon, 4)
+
+
+def archive_plan(session: Session, blobs: BlobStore, plan_id: int, *, now: datetime) -> int:
+    """Archive a stand-in product for each observation of a plan; return how many are new.
+
+    The demo has no instrument data: each product's one file is a small JSON note of
+    the observation (satellite, request, target, times), so that the archive, its
+    catalogue and its rights can be seen at work. A product is owned by the partner
+    whose request it served, acquired over the observation, with the target as its
+    footprint (a point) or sky position, and the first contact of the plan's schedule
+    after it as the contact that brought it down.
+    """
+    plan = session.get(PlanRecord, plan_id)
+    if plan is None:
+        raise StoreError(f"no plan {plan_id} in the store")
+    schedule_id = plan.provenance.get("schedule_id")
+    contacts = (
+        session.scalars(
+            select(ContactRecord)
+            .where(ContactRecord.schedule_id == schedule_id)
+            .order_by(ContactRecord.start)
+        ).all()
+        if schedule_id is not None
+        else []
+    )
+    codes = {p.id: p.code for p in session.scalars(select(Partner))}
+    new = 0
+    for observation in plan.observations:
+        note = {
+            "note": "a stand-in for instrument data: the jointsat demo has none",
+            "plan": plan_id,
+            "request": observation.request_ref,
+            "satellite": observation.satellite.norad_id,
+            "start": observation.start.isoformat(),
+            "end": observation.end_at.isoformat(),
+            "target": observation.target,
+        }
+        target = observation.target
+        place: dict[str, Any] = (
+            {"footprint": {"type": "Point", "coordinates": [target["lon_deg"], target["lat_deg"]]}}
+            if "lat_deg" in target
+            else {"sky": {"ra_deg": target["ra_deg"], "dec_deg": target["dec_deg"]}}
+        )
+        downlink = next(
+            (
+                c
+                for c in contacts
+                if c.satellite_id == observation.satellite_id and c.start >= observation.end_at
+            ),
+            None,
+        )
+        metadata = metadata_from_dict(
+            {
+                "satellite": observation.satellite.norad_id,
+                "instrument": "imager" if "lat_deg" in target else "photometer",
+                "processing_level": "L0",
+                "acquired_start": observation.start.isoformat(),
+                "acquired_end": observation.end_at.isoformat(),
+                "owners": [codes[observation.partner_id]],
+                "contact_id": None if downlink is None else downlink.id,
+                **place,
+            }
+        )
+        with blobs.writer() as writer:
+            writer.write(json.dumps(note, indent=1, sort_keys=True).encode())
+            blob = writer.commit()
+        name = f"observation-{observation.request_ref}.json"
+        _, created = record_product(
+            session, metadata, [StoredFile(name, blob, "application/json")], now=now
+        )
+        new += created
+    return new
