@@ -135,9 +135,16 @@ async function signIn(token) {
     $("#sign-in-error").textContent = why;
     return;
   }
+  let partners, stations, satellites, schedules;
+  try {
+    [partners, stations, satellites, schedules] = await Promise.all(
+      ["partners", "stations", "satellites", "schedules"].map((p) => api(p)));
+  } catch (error) {
+    state.token = null;
+    $("#sign-in-error").textContent = `Signed in, but the consortium could not be read: ${error.message}`;
+    return;
+  }
   sessionStorage.setItem(TOKEN_KEY, token);
-  const [partners, stations, satellites, schedules] = await Promise.all(
-    ["partners", "stations", "satellites", "schedules"].map((p) => api(p)));
   Object.assign(state, { me, partners, stations, satellites, schedules, loaded: {} });
   state.scheduleId = schedules.length ? schedules[0].id : null;
   const partner = partnerById(me.partner_id);
@@ -309,6 +316,7 @@ async function loadMap() {
   for (const result of tracks) {
     if (result.status === "rejected") { problems.push(`track: ${result.reason.message}`); continue; }
     const track = result.value;
+    if (track.error) problems.push(`${track.name}: ${track.error}`);
     for (const segment of track.segments) {
       if (segment.length < 2) continue;
       L.polyline(segment, { color: satelliteColour(track.satellite_id), weight: 2, opacity: 0.85,
@@ -484,7 +492,9 @@ async function selectPass(pass, row) {
   try {
     const look = await api(`satellites/${pass.satellite_id}/look`, { station_id: pass.station_id,
       start: iso(new Date(pass.aos)), end: iso(new Date(pass.los)), step_s: Math.max(1, Math.ceil(duration / 120)) });
-    samples = look.samples.map((s) => [s.azimuth_deg, s.elevation_deg]);
+    samples = look.samples.filter((s) => s.elevation_deg !== null && s.azimuth_deg !== null)
+      .map((s) => [s.azimuth_deg, s.elevation_deg]);
+    if (look.error) note += ` (${look.error})`;
   } catch (error) {
     samples = [[pass.aos_azimuth_deg, 0], [pass.tca_azimuth_deg, pass.max_elevation_deg], [pass.los_azimuth_deg, 0]];
     note += ` (AOS, TCA and LOS only: ${error.message})`;
