@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -242,7 +241,10 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """The folder screenshots go to (git-ignored), emptied once per session."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+    """The folder screenshots go to (git-ignored); each run overwrites its pictures.
+
+    It is not emptied: under pytest-xdist every worker has its own session, and one
+    would delete the pictures another had just taken.
+    """
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
