@@ -343,3 +343,53 @@ def test_the_audit_log_refuses_updates_and_deletes(world: World) -> None:
             with pytest.raises(Exception, match="append-only"):
                 connection.execute(text(statement))
             connection.rollback()
+
+
+def test_the_list_filters_by_acquisition_time_and_footprint(world: World) -> None:
+    def square(west: float, east: float) -> dict[str, Any]:
+        ring = [[west, 0.0], [east, 0.0], [east, 5.0], [west, 5.0], [west, 0.0]]
+        return {"type": "Polygon", "coordinates": [ring]}
+
+    days = {"france": (0, square(1.0, 2.0)), "pacific": (2, square(175.0, -175.0))}
+    made = {}
+    for name, (day, footprint) in days.items():
+        start = ACQUIRED + timedelta(days=day)
+        answer = world.ingest(
+            "esa-operator",
+            {f"{name}.fits": name.encode()},
+            {
+                "acquired_start": start.isoformat(),
+                "acquired_end": (start + timedelta(minutes=10)).isoformat(),
+                "footprint": footprint,
+            },
+        )
+        made[name] = answer.json()["id"]
+    sky = world.ingest(
+        "esa-operator",
+        {"sky.fits": b"sky"},
+        {"footprint": None, "sky": {"ra_deg": 1, "dec_deg": 2}},
+    )
+    made["sky"] = sky.json()["id"]
+
+    def listed(**params: str) -> set[str]:
+        answer = world.client.get("/api/v1/products", params=params, headers=world.headers("admin"))
+        assert answer.status_code == 200, answer.text
+        return {name for name, ident in made.items() if ident in {p["id"] for p in answer.json()}}
+
+    assert listed() == {"france", "pacific", "sky"}
+    assert listed(start=(ACQUIRED + timedelta(days=1)).isoformat()) == {"pacific"}
+    assert listed(end=(ACQUIRED + timedelta(minutes=5)).isoformat()) == {"france", "sky"}
+    assert listed(bbox="0,-1,3,1") == {"france"}
+    assert listed(bbox="179,1,180,2") == {"pacific"}
+    assert listed(bbox="170,-10,-170,10") == {"pacific"}  # a box across 180 too
+    assert listed(bbox="-10,-10,-5,10") == set()
+    for bad in ("1,2,3", "a,b,c,d", "0,10,1,5", "0,0,200,1"):
+        answer = world.client.get(
+            "/api/v1/products", params={"bbox": bad}, headers=world.headers("admin")
+        )
+        assert answer.status_code == 422
+        assert "bbox" in answer.json()["detail"]
+    naive = world.client.get(
+        "/api/v1/products", params={"start": "2024-05-10T00:00:00"}, headers=world.headers("admin")
+    )
+    assert naive.status_code == 422

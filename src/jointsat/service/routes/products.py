@@ -40,11 +40,12 @@ from jointsat.archive.metadata import ProductMetadata, metadata_from_dict
 from jointsat.errors import ArchiveInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.service.deps import AdminDep, CallerDep, NowDep, SessionDep, UserDep
-from jointsat.service.problems import ProblemError, problem_response
-from jointsat.service.schemas import MAX_ID
+from jointsat.service.problems import ProblemError, field_problem, problem_response
+from jointsat.service.schemas import MAX_ID, AwareDatetime
 from jointsat.store.products import (
     StoredFile,
     audit,
+    bbox_filter,
     caller_of,
     record_product,
     resolve,
@@ -412,16 +413,50 @@ def list_products(
     satellite: Annotated[
         int | None, Query(ge=1, le=MAX_CATALOG_NUMBER, description="A catalog number")
     ] = None,
+    start: Annotated[
+        AwareDatetime | None, Query(description="Acquired at or after (ends after this)")
+    ] = None,
+    end: Annotated[
+        AwareDatetime | None, Query(description="Acquired at or before (starts before this)")
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(description="west,south,east,north in degrees; west > east crosses 180"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[ProductOut]:
-    """List the products the caller may see (no token: the public), oldest first."""
+    """List the products the caller may see (no token: the public), oldest first.
+
+    ``start`` and ``end`` keep the products whose acquisition overlaps them; ``bbox``
+    those whose footprint's box meets it (sky products have none).
+    """
     query = search(caller_of(user), now)
     if satellite is not None:
         query = query.join(Satellite).where(Satellite.norad_id == satellite)
+    if start is not None:
+        query = query.where(Product.acquired_end >= start)
+    if end is not None:
+        query = query.where(Product.acquired_start <= end)
+    if bbox is not None:
+        query = query.where(bbox_filter(*_box(bbox)))
     codes = partner_codes(session)
     rows = session.scalars(query.limit(limit).offset(offset))
     return [product_out(request, p, codes) for p in rows]
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    """Return a 'west,south,east,north' box in degrees, or answer 422 naming the problem."""
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise field_problem(["query", "bbox"], "give four numbers: west,south,east,north") from None
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
+        raise field_problem(
+            ["query", "bbox"],
+            "longitudes within [-180, 180], latitudes south <= north in [-90, 90]",
+        )
+    return west, south, east, north
 
 
 def _visible_or_404(

@@ -602,13 +602,13 @@ async function loadArchive() {
 }
 
 async function searchArchive() {
-  const products = await api("products", { satellite: $("#archive-satellite").value, limit: 1000 });
-  const from = $("#archive-from").value ? new Date(`${$("#archive-from").value}T00:00:00Z`) : null;
-  const to = $("#archive-to").value ? new Date(`${$("#archive-to").value}T23:59:59.999Z`) : null;
-  const shown = products.filter((p) => (!from || new Date(p.acquired_end) >= from)
-    && (!to || new Date(p.acquired_start) <= to));
-  $("#archive-count").textContent = `${shown.length} products${products.length === 1000 ? " (the first 1,000)" : ""}`;
-  $("#archive-table tbody").replaceChildren(...shown.map((p) => el("tr", {},
+  const from = $("#archive-from").value, to = $("#archive-to").value;
+  const products = await api("products", {
+    satellite: $("#archive-satellite").value, limit: 1000,
+    start: from ? `${from}T00:00:00Z` : "", end: to ? `${to}T23:59:59.999Z` : "",
+  });
+  $("#archive-count").textContent = `${products.length} products${products.length === 1000 ? " (the first 1,000)" : ""}`;
+  $("#archive-table tbody").replaceChildren(...products.map((p) => el("tr", {},
     el("td", { textContent: p.id, className: "id" }), el("td", { textContent: `${p.satellite_name} (${p.satellite})` }),
     el("td", { textContent: p.instrument }), el("td", { textContent: p.processing_level }),
     el("td", { textContent: `${utc(p.acquired_start)} → ${utc(p.acquired_end)}` }),
