@@ -48,6 +48,10 @@ bench: $(STAMP_DEV)
 
 # The dashboard's third-party assets are committed; this refreshes them from npm (web/).
 WEB_VENDOR := src/jointsat/web/vendor
+# What vis-timeline's standalone build bundles: their licences go beside it.
+VIS_BUNDLED := vis-data vis-util moment keycharm propagating-hammerjs @egjs/hammerjs \
+	component-emitter uuid xss cssfilter
+
 web:
 	cd web && npm ci --ignore-scripts --no-audit --no-fund
 	rm -rf $(WEB_VENDOR)/leaflet $(WEB_VENDOR)/vis-timeline
@@ -61,6 +65,10 @@ web:
 		web/node_modules/vis-timeline/LICENSE.Apache-2.0.txt $(WEB_VENDOR)/vis-timeline/
 	cd web && node -e 'for (const p of ["leaflet", "vis-timeline"]) console.log(p, require(p + "/package.json").version)' \
 		> ../$(WEB_VENDOR)/VERSIONS
+	for p in $(VIS_BUNDLED); do \
+		printf '\n==== %s %s ====\n\n' $$p "$$(cd web && node -p "require('$$p/package.json').version")"; \
+		cat web/node_modules/$$p/LICEN[CS]E*; \
+	done > $(WEB_VENDOR)/vis-timeline/THIRD-PARTY-LICENSES.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
