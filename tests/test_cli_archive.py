@@ -408,13 +408,13 @@ def test_sweep_removes_orphan_blobs_and_temporary_files(
         orphan = blobs.put(source)
     part = blobs.incoming / "interrupted.part"
     part.write_bytes(b"half a file")
-    result = invoke("archive", "sweep")
+    result = invoke("archive", "sweep", "--min-age", "0")
     assert result.exit_code == 0, result.output
     assert "removed 1 unreferenced blob(s) and 1 temporary file(s)" in result.stdout
     assert not blobs.has(orphan.sha256)
     assert not part.exists()
     assert list(blobs.stored()) == [kept]
-    again = invoke("archive", "sweep")
+    again = invoke("archive", "sweep", "--min-age", "0")
     assert "removed 0 unreferenced blob(s) and 0 temporary file(s)" in again.stdout
 
 

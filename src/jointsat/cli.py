@@ -1967,11 +1967,22 @@ def _copy_verified(source: _ProductFileSource, sink: BinaryIO, target: Path) -> 
 
 
 @archive_app.command("sweep")
-def archive_sweep(database_url: DatabaseUrl = None) -> None:
+def archive_sweep(
+    min_age_minutes: Annotated[
+        float,
+        typer.Option(
+            "--min-age",
+            min=0.0,
+            help="Leave files younger than this many minutes (ingests may still own them).",
+        ),
+    ] = 60.0,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Remove blobs no product refers to and temporary files of interrupted ingests.
 
-    Run it only while no ingest runs, here or through the server: a file being
-    ingested is unreferenced until its product is recorded, and would be removed.
+    Only files older than --min-age are removed: a file being ingested is
+    unreferenced until its product is recorded. With --min-age 0, run it only while
+    no ingest runs, here or through the server.
     """
     from sqlalchemy import select
 
@@ -1983,7 +1994,7 @@ def archive_sweep(database_url: DatabaseUrl = None) -> None:
         with _store_session(url) as session:
             referenced = set(session.scalars(select(ProductFile.sha256).distinct()))
         store = BlobStore(_archive_root(url))
-        blobs, parts = store.sweep(referenced)
+        blobs, parts = store.sweep(referenced, min_age_s=min_age_minutes * 60.0)
         typer.echo(
             f"removed {blobs} unreferenced blob(s) and {parts} temporary file(s) from {store.root}"
         )

@@ -326,7 +326,7 @@ def test_a_writer_killed_mid_write_leaves_only_a_temporary_file_that_sweep_remov
     assert left[0].suffix == ".part"
     assert left[0].stat().st_size >= MB
     assert list(store.stored()) == [kept.sha256]  # nothing half-written under a SHA-256
-    assert store.sweep([kept.sha256]) == (0, 1)
+    assert store.sweep([kept.sha256], min_age_s=0) == (0, 1)
     assert_clean(store, blobs=1)
 
 
@@ -335,7 +335,7 @@ def test_a_blob_whose_record_never_came_is_unreferenced_and_swept(tmp_path: Path
     referenced = store.put(io.BytesIO(b"recorded"))
     orphan = store.put(io.BytesIO(b"crashed before its record"))
     assert store.unreferenced([referenced.sha256]) == [orphan.sha256]
-    assert store.sweep([referenced.sha256]) == (1, 0)
+    assert store.sweep([referenced.sha256], min_age_s=0) == (1, 0)
     assert list(store.stored()) == [referenced.sha256]
 
 
@@ -360,3 +360,38 @@ def test_concurrent_writers_of_the_same_bytes_keep_one_blob(tmp_path: Path) -> N
     assert results == [sha256(data)] * 8
     assert_clean(store, blobs=1)
     assert store.verify(sha256(data))
+
+
+def test_sweep_leaves_young_files_that_an_ingest_may_still_own(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "archive")
+    young = store.put(io.BytesIO(b"renamed a moment ago, its record not yet committed"))
+    part = store.incoming / "receiving.part"
+    part.write_bytes(b"being received")
+    assert store.sweep([]) == (0, 0)
+    assert store.has(young.sha256)
+    assert part.exists()
+    hour_ago = time.time() - 3700
+    os.utime(store.path(young.sha256), (hour_ago, hour_ago))
+    again = store.put(io.BytesIO(b"renamed a moment ago, its record not yet committed"))
+    assert again == young  # found stored: touched, so a sweep leaves it to be recorded
+    assert store.sweep([]) == (0, 0)
+    os.utime(part, (hour_ago, hour_ago))
+    assert store.sweep([]) == (0, 1)
+
+
+def test_a_short_write_is_written_on_or_refused_never_acknowledged_short(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "archive")
+    data = os.urandom(3 * MB)
+
+    class Trickle(io.FileIO):
+        def write(self, b: Any) -> int:  # as a nearly full disk: a part of each write
+            return super().write(memoryview(b)[: max(1, len(b) // 3)])
+
+    with store.writer() as writer:
+        path = writer._temporary  # a white-box look, to swap the file for a short-writing one
+        writer._file.close()
+        writer._file = Trickle(path, "wb")
+        writer.write(data)
+        blob = writer.commit()
+    assert blob.size_bytes == len(data)
+    assert store.path(blob.sha256).read_bytes() == data

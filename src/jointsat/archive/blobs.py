@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import BinaryIO
 from jointsat.errors import ArchiveInputError, ArchiveStorageError
 
 CHUNK_BYTES = 1 << 20  # read and write a megabyte at a time
+SWEEP_MIN_AGE_S = 3600.0  # what sweep leaves alone: younger files may belong to an ingest
 PARALLEL_HASH_BYTES = 1 << 18  # chunks this large are hashed in another thread as they are written
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -143,16 +145,32 @@ class BlobStore:
         keep = set(referenced)
         return [digest for digest in self.stored() if digest not in keep]
 
-    def sweep(self, referenced: Iterable[str]) -> tuple[int, int]:
-        """Remove unreferenced blobs and temporary files; return how many of each.
+    def sweep(
+        self, referenced: Iterable[str], *, min_age_s: float = SWEEP_MIN_AGE_S
+    ) -> tuple[int, int]:
+        """Remove unreferenced blobs and temporary files older than ``min_age_s``.
 
-        Run it only while nothing is being ingested: a blob written a moment ago is
-        unreferenced until its product's record is committed.
+        Returns how many of each were removed. A blob is unreferenced for a moment
+        between its rename and its product's commit, and an ingest that finds its
+        bytes stored already touches the blob: the age keeps both from being swept
+        while ingests run. A temporary file is touched with every write; one that is
+        older belongs to an ingest that died (or to an upload stalled that long,
+        which then fails cleanly).
         """
-        blobs = self.unreferenced(referenced)
+        horizon = time.time() - min_age_s
+
+        def old(path: Path) -> bool:
+            try:
+                return path.stat().st_mtime < horizon
+            except FileNotFoundError:
+                return False
+
+        blobs = [d for d in self.unreferenced(referenced) if old(self.path(d))]
         for digest in blobs:
             self.path(digest).unlink(missing_ok=True)
-        parts = list(self.incoming.glob("*.part")) if self.incoming.is_dir() else []
+        parts = (
+            [p for p in self.incoming.glob("*.part") if old(p)] if self.incoming.is_dir() else []
+        )
         for part in parts:
             part.unlink(missing_ok=True)
         return len(blobs), len(parts)
@@ -189,7 +207,12 @@ class BlobWriter:
         if hashing is None:
             self._digest.update(chunk)
         try:
-            self._file.write(chunk)
+            view = memoryview(chunk)
+            while view:  # a write may take only part of the chunk (a disk nearly full)
+                written = self._file.write(view)
+                if not written:
+                    raise OSError(errno.ENOSPC, "no byte could be written")
+                view = view[written:]
         except OSError as exc:
             self.abort()
             raise _storage_error(exc, "the file") from exc
@@ -227,6 +250,8 @@ class BlobWriter:
             target = self._store.path(digest)
             if target.is_file():  # the same bytes are stored already: keep those
                 self._temporary.unlink()
+                os.utime(target)  # and keep them from a sweep until recorded
+                _fsync_folder(target.parent)  # their rename may not be durable yet
             else:
                 folder = target.parent
                 if not folder.is_dir():
