@@ -22,10 +22,23 @@ def square(west: float, east: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def test_a_box_is_taken_the_short_way_round_across_the_antimeridian() -> None:
+def cut(west: float, east: float) -> dict[str, Any]:
+    """Return a square across 180 cut in two, as RFC 7946 asks."""
+    halves = [square(west, 180.0)["coordinates"], square(-180.0, east)["coordinates"]]
+    return {"type": "MultiPolygon", "coordinates": halves}
+
+
+def test_coordinates_are_read_as_written_and_a_cut_footprint_boxed_across_180() -> None:
     assert geometry_bbox(square(1.0, 2.0)) == (1.0, 10.0, 2.0, 20.0)
-    assert geometry_bbox(square(170.0, -170.0)) == (170.0, 10.0, -170.0, 20.0)
+    assert geometry_bbox(cut(170.0, -170.0)) == (170.0, 10.0, -170.0, 20.0)
     assert geometry_bbox(square(-180.0, -170.0)) == (-180.0, 10.0, -170.0, 20.0)
+    # Wide footprints written whole are as wide as written (RFC 7946), not wrapped:
+    assert geometry_bbox(square(-100.0, 100.0)) == (-100.0, 10.0, 100.0, 20.0)
+    assert geometry_bbox(square(-180.0, 180.0)) == (-180.0, 10.0, 180.0, 20.0)
+    apart = {"type": "MultiPoint", "coordinates": [[-179.0, 0.0], [178.0, 1.0], [-175.0, 2.0]]}
+    assert geometry_bbox(apart) == (178.0, 0.0, -175.0, 2.0)
+    spread = {"type": "MultiPoint", "coordinates": [[-120.0, 0.0], [0.0, 0.0], [120.0, 0.0]]}
+    assert geometry_bbox(spread) == (-120.0, 0.0, 120.0, 0.0)
     point = {"type": "Point", "coordinates": [5.0, -3.0]}
     assert geometry_bbox(point) == (5.0, -3.0, 5.0, -3.0)
 

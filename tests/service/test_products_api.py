@@ -146,7 +146,12 @@ def test_ingest_answers_with_the_checksums_and_is_idempotent(world: World) -> No
         ("cnes-operator", {}, 403, "operator of the satellite"),
         ("esa-viewer", {}, 403, "operator of the satellite"),
         ("esa-operator", {"acquired_end": "2024-05-10T11:00:00Z"}, 422, "acquired_end"),
-        ("esa-operator", {"satellite": 99999}, 422, "satellite"),
+        ("esa-operator", {"satellite": 99999}, 403, "operator of the satellite"),
+        ("esa-operator", {"satellite": VENUS}, 403, "operator of the satellite"),
+        ("esa-viewer", {"satellite": 99999}, 403, "operator of the satellite"),
+        ("admin", {"satellite": 99999}, 422, "satellite"),
+        ("esa-operator", {"processing_level": "L" * 21}, 422, "processing_level"),
+        ("esa-operator", {"checksums": {"typo.fits": "0" * 64}}, 422, "no file named typo.fits"),
         ("esa-operator", {"acquired_start": "2024-05-10T12:00:00"}, 422, "acquired_start"),
         ("esa-operator", {"owners": ["nasa"]}, 422, "owners"),
         ("esa-operator", {"colour": "red"}, 422, "colour"),
@@ -350,7 +355,11 @@ def test_the_list_filters_by_acquisition_time_and_footprint(world: World) -> Non
         ring = [[west, 0.0], [east, 0.0], [east, 5.0], [west, 5.0], [west, 0.0]]
         return {"type": "Polygon", "coordinates": [ring]}
 
-    days = {"france": (0, square(1.0, 2.0)), "pacific": (2, square(175.0, -175.0))}
+    across = {  # cut in two at 180, as RFC 7946 asks
+        "type": "MultiPolygon",
+        "coordinates": [square(175.0, 180.0)["coordinates"], square(-180.0, -175.0)["coordinates"]],
+    }
+    days = {"france": (0, square(1.0, 2.0)), "pacific": (2, across)}
     made = {}
     for name, (day, footprint) in days.items():
         start = ACQUIRED + timedelta(days=day)
@@ -393,3 +402,66 @@ def test_the_list_filters_by_acquisition_time_and_footprint(world: World) -> Non
         "/api/v1/products", params={"start": "2024-05-10T00:00:00"}, headers=world.headers("admin")
     )
     assert naive.status_code == 422
+
+
+def post_raw(world: World, body: bytes, boundary: str = "xyz") -> Any:
+    return world.client.post(
+        "/api/v1/products",
+        content=body,
+        headers={
+            **world.headers("admin"),
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+
+
+METADATA_PART = (
+    '--xyz\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
+    + json.dumps(
+        {
+            "satellite": CHEOPS,
+            "instrument": "CCD",
+            "acquired_start": ACQUIRED.isoformat(),
+            "acquired_end": ACQUIRED_END.isoformat(),
+        }
+    )
+    + "\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("file_part", "status", "names"),
+    [
+        ('--xyz\r\nContent-Disposition form-data; name="file"\r\n\r\nabc', 400, "malformed"),
+        (
+            '--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+            "Content-Type: text/html\nSet-Cookie: x=1\r\n\r\nabc",
+            422,
+            "not a media type",
+        ),
+    ],
+)
+def test_malformed_parts_are_refused_and_leave_nothing(
+    world: World, file_part: str, status: int, names: str
+) -> None:
+    answer = post_raw(world, (METADATA_PART + file_part + "\r\n--xyz--\r\n").encode())
+    assert answer.status_code == status, answer.text
+    assert names in answer.json()["detail"]
+    assert world.blob_count() == 0
+    assert world.leftovers() == []
+
+
+def test_odd_file_names_download_through_their_href(world: World) -> None:
+    name = "a?b#c 50%.fits"
+    product = world.ingest("esa-operator", {name: b"odd"}).json()
+    (file,) = product["files"]
+    assert file["name"] == name
+    got = world.client.get(file["href"], headers=world.headers("admin"))
+    assert got.status_code == 200
+    assert got.content == b"odd"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    for tag in ("*", f'W/"{file["sha256"]}"', f'"other", "{file["sha256"]}"'):
+        cached = world.client.get(
+            file["href"], headers={**world.headers("admin"), "If-None-Match": tag}
+        )
+        assert cached.status_code == 304, tag

@@ -94,12 +94,14 @@ class Spec:
         if self.box is None:
             return None
         w, s, e, n = self.box
-        east = e if w <= e else e + 360.0  # written the short way round, then wrapped
-        ring = [[w, s], [east, s], [east, n], [w, n], [w, s]]
-        return {
-            "type": "Polygon",
-            "coordinates": [[[lon - 360.0 if lon > 180.0 else lon, lat] for lon, lat in ring]],
-        }
+
+        def ring(west: float, east: float) -> list[list[list[float]]]:
+            return [[[west, s], [east, s], [east, n], [west, n], [west, s]]]
+
+        if w <= e:
+            return {"type": "Polygon", "coordinates": ring(w, e)}
+        # Across the antimeridian: cut in two, as RFC 7946 asks.
+        return {"type": "MultiPolygon", "coordinates": [ring(w, 180.0), ring(-180.0, e)]}
 
 
 def _specs() -> list[Spec]:

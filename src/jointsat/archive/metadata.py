@@ -17,6 +17,7 @@ and the like), kept as given. Bad metadata is refused naming the field.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,10 +77,12 @@ def _field(reason: str, name: str) -> ArchiveInputError:
     return ArchiveInputError(f"{name}: {reason}")
 
 
-def _text(document: Mapping[str, Any], name: str, default: str | None = None) -> str:
+def _text(
+    document: Mapping[str, Any], name: str, default: str | None = None, *, longest: int = 100
+) -> str:
     value = document.get(name, default)
-    if not isinstance(value, str) or not value.strip() or len(value) > 100:
-        raise _field("a text of 1 to 100 characters is required", name)
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > longest:
+        raise _field(f"a text of 1 to {longest} characters is required", name)
     return value.strip()
 
 
@@ -138,21 +141,37 @@ def check_geometry(geometry: Any, name: str = "footprint") -> dict[str, Any]:
     return {"type": geometry["type"], "coordinates": geometry["coordinates"]}
 
 
+def _parts(geometry: Mapping[str, Any]) -> list[list[tuple[float, float]]]:
+    """Return the positions of each part of a geometry (a point, a line, a polygon)."""
+    kind, coordinates = geometry["type"], geometry["coordinates"]
+    if kind.startswith("Multi"):
+        single = kind.removeprefix("Multi")
+        return [list(_positions(c, _DEPTH[single], "footprint")) for c in coordinates]
+    return [list(_positions(coordinates, _DEPTH[kind], "footprint"))]
+
+
 def geometry_bbox(geometry: Mapping[str, Any]) -> tuple[float, float, float, float]:
     """Return (west, south, east, north) of a geometry; west > east when it crosses 180.
 
-    A geometry crosses the antimeridian when its longitudes span more than 180 degrees;
-    its box is then taken the short way round.
+    Coordinates are read as written (RFC 7946): a part's edges never wrap around, so
+    a geometry that crosses the antimeridian comes cut in two (a MultiPolygon). The
+    box covers the parts' longitudes the short way round the globe: across 180
+    (west > east) when the widest gap between the parts is elsewhere than at 180.
     """
-    points = list(_positions(geometry["coordinates"], _DEPTH[geometry["type"]], "footprint"))
-    lons = [p[0] for p in points]
-    lats = [p[1] for p in points]
-    west, east = min(lons), max(lons)
-    if east - west > 180.0:
-        shifted = [lon + 360.0 if lon < 0 else lon for lon in lons]
-        west, east = min(shifted), max(shifted) - 360.0
-        if west >= 180.0:
-            west -= 360.0
+    parts = _parts(geometry)
+    lats = [lat for part in parts for _, lat in part]
+    spans = sorted((min(lon for lon, _ in p), max(lon for lon, _ in p)) for p in parts)
+    merged = [list(spans[0])]
+    for west, east in spans[1:]:
+        if west <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], east)
+        else:
+            merged.append([west, east])
+    west, east = merged[0][0], merged[-1][1]
+    widest = merged[0][0] + 360.0 - merged[-1][1]  # the gap across 180
+    for before, after in itertools.pairwise(merged):
+        if after[0] - before[1] > widest:
+            widest, west, east = after[0] - before[1], after[0], before[1]
     return (west, min(lats), east, max(lats))
 
 
@@ -199,7 +218,7 @@ def metadata_from_dict(document: Any) -> ProductMetadata:
         instrument=_text(document, "instrument"),
         acquired_start=start,
         acquired_end=end,
-        processing_level=_text(document, "processing_level", DEFAULT_LEVEL),
+        processing_level=_text(document, "processing_level", DEFAULT_LEVEL, longest=20),
         footprint=None if footprint is None else check_geometry(footprint),
         sky=position,
         contact_id=contact,

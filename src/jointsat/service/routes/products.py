@@ -29,6 +29,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +44,7 @@ from jointsat.service.deps import AdminDep, CallerDep, NowDep, SessionDep, UserD
 from jointsat.service.problems import ProblemError, field_problem, problem_response
 from jointsat.service.schemas import MAX_ID, AwareDatetime
 from jointsat.store.products import (
+    DEFAULT_MEDIA_TYPE,
     StoredFile,
     audit,
     bbox_filter,
@@ -52,7 +54,15 @@ from jointsat.store.products import (
     search,
     visible,
 )
-from jointsat.store.tables import AuditEntry, Partner, Product, Role, Satellite, User
+from jointsat.store.tables import (
+    AuditEntry,
+    Partner,
+    Product,
+    Role,
+    Satellite,
+    SatelliteOperator,
+    User,
+)
 
 router = APIRouter(tags=["archive"])
 
@@ -135,7 +145,7 @@ class AuditEntryOut(BaseModel):
 
 def file_href(request: Request, product_id: str, name: str) -> str:
     """Return the absolute URL that downloads a product's file."""
-    return str(request.url_for("download_product_file", product_id=product_id, name=name))
+    return str(request.url_for("download_product_file", product_id=product_id, name=_quoted(name)))
 
 
 def product_out(request: Request, product: Product, codes: dict[int, str]) -> ProductOut:
@@ -202,24 +212,53 @@ def _file_name(raw: str) -> str:
     return name
 
 
+_MEDIA_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}"
+)
+
+
+def _media_type(raw: bytes) -> str:
+    """Return a part's media type (type/subtype, lower case), or refuse a malformed one."""
+    text = raw.decode("latin-1").split(";")[0].strip().lower()
+    if not text:
+        return DEFAULT_MEDIA_TYPE
+    if not _MEDIA_TYPE.fullmatch(text):
+        raise ArchiveInputError(f"file: {text[:80]!r} is not a media type (type/subtype)")
+    return text
+
+
+@dataclass
+class _File:
+    """A file part of an upload: received bytes not yet written, then a sealed blob."""
+
+    name: str
+    media_type: str
+    expected_sha256: str | None
+    writer: BlobWriter | None = None
+    pending: bytearray = field(default_factory=bytearray)
+    received: bool = False  # its part has ended
+    sealed: bool = False
+
+
 @dataclass
 class _Upload:
-    """The state of one streamed multipart upload (the parser's callbacks fill it)."""
+    """The state of one streamed multipart upload.
+
+    The parser's callbacks only collect (headers, metadata, file bytes); everything
+    that touches the disk or the store runs in ``settle``, off the event loop, after
+    each piece of the body.
+    """
 
     store: BlobStore
-    may_ingest: Callable[[ProductMetadata], None]
     headers: dict[bytes, bytes] = field(default_factory=dict)
     header_field: bytearray = field(default_factory=bytearray)
     header_value: bytearray = field(default_factory=bytearray)
     part: str = ""  # "metadata" or "file" while inside a part
     metadata_bytes: bytearray = field(default_factory=bytearray)
     metadata: ProductMetadata | None = None
+    checked: bool = False  # the metadata and the caller's right were checked in the store
     checksums: dict[str, str] = field(default_factory=dict)
-    writer: tuple[str, str, BlobWriter] | None = None
-    pending: bytearray = field(default_factory=bytearray)  # the file's bytes not yet written
-    finished: list[tuple[str, str, BlobWriter, bytes]] = field(default_factory=list)
-    sealed: list[tuple[str, str, BlobWriter]] = field(default_factory=list)
-    names: set[str] = field(default_factory=set)
+    files: list[_File] = field(default_factory=list)
     ended: bool = False
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
@@ -254,19 +293,17 @@ class _Upload:
             if self.metadata is None:
                 raise ArchiveInputError("metadata: send the metadata part before the files")
             file_name = _file_name(options.get(b"filename", b"").decode("utf-8", "replace"))
-            if file_name in self.names:
+            if any(f.name == file_name for f in self.files):
                 raise ArchiveInputError(f"file: {file_name!r} is sent twice")
-            self.names.add(file_name)
-            media_type = self.headers.get(b"content-type", b"").decode("latin-1").strip()
-            writer = self.store.writer(expected_sha256=self.checksums.get(file_name))
-            self.writer = (file_name, media_type or "application/octet-stream", writer)
+            media_type = _media_type(self.headers.get(b"content-type", b""))
+            self.files.append(_File(file_name, media_type, self.checksums.get(file_name)))
             self.part = "file"
         else:
             raise ArchiveInputError(f"unknown part {name!r}: send 'metadata', then 'file' parts")
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self.part == "file":
-            self.pending.extend(data[start:end])
+            self.files[-1].pending.extend(data[start:end])
         elif self.part == "metadata":
             self.metadata_bytes.extend(data[start:end])
             if len(self.metadata_bytes) > MAX_METADATA_BYTES:
@@ -275,10 +312,8 @@ class _Upload:
     def _part_end(self) -> None:
         if self.part == "metadata":
             self._read_metadata()
-        elif self.part == "file" and self.writer is not None:
-            self.finished.append((*self.writer, bytes(self.pending)))
-            self.pending.clear()
-            self.writer = None
+        elif self.part == "file":
+            self.files[-1].received = True
         self.part = ""
 
     def _read_metadata(self) -> None:
@@ -293,54 +328,80 @@ class _Upload:
             self.checksums = {
                 str(k): check_sha256(str(v), field=f"checksums.{k}") for k, v in checksums.items()
             }
-        metadata = metadata_from_dict(document)
-        self.may_ingest(metadata)
-        self.metadata = metadata
+        self.metadata = metadata_from_dict(document)
 
     def _end(self) -> None:
         self.ended = True
 
+    async def settle(self, check: Callable[[ProductMetadata], None]) -> None:
+        """Check the metadata once, then write each file's bytes and seal the finished ones.
+
+        Bytes are written a megabyte at a time while a part arrives; a file is
+        sealed (fsynced, its checksum checked) when its part ends, and published
+        only by ``publish`` once the whole upload has arrived.
+        """
+        if self.metadata is not None and not self.checked:
+            await run_in_threadpool(check, self.metadata)
+            self.checked = True
+        for file in self.files:
+            if file.sealed or not (file.received or len(file.pending) >= CHUNK_BYTES):
+                continue
+            data = bytes(file.pending)
+            file.pending.clear()
+            await run_in_threadpool(self._write, file, data)
+
+    def _write(self, file: _File, data: bytes) -> None:
+        if file.writer is None:
+            file.writer = self.store.writer(expected_sha256=file.expected_sha256)
+        file.writer.write(data)
+        if file.received:
+            file.writer.seal()
+            file.sealed = True
+
+    def publish(self) -> list[StoredFile]:
+        """Publish every sealed file under its SHA-256 (the whole upload has arrived)."""
+        return [
+            StoredFile(f.name, f.writer.publish(), f.media_type)
+            for f in self.files
+            if f.writer is not None
+        ]
+
     def abort(self) -> None:
-        """Drop every file not yet committed."""
-        writers = [w for _, _, w, _ in self.finished] + [w for _, _, w in self.sealed]
-        for writer in [*writers, *([self.writer[2]] if self.writer else [])]:
-            writer.abort()
-
-    async def write_pending(self) -> None:
-        """Write the current file's received bytes, off the event loop, a megabyte at a time."""
-        if self.writer is not None and len(self.pending) >= CHUNK_BYTES:
-            data = bytes(self.pending)
-            self.pending.clear()
-            await run_in_threadpool(self.writer[2].write, data)
-
-    async def seal_finished(self) -> None:
-        """Write the rest of each finished file and make it durable (not yet published)."""
-        while self.finished:
-            name, media_type, writer, tail = self.finished.pop(0)
-            self.sealed.append((name, media_type, writer))
-            await run_in_threadpool(_seal, writer, tail)
-
-
-def _seal(writer: BlobWriter, tail: bytes) -> None:
-    writer.write(tail)
-    writer.seal()
+        """Drop every file not yet published."""
+        for file in self.files:
+            if file.writer is not None:
+                file.writer.abort()
 
 
 def _ingest_rule(sessions: sessionmaker[Session], user: User) -> Callable[[ProductMetadata], None]:
-    """Return the check, made before any byte is taken, that the metadata names what the
-    store knows and that the user may ingest products of its satellite."""
+    """Return the check, made before any byte is stored, that the user may ingest products
+    of the metadata's satellite and that the metadata names what the store knows.
+
+    The right comes first, so that a caller learns nothing of satellites or contacts
+    it may not ingest for: for anyone but the admin and the satellite's operators, a
+    satellite that does not exist and one that is not theirs are the same 403.
+    """
     role, partner_id = user.role, user.partner_id
+    refused = ProblemError(
+        403, "Forbidden", "only the admin or an operator of the satellite may ingest"
+    )
 
     def check(metadata: ProductMetadata) -> None:
+        if role is not Role.ADMIN and role is not Role.OPERATOR:
+            raise refused
         with sessions() as session:
-            satellite, _ = resolve(session, metadata)
-            operators = [o.partner_id for o in satellite.operators]
-        if role is Role.ADMIN:
-            return
-        if role is not Role.OPERATOR or partner_id not in operators:
-            raise ProblemError(
-                403, "Forbidden", "only the admin or an operator of the satellite may ingest"
-            )
+            if role is Role.OPERATOR:
+                operates = session.scalar(
+                    select(SatelliteOperator.partner_id)
+                    .join(Satellite)
+                    .where(
+                        Satellite.norad_id == metadata.satellite,
+                        SatelliteOperator.partner_id == partner_id,
+                    )
+                )
+                if operates is None:
+                    raise refused
+            resolve(session, metadata)
 
     return check
 
@@ -362,32 +423,36 @@ async def ingest_product(
     if content_type != b"multipart/form-data" or not boundary:
         raise ProblemError(415, "Unsupported media type", "send multipart/form-data")
     sessions = _sessions(request)
-    upload = _Upload(_blobs(request), _ingest_rule(sessions, user))
+    check = _ingest_rule(sessions, user)
+    upload = _Upload(_blobs(request))
     parser = MultipartParser(boundary, upload.callbacks())  # type: ignore[arg-type]
     try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-            await upload.write_pending()
-            await upload.seal_finished()
-        parser.finalize()
+        try:
+            async for chunk in request.stream():
+                parser.write(chunk)
+                await upload.settle(check)
+            parser.finalize()
+        except MultipartParseError as exc:
+            raise ProblemError(
+                400, "Bad request", f"the multipart body is malformed: {exc}"
+            ) from None
         if not upload.ended:
             raise ProblemError(
                 400, "Bad request", "the upload was cut short: its closing boundary never came"
             )
-        # Only a whole upload publishes its files: one cut short leaves no blob.
-        stored = await run_in_threadpool(
-            lambda: [StoredFile(n, w.publish(), m) for n, m, w in upload.sealed]
-        )
+        await upload.settle(check)
+        if upload.metadata is None:
+            raise ArchiveInputError("metadata: the metadata part is missing")
+        if not upload.files:
+            raise ArchiveInputError("file: send at least one file part")
+        unknown = sorted(set(upload.checksums) - {f.name for f in upload.files})
+        if unknown:
+            raise ArchiveInputError(f"checksums: no file named {', '.join(unknown)} was sent")
+        # Only a whole, checked upload publishes its files: one cut short leaves no blob.
+        stored = await run_in_threadpool(upload.publish)
     except BaseException:
         upload.abort()
         raise
-    if upload.metadata is None:
-        raise ArchiveInputError("metadata: the metadata part is missing")
-    if not stored:
-        raise ArchiveInputError("file: send at least one file part")
-    unknown = sorted(set(upload.checksums) - {f.name for f in stored})
-    if unknown:
-        raise ArchiveInputError(f"checksums: no file named {', '.join(unknown)} was sent")
     metadata = upload.metadata
 
     def commit() -> tuple[ProductOut, bool]:
@@ -549,14 +614,18 @@ class BlobResponse(Response):
         self.done = done
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
+        start = {
+            "type": "http.response.start",
+            "status": self.status_code,
+            "headers": self.raw_headers,
+        }
         if not self.send_body:
+            await send(start)
             await send({"type": "http.response.body", "body": b""})
             return
         sent, complete = 0, False
         try:
+            await send(start)
             async with await anyio.open_file(self.store.path(self.sha256), "rb") as blob:
                 await blob.seek(self.first)
                 left = self.last - self.first + 1
@@ -613,8 +682,9 @@ def download_product_file(
         "Digest": f"SHA-256={digest}",
         "Content-Disposition": f"attachment; filename*=UTF-8''{_quoted(name)}",
         "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
     }
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if _matches(request.headers.get("if-none-match"), entry.sha256):
         return Response(status_code=304, headers=headers)
     if_range = request.headers.get("if-range")
     wanted = None if if_range not in (None, etag) else request.headers.get("range")
@@ -660,6 +730,14 @@ def download_product_file(
         send_body=not head,
         done=done,
     )
+
+
+def _matches(if_none_match: str | None, sha256: str) -> bool:
+    """Return whether an If-None-Match header names the file (``*``, or its tag, weak or not)."""
+    if if_none_match is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or f'"{sha256}"' in tags
 
 
 def _quoted(name: str) -> str:
