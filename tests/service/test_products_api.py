@@ -176,14 +176,8 @@ def test_bad_ingests_are_refused_naming_the_reason_and_leave_nothing(
     assert world.leftovers() == []
 
 
-def test_the_metadata_must_come_before_the_files(world: World) -> None:
-    boundary = "xyz"
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
-        f'abc\r\n--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{{}}\r\n'
-        f"--{boundary}--\r\n"
-    ).encode()
-    answer = world.client.post(
+def post_raw(world: World, body: bytes, boundary: str = "xyz") -> Any:
+    return world.client.post(
         "/api/v1/products",
         content=body,
         headers={
@@ -191,6 +185,16 @@ def test_the_metadata_must_come_before_the_files(world: World) -> None:
             "Content-Type": f"multipart/form-data; boundary={boundary}",
         },
     )
+
+
+def test_the_metadata_must_come_before_the_files(world: World) -> None:
+    boundary = "xyz"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
+        f'abc\r\n--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{{}}\r\n'
+        f"--{boundary}--\r\n"
+    ).encode()
+    answer = post_raw(world, body, boundary)
     assert answer.status_code == 422
     assert "before the files" in answer.json()["detail"]
 
@@ -208,14 +212,7 @@ def test_a_body_without_its_closing_boundary_is_refused(world: World) -> None:
         f"{json.dumps(metadata)}\r\n--{boundary}\r\n"
         'Content-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
     ).encode() + os.urandom(100_000)
-    answer = world.client.post(
-        "/api/v1/products",
-        content=body,
-        headers={
-            **world.headers("admin"),
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        },
-    )
+    answer = post_raw(world, body, boundary)
     assert answer.status_code == 400
     assert "cut short" in answer.json()["detail"]
     assert world.blob_count() == 0
@@ -402,17 +399,6 @@ def test_the_list_filters_by_acquisition_time_and_footprint(world: World) -> Non
         "/api/v1/products", params={"start": "2024-05-10T00:00:00"}, headers=world.headers("admin")
     )
     assert naive.status_code == 422
-
-
-def post_raw(world: World, body: bytes, boundary: str = "xyz") -> Any:
-    return world.client.post(
-        "/api/v1/products",
-        content=body,
-        headers={
-            **world.headers("admin"),
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        },
-    )
 
 
 METADATA_PART = (
