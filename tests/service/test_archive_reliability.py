@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -373,13 +374,9 @@ def test_sigkill_during_concurrent_ingests_loses_no_acknowledged_product(
 # --- bodies cut short ------------------------------------------------------------------
 
 
-def test_a_connection_closed_mid_file_leaves_nothing(archive: Archive) -> None:
-    archive.start()
-    before = archive.blob_count()
-    data = os.urandom(4 * MB)
-    boundary = uuid.uuid4().hex
-    body = b"".join(chunks(metadata("closed"), [("closed.bin", data)], boundary))
-    cut = body[: len(body) // 2]
+@contextmanager
+def sending_cut_short(archive: Archive, body: bytes, cut: int, boundary: str) -> Iterator[None]:
+    """POST a request declaring the whole body, send its first ``cut`` bytes, close on exit."""
     with socket.create_connection(("127.0.0.1", archive.port), timeout=30) as s:
         s.sendall(
             (
@@ -389,8 +386,19 @@ def test_a_connection_closed_mid_file_leaves_nothing(archive: Archive) -> None:
                 f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n"
             ).encode()
-            + cut
+            + body[:cut]
         )
+        yield
+
+
+def test_a_connection_closed_mid_file_leaves_nothing(archive: Archive) -> None:
+    archive.start()
+    before = archive.blob_count()
+    data = os.urandom(4 * MB)
+    boundary = uuid.uuid4().hex
+    body = b"".join(chunks(metadata("closed"), [("closed.bin", data)], boundary))
+    cut = len(body) // 2
+    with sending_cut_short(archive, body, cut, boundary):
         # The server is writing the file's first half when the connection closes.
         assert wait_until(lambda: len(archive.temporaries()) == 1)
     assert archive.wait_for_no_temporaries() == []
@@ -406,18 +414,8 @@ def test_a_connection_closed_in_the_second_file_leaves_no_blob_of_the_first(
     boundary = uuid.uuid4().hex
     files = [("first.bin", first), ("second.bin", second)]
     body = b"".join(chunks(metadata("two"), files, boundary))
-    cut = body[: body.index(second) + 2 * MB]
-    with socket.create_connection(("127.0.0.1", archive.port), timeout=30) as s:
-        s.sendall(
-            (
-                "POST /api/v1/products HTTP/1.1\r\n"
-                f"Host: 127.0.0.1:{archive.port}\r\n"
-                f"Authorization: Bearer {archive.operator}\r\n"
-                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            ).encode()
-            + cut
-        )
+    cut = body.index(second) + 2 * MB
+    with sending_cut_short(archive, body, cut, boundary):
         # The first file is sealed but not published, the second is being written.
         assert wait_until(lambda: len(archive.temporaries()) == 2)
     assert archive.wait_for_no_temporaries() == []
@@ -431,7 +429,7 @@ def test_a_connection_closed_in_the_second_file_leaves_no_blob_of_the_first(
         b"",
         b"\r\n",
         b"\r\n--{boundary}",
-        pytest.param(b"\r\n--{boundary}\r\n"),
+        b"\r\n--{boundary}\r\n",
     ],
     ids=["after-the-bytes", "after-the-line-end", "at-a-delimiter", "before-a-next-part"],
 )

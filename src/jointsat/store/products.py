@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import ProductMetadata, product_id
-from jointsat.archive.rights import Caller, DataTerms, ReleaseTimes, release_times
+from jointsat.archive.rights import Caller, DataTerms, release_times
 from jointsat.errors import ArchiveConflictError, ArchiveInputError
 from jointsat.store.tables import (
     Agreement,
@@ -203,11 +203,6 @@ def refresh_release_times(session: Session, partner_ids: Iterable[int] | None = 
             product.members_from, product.public_from = times.members_from, times.public_from
             changed += 1
     return changed
-
-
-def release_times_of(product: Product) -> ReleaseTimes:
-    """Return the product's stored release times."""
-    return ReleaseTimes(product.members_from, product.public_from)
 
 
 def visible_to(caller: Caller, now: datetime) -> ColumnElement[bool]:

@@ -42,6 +42,7 @@ from jointsat.errors import ArchiveInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.service.deps import AdminDep, CallerDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError, field_problem, problem_response
+from jointsat.service.routes.stac import parse_bbox
 from jointsat.service.schemas import MAX_ID, AwareDatetime
 from jointsat.store.products import (
     DEFAULT_MEDIA_TYPE,
@@ -511,17 +512,18 @@ def list_products(
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
-    """Return a 'west,south,east,north' box in degrees, or answer 422 naming the problem."""
+    """Return a 'west,south,east,north' box in degrees, or answer 422 naming the problem.
+
+    The STAC search's parser checks it; only its status differs here (422, as for the
+    other query parameters of this API), and only four numbers are taken.
+    """
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise field_problem(["query", "bbox"], "give four numbers: west,south,east,north")
     try:
-        west, south, east, north = (float(v) for v in text.split(","))
-    except ValueError:
-        raise field_problem(["query", "bbox"], "give four numbers: west,south,east,north") from None
-    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
-        raise field_problem(
-            ["query", "bbox"],
-            "longitudes within [-180, 180], latitudes south <= north in [-90, 90]",
-        )
-    return west, south, east, north
+        return parse_bbox(parts)
+    except ProblemError as exc:
+        raise field_problem(["query", "bbox"], exc.detail.removeprefix("bbox: ")) from None
 
 
 def _visible_or_404(
