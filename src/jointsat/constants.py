@@ -1,0 +1,30 @@
+"""Physical and time constants, each defined once, with the model it belongs to.
+
+SGP4 works in WGS-72 (its gravitational parameter and Earth radius are part of the
+model, Vallado et al. 2006, "Revisiting Spacetrack Report #3"); station positions and
+geodetic coordinates are WGS-84 (NIMA TR8350.2). The mean Earth radius is the IUGG
+mean radius R1 used for spherical footprints (Wertz, SMAD 3rd ed., 5.2).
+"""
+
+from __future__ import annotations
+
+DAY_S = 86_400.0
+"""Seconds in a day (a UTC day without leap second)."""
+
+MINUTES_PER_DAY = 1_440.0
+"""Minutes in a day: SGP4 counts time since epoch in minutes."""
+
+WGS72_MU_KM3_S2 = 398_600.8
+"""SGP4's (WGS-72) gravitational parameter of the Earth, km^3/s^2."""
+
+WGS84_A_KM = 6378.137
+"""WGS-84 equatorial radius (semi-major axis of the ellipsoid), km."""
+
+WGS84_F = 1.0 / 298.257223563
+"""WGS-84 flattening."""
+
+EARTH_ROTATION_RAD_S = 7.292115146706979e-5
+"""The Earth's mean rotation rate relative to the stars (GMST rate), rad/s."""
+
+MEAN_EARTH_RADIUS_KM = 6371.0
+"""The IUGG mean Earth radius, for spherical approximations (footprints), km."""

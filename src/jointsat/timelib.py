@@ -1,0 +1,133 @@
+"""Time: one home for parsing, formatting and Julian dates.
+
+Boundaries speak aware UTC datetimes; the numeric core speaks split Julian dates
+``(jd, fr)`` (``jd`` at a midnight, ``fr`` the fraction of the day since), as
+python-sgp4 does, so that a day's seconds keep their precision. Nothing here reads
+the clock: ``now`` is handed in from the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from jointsat.constants import DAY_S
+
+__all__ = [
+    "JD_J2000",
+    "JD_UNIX_EPOCH",
+    "UNIX_EPOCH",
+    "UTC",
+    "TimeOrigin",
+    "format_iso",
+    "format_iso_ms",
+    "format_readable",
+    "from_split_julian",
+    "parse_iso",
+    "split_julian",
+    "to_utc",
+]
+
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+JD_UNIX_EPOCH = 2440587.5
+"""The Julian date of 1970-01-01T00:00:00 UTC."""
+JD_J2000 = 2451545.0
+"""The Julian date of J2000.0 (2000-01-01T12:00:00 TT)."""
+
+
+def to_utc(moment: datetime, label: str = "time") -> datetime:
+    """Return an aware datetime in UTC; refuse a naive one (``ValueError`` naming ``label``).
+
+    A time whose zone takes it outside the years 1 to 9999 once turned to UTC is refused
+    too, rather than raising ``OverflowError`` from deep inside.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{label} {moment.isoformat()} has no time zone; give UTC (a trailing Z)")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{label} {moment.isoformat()} is out of range once turned to UTC"
+        ) from None
+
+
+def parse_iso(text: str, *, label: str = "time", naive_is_utc: bool = False) -> datetime:
+    """Parse an ISO 8601 / RFC 3339 time into an aware UTC datetime.
+
+    ``Z`` or an offset gives the zone (``t`` and ``z`` may be lower case, as RFC 3339
+    allows); a time without one is refused unless ``naive_is_utc``. Raises ``ValueError``
+    with a message a user can act on; callers turn it into their own error type.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip().upper())
+    except ValueError:
+        raise ValueError(
+            f"{label} {text!r} is not an ISO 8601 time such as 2024-05-09T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None and naive_is_utc:
+        return moment.replace(tzinfo=UTC)
+    return to_utc(moment, label)
+
+
+def format_iso(moment: datetime) -> str:
+    """Return a time as ISO 8601 UTC ending in ``Z``, to the microsecond when it has one."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def format_iso_ms(moment: datetime) -> str:
+    """Return a time as ISO 8601 UTC to the millisecond (truncated), ending in ``Z``."""
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
+
+
+def format_readable(moment: datetime) -> str:
+    """Return a UTC time for people to read, to the second: ``2024-05-10 00:00:00``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def split_julian(moment: datetime) -> tuple[float, float]:
+    """Return an aware datetime as a split Julian date (jd at midnight UTC, fraction of day)."""
+    utc = moment.astimezone(UTC)
+    midnight = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = (midnight - UNIX_EPOCH).days
+    return JD_UNIX_EPOCH + days, (utc - midnight).total_seconds() / DAY_S
+
+
+def from_split_julian(jd: float, fr: float) -> datetime:
+    """Return the aware UTC datetime of a split Julian date (to the microsecond)."""
+    return UNIX_EPOCH + timedelta(days=(jd - JD_UNIX_EPOCH) + fr)
+
+
+@dataclass(frozen=True)
+class TimeOrigin:
+    """A moment from which the numeric core counts seconds, and its split Julian date.
+
+    Kernels sample ``t_s`` seconds after ``start``; :meth:`julian` gives the split Julian
+    dates SGP4 and the Sun's series want for any array of such offsets.
+    """
+
+    start: datetime
+    jd0: float
+    fr0: float
+
+    @classmethod
+    def of(cls, start: datetime) -> TimeOrigin:
+        """Return the origin at ``start`` (an aware datetime, kept in UTC)."""
+        utc = start.astimezone(UTC)
+        return cls(utc, *split_julian(utc))
+
+    def julian(self, t_s: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return the split Julian dates of offsets ``t_s`` (seconds after the origin)."""
+        t = np.asarray(t_s, dtype=float)
+        return np.full(t.shape, self.jd0), self.fr0 + t / DAY_S
+
+    def seconds(self, moment: datetime) -> float:
+        """Return how many seconds ``moment`` is after the origin."""
+        return (moment - self.start).total_seconds()
+
+    def at(self, t_s: float) -> datetime:
+        """Return the aware UTC datetime ``t_s`` seconds after the origin."""
+        return self.start + timedelta(seconds=float(t_s))
