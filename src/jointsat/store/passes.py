@@ -76,7 +76,8 @@ def window_passes(
         return WindowPasses(None, [])
     prediction = _covering(session, satellites, stations, start, end)
     if prediction is None:
-        prediction = _stored(session, satellites, stations, *whole_days(start, end), now=now)
+        days = whole_days(start, end)
+        prediction, _ = stored_passes(session, satellites, stations, *days, now=now)
     query = select(PassRecord).where(
         PassRecord.prediction_id == prediction.id, PassRecord.los > start, PassRecord.aos < end
     )
@@ -192,27 +193,6 @@ def stored_passes(
     once, so call this with no uncommitted changes in the session; if another
     process stored the same prediction meanwhile, its copy is read instead.
     """
-    prediction = _stored(session, satellites, stations, start, end, now=now)
-    passes = list(
-        session.scalars(
-            select(PassRecord)
-            .where(PassRecord.prediction_id == prediction.id)
-            .order_by(PassRecord.aos, PassRecord.satellite_id, PassRecord.station_id)
-        )
-    )
-    return prediction, passes
-
-
-def _stored(
-    session: Session,
-    satellites: Sequence[Satellite],
-    stations: Sequence[GroundStation],
-    start: datetime,
-    end: datetime,
-    *,
-    now: datetime,
-) -> PassPrediction:
-    """Return the stored prediction for exactly this network and window, made if missing."""
     if session.new or session.dirty or session.deleted:
         raise ValueError("commit or discard the session's changes before predicting passes")
     key = fingerprint(satellites, stations, start, end)
@@ -236,7 +216,14 @@ def _stored(
         prediction = _find(session, key)
         if prediction is None:  # pragma: no cover - the row was committed just above
             raise RuntimeError("a stored pass prediction vanished")
-    return prediction
+    passes = list(
+        session.scalars(
+            select(PassRecord)
+            .where(PassRecord.prediction_id == prediction.id)
+            .order_by(PassRecord.aos, PassRecord.satellite_id, PassRecord.station_id)
+        )
+    )
+    return prediction, passes
 
 
 def _find(session: Session, key: str) -> PassPrediction | None:

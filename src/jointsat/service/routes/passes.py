@@ -107,17 +107,10 @@ def _passes(
             or any(o.partner_id == partner_id for o in sat.operators)
         ):
             continue
+        of = (sat.id, sat.name, sat.norad_id, station.id, station.name)
         measured = {n: getattr(p.found, n) for n in _MEASURED}
-        rows.append(
-            PassPublic(
-                satellite_id=sat.id,
-                satellite=sat.name,
-                norad_id=sat.norad_id,
-                station_id=station.id,
-                station=station.name,
-                **measured,
-            )
-        )
+        ids: dict[str, Any] = dict(zip(_PassOf.model_fields, of, strict=True))
+        rows.append(PassPublic(**ids, **measured))
     return rows
 
 
