@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from benchmarks.common import ORBITS
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import find_passes
@@ -183,3 +184,65 @@ def test_bad_windows_are_problems(world: World, params: dict[str, str]) -> None:
     response = client.get("/api/v1/passes", params=params, headers=auth["admin"])
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_demo_week_is_predicted_once_for_every_reader(database_url: str) -> None:
+    """Seven readers of the demo week (viewers, filters, a sub-window, the scheduler) share one."""
+    from jointsat.demo import build
+    from jointsat.files import read_demo_elements, read_demo_stations
+    from jointsat.store.schedules import StoreProblem
+    from jointsat.store.tables import PassPrediction, PassRecord
+
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    elements = read_demo_elements()
+    anchor = max(elements.parsed[0].elements, key=lambda e: e.epoch)
+    start = anchor.epoch.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    end = start + timedelta(days=7)
+    with session_factory(engine).begin() as session:
+        demo = build(session, elements, read_demo_stations(), now=NOW)
+        tokens = {"admin": demo.admin_token}
+        for code in ("esa", "dlr"):
+            user = User(
+                name=f"{code}-view",
+                role=Role.VIEWER,
+                partner_id=demo.partners[code],
+                created_at=NOW,
+            )
+            session.add(user)
+            tokens[code] = issue_token(session, user, now=NOW)
+    week = {"start": start.isoformat(), "end": end.isoformat()}
+    day = start + timedelta(days=2)
+    asked = [
+        ("admin", week),
+        ("esa", week),
+        ("dlr", week),
+        ("admin", {**week, "satellite_id": 1}),
+        ("admin", {**week, "station_id": 1}),
+        (
+            "admin",
+            {
+                "start": (day + timedelta(hours=6)).isoformat(),
+                "end": (day + timedelta(hours=18)).isoformat(),
+            },
+        ),  # a sub-window of a day
+    ]
+    app = create_app(Settings(database_url=database_url), clock=lambda: NOW)
+    with TestClient(app) as client:
+        answers = [
+            client.get(
+                "/api/v1/passes", params=params, headers={"Authorization": f"Bearer {tokens[who]}"}
+            )
+            for who, params in asked
+        ]
+    assert [a.status_code for a in answers] == [200] * 6
+    everything = answers[0].json()
+    assert len(everything) == 2_627
+    assert answers[2].json() == everything  # DLR sees every station: its own are private
+    assert 0 < len(answers[1].json()) < len(everything)  # ESA does not see DLR's
+    with session_factory(engine)() as session:
+        scheduled = StoreProblem(session, start, end, now=NOW)
+        assert len(scheduled.passes) == 2_627
+        assert session.scalar(select(func.count()).select_from(PassPrediction)) == 1
+        assert session.scalar(select(func.count()).select_from(PassRecord)) == 2_627
+    engine.dispose()

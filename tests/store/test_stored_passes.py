@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from benchmarks.common import ORBITS
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from jointsat.orbits.elements import parse_elements
-from jointsat.orbits.passes import find_passes
+from jointsat.orbits.passes import Pass, find_passes
 from jointsat.store import migrate
 from jointsat.store import passes as stored
 from jointsat.store.convert import elements_of, station_of
@@ -139,3 +140,117 @@ def test_old_predictions_are_dropped(
             .where(PassRecord.prediction_id.not_in(select(PassPrediction.id)))
         )
         assert orphans == 0
+
+
+def _rows(passes: Sequence[Pass]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            p.satellite.norad_id,
+            p.station.name,
+            p.aos,
+            p.tca,
+            p.los,
+            p.max_elevation_deg,
+            p.aos_azimuth_deg,
+            p.tca_azimuth_deg,
+            p.los_azimuth_deg,
+            p.sunlit,
+            p.truncated,
+        )
+        for p in passes
+    ]
+
+
+# How far two predictions of different windows may differ: within the engine's
+# accuracy, as its sampling grid starts at the window's start (crossings polished
+# to about a millisecond, the peak to a ten-thousandth of a step and its
+# elevation to a thousandth of a degree).
+CROSSING_S = 2e-3
+PEAK_S = 1.0  # the elevation is flat there: its time is found less sharply
+ELEVATION_DEG = 1e-3
+CROSSING_AZIMUTH_DEG = 1e-3
+PEAK_AZIMUTH_DEG = 0.5  # near the zenith the azimuth turns by degrees a second
+
+
+def _same(got: Sequence[Pass], want: Sequence[Pass]) -> None:
+    """Assert the same passes, equal within the engine's accuracy."""
+    assert len(got) == len(want)
+    limits = (
+        CROSSING_S,
+        PEAK_S,
+        CROSSING_S,
+        ELEVATION_DEG,
+        CROSSING_AZIMUTH_DEG,
+        PEAK_AZIMUTH_DEG,
+        CROSSING_AZIMUTH_DEG,
+    )
+    for a, b in zip(_rows(got), _rows(want), strict=True):
+        assert a[:2] == b[:2]
+        assert a[9:] == b[9:], (a, b)
+        for x, y, limit in zip(a[2:9], b[2:9], limits, strict=True):
+            if isinstance(x, datetime):
+                assert abs((x - y).total_seconds()) < limit, (a, b)
+            else:
+                assert abs((x - y + 180.0) % 360.0 - 180.0) < limit, (a, b)
+
+
+def test_sub_windows_read_the_whole_network_s_prediction_as_a_fresh_one_reports_them(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sessions() as session:
+        owner = session.scalars(select(Partner)).one()
+        session.add(
+            GroundStation(
+                name="Masked",
+                owner=owner,
+                lat_deg=48.0,
+                lon_deg=11.0,
+                min_elevation_deg=5.0,
+                horizon_mask={
+                    "azimuth_deg": [0.0, 90.0, 180.0, 270.0],
+                    "elevation_deg": [20.0, 8.0, 30.0, 12.0],
+                },
+            )
+        )
+        session.commit()
+        satellites, stations = _network(session)
+        whole = stored.window_passes(session, START, END, now=NOW)
+        calls: list[int] = []
+        real = stored.find_passes
+        monkeypatch.setattr(stored, "find_passes", lambda *a, **k: calls.append(1) or real(*a, **k))
+        cut = 0
+        for start, end in (
+            (START + timedelta(hours=5, minutes=17, seconds=3.5), START + timedelta(hours=9)),
+            (START + timedelta(hours=1, minutes=1), START + timedelta(hours=23, minutes=58)),
+            (START + timedelta(minutes=7), START + timedelta(minutes=50)),
+        ):
+            for some in (None, [satellites[1].id, satellites[3].id]):
+                read = stored.window_passes(
+                    session,
+                    start,
+                    end,
+                    now=NOW,
+                    satellite_ids=some,
+                    station_ids=[g.id for g in stations[1:]],
+                )
+                assert read.prediction is not None
+                assert whole.prediction is not None
+                assert read.prediction.id == whole.prediction.id
+                chosen = [s for s in satellites if some is None or s.id in some]
+                fresh = find_passes(
+                    [elements_of(e) for s in chosen for e in s.element_sets],
+                    [station_of(g) for g in stations[1:]],
+                    start,
+                    end,
+                )
+                _same([p.found for p in read.passes], fresh.rows())
+                cut += sum(p.found.truncated for p in read.passes)
+        assert calls == []
+        assert cut > 5  # passes at the edges were cut
+        assert session.scalar(select(func.count()).select_from(PassPrediction)) == 1
+        # A window the stored one does not hold is predicted over whole UTC days.
+        later = stored.window_passes(
+            session, END + timedelta(hours=1), END + timedelta(hours=30), now=NOW
+        )
+        assert later.prediction is not None
+        assert (later.prediction.start, later.prediction.end_at) == (END, END + timedelta(days=2))

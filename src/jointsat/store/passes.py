@@ -1,31 +1,161 @@
-"""Predict passes once and keep them in the store, shared by every process that reads it.
+"""Predict passes once per network and window, keep them in the store, read them cut to size.
 
-A prediction is identified by a fingerprint of everything its passes depend on:
-the element-set versions (stored sets never change), each station's geometry,
-the window and the engine's version. Asking again for the same fingerprint reads
-the stored passes back; anything else predicts anew. Writing a prediction does
-not bump the store's revision: it adds no fact, only a cached consequence.
+A prediction covers the whole network: every satellite with element sets over
+every station. It is identified by a fingerprint of everything its passes depend
+on: the element-set versions (stored sets never change), each station's
+geometry, the window and the engine's version. A reader asks for a window and
+the satellites and stations it wants: any stored prediction of the same network
+whose window holds the asked one is read back, filtered and cut to the window
+(as a prediction of that window would report the passes at its edges); else the
+network is predicted over the whole UTC days around the window. Writing a
+prediction does not bump the store's revision: it adds no fact, only a cached
+consequence.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from jointsat import __version__
-from jointsat.orbits.passes import find_passes
+from jointsat.orbits.passes import Pass, SatelliteId, find_passes
+from jointsat.orbits.subwindow import cut_passes
 from jointsat.store.convert import elements_of, station_of
 from jointsat.store.tables import GroundStation, PassPrediction, PassRecord, Satellite
 
 ENGINE = f"jointsat {__version__} find_passes"
 KEEP_PREDICTIONS = 256  # the newest predictions kept; older ones are dropped on insert
+
+
+@dataclass(frozen=True)
+class StoredPass:
+    """A stored pass as a prediction of the asked window reports it.
+
+    ``id`` is the stored row's: the same pass in every window that holds a part of it.
+    """
+
+    id: int
+    satellite_id: int
+    station_id: int
+    found: Pass
+
+
+@dataclass(frozen=True)
+class WindowPasses:
+    """The passes of a window, and the stored prediction they were read from."""
+
+    prediction: PassPrediction | None  # None: the store has no satellites or no stations
+    passes: list[StoredPass]
+
+
+def window_passes(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    satellite_ids: Collection[int] | None = None,
+    station_ids: Collection[int] | None = None,
+) -> WindowPasses:
+    """Return the passes in [start, end] of these satellites over these stations (None: all).
+
+    The passes are the network's stored prediction's, by AOS then satellite then
+    station, cut to the window; a missing prediction is made and committed at
+    once (see :func:`stored_passes`).
+    """
+    satellites, stations = network(session)
+    if not satellites or not stations:
+        return WindowPasses(None, [])
+    prediction = _covering(session, satellites, stations, start, end)
+    if prediction is None:
+        days = whole_days(start, end)
+        prediction, _ = stored_passes(session, satellites, stations, *days, now=now)
+    query = select(PassRecord).where(
+        PassRecord.prediction_id == prediction.id, PassRecord.los > start, PassRecord.aos < end
+    )
+    if satellite_ids is not None:
+        query = query.where(PassRecord.satellite_id.in_(satellite_ids))
+    if station_ids is not None:
+        query = query.where(PassRecord.station_id.in_(station_ids))
+    records = list(session.scalars(query))
+    ids = {s.id: SatelliteId(s.norad_id, s.name) for s in satellites}
+    sites = {g.id: station_of(g) for g in stations}
+    found = [
+        Pass(
+            satellite=ids[r.satellite_id],
+            station=sites[r.station_id],
+            **{name: getattr(r, name) for name in _MEASURED},
+        )
+        for r in records
+    ]
+    elements = [elements_of(e) for s in satellites for e in s.element_sets]
+    cut = cut_passes(found, elements, start, end)
+    passes = [
+        StoredPass(r.id, r.satellite_id, r.station_id, p) for r, p in zip(records, cut, strict=True)
+    ]
+    passes.sort(key=lambda p: (p.found.aos, p.satellite_id, p.station_id))
+    return WindowPasses(prediction, passes)
+
+
+_MEASURED = (
+    "aos",
+    "tca",
+    "los",
+    "max_elevation_deg",
+    "aos_azimuth_deg",
+    "tca_azimuth_deg",
+    "los_azimuth_deg",
+    "sunlit",
+    "truncated",
+)  # what a stored pass keeps of the engine's Pass
+
+
+def network(session: Session) -> tuple[list[Satellite], list[GroundStation]]:
+    """Return the network passes are predicted for: satellites with element sets, stations."""
+    satellites = session.scalars(
+        select(Satellite).options(selectinload(Satellite.element_sets)).order_by(Satellite.id)
+    )
+    stations = session.scalars(select(GroundStation).order_by(GroundStation.id))
+    return [s for s in satellites if s.element_sets], list(stations)
+
+
+def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Return the UTC midnights at or before ``start`` and at or after ``end``."""
+    first = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+    last = datetime.combine(end.astimezone(UTC).date(), time(), UTC)
+    return first, last if last >= end else last + timedelta(days=1)
+
+
+def _covering(
+    session: Session,
+    satellites: Sequence[Satellite],
+    stations: Sequence[GroundStation],
+    start: datetime,
+    end: datetime,
+) -> PassPrediction | None:
+    """Return the newest stored prediction of this network whose window holds [start, end]."""
+    candidates = session.scalars(
+        select(PassPrediction)
+        .where(
+            PassPrediction.engine == ENGINE,
+            PassPrediction.start <= start,
+            PassPrediction.end_at >= end,
+        )
+        .order_by(PassPrediction.id.desc())
+    )
+    for prediction in candidates:
+        key = fingerprint(satellites, stations, prediction.start, prediction.end_at)
+        if key == prediction.fingerprint:
+            return prediction
+    return None
 
 
 def fingerprint(
@@ -122,15 +252,7 @@ def _predict(
         {
             "satellite_id": satellite_ids[int(i)],
             "station_id": stations[int(j)].id,
-            "aos": p.aos,
-            "tca": p.tca,
-            "los": p.los,
-            "max_elevation_deg": p.max_elevation_deg,
-            "aos_azimuth_deg": p.aos_azimuth_deg,
-            "tca_azimuth_deg": p.tca_azimuth_deg,
-            "los_azimuth_deg": p.los_azimuth_deg,
-            "sunlit": p.sunlit,
-            "truncated": p.truncated,
+            **{name: getattr(p, name) for name in _MEASURED},
         }
         for p, i, j in zip(found.rows(), found.satellite, found.station, strict=True)
     ]

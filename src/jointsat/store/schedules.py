@@ -21,12 +21,11 @@ from jointsat.errors import StoreError
 from jointsat.scheduling import problem as model
 from jointsat.scheduling import solver
 from jointsat.scheduling.result import Policy, Schedule
-from jointsat.store.passes import stored_passes
+from jointsat.store.passes import StoredPass, window_passes
 from jointsat.store.tables import (
     ContactRecord,
     GroundStation,
     Partner,
-    PassRecord,
     Satellite,
     ScheduleRecord,
 )
@@ -67,9 +66,12 @@ class StoreProblem:
         )
         if not satellites or not stations:
             raise StoreError("the store needs satellites with element sets and stations")
-        self.prediction, self.passes = stored_passes(
-            session, satellites, stations, start, end, now=now
+        found = window_passes(
+            session, start, end, now=now, satellite_ids=[s.id for s in satellites]
         )
+        assert found.prediction is not None  # the store has satellites and stations
+        self.prediction, self.passes = found.prediction, found.passes
+        self.element_set_ids = sorted(e.id for s in satellites for e in s.element_sets)
         self.satellites = {s.id: s for s in satellites}
         self.stations = {g.id: g for g in stations}
         days = (end - start).total_seconds() / 86_400
@@ -108,9 +110,9 @@ class StoreProblem:
                     id=str(p.id),
                     satellite=str(self.satellites[p.satellite_id].norad_id),
                     station=self.stations[p.station_id].name,
-                    start=p.aos,
-                    end=p.los,
-                    max_elevation_deg=p.max_elevation_deg,
+                    start=p.found.aos,
+                    end=p.found.los,
+                    max_elevation_deg=p.found.max_elevation_deg,
                 )
                 for p in self.passes
             ),
@@ -119,8 +121,8 @@ class StoreProblem:
     def provenance(self) -> dict[str, Any]:
         """Return what the schedule was made from: element sets, stations, prediction."""
         return {
-            "element_set_ids": self.prediction.element_set_ids,
-            "station_ids": self.prediction.station_ids,
+            "element_set_ids": self.element_set_ids,
+            "station_ids": sorted(self.stations),
             "pass_prediction": {
                 "id": self.prediction.id,
                 "fingerprint": self.prediction.fingerprint,
@@ -159,7 +161,7 @@ class StoreProblem:
                 station_id=by_id[c.pass_id].station_id,
                 start=c.start,
                 end_at=c.end,
-                max_elevation_deg=by_id[c.pass_id].max_elevation_deg,
+                max_elevation_deg=by_id[c.pass_id].found.max_elevation_deg,
             )
             for c in schedule.contacts
         ]
@@ -167,7 +169,7 @@ class StoreProblem:
         return record
 
 
-def _same_pass(passes: Sequence[PassRecord], contact: ContactRecord) -> str | None:
+def _same_pass(passes: Sequence[StoredPass], contact: ContactRecord) -> str | None:
     """Return the id of the pass (of the contact's satellite and station) that it used.
 
     New element sets since the contact was planned shift a pass by seconds; the
@@ -175,7 +177,9 @@ def _same_pass(passes: Sequence[PassRecord], contact: ContactRecord) -> str | No
     """
     best, most = None, 0.0
     for p in passes:
-        overlap = (min(p.los, contact.end_at) - max(p.aos, contact.start)).total_seconds()
+        overlap = (
+            min(p.found.los, contact.end_at) - max(p.found.aos, contact.start)
+        ).total_seconds()
         if overlap > most:
             best, most = str(p.id), overlap
     return best
@@ -209,7 +213,7 @@ def replan_network(
     rest are re-solved for the same policy, changing the fewest contacts.
     """
     found = StoreProblem(session, previous.start, previous.end_at, now=now)
-    by_pair: dict[tuple[int, int], list[PassRecord]] = {}
+    by_pair: dict[tuple[int, int], list[StoredPass]] = {}
     for p in found.passes:
         by_pair.setdefault((p.satellite_id, p.station_id), []).append(p)
     before = [

@@ -2,52 +2,50 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from pydantic import BaseModel, create_model
 
-from jointsat.service.access import (
-    satellite_visibilities,
-    sees_satellite,
-    sees_station,
-    station_visibilities,
-)
+from jointsat.orbits.passes import Pass
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime
-from jointsat.store.passes import stored_passes
-from jointsat.store.tables import GroundStation, Satellite
+from jointsat.service.visible import visible_satellites, visible_station, visible_stations
+from jointsat.store.passes import window_passes
 
 router = APIRouter(prefix="/passes", tags=["passes"])
 MAX_WINDOW = timedelta(days=31)
 
 
-class PassPublic(BaseModel):
-    """One pass of a satellite over a station."""
+class _PassOf(BaseModel):
+    """Which satellite passes over which station."""
 
     satellite_id: int
     satellite: str
     norad_id: int
     station_id: int
     station: str
-    aos: datetime
-    tca: datetime
-    los: datetime
-    max_elevation_deg: float
-    aos_azimuth_deg: float
-    tca_azimuth_deg: float
-    los_azimuth_deg: float
-    duration_s: float
-    sunlit: bool
-    truncated: bool
 
 
-@router.get("", response_model=list[PassPublic])
+def _measured() -> dict[str, Any]:
+    """Return the engine's Pass fields, its duration before whether it is sunlit."""
+    hints = typing.get_type_hints(Pass)
+    names = [n for n in hints if n not in ("satellite", "station")]
+    names.insert(names.index("sunlit"), "duration_s")
+    return {n: (hints.get(n, float), ...) for n in names}
+
+
+PassPublic = create_model(
+    "PassPublic", __base__=_PassOf, __doc__="One pass of a satellite over a station.", **_measured()
+)
+PASSES = list[PassPublic]  # type: ignore[valid-type]
+
+
+@router.get("", response_model=PASSES)
 def list_passes(
     request: Request,
     session: SessionDep,
@@ -74,7 +72,7 @@ def list_passes(
         request,
         session,
         key,
-        list[PassPublic],
+        PASSES,
         lambda: _passes(session, user, now, start, end, satellite_id, station_id, partner_id),
     )
 
@@ -88,79 +86,32 @@ def _passes(
     satellite_id: int | None,
     station_id: int | None,
     partner_id: int | None,
-) -> list[PassPublic]:
-    satellites = _satellites(session, user, satellite_id, partner_id, station_id)
-    stations = _stations(session, user, station_id, partner_id, satellite_id)
+) -> list[_PassOf]:
+    satellites = {s.id: s for s in visible_satellites(session, user, satellite_id)}
+    if satellite_id is not None and not satellites:
+        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id} and elements")
+    if station_id is None:
+        stations = {g.id: g for g in visible_stations(session, user)}
+    else:
+        stations = {station_id: visible_station(session, user, station_id)}
     if not satellites or not stations:
         return []
-    sats = {s.id: s for s in satellites}
-    sites = {g.id: g for g in stations}
-    _, passes = stored_passes(session, satellites, stations, start, end, now=now)
+    found = window_passes(
+        session, start, end, now=now, satellite_ids=satellites, station_ids=stations
+    )
     rows = []
-    for p in passes:
-        sat, station = sats[p.satellite_id], sites[p.station_id]
+    for p in found.passes:
+        sat, station = satellites[p.satellite_id], stations[p.station_id]
         if partner_id is not None and not (
             station.partner_id == partner_id
             or any(o.partner_id == partner_id for o in sat.operators)
         ):
             continue
-        rows.append(
-            PassPublic(
-                satellite_id=sat.id,
-                satellite=sat.name,
-                norad_id=sat.norad_id,
-                station_id=station.id,
-                station=station.name,
-                aos=p.aos,
-                tca=p.tca,
-                los=p.los,
-                max_elevation_deg=p.max_elevation_deg,
-                aos_azimuth_deg=p.aos_azimuth_deg,
-                tca_azimuth_deg=p.tca_azimuth_deg,
-                los_azimuth_deg=p.los_azimuth_deg,
-                duration_s=(p.los - p.aos).total_seconds(),
-                sunlit=p.sunlit,
-                truncated=p.truncated,
-            )
-        )
+        of = (sat.id, sat.name, sat.norad_id, station.id, station.name)
+        measured = {n: getattr(p.found, n) for n in _MEASURED}
+        ids: dict[str, Any] = dict(zip(_PassOf.model_fields, of, strict=True))
+        rows.append(PassPublic(**ids, **measured))
     return rows
 
 
-def _satellites(
-    session: SessionDep,
-    user: UserDep,
-    satellite_id: int | None,
-    partner_id: int | None,
-    station_id: int | None,
-) -> list[Satellite]:
-    visibility = satellite_visibilities(session)
-    query = (
-        select(Satellite)
-        .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
-        .order_by(Satellite.id)
-    )
-    if satellite_id is not None:
-        query = query.where(Satellite.id == satellite_id)
-    rows = [
-        s for s in session.scalars(query) if s.element_sets and sees_satellite(user, s, visibility)
-    ]
-    if satellite_id is not None and not rows:
-        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id} and elements")
-    return rows
-
-
-def _stations(
-    session: SessionDep,
-    user: UserDep,
-    station_id: int | None,
-    partner_id: int | None,
-    satellite_id: int | None,
-) -> list[GroundStation]:
-    visibility = station_visibilities(session)
-    query = select(GroundStation).order_by(GroundStation.id)
-    if station_id is not None:
-        query = query.where(GroundStation.id == station_id)
-    rows = [g for g in session.scalars(query) if sees_station(user, g, visibility)]
-    if station_id is not None and not rows:
-        raise ProblemError(404, "Not found", f"no station with id {station_id}")
-    return rows
+_MEASURED = frozenset(_measured())

@@ -17,8 +17,6 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from jointsat.errors import JointsatError
 from jointsat.orbits import propagation
@@ -30,17 +28,13 @@ from jointsat.orbits.tracks import (
     split_at_antimeridian,
     subsatellite_points,
 )
-from jointsat.service.access import (
-    satellite_visibilities,
-    sees_satellite,
-    sees_station,
-    station_visibilities,
-)
+from jointsat.service.access import satellite_visibilities, sees_satellite
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId
+from jointsat.service.visible import visible_satellites, visible_station
 from jointsat.store.convert import elements_of
-from jointsat.store.tables import GroundStation, Satellite, User
+from jointsat.store.tables import Satellite, User
 
 # The prefix is /satellites's: app.py includes this router before satellites.router,
 # or GET /satellites/positions would be taken for GET /satellites/{satellite_id}.
@@ -178,18 +172,8 @@ def positions(
 ) -> list[Position]:
     """Return where every satellite the caller may see, with element sets, is at a moment."""
     moment = now if at is None else at
-    visibility = satellite_visibilities(session)
-    rows = [
-        s
-        for s in session.scalars(
-            select(Satellite)
-            .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
-            .order_by(Satellite.id)
-        )
-        if s.element_sets and sees_satellite(user, s, visibility)
-    ]
     answer = []
-    for satellite in rows:
+    for satellite in visible_satellites(session, user):
         r, jd, fr, error = _propagate(_orbit(satellite), [moment])
         lat, lon, alt = subsatellite_points(r, jd, fr)
         radius = horizon_radius_km(alt, min_elevation_deg)
@@ -299,9 +283,7 @@ def look(
     """
     _check_window(start, end, step_s, MAX_LOOK_SPAN, None)
     satellite = _visible_satellite(session, user, satellite_id)
-    station = session.get(GroundStation, station_id)
-    if station is None or not sees_station(user, station, station_visibilities(session)):
-        raise ProblemError(404, "Not found", f"no station with id {station_id}")
+    station = visible_station(session, user, station_id)
     times = _grid(start, end, step_s)
     r, jd, fr, error = _propagate(_orbit(satellite), times)
     az, el, rng = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
