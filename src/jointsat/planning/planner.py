@@ -40,23 +40,8 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
-from jointsat.fairness import (
-    Attempt,
-    Goal,
-    Level,
-    Run,
-    SearchSettings,
-    SmallestSum,
-    Status,
-    hint_smallest_sums,
-    integer_weights,
-    lexicographic_key,
-    ortools_version,
-    search_whole,
-    smallest_sum,
-    solve_levels,
-    sum_of_smallest,
-)
+from jointsat import fairness
+from jointsat.fairness import Attempt, Goal, Level, Run, SearchSettings, Status
 from jointsat.planning.memory import accounted, simulate
 from jointsat.planning.opportunities import Candidates
 from jointsat.planning.plan import (
@@ -187,7 +172,7 @@ class _Instance:
         self.requested = np.bincount(
             request_partner, weights=request_gain, minlength=len(problem.partners)
         ).astype(np.int64)
-        weights, self.scale = integer_weights(np.eye(len(self.shares)), self.shares)
+        weights, self.scale = fairness.integer_weights(np.eye(len(self.shares)), self.shares)
         self.weights = np.diag(weights).astype(np.int64)  # gain x weight / scale = gain / share
         a, b = clashes(problem, candidates)
         self.clash_a, self.clash_b = a, b
@@ -380,7 +365,7 @@ class _Model:
         self.normalized = [
             int(self.weights[p]) * self.gain_expr[p] for p in range(len(self.weights))
         ]
-        self.helpers: list[SmallestSum] = []
+        self.helpers: list[fairness.SmallestSum] = []
 
     def _memory(self, s: int) -> None:
         """Add the book-keeping of memory.py for satellite s, as two chains over its downlinks.
@@ -418,7 +403,7 @@ class _Model:
         group = list(goal.group)
         top = max(int(self.weights[p] * self.instance.reachable[p]) for p in group)
         values = [self.normalized[p] for p in group]
-        return smallest_sum(self.model, values, top, goal.k, "gain", group, self.helpers)
+        return fairness.smallest_sum(self.model, values, top, goal.k, "gain", group, self.helpers)
 
     def hint(self, chosen: Sequence[int]) -> None:
         """Hint a whole solution: candidates, memory chains and the leximin's helpers."""
@@ -446,7 +431,7 @@ class _Model:
                 m.add_hint(var, round(value))
             for var, value in zip(unsent, (ready - sent).tolist(), strict=True):
                 m.add_hint(var, round(value))
-        hint_smallest_sums(m, self.helpers, instance.received(chosen) * self.weights)
+        fairness.hint_smallest_sums(m, self.helpers, instance.received(chosen) * self.weights)
 
 
 @dataclass(frozen=True)
@@ -494,7 +479,7 @@ class _Goal:
         if not self.k:
             return float(received.sum())
         normalized = (received * instance.weights)[list(self.group)] / instance.scale
-        return sum_of_smallest(normalized, self.k)
+        return fairness.sum_of_smallest(normalized, self.k)
 
 
 def plan(
@@ -521,11 +506,11 @@ def plan(
         # Add what still fits: a level stopped by its time may leave room, and more gain
         # for anyone never lowers a level (each is a sum of the smallest gains, or the total).
         found = _greedy(instance, objective, run.solution)
-        reached = lexicographic_key(_levels(instance, goals, found, []))
-        if reached >= lexicographic_key(_levels(instance, goals, start, [])):
-            solution, solver, proven = found, f"cp-sat {ortools_version()}", run.levels
+        reached = fairness.lexicographic_key(_levels(instance, goals, found, []))
+        if reached >= fairness.lexicographic_key(_levels(instance, goals, start, [])):
+            solution, solver, proven = found, f"cp-sat {fairness.ortools_version()}", run.levels
         else:
-            solver = f"greedy (better than the cp-sat {ortools_version()} incumbent)"
+            solver = f"greedy (better than the cp-sat {fairness.ortools_version()} incumbent)"
     return _result(
         instance,
         solution,
@@ -610,10 +595,14 @@ def _search(
         solver = settings.cp_sat(left if last else left * LEVEL_SHARE)
         solver.parameters.cp_model_presolve = step.index == 0
         solver.parameters.cp_model_probing_level = PROBING_LEVEL
-        return search_whole(model.model, step, solver, enumerate(model.x), settings.relative_gap)
+        return fairness.search_whole(
+            model.model, step, solver, enumerate(model.x), settings.relative_gap
+        )
 
     steps = (_Step(g.name, model.expression(g), g.scale, index=k) for k, g in enumerate(goals))
-    return solve_levels(model.model, steps, settings, search, start=start, stop_when_unproven=False)
+    return fairness.solve_levels(
+        model.model, steps, settings, search, start=start, stop_when_unproven=False
+    )
 
 
 def _result(
