@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from jointsat import __version__
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.orbits.propagation import Satellite as Orbit
 from jointsat.orbits.propagation import group_satellites
@@ -29,6 +28,7 @@ from jointsat.planning.planner import PlannerSettings
 from jointsat.planning.planner import plan as solve
 from jointsat.planning.problem import Downlink, PlanningProblem
 from jointsat.planning.requests import Request, request_to_dict
+from jointsat.provenance import plan_provenance
 from jointsat.scheduling.problem import Partner as PlanningPartner
 from jointsat.scheduling.problem import Window
 from jointsat.store.convert import elements_of
@@ -203,6 +203,9 @@ class StorePlanningProblem:
 
     def provenance(self) -> dict[str, Any]:
         """Return what the plan was made from: element sets, downlinks, requests, software."""
+        return plan_provenance(self._sources())
+
+    def _sources(self) -> dict[str, Any]:
         schedule = self.schedule
         return {
             "element_set_ids": sorted(e.id for sets in self.element_sets.values() for e in sets),
@@ -227,7 +230,6 @@ class StorePlanningProblem:
             },
             "requests_left_out": self.left_out,
             "options": dataclasses.asdict(self.problem.options),
-            "jointsat": __version__,
         }
 
     def save(
@@ -251,7 +253,7 @@ class StorePlanningProblem:
             total_gain=found.total_gain,
             gap=found.gap,
             document={k: v for k, v in document.items() if k != "observations"},
-            provenance={**self.provenance(), "settings": dict(found.settings), **(extra or {})},
+            provenance=plan_provenance(self._sources(), settings=found.settings, **(extra or {})),
         )
         record.observations = [
             ObservationRecord(

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from jointsat import __version__
 from jointsat.errors import StoreError
+from jointsat.provenance import pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
 from jointsat.scheduling import solver
 from jointsat.scheduling.result import Policy, Schedule
@@ -116,19 +115,6 @@ class StoreProblem:
             ),
         )
 
-    def provenance(self) -> dict[str, Any]:
-        """Return what the schedule was made from: element sets, stations, prediction."""
-        return {
-            "element_set_ids": self.prediction.element_set_ids,
-            "station_ids": self.prediction.station_ids,
-            "pass_prediction": {
-                "id": self.prediction.id,
-                "fingerprint": self.prediction.fingerprint,
-                "engine": self.prediction.engine,
-            },
-            "jointsat": __version__,
-        }
-
     def save(
         self,
         session: Session,
@@ -136,9 +122,11 @@ class StoreProblem:
         *,
         now: datetime,
         replaces: ScheduleRecord | None = None,
-        extra: dict[str, Any] | None = None,
     ) -> ScheduleRecord:
-        """Add the schedule and its contacts to the session and return its record."""
+        """Add the schedule and its contacts to the session and return its record.
+
+        A schedule that ``replaces`` another is a re-plan made at ``now``.
+        """
         by_id = {str(p.id): p for p in self.passes}
         record = ScheduleRecord(
             created_at=now,
@@ -150,7 +138,9 @@ class StoreProblem:
             total_seconds=schedule.total_seconds,
             gap=schedule.gap,
             document={k: v for k, v in schedule.to_dict().items() if k != "contacts"},
-            provenance={**self.provenance(), **(extra or {})},
+            provenance=schedule_provenance(
+                pass_prediction(self.prediction), replanned_at=None if replaces is None else now
+            ),
             replaces_id=replaces.id if replaces else None,
         )
         record.contacts = [
@@ -220,6 +210,4 @@ def replan_network(
     result = solver.replan(
         found.problem, before, now=now, policy=Policy(previous.policy), settings=settings
     )
-    return found.save(
-        session, result, now=now, replaces=previous, extra={"replanned_at": now.isoformat()}
-    )
+    return found.save(session, result, now=now, replaces=previous)
