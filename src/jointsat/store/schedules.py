@@ -41,13 +41,7 @@ class StoreProblem:
             raise StoreError("the schedule's end must be after its start")
         if (end - start).total_seconds() > MAX_HORIZON_DAYS * 86_400:
             raise StoreError(f"a schedule may span at most {MAX_HORIZON_DAYS} days")
-        partners = list(
-            session.scalars(
-                select(Partner).options(selectinload(Partner.agreement)).order_by(Partner.id)
-            )
-        )
-        if not partners:
-            raise StoreError("the store has no partners to share the network among")
+        partners = consortium(session, "the store has no partners to share the network among")
         satellites = [
             s
             for s in session.scalars(
@@ -73,18 +67,9 @@ class StoreProblem:
         self.stations = {g.id: g for g in stations}
         days = (end - start).total_seconds() / 86_400
         codes = {p.id: p.code for p in partners}
-        weights = [p.share for p in partners]
-        total = sum(weights)
         self.problem = model.Problem(
             horizon=model.Window(start, end),
-            partners=tuple(
-                model.Partner(
-                    id=p.code,
-                    share=w / total,
-                    priority=p.agreement.priority_class if p.agreement else 0,
-                )
-                for p, w in zip(partners, weights, strict=True)
-            ),
+            partners=shares_of(partners),
             satellites=tuple(
                 model.Satellite(
                     id=str(s.norad_id),
@@ -155,6 +140,31 @@ class StoreProblem:
         ]
         session.add(record)
         return record
+
+
+def consortium(session: Session, none: str) -> list[Partner]:
+    """Return the store's partners with their agreements, by id; refuse none with ``none``."""
+    partners = list(
+        session.scalars(
+            select(Partner).options(selectinload(Partner.agreement)).order_by(Partner.id)
+        )
+    )
+    if not partners:
+        raise StoreError(none)
+    return partners
+
+
+def shares_of(partners: Sequence[Partner]) -> tuple[model.Partner, ...]:
+    """Return the partners as a problem's: code, share of the whole, priority class."""
+    total = sum(p.share for p in partners)
+    return tuple(
+        model.Partner(
+            id=p.code,
+            share=p.share / total,
+            priority=p.agreement.priority_class if p.agreement else 0,
+        )
+        for p in partners
+    )
 
 
 def _same_pass(passes: Sequence[PassRecord], contact: ContactRecord) -> str | None:
