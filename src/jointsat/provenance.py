@@ -23,10 +23,7 @@ def schedule_provenance(
     *sources: Mapping[str, Any], replanned_at: datetime | None = None
 ) -> dict[str, Any]:
     """Return a schedule's provenance: its sources, jointsat's version, when it re-planned."""
-    found: dict[str, Any] = {}
-    for source in sources:
-        found.update(source)
-    found["jointsat"] = __version__
+    found = _with_version(sources)
     if replanned_at is not None:
         found["replanned_at"] = replanned_at.isoformat()
     return found
@@ -38,14 +35,19 @@ def plan_provenance(
     propagation_problems: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return a plan's provenance: its sources, jointsat's version, the planner's settings."""
-    found: dict[str, Any] = {}
-    for source in sources:
-        found.update(source)
-    found["jointsat"] = __version__
+    found = _with_version(sources)
     if settings is not None:
         found["settings"] = dict(settings)
     if propagation_problems is not None:
         found["propagation_problems"] = list(propagation_problems)
+    return found
+
+
+def _with_version(sources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for source in sources:
+        found.update(source)
+    found["jointsat"] = __version__
     return found
 
 
@@ -86,20 +88,11 @@ def schedule_file(path: str, text: str, downlinks_added: int) -> dict[str, Any]:
 class Prediction(Protocol):
     """A stored pass prediction: what it was computed from, and by what."""
 
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def fingerprint(self) -> str: ...
-
-    @property
-    def engine(self) -> str: ...
-
-    @property
-    def element_set_ids(self) -> Any: ...
-
-    @property
-    def station_ids(self) -> Any: ...
+    id: int
+    fingerprint: str
+    engine: str
+    element_set_ids: list[int]
+    station_ids: list[int]
 
 
 def pass_prediction(prediction: Prediction) -> dict[str, Any]:
