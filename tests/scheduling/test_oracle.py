@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from tests.scheduling.instances import random_problem
 
+from jointsat.fairness import integer_weights
 from jointsat.scheduling.problem import Problem
 from jointsat.scheduling.result import Policy
-from jointsat.scheduling.solver import SolverSettings, integer_weights, solve
+from jointsat.scheduling.solver import SolverSettings, solve
 
 LEVEL_TOLERANCE_S = 1e-3  # normalised seconds; CP-SAT rounds f/w to 1e-6 relative
 MILP_SLACK = 1e-5  # how far below a fixed level HiGHS may land (feasibility tolerance)

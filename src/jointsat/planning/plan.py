@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from jointsat.fairness import Evidence, Level, Status
 from jointsat.scheduling.problem import format_time
-from jointsat.scheduling.result import Level, Status
 
 
 class Objective(enum.StrEnum):
@@ -68,7 +68,7 @@ class MemoryUse:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(Evidence):
     """A feasible plan and the evidence of how good it is."""
 
     status: Status
@@ -83,34 +83,11 @@ class Plan:
     settings: Mapping[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
 
-    def _deciding(self) -> Level:
-        if not self.levels:
-            return Level("total gain", self.total_gain, self.total_gain, True)
-        return next((lv for lv in self.levels if not lv.optimal), self.levels[-1])
-
-    @property
-    def bound(self) -> float:
-        """Return the proven bound of the first level not proven optimal (else the last's)."""
-        return self._deciding().bound
-
-    @property
-    def gap(self) -> float:
-        """Return |bound - value| / max(|bound|, |value|) at the deciding level."""
-        return self._deciding().gap
-
-    @property
-    def fairness_gap(self) -> float:
-        """Return the largest |received - entitled share| among partners with requests left."""
-        gaps = [
-            abs(p.share_received - p.share_entitled)
-            for p in self.partners.values()
-            if not p.demand_met
-        ]
-        return max(gaps, default=0.0)
+    def _total_level(self) -> Level:
+        return Level("total gain", self.total_gain, self.total_gain, True)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the plan as its JSON document (docs/planning.md)."""
-        deciding = self._deciding()
         return {
             "status": self.status.value,
             "objective": self.objective.value,
@@ -140,11 +117,7 @@ class Plan:
                 for k, p in self.partners.items()
             },
             "total_gain": self.total_gain,
-            "bound": self.bound,
-            "bound_level": deciding.name,
-            "gap": self.gap,
-            "fairness_gap": self.fairness_gap,
-            "levels": [lv.to_dict() for lv in self.levels],
+            **self.evidence_dict(),
             "unserved": [
                 {"request": r, "reason": why.value} for r, why in sorted(self.unserved.items())
             ],

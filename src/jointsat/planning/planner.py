@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +40,8 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
+from jointsat import fairness
+from jointsat.fairness import Attempt, Goal, Level, Run, SearchSettings, Status
 from jointsat.planning.memory import accounted, simulate
 from jointsat.planning.opportunities import Candidates
 from jointsat.planning.plan import (
@@ -51,15 +53,11 @@ from jointsat.planning.plan import (
     Unserved,
 )
 from jointsat.planning.problem import PlanningProblem
-from jointsat.scheduling.leximin import smallest_sum
-from jointsat.scheduling.result import Level, Status
-from jointsat.scheduling.solver import integer_weights
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 HALF_TURN_DEG = 180.0
-MIN_LEVEL_TIME_S = 0.05  # a level with less time left than this is not started
 # CP-SAT's presolve took 8-45 s on a week of 30,000-40,000 candidates and hardly shrank
 # a model already written as cliques; it runs for the first level only, without probing
 # (24 of those 45 s).
@@ -69,23 +67,9 @@ PROBING_LEVEL = 0
 LEVEL_SHARE = 0.5
 
 
-@dataclass(frozen=True)
-class PlannerSettings:
-    """Say how long CP-SAT may search, with how many workers, and how exact a proof must be."""
-
-    time_limit_s: float = 30.0
-    workers: int = 0  # 0: one CP-SAT worker per core (on 2 cores, 8 were slower here)
-    seed: int = 0
-    relative_gap: float = 1e-4  # a level is optimal when proven within this fraction
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the settings for a plan's provenance."""
-        return {
-            "time_limit_s": self.time_limit_s,
-            "workers": self.workers,
-            "seed": self.seed,
-            "relative_gap": self.relative_gap,
-        }
+PlannerSettings = SearchSettings
+"""The planner's settings: the search's (its default workers, 0, is one per core; on
+2 cores, 8 were slower here)."""
 
 
 def angle_deg(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -188,7 +172,7 @@ class _Instance:
         self.requested = np.bincount(
             request_partner, weights=request_gain, minlength=len(problem.partners)
         ).astype(np.int64)
-        weights, self.scale = integer_weights(np.eye(len(self.shares)), self.shares)
+        weights, self.scale = fairness.integer_weights(np.eye(len(self.shares)), self.shares)
         self.weights = np.diag(weights).astype(np.int64)  # gain x weight / scale = gain / share
         a, b = clashes(problem, candidates)
         self.clash_a, self.clash_b = a, b
@@ -381,7 +365,7 @@ class _Model:
         self.normalized = [
             int(self.weights[p]) * self.gain_expr[p] for p in range(len(self.weights))
         ]
-        self.helpers: list[tuple[int, list[int], cp_model.IntVar, list[cp_model.IntVar]]] = []
+        self.helpers: list[fairness.SmallestSum] = []
 
     def _memory(self, s: int) -> None:
         """Add the book-keeping of memory.py for satellite s, as two chains over its downlinks.
@@ -418,12 +402,8 @@ class _Model:
             return self.total
         group = list(goal.group)
         top = max(int(self.weights[p] * self.instance.reachable[p]) for p in group)
-        expression, t, excess = smallest_sum(
-            self.model, [self.normalized[p] for p in group], top, goal.k, "gain"
-        )
-        if t is not None:
-            self.helpers.append((goal.k, group, t, excess))
-        return expression
+        values = [self.normalized[p] for p in group]
+        return fairness.smallest_sum(self.model, values, top, goal.k, "gain", group, self.helpers)
 
     def hint(self, chosen: Sequence[int]) -> None:
         """Hint a whole solution: candidates, memory chains and the leximin's helpers."""
@@ -451,12 +431,7 @@ class _Model:
                 m.add_hint(var, round(value))
             for var, value in zip(unsent, (ready - sent).tolist(), strict=True):
                 m.add_hint(var, round(value))
-        normalized = instance.received(chosen) * self.weights
-        for k, group, t, excess in self.helpers:
-            theta = int(np.sort(normalized[group])[k - 1])
-            m.add_hint(t, theta)
-            for p, d in zip(group, excess, strict=True):
-                m.add_hint(d, max(0, theta - int(normalized[p])))
+        fairness.hint_smallest_sums(m, self.helpers, instance.received(chosen) * self.weights)
 
 
 @dataclass(frozen=True)
@@ -504,14 +479,7 @@ class _Goal:
         if not self.k:
             return float(received.sum())
         normalized = (received * instance.weights)[list(self.group)] / instance.scale
-        return float(np.sort(normalized)[: self.k].sum())
-
-
-@dataclass
-class _Run:
-    levels: list[Level] = field(default_factory=list)
-    solution: list[int] | None = None
-    wall_s: float = 0.0
+        return fairness.sum_of_smallest(normalized, self.k)
 
 
 def plan(
@@ -530,7 +498,7 @@ def plan(
     start = _greedy(instance, objective)
     goals = _goals(instance, objective)
     if all(lv.optimal for lv in _levels(instance, goals, start, [])):
-        run, fallback = _Run(), "greedy (serves every observable request)"
+        run, fallback = Run(), "greedy (serves every observable request)"
     else:
         run, fallback = _search(_Model(instance), goals, settings, start), "greedy (fallback)"
     solution, solver, proven = start, fallback, []
@@ -538,10 +506,11 @@ def plan(
         # Add what still fits: a level stopped by its time may leave room, and more gain
         # for anyone never lowers a level (each is a sum of the smallest gains, or the total).
         found = _greedy(instance, objective, run.solution)
-        if _key(instance, goals, found) >= _key(instance, goals, start):
-            solution, solver, proven = found, f"cp-sat {_ortools_version()}", run.levels
+        reached = fairness.lexicographic_key(_levels(instance, goals, found, []))
+        if reached >= fairness.lexicographic_key(_levels(instance, goals, start, [])):
+            solution, solver, proven = found, f"cp-sat {fairness.ortools_version()}", run.levels
         else:
-            solver = f"greedy (better than the cp-sat {_ortools_version()} incumbent)"
+            solver = f"greedy (better than the cp-sat {fairness.ortools_version()} incumbent)"
     return _result(
         instance,
         solution,
@@ -606,61 +575,34 @@ def _levels(
     return levels
 
 
-def _key(instance: _Instance, goals: Sequence[_Goal], chosen: Sequence[int]) -> list[float]:
-    return [goal.value(instance, chosen) for goal in goals]
+@dataclass(frozen=True)
+class _Step(Goal):
+    index: int = 0  # the level's place in the sequence
 
 
 def _search(
     model: _Model, goals: Sequence[_Goal], settings: PlannerSettings, start: Sequence[int]
-) -> _Run:
-    """Solve the levels in turn, each one's value kept as a constraint for the next.
+) -> Run:
+    """Solve the levels in turn; one stopped unproven keeps its best value, the next run.
 
-    Only the first level not proven optimal has a bound valid for the objective; the
-    later levels' bounds hold given the values kept before them.
+    A level may take ``LEVEL_SHARE`` of the time left, the last level all of it.
+    CP-SAT's presolve runs for the first level only.
     """
-    run = _Run()
-    solution = list(start)
-    for k, goal in enumerate(goals):
-        left = settings.time_limit_s - run.wall_s
-        if left < MIN_LEVEL_TIME_S:
-            break
-        expression = model.expression(goal)
-        model.model.maximize(expression)
+
+    def search(step: _Step, left: float, solution: list[int]) -> Attempt:
         model.hint(solution)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = left if k == len(goals) - 1 else left * LEVEL_SHARE
-        solver.parameters.num_workers = settings.workers
-        solver.parameters.random_seed = settings.seed
-        solver.parameters.relative_gap_limit = settings.relative_gap
-        solver.parameters.cp_model_presolve = k == 0
+        last = step.index == len(goals) - 1
+        solver = settings.cp_sat(left if last else left * LEVEL_SHARE)
+        solver.parameters.cp_model_presolve = step.index == 0
         solver.parameters.cp_model_probing_level = PROBING_LEVEL
-        status = solver.solve(model.model)
-        run.wall_s += solver.wall_time
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            break
-        solution = [i for i, var in enumerate(model.x) if solver.value(var)]
-        value = round(solver.objective_value)
-        exact = settings.relative_gap == 0 and status == cp_model.OPTIMAL
-        bound = value if exact else solver.best_objective_bound
-        run.solution = solution
-        run.levels.append(
-            Level(
-                name=goal.name,
-                value=value / goal.scale,
-                bound=bound / goal.scale,
-                optimal=status == cp_model.OPTIMAL,
-                tolerance=settings.relative_gap,
-                wall_s=solver.wall_time,
-            )
+        return fairness.search_whole(
+            model.model, step, solver, enumerate(model.x), settings.relative_gap
         )
-        model.model.add(expression >= value)
-    return run
 
-
-def _ortools_version() -> str:
-    from importlib.metadata import version
-
-    return version("ortools")
+    steps = (_Step(g.name, model.expression(g), g.scale, index=k) for k, g in enumerate(goals))
+    return fairness.solve_levels(
+        model.model, steps, settings, search, start=start, stop_when_unproven=False
+    )
 
 
 def _result(

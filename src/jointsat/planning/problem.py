@@ -11,7 +11,6 @@ empties the on-board memory at the satellite's downlink rate.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -21,13 +20,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from jointsat.errors import PlanningInputError
+from jointsat.jsonfile import Reader
 from jointsat.planning.requests import Kind, Request, request_to_dict, requests_from_list
 from jointsat.scheduling.problem import (
-    SHARE_TOLERANCE,
     Partner,
-    Reader,
     Window,
+    check_partners,
     format_time,
+    read_partners,
+    unique_ids,
 )
 
 
@@ -185,15 +186,8 @@ class PlanningProblem:
         }
         if unknown:
             raise read.error(f"unknown field(s) {', '.join(sorted(unknown))}", "the document")
-        horizon = read.window(read.key(root, "horizon", "the document"), "horizon")
-        partners = tuple(
-            Partner(
-                id=read.text(read.key(p, "id", f"partners[{i}]"), f"partners[{i}].id"),
-                share=read.number(read.key(p, "share", f"partners[{i}]"), f"partners[{i}].share"),
-                priority=read.integer(p.get("priority", 0), f"partners[{i}].priority"),
-            )
-            for i, p in read.items(root, "partners")
-        )
+        horizon = Window(*read.span(read.key(root, "horizon", "the document"), "horizon"))
+        partners = read_partners(read, root)
         satellites = tuple(
             _imager(read, s, f"satellites[{i}]") for i, s in read.items(root, "satellites")
         )
@@ -347,23 +341,9 @@ def _imager(read: Reader, s: dict[str, Any], where: str) -> Imager:
 
 def _check(problem: PlanningProblem) -> None:
     """Refuse a problem whose references, shares or times do not hold together."""
-    if problem.horizon.end <= problem.horizon.start:
-        raise PlanningInputError("end must be after start", location="horizon")
-    if not problem.partners:
-        raise PlanningInputError("a problem needs at least one partner", location="partners")
-    partners = _unique((p.id for p in problem.partners), "partners")
-    for i, p in enumerate(problem.partners):
-        if not (p.share > 0 and math.isfinite(p.share)):
-            raise PlanningInputError(
-                f"must be positive, got {p.share}", location=f"partners[{i}].share"
-            )
-    total = math.fsum(p.share for p in problem.partners)
-    if abs(total - 1.0) > SHARE_TOLERANCE:
-        raise PlanningInputError(
-            f"partners' shares must sum to 1, they sum to {total:.6g}", location="partners"
-        )
-    satellites = _unique((s.id for s in problem.satellites), "satellites")
-    _unique((r.id for r in problem.requests), "requests")
+    partners = check_partners(problem.horizon, problem.partners, PlanningInputError)
+    satellites = unique_ids((s.id for s in problem.satellites), "satellites", PlanningInputError)
+    unique_ids((r.id for r in problem.requests), "requests", PlanningInputError)
     for i, r in enumerate(problem.requests):
         if r.partner not in partners:
             raise PlanningInputError(
@@ -390,15 +370,6 @@ def _check(problem: PlanningProblem) -> None:
                 raise PlanningInputError(
                     "overlaps another downlink of the same satellite", location=f"downlinks[{i}]"
                 )
-
-
-def _unique(ids: Iterable[str], name: str) -> set[str]:
-    seen: set[str] = set()
-    for i, item in enumerate(ids):
-        if item in seen:
-            raise PlanningInputError(f"duplicate id {item!r}", location=f"{name}[{i}].id")
-        seen.add(item)
-    return seen
 
 
 def _positive(value: Any, name: str) -> None:

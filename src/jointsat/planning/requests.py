@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jointsat.errors import PlanningInputError
-from jointsat.scheduling.problem import Reader, Window, format_time
+from jointsat.jsonfile import Reader
+from jointsat.scheduling.problem import Window, format_time
 
 MAX_GAIN = 1_000_000
 MAX_OFF_NADIR_DEG = 80.0  # beyond this a low orbit looks at the limb, not the ground
@@ -207,7 +208,9 @@ def request_from_dict(document: Any, *, source: str = "<string>", where: str = "
         "id": read.text(read.key(found, "id", where or "the request"), at("id")),
         "partner": read.text(read.key(found, "partner", where or "the request"), at("partner")),
         "gain": read.integer(read.key(found, "gain", where or "the request"), at("gain")),
-        "window": read.window(found["window"], at("window")) if found.get("window") else None,
+        "window": Window(*read.span(found["window"], at("window")))
+        if found.get("window")
+        else None,
         "satellites": tuple(
             read.text(s, f"{at('satellites')}[{k}]")
             for k, s in enumerate(read.sequence(found.get("satellites", []), at("satellites")))

@@ -9,14 +9,14 @@ horizon's start.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from jointsat.errors import InputError, ProblemInputError
+from jointsat.jsonfile import Reader as Reader  # TODO(issue13): CLI shim (import it from jsonfile)
 
 SHARE_TOLERANCE = 1e-6  # shares and operator fractions must sum to 1 within this
 
@@ -106,22 +106,15 @@ class Problem:
     @classmethod
     def from_json(cls, text: str, *, source: str = "<string>") -> Problem:
         """Read a problem from its JSON text, refusing bad input with the field named."""
-        return cls.from_dict(Reader(source).json(text), source=source)
+        return cls.from_dict(Reader(source, ProblemInputError).json(text), source=source)
 
     @classmethod
     def from_dict(cls, document: Any, *, source: str = "<string>") -> Problem:
         """Build a problem from a decoded JSON document."""
-        read = Reader(source)
+        read = Reader(source, ProblemInputError)
         root = read.mapping(document, "the document")
-        horizon = read.window(read.key(root, "horizon", "the document"), "horizon")
-        partners = tuple(
-            Partner(
-                id=read.text(read.key(p, "id", f"partners[{i}]"), f"partners[{i}].id"),
-                share=read.number(read.key(p, "share", f"partners[{i}]"), f"partners[{i}].share"),
-                priority=read.integer(p.get("priority", 0), f"partners[{i}].priority"),
-            )
-            for i, p in read.items(root, "partners")
-        )
+        horizon = Window(*read.span(read.key(root, "horizon", "the document"), "horizon"))
+        partners = read_partners(read, root)
         satellites = tuple(
             Satellite(
                 id=read.text(read.key(s, "id", f"satellites[{i}]"), f"satellites[{i}].id"),
@@ -142,7 +135,7 @@ class Problem:
                 owner=read.text(read.key(g, "owner", f"stations[{i}]"), f"stations[{i}].owner"),
                 turnaround_s=read.number(g.get("turnaround_s", 0.0), f"stations[{i}].turnaround_s"),
                 unavailable=tuple(
-                    read.window(w, f"stations[{i}].unavailable[{k}]")
+                    Window(*read.span(w, f"stations[{i}].unavailable[{k}]"))
                     for k, w in enumerate(read.sequence(g.get("unavailable", []), f"stations[{i}]"))
                 ),
             )
@@ -235,22 +228,8 @@ def _window_json(window: Window) -> dict[str, str]:
 
 def _check(problem: Problem) -> None:
     """Refuse a problem whose references, shares or times do not hold together."""
-    if problem.horizon.end <= problem.horizon.start:
-        raise ProblemInputError("end must be after start", location="horizon")
-    if not problem.partners:
-        raise ProblemInputError("a problem needs at least one partner", location="partners")
-    partners = _unique((x.id for x in problem.partners), "partners")
-    for i, p in enumerate(problem.partners):
-        if not (p.share > 0):
-            raise ProblemInputError(
-                f"must be positive, got {p.share}", location=f"partners[{i}].share"
-            )
-    total = math.fsum(p.share for p in problem.partners)
-    if abs(total - 1.0) > SHARE_TOLERANCE:
-        raise ProblemInputError(
-            f"partners' shares must sum to 1, they sum to {total:.6g}", location="partners"
-        )
-    satellites = _unique((x.id for x in problem.satellites), "satellites")
+    partners = check_partners(problem.horizon, problem.partners, ProblemInputError)
+    satellites = unique_ids((x.id for x in problem.satellites), "satellites", ProblemInputError)
     for i, s in enumerate(problem.satellites):
         where = f"satellites[{i}]"
         if not s.operators:
@@ -275,7 +254,7 @@ def _check(problem: Problem) -> None:
                 f"must be a finite number >= 0 (or null), got {s.demand_s}",
                 location=f"{where}.demand_s",
             )
-    stations = _unique((x.id for x in problem.stations), "stations")
+    stations = unique_ids((x.id for x in problem.stations), "stations", ProblemInputError)
     for i, g in enumerate(problem.stations):
         if g.owner not in partners:
             raise ProblemInputError(f"unknown partner {g.owner!r}", location=f"stations[{i}].owner")
@@ -288,7 +267,7 @@ def _check(problem: Problem) -> None:
                 raise ProblemInputError(
                     "end must be after start", location=f"stations[{i}].unavailable[{k}]"
                 )
-    _unique((x.id for x in problem.passes), "passes")
+    unique_ids((x.id for x in problem.passes), "passes", ProblemInputError)
     for i, q in enumerate(problem.passes):
         if q.satellite not in satellites:
             raise ProblemInputError(
@@ -306,93 +285,44 @@ def _check(problem: Problem) -> None:
         )
 
 
-def _unique(ids: Iterable[str], name: str) -> set[str]:
+def read_partners(read: Reader, root: dict[str, Any]) -> tuple[Partner, ...]:
+    """Return the partners of a problem document: id, share and priority class."""
+    return tuple(
+        Partner(
+            id=read.text(read.key(p, "id", f"partners[{i}]"), f"partners[{i}].id"),
+            share=read.number(read.key(p, "share", f"partners[{i}]"), f"partners[{i}].share"),
+            priority=read.integer(p.get("priority", 0), f"partners[{i}].priority"),
+        )
+        for i, p in read.items(root, "partners")
+    )
+
+
+def check_partners(
+    horizon: Window, partners: Sequence[Partner], error: type[InputError]
+) -> set[str]:
+    """Refuse a horizon ending before it starts, or partners whose shares are not a split of 1.
+
+    Return the partners' ids.
+    """
+    if horizon.end <= horizon.start:
+        raise error("end must be after start", location="horizon")
+    if not partners:
+        raise error("a problem needs at least one partner", location="partners")
+    ids = unique_ids((p.id for p in partners), "partners", error)
+    for i, p in enumerate(partners):
+        if not (p.share > 0 and math.isfinite(p.share)):
+            raise error(f"must be positive, got {p.share}", location=f"partners[{i}].share")
+    total = math.fsum(p.share for p in partners)
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise error(f"partners' shares must sum to 1, they sum to {total:.6g}", location="partners")
+    return ids
+
+
+def unique_ids(ids: Iterable[str], name: str, error: type[InputError]) -> set[str]:
+    """Return the ids, refusing the first that repeats one before it."""
     seen: set[str] = set()
     for i, item in enumerate(ids):
         if item in seen:
-            raise ProblemInputError(f"duplicate id {item!r}", location=f"{name}[{i}].id")
+            raise error(f"duplicate id {item!r}", location=f"{name}[{i}].id")
         seen.add(item)
     return seen
-
-
-class Reader:
-    """Read typed values out of a decoded JSON document, naming the field on error."""
-
-    def __init__(self, source: str, error: type[InputError] = ProblemInputError) -> None:
-        self.source = source
-        self.kind = error
-
-    def json(self, text: str) -> Any:
-        """Return the decoded JSON text, or raise naming the line that is not JSON."""
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise self.error(f"not valid JSON: {error.msg}", f"line {error.lineno}") from None
-
-    def error(self, reason: str, where: str) -> InputError:
-        """Return the error to raise for a field: its source, location and reason."""
-        return self.kind(reason, source=self.source, location=where)
-
-    def mapping(self, value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.error("must be an object", where)
-        return value
-
-    def sequence(self, value: Any, where: str) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.error("must be a list", where)
-        return value
-
-    def items(self, root: dict[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
-        values = self.sequence(self.key(root, name, "the document"), name)
-        return [(i, self.mapping(v, f"{name}[{i}]")) for i, v in enumerate(values)]
-
-    def key(self, value: dict[str, Any], name: str, where: str, *, alias: str = "") -> Any:
-        if name in value:
-            return value[name]
-        if alias and alias in value:
-            return value[alias]
-        also = f" (or {alias!r})" if alias else ""
-        raise self.error(f"missing {name!r}{also}", where)
-
-    def text(self, value: Any, where: str) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
-            raise self.error("must be a non-empty string", where)
-        return str(value)
-
-    def number(self, value: Any, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(f"must be a number, got {value!r}", where)
-        if isinstance(value, float) and math.isinf(value):
-            raise self.error("must be finite", where)
-        return float(value)
-
-    def integer(self, value: Any, where: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(f"must be an integer, got {value!r}", where)
-        return value
-
-    def fractions(self, value: Any, where: str) -> dict[str, float]:
-        found = self.mapping(value, where)
-        return {str(k): self.number(v, f"{where}.{k}") for k, v in found.items()}
-
-    def time(self, value: Any, where: str) -> datetime:
-        if not isinstance(value, str):
-            raise self.error(
-                "must be an ISO 8601 time with a zone, such as 2024-05-10T00:00:00Z", where
-            )
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise self.error(f"not an ISO 8601 time: {value!r}", where) from None
-        if moment.tzinfo is None:
-            raise self.error(f"{value!r} has no time zone; add Z for UTC", where)
-        return moment.astimezone(UTC)
-
-    def window(self, value: Any, where: str) -> Window:
-        found = self.mapping(value, where)
-        start = self.time(self.key(found, "start", where), f"{where}.start")
-        end = self.time(self.key(found, "end", where), f"{where}.end")
-        if end <= start:
-            raise self.error("end must be after start", where)
-        return Window(start, end)

@@ -34,7 +34,7 @@ class Relaxation:
     """The linear relaxation of the CP-SAT model in solver.py, with the same units.
 
     ``coefficients[s, p]`` are the integer weights of satellite s's useful seconds in
-    partner p's normalised time (``solver.integer_weights``).
+    partner p's normalised time (``jointsat.fairness.integer_weights``).
     """
 
     def __init__(

@@ -1,4 +1,8 @@
-"""Describe a schedule: its contacts, what each partner received, how sure the solver is."""
+"""Describe a schedule: its contacts, what each partner received, how sure the solver is.
+
+``Level``, ``Status`` and ``fairness_gap`` live in ``jointsat.fairness``; they are
+imported here because a schedule is made of them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from jointsat.errors import ProblemInputError
+from jointsat.fairness import Evidence, Level, Status, fairness_gap
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Partner, format_time
 
@@ -35,13 +40,6 @@ def fair_groups(partners: Sequence[Partner], policy: Policy) -> list[list[int]]:
         [k for k, p in enumerate(partners) if p.priority == priority]
         for priority in sorted({p.priority for p in partners})
     ]
-
-
-class Status(enum.StrEnum):
-    """Say whether every objective level was proven optimal."""
-
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"
 
 
 @dataclass(frozen=True)
@@ -72,38 +70,7 @@ class PartnerResult:
 
 
 @dataclass(frozen=True)
-class Level:
-    """One objective of the lexicographic sequence: the value reached and its proven bound."""
-
-    name: str
-    value: float
-    bound: float
-    optimal: bool
-    maximize: bool = True
-    tolerance: float = 0.0  # optimal means: proven within this fraction of the bound
-    wall_s: float = 0.0  # the solver's time on this level
-
-    @property
-    def gap(self) -> float:
-        """Return how far the value may be from the optimum, relative to the larger of the two."""
-        worst = max(abs(self.bound), abs(self.value))
-        return 0.0 if worst == 0 else abs(self.bound - self.value) / worst
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the level as its JSON object (docs/scheduling.md)."""
-        return {
-            "name": self.name,
-            "sense": "maximize" if self.maximize else "minimize",
-            "value": self.value,
-            "bound": self.bound,
-            "optimal": self.optimal,
-            "tolerance": self.tolerance,
-            "wall_s": self.wall_s,
-        }
-
-
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(Evidence):
     """A feasible schedule and the evidence of how good it is."""
 
     status: Status
@@ -116,29 +83,11 @@ class Schedule:
     settings: Mapping[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
 
-    @property
-    def bound(self) -> float:
-        """Return the proven bound of the first level not proven optimal (else the last's)."""
-        return self._deciding().bound
-
-    @property
-    def gap(self) -> float:
-        """Return |bound - value| / max(|bound|, |value|) at the deciding level."""
-        return self._deciding().gap
-
-    def _deciding(self) -> Level:
-        if not self.levels:
-            return Level("total seconds", self.total_seconds, self.total_seconds, True)
-        return next((lv for lv in self.levels if not lv.optimal), self.levels[-1])
-
-    @property
-    def fairness_gap(self) -> float:
-        """Return the largest |received - entitled share| among partners whose demand is unmet."""
-        return fairness_gap(self.partners)
+    def _total_level(self) -> Level:
+        return Level("total seconds", self.total_seconds, self.total_seconds, True)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the schedule as its JSON document (docs/scheduling.md)."""
-        deciding = self._deciding()
         return {
             "status": self.status.value,
             "policy": self.policy.value,
@@ -163,11 +112,7 @@ class Schedule:
                 for p, r in self.partners.items()
             },
             "total_seconds": self.total_seconds,
-            "bound": self.bound,
-            "bound_level": deciding.name,
-            "gap": self.gap,
-            "fairness_gap": self.fairness_gap,
-            "levels": [lv.to_dict() for lv in self.levels],
+            **self.evidence_dict(),
             "solver": self.solver,
             "settings": dict(self.settings),
             "wall_s": self.wall_s,
@@ -193,14 +138,19 @@ def evaluate(network: Network, contacts: Sequence[int]) -> tuple[dict[str, Partn
     return partners, total
 
 
-def fairness_gap(partners: Mapping[str, PartnerResult]) -> float:
-    """Return the largest |received - entitled share| among partners whose demand is unmet.
-
-    Partners that got all they could use are left out: they asked for less than
-    their share.
-    """
-    gaps = [abs(r.share_received - r.share_entitled) for r in partners.values() if not r.demand_met]
-    return max(gaps, default=0.0)
+__all__ = [
+    "Contact",
+    "Level",
+    "PartnerResult",
+    "Policy",
+    "Schedule",
+    "Status",
+    "contact_pass_ids",
+    "contacts_of",
+    "evaluate",
+    "fair_groups",
+    "fairness_gap",
+]
 
 
 def contacts_of(network: Network, chosen: Sequence[int]) -> tuple[Contact, ...]:

@@ -38,37 +38,45 @@ hint on large problems.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from fractions import Fraction
-from functools import reduce
-from math import gcd, lcm
 from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from jointsat.fairness import (
+    MIN_LEVEL_TIME_S,
+    Attempt,
+    Goal,
+    Level,
+    Run,
+    SearchSettings,
+    SmallestSum,
+    Status,
+    hint_smallest_sums,
+    integer_weights,
+    lexicographic_key,
+    ortools_version,
+    search_whole,
+    smallest_sum,
+    solve_levels,
+    sum_of_smallest,
+)
 from jointsat.scheduling.bounds import CheapBounds
 from jointsat.scheduling.greedy import fill, greedy, rounded
-from jointsat.scheduling.leximin import smallest_sum
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem, Window
 from jointsat.scheduling.relaxation import Relaxation
 from jointsat.scheduling.result import (
-    Level,
     Policy,
     Schedule,
-    Status,
     contacts_of,
     evaluate,
     fair_groups,
 )
 
-MAX_DENOMINATOR = 10_000  # shares and fractions read as rationals p/q with q up to this
-MAX_COEFFICIENT = 100_000  # beyond this, f/w is rounded instead (see integer_weights)
-MIN_STAGE_TIME_S = 0.05  # a level with less time left than this is not started
 DEFAULT_MAX_MODEL_PASSES = 300_000
-DEFAULT_RELATIVE_GAP = 1e-4
 # From this many passes CP-SAT starts from the greedy schedule (below, the hint only
 # slows it down) and the dominance reduction is skipped (it costs more than it saves).
 LARGE_MODEL_PASSES = 50_000
@@ -82,44 +90,25 @@ FROM_RELAXATION_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
-class SolverSettings:
+class SolverSettings(SearchSettings):
     """Say how long CP-SAT may search, with how many workers, and when to use the greedy."""
 
-    time_limit_s: float = 30.0
     # CP-SAT's portfolio of 8 strategies, even on 2 cores: with 1 or 2 workers it lacks
     # the ones that prove these models (a week of 2,627 passes: 0.2 s with 8 workers,
     # not proven in 20 s with 2).
     workers: int = 8
-    seed: int = 0
     max_model_passes: int = DEFAULT_MAX_MODEL_PASSES
-    # A level is optimal when proven within this fraction of its bound (0: exactly).
-    relative_gap: float = DEFAULT_RELATIVE_GAP
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings for a schedule's provenance."""
-        return {
-            "time_limit_s": self.time_limit_s,
-            "workers": self.workers,
-            "seed": self.seed,
-            "max_model_passes": self.max_model_passes,
-            "relative_gap": self.relative_gap,
-        }
+        found = super().as_dict()
+        gap = found.pop("relative_gap")
+        return {**found, "max_model_passes": self.max_model_passes, "relative_gap": gap}
 
 
 @dataclass(frozen=True)
-class _Objective:
-    name: str
-    expression: Any  # cp_model.LinearExprT
-    scale: float  # divide by this to report the value
-    maximize: bool = True
+class _Objective(Goal):
     relaxed: Any = None  # the same objective in the linear relaxation, if there is one
-
-
-@dataclass
-class _Run:
-    levels: list[Level] = field(default_factory=list)
-    solution: list[int] | None = None
-    wall_s: float = 0.0
 
 
 def solve(
@@ -217,10 +206,11 @@ def _solve(
             # someone (it can only raise what partners receive).
             found = fill(network, found, allowed=free)
         done = len(run.levels) == len(greedy_levels) and all(lv.optimal for lv in run.levels)
-        if done or _key(_levels_of(network, policy, cheap, found, previous)) >= _key(greedy_levels):
-            solution, solver, proven = found, f"cp-sat {_ortools_version()}", run.levels
+        reached = _levels_of(network, policy, cheap, found, previous)
+        if done or lexicographic_key(reached) >= lexicographic_key(greedy_levels):
+            solution, solver, proven = found, f"cp-sat {ortools_version()}", run.levels
         else:
-            solver = f"greedy (better than the cp-sat {_ortools_version()} incumbent)"
+            solver = f"greedy (better than the cp-sat {ortools_version()} incumbent)"
     reached = _levels_of(network, policy, cheap, solution, previous)
     if policy is Policy.FAIR and reached and not (proven and proven[0].optimal):
         # The first level is unproven: bound it by Lagrangian relaxation.
@@ -251,17 +241,6 @@ def _solve(
     )
 
 
-def _key(levels: Sequence[Level]) -> list[float]:
-    """Return levels as a list compared lexicographically, larger better."""
-    return [lv.value if lv.maximize else -lv.value for lv in levels]
-
-
-def _ortools_version() -> str:
-    from importlib.metadata import version
-
-    return version("ortools")
-
-
 class _Model:
     """The CP-SAT model of one problem: pass choices, useful seconds, normalised times."""
 
@@ -282,7 +261,7 @@ class _Model:
             by_satellite.setdefault(int(network.satellite[i]), []).append(i)
         self.useful: list[Any] = []
         self.capped: list[tuple[int, cp_model.IntVar, int]] = []  # satellite, var, demand
-        self.levels: list[tuple[int, list[int], cp_model.IntVar, list[cp_model.IntVar]]] = []
+        self.levels: list[SmallestSum] = []
         tops: list[int] = []
         for s in range(len(problem.satellites)):
             mine = by_satellite.get(s, [])
@@ -312,39 +291,6 @@ class _Model:
             int(sum(int(self.coefficients[s, p]) * tops[s] for s in range(len(problem.satellites))))
             for p in range(len(problem.partners))
         ]
-
-
-def integer_weights(operators: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return integers C and a scale L with C[s, p] / L = operators[s, p] / shares[p].
-
-    Exact when every fraction and share is a rational with a denominator up to
-    ``MAX_DENOMINATOR`` (any decimal with four places) and the integers stay small;
-    otherwise f/w is rounded to ``MAX_COEFFICIENT`` steps of the largest weight.
-    Small integers matter: CP-SAT proves the fair levels in milliseconds with
-    weights like 3, 4, 6 and not in minutes with weights scaled by a million.
-    """
-    wanted = operators / shares
-    as_fraction = [Fraction(float(w)).limit_denominator(MAX_DENOMINATOR) for w in shares]
-    if all(w > 0 for w in as_fraction):
-        flat = [
-            Fraction(float(f)).limit_denominator(MAX_DENOMINATOR) / w
-            for row in operators
-            for f, w in zip(row, as_fraction, strict=True)
-        ]
-        exact = all(
-            abs(float(r) - v) <= 1e-12 * max(1.0, v)
-            for r, v in zip(flat, wanted.ravel(), strict=True)
-        )
-        scale = 1
-        for r in flat:
-            scale = lcm(scale, r.denominator)
-        numerators = [int(r * scale) for r in flat]
-        divisor = reduce(gcd, numerators, 0) or 1
-        if exact and max(numerators, default=0) // divisor <= MAX_COEFFICIENT:
-            weights = np.array(numerators, dtype=np.int64).reshape(operators.shape) // divisor
-            return weights, scale / divisor
-    rounded = MAX_COEFFICIENT / (float(wanted.max()) or 1.0)
-    return np.rint(wanted * rounded).astype(np.int64), rounded
 
 
 def _objectives(
@@ -402,12 +348,8 @@ def _fair_groups(network: Network, policy: Policy) -> list[tuple[list[int], str]
 def _smallest_sum(model: _Model, group: list[int], k: int) -> Any:
     """Return an expression whose maximum is the sum of the k smallest normalised times."""
     top = max(model.normalized_top[p] for p in group)
-    expression, t, excess = smallest_sum(
-        model.model, [model.normalized[p] for p in group], top, k, str(group[0])
-    )
-    if t is not None:
-        model.levels.append((k, group, t, excess))
-    return expression
+    values = [model.normalized[p] for p in group]
+    return smallest_sum(model.model, values, top, k, str(group[0]), group, model.levels)
 
 
 def _hint(model: _Model, solution: set[int], target: Any = None) -> None:
@@ -429,12 +371,7 @@ def _hint(model: _Model, solution: set[int], target: Any = None) -> None:
     ).astype(np.int64)
     for s, var, top in model.capped:
         m.add_hint(var, int(min(got[s], top)))
-    normalized = useful @ model.coefficients  # scaled units, as in the model
-    for k, group, t, excess in model.levels:
-        theta = int(np.sort(normalized[group])[k - 1])
-        m.add_hint(t, theta)
-        for p, d in zip(group, excess, strict=True):
-            m.add_hint(d, max(0, theta - int(normalized[p])))
+    hint_smallest_sums(m, model.levels, useful @ model.coefficients)  # model units
 
 
 def _cp_sat(
@@ -446,91 +383,45 @@ def _cp_sat(
     previous: set[int] | None,
     *,
     hint: Sequence[int] = (),
-) -> _Run:
+) -> Run:
     model = _Model(network, kept, free)
     relaxation = (
         Relaxation(network, sorted(model.x), kept, model.coefficients)
         if len(model.x) <= LARGE_MODEL_PASSES
         else None
     )
-    run = _Run()
-    solution: set[int] = set(hint)
-    for objective in _objectives(model, network, policy, previous, relaxation):
-        left = settings.time_limit_s - run.wall_s
-        if left < MIN_STAGE_TIME_S:
-            break
-        if objective.maximize:
-            model.model.maximize(objective.expression)
-        else:
-            model.model.minimize(objective.expression)
-        level = None
+
+    def search(objective: _Objective, left: float, solution: list[int]) -> Attempt:
+        """Prove the level from the relaxation if it can, else search the whole model."""
+        wall_s, start = 0.0, set(solution)
         if relaxation is not None and objective.relaxed is not None:
-            level, found = _neighbourhood(model, relaxation, objective, settings, left, solution)
-            run.wall_s += found.wall_s
-            solution = found.solution or solution
-            left = settings.time_limit_s - run.wall_s
-        if level is None and left >= MIN_STAGE_TIME_S:
-            level, found = _whole(model, objective, settings, left, solution)
-            run.wall_s += found.wall_s
-            solution = found.solution or solution
-        if level is None:
-            break
-        run.solution = sorted(solution)
-        run.levels.append(level)
-        value = round(level.value * objective.scale)
-        if objective.maximize:
-            model.model.add(objective.expression >= value)
+            found = _neighbourhood(model, relaxation, objective, settings, left, start)
+            wall_s, start = found.wall_s, set(found.solution or start)
+            if found.level is not None:
+                return replace(found, solution=sorted(start))
+        if left - wall_s < MIN_LEVEL_TIME_S:
+            return Attempt(None, solution=sorted(start), wall_s=wall_s)
+        if start:  # the last level's optimum satisfies this level's constraints
+            _hint(model, start)
         else:
-            model.model.add(objective.expression <= value)
+            model.model.clear_hints()  # type: ignore[no-untyped-call]
+        found = search_whole(
+            model.model,
+            objective,
+            settings.cp_sat(left - wall_s),
+            model.x.items(),
+            settings.relative_gap,
+        )
+        return replace(
+            found, solution=found.solution or sorted(start), wall_s=wall_s + found.wall_s
+        )
+
+    def keep(objective: _Objective, value: int) -> None:
         if relaxation is not None and objective.relaxed is not None:
             relaxation.keep_at_least(objective.relaxed, value)
-        if not level.optimal:
-            break
-    return run
 
-
-@dataclass
-class _Found:
-    """What one search found: a solution (or none) and the time it took."""
-
-    solution: set[int] | None
-    wall_s: float
-
-
-def _cp_sat_solver(settings: SolverSettings, seconds: float, relative_gap: float) -> Any:
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = seconds
-    solver.parameters.random_seed = settings.seed
-    solver.parameters.num_workers = settings.workers
-    solver.parameters.relative_gap_limit = relative_gap
-    return solver
-
-
-def _whole(
-    model: _Model, objective: _Objective, settings: SolverSettings, left: float, hint: set[int]
-) -> tuple[Level | None, _Found]:
-    """Solve a level on the whole model, from the hinted solution if there is one."""
-    if hint:  # the last level's optimum satisfies this level's constraints
-        _hint(model, hint)
-    else:
-        model.model.clear_hints()  # type: ignore[no-untyped-call]
-    solver = _cp_sat_solver(settings, left, settings.relative_gap)
-    status = solver.solve(model.model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, _Found(None, solver.wall_time)
-    value = round(solver.objective_value)
-    exact = settings.relative_gap == 0 and status == cp_model.OPTIMAL
-    bound = value if exact else solver.best_objective_bound
-    level = Level(
-        name=objective.name,
-        value=value / objective.scale,
-        bound=bound / objective.scale,
-        optimal=status == cp_model.OPTIMAL,
-        maximize=objective.maximize,
-        tolerance=settings.relative_gap,
-        wall_s=solver.wall_time,
-    )
-    return level, _Found({i for i, var in model.x.items() if solver.value(var)}, solver.wall_time)
+    goals = _objectives(model, network, policy, previous, relaxation)
+    return solve_levels(model.model, goals, settings, search, start=hint, kept=keep)
 
 
 class _StopAt(cp_model.CpSolverSolutionCallback):
@@ -552,7 +443,7 @@ def _neighbourhood(
     settings: SolverSettings,
     left: float,
     previous: set[int],
-) -> tuple[Level | None, _Found]:
+) -> Attempt:
     """Try to prove a level from the relaxation: search only the satellites it splits.
 
     The relaxation's bound proves the level for any schedule within the tolerance of
@@ -564,7 +455,7 @@ def _neighbourhood(
     """
     relaxed, wall_s = relaxation.maximize(objective.relaxed)
     if relaxed is None:
-        return None, _Found(None, wall_s)
+        return Attempt(None, wall_s=wall_s)
     # Within the tolerance of the relaxation's bound, the level is proven; exact proofs
     # need the bound itself (up to GLOP's rounding, far below one integer unit).
     bound = relaxed.bound
@@ -578,14 +469,14 @@ def _neighbourhood(
     best: tuple[int, set[int]] | None = None
     for start, cap_s in starts:
         seconds = min((left - wall_s) * NEIGHBOURHOOD_SHARE, cap_s)
-        if seconds < MIN_STAGE_TIME_S:
+        if seconds < MIN_LEVEL_TIME_S:
             break
         sub = model.model.clone()
         _hint(model, start, sub)
         for i, var in model.x.items():
             if int(satellite[i]) not in relaxed.split_satellites:
                 sub.add(sub.get_bool_var_from_proto_index(var.index) == int(i in start))
-        solver = _cp_sat_solver(settings, seconds, settings.relative_gap)
+        solver = settings.cp_sat(seconds)
         status = solver.solve(sub, _StopAt(bound - slack))
         wall_s += solver.wall_time
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -604,8 +495,8 @@ def _neighbourhood(
                 tolerance=settings.relative_gap,
                 wall_s=wall_s,
             )
-            return level, _Found(found, wall_s)
-    return None, _Found(best[1] if best else None, wall_s)
+            return Attempt(level, value, sorted(found), wall_s)
+    return Attempt(None, solution=sorted(best[1]) if best else None, wall_s=wall_s)
 
 
 def _levels_of(
@@ -620,17 +511,17 @@ def _levels_of(
     normalized = received / network.shares
     levels: list[Level] = []
     for group, label in _fair_groups(network, policy):
-        mine = np.sort(normalized[group])
         tops = np.sort(cheap.normalized[group])
         if len(group) == len(network.problem.partners):  # the Lagrangian bound's group
             tops[0] = min(tops[0], cheap.smallest)
         for k in range(1, len(group) + 1):
+            value, bound = sum_of_smallest(normalized[group], k), float(tops[:k].sum())
             levels.append(
                 Level(
                     name=f"sum of the {k} smallest normalised times{label}",
-                    value=float(mine[:k].sum()),
-                    bound=float(tops[:k].sum()),
-                    optimal=bool(mine[:k].sum() >= tops[:k].sum() - 1e-9),
+                    value=value,
+                    bound=bound,
+                    optimal=value >= bound - 1e-9,
                 )
             )
     total = float(useful.sum())

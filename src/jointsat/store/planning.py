@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from jointsat import __version__
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.orbits.propagation import Satellite as Orbit
 from jointsat.orbits.propagation import group_satellites
@@ -29,15 +28,15 @@ from jointsat.planning.planner import PlannerSettings
 from jointsat.planning.planner import plan as solve
 from jointsat.planning.problem import Downlink, PlanningProblem
 from jointsat.planning.requests import Request, request_to_dict
-from jointsat.scheduling.problem import Partner as PlanningPartner
+from jointsat.provenance import plan_provenance
 from jointsat.scheduling.problem import Window
 from jointsat.store.convert import elements_of
 from jointsat.store.requests import OWN_FIELDS, imager_of, request_of
+from jointsat.store.schedules import consortium, shares_of
 from jointsat.store.tables import (
     ElementSetRecord,
     ObservationRecord,
     ObservationRequest,
-    Partner,
     PlanRecord,
     Satellite,
     ScheduleRecord,
@@ -85,13 +84,7 @@ class StorePlanningProblem:
             raise PlanningInputError(
                 f"a plan may span at most {MAX_PLAN_DAYS} days", location="end"
             )
-        partners = list(
-            session.scalars(
-                select(Partner).options(selectinload(Partner.agreement)).order_by(Partner.id)
-            )
-        )
-        if not partners:
-            raise StoreError("the store has no partners to plan for")
+        partners = consortium(session, "the store has no partners to plan for")
         satellites = [
             s
             for s in session.scalars(
@@ -117,17 +110,9 @@ class StorePlanningProblem:
         self.left_out: list[dict[str, Any]] = []
         requests = [self._request(r) for r in self._requests(session)]
         self.schedule = self._schedule(session, schedule_id)
-        total = sum(p.share for p in partners)
         self.problem = PlanningProblem(
             horizon=Window(start, end),
-            partners=tuple(
-                PlanningPartner(
-                    id=p.code,
-                    share=p.share / total,
-                    priority=p.agreement.priority_class if p.agreement else 0,
-                )
-                for p in partners
-            ),
+            partners=shares_of(partners),
             satellites=tuple(i for s in satellites if (i := imager_of(s)) is not None),
             requests=tuple(r for r in requests if r is not None),
             downlinks=self._downlinks(),
@@ -203,6 +188,9 @@ class StorePlanningProblem:
 
     def provenance(self) -> dict[str, Any]:
         """Return what the plan was made from: element sets, downlinks, requests, software."""
+        return plan_provenance(self._sources())
+
+    def _sources(self) -> dict[str, Any]:
         schedule = self.schedule
         return {
             "element_set_ids": sorted(e.id for sets in self.element_sets.values() for e in sets),
@@ -227,7 +215,6 @@ class StorePlanningProblem:
             },
             "requests_left_out": self.left_out,
             "options": dataclasses.asdict(self.problem.options),
-            "jointsat": __version__,
         }
 
     def save(
@@ -251,7 +238,7 @@ class StorePlanningProblem:
             total_gain=found.total_gain,
             gap=found.gap,
             document={k: v for k, v in document.items() if k != "observations"},
-            provenance={**self.provenance(), "settings": dict(found.settings), **(extra or {})},
+            provenance=plan_provenance(self._sources(), settings=found.settings, **(extra or {})),
         )
         record.observations = [
             ObservationRecord(

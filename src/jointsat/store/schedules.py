@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from jointsat import __version__
 from jointsat.errors import StoreError
+from jointsat.provenance import pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
 from jointsat.scheduling import solver
 from jointsat.scheduling.result import Policy, Schedule
@@ -41,13 +40,7 @@ class StoreProblem:
             raise StoreError("the schedule's end must be after its start")
         if (end - start).total_seconds() > MAX_HORIZON_DAYS * 86_400:
             raise StoreError(f"a schedule may span at most {MAX_HORIZON_DAYS} days")
-        partners = list(
-            session.scalars(
-                select(Partner).options(selectinload(Partner.agreement)).order_by(Partner.id)
-            )
-        )
-        if not partners:
-            raise StoreError("the store has no partners to share the network among")
+        partners = consortium(session, "the store has no partners to share the network among")
         satellites = [
             s
             for s in session.scalars(
@@ -76,18 +69,9 @@ class StoreProblem:
         self.stations = {g.id: g for g in stations}
         days = (end - start).total_seconds() / 86_400
         codes = {p.id: p.code for p in partners}
-        weights = [p.share for p in partners]
-        total = sum(weights)
         self.problem = model.Problem(
             horizon=model.Window(start, end),
-            partners=tuple(
-                model.Partner(
-                    id=p.code,
-                    share=w / total,
-                    priority=p.agreement.priority_class if p.agreement else 0,
-                )
-                for p, w in zip(partners, weights, strict=True)
-            ),
+            partners=shares_of(partners),
             satellites=tuple(
                 model.Satellite(
                     id=str(s.norad_id),
@@ -118,19 +102,6 @@ class StoreProblem:
             ),
         )
 
-    def provenance(self) -> dict[str, Any]:
-        """Return what the schedule was made from: element sets, stations, prediction."""
-        return {
-            "element_set_ids": self.element_set_ids,
-            "station_ids": sorted(self.stations),
-            "pass_prediction": {
-                "id": self.prediction.id,
-                "fingerprint": self.prediction.fingerprint,
-                "engine": self.prediction.engine,
-            },
-            "jointsat": __version__,
-        }
-
     def save(
         self,
         session: Session,
@@ -138,9 +109,11 @@ class StoreProblem:
         *,
         now: datetime,
         replaces: ScheduleRecord | None = None,
-        extra: dict[str, Any] | None = None,
     ) -> ScheduleRecord:
-        """Add the schedule and its contacts to the session and return its record."""
+        """Add the schedule and its contacts to the session and return its record.
+
+        A schedule that ``replaces`` another is a re-plan made at ``now``.
+        """
         by_id = {str(p.id): p for p in self.passes}
         record = ScheduleRecord(
             created_at=now,
@@ -152,7 +125,10 @@ class StoreProblem:
             total_seconds=schedule.total_seconds,
             gap=schedule.gap,
             document={k: v for k, v in schedule.to_dict().items() if k != "contacts"},
-            provenance={**self.provenance(), **(extra or {})},
+            provenance=schedule_provenance(
+                pass_prediction(self.prediction, self.element_set_ids, sorted(self.stations)),
+                replanned_at=None if replaces is None else now,
+            ),
             replaces_id=replaces.id if replaces else None,
         )
         record.contacts = [
@@ -167,6 +143,31 @@ class StoreProblem:
         ]
         session.add(record)
         return record
+
+
+def consortium(session: Session, none: str) -> list[Partner]:
+    """Return the store's partners with their agreements, by id; refuse none with ``none``."""
+    partners = list(
+        session.scalars(
+            select(Partner).options(selectinload(Partner.agreement)).order_by(Partner.id)
+        )
+    )
+    if not partners:
+        raise StoreError(none)
+    return partners
+
+
+def shares_of(partners: Sequence[Partner]) -> tuple[model.Partner, ...]:
+    """Return the partners as a problem's: code, share of the whole, priority class."""
+    total = sum(p.share for p in partners)
+    return tuple(
+        model.Partner(
+            id=p.code,
+            share=p.share / total,
+            priority=p.agreement.priority_class if p.agreement else 0,
+        )
+        for p in partners
+    )
 
 
 def _same_pass(passes: Sequence[StoredPass], contact: ContactRecord) -> str | None:
@@ -224,6 +225,4 @@ def replan_network(
     result = solver.replan(
         found.problem, before, now=now, policy=Policy(previous.policy), settings=settings
     )
-    return found.save(
-        session, result, now=now, replaces=previous, extra={"replanned_at": now.isoformat()}
-    )
+    return found.save(session, result, now=now, replaces=previous)

@@ -8,7 +8,7 @@ busy slots on the satellites it may see (access.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -28,20 +28,19 @@ from jointsat.service.access import (
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError, field_path, field_problem
-from jointsat.service.routes.schedules import Level
 from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.service.solving import Level, TimeLimit, check_span, evidence
 from jointsat.store.planning import MAX_PLAN_DAYS, plan_observations
 from jointsat.store.tables import ObservationRecord, PlanRecord, Role, Satellite, User
 
 router = APIRouter(prefix="/plans", tags=["plans"])
-MAX_TIME_LIMIT_S = 300.0
 
 
 class PlanCreate(TimeWindow):
     """What to plan: a window, an objective, a time limit, the schedule giving downlinks."""
 
     objective: Objective = Objective.FAIR
-    time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
+    time_limit_s: TimeLimit
     schedule_id: RowId | None = Field(
         default=None,
         description="The network schedule whose contacts empty the satellites' memories "
@@ -50,8 +49,7 @@ class PlanCreate(TimeWindow):
 
     @model_validator(mode="after")
     def _span(self) -> PlanCreate:
-        if self.end - self.start > timedelta(days=MAX_PLAN_DAYS):
-            raise ValueError(f"a plan may span at most {MAX_PLAN_DAYS} days")
+        check_span(self.start, self.end, MAX_PLAN_DAYS, "a plan")
         return self
 
 
@@ -224,10 +222,7 @@ def _public(session: SessionDep, user: User, record: PlanRecord) -> PlanPublic:
     ]
     return PlanPublic(
         **_summary(record).model_dump(),
-        bound=document["bound"],
-        bound_level=document["bound_level"],
-        fairness_gap=document["fairness_gap"],
-        levels=[Level(**lv) for lv in document["levels"]],
+        **evidence(document),
         partners={k: PartnerGain(**v) for k, v in document["partners"].items()},
         memory={k: MemoryUse(**v) for k, v in document["memory"].items() if k in seen},
         unserved=[

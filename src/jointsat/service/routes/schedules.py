@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -24,6 +24,7 @@ from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.service.solving import Level, TimeLimit, check_span, evidence
 from jointsat.store.schedules import MAX_HORIZON_DAYS, replan_network, schedule_network
 from jointsat.store.tables import (
     ContactRecord,
@@ -36,19 +37,17 @@ from jointsat.store.tables import (
 )
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
-MAX_TIME_LIMIT_S = 300.0
 
 
 class ScheduleCreate(TimeWindow):
     """What to schedule: a window of the pooled network, a policy, a time limit."""
 
     policy: Policy = Policy.FAIR
-    time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
+    time_limit_s: TimeLimit
 
     @model_validator(mode="after")
     def _span(self) -> ScheduleCreate:
-        if self.end - self.start > timedelta(days=MAX_HORIZON_DAYS):
-            raise ValueError(f"a schedule may span at most {MAX_HORIZON_DAYS} days")
+        check_span(self.start, self.end, MAX_HORIZON_DAYS, "a schedule")
         return self
 
 
@@ -57,7 +56,7 @@ class OutageReport(TimeWindow):
 
     station_id: RowId
     reason: str = Field(default="", max_length=2000)
-    time_limit_s: float = Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)
+    time_limit_s: TimeLimit
 
 
 class ContactPublic(BaseModel):
@@ -81,17 +80,6 @@ class PartnerShare(BaseModel):
     share_received: float
     share_entitled: float
     demand_s: float
-
-
-class Level(BaseModel):
-    """One objective of the policy: the value reached and the proven bound."""
-
-    name: str
-    sense: str
-    value: float
-    bound: float
-    optimal: bool
-    tolerance: float = Field(description="Optimal means: proven within this fraction of the bound")
 
 
 class ScheduleSummary(BaseModel):
@@ -151,10 +139,7 @@ def _public(session: SessionDep, user: User, record: ScheduleRecord) -> Schedule
     document = record.document
     return SchedulePublic(
         **_summary(record).model_dump(),
-        bound=document["bound"],
-        bound_level=document["bound_level"],
-        fairness_gap=document["fairness_gap"],
-        levels=[Level(**lv) for lv in document["levels"]],
+        **evidence(document),
         partners={k: PartnerShare(**v) for k, v in document["partners"].items()},
         settings=document["settings"],
         provenance=record.provenance,

@@ -1,0 +1,39 @@
+"""Hold the schemas that schedules and plans share: the time limit and the evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+MAX_TIME_LIMIT_S = 300.0
+TimeLimit = Annotated[float, Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)]
+"""How long the solver may search, seconds."""
+
+
+def check_span(start: datetime, end: datetime, days: int, what: str) -> None:
+    """Refuse a window longer than ``days`` (a ValueError naming ``what``)."""
+    if end - start > timedelta(days=days):
+        raise ValueError(f"{what} may span at most {days} days")
+
+
+class Level(BaseModel):
+    """One objective of the policy: the value reached and the proven bound."""
+
+    name: str
+    sense: str
+    value: float
+    bound: float
+    optimal: bool
+    tolerance: float = Field(description="Optimal means: proven within this fraction of the bound")
+
+
+def evidence(document: dict[str, Any]) -> dict[str, Any]:
+    """Return the evidence fields of a stored schedule's or plan's document."""
+    return {
+        "bound": document["bound"],
+        "bound_level": document["bound_level"],
+        "fairness_gap": document["fairness_gap"],
+        "levels": [Level(**lv) for lv in document["levels"]],
+    }
