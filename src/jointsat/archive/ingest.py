@@ -32,7 +32,7 @@ from jointsat.store.products import (
     ResolvedMetadata,
     StoredFile,
     may_ingest,
-    record_resolved,
+    record_product,
     resolve,
 )
 from jointsat.store.tables import Product, User
@@ -60,7 +60,7 @@ class Ingest:
         The same files of the same satellite give the product recorded already, unless
         its metadata differs (``ArchiveConflictError``).
         """
-        return record_resolved(session, self.resolved, files, now=now, user_id=self.user_id)
+        return record_product(session, self.resolved, files, now=now, user_id=self.user_id)
 
 
 def check_ingest(session: Session, metadata: ProductMetadata, *, user: User | None) -> Ingest:

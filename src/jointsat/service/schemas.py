@@ -1,4 +1,4 @@
-"""Hold the request-schema types that several resources share."""
+"""Hold the schema types that several resources share."""
 
 from __future__ import annotations
 
@@ -41,3 +41,14 @@ class TimeWindow(BaseModel):
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
+
+
+class Level(BaseModel):
+    """One objective of the policy: the value reached and the proven bound."""
+
+    name: str
+    sense: str
+    value: float
+    bound: float
+    optimal: bool
+    tolerance: float = Field(description="Optimal means: proven within this fraction of the bound")

@@ -1,8 +1,9 @@
 """Keep the archive's records: products, their files and owners, and the audit log.
 
 A product's record is committed only after its files are durable blobs
-(``jointsat.archive.blobs``); ``record_product`` is that commit. Who may see a product
-is decided by ``jointsat.archive.rights``; its two release times are kept in columns
+(``jointsat.archive.blobs``); ``record_product`` is that commit, the last step of an
+ingest (``jointsat.archive.ingest``). Who may see a product is decided by
+``jointsat.archive.rights``; its two release times are kept in columns
 (``members_from``, ``public_from``) so that ``visible`` filters in SQL by the same
 rule, and ``refresh_release_times`` keeps them in step with the agreements.
 """
@@ -62,13 +63,22 @@ def caller_of(user: User | None) -> Caller:
     return Caller(partner_id=user.partner_id, admin=user.role is Role.ADMIN)
 
 
+# The metadata's fields a product's row holds as given, in columns of the same names;
+# the first four identify the acquisition (the same files ingested again must agree).
+METADATA_COLUMNS = (
+    "instrument",
+    "processing_level",
+    "acquired_start",
+    "acquired_end",
+    "footprint",
+    "contact_id",
+    "properties",
+)
+_BBOX_COLUMNS = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")
+
+
 def _same(product: Product, metadata: ProductMetadata) -> bool:
-    return (
-        product.instrument == metadata.instrument
-        and product.processing_level == metadata.processing_level
-        and product.acquired_start == metadata.acquired_start
-        and product.acquired_end == metadata.acquired_end
-    )
+    return all(getattr(product, f) == getattr(metadata, f) for f in METADATA_COLUMNS[:4])
 
 
 @dataclass(frozen=True)
@@ -136,25 +146,7 @@ def _owner_ids(session: Session, metadata: ProductMetadata, satellite: Satellite
 
 def record_product(
     session: Session,
-    metadata: ProductMetadata,
-    files: Sequence[StoredFile],
-    *,
-    now: datetime,
-    user: User | None = None,
-) -> tuple[Product, bool]:
-    """Resolve the metadata, then commit the product (``record_resolved``)."""
-    return record_resolved(
-        session,
-        resolve(session, metadata),
-        files,
-        now=now,
-        user_id=None if user is None else user.id,
-    )
-
-
-def record_resolved(
-    session: Session,
-    resolved: ResolvedMetadata,
+    metadata: ProductMetadata | ResolvedMetadata,
     files: Sequence[StoredFile],
     *,
     now: datetime,
@@ -162,38 +154,30 @@ def record_resolved(
 ) -> tuple[Product, bool]:
     """Commit a product whose files are durable blobs; return it and whether it is new.
 
-    The same files from the same satellite give the product already recorded (ingest
-    is idempotent), unless its metadata differs (``ArchiveConflictError``).
+    Metadata not yet resolved (``resolve``) is resolved first. The same files from the
+    same satellite give the product already recorded (ingest is idempotent), unless
+    its metadata differs (``ArchiveConflictError``). ``user_id``: who ingested it.
     """
     if not files:
         raise ArchiveInputError("a product needs at least one file")
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise ArchiveInputError(f"file names repeat within the product: {sorted(names)}")
+    resolved = metadata if isinstance(metadata, ResolvedMetadata) else resolve(session, metadata)
     metadata = resolved.metadata
     ident = product_id(metadata.satellite, [f.blob.sha256 for f in files])
     existing = session.get(Product, ident)
     if existing is not None:
         return _existing(existing, metadata)
     times = release_times(resolved.owner_ids, metadata.acquired_end, data_terms(session))
-    west, south, east, north = metadata.bbox or (None, None, None, None)
     sky = metadata.sky
     product = Product(
+        **{column: getattr(metadata, column) for column in METADATA_COLUMNS},
+        **dict(zip(_BBOX_COLUMNS, metadata.bbox or (None,) * 4, strict=True)),
         id=ident,
         satellite_id=resolved.satellite_id,
-        instrument=metadata.instrument,
-        processing_level=metadata.processing_level,
-        acquired_start=metadata.acquired_start,
-        acquired_end=metadata.acquired_end,
-        footprint=metadata.footprint,
-        bbox_west=west,
-        bbox_south=south,
-        bbox_east=east,
-        bbox_north=north,
         ra_deg=None if sky is None else sky.ra_deg,
         dec_deg=None if sky is None else sky.dec_deg,
-        contact_id=metadata.contact_id,
-        properties=metadata.properties,
         members_from=times.members_from,
         public_from=times.public_from,
         ingested_at=now,

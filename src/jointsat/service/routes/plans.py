@@ -28,8 +28,7 @@ from jointsat.service.access import (
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError, field_path, field_problem
-from jointsat.service.routes.schedules import Level
-from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.service.schemas import Level, PathId, RowId, TimeWindow
 from jointsat.store.planning import MAX_PLAN_DAYS, plan_observations
 from jointsat.store.tables import ObservationRecord, PlanRecord, Role, Satellite, User
 

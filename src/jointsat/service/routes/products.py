@@ -36,6 +36,7 @@ from jointsat.service.problems import ProblemError, field_problem
 from jointsat.service.schemas import MAX_ID, AwareDatetime
 from jointsat.service.stac_search import parse_bbox
 from jointsat.store.products import (
+    METADATA_COLUMNS,
     Actor,
     audit,
     audit_log,
@@ -131,19 +132,7 @@ def file_href(request: Request, product_id: str, name: str) -> str:
 
 
 # The fields shown as the store holds them.
-_PRODUCT_COLUMNS = (
-    "id",
-    "instrument",
-    "processing_level",
-    "acquired_start",
-    "acquired_end",
-    "footprint",
-    "contact_id",
-    "properties",
-    "ingested_at",
-    "members_from",
-    "public_from",
-)
+_PRODUCT_COLUMNS = ("id", *METADATA_COLUMNS, "ingested_at", "members_from", "public_from")
 _FILE_COLUMNS = ("name", "sha256", "size_bytes", "media_type")
 
 

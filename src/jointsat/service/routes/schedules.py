@@ -23,7 +23,7 @@ from jointsat.service.access import (
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.service.schemas import Level, PathId, RowId, TimeWindow
 from jointsat.store.schedules import MAX_HORIZON_DAYS, replan_network, schedule_network
 from jointsat.store.tables import (
     ContactRecord,
@@ -81,17 +81,6 @@ class PartnerShare(BaseModel):
     share_received: float
     share_entitled: float
     demand_s: float
-
-
-class Level(BaseModel):
-    """One objective of the policy: the value reached and the proven bound."""
-
-    name: str
-    sense: str
-    value: float
-    bound: float
-    optimal: bool
-    tolerance: float = Field(description="Optimal means: proven within this fraction of the bound")
 
 
 class ScheduleSummary(BaseModel):
