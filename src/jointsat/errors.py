@@ -58,6 +58,10 @@ class ArchiveConflictError(ArchiveInputError):
     """Refuse to ingest files already archived as a product with other metadata."""
 
 
+class ArchiveRefusedError(JointsatError):
+    """Refuse an ingest by a caller who may not ingest products of the satellite."""
+
+
 class ArchiveStorageError(JointsatError):
     """Report that the archive could not store a product durably (a full disk, an I/O error).
 

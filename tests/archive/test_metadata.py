@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from jointsat.archive.metadata import geometry_bbox, metadata_from_dict, product_id
+from jointsat.archive.metadata import (
+    SkyPosition,
+    geometry_bbox,
+    metadata_from_dict,
+    product_id,
+    product_metadata,
+)
 from jointsat.errors import ArchiveInputError
 
 BASE = {
@@ -53,6 +60,36 @@ def test_metadata_is_read_with_defaults() -> None:
     earth = metadata_from_dict({**BASE, "footprint": square(1.0, 2.0), "owners": ["esa", "esa"]})
     assert earth.owners == ("esa",)
     assert earth.bbox == (1.0, 10.0, 2.0, 20.0)
+
+
+def test_metadata_built_in_python_is_checked_as_the_json_is() -> None:
+    start = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+    end = datetime(2024, 5, 10, 12, 10, 0, 250_000, tzinfo=UTC)
+    built = product_metadata(
+        satellite=44874,
+        instrument="CHEOPS-CCD",
+        acquired_start=start,
+        acquired_end=end,
+        sky=SkyPosition(360.0, -5.0),
+        owners=["esa", "esa"],
+    )
+    read = metadata_from_dict(
+        {**BASE, "acquired_end": "2024-05-10T12:10:00.25Z", "owners": ["esa"]}
+        | {"sky": {"ra_deg": 360.0, "dec_deg": -5.0}}
+    )
+    assert built == read
+    assert built.acquired_end == end  # kept to the microsecond, not sent through text
+    with pytest.raises(ArchiveInputError, match=r"acquired_start: .* has no time zone"):
+        product_metadata(
+            satellite=44874,
+            instrument="CHEOPS-CCD",
+            acquired_start=start.replace(tzinfo=None),
+            acquired_end=end,
+        )
+    with pytest.raises(ArchiveInputError, match="acquired_end: ends before"):
+        product_metadata(
+            satellite=44874, instrument="CHEOPS-CCD", acquired_start=end, acquired_end=start
+        )
 
 
 @pytest.mark.parametrize(

@@ -51,54 +51,37 @@ WHOLE_WORLD = (-180.0, -90.0, 180.0, 90.0)
 class FileRow(Protocol):
     """What the catalogue reads of a product file (a store row or plain data)."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def size_bytes(self) -> int: ...
-    @property
-    def media_type(self) -> str: ...
+    name: str
+    sha256: str
+    size_bytes: int
+    media_type: str
 
 
 class SatelliteRow(Protocol):
     """What the catalogue reads of a satellite."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def norad_id(self) -> int: ...
+    name: str
+    norad_id: int
 
 
 class ProductRow(Protocol):
     """What the catalogue reads of a product (``jointsat.store.tables.Product`` fits)."""
 
-    @property
-    def id(self) -> str: ...
+    id: str
+    instrument: str
+    processing_level: str
+    acquired_start: datetime
+    acquired_end: datetime
+    footprint: dict[str, Any] | None
+    ra_deg: float | None
+    dec_deg: float | None
+    properties: dict[str, Any]
+    members_from: datetime
+    public_from: datetime | None
+    ingested_at: datetime
+
     @property
     def satellite(self) -> SatelliteRow: ...
-    @property
-    def instrument(self) -> str: ...
-    @property
-    def processing_level(self) -> str: ...
-    @property
-    def acquired_start(self) -> datetime: ...
-    @property
-    def acquired_end(self) -> datetime: ...
-    @property
-    def footprint(self) -> dict[str, Any] | None: ...
-    @property
-    def ra_deg(self) -> float | None: ...
-    @property
-    def dec_deg(self) -> float | None: ...
-    @property
-    def properties(self) -> dict[str, Any]: ...
-    @property
-    def members_from(self) -> datetime: ...
-    @property
-    def public_from(self) -> datetime | None: ...
-    @property
-    def ingested_at(self) -> datetime: ...
     @property
     def files(self) -> Sequence[FileRow]: ...
 
@@ -142,14 +125,14 @@ def stac_url(base_url: str, *parts: str) -> str:
     return base_url.rstrip("/") + STAC_PATH + ("/" + path if path else "")
 
 
-def item(
+def item_dict(
     product: ProductRow,
     *,
     collection_id: str,
     base_url: str,
     international_designator: str | None = None,
-) -> pystac.Item:
-    """Return the STAC Item of a product, its links and asset hrefs under ``base_url``."""
+) -> dict[str, Any]:
+    """Return the STAC Item of a product as JSON, its links and asset hrefs under ``base_url``."""
     footprint = product.footprint
     properties: dict[str, Any] = dict(product.properties)
     properties.update(
@@ -209,27 +192,10 @@ def item(
             pystac.Link("root", stac_url(base_url), JSON),
         ]
     )
-    return stac_item
+    return _json(stac_item)
 
 
-def item_dict(
-    product: ProductRow,
-    *,
-    collection_id: str,
-    base_url: str,
-    international_designator: str | None = None,
-) -> dict[str, Any]:
-    """Return the STAC Item of a product as JSON, its links as given (absolute)."""
-    built = item(
-        product,
-        collection_id=collection_id,
-        base_url=base_url,
-        international_designator=international_designator,
-    )
-    return built.to_dict(include_self_link=True, transform_hrefs=False)
-
-
-def collection(
+def collection_dict(
     satellite: SatelliteRow,
     *,
     collection_id: str,
@@ -238,8 +204,8 @@ def collection(
     end: datetime,
     bbox: tuple[float, float, float, float] | None,
     instruments: Sequence[str] = (),
-) -> pystac.Collection:
-    """Return the STAC Collection of a satellite's products.
+) -> dict[str, Any]:
+    """Return the STAC Collection of a satellite's products as JSON.
 
     ``start``, ``end`` and ``bbox`` bound the products the caller may see; a satellite
     with sky products only (``bbox`` None) spans the whole world, as STAC requires a box.
@@ -271,27 +237,9 @@ def collection(
             pystac.Link("items", here + "/items", GEOJSON),
         ]
     )
-    return stac_collection
+    return _json(stac_collection)
 
 
-def collection_dict(
-    satellite: SatelliteRow,
-    *,
-    collection_id: str,
-    base_url: str,
-    start: datetime,
-    end: datetime,
-    bbox: tuple[float, float, float, float] | None,
-    instruments: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Return the STAC Collection of a satellite's products as JSON."""
-    built = collection(
-        satellite,
-        collection_id=collection_id,
-        base_url=base_url,
-        start=start,
-        end=end,
-        bbox=bbox,
-        instruments=instruments,
-    )
-    return built.to_dict(include_self_link=True, transform_hrefs=False)
+def _json(stac_object: pystac.Item | pystac.Collection) -> dict[str, Any]:
+    """Return a STAC object as JSON, its links as given (absolute)."""
+    return stac_object.to_dict(include_self_link=True, transform_hrefs=False)

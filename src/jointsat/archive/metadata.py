@@ -87,13 +87,17 @@ def _text(
 
 
 def _time(document: Mapping[str, Any], name: str) -> datetime:
+    """Return a time given as ISO 8601 text (JSON) or as a datetime, with its zone."""
     value = document.get(name)
-    if not isinstance(value, str):
+    if isinstance(value, datetime):
+        moment = value
+    elif not isinstance(value, str):
         raise _field("an ISO 8601 time with its zone is required", name)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _field(f"{value!r} is not an ISO 8601 time", name) from None
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _field(f"{value!r} is not an ISO 8601 time", name) from None
     if moment.tzinfo is None:
         raise _field(f"{value!r} has no time zone; give UTC ('Z')", name)
     return moment
@@ -176,15 +180,53 @@ def geometry_bbox(geometry: Mapping[str, Any]) -> tuple[float, float, float, flo
 
 
 def metadata_from_dict(document: Any) -> ProductMetadata:
-    """Return the metadata read from a JSON object, or refuse it naming the field."""
+    """Return the metadata read from a JSON object, or refuse it naming the field.
+
+    Times are ISO 8601 text, or aware datetimes where the document was built in Python.
+    """
     if not isinstance(document, Mapping):
         raise ArchiveInputError("the metadata must be a JSON object")
-    unknown = sorted(set(document) - KNOWN_FIELDS)
-    if unknown:
-        raise ArchiveInputError(
-            f"unknown metadata field(s): {', '.join(unknown)}"
-            f" (known: {', '.join(sorted(KNOWN_FIELDS))})"
-        )
+    if unknown := ", ".join(sorted(set(document) - KNOWN_FIELDS)):
+        known = ", ".join(sorted(KNOWN_FIELDS))
+        raise ArchiveInputError(f"unknown metadata field(s): {unknown} (known: {known})")
+    return _checked(document)
+
+
+def product_metadata(
+    *,
+    satellite: int,
+    instrument: str,
+    acquired_start: datetime,
+    acquired_end: datetime,
+    processing_level: str = DEFAULT_LEVEL,
+    footprint: dict[str, Any] | None = None,
+    sky: SkyPosition | None = None,
+    contact_id: int | None = None,
+    owners: Sequence[str] = (),
+    properties: Mapping[str, Any] | None = None,
+) -> ProductMetadata:
+    """Return checked metadata from its fields (times aware), or refuse it naming the field.
+
+    The checks are those of ``metadata_from_dict``, for metadata built in Python.
+    """
+    return _checked(
+        {
+            "satellite": satellite,
+            "instrument": instrument,
+            "acquired_start": acquired_start,
+            "acquired_end": acquired_end,
+            "processing_level": processing_level,
+            "footprint": footprint,
+            "sky": None if sky is None else {"ra_deg": sky.ra_deg, "dec_deg": sky.dec_deg},
+            "contact_id": contact_id,
+            "owners": list(owners),
+            "properties": {} if properties is None else dict(properties),
+        }
+    )
+
+
+def _checked(document: Mapping[str, Any]) -> ProductMetadata:
+    """Return the metadata of known fields, JSON values or times as datetimes, checked."""
     satellite = document.get("satellite")
     if isinstance(satellite, bool) or not isinstance(satellite, int) or satellite <= 0:
         raise _field("the satellite's catalog number (a positive integer) is required", "satellite")

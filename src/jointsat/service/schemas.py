@@ -1,4 +1,4 @@
-"""Hold the request-schema types that several resources share."""
+"""Hold the schema types that several resources share."""
 
 from __future__ import annotations
 

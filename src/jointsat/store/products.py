@@ -1,8 +1,9 @@
 """Keep the archive's records: products, their files and owners, and the audit log.
 
 A product's record is committed only after its files are durable blobs
-(``jointsat.archive.blobs``); ``record_product`` is that commit. Who may see a product
-is decided by ``jointsat.archive.rights``; its two release times are kept in columns
+(``jointsat.archive.blobs``); ``record_product`` is that commit, the last step of an
+ingest (``jointsat.archive.ingest``). Who may see a product is decided by
+``jointsat.archive.rights``; its two release times are kept in columns
 (``members_from``, ``public_from``) so that ``visible`` filters in SQL by the same
 rule, and ``refresh_release_times`` keeps them in step with the agreements.
 """
@@ -10,7 +11,7 @@ rule, and ``refresh_release_times`` keeps them in step with the agreements.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
@@ -31,6 +32,7 @@ from jointsat.store.tables import (
     ProductOwner,
     Role,
     Satellite,
+    SatelliteOperator,
     User,
 )
 
@@ -61,70 +63,127 @@ def caller_of(user: User | None) -> Caller:
     return Caller(partner_id=user.partner_id, admin=user.role is Role.ADMIN)
 
 
+# The metadata's fields a product's row holds as given, in columns of the same names;
+# the first four identify the acquisition (the same files ingested again must agree).
+METADATA_COLUMNS = (
+    "instrument",
+    "processing_level",
+    "acquired_start",
+    "acquired_end",
+    "footprint",
+    "contact_id",
+    "properties",
+)
+_BBOX_COLUMNS = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")
+
+
 def _same(product: Product, metadata: ProductMetadata) -> bool:
-    return (
-        product.instrument == metadata.instrument
-        and product.processing_level == metadata.processing_level
-        and product.acquired_start == metadata.acquired_start
-        and product.acquired_end == metadata.acquired_end
+    return all(getattr(product, f) == getattr(metadata, f) for f in METADATA_COLUMNS[:4])
+
+
+@dataclass(frozen=True)
+class ResolvedMetadata:
+    """A product's metadata checked against the store: its satellite and owners found."""
+
+    metadata: ProductMetadata
+    satellite_id: int  # the satellite's row id
+    owner_ids: tuple[int, ...]  # the owning partners' ids
+
+
+def may_ingest(session: Session, user: User, satellite: int) -> bool:
+    """Return whether the user may ingest products of a satellite (by catalog number).
+
+    The admin may ingest any; an operator those of the satellites its partner operates.
+    """
+    if user.role is Role.ADMIN:
+        return True
+    if user.role is not Role.OPERATOR:
+        return False
+    operates = session.scalar(
+        select(SatelliteOperator.partner_id)
+        .join(Satellite)
+        .where(Satellite.norad_id == satellite, SatelliteOperator.partner_id == user.partner_id)
     )
+    return operates is not None
+
+
+def resolve(session: Session, metadata: ProductMetadata) -> ResolvedMetadata:
+    """Return the metadata with its satellite and owning partners, or refuse naming the field.
+
+    Checks everything the store must know before a product's bytes are taken: the
+    satellite, the owners (default: its operators) and the contact.
+    """
+    satellite = session.scalars(
+        select(Satellite).where(Satellite.norad_id == metadata.satellite)
+    ).one_or_none()
+    if satellite is None:
+        raise ArchiveInputError(f"satellite: no satellite with catalog number {metadata.satellite}")
+    owner_ids = _owner_ids(session, metadata, satellite)
+    if metadata.contact_id is not None:
+        contact = session.get(ContactRecord, metadata.contact_id)
+        if contact is None or contact.satellite_id != satellite.id:
+            raise ArchiveInputError(
+                f"contact_id: no contact {metadata.contact_id} of satellite {metadata.satellite}"
+            )
+    return ResolvedMetadata(metadata, satellite.id, tuple(owner_ids))
+
+
+def _owner_ids(session: Session, metadata: ProductMetadata, satellite: Satellite) -> list[int]:
+    if not metadata.owners:
+        owners = [o.partner_id for o in satellite.operators]
+        if not owners:
+            raise ArchiveInputError(
+                f"owners: satellite {metadata.satellite} has no operators; name the owners"
+            )
+        return owners
+    query = select(Partner.code, Partner.id).where(Partner.code.in_(metadata.owners))
+    found = {code: ident for code, ident in session.execute(query)}
+    missing = [code for code in metadata.owners if code not in found]
+    if missing:
+        raise ArchiveInputError(f"owners: no partner with code {', '.join(missing)}")
+    return [found[code] for code in metadata.owners]
 
 
 def record_product(
     session: Session,
-    metadata: ProductMetadata,
+    metadata: ProductMetadata | ResolvedMetadata,
     files: Sequence[StoredFile],
     *,
     now: datetime,
-    user: User | None = None,
+    user_id: int | None = None,
 ) -> tuple[Product, bool]:
     """Commit a product whose files are durable blobs; return it and whether it is new.
 
-    The same files from the same satellite give the product already recorded (ingest
-    is idempotent), unless its metadata differs (``ArchiveConflictError``).
+    Metadata not yet resolved (``resolve``) is resolved first. The same files from the
+    same satellite give the product already recorded (ingest is idempotent), unless
+    its metadata differs (``ArchiveConflictError``). ``user_id``: who ingested it.
     """
     if not files:
         raise ArchiveInputError("a product needs at least one file")
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise ArchiveInputError(f"file names repeat within the product: {sorted(names)}")
-    satellite, owner_ids = resolve(session, metadata)
+    resolved = metadata if isinstance(metadata, ResolvedMetadata) else resolve(session, metadata)
+    metadata = resolved.metadata
     ident = product_id(metadata.satellite, [f.blob.sha256 for f in files])
     existing = session.get(Product, ident)
     if existing is not None:
         return _existing(existing, metadata)
-    times = release_times(owner_ids, metadata.acquired_end, data_terms(session))
-    bbox = metadata.bbox
+    times = release_times(resolved.owner_ids, metadata.acquired_end, data_terms(session))
+    sky = metadata.sky
     product = Product(
+        **{column: getattr(metadata, column) for column in METADATA_COLUMNS},
+        **dict(zip(_BBOX_COLUMNS, metadata.bbox or (None,) * 4, strict=True)),
         id=ident,
-        satellite=satellite,
-        instrument=metadata.instrument,
-        processing_level=metadata.processing_level,
-        acquired_start=metadata.acquired_start,
-        acquired_end=metadata.acquired_end,
-        footprint=metadata.footprint,
-        bbox_west=None if bbox is None else bbox[0],
-        bbox_south=None if bbox is None else bbox[1],
-        bbox_east=None if bbox is None else bbox[2],
-        bbox_north=None if bbox is None else bbox[3],
-        ra_deg=None if metadata.sky is None else metadata.sky.ra_deg,
-        dec_deg=None if metadata.sky is None else metadata.sky.dec_deg,
-        contact_id=metadata.contact_id,
-        properties=metadata.properties,
+        satellite_id=resolved.satellite_id,
+        ra_deg=None if sky is None else sky.ra_deg,
+        dec_deg=None if sky is None else sky.dec_deg,
         members_from=times.members_from,
         public_from=times.public_from,
         ingested_at=now,
-        ingested_by=None if user is None else user.id,
-        owners=[ProductOwner(partner_id=p) for p in sorted(owner_ids)],
-        files=[
-            ProductFile(
-                name=f.name,
-                sha256=f.blob.sha256,
-                size_bytes=f.blob.size_bytes,
-                media_type=f.media_type,
-            )
-            for f in files
-        ],
+        ingested_by=user_id,
+        owners=[ProductOwner(partner_id=p) for p in sorted(resolved.owner_ids)],
+        files=[ProductFile(name=f.name, media_type=f.media_type, **asdict(f.blob)) for f in files],
     )
     session.add(product)
     try:
@@ -146,43 +205,6 @@ def _existing(product: Product, metadata: ProductMetadata) -> tuple[Product, boo
             f" {product.acquired_start.isoformat()} to {product.acquired_end.isoformat()})"
         )
     return product, False
-
-
-def resolve(session: Session, metadata: ProductMetadata) -> tuple[Satellite, list[int]]:
-    """Return the metadata's satellite and owning partners' ids, or refuse naming the field.
-
-    Checks everything the store must know before a product's bytes are taken: the
-    satellite, the owners (default: its operators) and the contact.
-    """
-    satellite = session.scalars(
-        select(Satellite).where(Satellite.norad_id == metadata.satellite)
-    ).one_or_none()
-    if satellite is None:
-        raise ArchiveInputError(f"satellite: no satellite with catalog number {metadata.satellite}")
-    owner_ids = _owner_ids(session, metadata, satellite)
-    if metadata.contact_id is not None:
-        contact = session.get(ContactRecord, metadata.contact_id)
-        if contact is None or contact.satellite_id != satellite.id:
-            raise ArchiveInputError(
-                f"contact_id: no contact {metadata.contact_id} of satellite {metadata.satellite}"
-            )
-    return satellite, owner_ids
-
-
-def _owner_ids(session: Session, metadata: ProductMetadata, satellite: Satellite) -> list[int]:
-    if not metadata.owners:
-        owners = [o.partner_id for o in satellite.operators]
-        if not owners:
-            raise ArchiveInputError(
-                f"owners: satellite {metadata.satellite} has no operators; name the owners"
-            )
-        return owners
-    query = select(Partner.code, Partner.id).where(Partner.code.in_(metadata.owners))
-    found = {code: ident for code, ident in session.execute(query)}
-    missing = [code for code in metadata.owners if code not in found]
-    if missing:
-        raise ArchiveInputError(f"owners: no partner with code {', '.join(missing)}")
-    return [found[code] for code in metadata.owners]
 
 
 def refresh_release_times(session: Session, partner_ids: Iterable[int] | None = None) -> int:
@@ -262,11 +284,111 @@ def bbox_filter(west: float, south: float, east: float, north: float) -> ColumnE
     )
 
 
+def product_conditions(
+    *,
+    satellite: int | None = None,
+    satellite_ids: Iterable[int] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    ids: Iterable[str] | None = None,
+) -> list[ColumnElement[bool]]:
+    """Return the SQL conditions of a product search; a filter left None is not applied.
+
+    ``satellite`` is a catalog number, ``satellite_ids`` row ids; ``start`` and ``end``
+    keep the products whose acquisition overlaps them, ``bbox`` those whose
+    footprint's box meets it.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if satellite is not None:
+        norad = select(Satellite.id).where(Satellite.norad_id == satellite)
+        conditions.append(Product.satellite_id.in_(norad))
+    if satellite_ids is not None:
+        conditions.append(Product.satellite_id.in_(list(satellite_ids)))
+    if start is not None:
+        conditions.append(Product.acquired_end >= start)
+    if end is not None:
+        conditions.append(Product.acquired_start <= end)
+    if bbox is not None:
+        conditions.append(bbox_filter(*bbox))
+    if ids is not None:
+        conditions.append(Product.id.in_(list(ids)))
+    return conditions
+
+
+def product_page(
+    session: Session,
+    caller: Caller,
+    now: datetime,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    limit: int,
+    offset: int = 0,
+) -> list[Product]:
+    """Return a page of the products the caller may see that meet ``conditions``, oldest first."""
+    return list(session.scalars(search(caller, now).where(*conditions).limit(limit).offset(offset)))
+
+
+def partner_codes(session: Session) -> dict[int, str]:
+    """Return every partner's code by id."""
+    return {ident: code for ident, code in session.execute(select(Partner.id, Partner.code))}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A copy of a user's identity, usable once its row's session is closed."""
+
+    id: int
+    name: str
+    partner_id: int | None
+
+    @classmethod
+    def of(cls, user: User | None) -> Actor | None:
+        """Return the copy of a user (None: the public)."""
+        return None if user is None else cls(user.id, user.name, user.partner_id)
+
+
+def audit_refusal(
+    session: Session, *, at: datetime, user: User | Actor | None, action: str, product_id: str
+) -> None:
+    """Log that the caller was refused a product it may not see, or that does not exist."""
+    exists = session.get(Product, product_id[:64]) is not None
+    audit(
+        session,
+        at=at,
+        user=user,
+        action=action,
+        product_id=product_id,
+        outcome="refused",
+        detail="not yet released to the caller" if exists else "no such product",
+    )
+
+
+def audit_log(
+    session: Session,
+    *,
+    product_id: str | None = None,
+    outcome: str | None = None,
+    since: datetime | None = None,
+    limit: int,
+    offset: int = 0,
+) -> list[AuditEntry]:
+    """Return entries of the audit log, newest first; a filter left None is not applied."""
+    query = select(AuditEntry)
+    if product_id is not None:
+        query = query.where(AuditEntry.product_id == product_id)
+    if outcome is not None:
+        query = query.where(AuditEntry.outcome == outcome)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    return list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset)))
+
+
 def audit(
     session: Session,
     *,
     at: datetime,
-    user: User | None,
+    user: User | Actor | None,
     action: str,
     product_id: str,
     outcome: str,
