@@ -8,15 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jointsat.cli.common import (
-    DatabaseUrl,
-    now,
-    redacted,
-    reporting_errors,
-    store_errors,
-    store_session,
-    store_settings,
-)
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import StoreError
 
 db_app = typer.Typer(
@@ -32,10 +25,10 @@ def db_upgrade(
     """Bring the store's schema up to date (creating the store if it is new)."""
     from jointsat.store import migrate
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        url = store_settings(database_url).database_url
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        url = common.store_settings(database_url).database_url
         migrate.upgrade(url, revision)
-        typer.echo(f"store at revision {migrate.current_revision(url)}: {redacted(url)}")
+        typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
 
 
 @db_app.command("downgrade")
@@ -46,10 +39,10 @@ def db_downgrade(
     """Take the store's schema back to an earlier revision."""
     from jointsat.store import migrate
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        url = store_settings(database_url).database_url
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        url = common.store_settings(database_url).database_url
         migrate.downgrade(url, revision)
-        typer.echo(f"store at revision {migrate.current_revision(url)}: {redacted(url)}")
+        typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
 
 
 admin_app = typer.Typer(
@@ -70,12 +63,12 @@ def admin_init(
     from jointsat.service.tokens import initialise
     from jointsat.store import migrate
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        url = store_settings(database_url).database_url
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        url = common.store_settings(database_url).database_url
         migrate.upgrade(url)
-        with store_session(url) as session:
-            token = initialise(session, name=name, now=now())
-        typer.echo(f"store ready: {redacted(url)}")
+        with common.store_session(url) as session:
+            token = initialise(session, name=name, now=common.now())
+        typer.echo(f"store ready: {common.redacted(url)}")
         typer.echo(f"admin {name!r} token (shown only now, keep it safe):")
         typer.echo(token)
 
@@ -92,12 +85,12 @@ def token_create(
     from jointsat.service.tokens import issue_token
     from jointsat.store.tables import User
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        with store_session(store_settings(database_url).database_url) as session:
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        with common.store_session(common.store_settings(database_url).database_url) as session:
             found = session.scalars(select(User).where(User.name == user)).one_or_none()
             if found is None:
                 raise StoreError(f"no user named {user!r}")
-            token = issue_token(session, found, now=now(), label=label)
+            token = issue_token(session, found, now=common.now(), label=label)
         typer.echo(token)
 
 
@@ -110,11 +103,11 @@ def token_revoke(
     from jointsat.service.tokens import revoke
 
     with (
-        reporting_errors(Console(stderr=True)),
-        store_errors(),
-        store_session(store_settings(database_url).database_url) as session,
+        common.reporting_errors(Console(stderr=True)),
+        common.store_errors(),
+        common.store_session(common.store_settings(database_url).database_url) as session,
     ):
-        row = revoke(session, token_id, now=now())
+        row = revoke(session, token_id, now=common.now())
         typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")
 
 
@@ -131,8 +124,8 @@ def serve(
 
     from jointsat.service.app import create_app
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        settings = store_settings(database_url)
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        settings = common.store_settings(database_url)
         if workers == 1:
             uvicorn.run(create_app(settings), host=host, port=port)
             return

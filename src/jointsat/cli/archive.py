@@ -21,19 +21,8 @@ from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict
 from jointsat.archive.restore import FileSource, restore
 from jointsat.archive.rights import Caller
-from jointsat.cli.common import (
-    TABLE_FILE_WIDTH,
-    DatabaseUrl,
-    emit,
-    now,
-    parse_utc,
-    redacted,
-    reporting_errors,
-    store_errors,
-    store_session,
-    store_settings,
-    utc_text,
-)
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
 from jointsat.scheduling.problem import format_time
@@ -153,13 +142,15 @@ def archive_ingest(
     start: Annotated[
         datetime | None,
         typer.Option(
-            parser=parse_utc, metavar="TIME", help="Start of the acquisition (acquired_start)."
+            parser=common.parse_utc,
+            metavar="TIME",
+            help="Start of the acquisition (acquired_start).",
         ),
     ] = None,
     end: Annotated[
         datetime | None,
         typer.Option(
-            parser=parse_utc, metavar="TIME", help="End of the acquisition (acquired_end)."
+            parser=common.parse_utc, metavar="TIME", help="End of the acquisition (acquired_end)."
         ),
     ] = None,
     level: Annotated[
@@ -189,11 +180,11 @@ def archive_ingest(
         "acquired_end": end,
         "processing_level": level,
     }
-    moment = now()
-    with reporting_errors(errors), store_errors():
+    moment = common.now()
+    with common.reporting_errors(errors), common.store_errors():
         with _archive_input_errors(errors, "the metadata"):
             metadata = _ingest_metadata(metadata_file, given)
-        settings = store_settings(database_url)
+        settings = common.store_settings(database_url)
         store = BlobStore(settings.archive_folder)
         engine = open_engine(settings.database_url)
         created = 0
@@ -247,10 +238,10 @@ def archive_list(
     from jointsat.store.products import search
     from jointsat.store.tables import Partner
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        with store_session(store_settings(database_url).database_url) as session:
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        with common.store_session(common.store_settings(database_url).database_url) as session:
             codes = {i: code for i, code in session.execute(select(Partner.id, Partner.code))}
-            products = list(session.scalars(search(Caller(admin=True), now())))
+            products = list(session.scalars(search(Caller(admin=True), common.now())))
             documents: list[dict[str, Any]] = [
                 {
                     "id": p.id,
@@ -277,7 +268,7 @@ def archive_list(
                 for p in products
             ]
         if output_format is ArchiveListFormat.JSON:
-            emit(json.dumps(documents, indent=2) + "\n", None)
+            common.emit(json.dumps(documents, indent=2) + "\n", None)
             return
         table = Table(title=f"{len(documents)} archived product(s)")
         for name in ("id", "NORAD", "instrument", "level", "start (UTC)", "end", "owners"):
@@ -286,14 +277,14 @@ def archive_list(
         table.add_column("bytes", justify="right")
         table.add_column("SHA-256", no_wrap=True)
         for d in documents:
-            start, end = parse_utc(d["acquired_start"]), parse_utc(d["acquired_end"])
+            start, end = common.parse_utc(d["acquired_start"]), common.parse_utc(d["acquired_end"])
             table.add_row(
                 d["id"],
                 str(d["satellite"]),
                 escape(d["instrument"]),
                 escape(d["processing_level"]),
-                utc_text(start),
-                utc_text(end)[11:] if start.date() == end.date() else utc_text(end),
+                common.utc_text(start),
+                common.utc_text(end)[11:] if start.date() == end.date() else common.utc_text(end),
                 escape(", ".join(d["owners"])),
                 "\n".join(escape(f["name"]) for f in d["files"]),
                 "\n".join(f"{f['size_bytes']:,}" for f in d["files"]),
@@ -301,7 +292,7 @@ def archive_list(
             )
         console = Console()
         if not console.is_terminal:  # a pipe or a file: keep each checksum on one line
-            console = Console(width=TABLE_FILE_WIDTH)
+            console = Console(width=common.TABLE_FILE_WIDTH)
         console.print(table)
 
 
@@ -341,7 +332,7 @@ def archive_get(
         raise typer.BadParameter("--token goes with --url", param_hint="'--token'")
     if url is not None and not url.lower().startswith(("http://", "https://")):
         raise typer.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="'--url'")
-    with reporting_errors(Console(stderr=True)), store_errors():
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
         if url is None:
             files = _local_product_files(database_url, product_id)
         else:
@@ -357,13 +348,13 @@ def _local_product_files(database_url: str | None, product_id: str) -> list[File
     """Return the files of a product in the local store, read from its archive."""
     from jointsat.store.tables import Product
 
-    settings = store_settings(database_url)
+    settings = common.store_settings(database_url)
     url = settings.database_url
     store = BlobStore(settings.archive_folder)
-    with store_session(url) as session:
+    with common.store_session(url) as session:
         product = session.get(Product, product_id)
         if product is None:
-            raise JointsatError(f"no product {product_id!r} in the store {redacted(url)}")
+            raise JointsatError(f"no product {product_id!r} in the store {common.redacted(url)}")
         files = [(f.name, f.sha256, f.size_bytes) for f in product.files]
 
     def opener(name: str, sha256: str) -> Callable[[], AbstractContextManager[BinaryIO]]:
@@ -408,9 +399,9 @@ def archive_sweep(
 
     from jointsat.store.tables import ProductFile
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        settings = store_settings(database_url)
-        with store_session(settings.database_url) as session:
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        settings = common.store_settings(database_url)
+        with common.store_session(settings.database_url) as session:
             referenced = set(session.scalars(select(ProductFile.sha256).distinct()))
         store = BlobStore(settings.archive_folder)
         blobs, parts = store.sweep(referenced, min_age_s=min_age_minutes * 60.0)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jointsat.cli.common import reporting_errors
+from jointsat.cli import common
 from jointsat.errors import JointsatError
 from jointsat.files import read_text, write_text
 
@@ -37,7 +37,7 @@ def bench_spot5(
 
     console = Console()
     errors = Console(stderr=True)
-    with reporting_errors(errors):
+    with common.reporting_errors(errors):
         files = sorted(folder.glob("*.spot"), key=lambda f: (len(f.stem), f.stem))
         if not files:
             raise JointsatError(f"{folder}: no .spot files")

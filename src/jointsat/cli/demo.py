@@ -12,14 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jointsat.cli.common import (
-    now,
-    redacted,
-    reporting_errors,
-    store_errors,
-    store_settings,
-    utc_text,
-)
+from jointsat.cli import common
 from jointsat.cli.passes import passes_table, predict
 from jointsat.cli.schedule import print_schedule_summary
 from jointsat.files import read_demo_elements, read_demo_stations
@@ -57,12 +50,12 @@ def demo(
 
     console = Console()
     errors = Console(stderr=True)
-    moment = now()
-    with reporting_errors(errors):
+    moment = common.now()
+    with common.reporting_errors(errors):
         element_files = read_demo_elements()
         station_list = read_demo_stations()
-        with store_errors():
-            settings = store_settings(database_url or workflow.fresh_store_url())
+        with common.store_errors():
+            settings = common.store_settings(database_url or workflow.fresh_store_url())
             url = settings.database_url
             steps = workflow.run(
                 settings,
@@ -107,7 +100,7 @@ def demo(
                         )
         console.print(
             "\n[bold]The demo consortium is in the store[/] "
-            f"{escape(redacted(url))}.\nServe it with:\n\n"
+            f"{escape(common.redacted(url))}.\nServe it with:\n\n"
             f"  JOINTSAT_DATABASE_URL='{escape(url)}' .venv/bin/jointsat serve\n\n"
             "then open http://127.0.0.1:8000/ (the dashboard: map, timeline, passes, "
             "fairness, archive; `?at=2024-05-10T12:00:00Z` shows the demo's week) and sign "
@@ -125,16 +118,16 @@ def _print_week(console: Console, week: Week) -> None:
     """Print the week chosen, and the satellites whose element sets are far from it."""
     days = round((week.end - week.start).total_seconds() / 86400.0)
     console.print(
-        f"[bold]jointsat demo[/]: {days} days from {utc_text(week.start)} to "
-        f"{utc_text(week.end)} UTC, starting the day after the newest element set of "
+        f"[bold]jointsat demo[/]: {days} days from {common.utc_text(week.start)} to "
+        f"{common.utc_text(week.end)} UTC, starting the day after the newest element set of "
         f"{week.source} ({escape(week.anchor.object_name)}, "
-        f"epoch {utc_text(week.anchor.epoch)} UTC)."
+        f"epoch {common.utc_text(week.anchor.epoch)} UTC)."
     )
     for stale in week.stale:
         console.print(
             f"Note: {escape(stale.name)} ({stale.norad_id}) has no element set near this week; "
-            f"its nearest, epoch {utc_text(stale.epoch)} UTC ({stale.gap_days:.0f} days away), "
-            "is used, so its passes are indicative only."
+            f"its nearest, epoch {common.utc_text(stale.epoch)} UTC ({stale.gap_days:.0f} days "
+            "away), is used, so its passes are indicative only."
         )
 
 

@@ -17,20 +17,8 @@ from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
-from jointsat.cli.common import (
-    DatabaseUrl,
-    emit,
-    emit_table,
-    parse_utc,
-    redacted,
-    reporting_errors,
-    store_errors,
-    store_session,
-    store_settings,
-    time_window,
-    utc_text,
-    warn,
-)
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import JointsatError
 from jointsat.files import (
     ElementFiles,
@@ -61,7 +49,7 @@ def passes(
     start: Annotated[
         datetime,
         typer.Option(
-            parser=parse_utc,
+            parser=common.parse_utc,
             metavar="ISO8601",
             help="Window start, e.g. 2024-05-09T00:00:00Z; UTC if no offset.",
         ),
@@ -84,7 +72,9 @@ def passes(
     ] = None,
     end: Annotated[
         datetime | None,
-        typer.Option(parser=parse_utc, metavar="ISO8601", help="Window end (or give --days)."),
+        typer.Option(
+            parser=common.parse_utc, metavar="ISO8601", help="Window end (or give --days)."
+        ),
     ] = None,
     min_elevation_deg: Annotated[
         float,
@@ -105,7 +95,9 @@ def passes(
     ] = None,
     strict: Annotated[
         bool,
-        typer.Option("--strict", help="Stop at the first unreadable element set, do not warn."),
+        typer.Option(
+            "--strict", help="Stop at the first unreadable element set, do not warn."
+        ),
     ] = False,
     workers: Annotated[
         int | None,
@@ -123,11 +115,11 @@ def passes(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Find every pass of the satellites over the stations in a time window."""
-    window_start, window_end = time_window(start, days=days, end=end)
+    window_start, window_end = common.time_window(start, days=days, end=end)
     if not from_store and (not elements or stations is None):
         raise typer.BadParameter("give --elements and --stations, or --from-store")
     errors = Console(stderr=True)
-    with reporting_errors(errors), store_errors():
+    with common.reporting_errors(errors), common.store_errors():
         if from_store:
             element_files, station_list = _from_store(database_url)
         if elements:
@@ -144,22 +136,23 @@ def passes(
             workers=workers,
         )
         if output_format is OutputFormat.CSV:
-            emit(format_passes_csv(found), output)
+            common.emit(format_passes_csv(found), output)
         elif output_format is OutputFormat.JSON:
-            emit(format_passes_json(found), output)
+            common.emit(format_passes_json(found), output)
         else:
-            title = f"{len(found)} passes, {utc_text(found.start)} to {utc_text(found.end)} UTC"
-            emit_table(passes_table(found.rows(), title), output)
+            start_text, end_text = common.utc_text(found.start), common.utc_text(found.end)
+            title = f"{len(found)} passes, {start_text} to {end_text} UTC"
+            common.emit_table(passes_table(found.rows(), title), output)
 
 
 def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, ...]]:
     """Read every stored element set and station (the CLI has the whole store)."""
     from jointsat.store.convert import network
 
-    url = store_settings(database_url).database_url
-    with store_session(url) as session:
+    url = common.store_settings(database_url).database_url
+    with common.store_session(url) as session:
         elements, stations = network(session)
-    source = f"store {redacted(url)}"
+    source = f"store {common.redacted(url)}"
     parsed = ParsedElements(tuple(elements), (), ElementsFormat.OMM_JSON)
     return ElementFiles((source,), (parsed,)), tuple(stations)
 
@@ -179,9 +172,9 @@ def predict(
     Without ``workers``, big jobs (many satellites) use one process per core.
     """
     for problem in element_files.problems:
-        warn(errors, str(problem))
+        common.warn(errors, str(problem))
     if element_files.problems:
-        warn(errors, f"skipped {len(element_files.problems)} unreadable element set(s)")
+        common.warn(errors, f"skipped {len(element_files.problems)} unreadable element set(s)")
     if not element_files.elements:
         raise JointsatError(f"no usable element sets in {', '.join(element_files.sources)}")
     with _progress_callback(errors) as progress:
@@ -196,10 +189,11 @@ def predict(
         )
     for failure in found.problems:
         satellite = found.satellites[failure.satellite]  # an index, like Passes.satellite
-        warn(
+        common.warn(
             errors,
             f"{satellite.name} ({satellite.norad_id}): SGP4 error {failure.code} "
-            f"({failure.message}) from {utc_text(failure.time)} UTC on; passes after it are lost",
+            f"({failure.message}) from {common.utc_text(failure.time)} UTC on; "
+            "passes after it are lost",
         )
     return found
 
@@ -262,9 +256,9 @@ _PASS_TABLE_COLUMNS: tuple[tuple[str, bool, _PassCell], ...] = (
     # header, shown in the compact table, cell
     ("satellite", True, lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"),
     ("station", True, lambda p: p.station.name),
-    ("AOS (UTC)", True, lambda p: utc_text(p.aos)),
-    ("TCA", False, lambda p: utc_text(p.tca)[11:]),
-    ("LOS", True, lambda p: utc_text(p.los)[11:]),
+    ("AOS (UTC)", True, lambda p: common.utc_text(p.aos)),
+    ("TCA", False, lambda p: common.utc_text(p.tca)[11:]),
+    ("LOS", True, lambda p: common.utc_text(p.los)[11:]),
     ("max el °", True, lambda p: f"{p.max_elevation_deg:.1f}"),
     ("AOS az °", False, lambda p: f"{p.aos_azimuth_deg:.1f}"),
     ("LOS az °", False, lambda p: f"{p.los_azimuth_deg:.1f}"),

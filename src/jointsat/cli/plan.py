@@ -16,19 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from jointsat import __version__
-from jointsat.cli.common import (
-    DatabaseUrl,
-    TimeLimit,
-    emit,
-    now,
-    parse_utc,
-    reporting_errors,
-    store_errors,
-    store_settings,
-    time_window,
-    utc_text,
-    warn,
-)
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl, TimeLimit
 from jointsat.errors import PlanningInputError
 from jointsat.files import read_elements, read_text, write_text
 from jointsat.orbits.propagation import group_satellites
@@ -69,14 +58,18 @@ def plan(
     ] = False,
     start: Annotated[
         datetime | None,
-        typer.Option(parser=parse_utc, metavar="TIME", help="With --from-store: window start."),
+        typer.Option(
+            parser=common.parse_utc, metavar="TIME", help="With --from-store: window start."
+        ),
     ] = None,
     days: Annotated[
         float | None, typer.Option(metavar="D", help="With --from-store: window length in days.")
     ] = None,
     end: Annotated[
         datetime | None,
-        typer.Option(parser=parse_utc, metavar="TIME", help="With --from-store: window end."),
+        typer.Option(
+            parser=common.parse_utc, metavar="TIME", help="With --from-store: window end."
+        ),
     ] = None,
     schedule_id: Annotated[
         int | None,
@@ -111,21 +104,27 @@ def plan(
             raise typer.BadParameter(
                 "--start, --days, --end and --schedule-id go with --from-store"
             )
-        with reporting_errors(errors):
+        with common.reporting_errors(errors):
             found, document = _plan_file(
                 problem, elements, schedule_file, objective, settings, errors
             )
-            emit(json.dumps(document, indent=2) + "\n", output)
+            common.emit(json.dumps(document, indent=2) + "\n", output)
             print_plan_summary(errors, found)
         return
     if elements or schedule_file:
         raise typer.BadParameter("--elements and --schedule go with --problem")
     if start is None:
         raise typer.BadParameter("--from-store needs the window's start", param_hint="'--start'")
-    window_start, window_end = time_window(start, days=days, end=end)
-    with reporting_errors(errors):
+    window_start, window_end = common.time_window(start, days=days, end=end)
+    with common.reporting_errors(errors):
         found, document = _plan_store(
-            database_url, window_start, window_end, objective, settings, schedule_id, now=now()
+            database_url,
+            window_start,
+            window_end,
+            objective,
+            settings,
+            schedule_id,
+            now=common.now(),
         )
         if output is not None:
             write_text(output, json.dumps(document, indent=2) + "\n")
@@ -148,7 +147,7 @@ def _plan_file(
     found_problem = PlanningProblem.from_json(text, source=str(path))
     element_files = read_elements(element_paths)
     for problem in element_files.problems:
-        warn(errors, str(problem))
+        common.warn(errors, str(problem))
     provenance: dict[str, Any] = {
         "problem_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "elements": {
@@ -174,7 +173,7 @@ def _plan_file(
             if d.satellite in ours and d.end > horizon.start and d.start < horizon.end
         )
         if contacts and not added:
-            warn(
+            common.warn(
                 errors,
                 f"{schedule_path}: none of its {len(contacts)} contacts is of a satellite of "
                 "the problem within its horizon",
@@ -206,10 +205,10 @@ def _plan_file(
             location=error.location,
         ) from None
     for failure in opportunities.problems:
-        warn(
+        common.warn(
             errors,
             f"satellite {found_problem.satellites[failure.satellite].id}: SGP4 error "
-            f"{failure.code} ({failure.message}) from {utc_text(failure.time)} UTC on; "
+            f"{failure.code} ({failure.message}) from {common.utc_text(failure.time)} UTC on; "
             "no observation after it",
         )
     found = solve(
@@ -236,9 +235,9 @@ def _plan_store(
     from jointsat.store.database import open_engine, session_factory
     from jointsat.store.planning import plan_observations
 
-    engine = open_engine(store_settings(database_url).database_url)
+    engine = open_engine(common.store_settings(database_url).database_url)
     try:
-        with store_errors(), session_factory(engine)() as session:
+        with common.store_errors(), session_factory(engine)() as session:
             record, found, _ = plan_observations(
                 session,
                 start,

@@ -11,15 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jointsat.cli.common import (
-    DatabaseUrl,
-    now,
-    reporting_errors,
-    store_errors,
-    store_session,
-    store_settings,
-    utc_text,
-)
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.files import read_text
 from jointsat.planning.requests import request_from_dict
@@ -43,8 +36,8 @@ def requests_import(
     from jointsat.store.tables import ObservationRequest, Partner
 
     errors = Console(stderr=True)
-    moment = now()
-    with reporting_errors(errors), store_errors():
+    moment = common.now()
+    with common.reporting_errors(errors), common.store_errors():
         source = str(path)
         try:
             document = json.loads(read_text(path))
@@ -56,7 +49,7 @@ def requests_import(
         if isinstance(document, dict) and "requests" in document:
             document = document["requests"]
         items = read.sequence(document, "requests")
-        with store_session(store_settings(database_url).database_url) as session:
+        with common.store_session(common.store_settings(database_url).database_url) as session:
             owner = session.scalars(select(Partner).where(Partner.code == partner)).one_or_none()
             if owner is None:
                 raise StoreError(f"no partner with code {partner!r}")
@@ -106,8 +99,8 @@ def requests_list(
 
     from jointsat.store.tables import ObservationRequest, Partner
 
-    with reporting_errors(Console(stderr=True)), store_errors():
-        with store_session(store_settings(database_url).database_url) as session:
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        with common.store_session(common.store_settings(database_url).database_url) as session:
             query = (
                 select(ObservationRequest)
                 .options(selectinload(ObservationRequest.partner))
@@ -127,7 +120,7 @@ def requests_list(
                     else f"RA {d['ra_deg']:.3f}, Dec {d['dec_deg']:.3f}"
                 )
                 window = (
-                    f"{utc_text(r.window_start)} to {utc_text(r.window_end)}"
+                    f"{common.utc_text(r.window_start)} to {common.utc_text(r.window_end)}"
                     if r.window_start and r.window_end
                     else "any"
                 )

@@ -13,16 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from jointsat import __version__
-from jointsat.cli.common import (
-    DatabaseUrl,
-    TimeLimit,
-    emit,
-    now,
-    parse_utc,
-    reporting_errors,
-    store_errors,
-    store_settings,
-)
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl, TimeLimit
 from jointsat.errors import ProblemInputError
 from jointsat.files import read_text
 from jointsat.scheduling.problem import Problem, format_time
@@ -49,7 +41,7 @@ def schedule(
     start: Annotated[
         datetime | None,
         typer.Option(
-            parser=parse_utc, metavar="TIME", help="With --week: its start (default: now)."
+            parser=common.parse_utc, metavar="TIME", help="With --week: its start (default: now)."
         ),
     ] = None,
     policy: Annotated[Policy, typer.Option(help="How to share the network.")] = Policy.FAIR,
@@ -61,15 +53,15 @@ def schedule(
     errors = Console(stderr=True)
     if (problem is None) == (not week):
         raise typer.BadParameter("give exactly one of them", param_hint="'--problem' / '--week'")
-    with reporting_errors(errors):
+    with common.reporting_errors(errors):
         if problem is not None:
             found, document = _schedule_file(problem, policy, time_limit)
         else:
-            moment = now()
+            moment = common.now()
             found, document = _schedule_week(
                 database_url, start or moment, policy, time_limit, now=moment
             )
-        emit(json.dumps(document, indent=2) + "\n", output)
+        common.emit(json.dumps(document, indent=2) + "\n", output)
         print_schedule_summary(errors, found)
 
 
@@ -86,7 +78,9 @@ def replan(
     ],
     now: Annotated[
         datetime,
-        typer.Option(parser=parse_utc, metavar="TIME", help="Contacts started before it are kept."),
+        typer.Option(
+            parser=common.parse_utc, metavar="TIME", help="Contacts started before it are kept."
+        ),
     ],
     policy: Annotated[
         Policy | None,
@@ -100,8 +94,8 @@ def replan(
 
     errors = Console(stderr=True)
     station, outage_start, outage_end = outage
-    begins, ends = parse_utc(outage_start), parse_utc(outage_end)
-    with reporting_errors(errors):
+    begins, ends = common.parse_utc(outage_start), common.parse_utc(outage_end)
+    with common.reporting_errors(errors):
         text = read_text(problem)
         old = _read_json(schedule_file)
         chosen = policy or Policy(old.get("policy", Policy.FAIR.value))
@@ -121,7 +115,7 @@ def replan(
             "now": format_time(now),
             "jointsat": __version__,
         }
-        emit(json.dumps(document, indent=2) + "\n", output)
+        common.emit(json.dumps(document, indent=2) + "\n", output)
         print_schedule_summary(errors, found)
 
 
@@ -152,9 +146,9 @@ def _schedule_week(
     from jointsat.store.database import open_engine, session_factory
     from jointsat.store.schedules import StoreProblem
 
-    engine = open_engine(store_settings(database_url).database_url)
+    engine = open_engine(common.store_settings(database_url).database_url)
     try:
-        with store_errors(), session_factory(engine)() as session:
+        with common.store_errors(), session_factory(engine)() as session:
             built = StoreProblem(session, start, start + timedelta(days=WEEK_DAYS), now=now)
             found = solver.solve(
                 built.problem, policy, solver.SolverSettings(time_limit_s=time_limit)
