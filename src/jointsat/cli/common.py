@@ -1,8 +1,9 @@
 """Give every command the same consoles, options, time parsing, outputs and errors.
 
 Imports stay at the top of the CLI's modules, except the heavy ones (the store's
-SQLAlchemy and Alembic, OR-Tools behind the solvers, FastAPI and uvicorn), which
-are imported inside the commands that use them so that ``jointsat --help`` stays quick.
+SQLAlchemy and Alembic, OR-Tools behind the solvers and the planning pipeline,
+FastAPI and uvicorn, urllib's HTTP client), which are imported inside the commands
+that use them so that ``jointsat --help`` stays quick.
 """
 
 from __future__ import annotations

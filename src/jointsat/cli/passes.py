@@ -95,9 +95,7 @@ def passes(
     ] = None,
     strict: Annotated[
         bool,
-        typer.Option(
-            "--strict", help="Stop at the first unreadable element set, do not warn."
-        ),
+        typer.Option("--strict", help="Stop at the first unreadable element set, do not warn."),
     ] = False,
     workers: Annotated[
         int | None,

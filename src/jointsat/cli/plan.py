@@ -20,10 +20,7 @@ from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl, TimeLimit
 from jointsat.errors import PlanningInputError
 from jointsat.files import read_elements, read_text, write_text
-from jointsat.orbits.propagation import group_satellites
-from jointsat.planning.opportunities import candidates, find_opportunities
 from jointsat.planning.plan import Objective, Plan
-from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
 
 if TYPE_CHECKING:
     from jointsat.planning.planner import PlannerSettings
@@ -141,7 +138,11 @@ def _plan_file(
     errors: Console,
 ) -> tuple[Plan, dict[str, Any]]:
     """Plan a problem file over the element files' orbits, with a schedule's contacts."""
+    # The planning pipeline (orbits, opportunities, candidates) is imported only here.
+    from jointsat.orbits.propagation import group_satellites
+    from jointsat.planning.opportunities import candidates, find_opportunities
     from jointsat.planning.planner import plan as solve
+    from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
 
     text = read_text(path)
     found_problem = PlanningProblem.from_json(text, source=str(path))
