@@ -17,9 +17,10 @@ import dataclasses
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,12 +30,23 @@ from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict
 from jointsat.errors import StoreError
 from jointsat.files import ElementFiles
+from jointsat.orbits.elements import Elements
+from jointsat.orbits.passes import Passes
 from jointsat.orbits.stations import Station
+from jointsat.planning.plan import Objective, Plan
+from jointsat.planning.planner import PlannerSettings
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import EarthTarget, Kind, Mode, Request, SkyTarget
+from jointsat.scheduling import solver
+from jointsat.scheduling.result import Policy, Schedule
 from jointsat.service.tokens import initialise
+from jointsat.settings import Settings, user_data_folder
+from jointsat.store import migrate
+from jointsat.store.database import open_engine, session_factory
+from jointsat.store.planning import plan_observations
 from jointsat.store.products import StoredFile, record_product
 from jointsat.store.requests import fill_request, set_payload
+from jointsat.store.schedules import StoreProblem
 from jointsat.store.tables import (
     Agreement,
     ContactRecord,
@@ -47,6 +59,13 @@ from jointsat.store.tables import (
     SatelliteOperator,
     Visibility,
 )
+
+DEMO_DAYS = 7
+SCHEDULE_TIME_LIMIT_S = 20.0
+PLAN_TIME_LIMIT_S = 10.0
+STALE_DAYS = 3.0
+"""Call a satellite's element set stale when it lies this many days from the demo window."""
+DEMO_STORE_FILE_NAME = "jointsat-demo.db"  # in the user's data folder, made anew at each run
 
 # code: (name, contribution share, station visibility, public release of its data in
 # days after acquisition; None: never public). Every partner's embargo is EMBARGO_DAYS.
@@ -351,3 +370,163 @@ def archive_plan(session: Session, blobs: BlobStore, plan_id: int, *, now: datet
         )
         new += created
     return new
+
+
+@dataclass(frozen=True)
+class StaleSatellite:
+    """A satellite whose nearest element set lies far from the demo's week."""
+
+    name: str
+    norad_id: int
+    epoch: datetime
+    gap_days: float
+
+
+@dataclass(frozen=True)
+class Week:
+    """The demo's week: from the day after the newest element set of the first source."""
+
+    start: datetime
+    end: datetime
+    anchor: Elements  # that newest element set
+    source: str
+    stale: tuple[StaleSatellite, ...]
+
+
+@dataclass(frozen=True)
+class Predicted:
+    """The week's passes of every satellite over every station."""
+
+    passes: Passes
+
+
+@dataclass(frozen=True)
+class Built:
+    """The demo consortium, in the store."""
+
+    consortium: DemoConsortium
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The week's pooled network, shared fairly and saved."""
+
+    schedule: Schedule
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The week's observations, planned fairly and saved."""
+
+    plan: Plan
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Archived:
+    """The stand-in products of the plan's observations, archived."""
+
+    products: int
+    root: Path
+
+
+Step = Week | Predicted | Built | Shared | Planned | Archived
+Predict = Callable[[datetime, datetime], Passes]
+
+
+def fresh_store_url() -> str:
+    """Return the URL of a new, empty demo SQLite file in the user's data folder."""
+    folder = user_data_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DEMO_STORE_FILE_NAME
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def week_of(elements: ElementFiles) -> Week:
+    """Return the week starting the day after the newest element set of the first source."""
+    anchor = max(elements.parsed[0].elements, key=lambda e: e.epoch)
+    midnight = anchor.epoch.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight + timedelta(days=1)
+    end = start + timedelta(days=DEMO_DAYS)
+    return Week(
+        start, end, anchor, elements.sources[0], stale_satellites(elements.elements, start, end)
+    )
+
+
+def stale_satellites(
+    elements: Sequence[Elements], start: datetime, end: datetime
+) -> tuple[StaleSatellite, ...]:
+    """Return the satellites whose nearest element set is stale for the window."""
+    nearest: dict[int, tuple[float, Elements]] = {}
+    for e in elements:
+        gap_days = max((start - e.epoch).total_seconds(), (e.epoch - end).total_seconds(), 0.0)
+        gap_days /= 86400.0
+        if e.norad_cat_id not in nearest or gap_days < nearest[e.norad_cat_id][0]:
+            nearest[e.norad_cat_id] = (gap_days, e)
+    return tuple(
+        StaleSatellite(e.object_name, norad_id, e.epoch, gap_days)
+        for norad_id, (gap_days, e) in nearest.items()
+        if gap_days > STALE_DAYS
+    )
+
+
+def run(
+    settings: Settings,
+    elements: ElementFiles,
+    stations: tuple[Station, ...],
+    *,
+    now: datetime,
+    predict: Predict,
+) -> Iterator[Step]:
+    """Run the demo into the empty store of ``settings``, yielding each step once done.
+
+    The week is chosen, its passes predicted (by ``predict``, which the caller
+    gives: it reports progress and problems), the consortium built, the pooled
+    network shared fairly (a schedule), the partners' requests planned fairly,
+    downlinked in that schedule's contacts (a plan), and a stand-in product archived
+    per observation.
+    """
+    week = week_of(elements)
+    yield week
+    yield Predicted(predict(week.start, week.end))
+    migrate.upgrade(settings.database_url)
+    engine = open_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            consortium = build(session, elements, stations, now=now)
+        yield Built(consortium)
+        with sessions() as session:
+            problem = StoreProblem(session, week.start, week.end, now=now)
+            schedule = solver.solve(
+                problem.problem,
+                Policy.FAIR,
+                solver.SolverSettings(time_limit_s=SCHEDULE_TIME_LIMIT_S),
+            )
+            record = problem.save(session, schedule, now=now)
+            session.commit()
+            shared = {"id": record.id, **schedule.to_dict(), "provenance": record.provenance}
+        yield Shared(schedule, shared)
+        with sessions() as session:
+            plan_record, plan, _ = plan_observations(
+                session,
+                week.start,
+                week.end,
+                now=now,
+                objective=Objective.FAIR,
+                settings=PlannerSettings(time_limit_s=PLAN_TIME_LIMIT_S),
+                schedule_id=record.id,
+            )
+            session.commit()
+            planned = {"id": plan_record.id, **plan.to_dict(), "provenance": plan_record.provenance}
+        yield Planned(plan, planned)
+        with sessions() as session:
+            archived = archive_plan(
+                session, BlobStore(settings.archive_folder), plan_record.id, now=now
+            )
+        yield Archived(archived, settings.archive_folder)
+    finally:
+        engine.dispose()

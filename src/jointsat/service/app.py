@@ -30,7 +30,7 @@ from jointsat.service.routes import (
     tracks,
     users,
 )
-from jointsat.service.settings import Settings
+from jointsat.settings import Settings
 from jointsat.store.database import open_engine, session_factory
 
 API_PREFIX = "/api/v1"

@@ -2,51 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
-ARCHIVE_ROOT_VARIABLE = "JOINTSAT_ARCHIVE_ROOT"
 SQLITE_BUSY_TIMEOUT_S = 30.0
-
-
-def default_database_url(environ: Mapping[str, str] | None = None) -> str:
-    """Return JOINTSAT_DATABASE_URL, else a SQLite file in the user's data directory.
-
-    The directory is created when missing.
-    """
-    environ = os.environ if environ is None else environ
-    url = environ.get(DATABASE_URL_VARIABLE, "").strip()
-    if url:
-        return normalise_url(url)
-    from platformdirs import user_data_dir
-
-    folder = Path(user_data_dir("jointsat", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'jointsat.db'}"
-
-
-def default_archive_root(database_url: str, environ: Mapping[str, str] | None = None) -> Path:
-    """Return JOINTSAT_ARCHIVE_ROOT, else ``archive/`` beside a SQLite store's file.
-
-    Beside a server database (PostgreSQL) it is ``archive/`` in the user's data directory.
-    """
-    environ = os.environ if environ is None else environ
-    configured = environ.get(ARCHIVE_ROOT_VARIABLE, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).expanduser().resolve().parent / "archive"
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("jointsat", appauthor=False)) / "archive"
 
 
 def normalise_url(url: str) -> str:

@@ -435,8 +435,8 @@ def server(store: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     import uvicorn
 
     from jointsat.service.app import create_app
-    from jointsat.service.settings import Settings
     from jointsat.service.tokens import initialise
+    from jointsat.settings import Settings
 
     engine = open_engine(store)
     with session_factory(engine).begin() as session:

@@ -16,7 +16,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 import jointsat
-from jointsat.cli import DelayedProgress, app, parse_utc
+from jointsat.cli import app
+from jointsat.cli.common import parse_utc
+from jointsat.cli.passes import DelayedProgress
 from jointsat.files import PASS_COLUMNS
 from jointsat.planning.checker import check_plan
 from jointsat.planning.plan import Objective, Observation, PartnerGain, Plan
@@ -348,7 +350,7 @@ def test_demo_fills_a_store_the_service_then_serves(demo_store: tuple[str, Resul
 
     from jointsat.demo import PARTNERS, SATELLITE_OPERATORS
     from jointsat.service.app import create_app
-    from jointsat.service.settings import Settings
+    from jointsat.settings import Settings
 
     url, result = demo_store
     text = " ".join(result.stdout.split())
@@ -462,12 +464,12 @@ def test_the_demo_archives_a_product_per_observation_under_the_agreements(
 ) -> None:
     from jointsat.archive.blobs import BlobStore
     from jointsat.demo import EMBARGO_DAYS, PARTNERS, archive_plan
-    from jointsat.store.database import default_archive_root
+    from jointsat.settings import Settings
     from jointsat.store.tables import Partner, Product
 
     url, result = demo_store
     text = " ".join(result.stdout.split())
-    blobs = BlobStore(default_archive_root(url))
+    blobs = BlobStore(Settings.from_environment(database_url=url).archive_folder)
     engine = open_engine(url)
     try:
         with session_factory(engine)() as session:

@@ -1,0 +1,410 @@
+"""``jointsat archive``: archive downlinked products, list them, fetch them verified."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from jointsat.archive.blobs import BlobStore
+from jointsat.archive.metadata import metadata_from_dict
+from jointsat.archive.restore import FileSource, restore
+from jointsat.archive.rights import Caller
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl
+from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
+from jointsat.files import read_text
+from jointsat.scheduling.problem import format_time
+
+archive_app = typer.Typer(
+    name="archive",
+    help="Archive downlinked products, list them, fetch them with their checksums verified.",
+    no_args_is_help=True,
+)
+
+# The ingest options that give a metadata field, and the field each gives.
+_METADATA_OPTIONS = {
+    "satellite": "--satellite",
+    "instrument": "--instrument",
+    "acquired_start": "--start",
+    "acquired_end": "--end",
+    "processing_level": "--level",
+}
+
+
+class ArchiveListFormat(StrEnum):
+    """Name the formats ``jointsat archive list`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+@contextmanager
+def _archive_input_errors(errors: Console, source: str) -> Iterator[None]:
+    """Turn refused metadata into one red line naming ``source`` and the field, status 2."""
+    try:
+        yield
+    except ArchiveInputError as exc:
+        where = exc.source if exc.source != "<string>" else source
+        message = f"{where} {exc.location}".strip() + f": {exc.reason}"
+        errors.print(f"[red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _same_field(name: str, in_file: Any, given: Any) -> bool:
+    """Return whether the metadata file's value of a field is the option's value."""
+    if name == "satellite":
+        return not isinstance(in_file, bool) and in_file == given
+    if isinstance(given, datetime):
+        if not isinstance(in_file, str):
+            return False
+        try:
+            moment = datetime.fromisoformat(in_file.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return moment.tzinfo is not None and moment == given
+    return isinstance(in_file, str) and in_file.strip() == str(given).strip()
+
+
+def _ingest_metadata(metadata_file: Path | None, given: dict[str, Any]) -> Any:
+    """Return the checked metadata of the file and options; a field given twice must agree."""
+    source = "the metadata" if metadata_file is None else str(metadata_file)
+    document: dict[str, Any] = {}
+    if metadata_file is not None:
+        try:
+            loaded = json.loads(read_text(metadata_file))
+        except json.JSONDecodeError as error:
+            raise ArchiveInputError(
+                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise ArchiveInputError("the metadata must be a JSON object", source=source)
+        document = loaded
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name in document and not _same_field(name, document[name], value):
+            shown = format_time(value) if isinstance(value, datetime) else value
+            raise ArchiveInputError(
+                f"{name}: the file gives {document[name]!r}, "
+                f"{_METADATA_OPTIONS[name]} gives {shown!r}",
+                source=source,
+            )
+        document[name] = format_time(value) if isinstance(value, datetime) else value
+    try:
+        return metadata_from_dict(document)
+    except ArchiveInputError as exc:
+        raise ArchiveInputError(exc.reason, source=source) from None
+
+
+@archive_app.command("ingest")
+def archive_ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...",
+            exists=True,
+            dir_okay=False,
+            help="Files to archive, each one product of one file.",
+        ),
+    ],
+    satellite: Annotated[
+        int,
+        typer.Option(
+            "--satellite", min=1, metavar="NORAD", help="Catalog number of the acquiring satellite."
+        ),
+    ],
+    metadata_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="A metadata JSON object (docs/cli.md) applied to every PATH; a field it shares "
+            "with an option must agree with it.",
+        ),
+    ] = None,
+    instrument: Annotated[
+        str | None, typer.Option(metavar="NAME", help="The instrument (field instrument).")
+    ] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=common.parse_utc,
+            metavar="TIME",
+            help="Start of the acquisition (acquired_start).",
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=common.parse_utc, metavar="TIME", help="End of the acquisition (acquired_end)."
+        ),
+    ] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level", metavar="LEVEL", help="Processing level (processing_level; default L0)."
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Archive each file as a product; print `<id> <sha256> <path>` once it is durable.
+
+    Each line is printed when the product's record is committed, before the next
+    file is read: a printed product survives whatever happens after. Ingesting the
+    same bytes of the same satellite again prints the same id. Bad metadata stops
+    with status 2 before anything is stored; a file refused (its bytes archived already
+    with other metadata) stops with status 2, the products printed before it staying.
+    """
+    from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.products import DEFAULT_MEDIA_TYPE, StoredFile, record_product, resolve
+
+    errors = Console(stderr=True)
+    given = {
+        "satellite": satellite,
+        "instrument": instrument,
+        "acquired_start": start,
+        "acquired_end": end,
+        "processing_level": level,
+    }
+    moment = common.now()
+    with common.reporting_errors(errors), common.store_errors():
+        with _archive_input_errors(errors, "the metadata"):
+            metadata = _ingest_metadata(metadata_file, given)
+        settings = common.store_settings(database_url)
+        store = BlobStore(settings.archive_folder)
+        engine = open_engine(settings.database_url)
+        created = 0
+        try:
+            with session_factory(engine)() as session:
+                # The satellite, owners and contact are checked before any file is stored.
+                with _archive_input_errors(errors, "the metadata"):
+                    resolve(session, metadata)
+                for done, path in enumerate(paths):
+                    with _archive_input_errors(errors, str(path)):
+                        try:
+                            blob = store.put_file(path)
+                        except OSError as exc:
+                            raise JointsatError(
+                                f"{path}: cannot read the file ({exc.strerror or exc}); "
+                                f"{done} product(s) archived before it"
+                            ) from None
+                        media_type = mimetypes.guess_type(path.name)[0] or DEFAULT_MEDIA_TYPE
+                        product, new = record_product(
+                            session,
+                            metadata,
+                            [StoredFile(path.name, blob, media_type)],
+                            now=moment,
+                        )
+                    typer.echo(f"{product.id} {blob.sha256} {path}")
+                    sys.stdout.flush()
+                    created += new
+        finally:
+            engine.dispose()
+        errors.print(
+            f"{len(paths)} product(s) archived in {escape(str(store.root))}, {created} new",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@archive_app.command("list")
+def archive_list(
+    output_format: Annotated[
+        ArchiveListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ArchiveListFormat.TABLE,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List every archived product: id, files and checksums, satellite, acquisition, owners.
+
+    The command line has the whole store, so it lists every product whatever its
+    embargo, oldest acquisition first.
+    """
+    from sqlalchemy import select
+
+    from jointsat.store.products import search
+    from jointsat.store.tables import Partner
+
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        with common.store_session(common.store_settings(database_url).database_url) as session:
+            codes = {i: code for i, code in session.execute(select(Partner.id, Partner.code))}
+            products = list(session.scalars(search(Caller(admin=True), common.now())))
+            documents: list[dict[str, Any]] = [
+                {
+                    "id": p.id,
+                    "satellite": p.satellite.norad_id,
+                    "satellite_name": p.satellite.name,
+                    "instrument": p.instrument,
+                    "processing_level": p.processing_level,
+                    "acquired_start": format_time(p.acquired_start),
+                    "acquired_end": format_time(p.acquired_end),
+                    "owners": [codes[o] for o in p.owner_ids],
+                    "members_from": format_time(p.members_from),
+                    "public_from": None if p.public_from is None else format_time(p.public_from),
+                    "ingested_at": format_time(p.ingested_at),
+                    "files": [
+                        {
+                            "name": f.name,
+                            "sha256": f.sha256,
+                            "size_bytes": f.size_bytes,
+                            "media_type": f.media_type,
+                        }
+                        for f in p.files
+                    ],
+                }
+                for p in products
+            ]
+        if output_format is ArchiveListFormat.JSON:
+            common.emit(json.dumps(documents, indent=2) + "\n", None)
+            return
+        table = Table(title=f"{len(documents)} archived product(s)")
+        for name in ("id", "NORAD", "instrument", "level", "start (UTC)", "end", "owners"):
+            table.add_column(name, justify="right" if name == "NORAD" else "left")
+        table.add_column("file")
+        table.add_column("bytes", justify="right")
+        table.add_column("SHA-256", no_wrap=True)
+        for d in documents:
+            start, end = common.parse_utc(d["acquired_start"]), common.parse_utc(d["acquired_end"])
+            table.add_row(
+                d["id"],
+                str(d["satellite"]),
+                escape(d["instrument"]),
+                escape(d["processing_level"]),
+                common.utc_text(start),
+                common.utc_text(end)[11:] if start.date() == end.date() else common.utc_text(end),
+                escape(", ".join(d["owners"])),
+                "\n".join(escape(f["name"]) for f in d["files"]),
+                "\n".join(f"{f['size_bytes']:,}" for f in d["files"]),
+                "\n".join(f["sha256"] for f in d["files"]),
+            )
+        console = Console()
+        if not console.is_terminal:  # a pipe or a file: keep each checksum on one line
+            console = Console(width=common.TABLE_FILE_WIDTH)
+        console.print(table)
+
+
+@archive_app.command("get")
+def archive_get(
+    product_id: Annotated[str, typer.Argument(metavar="ID", help="The product's id.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write: the file for a product of one file, else a folder.",
+        ),
+    ],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            metavar="URL",
+            help="Download from the jointsat server at URL instead of the local archive.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", metavar="TOKEN", help="With --url: the API token to send."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Fetch a product's files, verifying each one's SHA-256 before it takes its name.
+
+    Each file is written to a temporary file beside its destination, hashed on the
+    way, and renamed only when every file of the product matched its checksum; on a
+    mismatch nothing is left at PATH.
+    """
+    if token is not None and url is None:
+        raise typer.BadParameter("--token goes with --url", param_hint="'--token'")
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="'--url'")
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        if url is None:
+            files = _local_product_files(database_url, product_id)
+        else:
+            from jointsat.client import product_files
+
+            files = product_files(url, token, product_id)
+        written = restore(files, output)
+        for path, source in zip(written, files, strict=True):
+            typer.echo(f"{source.sha256} {path}")
+
+
+def _local_product_files(database_url: str | None, product_id: str) -> list[FileSource]:
+    """Return the files of a product in the local store, read from its archive."""
+    from jointsat.store.tables import Product
+
+    settings = common.store_settings(database_url)
+    url = settings.database_url
+    store = BlobStore(settings.archive_folder)
+    with common.store_session(url) as session:
+        product = session.get(Product, product_id)
+        if product is None:
+            raise JointsatError(f"no product {product_id!r} in the store {common.redacted(url)}")
+        files = [(f.name, f.sha256, f.size_bytes) for f in product.files]
+
+    def opener(name: str, sha256: str) -> Callable[[], AbstractContextManager[BinaryIO]]:
+        @contextmanager
+        def opened() -> Iterator[BinaryIO]:
+            try:
+                stored = store.open(sha256)
+            except FileNotFoundError:
+                raise ArchiveStorageError(
+                    f"{name}: the archive at {store.root} has no blob {sha256}"
+                ) from None
+            with stored:
+                yield stored
+
+        return opened
+
+    return [
+        FileSource(name, sha256, size, opener(name, sha256), f"the archive {store.root}")
+        for name, sha256, size in files
+    ]
+
+
+@archive_app.command("sweep")
+def archive_sweep(
+    min_age_minutes: Annotated[
+        float,
+        typer.Option(
+            "--min-age",
+            min=0.0,
+            help="Leave files younger than this many minutes (ingests may still own them).",
+        ),
+    ] = 60.0,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove blobs no product refers to and temporary files of interrupted ingests.
+
+    Only files older than --min-age are removed: a file being ingested is
+    unreferenced until its product is recorded. With --min-age 0, run it only while
+    no ingest runs, here or through the server.
+    """
+    from sqlalchemy import select
+
+    from jointsat.store.tables import ProductFile
+
+    with common.reporting_errors(Console(stderr=True)), common.store_errors():
+        settings = common.store_settings(database_url)
+        with common.store_session(settings.database_url) as session:
+            referenced = set(session.scalars(select(ProductFile.sha256).distinct()))
+        store = BlobStore(settings.archive_folder)
+        blobs, parts = store.sweep(referenced, min_age_s=min_age_minutes * 60.0)
+        typer.echo(
+            f"removed {blobs} unreferenced blob(s) and {parts} temporary file(s) from {store.root}"
+        )

@@ -1,0 +1,171 @@
+"""Give every command the same consoles, options, time parsing, outputs and errors.
+
+Imports stay at the top of the CLI's modules, except the heavy ones (the store's
+SQLAlchemy and Alembic, OR-Tools behind the solvers and the planning pipeline,
+FastAPI and uvicorn, urllib's HTTP client), which are imported inside the commands
+that use them so that ``jointsat --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from jointsat.errors import JointsatError, StoreError
+from jointsat.files import write_text
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from jointsat.settings import Settings
+
+TABLE_FILE_WIDTH = 200
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL of the store (default: JOINTSAT_DATABASE_URL, else a SQLite "
+        "file in the user's data folder).",
+    ),
+]
+TimeLimit = Annotated[
+    float,
+    typer.Option(
+        "--time-limit", min=0.1, metavar="S", help="Seconds CP-SAT may search, all levels together."
+    ),
+]
+
+
+def now() -> datetime:
+    """Return the time now, in UTC: the one clock reading of a command, handed down."""
+    return datetime.now(UTC)
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 time into an aware UTC datetime; a time without offset is UTC."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().upper())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time such as 2024-05-09T00:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def utc_text(moment: datetime) -> str:
+    """Return a UTC time for people to read, to the second: ``2024-05-10 00:00:00``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def time_window(
+    start: datetime, *, days: float | None = None, end: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """Return the window from ``start`` lasting ``days``, or ending at ``end``: exactly one."""
+    if (days is None) == (end is None):
+        raise typer.BadParameter("give exactly one of them", param_hint="'--days' / '--end'")
+    if days is not None:
+        if not (math.isfinite(days) and days > 0.0):
+            raise typer.BadParameter(
+                f"{days} is not a positive number of days", param_hint="'--days'"
+            )
+        try:
+            end = start + timedelta(days=days)
+        except OverflowError:
+            raise typer.BadParameter(f"{days} days is too long", param_hint="'--days'") from None
+    assert end is not None
+    if end <= start:
+        raise typer.BadParameter(
+            f"the end {utc_text(end)} is not after the start {utc_text(start)}",
+            param_hint="'--end'",
+        )
+    return start, end
+
+
+@contextmanager
+def reporting_errors(errors: Console) -> Iterator[None]:
+    """Turn a jointsat error into a one-line red message on stderr and exit status 1."""
+    try:
+        yield
+    except JointsatError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def warn(errors: Console, message: str) -> None:
+    """Print one warning line on stderr."""
+    errors.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Write text to the output file, or to stdout."""
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text(output, text)
+
+
+def emit_table(table: Table, output: Path | None) -> None:
+    """Print a rich table to stdout, or write it as plain text to the output file."""
+    if output is None:
+        Console().print(table)
+        return
+    buffer = io.StringIO()
+    Console(file=buffer, width=TABLE_FILE_WIDTH).print(table)
+    write_text(output, buffer.getvalue())
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Turn a bad URL, an unreachable server or an unknown revision into a StoreError."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        yield
+    except ArgumentError as exc:
+        raise StoreError(f"not a database URL: {exc}") from None
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the store: {str(exc.orig).strip()}") from None
+    except CommandError as exc:
+        raise StoreError(f"cannot migrate: {exc}") from None
+
+
+def store_settings(database_url: str | None) -> Settings:
+    """Return the store and archive: the URL given, else as the environment says."""
+    from jointsat.settings import Settings
+
+    return Settings.from_environment(database_url=database_url)
+
+
+def redacted(url: str) -> str:
+    """Return the URL with any password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def store_session(url: str) -> Iterator[Session]:
+    """Yield a session of the store at ``url`` in one transaction; close the engine after."""
+    from jointsat.store.database import open_engine, session_factory
+
+    engine = open_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()

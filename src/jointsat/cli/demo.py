@@ -1,0 +1,244 @@
+"""``jointsat demo``: run the demo workflow (:mod:`jointsat.demo`) and print each step."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from jointsat.cli import common
+from jointsat.cli.passes import passes_table, predict
+from jointsat.cli.schedule import print_schedule_summary
+from jointsat.files import read_demo_elements, read_demo_stations
+from jointsat.orbits.elements import Elements
+from jointsat.orbits.passes import Passes
+from jointsat.planning.plan import Plan, Unserved
+
+if TYPE_CHECKING:
+    from jointsat.demo import DemoConsortium, Week
+
+DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
+DEMO_NEXT_PASSES = 10
+
+
+def demo(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            metavar="URL",
+            help="An empty store to fill (default: a demo SQLite file in the user's data "
+            "folder, made anew at each run).",
+        ),
+    ] = None,
+) -> None:
+    """Build a demo consortium store, predict a week of its passes and plan that week.
+
+    The week starts the day after the newest element set of the bundled
+    "stations" group (ISS, CSS, ...), so that the demo is reproducible and
+    those elements are fresh. The pooled network is shared fairly (schedule 1),
+    then the partners' requests are planned fairly on the satellites' payloads,
+    downlinked in that schedule's contacts (plan 1).
+    """
+    from jointsat import demo as workflow
+
+    console = Console()
+    errors = Console(stderr=True)
+    moment = common.now()
+    with common.reporting_errors(errors):
+        element_files = read_demo_elements()
+        station_list = read_demo_stations()
+        with common.store_errors():
+            settings = common.store_settings(database_url or workflow.fresh_store_url())
+            url = settings.database_url
+            steps = workflow.run(
+                settings,
+                element_files,
+                station_list,
+                now=moment,
+                predict=lambda start, end: predict(
+                    element_files, station_list, start, end, 0.0, errors
+                ),
+            )
+            for step in steps:
+                match step:
+                    case workflow.Week():
+                        _print_week(console, step)
+                    case workflow.Predicted(passes=found):
+                        _print_demo_summary(console, found, element_files.elements)
+                    case workflow.Built(consortium=consortium):
+                        _print_consortium(console, found, consortium)
+                    case workflow.Shared(schedule=shared, document=document):
+                        console.print(
+                            f"\n[bold]The week's pooled network, shared fairly[/] (schedule "
+                            f"{document['id']} in the store; `jointsat schedule --week` plans "
+                            "another):"
+                        )
+                        print_schedule_summary(console, shared)
+                    case workflow.Planned(plan=planned, document=plan_document):
+                        console.print(
+                            f"\n[bold]The week's observations, planned fairly[/] (plan "
+                            f"{plan_document['id']} in the store, downlinked in schedule "
+                            f"{document['id']}'s contacts; `jointsat plan --from-store` plans "
+                            "another):"
+                        )
+                        _print_demo_plan(console, planned, plan_document["provenance"])
+                    case workflow.Archived(products=archived, root=root):
+                        console.print(
+                            f"\n[bold]The week's observations, archived[/]: {archived} stand-in "
+                            "products (a JSON note each; the demo has no instrument data) in "
+                            f"{escape(str(root))}, owned by the requesting partner, open to the "
+                            "other partners after the embargo and to the public after the "
+                            "public release (`jointsat archive list`, `/api/v1/products`, "
+                            "`/stac`)."
+                        )
+        console.print(
+            "\n[bold]The demo consortium is in the store[/] "
+            f"{escape(common.redacted(url))}.\nServe it with:\n\n"
+            f"  JOINTSAT_DATABASE_URL='{escape(url)}' .venv/bin/jointsat serve\n\n"
+            "then open http://127.0.0.1:8000/ (the dashboard: map, timeline, passes, "
+            "fairness, archive; `?at=2024-05-10T12:00:00Z` shows the demo's week) and sign "
+            "in with the admin token (shown only now), or call the API with it, for "
+            "example for its partners or the plan:\n\n"
+            f"  curl -H 'Authorization: Bearer {consortium.admin_token}' "
+            "http://127.0.0.1:8000/api/v1/partners\n"
+            f"  curl -H 'Authorization: Bearer {consortium.admin_token}' "
+            f"http://127.0.0.1:8000/api/v1/plans/{plan_document['id']}\n",
+            soft_wrap=True,
+        )
+
+
+def _print_week(console: Console, week: Week) -> None:
+    """Print the week chosen, and the satellites whose element sets are far from it."""
+    days = round((week.end - week.start).total_seconds() / 86400.0)
+    console.print(
+        f"[bold]jointsat demo[/]: {days} days from {common.utc_text(week.start)} to "
+        f"{common.utc_text(week.end)} UTC, starting the day after the newest element set of "
+        f"{week.source} ({escape(week.anchor.object_name)}, "
+        f"epoch {common.utc_text(week.anchor.epoch)} UTC)."
+    )
+    for stale in week.stale:
+        console.print(
+            f"Note: {escape(stale.name)} ({stale.norad_id}) has no element set near this week; "
+            f"its nearest, epoch {common.utc_text(stale.epoch)} UTC ({stale.gap_days:.0f} days "
+            "away), is used, so its passes are indicative only."
+        )
+
+
+def _print_demo_summary(console: Console, found: Passes, elements: Sequence[Elements]) -> None:
+    """Print the demo's tables: contacts per station and per satellite, then the next passes."""
+    shape = (len(found.satellites), len(found.stations))
+    counts = np.zeros(shape, dtype=np.int64)
+    minutes = np.zeros(shape)
+    np.add.at(counts, (found.satellite, found.station), 1)
+    np.add.at(minutes, (found.satellite, found.station), found.duration_s / 60.0)
+    console.print(
+        f"{len(found.satellites)} satellites ({len(elements)} element sets) over "
+        f"{len(found.stations)} stations: {len(found)} passes, "
+        f"{minutes.sum() / 60.0:.1f} contact hours."
+    )
+
+    index = {satellite.norad_id: i for i, satellite in enumerate(found.satellites)}
+    featured = [index[n] for n in DEMO_FEATURED_NORAD_IDS if n in index]
+    per_station = Table(title="Contacts per station: passes / minutes")
+    per_station.add_column("station")
+    for i in featured:
+        per_station.add_column(escape(found.satellites[i].name), justify="right")
+    per_station.add_column(f"all {len(found.satellites)}", justify="right")
+    for k, station in enumerate(found.stations):
+        cells = [f"{counts[i, k]} / {minutes[i, k]:.0f}" for i in featured]
+        total = f"{counts[:, k].sum()} / {minutes[:, k].sum():.0f}"
+        per_station.add_row(escape(station.name), *cells, total)
+    console.print(per_station)
+
+    per_satellite = Table(title="Contacts per satellite")
+    for header in ("satellite", "NORAD", "passes", "minutes", "stations", "busiest station"):
+        per_satellite.add_column(header, justify="left" if header == "satellite" else "right")
+    for i, satellite in enumerate(found.satellites):
+        busiest = int(np.argmax(minutes[i]))
+        per_satellite.add_row(
+            escape(satellite.name),
+            str(satellite.norad_id),
+            str(counts[i].sum()),
+            f"{minutes[i].sum():.0f}",
+            str(np.count_nonzero(counts[i])),
+            escape(found.stations[busiest].name) if counts[i, busiest] else "-",
+        )
+    console.print(per_satellite)
+
+    featured_ids = {found.satellites[i].norad_id for i in featured}
+    upcoming = [
+        row for row in found.rows() if row.satellite.norad_id in featured_ids and not row.truncated
+    ][:DEMO_NEXT_PASSES]
+    names = ", ".join(found.satellites[i].name for i in featured)
+    console.print(passes_table(upcoming, f"First passes of {escape(names)}", compact=True))
+
+
+def _print_consortium(console: Console, found: Passes, consortium: DemoConsortium) -> None:
+    """Print each partner's share and its week of passes: of its satellites, over its stations."""
+    from jointsat.demo import PARTNERS
+
+    table = Table(title="The demo consortium's week, per partner")
+    for column in ("partner", "share", "stations", "satellites (fraction)"):
+        table.add_column(column)
+    table.add_column("its satellites' passes / min", justify="right")
+    table.add_column("passes over its stations / min", justify="right")
+    minutes = found.duration_s / 60.0
+    station_owner = np.array([consortium.station_owner[s.name] for s in found.stations])
+    for code, (name, share, _, _) in PARTNERS.items():
+        mine = [sid for sid, ops in consortium.operators.items() if code in ops]
+        sat_rows = np.isin(np.array([found.satellites[i].norad_id for i in found.satellite]), mine)
+        station_rows = station_owner[found.station] == code
+        table.add_row(
+            escape(name),
+            f"{share:.2f}",
+            str(int(np.sum(station_owner == code))),
+            ", ".join(
+                f"{found.satellites[[s.norad_id for s in found.satellites].index(sid)].name} "
+                f"({consortium.operators[sid][code]:g})"
+                for sid in mine
+            ),
+            f"{int(sat_rows.sum())} / {minutes[sat_rows].sum():.0f}",
+            f"{int(station_rows.sum())} / {minutes[station_rows].sum():.0f}",
+        )
+    console.print(table)
+
+
+def _print_demo_plan(console: Console, found: Plan, provenance: dict[str, Any]) -> None:
+    """Print each partner's gain and share against its entitlement, and requests served."""
+    asked = {code: len(ids) for code, ids in provenance["request_ids"].items()}
+    served = Counter(o.partner for o in found.observations)
+    table = Table(
+        title=f"{found.objective.value} plan: {len(found.observations)} observations of "
+        f"{sum(asked.values())} requests"
+    )
+    for name in ("partner", "gain", "received", "entitled", "served / asked", "demand met"):
+        table.add_column(name, justify="left" if name == "partner" else "right")
+    for partner, got in found.partners.items():
+        table.add_row(
+            escape(partner),
+            f"{got.gain:,}",
+            f"{got.share_received:.1%}",
+            f"{got.share_entitled:.1%}",
+            f"{served[partner]} / {asked.get(partner, 0)}",
+            "yes" if got.demand_met else "no",
+        )
+    console.print(table)
+    unobservable = sum(why is Unserved.NO_OPPORTUNITY for why in found.unserved.values())
+    console.print(
+        f"status {found.status.value}, gap {found.gap:.2%}, {len(found.observations)} "
+        f"observations, gain {found.total_gain:,}; {unobservable} request(s) had no "
+        f"opportunity this week ({found.solver}, {found.wall_s:.2f} s)",
+        highlight=False,
+    )
+    if all(got.demand_met for got in found.partners.values()):
+        console.print(
+            "Every request that could be observed is served: the shares received follow "
+            "what partners asked, not their entitlements."
+        )

@@ -1,0 +1,277 @@
+"""``jointsat passes``: every pass of the satellites over the stations in a window."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.table import Table
+
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl
+from jointsat.errors import JointsatError
+from jointsat.files import (
+    ElementFiles,
+    format_passes_csv,
+    format_passes_json,
+    read_elements,
+    read_stations,
+)
+from jointsat.orbits.elements import ElementsFormat, ParsedElements
+from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
+from jointsat.orbits.stations import Station
+
+PROGRESS_DELAY_S = 1.0
+"""Show the progress bar only once pass finding has run this long."""
+# Element sets from which `jointsat passes` spreads the work over the cores.
+PARALLEL_FROM_ELEMENT_SETS = 40
+
+
+class OutputFormat(StrEnum):
+    """Name the formats ``jointsat passes`` can write."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def passes(
+    start: Annotated[
+        datetime,
+        typer.Option(
+            parser=common.parse_utc,
+            metavar="ISO8601",
+            help="Window start, e.g. 2024-05-09T00:00:00Z; UTC if no offset.",
+        ),
+    ],
+    elements: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--elements",
+            "-e",
+            metavar="FILE",
+            help="Element sets (TLE, 3LE or OMM); repeat for several files.",
+        ),
+    ] = None,
+    stations: Annotated[
+        Path | None,
+        typer.Option("--stations", "-s", metavar="FILE", help="Ground stations (CSV or JSON)."),
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option(metavar="D", help="Window length in days (or give --end).")
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=common.parse_utc, metavar="ISO8601", help="Window end (or give --days)."
+        ),
+    ] = None,
+    min_elevation_deg: Annotated[
+        float,
+        typer.Option(
+            "--min-elevation",
+            metavar="DEG",
+            min=-90.0,
+            max=90.0,
+            help="Minimum elevation in degrees for stations that set none.",
+        ),
+    ] = 0.0,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Stop at the first unreadable element set, do not warn."),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Processes to use (default: one per core for big jobs)."
+        ),
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Take the satellites (and, without --stations, the stations) from the store.",
+        ),
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Find every pass of the satellites over the stations in a time window."""
+    window_start, window_end = common.time_window(start, days=days, end=end)
+    if not from_store and (not elements or stations is None):
+        raise typer.BadParameter("give --elements and --stations, or --from-store")
+    errors = Console(stderr=True)
+    with common.reporting_errors(errors), common.store_errors():
+        if from_store:
+            element_files, station_list = _from_store(database_url)
+        if elements:
+            element_files = read_elements(elements, strict=strict)
+        if stations is not None:
+            station_list = read_stations(stations)
+        found = predict(
+            element_files,
+            station_list,
+            window_start,
+            window_end,
+            min_elevation_deg,
+            errors,
+            workers=workers,
+        )
+        if output_format is OutputFormat.CSV:
+            common.emit(format_passes_csv(found), output)
+        elif output_format is OutputFormat.JSON:
+            common.emit(format_passes_json(found), output)
+        else:
+            start_text, end_text = common.utc_text(found.start), common.utc_text(found.end)
+            title = f"{len(found)} passes, {start_text} to {end_text} UTC"
+            common.emit_table(passes_table(found.rows(), title), output)
+
+
+def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, ...]]:
+    """Read every stored element set and station (the CLI has the whole store)."""
+    from jointsat.store.convert import network
+
+    url = common.store_settings(database_url).database_url
+    with common.store_session(url) as session:
+        elements, stations = network(session)
+    source = f"store {common.redacted(url)}"
+    parsed = ParsedElements(tuple(elements), (), ElementsFormat.OMM_JSON)
+    return ElementFiles((source,), (parsed,)), tuple(stations)
+
+
+def predict(
+    element_files: ElementFiles,
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    min_elevation_deg: float,
+    errors: Console,
+    *,
+    workers: int | None = None,
+) -> Passes:
+    """Find the passes, warning on stderr about unreadable element sets and SGP4 failures.
+
+    Without ``workers``, big jobs (many satellites) use one process per core.
+    """
+    for problem in element_files.problems:
+        common.warn(errors, str(problem))
+    if element_files.problems:
+        common.warn(errors, f"skipped {len(element_files.problems)} unreadable element set(s)")
+    if not element_files.elements:
+        raise JointsatError(f"no usable element sets in {', '.join(element_files.sources)}")
+    with _progress_callback(errors) as progress:
+        found = find_passes(
+            element_files.elements,
+            stations,
+            start,
+            end,
+            min_elevation_deg=min_elevation_deg,
+            workers=workers or _default_workers(len(element_files.elements)),
+            progress=progress,
+        )
+    for failure in found.problems:
+        satellite = found.satellites[failure.satellite]  # an index, like Passes.satellite
+        common.warn(
+            errors,
+            f"{satellite.name} ({satellite.norad_id}): SGP4 error {failure.code} "
+            f"({failure.message}) from {common.utc_text(failure.time)} UTC on; "
+            "passes after it are lost",
+        )
+    return found
+
+
+def _default_workers(element_sets: int) -> int:
+    """Return one process per core (at most 8) for jobs worth the start-up, else one."""
+    return min(os.cpu_count() or 1, 8) if element_sets >= PARALLEL_FROM_ELEMENT_SETS else 1
+
+
+class DelayedProgress:
+    """Show a rich progress bar once the work has run for ``delay_s`` seconds.
+
+    Call it as a ``progress(done, total)`` callback; :meth:`close` removes the bar.
+    """
+
+    def __init__(self, console: Console, *, delay_s: float = PROGRESS_DELAY_S) -> None:
+        self._console = console
+        self._delay_s = delay_s
+        self._started_s = time.monotonic()
+        self._bar: Progress | None = None
+        self._task = TaskID(0)
+
+    def __call__(self, done: int, total: int) -> None:
+        """Record that ``done`` of ``total`` units of work are finished."""
+        if self._bar is None:
+            if time.monotonic() - self._started_s < self._delay_s:
+                return
+            self._bar = Progress(
+                *Progress.get_default_columns()[:-1],
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("finding passes", total=total, completed=done)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        """Remove the progress bar, if it was shown."""
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@contextmanager
+def _progress_callback(errors: Console) -> Iterator[ProgressCallback | None]:
+    """Yield a progress callback drawing on ``errors``, or None when it is no terminal."""
+    if not errors.is_terminal:
+        yield None
+        return
+    bar = DelayedProgress(errors)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+_PassCell = Callable[[Pass], str]
+_PASS_TABLE_COLUMNS: tuple[tuple[str, bool, _PassCell], ...] = (
+    # header, shown in the compact table, cell
+    ("satellite", True, lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"),
+    ("station", True, lambda p: p.station.name),
+    ("AOS (UTC)", True, lambda p: common.utc_text(p.aos)),
+    ("TCA", False, lambda p: common.utc_text(p.tca)[11:]),
+    ("LOS", True, lambda p: common.utc_text(p.los)[11:]),
+    ("max el °", True, lambda p: f"{p.max_elevation_deg:.1f}"),
+    ("AOS az °", False, lambda p: f"{p.aos_azimuth_deg:.1f}"),
+    ("LOS az °", False, lambda p: f"{p.los_azimuth_deg:.1f}"),
+    ("minutes", True, lambda p: f"{p.duration_s / 60.0:.1f}"),
+    ("sunlit", False, lambda p: "yes" if p.sunlit else "no"),
+    ("truncated", False, lambda p: "yes" if p.truncated else ""),
+)
+
+
+def passes_table(rows: Sequence[Pass], title: str, *, compact: bool = False) -> Table:
+    """Return passes as a rich table; ``compact`` keeps only the essential columns."""
+    columns = [column for column in _PASS_TABLE_COLUMNS if column[1] or not compact]
+    table = Table(title=title)
+    for header, _, _ in columns:
+        table.add_column(header, justify="left" if header in ("satellite", "station") else "right")
+    for row in rows:
+        table.add_row(*(escape(cell(row)) for _, _, cell in columns))
+    return table

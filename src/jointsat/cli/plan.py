@@ -1,0 +1,281 @@
+"""``jointsat plan``: choose and time partners' observations on the pooled satellites."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from jointsat import __version__
+from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl, TimeLimit
+from jointsat.errors import PlanningInputError
+from jointsat.files import read_elements, read_text, write_text
+from jointsat.planning.plan import Objective, Plan
+
+if TYPE_CHECKING:
+    from jointsat.planning.planner import PlannerSettings
+
+
+def plan(
+    problem: Annotated[
+        Path | None,
+        typer.Option("--problem", metavar="FILE", help="Planning problem JSON (docs/planning.md)."),
+    ] = None,
+    elements: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--elements",
+            "-e",
+            metavar="FILE",
+            help="With --problem: the satellites' element sets (TLE or OMM); repeat for several.",
+        ),
+    ] = None,
+    schedule_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--schedule",
+            metavar="FILE",
+            help="With --problem: a network schedule (jointsat schedule) whose contacts "
+            "empty the satellites' memories.",
+        ),
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option("--from-store", help="Plan the store's satellites and requests and save it."),
+    ] = False,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=common.parse_utc, metavar="TIME", help="With --from-store: window start."
+        ),
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option(metavar="D", help="With --from-store: window length in days.")
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=common.parse_utc, metavar="TIME", help="With --from-store: window end."
+        ),
+    ] = None,
+    schedule_id: Annotated[
+        int | None,
+        typer.Option(
+            "--schedule-id",
+            min=1,
+            metavar="ID",
+            help="With --from-store: the stored schedule giving downlinks (default: the "
+            "newest overlapping the window).",
+        ),
+    ] = None,
+    objective: Annotated[Objective, typer.Option(help="What to optimise.")] = Objective.FAIR,
+    time_limit: TimeLimit = 30.0,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the plan JSON here.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Choose and time partners' observations on the pooled satellites, fairly, with proof."""
+    from jointsat.planning.planner import PlannerSettings
+
+    errors = Console(stderr=True)
+    if (problem is None) == (not from_store):
+        raise typer.BadParameter(
+            "give exactly one of them", param_hint="'--problem' / '--from-store'"
+        )
+    settings = PlannerSettings(time_limit_s=time_limit)
+    if problem is not None:
+        if not elements:
+            raise typer.BadParameter("the satellites' orbits are needed", param_hint="'--elements'")
+        if any(v is not None for v in (start, days, end, schedule_id)):
+            raise typer.BadParameter(
+                "--start, --days, --end and --schedule-id go with --from-store"
+            )
+        with common.reporting_errors(errors):
+            found, document = _plan_file(
+                problem, elements, schedule_file, objective, settings, errors
+            )
+            common.emit(json.dumps(document, indent=2) + "\n", output)
+            print_plan_summary(errors, found)
+        return
+    if elements or schedule_file:
+        raise typer.BadParameter("--elements and --schedule go with --problem")
+    if start is None:
+        raise typer.BadParameter("--from-store needs the window's start", param_hint="'--start'")
+    window_start, window_end = common.time_window(start, days=days, end=end)
+    with common.reporting_errors(errors):
+        found, document = _plan_store(
+            database_url,
+            window_start,
+            window_end,
+            objective,
+            settings,
+            schedule_id,
+            now=common.now(),
+        )
+        if output is not None:
+            write_text(output, json.dumps(document, indent=2) + "\n")
+        print_plan_summary(errors, found)
+        typer.echo(f"plan {document['id']} saved in the store")
+
+
+def _plan_file(
+    path: Path,
+    element_paths: Sequence[Path],
+    schedule_path: Path | None,
+    objective: Objective,
+    settings: PlannerSettings,
+    errors: Console,
+) -> tuple[Plan, dict[str, Any]]:
+    """Plan a problem file over the element files' orbits, with a schedule's contacts."""
+    # The planning pipeline (orbits, opportunities, candidates) is imported only here.
+    from jointsat.orbits.propagation import group_satellites
+    from jointsat.planning.opportunities import candidates, find_opportunities
+    from jointsat.planning.planner import plan as solve
+    from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
+
+    text = read_text(path)
+    found_problem = PlanningProblem.from_json(text, source=str(path))
+    element_files = read_elements(element_paths)
+    for problem in element_files.problems:
+        common.warn(errors, str(problem))
+    provenance: dict[str, Any] = {
+        "problem_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "elements": {
+            str(p): hashlib.sha256(read_text(p).encode()).hexdigest() for p in element_paths
+        },
+    }
+    if schedule_path is not None:
+        schedule_text = read_text(schedule_path)
+        try:
+            schedule_document = json.loads(schedule_text)
+        except json.JSONDecodeError as error:
+            raise PlanningInputError(
+                f"not valid JSON: {error.msg}",
+                source=str(schedule_path),
+                location=f"line {error.lineno}",
+            ) from None
+        contacts = downlinks_from_schedule(schedule_document, source=str(schedule_path))
+        ours = {s.id for s in found_problem.satellites}
+        horizon = found_problem.horizon
+        added = tuple(
+            dataclasses.replace(d, start=max(d.start, horizon.start), end=min(d.end, horizon.end))
+            for d in contacts
+            if d.satellite in ours and d.end > horizon.start and d.start < horizon.end
+        )
+        if contacts and not added:
+            common.warn(
+                errors,
+                f"{schedule_path}: none of its {len(contacts)} contacts is of a satellite of "
+                "the problem within its horizon",
+            )
+        try:
+            found_problem = dataclasses.replace(
+                found_problem, downlinks=found_problem.downlinks + added
+            )
+        except PlanningInputError as error:
+            raise PlanningInputError(
+                f"{error.reason} (with the contacts of {schedule_path})",
+                source=str(path),
+                location=error.location,
+            ) from None
+        provenance["schedule"] = {
+            "file": str(schedule_path),
+            "sha256": hashlib.sha256(schedule_text.encode()).hexdigest(),
+            "downlinks_added": len(added),
+        }
+    orbits = group_satellites(element_files.elements)
+    try:
+        opportunities = find_opportunities(found_problem, orbits)
+    except PlanningInputError as error:  # a satellite of the problem without an orbit
+        if error.source != "<string>":
+            raise
+        raise PlanningInputError(
+            f"{error.reason}, in {', '.join(map(str, element_paths))}",
+            source=str(path),
+            location=error.location,
+        ) from None
+    for failure in opportunities.problems:
+        common.warn(
+            errors,
+            f"satellite {found_problem.satellites[failure.satellite].id}: SGP4 error "
+            f"{failure.code} ({failure.message}) from {common.utc_text(failure.time)} UTC on; "
+            "no observation after it",
+        )
+    found = solve(
+        found_problem,
+        candidates(found_problem, orbits, opportunities),
+        objective,
+        settings,
+    )
+    provenance["jointsat"] = __version__
+    return found, {**found.to_dict(), "provenance": provenance}
+
+
+def _plan_store(
+    database_url: str | None,
+    start: datetime,
+    end: datetime,
+    objective: Objective,
+    settings: PlannerSettings,
+    schedule_id: int | None,
+    *,
+    now: datetime,
+) -> tuple[Plan, dict[str, Any]]:
+    """Plan the store's satellites and requests for the window and save the plan."""
+    from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.planning import plan_observations
+
+    engine = open_engine(common.store_settings(database_url).database_url)
+    try:
+        with common.store_errors(), session_factory(engine)() as session:
+            record, found, _ = plan_observations(
+                session,
+                start,
+                end,
+                now=now,
+                objective=objective,
+                settings=settings,
+                schedule_id=schedule_id,
+            )
+            session.commit()
+            document = {"id": record.id, **found.to_dict(), "provenance": record.provenance}
+    finally:
+        engine.dispose()
+    return found, document
+
+
+def print_plan_summary(console: Console, found: Plan) -> None:
+    """Print each partner's gain against its share, and how sure the planner is."""
+    table = Table(title=f"{found.objective.value} plan: {len(found.observations)} observations")
+    for name in ("partner", "gain", "normalised", "received", "entitled", "reachable", "asked"):
+        table.add_column(name, justify="left" if name == "partner" else "right")
+    for partner, got in found.partners.items():
+        table.add_row(
+            escape(partner),
+            f"{got.gain:,}",
+            f"{got.normalized:,.1f}",
+            f"{got.share_received:.1%}",
+            f"{got.share_entitled:.1%}",
+            f"{got.reachable_gain:,}",
+            f"{got.requested_gain:,}",
+        )
+    console.print(table)
+    console.print(
+        f"status {found.status.value}, gain {found.total_gain:,} of a proven bound "
+        f"{found.bound:,.0f} at '{found.levels[-1].name if found.levels else 'total gain'}', "
+        f"gap {found.gap:.2%}, {len(found.unserved)} request(s) unserved "
+        f"({found.solver}, {found.wall_s:.2f} s)",
+        highlight=False,
+        soft_wrap=True,
+    )
