@@ -109,7 +109,8 @@ def test_the_pure_core_is_the_import_linter_contract() -> None:
 @pytest.mark.parametrize("path", _pure_files(), ids=lambda p: str(p.relative_to(SRC)))
 def test_pure_core_reads_no_clock_does_no_io_and_starts_no_process(path: Path) -> None:
     found = offences(path.read_text(), filename=str(path))
-    assert found == [], f"{path.relative_to(SRC)} reads the clock, does I/O or starts processes"
+    where = path.relative_to(SRC)
+    assert found == [], f"{where} reads the clock, does I/O or starts processes: {found}"
 
 
 @pytest.mark.parametrize(
