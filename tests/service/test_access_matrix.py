@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from benchmarks.common import ORBITS
 from fastapi.testclient import TestClient
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.service.app import create_app
@@ -56,7 +56,7 @@ CELLS = {
     "schedules": ("list", "read", "create", "replan"),
 }
 WINDOW = {"start": "2024-05-10T00:00:00Z", "end": "2024-05-10T06:00:00Z", "time_limit_s": 10}
-ISS = parse_elements((ORBITS / "tle-CATNR-25544.txt").read_text()).elements[0]
+ISS = parse_elements(orbit_file("tle-CATNR-25544.txt").read_text()).elements[0]
 
 
 def expected(role: str, resource: str, verb: str, owner: str) -> int:
