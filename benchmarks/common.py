@@ -1,4 +1,4 @@
-"""Build the satellites and stations the benchmarks and oracle tests share.
+"""Build the satellites and stations of the benchmarks (the shared data: tests.support.data).
 
 The 100 LEO satellites are drawn, with a fixed seed, around the real element
 sets of CelesTrak's "stations" group: real shapes of orbit, spread in plane
@@ -7,34 +7,14 @@ and phase so that passes fall everywhere.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-from pathlib import Path
 
 import numpy as np
+from tests.support.data import ORBITS, SHARED, STATIONS_CSV, agency_stations
 
 from jointsat.orbits.elements import Elements
-from jointsat.orbits.stations import Station
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-STATIONS_CSV = SHARED / "stations" / "ndosl_selected_agency_sites.csv"
-ORBITS = SHARED / "orbits"
-
-
-def agency_stations(count: int) -> list[Station]:
-    """Return the first ``count`` agency stations of NASA's station directory."""
-    with STATIONS_CSV.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    stations = [
-        Station(
-            f"{r['stdn_code']}",
-            float(r["latitude_deg"]),
-            float(r["longitude_deg"]),
-            float(r["height_m"]),
-        )
-        for r in rows
-    ]
-    return stations[:count]
+__all__ = ["ORBITS", "SHARED", "STATIONS_CSV", "agency_stations", "leo_satellites"]
 
 
 def leo_satellites(count: int, *, seed: int = 2026) -> list[Elements]:

@@ -14,8 +14,9 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
+from tests.support.skyfield_oracle import compare, complete_passes, skyfield_events
+
 from benchmarks.common import agency_stations, leo_satellites
-from benchmarks.skyfield_oracle import compare, complete_passes, skyfield_events
 from jointsat.orbits.passes import find_passes
 
 TARGET_SPEEDUP = 50.0

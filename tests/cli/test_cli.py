@@ -307,6 +307,7 @@ def test_sgp4_failures_are_warned_about(stations_csv: str, tmp_path: Path) -> No
     assert {record["norad_id"] for record in json.loads(result.stdout)} >= {25544}
 
 
+@pytest.mark.slow  # the demo's whole week run (~10 s alone)
 def test_demo_predicts_the_week_after_the_newest_stations_elements(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

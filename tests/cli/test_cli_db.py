@@ -54,7 +54,7 @@ def test_bad_stores_get_one_clear_line(
 def test_passes_from_the_store_equal_passes_from_files(database_url: str, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from benchmarks.common import ORBITS
+    from tests.support.data import orbit_file
 
     from jointsat.orbits.elements import parse_elements
     from jointsat.store.database import open_engine, session_factory
@@ -67,7 +67,7 @@ def test_passes_from_the_store_equal_passes_from_files(database_url: str, tmp_pa
     )
 
     now = datetime(2024, 5, 10, tzinfo=UTC)
-    tle = ORBITS / "stations.tle"
+    tle = orbit_file("stations.tle")
     elements = parse_elements(tle.read_text()).elements[:2]
     stations_csv = tmp_path / "stations.csv"
     stations_csv.write_text(

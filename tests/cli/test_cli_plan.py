@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.common import ORBITS
 from sqlalchemy import select
 from tests.service.planning_world import START, PlanningWorld, earth_request
+from tests.support.data import orbit_file
 from typer.testing import CliRunner, Result
 
 from jointsat.cli import app
@@ -29,7 +29,7 @@ from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
 from jointsat.scheduling.result import Status
 from jointsat.store.tables import ObservationRequest, PlanRecord
 
-ELEMENTS = ORBITS / "stations.tle"
+ELEMENTS = orbit_file("stations.tle")
 ISS, CSS = "25544", "48274"
 HORIZON = {"start": START.isoformat(), "end": (START + timedelta(hours=12)).isoformat()}
 

@@ -113,6 +113,7 @@ def test_schedule_needs_a_problem_or_the_week(tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.slow  # a week of the pooled network planned (~10 s alone)
 def test_schedule_week_plans_the_store_and_keeps_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/demo.db"
     assert _run("demo", "--database-url", url).exit_code == 0

@@ -13,13 +13,13 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from benchmarks.common import ORBITS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4 import omm as sgp4_omm
 from sgp4.alpha5 import to_alpha5
 from sgp4.api import WGS72, Satrec
 from sgp4.io import compute_checksum, fix_checksum, verify_checksum
+from tests.support.data import orbit_file
 
 from jointsat.errors import ElementsError, UnknownFormatError
 from jointsat.orbits.elements import (
@@ -59,7 +59,7 @@ def read_data(name: str) -> str:
     """Return the text of a reference data file (Vallado's from the sgp4 package)."""
     if name == VALLADO:
         return (files("sgp4") / VALLADO).read_text(encoding="utf-8")
-    return (ORBITS / name).read_text(encoding="utf-8")
+    return orbit_file(name).read_text(encoding="utf-8")
 
 
 def tle_line_pairs(text: str) -> list[tuple[int, str, str]]:
@@ -247,7 +247,7 @@ def test_tle_and_omm_xml_of_2020_agree() -> None:
 
 @pytest.mark.parametrize("name", ["sample_omm.csv", "sample_omm.xml", "sample_omm.json"])
 def test_vanguard_omm_propagates_like_sgp4_omm(name: str) -> None:
-    path = ORBITS / name
+    path = orbit_file(name)
     with path.open(encoding="utf-8") as file:
         if name.endswith(".csv"):
             records = list(sgp4_omm.parse_csv(file))

@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from benchmarks.common import ORBITS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.propagation import gstime
@@ -24,6 +23,7 @@ from skyfield.framelib import itrs
 from skyfield.sgp4lib import TEME_to_ITRF, theta_GMST1982
 from skyfield.toposlib import ITRSPosition
 from skyfield.units import Distance
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import (
@@ -76,8 +76,8 @@ def skyfield_times(ts: Any, jd: np.ndarray, fr: np.ndarray) -> Any:
 def orbit_samples() -> list[tuple[Elements, np.ndarray, np.ndarray]]:
     """Return element sets from 2020 and 2024 with times over a day around each epoch."""
     elements = [
-        *parse_elements((ORBITS / "stations.tle").read_text()).elements[:8],
-        *parse_elements((ORBITS / "cheops.tle").read_text()).elements,
+        *parse_elements(orbit_file("stations.tle").read_text()).elements[:8],
+        *parse_elements(orbit_file("cheops.tle").read_text()).elements,
     ]
     return [
         (e, np.full(400, e.epoch_jd), e.epoch_fr + np.linspace(-0.5, 0.5, 400)) for e in elements

@@ -1,7 +1,7 @@
 """Test pass finding against Skyfield, against SGP4 sampled directly, and for invariants.
 
 The independent views of a pass are Skyfield's ``find_events`` and ``altaz``
-(through ``benchmarks.skyfield_oracle``), and our own frames applied to
+(through ``tests.support.skyfield_oracle``), and our own frames applied to
 sgp4's states sampled densely, without anything from ``passes.py``.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from benchmarks.common import ORBITS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.api import SGP4_ERRORS
+from tests.support.data import orbit_file
 
 from jointsat.errors import InputError, TimeWindowError
 from jointsat.orbits.elements import Elements, parse_elements
@@ -66,7 +66,7 @@ shadow_boundary_margin_km = 50.0  # see test_sun.py
 
 
 def stations_tle() -> tuple[Elements, ...]:
-    return parse_elements((ORBITS / "stations.tle").read_text()).elements
+    return parse_elements(orbit_file("stations.tle").read_text()).elements
 
 
 ISS = stations_tle()[0]
@@ -172,8 +172,8 @@ def skyfield_loader() -> Any:
 @pytest.mark.parametrize("mask_deg", [0.0, 5.0, 10.0, 30.0])
 def test_passes_match_skyfield(mask_deg: float, monkeypatch: pytest.MonkeyPatch) -> None:
     import skyfield.api
-    from benchmarks.skyfield_oracle import skyfield_passes
     from skyfield.api import EarthSatellite, wgs84
+    from tests.support.skyfield_oracle import skyfield_passes
 
     # Skyfield turns the Earth by UT1, we by UTC: from 2017 on a fixed Delta T
     # of 69.184 s makes the two the same, so only pass finding is compared.

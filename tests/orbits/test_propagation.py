@@ -7,8 +7,8 @@ from importlib.resources import files
 
 import numpy as np
 import pytest
-from benchmarks.common import ORBITS
 from sgp4.api import Satrec, SatrecArray
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.propagation import (
@@ -40,12 +40,12 @@ def vallado(norad_id: int) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def stations_tle() -> list[tuple[str, str]]:
-    return tle_lines((ORBITS / "stations.tle").read_text(encoding="utf-8"))
+    return tle_lines(orbit_file("stations.tle").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def cheops() -> tuple[Satellite, list[tuple[str, str]]]:
-    text = (ORBITS / "cheops.tle").read_text(encoding="utf-8")
+    text = orbit_file("cheops.tle").read_text(encoding="utf-8")
     (satellite,) = group_satellites(parse_elements(text).elements)
     return satellite, tle_lines(text)
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from benchmarks.common import ORBITS
 from skyfield.api import EarthSatellite, Loader, wgs84
 from skyfield.framelib import mean_equator_and_equinox_of_date
 from skyfield.sgp4lib import TEME
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import EARTH_ROTATION_RAD_PER_S, WGS84_A_KM, WGS84_B_KM
@@ -123,7 +123,7 @@ def test_sun_elevation_matches_skyfield_altaz(sky) -> None:
 
 def satellite_samples() -> list[Elements]:
     """Return LEO element sets and MEO, GEO and Molniya-like variants of them."""
-    leo = parse_elements((ORBITS / "stations.tle").read_text()).elements[:12]
+    leo = parse_elements(orbit_file("stations.tle").read_text()).elements[:12]
     rng = np.random.default_rng(42)
     shapes = [(2.0, 0.01), (1.0027, 0.0002), (2.006, 0.72), (5.0, 0.3), (4.2, 0.1)]
     others = [

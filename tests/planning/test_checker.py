@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from benchmarks.common import ORBITS, STATIONS_CSV
+from tests.support.data import orbit_file, shared
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.propagation import group_satellites
@@ -32,9 +32,11 @@ quick = PlannerSettings(time_limit_s=20.0)
 
 @pytest.fixture(scope="module")
 def day() -> tuple[PlanningProblem, list, object]:
-    elements = parse_elements((ORBITS / "stations.tle").read_text()).elements
+    elements = parse_elements(orbit_file("stations.tle").read_text()).elements
     orbits = [s for s in group_satellites(elements) if s.norad_id in (ISS, CSS)]
-    sites = list(csv.DictReader(STATIONS_CSV.open(newline="")))
+    sites = list(
+        csv.DictReader(shared("stations/ndosl_selected_agency_sites.csv").open(newline=""))
+    )
     rng = np.random.default_rng(7)
     partners = (Partner("esa", 0.5), Partner("cnes", 0.3), Partner("dlr", 0.2))
     requests: list[EarthTarget | SkyTarget] = [

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from benchmarks.common import ORBITS, agency_stations
 from skyfield.api import EarthSatellite, Loader, wgs84
 from skyfield.framelib import itrs
 from skyfield.sgp4lib import TEME
+from tests.support.data import agency_stations, orbit_file
 
 from jointsat.errors import PlanningInputError
 from jointsat.orbits.elements import Elements, parse_elements
@@ -77,7 +77,7 @@ shadow_boundary_margin_km = 50.0  # see test_sun.py
 
 
 def elements_of(name: str) -> tuple[Elements, ...]:
-    return parse_elements((ORBITS / name).read_text()).elements
+    return parse_elements(orbit_file(name).read_text()).elements
 
 
 ISS = elements_of("stations.tle")[0]

@@ -9,13 +9,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from benchmarks.common import SHARED
+from tests.support.data import shared
 from typer.testing import CliRunner
 
 from jointsat.cli import app
 from jointsat.planning import spot5, spot5_search
 
-FOLDER = SHARED / "spot5"
+FOLDER = shared("spot5")
 BEST = {r["file"]: r for r in csv.DictReader((FOLDER / "best_known.csv").open(newline=""))}
 
 

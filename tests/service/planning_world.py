@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.common import ORBITS, SHARED
 from fastapi.testclient import TestClient
+from tests.support.data import orbit_file, shared
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.planning.problem import Imager
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.requests import check_request, fill_request, set_payload
@@ -50,7 +50,7 @@ PAYLOAD = Imager(id="-", memory_mbit=4_000.0, imaging_rate_mbps=40.0, downlink_r
 
 def agency_sites() -> dict[str, tuple[float, float, float]]:
     """Return NDOSL agency sites by station code: latitude, longitude (degrees), height (m)."""
-    path = SHARED / "stations" / "ndosl_selected_agency_sites.csv"
+    path = shared("stations/ndosl_selected_agency_sites.csv")
     with path.open(newline="") as f:
         return {
             r["stdn_code"]: (
@@ -93,7 +93,7 @@ class PlanningWorld:
         self.sessions = session_factory(self.engine)
         elements = {
             e.object_name.strip(): e
-            for e in parse_elements((ORBITS / "stations.tle").read_text()).elements
+            for e in parse_elements(orbit_file("stations.tle").read_text()).elements
         }
         with self.sessions.begin() as session:
             self.tokens["admin"] = initialise(session, name="admin", now=NOW)

@@ -23,24 +23,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from benchmarks.common import ORBITS
-from fastapi.testclient import TestClient
+from tests.support.consortium import Consortium, element_set
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
-from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import (
-    Agreement,
-    ElementSetRecord,
-    GroundStation,
     Partner,
     Role,
-    Satellite,
-    SatelliteOperator,
-    User,
     Visibility,
 )
 
@@ -56,7 +45,7 @@ CELLS = {
     "schedules": ("list", "read", "create", "replan"),
 }
 WINDOW = {"start": "2024-05-10T00:00:00Z", "end": "2024-05-10T06:00:00Z", "time_limit_s": 10}
-ISS = parse_elements((ORBITS / "tle-CATNR-25544.txt").read_text()).elements[0]
+ISS = parse_elements(orbit_file("tle-CATNR-25544.txt").read_text()).elements[0]
 
 
 def expected(role: str, resource: str, verb: str, owner: str) -> int:
@@ -83,58 +72,39 @@ def expected(role: str, resource: str, verb: str, owner: str) -> int:
     return success if role == "admin" or (role == "operator" and owner == "own") else 403
 
 
-class World:
+class World(Consortium):
     def __init__(self, url: str) -> None:
-        migrate.upgrade(url)
-        self.engine = open_engine(url)
-        self.tokens: dict[str, str] = {}
+        super().__init__(url, now=NOW)
         self.partner: dict[str, int] = {}
         self.satellite: dict[str, int] = {}
         self.station: dict[str, int] = {}
-        with session_factory(self.engine).begin() as session:
-            self.tokens["admin"] = initialise(session, name="admin", now=NOW)
+        with self.session() as session:
+            self.add_admin(session)
             for code, visibility in (
                 ("own", Visibility.CONSORTIUM),
                 ("consortium", Visibility.CONSORTIUM),
                 ("private", Visibility.PRIVATE),
             ):
-                partner = Partner(code=code, name=code.title(), contribution_share=1 / 3)
-                session.add(Agreement(partner=partner, satellite_visibility=visibility))
-                session.add(partner)
-                session.flush()
-                self.partner[code] = partner.id
-                station = GroundStation(
-                    name=f"{code}-station", owner=partner, lat_deg=48.0, lon_deg=11.0
+                agreement = {"satellite_visibility": visibility}
+                partner = self.add_partner(
+                    session, code, 1 / 3, name=code.title(), agreement=agreement
                 )
-                session.add(station)
+                self.partner[code] = partner.id
+                station = self.add_station(session, f"{code}-station", partner, 48.0, 11.0)
                 # Each owner's satellite: the private one is joint with "consortium",
                 # and the most restrictive operator hides it.
-                satellite = Satellite(name=f"{code}-sat", norad_id=25544 + len(self.partner))
-                operators = [SatelliteOperator(partner=partner, fraction=1.0)]
+                norad = 25544 + len(self.partner)
+                operators: dict[Partner | int, float] = {partner: 1.0}
                 if code == "private":
-                    operators = [
-                        SatelliteOperator(partner=partner, fraction=0.5),
-                        SatelliteOperator(partner_id=self.partner["consortium"], fraction=0.5),
-                    ]
-                satellite.operators = operators
-                satellite.element_sets = [
-                    ElementSetRecord(
-                        epoch=ISS.epoch,
-                        omm={**ISS.to_omm(), "NORAD_CAT_ID": satellite.norad_id},
-                        source="test",
-                        received_at=NOW,
-                    )
-                ]
-                session.add(satellite)
-                session.flush()
+                    operators = {partner: 0.5, self.partner["consortium"]: 0.5}
+                sets = [element_set(ISS, now=NOW, NORAD_CAT_ID=norad)]
+                satellite = self.add_satellite(session, f"{code}-sat", norad, operators, sets)
                 self.satellite[code] = satellite.id
                 self.station[code] = station.id
             own = session.get(Partner, self.partner["own"])
             for role in (Role.OPERATOR, Role.VIEWER):
-                user = User(name=f"own-{role.value}", role=role, partner=own, created_at=NOW)
-                session.add(user)
-                self.tokens[role.value] = issue_token(session, user, now=NOW)
-        self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
+                self.add_user(session, f"own-{role.value}", role, own, key=role.value)
+        self.client = self.serve()
         self.counter = itertools.count()
         made = self.client.post(
             "/api/v1/schedules",
@@ -219,11 +189,10 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    w = World(database_url)
+def world(store_url: str) -> Iterator[World]:
+    w = World(store_url)
     yield w
-    w.client.close()
-    w.engine.dispose()
+    w.close()
 
 
 def test_every_cell_of_the_access_matrix(world: World) -> None:

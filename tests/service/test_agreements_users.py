@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-
-from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
-from jointsat.service.tokens import initialise
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
+from tests.support.consortium import Consortium, bearer
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
-    with session_factory(engine).begin() as session:
-        token = initialise(session, name="admin", now=NOW)
-    app = create_app(Settings(database_url=database_url), clock=lambda: NOW)
-    with TestClient(app) as c:
-        yield c, {"Authorization": f"Bearer {token}"}
-    engine.dispose()
+def client(consortium: Consortium) -> tuple[TestClient, dict[str, str]]:
+    with consortium.session() as session:
+        token = consortium.add_admin(session)
+    return consortium.serve(), bearer(token)
 
 
 def test_users_tokens_and_agreements(client: tuple[TestClient, dict[str, str]]) -> None:

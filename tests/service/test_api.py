@@ -8,58 +8,45 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select, text
+from tests.support.consortium import Consortium, bearer
 
-from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
-from jointsat.service.tokens import initialise, issue_token, revoke
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import ApiToken, Partner, Role, User
+from jointsat.service.tokens import revoke
+from jointsat.store.database import session_factory
+from jointsat.store.tables import ApiToken, Role
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 PROBLEM = "application/problem+json"
 
 
-class Consortium:
+class Members(Consortium):
     """A migrated store with an admin, two partners, and an operator of the first."""
 
     def __init__(self, url: str) -> None:
-        migrate.upgrade(url)
-        self.engine = open_engine(url)
-        with session_factory(self.engine).begin() as session:
-            self.admin_token = initialise(session, name="admin", now=NOW)
-            esa = Partner(code="esa", name="European Space Agency", contribution_share=0.6)
-            cnes = Partner(code="cnes", name="CNES", contribution_share=0.4)
-            session.add_all([esa, cnes])
-            session.flush()
+        super().__init__(url, now=NOW)
+        with self.session() as session:
+            self.admin_token = self.add_admin(session)
+            esa = self.add_partner(session, "esa", 0.6, name="European Space Agency")
+            cnes = self.add_partner(session, "cnes", 0.4, name="CNES")
             self.esa_id, self.cnes_id = esa.id, cnes.id
-            operator = User(name="esa-ops", role=Role.OPERATOR, partner=esa, created_at=NOW)
-            session.add(operator)
-            self.operator_token = issue_token(session, operator, now=NOW)
-        self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
+            self.operator_token = self.add_user(session, "esa-ops", Role.OPERATOR, esa)
+        self.client = self.serve()
 
     def get(self, path: str, token: str | None) -> httpx.Response:
-        return self.client.get(path, headers=_auth(token))
+        return self.client.get(path, headers=bearer(token))
 
     def send(self, method: str, path: str, token: str | None, json: Any = None) -> httpx.Response:
-        return self.client.request(method, path, headers=_auth(token), json=json)
-
-
-def _auth(token: str | None) -> dict[str, str]:
-    return {} if token is None else {"Authorization": f"Bearer {token}"}
+        return self.client.request(method, path, headers=bearer(token), json=json)
 
 
 @pytest.fixture
-def consortium(database_url: str) -> Iterator[Consortium]:
-    c = Consortium(database_url)
+def consortium(store_url: str) -> Iterator[Members]:
+    c = Members(store_url)
     yield c
-    c.client.close()
-    c.engine.dispose()
+    c.close()
 
 
-def test_me_tells_who_the_token_belongs_to(consortium: Consortium) -> None:
+def test_me_tells_who_the_token_belongs_to(consortium: Members) -> None:
     me = consortium.get("/api/v1/me", consortium.operator_token)
     assert me.status_code == 200
     assert me.json() == {
@@ -71,9 +58,7 @@ def test_me_tells_who_the_token_belongs_to(consortium: Consortium) -> None:
 
 
 @pytest.mark.parametrize("token", [None, "jst_not-a-token", "Basic abc"])
-def test_requests_without_a_live_token_are_refused(
-    consortium: Consortium, token: str | None
-) -> None:
+def test_requests_without_a_live_token_are_refused(consortium: Members, token: str | None) -> None:
     response = consortium.get("/api/v1/partners", token)
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM
@@ -81,7 +66,7 @@ def test_requests_without_a_live_token_are_refused(
     assert response.json()["status"] == 401
 
 
-def test_a_revoked_token_stops_working(consortium: Consortium) -> None:
+def test_a_revoked_token_stops_working(consortium: Members) -> None:
     assert consortium.get("/api/v1/me", consortium.operator_token).status_code == 200
     with session_factory(consortium.engine).begin() as session:
         for row in session.scalars(select(ApiToken)):
@@ -90,14 +75,14 @@ def test_a_revoked_token_stops_working(consortium: Consortium) -> None:
     assert consortium.get("/api/v1/me", consortium.operator_token).status_code == 401
 
 
-def test_tokens_are_stored_only_as_hashes(consortium: Consortium) -> None:
+def test_tokens_are_stored_only_as_hashes(consortium: Members) -> None:
     with consortium.engine.connect() as connection:
         stored = [row[0] for row in connection.execute(text("SELECT token_hash FROM api_tokens"))]
     assert consortium.admin_token not in stored
     assert all(len(h) == 64 for h in stored)
 
 
-def test_admin_manages_partners_and_others_read(consortium: Consortium) -> None:
+def test_admin_manages_partners_and_others_read(consortium: Members) -> None:
     admin, operator = consortium.admin_token, consortium.operator_token
     created = consortium.send(
         "POST",
@@ -153,7 +138,7 @@ def test_admin_manages_partners_and_others_read(consortium: Consortium) -> None:
     ],
 )
 def test_bad_requests_get_problem_documents(
-    consortium: Consortium, method: str, path: str, body: object, status: int
+    consortium: Members, method: str, path: str, body: object, status: int
 ) -> None:
     response = consortium.send(method, path, consortium.admin_token, json=body)
     assert response.status_code == status
@@ -163,7 +148,7 @@ def test_bad_requests_get_problem_documents(
     assert problem["detail"]
 
 
-def test_openapi_and_interactive_docs_are_served_with_no_cdn(consortium: Consortium) -> None:
+def test_openapi_and_interactive_docs_are_served_with_no_cdn(consortium: Members) -> None:
     spec = consortium.get("/openapi.json", None)
     assert spec.status_code == 200
     assert "/api/v1/partners" in spec.json()["paths"]
@@ -178,7 +163,7 @@ def test_openapi_and_interactive_docs_are_served_with_no_cdn(consortium: Consort
         assert len(served.content) > 500
 
 
-def test_cached_lists_follow_every_write(consortium: Consortium) -> None:
+def test_cached_lists_follow_every_write(consortium: Members) -> None:
     admin = consortium.admin_token
     first = consortium.get("/api/v1/partners", admin).json()
     assert consortium.get("/api/v1/partners", admin).json() == first  # served again

@@ -6,16 +6,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from benchmarks.common import ORBITS
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import find_passes
 from jointsat.orbits.stations import Station
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store import passes as stored
 from jointsat.store.database import open_engine, session_factory
@@ -47,7 +47,7 @@ World = tuple[TestClient, dict[str, dict[str, str]]]
 def world(database_url: str) -> Iterator[World]:
     migrate.upgrade(database_url)
     engine = open_engine(database_url)
-    elements = parse_elements((ORBITS / "stations.tle").read_text()).elements[:3]
+    elements = parse_elements(orbit_file("stations.tle").read_text()).elements[:3]
     with session_factory(engine).begin() as session:
         admin = initialise(session, name="admin", now=NOW)
         esa = Partner(code="esa", name="ESA", contribution_share=0.5)
@@ -92,7 +92,7 @@ def _window(days: float = 1.0) -> dict[str, str]:
 
 def test_passes_are_the_library_s_for_what_the_caller_sees(world: World) -> None:
     client, auth = world
-    elements = parse_elements((ORBITS / "stations.tle").read_text()).elements[:3]
+    elements = parse_elements(orbit_file("stations.tle").read_text()).elements[:3]
     for who, site_names in (("admin", list(SITES)), ("esa-view", ["Kiruna", "Malargue"])):
         served = client.get("/api/v1/passes", params=_window(), headers=auth[who])
         assert served.status_code == 200

@@ -6,20 +6,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from benchmarks.common import ORBITS
 from fastapi.testclient import TestClient
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import Agreement, Partner, Role, User, Visibility
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
-ISS_TLE = (ORBITS / "tle-CATNR-25544.txt").read_text()
-STATIONS_TLE = (ORBITS / "stations.tle").read_text()
+ISS_TLE = orbit_file("tle-CATNR-25544.txt").read_text()
+STATIONS_TLE = orbit_file("stations.tle").read_text()
 
 
 class World:

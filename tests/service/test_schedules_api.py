@@ -8,13 +8,13 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from benchmarks.common import ORBITS
 from fastapi.testclient import TestClient
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import (
@@ -46,7 +46,7 @@ World = tuple[TestClient, dict[str, dict[str, str]]]
 def world(database_url: str) -> Iterator[World]:
     migrate.upgrade(database_url)
     engine = open_engine(database_url)
-    elements = parse_elements((ORBITS / "stations.tle").read_text()).elements[:4]
+    elements = parse_elements(orbit_file("stations.tle").read_text()).elements[:4]
     with session_factory(engine).begin() as session:
         admin = initialise(session, name="admin", now=NOW)
         esa = Partner(code="esa", name="ESA", contribution_share=0.6)

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from benchmarks.common import ORBITS
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -17,11 +16,12 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import (
@@ -52,7 +52,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     url = f"sqlite:///{Path(tmp_path_factory.mktemp('fuzz')) / 'store.db'}"
     migrate.upgrade(url)
     engine = open_engine(url)
-    iss = parse_elements((ORBITS / "tle-CATNR-25544.txt").read_text()).elements[0]
+    iss = parse_elements(orbit_file("tle-CATNR-25544.txt").read_text()).elements[0]
     with session_factory(engine).begin() as session:
         TOKENS["admin"] = initialise(session, name="admin", now=NOW)
         esa = Partner(code="esa", name="ESA", contribution_share=1.0)

@@ -38,8 +38,8 @@ from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict
 from jointsat.orbits.elements import parse_elements
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.products import StoredFile, record_product

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import Agreement, GroundStation, Partner, Role, User, Visibility

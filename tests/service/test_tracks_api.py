@@ -26,8 +26,8 @@ from skyfield.api import EarthSatellite, Loader, load, wgs84
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.tracks import horizon_radius_km
 from jointsat.service.app import create_app
-from jointsat.service.settings import Settings
 from jointsat.service.tokens import initialise, issue_token
+from jointsat.settings import Settings
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import (

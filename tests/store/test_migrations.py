@@ -12,8 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from jointsat.settings import Settings
 from jointsat.store import migrate
-from jointsat.store.database import default_database_url, open_engine, session_factory
+from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import (
     Agreement,
     Base,
@@ -91,11 +92,10 @@ def test_rows_keep_utc_times_and_constraints_hold(database_url: str) -> None:
 def test_the_database_url_comes_from_the_environment_or_the_user_data_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert default_database_url({"JOINTSAT_DATABASE_URL": "postgresql://u@h/db"}) == (
-        "postgresql+psycopg://u@h/db"
-    )
+    given = Settings.from_environment({"JOINTSAT_DATABASE_URL": "postgresql://u@h/db"})
+    assert given.database_url == "postgresql+psycopg://u@h/db"
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    url = default_database_url({})
+    url = Settings.from_environment({}).database_url
     assert url == f"sqlite:///{tmp_path}/jointsat/jointsat.db"
     assert (tmp_path / "jointsat").is_dir()
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from benchmarks.common import ORBITS
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.service.planning_world import NOW, PAYLOAD, START, PlanningWorld, earth_request
+from tests.support.data import orbit_file
 
 from jointsat.errors import PlanningInputError
 from jointsat.orbits.elements import parse_elements
@@ -67,7 +67,7 @@ def _window(start: datetime, end: datetime) -> dict[str, str]:
 
 
 def test_the_problem_is_what_the_store_holds(world: PlanningWorld) -> None:
-    group = parse_elements((ORBITS / "stations.tle").read_text()).elements
+    group = parse_elements(orbit_file("stations.tle").read_text()).elements
     stations = {e.object_name.strip(): e for e in group}
     with world.sessions.begin() as session:
         wentian = stations["CSS (WENTIAN)"]  # element sets, no payload: it does not observe

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from benchmarks.common import ORBITS
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import Pass, find_passes
@@ -37,7 +37,7 @@ def _fill(session: Session) -> None:
         session.add(
             GroundStation(name=name, owner=owner, lat_deg=lat, lon_deg=lon, min_elevation_deg=10.0)
         )
-    for e in parse_elements((ORBITS / "stations.tle").read_text()).elements[:4]:
+    for e in parse_elements(orbit_file("stations.tle").read_text()).elements[:4]:
         satellite = Satellite(name=e.object_name, norad_id=e.norad_cat_id)
         satellite.element_sets = [
             ElementSetRecord(epoch=e.epoch, omm=e.to_omm(), source="test", received_at=NOW)

@@ -1,0 +1,1 @@
+"""Support for the tests: the shared data, oracles and the consortium builder."""
