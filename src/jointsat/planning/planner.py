@@ -40,8 +40,8 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
+from jointsat.planning.candidates import Candidates
 from jointsat.planning.memory import accounted, simulate
-from jointsat.planning.opportunities import Candidates
 from jointsat.planning.plan import (
     MemoryUse,
     Objective,
