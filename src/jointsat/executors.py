@@ -1,4 +1,4 @@
-"""Make the worker pools the edge (CLI, service) hands to the pure engines.
+"""Make the worker pools the edge (CLI, service, benchmarks) hands to the pure engines.
 
 The pure packages never start processes: a caller that wants the pass engine
 spread over cores makes a pool here and passes it in
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
@@ -20,3 +22,13 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     """
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+@contextmanager
+def pool_of(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Yield a pool of ``workers`` processes, or None (work in this process) for one."""
+    if workers <= 1:
+        yield None
+        return
+    with process_pool(workers) as pool:
+        yield pool
