@@ -159,8 +159,7 @@ def main() -> None:
         schedule_contacts,
     )
     t = time.perf_counter()
-    prepared = prepare(problem, orbits)
-    opportunities, found = prepared.opportunities, prepared.candidates
+    opportunities, found = prepare(problem, orbits)
     prepared_s = time.perf_counter() - t
     requested = sum(r.gain for r in wanted)
     reachable = sum(wanted[int(r)].gain for r in np.unique(found.request))

@@ -11,14 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from jointsat.orbits.frames import (
-    WGS84_A_KM,
-    WGS84_B_KM,
-    ecef_to_teme,
-    enu_basis,
-    geodetic_to_ecef,
-    gmst82_rad,
-)
+from jointsat.orbits import frames
 from jointsat.orbits.propagation import Clock, Satellite
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.vectors import angle_deg, dot, norm, unit
@@ -112,7 +105,7 @@ class Epochs:
         return cls(
             r.reshape((*shape, 3)),
             err.reshape(shape),
-            gmst82_rad(jd_b, fr_b),
+            frames.gmst82_rad(jd_b, fr_b),
             sun_position_km(jd_b, fr_b),
         )
 
@@ -133,7 +126,7 @@ def _spin(v: FloatArray, gmst: FloatArray) -> FloatArray:
 
 def ground_site(lat: ArrayLike, lon: ArrayLike, alt: ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Return targets' Earth-fixed positions (km) and geodetic verticals."""
-    return geodetic_to_ecef(lat, lon, alt), enu_basis(lat, lon)[..., 2, :]
+    return frames.geodetic_to_ecef(lat, lon, alt), frames.enu_basis(lat, lon)[..., 2, :]
 
 
 def earth_look(
@@ -148,7 +141,7 @@ def earth_look(
     to_sun = unit(_spin(epochs.sun, epochs.gmst) - site)
     sun = np.degrees(np.arcsin(np.clip(dot(to_sun, up), -1.0, 1.0)))
     sun = np.broadcast_to(sun, off_nadir.shape)
-    return off_nadir, elevation, sun, ecef_to_teme(sight, epochs.gmst)
+    return off_nadir, elevation, sun, frames.ecef_to_teme(sight, epochs.gmst)
 
 
 def sky_direction(ra_deg: ArrayLike, dec_deg: ArrayLike) -> FloatArray:
@@ -165,7 +158,7 @@ def sky_look(
     sun_angle = angle_deg(direction, unit(sun - r))
     radius = norm(r)
     with np.errstate(invalid="ignore"):
-        disc = np.degrees(np.arcsin(np.clip(WGS84_A_KM / radius, -1.0, 1.0)))
+        disc = np.degrees(np.arcsin(np.clip(frames.WGS84_A_KM / radius, -1.0, 1.0)))
     limb = angle_deg(direction, unit(-r)) - disc
     shape = sun_angle.shape
     sunlit = np.broadcast_to(is_sunlit(r, sun), shape)
@@ -179,11 +172,11 @@ def _shadow_margin_km(r: FloatArray, sun: FloatArray) -> FloatArray:
     from the Earth's centre to the half-line towards the Sun, less the equatorial
     radius, in the coordinates where the WGS-84 ellipsoid is a sphere.
     """
-    stretch = np.array([1.0, 1.0, WGS84_A_KM / WGS84_B_KM])
+    stretch = np.array([1.0, 1.0, frames.WGS84_A_KM / frames.WGS84_B_KM])
     p = r * stretch
     d = (sun - r) * stretch
     d = d / norm(d)[..., None]
     along = dot(p, d)
     closest_sq = np.maximum(dot(p, p) - along**2, 0.0)
     distance = np.where(along < 0.0, np.sqrt(closest_sq), norm(p))
-    return np.asarray(distance - WGS84_A_KM)
+    return np.asarray(distance - frames.WGS84_A_KM)

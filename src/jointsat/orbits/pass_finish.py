@@ -8,17 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from jointsat.orbits.pass_scan import (
-    Exact,
-    Found,
-    Sites,
-    Window,
-    azimuth_deg,
-    exact_crossing,
-    exact_states,
-)
+from jointsat.orbits.pass_scan import Exact, Found, Sites, Window, azimuth_deg, exact_states
 from jointsat.orbits.propagation import Satellite
-from jointsat.orbits.search import bisect
+from jointsat.orbits.search import bisect, bracket_root
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.vectors import ranges
 
@@ -32,6 +24,7 @@ BoolArray = NDArray[np.bool_]
 NEWTON_ITERATIONS = 3
 NEWTON_TRUST_S = 2.0
 NEWTON_ERROR_S = 1e-3
+EXACT_ROOT_TOLERANCE_S = 1e-4  # bracketing on exact states, when Newton will not settle
 
 
 def finish(
@@ -268,3 +261,33 @@ def _apply_masks(
     }
     keep = np.setdiff1d(np.arange(columns["aos_s"].size), hit)
     return {k: np.concatenate([v[keep], masked[k]]) for k, v in columns.items()}
+
+
+def exact_crossing(
+    satellites: Sequence[Satellite],
+    window: Window,
+    sites: Sites,
+    sat: IntArray,
+    station: IntArray,
+    lo: FloatArray,
+    hi: FloatArray,
+) -> FloatArray:
+    """Return where the exact elevation crosses the threshold in each bracket [lo, hi] (s)."""
+    threshold = sites.sin_threshold[station]
+    f_lo = exact_states(satellites, window, sites, sat, station, lo).sine - threshold
+    f_hi = exact_states(satellites, window, sites, sat, station, hi).sine - threshold
+
+    def exact(t: FloatArray, rows: IntArray | slice) -> FloatArray:
+        at = exact_states(satellites, window, sites, sat[rows], station[rows], t)
+        return np.asarray(at.sine - threshold[rows])
+
+    span = np.maximum(hi - lo, 1e-9)
+    u = bracket_root(
+        lambda u_, rows: exact(lo[rows] + u_ * span[rows], rows),
+        np.zeros(lo.size),
+        np.ones(lo.size),
+        f_lo,
+        f_hi,
+        EXACT_ROOT_TOLERANCE_S / float(span.max(initial=1.0)),
+    )
+    return np.asarray(lo + u * span)

@@ -31,7 +31,7 @@ from jointsat.orbits.frames import enu_basis, geodetic_to_ecef, gmst82_rad, teme
 from jointsat.orbits.propagation import Clock, Satellite, propagate, propagate_rows
 from jointsat.orbits.search import ALL, bracket_root
 from jointsat.orbits.stations import HorizonMask, Station
-from jointsat.orbits.vectors import dot
+from jointsat.orbits.vectors import concat_fields, dot
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -72,7 +72,6 @@ CHUNK_ELEMENTS = 500_000
 # which leaves it within about a millisecond; at an extremum 40 ms leaves the elevation
 # off its peak by under a thousandth of a degree.
 ROOT_TOLERANCE = 1e-4
-EXACT_ROOT_TOLERANCE_S = 1e-4
 
 
 @dataclass(frozen=True)
@@ -193,9 +192,7 @@ class Found:
     def concat(cls, parts: Sequence[Found]) -> Found:
         if not parts:
             return cls(**{name: _EMPTY[name] for name in cls.__dataclass_fields__})
-        return cls(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__)
-        )
+        return concat_fields(cls, parts)
 
 
 _EMPTY: dict[str, NDArray[Any]] = {
@@ -483,36 +480,6 @@ def exact_states(
     with np.errstate(divide="ignore", invalid="ignore"):
         az_rate = (north * east_rate - east * north_rate) / (east * east + north * north)
     return Exact(r, r_ecef, f, df, azimuth_deg(rho, enu), np.degrees(az_rate))
-
-
-def exact_crossing(
-    satellites: Sequence[Satellite],
-    window: Window,
-    sites: Sites,
-    sat: IntArray,
-    station: IntArray,
-    lo: FloatArray,
-    hi: FloatArray,
-) -> FloatArray:
-    """Return where the exact elevation crosses the threshold in each bracket [lo, hi] (s)."""
-    threshold = sites.sin_threshold[station]
-    f_lo = exact_states(satellites, window, sites, sat, station, lo).sine - threshold
-    f_hi = exact_states(satellites, window, sites, sat, station, hi).sine - threshold
-
-    def exact(t: FloatArray, rows: IntArray | slice) -> FloatArray:
-        at = exact_states(satellites, window, sites, sat[rows], station[rows], t)
-        return np.asarray(at.sine - threshold[rows])
-
-    span = np.maximum(hi - lo, 1e-9)
-    u = bracket_root(
-        lambda u_, rows: exact(lo[rows] + u_ * span[rows], rows),
-        np.zeros(lo.size),
-        np.ones(lo.size),
-        f_lo,
-        f_hi,
-        EXACT_ROOT_TOLERANCE_S / float(span.max(initial=1.0)),
-    )
-    return np.asarray(lo + u * span)
 
 
 def azimuth_deg(rho: FloatArray, enu: FloatArray) -> FloatArray:

@@ -24,7 +24,6 @@ from jointsat.orbits.elements import JD_UNIX_EPOCH, Elements
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 _MINUTES_PER_DAY = 1440.0
-DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +168,9 @@ def propagate_rows(
 def error_message(code: int) -> str:
     """Return sgp4's description of an error code."""
     return str(SGP4_ERRORS.get(code, f"sgp4 error {code}"))
+
+
+DAY_S = 86400.0
 
 
 def split_julian(moment: datetime) -> tuple[float, float]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
 import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+T = TypeVar("T")
 
 
 def dot(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -35,3 +40,10 @@ def ranges(first: IntArray, count: IntArray) -> tuple[IntArray, IntArray]:
     owner = np.repeat(np.arange(count.size), count)
     offset = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
     return owner, first[owner] + offset
+
+
+def concat_fields(make: Callable[..., T], parts: Sequence[Any]) -> T:
+    """Return ``make`` of each array field of the dataclasses ``parts`` joined, in order."""
+    return make(
+        *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(parts[0]))
+    )

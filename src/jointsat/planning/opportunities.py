@@ -33,7 +33,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +46,7 @@ from jointsat.orbits.passes import PropagationProblem, find_passes
 from jointsat.orbits.propagation import Clock, Satellite, error_message
 from jointsat.orbits.search import golden_minimum, margin_windows
 from jointsat.orbits.stations import Station
-from jointsat.orbits.vectors import norm
+from jointsat.orbits.vectors import concat_fields, norm
 from jointsat.planning.problem import PlanningProblem
 from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget
 
@@ -143,10 +143,11 @@ def find_opportunities(problem: PlanningProblem, orbits: Sequence[Satellite]) ->
         ]
         earth = [(i, r) for i, r in served if isinstance(r, EarthTarget)]
         sky = [(i, r) for i, r in served if isinstance(r, SkyTarget)]
+        seer = _Seer(problem, s, orbit, rates, clock)
         if earth:
-            found.append(_earth_windows(problem, s, orbit, rates, clock, earth))
+            found.append(_earth_windows(seer, earth))
         if sky:
-            found.append(_sky_windows(problem, s, orbit, rates, clock, sky))
+            found.append(_sky_windows(seer, sky))
     every = _Found.concat(found)
     order = np.lexsort((every.request, every.start_s, every.satellite))
     return Opportunities(
@@ -159,6 +160,16 @@ def find_opportunities(problem: PlanningProblem, orbits: Sequence[Satellite]) ->
         best_off_nadir_deg=every.best_off_nadir_deg[order],
         problems=tuple(problems),
     )
+
+
+class _Seer(NamedTuple):
+    """One satellite of the problem, as the window searches see it."""
+
+    problem: PlanningProblem
+    satellite: int  # indexes problem.satellites
+    orbit: Satellite
+    rates: MotionBounds
+    clock: Clock
 
 
 @dataclass(frozen=True)
@@ -175,9 +186,7 @@ class _Found:
         if not parts:
             ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0)
             return cls(ints, ints, floats, floats, floats, floats)
-        return cls(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__)
-        )
+        return concat_fields(cls, parts)
 
 
 def match_orbits(problem: PlanningProblem, orbits: Sequence[Satellite]) -> list[Satellite]:
@@ -220,15 +229,9 @@ def _first_failure(orbit: Satellite, clock: Clock, horizon_s: float) -> tuple[fl
     return hi, code
 
 
-def _earth_windows(
-    problem: PlanningProblem,
-    satellite: int,
-    orbit: Satellite,
-    rates: MotionBounds,
-    clock: Clock,
-    earth: list[tuple[int, EarthTarget]],
-) -> _Found:
+def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
     """Find one satellite's windows on Earth targets, inside the passes that can hold them."""
+    problem, satellite, orbit, rates, clock = seer
     index = np.array([i for i, _ in earth], dtype=np.int64)
     targets = [r for _, r in earth]
     lat = np.array([r.lat_deg for r in targets])
@@ -317,15 +320,9 @@ def _least_off_nadir(
     return golden_minimum(off_nadir, start, end)
 
 
-def _sky_windows(
-    problem: PlanningProblem,
-    satellite: int,
-    orbit: Satellite,
-    rates: MotionBounds,
-    clock: Clock,
-    sky: list[tuple[int, SkyTarget]],
-) -> _Found:
+def _sky_windows(seer: _Seer, sky: list[tuple[int, SkyTarget]]) -> _Found:
     """Find one satellite's windows on sky targets over their whole windows."""
+    problem, satellite, orbit, rates, clock = seer
     index = np.array([i for i, _ in sky], dtype=np.int64)
     targets = [r for _, r in sky]
     direction = sky_direction([r.ra_deg for r in targets], [r.dec_deg for r in targets])

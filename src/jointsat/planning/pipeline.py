@@ -20,14 +20,6 @@ from jointsat.planning.problem import Downlink, PlanningProblem
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """What the planner chooses among: the opportunities and the candidates within them."""
-
-    opportunities: Opportunities
-    candidates: Candidates
-
-
-@dataclass(frozen=True)
 class Planned:
     """A plan and what it was chosen from (``opportunities.problems``: SGP4 failures)."""
 
@@ -57,10 +49,12 @@ def with_downlinks(
     return dataclasses.replace(problem, downlinks=problem.downlinks + added), added
 
 
-def prepare(problem: PlanningProblem, orbits: Sequence[Satellite]) -> Prepared:
-    """Find the opportunities and make the planner's candidates within them."""
+def prepare(
+    problem: PlanningProblem, orbits: Sequence[Satellite]
+) -> tuple[Opportunities, Candidates]:
+    """Return the opportunities and the planner's candidates within them."""
     opportunities = find_opportunities(problem, orbits)
-    return Prepared(opportunities, candidates(problem, orbits, opportunities))
+    return opportunities, candidates(problem, orbits, opportunities)
 
 
 def plan_problem(
@@ -74,6 +68,7 @@ def plan_problem(
     ``orbits`` are matched to the problem's satellites by catalog number; a
     satellite without one is refused (:class:`PlanningInputError`).
     """
-    prepared = prepare(problem, orbits)
-    found = plan(problem, prepared.candidates, objective, settings or PlannerSettings())
-    return Planned(found, prepared.opportunities, prepared.candidates)
+    opportunities, made = prepare(problem, orbits)
+    return Planned(
+        plan(problem, made, objective, settings or PlannerSettings()), opportunities, made
+    )
