@@ -40,7 +40,7 @@ from benchmarks.scheduling import build_problem
 from jointsat.files import read_demo_elements
 from jointsat.orbits.propagation import group_satellites
 from jointsat.planning.checker import check_plan
-from jointsat.planning.opportunities import candidates, find_opportunities
+from jointsat.planning.pipeline import prepare, with_downlinks
 from jointsat.planning.plan import Objective, Plan
 from jointsat.planning.planner import PlannerSettings, greedy, plan
 from jointsat.planning.problem import Agility, Downlink, Imager, PlanningProblem
@@ -105,16 +105,13 @@ def requests(earth: int, sky: int) -> tuple[Request, ...]:
     return tuple(found)
 
 
-def downlinks(elements: list, imagers: tuple[Imager, ...]) -> tuple[tuple[Downlink, ...], float]:
+def downlinks(elements: list) -> tuple[tuple[Downlink, ...], float]:
     """Return the contacts of the network's fair schedule for the week, and its time."""
     chosen = [e for e in elements if e.norad_cat_id in EARTH | SKY]
     network, _ = build_problem(chosen, agency_stations(20), START, DAYS)
     t = time.perf_counter()
     schedule = solve(network, Policy.FAIR, SolverSettings(time_limit_s=30.0))
-    ids = {s.id for s in imagers}
-    found = tuple(
-        Downlink(c.satellite, c.start, c.end) for c in schedule.contacts if c.satellite in ids
-    )
+    found = tuple(Downlink(c.satellite, c.start, c.end) for c in schedule.contacts)
     return found, time.perf_counter() - t
 
 
@@ -150,18 +147,19 @@ def main() -> None:
         Imager(id=str(n), agility=TELESCOPE_AGILITY, observes=frozenset({Kind.SKY}), **PHOTOMETER)
         for n in SKY
     )
-    contacts, scheduled_s = downlinks(elements, imagers)
+    schedule_contacts, scheduled_s = downlinks(elements)
     wanted = requests(args.earth, args.sky)
-    problem = PlanningProblem(
-        Window(START, START + timedelta(days=DAYS)),
-        tuple(Partner(p, w) for p, w in SHARES.items()),
-        imagers,
-        wanted,
-        contacts,
+    problem, contacts = with_downlinks(
+        PlanningProblem(
+            Window(START, START + timedelta(days=DAYS)),
+            tuple(Partner(p, w) for p, w in SHARES.items()),
+            imagers,
+            wanted,
+        ),
+        schedule_contacts,
     )
     t = time.perf_counter()
-    opportunities = find_opportunities(problem, orbits)
-    found = candidates(problem, orbits, opportunities)
+    opportunities, found = prepare(problem, orbits)
     prepared_s = time.perf_counter() - t
     requested = sum(r.gain for r in wanted)
     reachable = sum(wanted[int(r)].gain for r in np.unique(found.request))

@@ -33,6 +33,7 @@ import numpy as np
 
 from benchmarks.common import agency_stations, leo_satellites
 from benchmarks.passes_scaling import satnogs_stations
+from jointsat.executors import pool_of
 from jointsat.files import read_demo_elements
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes, find_passes
@@ -69,7 +70,8 @@ def build_problem(
         for s in stations
     ]
     t = time.perf_counter()
-    found: Passes = find_passes(elements, sites, start, end, workers=2)
+    with pool_of(2) as pool:
+        found: Passes = find_passes(elements, sites, start, end, executor=pool, parts=2)
     predicted_s = time.perf_counter() - t
     ids = list(SHARES)
     rng = np.random.default_rng(DEMAND_SEED)

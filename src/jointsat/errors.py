@@ -67,3 +67,7 @@ class ArchiveStorageError(JointsatError):
 
     Nothing of the product is left visible when this is raised.
     """
+
+
+class Spot5Error(InputError):
+    """Reject a SPOT5 file that cannot be read, naming the line."""

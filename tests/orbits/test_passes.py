@@ -20,6 +20,7 @@ from sgp4.api import SGP4_ERRORS
 from tests.support.data import orbit_file
 
 from jointsat.errors import InputError, TimeWindowError
+from jointsat.executors import process_pool
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import (
     WGS84_A_KM,
@@ -705,7 +706,10 @@ def test_worker_processes_give_the_same_passes() -> None:
     stations = random_stations(rng, 3)
     end = START + timedelta(hours=12)
     one = find_passes(elements, stations, START, end, min_elevation_deg=5.0)
-    two = find_passes(elements, stations, START, end, min_elevation_deg=5.0, workers=2)
+    with process_pool(2) as pool:
+        two = find_passes(
+            elements, stations, START, end, min_elevation_deg=5.0, executor=pool, parts=2
+        )
     assert two.satellites == one.satellites
     assert two.problems == one.problems
     for column in ("satellite", "station", "aos_s", "tca_s", "los_s", "max_elevation_deg"):

@@ -26,17 +26,12 @@ from tests.support.data import agency_stations, orbit_file
 from jointsat.errors import PlanningInputError
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import WGS84_A_KM, WGS84_B_KM
+from jointsat.orbits.looks import earth_geometry, sky_geometry
 from jointsat.orbits.propagation import Satellite, group_satellites
 from jointsat.orbits.sun import sun_elevation_deg, sun_position_km
 from jointsat.planning import opportunities
-from jointsat.planning.opportunities import (
-    Candidates,
-    Opportunities,
-    candidates,
-    earth_geometry,
-    find_opportunities,
-    sky_geometry,
-)
+from jointsat.planning.candidates import Candidates, candidates
+from jointsat.planning.opportunities import Opportunities, find_opportunities
 from jointsat.planning.problem import Agility, Imager, PlanningOptions, PlanningProblem
 from jointsat.planning.requests import EarthTarget, Kind, Mode, Request, SkyTarget
 from jointsat.scheduling.problem import Partner, Window

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jointsat.planning.candidates import Candidates
 from jointsat.planning.memory import accounted, simulate
-from jointsat.planning.opportunities import Candidates
 from jointsat.planning.plan import Objective, Unserved
 from jointsat.planning.planner import PlannerSettings, greedy, looks_of, plan
 from jointsat.planning.problem import Agility, Downlink, Imager, PlanningProblem

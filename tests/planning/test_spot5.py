@@ -12,8 +12,9 @@ import pytest
 from tests.support.data import shared
 from typer.testing import CliRunner
 
+from jointsat import spot5
 from jointsat.cli import app
-from jointsat.planning import spot5, spot5_search
+from jointsat.spot5 import search as spot5_search
 
 FOLDER = shared("spot5")
 BEST = {r["file"]: r for r in csv.DictReader((FOLDER / "best_known.csv").open(newline=""))}

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 from sgp4.api import SGP4_ERRORS, SatrecArray
 
-from jointsat.orbits.elements import Elements
+from jointsat.orbits.elements import JD_UNIX_EPOCH, Elements
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -167,3 +168,41 @@ def propagate_rows(
 def error_message(code: int) -> str:
     """Return sgp4's description of an error code."""
     return str(SGP4_ERRORS.get(code, f"sgp4 error {code}"))
+
+
+DAY_S = 86400.0
+
+
+def split_julian(moment: datetime) -> tuple[float, float]:
+    """Return a UTC datetime as a split Julian date (jd at midnight, fraction of the day)."""
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = (midnight - datetime(1970, 1, 1, tzinfo=UTC)).days
+    return JD_UNIX_EPOCH + days, (moment - midnight).total_seconds() / DAY_S
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Turn seconds after a start into split Julian dates and datetimes."""
+
+    start: datetime
+    jd0: float
+    fr0: float
+
+    @classmethod
+    def of(cls, start: datetime) -> Clock:
+        """Return the clock of seconds after ``start`` (an aware datetime)."""
+        start = start.astimezone(UTC)
+        return cls(start, *split_julian(start))
+
+    def julian(self, t_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Return seconds after the start as split Julian dates (jd, fraction)."""
+        t = np.asarray(t_s, dtype=float)
+        return np.full(t.shape, self.jd0), self.fr0 + t / DAY_S
+
+    def seconds(self, moment: datetime) -> float:
+        """Return the seconds from the start to ``moment``."""
+        return (moment - self.start).total_seconds()
+
+    def time(self, t_s: float) -> datetime:
+        """Return the UTC datetime ``t_s`` seconds after the start."""
+        return self.start + timedelta(seconds=float(t_s))

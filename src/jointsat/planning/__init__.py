@@ -1,1 +1,1 @@
-"""Plan partners' observations: requests, opportunities, the planner, the SPOT5 benchmark."""
+"""Plan partners' observations: requests, opportunities, candidates, the planner."""

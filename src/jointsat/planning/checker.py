@@ -14,10 +14,9 @@ from itertools import pairwise
 
 import numpy as np
 
-from jointsat.orbits.passes import split_julian
-from jointsat.orbits.propagation import Satellite
+from jointsat.orbits.looks import earth_geometry, sky_geometry
+from jointsat.orbits.propagation import Satellite, split_julian
 from jointsat.planning.memory import simulate
-from jointsat.planning.opportunities import earth_geometry, sky_geometry
 from jointsat.planning.plan import Observation, Plan
 from jointsat.planning.problem import Imager, PlanningProblem
 from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget

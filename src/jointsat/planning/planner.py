@@ -42,8 +42,8 @@ from ortools.sat.python import cp_model
 
 from jointsat import fairness
 from jointsat.fairness import Attempt, Goal, Level, Run, SearchSettings, Status
+from jointsat.planning.candidates import Candidates
 from jointsat.planning.memory import accounted, simulate
-from jointsat.planning.opportunities import Candidates
 from jointsat.planning.plan import (
     MemoryUse,
     Objective,

@@ -22,10 +22,9 @@ from sqlalchemy.orm import Session, selectinload
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.orbits.propagation import Satellite as Orbit
 from jointsat.orbits.propagation import group_satellites
-from jointsat.planning.opportunities import candidates, find_opportunities
+from jointsat.planning.pipeline import plan_problem, with_downlinks
 from jointsat.planning.plan import Objective, Plan
 from jointsat.planning.planner import PlannerSettings
-from jointsat.planning.planner import plan as solve
 from jointsat.planning.problem import Downlink, PlanningProblem
 from jointsat.planning.requests import Request, request_to_dict
 from jointsat.provenance import plan_provenance
@@ -110,13 +109,13 @@ class StorePlanningProblem:
         self.left_out: list[dict[str, Any]] = []
         requests = [self._request(r) for r in self._requests(session)]
         self.schedule = self._schedule(session, schedule_id)
-        self.problem = PlanningProblem(
+        problem = PlanningProblem(
             horizon=Window(start, end),
             partners=shares_of(partners),
             satellites=tuple(i for s in satellites if (i := imager_of(s)) is not None),
             requests=tuple(r for r in requests if r is not None),
-            downlinks=self._downlinks(),
         )
+        self.problem, _ = with_downlinks(problem, self._contacts())
 
     def _requests(self, session: Session) -> list[ObservationRequest]:
         return list(
@@ -173,18 +172,16 @@ class StorePlanningProblem:
             )
         return found
 
-    def _downlinks(self) -> tuple[Downlink, ...]:
-        """Return the schedule's contacts of the planned satellites, clipped to the window."""
+    def _contacts(self) -> list[Downlink]:
+        """Return the schedule's contacts of the planned satellites, as downlinks."""
         if self.schedule is None:
-            return ()
+            return []
         by_row = {s.id: key for key, s in self.satellites.items()}
-        found = []
-        for c in self.schedule.contacts:
-            satellite = by_row.get(c.satellite_id)
-            start, end = max(c.start, self.start), min(c.end_at, self.end)
-            if satellite is not None and end > start:
-                found.append(Downlink(satellite, start, end))
-        return tuple(found)
+        return [
+            Downlink(by_row[c.satellite_id], c.start, c.end_at)
+            for c in self.schedule.contacts
+            if c.satellite_id in by_row
+        ]
 
     def provenance(self) -> dict[str, Any]:
         """Return what the plan was made from: element sets, downlinks, requests, software."""
@@ -276,13 +273,8 @@ def plan_observations(
 ) -> tuple[PlanRecord, Plan, StorePlanningProblem]:
     """Plan the pooled satellites' observations for the window and add the plan to the session."""
     built = StorePlanningProblem(session, start, end, schedule_id=schedule_id)
-    opportunities = find_opportunities(built.problem, built.orbits)
-    found = solve(
-        built.problem,
-        candidates(built.problem, built.orbits, opportunities),
-        objective,
-        settings or PlannerSettings(),
-    )
+    planned = plan_problem(built.problem, built.orbits, objective, settings)
+    found = planned.plan
     problems = [
         {
             "satellite": built.problem.satellites[p.satellite].id,
@@ -290,7 +282,7 @@ def plan_observations(
             "code": p.code,
             "message": p.message,
         }
-        for p in opportunities.problems
+        for p in planned.opportunities.problems
     ]
     record = built.save(session, found, now=now, extra={"propagation_problems": problems})
     return record, found, built

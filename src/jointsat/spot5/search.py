@@ -39,7 +39,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 if TYPE_CHECKING:
-    from jointsat.planning.spot5 import Spot5
+    from jointsat.spot5.instance import Spot5
 
 REJECTED = -1  # a position's choice when the photo is not selected
 _NEVER = -(10**15)  # a knapsack entry no selection reaches
