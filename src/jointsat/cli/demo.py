@@ -19,6 +19,7 @@ from jointsat.files import read_demo_elements, read_demo_stations
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes
 from jointsat.planning.plan import Plan, Unserved
+from jointsat.timelib import format_readable
 
 if TYPE_CHECKING:
     from jointsat.demo import DemoConsortium, Week
@@ -118,15 +119,15 @@ def _print_week(console: Console, week: Week) -> None:
     """Print the week chosen, and the satellites whose element sets are far from it."""
     days = round((week.end - week.start).total_seconds() / 86400.0)
     console.print(
-        f"[bold]jointsat demo[/]: {days} days from {common.utc_text(week.start)} to "
-        f"{common.utc_text(week.end)} UTC, starting the day after the newest element set of "
+        f"[bold]jointsat demo[/]: {days} days from {format_readable(week.start)} to "
+        f"{format_readable(week.end)} UTC, starting the day after the newest element set of "
         f"{week.source} ({escape(week.anchor.object_name)}, "
-        f"epoch {common.utc_text(week.anchor.epoch)} UTC)."
+        f"epoch {format_readable(week.anchor.epoch)} UTC)."
     )
     for stale in week.stale:
         console.print(
             f"Note: {escape(stale.name)} ({stale.norad_id}) has no element set near this week; "
-            f"its nearest, epoch {common.utc_text(stale.epoch)} UTC ({stale.gap_days:.0f} days "
+            f"its nearest, epoch {format_readable(stale.epoch)} UTC ({stale.gap_days:.0f} days "
             "away), is used, so its passes are indicative only."
         )
 
