@@ -24,8 +24,9 @@ from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
+from jointsat.jsonfile import Reader
 from jointsat.scheduling.problem import format_time
-from jointsat.timelib import format_readable
+from jointsat.timelib import format_readable, parse_iso
 
 archive_app = typer.Typer(
     name="archive",
@@ -82,12 +83,7 @@ def _ingest_metadata(metadata_file: Path | None, given: dict[str, Any]) -> Any:
     source = "the metadata" if metadata_file is None else str(metadata_file)
     document: dict[str, Any] = {}
     if metadata_file is not None:
-        try:
-            loaded = json.loads(read_text(metadata_file))
-        except json.JSONDecodeError as error:
-            raise ArchiveInputError(
-                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
-            ) from None
+        loaded = Reader(source, ArchiveInputError).json(read_text(metadata_file))
         if not isinstance(loaded, dict):
             raise ArchiveInputError("the metadata must be a JSON object", source=source)
         document = loaded
@@ -257,7 +253,7 @@ def archive_list(
         table.add_column("bytes", justify="right")
         table.add_column("SHA-256", no_wrap=True)
         for d in documents:
-            start, end = common.parse_utc(d["acquired_start"]), common.parse_utc(d["acquired_end"])
+            start, end = parse_iso(d["acquired_start"]), parse_iso(d["acquired_end"])
             table.add_row(
                 d["id"],
                 str(d["satellite"]),

@@ -67,6 +67,16 @@ def time_option(help_text: str, *names: str, metavar: str = "TIME") -> Any:
     return typer.Option(*names, parser=parse_utc, metavar=metavar, help=help_text)
 
 
+def days_option(help_text: str) -> Any:
+    """Return a typer option for a window's length in days."""
+    return typer.Option(metavar="D", help=help_text)
+
+
+def files_option(help_text: str, *names: str) -> Any:
+    """Return a typer option naming input files (``FILE``); repeat it for several."""
+    return typer.Option(*names, metavar="FILE", help=help_text)
+
+
 def time_window(
     start: datetime, *, days: float | None = None, end: datetime | None = None
 ) -> tuple[datetime, datetime]:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from jointsat.cli import common
 from jointsat.cli.passes import passes_table, predict
+from jointsat.cli.plan import GAIN_COLUMNS, plan_table
 from jointsat.cli.schedule import print_schedule_summary
 from jointsat.files import read_demo_elements, read_demo_stations
 from jointsat.orbits.elements import Elements
@@ -215,22 +216,16 @@ def _print_demo_plan(console: Console, found: Plan, provenance: dict[str, Any]) 
     """Print each partner's gain and share against its entitlement, and requests served."""
     asked = {code: len(ids) for code, ids in provenance["request_ids"].items()}
     served = Counter(o.partner for o in found.observations)
-    table = Table(
-        title=f"{found.objective.value} plan: {len(found.observations)} observations of "
+    title = (
+        f"{found.objective.value} plan: {len(found.observations)} observations of "
         f"{sum(asked.values())} requests"
     )
-    for name in ("partner", "gain", "received", "entitled", "served / asked", "demand met"):
-        table.add_column(name, justify="left" if name == "partner" else "right")
-    for partner, got in found.partners.items():
-        table.add_row(
-            escape(partner),
-            f"{got.gain:,}",
-            f"{got.share_received:.1%}",
-            f"{got.share_entitled:.1%}",
-            f"{served[partner]} / {asked.get(partner, 0)}",
-            "yes" if got.demand_met else "no",
-        )
-    console.print(table)
+    columns = {
+        **GAIN_COLUMNS,
+        "served / asked": lambda partner, _: f"{served[partner]} / {asked.get(partner, 0)}",
+        "demand met": lambda _, got: "yes" if got.demand_met else "no",
+    }
+    console.print(plan_table(found, title, columns))
     unobservable = sum(why is Unserved.NO_OPPORTUNITY for why in found.unserved.values())
     console.print(
         f"status {found.status.value}, gap {found.gap:.2%}, {len(found.observations)} "

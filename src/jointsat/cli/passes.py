@@ -53,19 +53,16 @@ def passes(
     ],
     elements: Annotated[
         list[Path] | None,
-        typer.Option(
-            "--elements",
-            "-e",
-            metavar="FILE",
-            help="Element sets (TLE, 3LE or OMM); repeat for several files.",
+        common.files_option(
+            "Element sets (TLE, 3LE or OMM); repeat for several files.", "--elements", "-e"
         ),
     ] = None,
     stations: Annotated[
         Path | None,
-        typer.Option("--stations", "-s", metavar="FILE", help="Ground stations (CSV or JSON)."),
+        common.files_option("Ground stations (CSV or JSON).", "--stations", "-s"),
     ] = None,
     days: Annotated[
-        float | None, typer.Option(metavar="D", help="Window length in days (or give --end).")
+        float | None, common.days_option("Window length in days (or give --end).")
     ] = None,
     end: Annotated[
         datetime | None, common.time_option("Window end (or give --days).", metavar="ISO8601")
@@ -84,8 +81,7 @@ def passes(
         OutputFormat, typer.Option("--format", "-f", help="Output format.")
     ] = OutputFormat.TABLE,
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
+        Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
     ] = None,
     strict: Annotated[
         bool,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,7 +18,7 @@ from jointsat.cli.common import DatabaseUrl, TimeLimit
 from jointsat.errors import PlanningInputError
 from jointsat.files import read_elements, read_text, write_text
 from jointsat.jsonfile import Reader
-from jointsat.planning.plan import Objective, Plan
+from jointsat.planning.plan import Objective, PartnerGain, Plan
 from jointsat.provenance import element_files as provenance_elements
 from jointsat.provenance import plan_provenance, problem_file
 from jointsat.provenance import schedule_file as provenance_schedule
@@ -30,25 +30,22 @@ if TYPE_CHECKING:
 
 def plan(
     problem: Annotated[
-        Path | None,
-        typer.Option("--problem", metavar="FILE", help="Planning problem JSON (docs/planning.md)."),
+        Path | None, common.files_option("Planning problem JSON (docs/planning.md).", "--problem")
     ] = None,
     elements: Annotated[
         list[Path] | None,
-        typer.Option(
+        common.files_option(
+            "With --problem: the satellites' element sets (TLE or OMM); repeat for several.",
             "--elements",
             "-e",
-            metavar="FILE",
-            help="With --problem: the satellites' element sets (TLE or OMM); repeat for several.",
         ),
     ] = None,
     schedule_file: Annotated[
         Path | None,
-        typer.Option(
-            "--schedule",
-            metavar="FILE",
-            help="With --problem: a network schedule (jointsat schedule) whose contacts "
+        common.files_option(
+            "With --problem: a network schedule (jointsat schedule) whose contacts "
             "empty the satellites' memories.",
+            "--schedule",
         ),
     ] = None,
     from_store: Annotated[
@@ -59,7 +56,7 @@ def plan(
         datetime | None, common.time_option("With --from-store: window start.")
     ] = None,
     days: Annotated[
-        float | None, typer.Option(metavar="D", help="With --from-store: window length in days.")
+        float | None, common.days_option("With --from-store: window length in days.")
     ] = None,
     end: Annotated[datetime | None, common.time_option("With --from-store: window end.")] = None,
     schedule_id: Annotated[
@@ -213,22 +210,43 @@ def _plan_store(
     return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}
 
 
+PlanCell = Callable[[str, PartnerGain], str]
+"""A cell of a partner's row in a plan table, from the partner and its gain."""
+GAIN_COLUMNS: dict[str, PlanCell] = {
+    "gain": lambda _, got: f"{got.gain:,}",
+    "received": lambda _, got: f"{got.share_received:.1%}",
+    "entitled": lambda _, got: f"{got.share_entitled:.1%}",
+}
+
+
+def plan_table(found: Plan, title: str, columns: Mapping[str, PlanCell]) -> Table:
+    """Return a table of each partner of the plan: its name, then the columns' cells."""
+    table = Table(title=title)
+    table.add_column("partner")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for partner, got in found.partners.items():
+        table.add_row(escape(partner), *(cell(partner, got) for cell in columns.values()))
+    return table
+
+
 def print_plan_summary(console: Console, found: Plan) -> None:
     """Print each partner's gain against its share, and how sure the planner is."""
-    table = Table(title=f"{found.objective.value} plan: {len(found.observations)} observations")
-    for name in ("partner", "gain", "normalised", "received", "entitled", "reachable", "asked"):
-        table.add_column(name, justify="left" if name == "partner" else "right")
-    for partner, got in found.partners.items():
-        table.add_row(
-            escape(partner),
-            f"{got.gain:,}",
-            f"{got.normalized:,.1f}",
-            f"{got.share_received:.1%}",
-            f"{got.share_entitled:.1%}",
-            f"{got.reachable_gain:,}",
-            f"{got.requested_gain:,}",
+    title = f"{found.objective.value} plan: {len(found.observations)} observations"
+    console.print(
+        plan_table(
+            found,
+            title,
+            {
+                "gain": GAIN_COLUMNS["gain"],
+                "normalised": lambda _, got: f"{got.normalized:,.1f}",
+                "received": GAIN_COLUMNS["received"],
+                "entitled": GAIN_COLUMNS["entitled"],
+                "reachable": lambda _, got: f"{got.reachable_gain:,}",
+                "asked": lambda _, got: f"{got.requested_gain:,}",
+            },
         )
-    console.print(table)
+    )
     console.print(
         f"status {found.status.value}, gain {found.total_gain:,} of a proven bound "
         f"{found.bound:,.0f} at '{found.levels[-1].name if found.levels else 'total gain'}', "

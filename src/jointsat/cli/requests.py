@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -40,13 +39,8 @@ def requests_import(
     moment = common.now()
     with common.reporting_errors(errors), common.store_errors():
         source = str(path)
-        try:
-            document = json.loads(read_text(path))
-        except json.JSONDecodeError as error:
-            raise PlanningInputError(
-                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
-            ) from None
         read = Reader(source, PlanningInputError)
+        document = read.json(read_text(path))
         if isinstance(document, dict) and "requests" in document:
             document = document["requests"]
         items = read.sequence(document, "requests")
