@@ -8,7 +8,8 @@ from tests.scheduling.instances import random_problem
 
 import jointsat
 from jointsat import api
-from jointsat.planning.opportunities import candidates, find_opportunities
+from jointsat.planning.candidates import candidates
+from jointsat.planning.opportunities import find_opportunities
 from jointsat.planning.planner import plan as plan_candidates
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import EarthTarget

@@ -29,8 +29,7 @@ from jointsat.orbits.passes import Pass, Passes, PropagationProblem, SatelliteId
 from jointsat.orbits.propagation import Satellite, group_satellites, propagate
 from jointsat.orbits.stations import HorizonMask, Station, parse_stations
 from jointsat.orbits.sun import is_sunlit, sun_elevation_deg, sun_position_km
-from jointsat.planning import planner
-from jointsat.planning.opportunities import candidates, find_opportunities
+from jointsat.planning.pipeline import plan_problem
 from jointsat.planning.plan import Objective, Plan
 from jointsat.planning.planner import PlannerSettings
 from jointsat.planning.problem import PlanningProblem
@@ -64,8 +63,7 @@ def plan(
     default) is the weighted leximin of each partner's gain per unit of share, then
     the total gain.
     """
-    opportunities = find_opportunities(problem, orbits)
-    return planner.plan(problem, candidates(problem, orbits, opportunities), objective, settings)
+    return plan_problem(problem, orbits, objective, settings).plan
 
 
 __all__ = [

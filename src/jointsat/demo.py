@@ -27,26 +27,26 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jointsat.archive.blobs import BlobStore
-from jointsat.archive.metadata import metadata_from_dict
+from jointsat.archive.ingest import check_ingest, store_bytes
+from jointsat.archive.metadata import SkyPosition, product_metadata
 from jointsat.errors import StoreError
 from jointsat.files import ElementFiles
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes
 from jointsat.orbits.stations import Station
-from jointsat.planning.plan import Objective, Plan
+from jointsat.planning.plan import Plan
 from jointsat.planning.planner import PlannerSettings
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import EarthTarget, Kind, Mode, Request, SkyTarget
-from jointsat.scheduling import solver
-from jointsat.scheduling.result import Policy, Schedule
+from jointsat.scheduling.result import Schedule
+from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.tokens import initialise
 from jointsat.settings import Settings, user_data_folder
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.planning import plan_observations
-from jointsat.store.products import StoredFile, record_product
 from jointsat.store.requests import fill_request, set_payload
-from jointsat.store.schedules import StoreProblem
+from jointsat.store.schedules import schedule_network
 from jointsat.store.tables import (
     Agreement,
     ContactRecord,
@@ -336,11 +336,7 @@ def archive_plan(session: Session, blobs: BlobStore, plan_id: int, *, now: datet
             "target": observation.target,
         }
         target = observation.target
-        place: dict[str, Any] = (
-            {"footprint": {"type": "Point", "coordinates": [target["lon_deg"], target["lat_deg"]]}}
-            if "lat_deg" in target
-            else {"sky": {"ra_deg": target["ra_deg"], "dec_deg": target["dec_deg"]}}
-        )
+        earth = "lat_deg" in target
         downlink = next(
             (
                 c
@@ -349,25 +345,29 @@ def archive_plan(session: Session, blobs: BlobStore, plan_id: int, *, now: datet
             ),
             None,
         )
-        metadata = metadata_from_dict(
-            {
-                "satellite": observation.satellite.norad_id,
-                "instrument": "imager" if "lat_deg" in target else "photometer",
-                "processing_level": "L0",
-                "acquired_start": observation.start.isoformat(),
-                "acquired_end": observation.end_at.isoformat(),
-                "owners": [codes[observation.partner_id]],
-                "contact_id": None if downlink is None else downlink.id,
-                **place,
-            }
+        metadata = product_metadata(
+            satellite=observation.satellite.norad_id,
+            instrument="imager" if earth else "photometer",
+            processing_level="L0",
+            acquired_start=observation.start,
+            acquired_end=observation.end_at,
+            owners=[codes[observation.partner_id]],
+            contact_id=None if downlink is None else downlink.id,
+            footprint=(
+                {"type": "Point", "coordinates": [target["lon_deg"], target["lat_deg"]]}
+                if earth
+                else None
+            ),
+            sky=None if earth else SkyPosition(target["ra_deg"], target["dec_deg"]),
         )
-        with blobs.writer() as writer:
-            writer.write(json.dumps(note, indent=1, sort_keys=True).encode())
-            blob = writer.commit()
-        name = f"observation-{observation.request_ref}.json"
-        _, created = record_product(
-            session, metadata, [StoredFile(name, blob, "application/json")], now=now
+        ingest = check_ingest(session, metadata, user=None)
+        stored = store_bytes(
+            blobs,
+            f"observation-{observation.request_ref}.json",
+            json.dumps(note, indent=1, sort_keys=True).encode(),
+            "application/json",
         )
+        _, created = ingest.record(session, [stored], now=now)
         new += created
     return new
 
@@ -500,15 +500,15 @@ def run(
             consortium = build(session, elements, stations, now=now)
         yield Built(consortium)
         with sessions() as session:
-            problem = StoreProblem(session, week.start, week.end, now=now)
-            schedule = solver.solve(
-                problem.problem,
-                Policy.FAIR,
-                solver.SolverSettings(time_limit_s=SCHEDULE_TIME_LIMIT_S),
+            record, schedule = schedule_network(
+                session,
+                week.start,
+                week.end,
+                now=now,
+                settings=SolverSettings(time_limit_s=SCHEDULE_TIME_LIMIT_S),
             )
-            record = problem.save(session, schedule, now=now)
             session.commit()
-            shared = {"id": record.id, **schedule.to_dict(), "provenance": record.provenance}
+        shared = {"id": record.id, **schedule.to_dict(), "provenance": record.provenance}
         yield Shared(schedule, shared)
         with sessions() as session:
             plan_record, plan, _ = plan_observations(
@@ -516,12 +516,11 @@ def run(
                 week.start,
                 week.end,
                 now=now,
-                objective=Objective.FAIR,
                 settings=PlannerSettings(time_limit_s=PLAN_TIME_LIMIT_S),
                 schedule_id=record.id,
             )
             session.commit()
-            planned = {"id": plan_record.id, **plan.to_dict(), "provenance": plan_record.provenance}
+        planned = {"id": plan_record.id, **plan.to_dict(), "provenance": plan_record.provenance}
         yield Planned(plan, planned)
         with sessions() as session:
             archived = archive_plan(

@@ -8,10 +8,19 @@ spread over cores makes a pool here and passes it in
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+
+PARALLEL_FROM_ELEMENT_SETS = 40
+"""Element sets from which pass finding is spread over the cores by default."""
+
+
+def default_workers(element_sets: int) -> int:
+    """Return one process per core (at most 8) for jobs worth the start-up, else one."""
+    return min(os.cpu_count() or 1, 8) if element_sets >= PARALLEL_FROM_ELEMENT_SETS else 1
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:

@@ -17,8 +17,9 @@ from tests.support.data import orbit_file, shared
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.propagation import group_satellites
+from jointsat.planning.candidates import candidates
 from jointsat.planning.checker import check_plan
-from jointsat.planning.opportunities import candidates, find_opportunities
+from jointsat.planning.opportunities import find_opportunities
 from jointsat.planning.plan import Objective, Plan
 from jointsat.planning.planner import PlannerSettings, greedy, plan
 from jointsat.planning.problem import Agility, Downlink, Imager, PlanningProblem

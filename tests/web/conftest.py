@@ -133,7 +133,7 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
                 )
             )
             session.commit()
-            record = schedule_network(
+            record, _ = schedule_network(
                 session,
                 day_start,
                 day_start + timedelta(days=1),

@@ -86,7 +86,7 @@ def token_create(
     from jointsat.store.tables import User
 
     with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        with common.store_session(common.store_settings(database_url).database_url) as session:
+        with common.store_session(database_url) as session:
             found = session.scalars(select(User).where(User.name == user)).one_or_none()
             if found is None:
                 raise StoreError(f"no user named {user!r}")
@@ -105,7 +105,7 @@ def token_revoke(
     with (
         common.reporting_errors(Console(stderr=True)),
         common.store_errors(),
-        common.store_session(common.store_settings(database_url).database_url) as session,
+        common.store_session(database_url) as session,
     ):
         row = revoke(session, token_id, now=common.now())
         typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")

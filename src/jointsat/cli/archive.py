@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import mimetypes
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -25,7 +24,9 @@ from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
+from jointsat.jsonfile import Reader
 from jointsat.scheduling.problem import format_time
+from jointsat.timelib import format_readable, parse_iso
 
 archive_app = typer.Typer(
     name="archive",
@@ -82,12 +83,7 @@ def _ingest_metadata(metadata_file: Path | None, given: dict[str, Any]) -> Any:
     source = "the metadata" if metadata_file is None else str(metadata_file)
     document: dict[str, Any] = {}
     if metadata_file is not None:
-        try:
-            loaded = json.loads(read_text(metadata_file))
-        except json.JSONDecodeError as error:
-            raise ArchiveInputError(
-                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
-            ) from None
+        loaded = Reader(source, ArchiveInputError).json(read_text(metadata_file))
         if not isinstance(loaded, dict):
             raise ArchiveInputError("the metadata must be a JSON object", source=source)
         document = loaded
@@ -101,7 +97,7 @@ def _ingest_metadata(metadata_file: Path | None, given: dict[str, Any]) -> Any:
                 f"{_METADATA_OPTIONS[name]} gives {shown!r}",
                 source=source,
             )
-        document[name] = format_time(value) if isinstance(value, datetime) else value
+        document[name] = value
     try:
         return metadata_from_dict(document)
     except ArchiveInputError as exc:
@@ -140,18 +136,10 @@ def archive_ingest(
         str | None, typer.Option(metavar="NAME", help="The instrument (field instrument).")
     ] = None,
     start: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=common.parse_utc,
-            metavar="TIME",
-            help="Start of the acquisition (acquired_start).",
-        ),
+        datetime | None, common.time_option("Start of the acquisition (acquired_start).")
     ] = None,
     end: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=common.parse_utc, metavar="TIME", help="End of the acquisition (acquired_end)."
-        ),
+        datetime | None, common.time_option("End of the acquisition (acquired_end).")
     ] = None,
     level: Annotated[
         str | None,
@@ -169,8 +157,7 @@ def archive_ingest(
     with status 2 before anything is stored; a file refused (its bytes archived already
     with other metadata) stops with status 2, the products printed before it staying.
     """
-    from jointsat.store.database import open_engine, session_factory
-    from jointsat.store.products import DEFAULT_MEDIA_TYPE, StoredFile, record_product, resolve
+    from jointsat.archive.ingest import check_ingest, store_file
 
     errors = Console(stderr=True)
     given = {
@@ -184,36 +171,25 @@ def archive_ingest(
     with common.reporting_errors(errors), common.store_errors():
         with _archive_input_errors(errors, "the metadata"):
             metadata = _ingest_metadata(metadata_file, given)
-        settings = common.store_settings(database_url)
-        store = BlobStore(settings.archive_folder)
-        engine = open_engine(settings.database_url)
+        store = BlobStore(common.store_settings(database_url).archive_folder)
         created = 0
-        try:
-            with session_factory(engine)() as session:
-                # The satellite, owners and contact are checked before any file is stored.
-                with _archive_input_errors(errors, "the metadata"):
-                    resolve(session, metadata)
-                for done, path in enumerate(paths):
-                    with _archive_input_errors(errors, str(path)):
-                        try:
-                            blob = store.put_file(path)
-                        except OSError as exc:
-                            raise JointsatError(
-                                f"{path}: cannot read the file ({exc.strerror or exc}); "
-                                f"{done} product(s) archived before it"
-                            ) from None
-                        media_type = mimetypes.guess_type(path.name)[0] or DEFAULT_MEDIA_TYPE
-                        product, new = record_product(
-                            session,
-                            metadata,
-                            [StoredFile(path.name, blob, media_type)],
-                            now=moment,
-                        )
-                    typer.echo(f"{product.id} {blob.sha256} {path}")
-                    sys.stdout.flush()
-                    created += new
-        finally:
-            engine.dispose()
+        with common.store_session(database_url) as session:
+            # The satellite, owners and contact are checked before any file is stored.
+            with _archive_input_errors(errors, "the metadata"):
+                ingest = check_ingest(session, metadata, user=None)
+            for done, path in enumerate(paths):
+                with _archive_input_errors(errors, str(path)):
+                    try:
+                        stored = store_file(store, path)
+                    except OSError as exc:
+                        raise JointsatError(
+                            f"{path}: cannot read the file ({exc.strerror or exc}); "
+                            f"{done} product(s) archived before it"
+                        ) from None
+                    product, new = ingest.record(session, [stored], now=moment)
+                typer.echo(f"{product.id} {stored.blob.sha256} {path}")
+                sys.stdout.flush()
+                created += new
         errors.print(
             f"{len(paths)} product(s) archived in {escape(str(store.root))}, {created} new",
             highlight=False,
@@ -239,7 +215,7 @@ def archive_list(
     from jointsat.store.tables import Partner
 
     with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        with common.store_session(common.store_settings(database_url).database_url) as session:
+        with common.store_session(database_url) as session:
             codes = {i: code for i, code in session.execute(select(Partner.id, Partner.code))}
             products = list(session.scalars(search(Caller(admin=True), common.now())))
             documents: list[dict[str, Any]] = [
@@ -277,14 +253,14 @@ def archive_list(
         table.add_column("bytes", justify="right")
         table.add_column("SHA-256", no_wrap=True)
         for d in documents:
-            start, end = common.parse_utc(d["acquired_start"]), common.parse_utc(d["acquired_end"])
+            start, end = parse_iso(d["acquired_start"]), parse_iso(d["acquired_end"])
             table.add_row(
                 d["id"],
                 str(d["satellite"]),
                 escape(d["instrument"]),
                 escape(d["processing_level"]),
-                common.utc_text(start),
-                common.utc_text(end)[11:] if start.date() == end.date() else common.utc_text(end),
+                format_readable(start),
+                format_readable(end)[11:] if start.date() == end.date() else format_readable(end),
                 escape(", ".join(d["owners"])),
                 "\n".join(escape(f["name"]) for f in d["files"]),
                 "\n".join(f"{f['size_bytes']:,}" for f in d["files"]),

@@ -33,7 +33,7 @@ def bench_spot5(
     ] = None,
 ) -> None:
     """Solve every SPOT5 instance and print value, proven bound, time, best known, check."""
-    from jointsat.planning import spot5
+    from jointsat import spot5
 
     console = Console()
     errors = Console(stderr=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from rich.table import Table
 
 from jointsat.errors import JointsatError, StoreError
 from jointsat.files import write_text
+from jointsat.timelib import format_readable, parse_iso
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -56,19 +57,24 @@ def now() -> datetime:
 def parse_utc(text: str) -> datetime:
     """Parse an ISO 8601 time into an aware UTC datetime; a time without offset is UTC."""
     try:
-        parsed = datetime.fromisoformat(text.strip().upper())
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 time such as 2024-05-09T00:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parse_iso(text, naive_is_utc=True)
+    except ValueError as error:
+        raise typer.BadParameter(str(error).removeprefix("time ")) from None
 
 
-def utc_text(moment: datetime) -> str:
-    """Return a UTC time for people to read, to the second: ``2024-05-10 00:00:00``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+def time_option(help_text: str, *names: str, metavar: str = "TIME") -> Any:
+    """Return a typer option for an ISO 8601 time, UTC when it has no offset."""
+    return typer.Option(*names, parser=parse_utc, metavar=metavar, help=help_text)
+
+
+def days_option(help_text: str) -> Any:
+    """Return a typer option for a window's length in days."""
+    return typer.Option(metavar="D", help=help_text)
+
+
+def files_option(help_text: str, *names: str) -> Any:
+    """Return a typer option naming input files (``FILE``); repeat it for several."""
+    return typer.Option(*names, metavar="FILE", help=help_text)
 
 
 def time_window(
@@ -89,7 +95,7 @@ def time_window(
     assert end is not None
     if end <= start:
         raise typer.BadParameter(
-            f"the end {utc_text(end)} is not after the start {utc_text(start)}",
+            f"the end {format_readable(end)} is not after the start {format_readable(start)}",
             param_hint="'--end'",
         )
     return start, end
@@ -159,13 +165,19 @@ def redacted(url: str) -> str:
 
 
 @contextmanager
-def store_session(url: str) -> Iterator[Session]:
-    """Yield a session of the store at ``url`` in one transaction; close the engine after."""
+def store_session(database_url: str | None) -> Iterator[Session]:
+    """Yield a session of the store (the URL given, else the environment's), committed at the end.
+
+    Store errors become ``StoreError``; the engine is closed after. Work may commit
+    along the way (an ingest commits each product).
+    """
     from jointsat.store.database import open_engine, session_factory
 
-    engine = open_engine(url)
-    try:
-        with session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
+    with store_errors():
+        engine = open_engine(store_settings(database_url).database_url)
+        try:
+            with session_factory(engine)() as session:
+                yield session
+                session.commit()
+        finally:
+            engine.dispose()

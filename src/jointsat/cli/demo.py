@@ -14,11 +14,13 @@ from rich.table import Table
 
 from jointsat.cli import common
 from jointsat.cli.passes import passes_table, predict
+from jointsat.cli.plan import GAIN_COLUMNS, plan_table
 from jointsat.cli.schedule import print_schedule_summary
 from jointsat.files import read_demo_elements, read_demo_stations
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes
 from jointsat.planning.plan import Plan, Unserved
+from jointsat.timelib import format_readable
 
 if TYPE_CHECKING:
     from jointsat.demo import DemoConsortium, Week
@@ -118,15 +120,15 @@ def _print_week(console: Console, week: Week) -> None:
     """Print the week chosen, and the satellites whose element sets are far from it."""
     days = round((week.end - week.start).total_seconds() / 86400.0)
     console.print(
-        f"[bold]jointsat demo[/]: {days} days from {common.utc_text(week.start)} to "
-        f"{common.utc_text(week.end)} UTC, starting the day after the newest element set of "
+        f"[bold]jointsat demo[/]: {days} days from {format_readable(week.start)} to "
+        f"{format_readable(week.end)} UTC, starting the day after the newest element set of "
         f"{week.source} ({escape(week.anchor.object_name)}, "
-        f"epoch {common.utc_text(week.anchor.epoch)} UTC)."
+        f"epoch {format_readable(week.anchor.epoch)} UTC)."
     )
     for stale in week.stale:
         console.print(
             f"Note: {escape(stale.name)} ({stale.norad_id}) has no element set near this week; "
-            f"its nearest, epoch {common.utc_text(stale.epoch)} UTC ({stale.gap_days:.0f} days "
+            f"its nearest, epoch {format_readable(stale.epoch)} UTC ({stale.gap_days:.0f} days "
             "away), is used, so its passes are indicative only."
         )
 
@@ -214,22 +216,16 @@ def _print_demo_plan(console: Console, found: Plan, provenance: dict[str, Any]) 
     """Print each partner's gain and share against its entitlement, and requests served."""
     asked = {code: len(ids) for code, ids in provenance["request_ids"].items()}
     served = Counter(o.partner for o in found.observations)
-    table = Table(
-        title=f"{found.objective.value} plan: {len(found.observations)} observations of "
+    title = (
+        f"{found.objective.value} plan: {len(found.observations)} observations of "
         f"{sum(asked.values())} requests"
     )
-    for name in ("partner", "gain", "received", "entitled", "served / asked", "demand met"):
-        table.add_column(name, justify="left" if name == "partner" else "right")
-    for partner, got in found.partners.items():
-        table.add_row(
-            escape(partner),
-            f"{got.gain:,}",
-            f"{got.share_received:.1%}",
-            f"{got.share_entitled:.1%}",
-            f"{served[partner]} / {asked.get(partner, 0)}",
-            "yes" if got.demand_met else "no",
-        )
-    console.print(table)
+    columns = {
+        **GAIN_COLUMNS,
+        "served / asked": lambda partner, _: f"{served[partner]} / {asked.get(partner, 0)}",
+        "demand met": lambda _, got: "yes" if got.demand_met else "no",
+    }
+    console.print(plan_table(found, title, columns))
     unobservable = sum(why is Unserved.NO_OPPORTUNITY for why in found.unserved.values())
     console.print(
         f"status {found.status.value}, gap {found.gap:.2%}, {len(found.observations)} "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from rich.table import Table
 from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import JointsatError
+from jointsat.executors import default_workers, pool_of
 from jointsat.files import (
     ElementFiles,
     format_passes_csv,
@@ -30,11 +30,10 @@ from jointsat.files import (
 from jointsat.orbits.elements import ElementsFormat, ParsedElements
 from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
 from jointsat.orbits.stations import Station
+from jointsat.timelib import format_readable
 
 PROGRESS_DELAY_S = 1.0
 """Show the progress bar only once pass finding has run this long."""
-# Element sets from which `jointsat passes` spreads the work over the cores.
-PARALLEL_FROM_ELEMENT_SETS = 40
 
 
 class OutputFormat(StrEnum):
@@ -48,33 +47,25 @@ class OutputFormat(StrEnum):
 def passes(
     start: Annotated[
         datetime,
-        typer.Option(
-            parser=common.parse_utc,
-            metavar="ISO8601",
-            help="Window start, e.g. 2024-05-09T00:00:00Z; UTC if no offset.",
+        common.time_option(
+            "Window start, e.g. 2024-05-09T00:00:00Z; UTC if no offset.", metavar="ISO8601"
         ),
     ],
     elements: Annotated[
         list[Path] | None,
-        typer.Option(
-            "--elements",
-            "-e",
-            metavar="FILE",
-            help="Element sets (TLE, 3LE or OMM); repeat for several files.",
+        common.files_option(
+            "Element sets (TLE, 3LE or OMM); repeat for several files.", "--elements", "-e"
         ),
     ] = None,
     stations: Annotated[
         Path | None,
-        typer.Option("--stations", "-s", metavar="FILE", help="Ground stations (CSV or JSON)."),
+        common.files_option("Ground stations (CSV or JSON).", "--stations", "-s"),
     ] = None,
     days: Annotated[
-        float | None, typer.Option(metavar="D", help="Window length in days (or give --end).")
+        float | None, common.days_option("Window length in days (or give --end).")
     ] = None,
     end: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=common.parse_utc, metavar="ISO8601", help="Window end (or give --days)."
-        ),
+        datetime | None, common.time_option("Window end (or give --days).", metavar="ISO8601")
     ] = None,
     min_elevation_deg: Annotated[
         float,
@@ -90,8 +81,7 @@ def passes(
         OutputFormat, typer.Option("--format", "-f", help="Output format.")
     ] = OutputFormat.TABLE,
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout."),
+        Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
     ] = None,
     strict: Annotated[
         bool,
@@ -138,7 +128,7 @@ def passes(
         elif output_format is OutputFormat.JSON:
             common.emit(format_passes_json(found), output)
         else:
-            start_text, end_text = common.utc_text(found.start), common.utc_text(found.end)
+            start_text, end_text = format_readable(found.start), format_readable(found.end)
             title = f"{len(found)} passes, {start_text} to {end_text} UTC"
             common.emit_table(passes_table(found.rows(), title), output)
 
@@ -175,14 +165,16 @@ def predict(
         common.warn(errors, f"skipped {len(element_files.problems)} unreadable element set(s)")
     if not element_files.elements:
         raise JointsatError(f"no usable element sets in {', '.join(element_files.sources)}")
-    with _progress_callback(errors) as progress:
+    n = workers or default_workers(len(element_files.elements))
+    with _progress_callback(errors) as progress, pool_of(n) as pool:
         found = find_passes(
             element_files.elements,
             stations,
             start,
             end,
             min_elevation_deg=min_elevation_deg,
-            workers=workers or _default_workers(len(element_files.elements)),
+            executor=pool,
+            parts=n,
             progress=progress,
         )
     for failure in found.problems:
@@ -190,15 +182,10 @@ def predict(
         common.warn(
             errors,
             f"{satellite.name} ({satellite.norad_id}): SGP4 error {failure.code} "
-            f"({failure.message}) from {common.utc_text(failure.time)} UTC on; "
+            f"({failure.message}) from {format_readable(failure.time)} UTC on; "
             "passes after it are lost",
         )
     return found
-
-
-def _default_workers(element_sets: int) -> int:
-    """Return one process per core (at most 8) for jobs worth the start-up, else one."""
-    return min(os.cpu_count() or 1, 8) if element_sets >= PARALLEL_FROM_ELEMENT_SETS else 1
 
 
 class DelayedProgress:
@@ -254,9 +241,9 @@ _PASS_TABLE_COLUMNS: tuple[tuple[str, bool, _PassCell], ...] = (
     # header, shown in the compact table, cell
     ("satellite", True, lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"),
     ("station", True, lambda p: p.station.name),
-    ("AOS (UTC)", True, lambda p: common.utc_text(p.aos)),
-    ("TCA", False, lambda p: common.utc_text(p.tca)[11:]),
-    ("LOS", True, lambda p: common.utc_text(p.los)[11:]),
+    ("AOS (UTC)", True, lambda p: format_readable(p.aos)),
+    ("TCA", False, lambda p: format_readable(p.tca)[11:]),
+    ("LOS", True, lambda p: format_readable(p.los)[11:]),
     ("max el °", True, lambda p: f"{p.max_elevation_deg:.1f}"),
     ("AOS az °", False, lambda p: f"{p.aos_azimuth_deg:.1f}"),
     ("LOS az °", False, lambda p: f"{p.los_azimuth_deg:.1f}"),

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,12 +13,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jointsat import __version__
 from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl, TimeLimit
 from jointsat.errors import PlanningInputError
 from jointsat.files import read_elements, read_text, write_text
-from jointsat.planning.plan import Objective, Plan
+from jointsat.jsonfile import Reader
+from jointsat.planning.plan import Objective, PartnerGain, Plan
+from jointsat.provenance import element_files as provenance_elements
+from jointsat.provenance import plan_provenance, problem_file
+from jointsat.provenance import schedule_file as provenance_schedule
+from jointsat.timelib import format_readable
 
 if TYPE_CHECKING:
     from jointsat.planning.planner import PlannerSettings
@@ -28,25 +30,22 @@ if TYPE_CHECKING:
 
 def plan(
     problem: Annotated[
-        Path | None,
-        typer.Option("--problem", metavar="FILE", help="Planning problem JSON (docs/planning.md)."),
+        Path | None, common.files_option("Planning problem JSON (docs/planning.md).", "--problem")
     ] = None,
     elements: Annotated[
         list[Path] | None,
-        typer.Option(
+        common.files_option(
+            "With --problem: the satellites' element sets (TLE or OMM); repeat for several.",
             "--elements",
             "-e",
-            metavar="FILE",
-            help="With --problem: the satellites' element sets (TLE or OMM); repeat for several.",
         ),
     ] = None,
     schedule_file: Annotated[
         Path | None,
-        typer.Option(
-            "--schedule",
-            metavar="FILE",
-            help="With --problem: a network schedule (jointsat schedule) whose contacts "
+        common.files_option(
+            "With --problem: a network schedule (jointsat schedule) whose contacts "
             "empty the satellites' memories.",
+            "--schedule",
         ),
     ] = None,
     from_store: Annotated[
@@ -54,20 +53,12 @@ def plan(
         typer.Option("--from-store", help="Plan the store's satellites and requests and save it."),
     ] = False,
     start: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=common.parse_utc, metavar="TIME", help="With --from-store: window start."
-        ),
+        datetime | None, common.time_option("With --from-store: window start.")
     ] = None,
     days: Annotated[
-        float | None, typer.Option(metavar="D", help="With --from-store: window length in days.")
+        float | None, common.days_option("With --from-store: window length in days.")
     ] = None,
-    end: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=common.parse_utc, metavar="TIME", help="With --from-store: window end."
-        ),
-    ] = None,
+    end: Annotated[datetime | None, common.time_option("With --from-store: window end.")] = None,
     schedule_id: Annotated[
         int | None,
         typer.Option(
@@ -140,8 +131,7 @@ def _plan_file(
     """Plan a problem file over the element files' orbits, with a schedule's contacts."""
     # The planning pipeline (orbits, opportunities, candidates) is imported only here.
     from jointsat.orbits.propagation import group_satellites
-    from jointsat.planning.opportunities import candidates, find_opportunities
-    from jointsat.planning.planner import plan as solve
+    from jointsat.planning.pipeline import plan_problem, with_downlinks
     from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
 
     text = read_text(path)
@@ -149,54 +139,33 @@ def _plan_file(
     element_files = read_elements(element_paths)
     for problem in element_files.problems:
         common.warn(errors, str(problem))
-    provenance: dict[str, Any] = {
-        "problem_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "elements": {
-            str(p): hashlib.sha256(read_text(p).encode()).hexdigest() for p in element_paths
-        },
-    }
+    sources = [
+        problem_file(text),
+        provenance_elements({str(p): read_text(p) for p in element_paths}),
+    ]
     if schedule_path is not None:
         schedule_text = read_text(schedule_path)
+        read = Reader(str(schedule_path), PlanningInputError)
+        contacts = downlinks_from_schedule(read.json(schedule_text), source=str(schedule_path))
         try:
-            schedule_document = json.loads(schedule_text)
-        except json.JSONDecodeError as error:
-            raise PlanningInputError(
-                f"not valid JSON: {error.msg}",
-                source=str(schedule_path),
-                location=f"line {error.lineno}",
-            ) from None
-        contacts = downlinks_from_schedule(schedule_document, source=str(schedule_path))
-        ours = {s.id for s in found_problem.satellites}
-        horizon = found_problem.horizon
-        added = tuple(
-            dataclasses.replace(d, start=max(d.start, horizon.start), end=min(d.end, horizon.end))
-            for d in contacts
-            if d.satellite in ours and d.end > horizon.start and d.start < horizon.end
-        )
-        if contacts and not added:
-            common.warn(
-                errors,
-                f"{schedule_path}: none of its {len(contacts)} contacts is of a satellite of "
-                "the problem within its horizon",
-            )
-        try:
-            found_problem = dataclasses.replace(
-                found_problem, downlinks=found_problem.downlinks + added
-            )
+            found_problem, added = with_downlinks(found_problem, contacts)
         except PlanningInputError as error:
             raise PlanningInputError(
                 f"{error.reason} (with the contacts of {schedule_path})",
                 source=str(path),
                 location=error.location,
             ) from None
-        provenance["schedule"] = {
-            "file": str(schedule_path),
-            "sha256": hashlib.sha256(schedule_text.encode()).hexdigest(),
-            "downlinks_added": len(added),
-        }
-    orbits = group_satellites(element_files.elements)
+        if contacts and not added:
+            common.warn(
+                errors,
+                f"{schedule_path}: none of its {len(contacts)} contacts is of a satellite of "
+                "the problem within its horizon",
+            )
+        sources.append(provenance_schedule(str(schedule_path), schedule_text, len(added)))
     try:
-        opportunities = find_opportunities(found_problem, orbits)
+        planned = plan_problem(
+            found_problem, group_satellites(element_files.elements), objective, settings
+        )
     except PlanningInputError as error:  # a satellite of the problem without an orbit
         if error.source != "<string>":
             raise
@@ -205,21 +174,14 @@ def _plan_file(
             source=str(path),
             location=error.location,
         ) from None
-    for failure in opportunities.problems:
+    for failure in planned.opportunities.problems:
         common.warn(
             errors,
             f"satellite {found_problem.satellites[failure.satellite].id}: SGP4 error "
-            f"{failure.code} ({failure.message}) from {common.utc_text(failure.time)} UTC on; "
+            f"{failure.code} ({failure.message}) from {format_readable(failure.time)} UTC on; "
             "no observation after it",
         )
-    found = solve(
-        found_problem,
-        candidates(found_problem, orbits, opportunities),
-        objective,
-        settings,
-    )
-    provenance["jointsat"] = __version__
-    return found, {**found.to_dict(), "provenance": provenance}
+    return planned.plan, {**planned.plan.to_dict(), "provenance": plan_provenance(*sources)}
 
 
 def _plan_store(
@@ -233,44 +195,58 @@ def _plan_store(
     now: datetime,
 ) -> tuple[Plan, dict[str, Any]]:
     """Plan the store's satellites and requests for the window and save the plan."""
-    from jointsat.store.database import open_engine, session_factory
     from jointsat.store.planning import plan_observations
 
-    engine = open_engine(common.store_settings(database_url).database_url)
-    try:
-        with common.store_errors(), session_factory(engine)() as session:
-            record, found, _ = plan_observations(
-                session,
-                start,
-                end,
-                now=now,
-                objective=objective,
-                settings=settings,
-                schedule_id=schedule_id,
-            )
-            session.commit()
-            document = {"id": record.id, **found.to_dict(), "provenance": record.provenance}
-    finally:
-        engine.dispose()
-    return found, document
+    with common.store_session(database_url) as session:
+        record, found, _ = plan_observations(
+            session,
+            start,
+            end,
+            now=now,
+            objective=objective,
+            settings=settings,
+            schedule_id=schedule_id,
+        )
+    return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}
+
+
+PlanCell = Callable[[str, PartnerGain], str]
+"""A cell of a partner's row in a plan table, from the partner and its gain."""
+GAIN_COLUMNS: dict[str, PlanCell] = {
+    "gain": lambda _, got: f"{got.gain:,}",
+    "received": lambda _, got: f"{got.share_received:.1%}",
+    "entitled": lambda _, got: f"{got.share_entitled:.1%}",
+}
+
+
+def plan_table(found: Plan, title: str, columns: Mapping[str, PlanCell]) -> Table:
+    """Return a table of each partner of the plan: its name, then the columns' cells."""
+    table = Table(title=title)
+    table.add_column("partner")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for partner, got in found.partners.items():
+        table.add_row(escape(partner), *(cell(partner, got) for cell in columns.values()))
+    return table
 
 
 def print_plan_summary(console: Console, found: Plan) -> None:
     """Print each partner's gain against its share, and how sure the planner is."""
-    table = Table(title=f"{found.objective.value} plan: {len(found.observations)} observations")
-    for name in ("partner", "gain", "normalised", "received", "entitled", "reachable", "asked"):
-        table.add_column(name, justify="left" if name == "partner" else "right")
-    for partner, got in found.partners.items():
-        table.add_row(
-            escape(partner),
-            f"{got.gain:,}",
-            f"{got.normalized:,.1f}",
-            f"{got.share_received:.1%}",
-            f"{got.share_entitled:.1%}",
-            f"{got.reachable_gain:,}",
-            f"{got.requested_gain:,}",
+    title = f"{found.objective.value} plan: {len(found.observations)} observations"
+    console.print(
+        plan_table(
+            found,
+            title,
+            {
+                "gain": GAIN_COLUMNS["gain"],
+                "normalised": lambda _, got: f"{got.normalized:,.1f}",
+                "received": GAIN_COLUMNS["received"],
+                "entitled": GAIN_COLUMNS["entitled"],
+                "reachable": lambda _, got: f"{got.reachable_gain:,}",
+                "asked": lambda _, got: f"{got.requested_gain:,}",
+            },
         )
-    console.print(table)
+    )
     console.print(
         f"status {found.status.value}, gain {found.total_gain:,} of a proven bound "
         f"{found.bound:,.0f} at '{found.levels[-1].name if found.levels else 'total gain'}', "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +14,9 @@ from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.files import read_text
+from jointsat.jsonfile import Reader
 from jointsat.planning.requests import request_from_dict
-from jointsat.scheduling.problem import Reader
+from jointsat.timelib import format_readable
 
 requests_app = typer.Typer(
     name="requests", help="Import and list partners' observation requests.", no_args_is_help=True
@@ -39,17 +39,12 @@ def requests_import(
     moment = common.now()
     with common.reporting_errors(errors), common.store_errors():
         source = str(path)
-        try:
-            document = json.loads(read_text(path))
-        except json.JSONDecodeError as error:
-            raise PlanningInputError(
-                f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}"
-            ) from None
         read = Reader(source, PlanningInputError)
+        document = read.json(read_text(path))
         if isinstance(document, dict) and "requests" in document:
             document = document["requests"]
         items = read.sequence(document, "requests")
-        with common.store_session(common.store_settings(database_url).database_url) as session:
+        with common.store_session(database_url) as session:
             owner = session.scalars(select(Partner).where(Partner.code == partner)).one_or_none()
             if owner is None:
                 raise StoreError(f"no partner with code {partner!r}")
@@ -100,7 +95,7 @@ def requests_list(
     from jointsat.store.tables import ObservationRequest, Partner
 
     with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        with common.store_session(common.store_settings(database_url).database_url) as session:
+        with common.store_session(database_url) as session:
             query = (
                 select(ObservationRequest)
                 .options(selectinload(ObservationRequest.partner))
@@ -120,7 +115,7 @@ def requests_list(
                     else f"RA {d['ra_deg']:.3f}, Dec {d['dec_deg']:.3f}"
                 )
                 window = (
-                    f"{common.utc_text(r.window_start)} to {common.utc_text(r.window_end)}"
+                    f"{format_readable(r.window_start)} to {format_readable(r.window_end)}"
                     if r.window_start and r.window_end
                     else "any"
                 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,12 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jointsat import __version__
 from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl, TimeLimit
 from jointsat.errors import ProblemInputError
 from jointsat.files import read_text
-from jointsat.scheduling.problem import Problem, format_time
+from jointsat.jsonfile import Reader
+from jointsat.provenance import file_replan, problem_file, schedule_provenance
+from jointsat.scheduling.problem import Problem
 from jointsat.scheduling.result import Policy, contact_pass_ids
 
 if TYPE_CHECKING:
@@ -39,10 +39,7 @@ def schedule(
         typer.Option("--week", help="Schedule the store's pooled network for a week and save it."),
     ] = False,
     start: Annotated[
-        datetime | None,
-        typer.Option(
-            parser=common.parse_utc, metavar="TIME", help="With --week: its start (default: now)."
-        ),
+        datetime | None, common.time_option("With --week: its start (default: now).")
     ] = None,
     policy: Annotated[Policy, typer.Option(help="How to share the network.")] = Policy.FAIR,
     time_limit: TimeLimit = 30.0,
@@ -76,12 +73,7 @@ def replan(
             metavar="STATION START END", help="The station that fails, from START to END (UTC)."
         ),
     ],
-    now: Annotated[
-        datetime,
-        typer.Option(
-            parser=common.parse_utc, metavar="TIME", help="Contacts started before it are kept."
-        ),
-    ],
+    now: Annotated[datetime, common.time_option("Contacts started before it are kept.")],
     policy: Annotated[
         Policy | None,
         typer.Option(help="How to share the network (default: the schedule's own policy)."),
@@ -108,13 +100,9 @@ def replan(
             settings=solver.SolverSettings(time_limit_s=time_limit),
         )
         document = found.to_dict()
-        document["provenance"] = {
-            "problem_sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "replaces": str(schedule_file),
-            "outage": {"station": station, "start": format_time(begins), "end": format_time(ends)},
-            "now": format_time(now),
-            "jointsat": __version__,
-        }
+        document["provenance"] = schedule_provenance(
+            problem_file(text), file_replan(str(schedule_file), (station, begins, ends), now)
+        )
         common.emit(json.dumps(document, indent=2) + "\n", output)
         print_schedule_summary(errors, found)
 
@@ -130,46 +118,33 @@ def _schedule_file(
         policy,
         solver.SolverSettings(time_limit_s=time_limit),
     )
-    document = found.to_dict()
-    document["provenance"] = {
-        "problem_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "jointsat": __version__,
-    }
-    return found, document
+    return found, {**found.to_dict(), "provenance": schedule_provenance(problem_file(text))}
 
 
 def _schedule_week(
     database_url: str | None, start: datetime, policy: Policy, time_limit: float, *, now: datetime
 ) -> tuple[Schedule, dict[str, Any]]:
     """Schedule the store's pooled network for the week from ``start`` and save it."""
-    from jointsat.scheduling import solver
-    from jointsat.store.database import open_engine, session_factory
-    from jointsat.store.schedules import StoreProblem
+    from jointsat.scheduling.solver import SolverSettings
+    from jointsat.store.schedules import schedule_network
 
-    engine = open_engine(common.store_settings(database_url).database_url)
-    try:
-        with common.store_errors(), session_factory(engine)() as session:
-            built = StoreProblem(session, start, start + timedelta(days=WEEK_DAYS), now=now)
-            found = solver.solve(
-                built.problem, policy, solver.SolverSettings(time_limit_s=time_limit)
-            )
-            record = built.save(session, found, now=now)
-            session.commit()
-            document = {"id": record.id, **found.to_dict(), "provenance": record.provenance}
-    finally:
-        engine.dispose()
-    return found, document
+    with common.store_session(database_url) as session:
+        record, found = schedule_network(
+            session,
+            start,
+            start + timedelta(days=WEEK_DAYS),
+            now=now,
+            policy=policy,
+            settings=SolverSettings(time_limit_s=time_limit),
+        )
+    return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(read_text(path))
-    except json.JSONDecodeError as error:
-        raise ProblemInputError(
-            f"not valid JSON: {error.msg}", source=str(path), location=f"line {error.lineno}"
-        ) from None
+    read = Reader(str(path), ProblemInputError)
+    document = read.json(read_text(path))
     if not isinstance(document, dict):
-        raise ProblemInputError("must be a JSON object", source=str(path))
+        raise read.error("must be a JSON object", "")
     return document
 
 

@@ -155,7 +155,6 @@ def find_passes(
     executor: Executor | None = None,
     parts: int = 1,
     progress: ProgressCallback | None = None,
-    workers: int = 1,
 ) -> Passes:
     """Find every pass of every satellite over every station between start and end.
 
@@ -166,8 +165,7 @@ def find_passes(
     the satellites are split into ``parts`` blocks, each a task on it (SGP4
     holds the GIL: give a process pool, :func:`jointsat.executors.process_pool`);
     without one, everything runs here. ``progress(done, total)`` is called as
-    work advances. ``workers`` > 1 without an executor makes a process pool of
-    that many (kept for the CLI; give ``executor`` and ``parts`` instead).
+    work advances.
 
     AOS and LOS are the times the elevation crosses the station's threshold,
     TCA the time of greatest elevation. Passes cut by the window's edges are
@@ -176,14 +174,6 @@ def find_passes(
     start, end = _check_window(start, end)
     satellites = group_satellites(elements)
     sites = Sites.build(stations, min_elevation_deg)
-    if workers > 1 and executor is None and len(satellites) > 1:
-        # TODO(issue13): CLI shim; delete once the CLI hands in an executor.
-        from jointsat.executors import process_pool
-
-        with process_pool(min(workers, len(satellites))) as pool:
-            return _in_parts(
-                pool, satellites, stations, start, end, min_elevation_deg, workers, progress
-            )
     if executor is not None and parts > 1 and len(satellites) > 1:
         return _in_parts(
             executor, satellites, stations, start, end, min_elevation_deg, parts, progress

@@ -33,7 +33,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,9 +53,6 @@ from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
-
-if TYPE_CHECKING:
-    from jointsat.planning.candidates import Candidates
 
 # Window edges are bisected until the bracket is this short, and the edge is put at
 # its end inside the window: every edge is within 0.005 s of the true one.
@@ -361,13 +358,3 @@ def _sky_windows(seer: _Seer, sky: list[tuple[int, SkyTarget]]) -> _Found:
         start.copy(),
         np.full(span.size, np.nan),
     )
-
-
-def candidates(
-    problem: PlanningProblem, orbits: Sequence[Satellite], opportunities: Opportunities
-) -> Candidates:
-    """Return :func:`jointsat.planning.candidates.candidates` (moved there)."""
-    # TODO(issue13): CLI shim; delete once the CLI plans through planning.pipeline.
-    from jointsat.planning import candidates as made
-
-    return made.candidates(problem, orbits, opportunities)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jointsat.errors import InputError, ProblemInputError
-from jointsat.jsonfile import Reader as Reader  # TODO(issue13): CLI shim (import it from jsonfile)
+from jointsat.jsonfile import Reader
 
 SHARE_TOLERANCE = 1e-6  # shares and operator fractions must sum to 1 within this
 

@@ -194,11 +194,15 @@ def schedule_network(
     now: datetime,
     policy: Policy = Policy.FAIR,
     settings: solver.SolverSettings | None = None,
-) -> ScheduleRecord:
-    """Schedule the pooled network for the window and add the schedule to the session."""
+) -> tuple[ScheduleRecord, Schedule]:
+    """Schedule the pooled network for the window and add the schedule to the session.
+
+    One path for every caller (``jointsat schedule --week``, the service, the demo):
+    return the record added and the schedule solved.
+    """
     found = StoreProblem(session, start, end, now=now)
     result = solver.solve(found.problem, policy, settings)
-    return found.save(session, result, now=now)
+    return found.save(session, result, now=now), result
 
 
 def replan_network(

@@ -182,7 +182,7 @@ def create_schedule(
 ) -> SchedulePublic:
     """Schedule the pooled network for a window by policy and keep it (consortium admin)."""
     try:
-        record = schedule_network(
+        record, _ = schedule_network(
             session,
             body.start,
             body.end,
