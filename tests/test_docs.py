@@ -214,7 +214,7 @@ class Shell:
 
     def demo(self, command: Command, where: str) -> str:
         """Run a demo command, or give what the session's first run of it wrote."""
-        known = self.demos.runs.get(command.text)
+        known = self.demos.runs.get(shlex.join(command.argv))
         if known is None:
             before = files_of(self.folder)
             stdout = self.shell(command.text, where)
@@ -223,7 +223,7 @@ class Shell:
                 if before.get(path) != stamp:
                     (files / path).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(self.folder / path, files / path)
-            known = self.demos.runs[command.text] = DemoRun(files, stdout)
+            known = self.demos.runs[shlex.join(command.argv)] = DemoRun(files, stdout)
         else:
             shutil.copytree(known.files, self.folder, dirs_exist_ok=True)
         return known.stdout
