@@ -117,12 +117,24 @@ def commands(body: str, lang: str = "sh") -> list[Command]:
                 out[-1] = Command(out[-1].text, (*out[-1].output, line))
             continue
         line = line.removeprefix("$ ")
-        while line.endswith("\\") and i < len(lines):
-            line = line[:-1].rstrip() + " " + lines[i].strip()
+        while i < len(lines) and (line.endswith("\\") or not closed(line)):
+            if line.endswith("\\"):
+                line = line[:-1].rstrip() + " " + lines[i].strip()
+            else:
+                line = line + "\n" + lines[i]
             i += 1
         if line and not line.startswith("#"):
             out.append(Command(line))
     return out
+
+
+def closed(line: str) -> bool:
+    """Whether a command's quotes are closed (a quoted argument may span lines)."""
+    try:
+        shlex.split(line, comments=True)
+    except ValueError:
+        return False
+    return True
 
 
 def printed(expected: str, stdout: str) -> bool:
