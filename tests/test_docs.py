@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN = ("python", "sh", "console")
 BLOCK = re.compile(
-    r"(?:<!-- doc-test: (?P<kind>skip|file) (?P<arg>.*?) -->\n)?^```(?P<lang>\w*)\n(?P<body>.*?)^```",
+    r"(?:<!-- doc-test: (?P<kind>skip|file) (?P<arg>.*?) -->\n)?"
+    r"^```(?P<lang>\w*)\n(?P<body>.*?)^```",
     re.S | re.M,
 )
 GIVEN = re.compile(r"<!-- doc-test: given (?P<names>.*?) -->")
@@ -190,8 +191,8 @@ class Shell:
 
     def run(self, command: Command, where: str) -> None:
         argv = command.argv
-        prefix = [a for a in argv[: next((i for i, a in enumerate(argv) if not ASSIGNMENT.match(a)), len(argv))]]
-        words = argv[len(prefix) :]
+        n = next((i for i, a in enumerate(argv) if not ASSIGNMENT.match(a)), len(argv))
+        prefix, words = argv[:n], argv[n:]
         program = Path(words[0]).name if words else ""
         if program == "export":
             for assignment in words[1:]:
@@ -207,7 +208,9 @@ class Shell:
         else:
             stdout = self.shell(command.text.replace(DOC_PORT, f"127.0.0.1:{self.port}"), where)
         for line in command.output:
-            assert printed(line, stdout), f"{where}: {command.text} did not print {line!r}:\n{stdout}"
+            assert printed(line, stdout), (
+                f"{where}: {command.text} did not print {line!r}:\n{stdout}"
+            )
         tokens = TOKEN.findall(stdout)
         if tokens:
             self.env["TOKEN"] = tokens[-1]
@@ -243,7 +246,12 @@ class Shell:
     def serve(self, prefix: list[str], words: list[str]) -> None:
         env = dict(self.env, **dict(a.split("=", 1) for a in prefix))
         server = subprocess.Popen(
-            [str(self.folder / ".doc-test" / "bin" / "jointsat"), *words[1:], "--port", str(self.port)],
+            [
+                str(self.folder / ".doc-test" / "bin" / "jointsat"),
+                *words[1:],
+                "--port",
+                str(self.port),
+            ],
             cwd=self.folder,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -254,7 +262,9 @@ class Shell:
         while True:
             assert server.poll() is None, f"jointsat serve stopped with status {server.returncode}"
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/openapi.json", timeout=5).close()
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/openapi.json", timeout=5
+                ).close()
                 return
             except (urllib.error.URLError, ConnectionError):
                 assert time.monotonic() < deadline, "jointsat serve did not answer"
