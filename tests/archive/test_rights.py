@@ -21,7 +21,6 @@ from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import ProductMetadata
 from jointsat.archive.rights import Caller, DataTerms, may_see, release_times
 from jointsat.errors import ArchiveInputError
-from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.products import StoredFile, record_product, visible_to
 from jointsat.store.tables import Agreement, Partner, Product, Satellite, SatelliteOperator
@@ -62,9 +61,8 @@ def test_bad_inputs_are_refused() -> None:
 
 
 @pytest.fixture
-def sessions(database_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
+def sessions(store_url: str, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = open_engine(store_url)
     factory = session_factory(engine)
     with factory.begin() as session:
         for pid, terms in TERMS.items():

@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,6 @@ from typer.testing import CliRunner, Result
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict, product_id
 from jointsat.cli import app
-from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.products import StoredFile, record_product
 from jointsat.store.tables import Partner, Product, Satellite, SatelliteOperator
@@ -40,13 +39,14 @@ def invoke(*args: str) -> Result:
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_sqlite_store: Callable[[Path], str]
+) -> str:
     """Return the URL of a migrated SQLite store with CHEOPS (ESA) and the ISS (NASA, ESA).
 
     JOINTSAT_DATABASE_URL names it; the archive is the default one, beside its file.
     """
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate.upgrade(url)
+    url = new_sqlite_store(tmp_path)
     engine = open_engine(url)
     with session_factory(engine).begin() as session:
         esa = Partner(code="esa", name="ESA", contribution_share=0.6)

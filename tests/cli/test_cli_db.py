@@ -51,7 +51,7 @@ def test_bad_stores_get_one_clear_line(
     assert "Traceback" not in result.output
 
 
-def test_passes_from_the_store_equal_passes_from_files(database_url: str, tmp_path: Path) -> None:
+def test_passes_from_the_store_equal_passes_from_files(store_url: str, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from tests.support.data import orbit_file
@@ -73,8 +73,7 @@ def test_passes_from_the_store_equal_passes_from_files(database_url: str, tmp_pa
     stations_csv.write_text(
         "name,lat_deg,lon_deg,alt_m,min_elevation_deg\nWeilheim,47.88,11.085,663,10\n"
     )
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
+    engine = open_engine(store_url)
     with session_factory(engine).begin() as session:
         esa = Partner(code="esa", name="ESA", contribution_share=1.0)
         session.add(
@@ -96,7 +95,7 @@ def test_passes_from_the_store_equal_passes_from_files(database_url: str, tmp_pa
             session.add(satellite)
     engine.dispose()
     window = ["--start", "2024-05-10T00:00:00Z", "--days", "1", "--format", "csv"]
-    stored = runner.invoke(app, ["passes", "--from-store", "--database-url", database_url, *window])
+    stored = runner.invoke(app, ["passes", "--from-store", "--database-url", store_url, *window])
     assert stored.exit_code == 0, stored.output
     head = "\n".join(tle.read_text().splitlines()[:6])
     elements_file = tmp_path / "two.tle"

@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.consortium import Consortium
 
 from jointsat.archive.blobs import BlobStore
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import Agreement, Partner, Role, Satellite, SatelliteOperator, User
+from jointsat.store.tables import Role
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 NORAD_ID = 44874
@@ -64,23 +62,19 @@ def free_port() -> int:
 class Archive:
     """A store with the admin and an operator of the satellite's partner, and its server."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, url: str) -> None:
         self.folder = folder
-        self.url = f"sqlite:///{folder / 'store.db'}"
+        self.url = url
         self.root = folder / "archive"
         self.blobs = BlobStore(self.root)
-        migrate.upgrade(self.url)
-        engine = open_engine(self.url)
-        with session_factory(engine).begin() as session:
-            self.admin = initialise(session, name="admin", now=NOW)
-            esa = Partner(code="esa", name="European Space Agency", contribution_share=1.0)
-            session.add(Agreement(partner=esa))
-            satellite = Satellite(name="TEST-SAT", norad_id=NORAD_ID)
-            satellite.operators = [SatelliteOperator(partner=esa, fraction=1.0)]
-            operator = User(name="esa-ops", role=Role.OPERATOR, partner=esa, created_at=NOW)
-            session.add_all([satellite, operator])
-            self.operator = issue_token(session, operator, now=NOW)
-        engine.dispose()
+        consortium = Consortium(url, now=NOW)
+        with consortium.session() as session:
+            self.admin = consortium.add_admin(session)
+            name = "European Space Agency"
+            esa = consortium.add_partner(session, "esa", 1.0, name=name, agreement={})
+            consortium.add_satellite(session, "TEST-SAT", NORAD_ID, {esa: 1.0})
+            self.operator = consortium.add_user(session, "esa-ops", Role.OPERATOR, esa)
+        consortium.close()
         self.server: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.starts = 0
@@ -179,8 +173,8 @@ class Archive:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Iterator[Archive]:
-    a = Archive(tmp_path)
+def archive(tmp_path: Path, new_sqlite_store: Callable[[Path], str]) -> Iterator[Archive]:
+    a = Archive(tmp_path, new_sqlite_store(tmp_path))
     try:
         yield a
     finally:

@@ -8,28 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import find_passes
 from jointsat.orbits.stations import Station
-from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.settings import Settings
-from jointsat.store import migrate
 from jointsat.store import passes as stored
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import (
-    Agreement,
-    ElementSetRecord,
-    GroundStation,
-    Partner,
-    Role,
-    Satellite,
-    SatelliteOperator,
-    User,
-    Visibility,
-)
+from jointsat.store.tables import Partner, Role, Visibility
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 START = datetime(2024, 5, 10, tzinfo=UTC)
@@ -44,46 +30,26 @@ World = tuple[TestClient, dict[str, dict[str, str]]]
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
+def world(consortium: Consortium) -> Iterator[World]:
     elements = parse_elements(orbit_file("stations.tle").read_text()).elements[:3]
-    with session_factory(engine).begin() as session:
-        admin = initialise(session, name="admin", now=NOW)
-        esa = Partner(code="esa", name="ESA", contribution_share=0.5)
-        nasa = Partner(code="nasa", name="NASA", contribution_share=0.5)
-        session.add_all(
-            [
-                Agreement(partner=esa),
-                Agreement(partner=nasa, station_visibility=Visibility.PRIVATE),
-            ]
-        )
-        partners = {"esa": esa, "nasa": nasa}
+    with consortium.session() as session:
+        consortium.add_admin(session)
+        hidden = {"station_visibility": Visibility.PRIVATE}
+        partners = {
+            "esa": consortium.add_partner(session, "esa", 0.5, name="ESA", agreement={}),
+            "nasa": consortium.add_partner(session, "nasa", 0.5, name="NASA", agreement=hidden),
+        }
         for name, (owner, lat, lon, alt) in SITES.items():
-            session.add(
-                GroundStation(
-                    name=name,
-                    owner=partners[owner],
-                    lat_deg=lat,
-                    lon_deg=lon,
-                    alt_m=alt,
-                    min_elevation_deg=10.0,
-                )
+            consortium.add_station(
+                session, name, partners[owner], lat, lon, alt_m=alt, min_elevation_deg=10.0
             )
         for e, owner in zip(elements, ["esa", "nasa", "esa"], strict=True):
-            satellite = Satellite(name=e.object_name, norad_id=e.norad_cat_id)
-            satellite.operators = [SatelliteOperator(partner=partners[owner], fraction=1.0)]
-            satellite.element_sets = [
-                ElementSetRecord(epoch=e.epoch, omm=e.to_omm(), source="test", received_at=NOW)
-            ]
-            session.add(satellite)
-        viewer = User(name="esa-view", role=Role.VIEWER, partner=esa, created_at=NOW)
-        session.add(viewer)
-        tokens = {"admin": admin, "esa-view": issue_token(session, viewer, now=NOW)}
-    app = create_app(Settings(database_url=database_url), clock=lambda: NOW)
-    with TestClient(app) as client:
-        yield client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
-    engine.dispose()
+            consortium.add_satellite(
+                session, e.object_name, e.norad_cat_id, {partners[owner]: 1.0}, [e]
+            )
+        consortium.add_user(session, "esa-view", Role.VIEWER, partners["esa"])
+    with consortium.serve() as client:
+        yield client, {k: consortium.headers(k) for k in ("admin", "esa-view")}
 
 
 def _window(days: float = 1.0) -> dict[str, str]:
@@ -137,13 +103,12 @@ def _count_predictions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_predictions_are_stored_for_every_server_process(
-    world: World, database_url: str, monkeypatch: pytest.MonkeyPatch
+    world: World, consortium: Consortium, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, auth = world
     first = client.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json()
     calls = _count_predictions(monkeypatch)
-    other_process = create_app(Settings(database_url=database_url), clock=lambda: NOW)
-    with TestClient(other_process) as other:
+    with consortium.serve() as other:  # another server process's app over the same store
         assert other.get("/api/v1/passes", params=_window(), headers=auth["admin"]).json() == first
         assert calls == []  # read back from the store, not predicted again
         # A write that changes no station or element set keeps the stored passes.
@@ -186,31 +151,23 @@ def test_bad_windows_are_problems(world: World, params: dict[str, str]) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_the_demo_week_is_predicted_once_for_every_reader(database_url: str) -> None:
+def test_the_demo_week_is_predicted_once_for_every_reader(consortium: Consortium) -> None:
     """Seven readers of the demo week (viewers, filters, a sub-window, the scheduler) share one."""
     from jointsat.demo import build
     from jointsat.files import read_demo_elements, read_demo_stations
     from jointsat.store.schedules import StoreProblem
     from jointsat.store.tables import PassPrediction, PassRecord
 
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
     elements = read_demo_elements()
     anchor = max(elements.parsed[0].elements, key=lambda e: e.epoch)
     start = anchor.epoch.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     end = start + timedelta(days=7)
-    with session_factory(engine).begin() as session:
+    with consortium.session() as session:
         demo = build(session, elements, read_demo_stations(), now=NOW)
-        tokens = {"admin": demo.admin_token}
+        consortium.tokens["admin"] = demo.admin_token
         for code in ("esa", "dlr"):
-            user = User(
-                name=f"{code}-view",
-                role=Role.VIEWER,
-                partner_id=demo.partners[code],
-                created_at=NOW,
-            )
-            session.add(user)
-            tokens[code] = issue_token(session, user, now=NOW)
+            partner = session.get_one(Partner, demo.partners[code])
+            consortium.add_user(session, f"{code}-view", Role.VIEWER, partner, key=code)
     week = {"start": start.isoformat(), "end": end.isoformat()}
     day = start + timedelta(days=2)
     asked = [
@@ -227,12 +184,9 @@ def test_the_demo_week_is_predicted_once_for_every_reader(database_url: str) -> 
             },
         ),  # a sub-window of a day
     ]
-    app = create_app(Settings(database_url=database_url), clock=lambda: NOW)
-    with TestClient(app) as client:
+    with consortium.serve() as client:
         answers = [
-            client.get(
-                "/api/v1/passes", params=params, headers={"Authorization": f"Bearer {tokens[who]}"}
-            )
+            client.get("/api/v1/passes", params=params, headers=consortium.headers(who))
             for who, params in asked
         ]
     assert [a.status_code for a in answers] == [200] * 6
@@ -240,9 +194,8 @@ def test_the_demo_week_is_predicted_once_for_every_reader(database_url: str) -> 
     assert len(everything) == 2_627
     assert answers[2].json() == everything  # DLR sees every station: its own are private
     assert 0 < len(answers[1].json()) < len(everything)  # ESA does not see DLR's
-    with session_factory(engine)() as session:
+    with consortium.sessions() as session:
         scheduled = StoreProblem(session, start, end, now=NOW)
         assert len(scheduled.passes) == 2_627
         assert session.scalar(select(func.count()).select_from(PassPrediction)) == 1
         assert session.scalar(select(func.count()).select_from(PassRecord)) == 2_627
-    engine.dispose()

@@ -29,8 +29,7 @@ from tests.service.planning_world import NOW, OWNERS, START, PlanningWorld, eart
 from jointsat.service import access
 from jointsat.service.routes import plans as plans_route
 from jointsat.service.routes import requests as requests_route
-from jointsat.store.requests import check_request, fill_request
-from jointsat.store.tables import ObservationRecord, ObservationRequest, PlanRecord
+from jointsat.store.tables import ObservationRecord, PlanRecord
 
 ROLES = ("admin", "operator", "viewer")
 REQUEST_VERBS = ("list", "read", "create", "update", "delete")
@@ -78,8 +77,8 @@ def expected_view(role: str, partner: str, satellite_owner: str) -> str:
 class Matrix(PlanningWorld):
     """The planning world, with a plan holding one observation per partner and satellite."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
         self.counter = itertools.count()
         self.observation_at: dict[tuple[str, str], str] = {}
         with self.sessions.begin() as session:
@@ -125,12 +124,8 @@ class Matrix(PlanningWorld):
             self.plan = plan.id
 
     def fresh_request(self, owner: str) -> int:
-        with self.sessions.begin() as session:
-            record = ObservationRequest(partner_id=self.partner[owner])
-            fill_request(record, check_request(earth_request("KI2S", 1), partner=owner), now=NOW)
-            session.add(record)
-            session.flush()
-            return record.id
+        with self.session() as session:
+            return self.add_request(session, self.partner[owner], earth_request("KI2S", 1)).id
 
     def call_request(self, role: str, verb: str, owner: str) -> int:
         c, h = self.client, self.headers(role)
@@ -215,8 +210,8 @@ def wrong_cells(world: Matrix, *, create_plans: bool = True) -> list[tuple[objec
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[Matrix]:
-    w = Matrix(database_url)
+def world(store_url: str) -> Iterator[Matrix]:
+    w = Matrix(store_url)
     yield w
     w.close()
 

@@ -18,8 +18,8 @@ WINDOW = {
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[PlanningWorld]:
-    w = PlanningWorld(database_url)
+def world(store_url: str) -> Iterator[PlanningWorld]:
+    w = PlanningWorld(store_url)
     yield w
     w.close()
 

@@ -19,22 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
+from tests.support.consortium import Consortium
 
-from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.settings import Settings
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import (
-    Agreement,
-    Partner,
-    Role,
-    Satellite,
-    SatelliteOperator,
-    User,
-)
+from jointsat.store.tables import Role
 
 ACQUIRED = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 ACQUIRED_END = ACQUIRED + timedelta(minutes=10)
@@ -47,40 +35,25 @@ FOOTPRINT = {
 }
 
 
-class World:
+class World(Consortium):
     """Two partners: ESA (embargo 30 days, public after a year) owns CHEOPS; CNES
     (no embargo, never public) owns VENUS; each has an operator and a viewer."""
 
     def __init__(self, url: str, archive: Path) -> None:
-        migrate.upgrade(url)
-        self.engine = open_engine(url)
-        self.now = ACQUIRED_END
-        self.tokens: dict[str, str] = {}
-        with session_factory(self.engine).begin() as session:
-            self.tokens["admin"] = initialise(session, name="admin", now=self.now)
+        super().__init__(url, now=ACQUIRED_END)
+        with self.session() as session:
+            self.add_admin(session)
             for code, embargo, public, norad in (
                 ("esa", EMBARGO_DAYS, PUBLIC_DAYS, CHEOPS),
                 ("cnes", 0, None, VENUS),
             ):
-                partner = Partner(code=code, name=code.upper(), contribution_share=0.5)
-                session.add(
-                    Agreement(partner=partner, embargo_days=embargo, public_release_days=public)
-                )
-                satellite = Satellite(name=f"{code}-sat", norad_id=norad)
-                satellite.operators = [SatelliteOperator(partner=partner, fraction=1.0)]
-                session.add_all([partner, satellite])
+                agreement = {"embargo_days": embargo, "public_release_days": public}
+                partner = self.add_partner(session, code, 0.5, agreement=agreement)
+                self.add_satellite(session, f"{code}-sat", norad, {partner: 1.0})
                 for role in (Role.OPERATOR, Role.VIEWER):
-                    user = User(
-                        name=f"{code}-{role.value}", role=role, partner=partner, created_at=self.now
-                    )
-                    session.add(user)
-                    self.tokens[f"{code}-{role.value}"] = issue_token(session, user, now=self.now)
+                    self.add_user(session, f"{code}-{role.value}", role, partner)
         self.archive = archive
-        app = create_app(Settings(database_url=url, archive_root=archive), clock=lambda: self.now)
-        self.client = TestClient(app)
-
-    def headers(self, who: str) -> dict[str, str]:
-        return {} if who == "public" else {"Authorization": f"Bearer {self.tokens[who]}"}
+        self.client = self.serve(archive_root=archive)
 
     def ingest(
         self, who: str, files: dict[str, bytes], metadata: dict[str, Any] | None = None
@@ -109,10 +82,10 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[World]:
-    made = World(database_url, tmp_path / "archive")
+def world(store_url: str, tmp_path: Path) -> Iterator[World]:
+    made = World(store_url, tmp_path / "archive")
     yield made
-    made.engine.dispose()
+    made.close()
 
 
 def test_ingest_answers_with_the_checksums_and_is_idempotent(world: World) -> None:

@@ -3,8 +3,9 @@ by the planner's own rules, a bad field named."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,16 +23,18 @@ DAY = {"start": "2024-05-10T00:00:00Z", "end": "2024-05-11T00:00:00Z"}
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[PlanningWorld]:
-    w = PlanningWorld(database_url)
+def world(store_url: str) -> Iterator[PlanningWorld]:
+    w = PlanningWorld(store_url)
     yield w
     w.close()
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlanningWorld]:
+def shared(
+    tmp_path_factory: pytest.TempPathFactory, new_sqlite_store: Callable[[Path], str]
+) -> Iterator[PlanningWorld]:
     """One SQLite world for the checks that store nothing (refusals)."""
-    w = PlanningWorld(f"sqlite:///{tmp_path_factory.mktemp('requests') / 'store.db'}")
+    w = PlanningWorld(new_sqlite_store(tmp_path_factory.mktemp("requests")))
     yield w
     w.close()
 

@@ -6,54 +6,34 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
+from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
-from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.settings import Settings
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import Agreement, Partner, Role, User, Visibility
+from jointsat.store.tables import Role, Visibility
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 ISS_TLE = orbit_file("tle-CATNR-25544.txt").read_text()
 STATIONS_TLE = orbit_file("stations.tle").read_text()
 
 
-class World:
+class World(Consortium):
     def __init__(self, url: str) -> None:
-        migrate.upgrade(url)
-        self.engine = open_engine(url)
-        with session_factory(self.engine).begin() as session:
-            self.admin = initialise(session, name="admin", now=NOW)
-            esa = Partner(code="esa", name="ESA", contribution_share=0.5)
-            nasa = Partner(code="nasa", name="NASA", contribution_share=0.3)
-            asi = Partner(code="asi", name="ASI", contribution_share=0.2)
-            session.add_all(
-                [
-                    Agreement(partner=esa),
-                    Agreement(partner=nasa, satellite_visibility=Visibility.PRIVATE),
-                    Agreement(partner=asi),
-                ]
-            )
-            session.flush()
+        super().__init__(url, now=NOW)
+        with self.session() as session:
+            self.admin = self.add_admin(session)
+            esa = self.add_partner(session, "esa", 0.5, name="ESA", agreement={})
+            hidden = {"satellite_visibility": Visibility.PRIVATE}
+            nasa = self.add_partner(session, "nasa", 0.3, name="NASA", agreement=hidden)
+            asi = self.add_partner(session, "asi", 0.2, name="ASI", agreement={})
             self.esa, self.nasa, self.asi = esa.id, nasa.id, asi.id
-            self.tokens = {}
             for name, partner, role in (
                 ("esa-ops", esa, Role.OPERATOR),
                 ("asi-ops", asi, Role.OPERATOR),
                 ("esa-view", esa, Role.VIEWER),
             ):
-                user = User(name=name, role=role, partner=partner, created_at=NOW)
-                session.add(user)
-                self.tokens[name] = issue_token(session, user, now=NOW)
-        self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
-
-    def headers(self, who: str) -> dict[str, str]:
-        token = self.admin if who == "admin" else self.tokens[who]
-        return {"Authorization": f"Bearer {token}"}
+                self.add_user(session, name, role, partner)
+        self.client = self.serve()
 
     def create(self, norad_id: int, operators: dict[int, float], name: str = "ISS") -> int:
         response = self.client.post(
@@ -66,11 +46,10 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    w = World(database_url)
+def world(store_url: str) -> Iterator[World]:
+    w = World(store_url)
     yield w
-    w.client.close()
-    w.engine.dispose()
+    w.close()
 
 
 def test_a_joint_satellite_and_its_element_history(world: World) -> None:

@@ -9,25 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
-from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.settings import Settings
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import (
-    Agreement,
-    ElementSetRecord,
-    GroundStation,
-    Partner,
-    Role,
-    Satellite,
-    SatelliteOperator,
-    User,
-    Visibility,
-)
+from jointsat.store.tables import Partner, Role, Visibility
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 START = datetime(2024, 5, 10, tzinfo=UTC)
@@ -43,28 +29,24 @@ World = tuple[TestClient, dict[str, dict[str, str]]]
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
+def world(consortium: Consortium) -> Iterator[World]:
     elements = parse_elements(orbit_file("stations.tle").read_text()).elements[:4]
-    with session_factory(engine).begin() as session:
-        admin = initialise(session, name="admin", now=NOW)
-        esa = Partner(code="esa", name="ESA", contribution_share=0.6)
-        nasa = Partner(code="nasa", name="NASA", contribution_share=0.4)
-        session.add_all(
-            [Agreement(partner=esa), Agreement(partner=nasa, station_visibility=Visibility.PRIVATE)]
-        )
-        partners = {"esa": esa, "nasa": nasa}
+    with consortium.session() as session:
+        consortium.add_admin(session)
+        hidden = {"station_visibility": Visibility.PRIVATE}
+        partners = {
+            "esa": consortium.add_partner(session, "esa", 0.6, name="ESA", agreement={}),
+            "nasa": consortium.add_partner(session, "nasa", 0.4, name="NASA", agreement=hidden),
+        }
         for name, (owner, lat, lon) in SITES.items():
-            session.add(
-                GroundStation(
-                    name=name,
-                    owner=partners[owner],
-                    lat_deg=lat,
-                    lon_deg=lon,
-                    min_elevation_deg=10.0,
-                    turnaround_s=TURNAROUND_S,
-                )
+            consortium.add_station(
+                session,
+                name,
+                partners[owner],
+                lat,
+                lon,
+                min_elevation_deg=10.0,
+                turnaround_s=TURNAROUND_S,
             )
         operators: list[dict[str, float]] = [
             {"esa": 1.0},
@@ -73,27 +55,18 @@ def world(database_url: str) -> Iterator[World]:
             {"nasa": 1.0},
         ]
         for e, shares in zip(elements, operators, strict=True):
-            satellite = Satellite(name=e.object_name, norad_id=e.norad_cat_id, daily_demand_s=1800)
-            satellite.operators = [
-                SatelliteOperator(partner=partners[p], fraction=f) for p, f in shares.items()
-            ]
-            satellite.element_sets = [
-                ElementSetRecord(epoch=e.epoch, omm=e.to_omm(), source="test", received_at=NOW)
-            ]
-            session.add(satellite)
-        tokens = {"admin": admin}
+            fractions: dict[Partner | int, float] = {partners[p]: f for p, f in shares.items()}
+            consortium.add_satellite(
+                session, e.object_name, e.norad_cat_id, fractions, [e], daily_demand_s=1800
+            )
         for name, role, partner in (
-            ("esa-view", Role.VIEWER, esa),
-            ("esa-ops", Role.OPERATOR, esa),
-            ("nasa-ops", Role.OPERATOR, nasa),
+            ("esa-view", Role.VIEWER, "esa"),
+            ("esa-ops", Role.OPERATOR, "esa"),
+            ("nasa-ops", Role.OPERATOR, "nasa"),
         ):
-            user = User(name=name, role=role, partner=partner, created_at=NOW)
-            session.add(user)
-            tokens[name] = issue_token(session, user, now=NOW)
-    app = create_app(Settings(database_url=database_url), clock=lambda: NOW)
-    with TestClient(app) as client:
-        yield client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
-    engine.dispose()
+            consortium.add_user(session, name, role, partners[partner])
+    with consortium.serve() as client:
+        yield client, {k: consortium.headers(k) for k in consortium.tokens}
 
 
 def _check_feasible(contacts: list[dict[str, Any]]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,24 +16,13 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
 from jointsat.settings import Settings
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import (
-    Agreement,
-    ElementSetRecord,
-    GroundStation,
-    Partner,
-    Role,
-    Satellite,
-    SatelliteOperator,
-    User,
-)
+from jointsat.store.tables import Role
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 CHECKS = [
@@ -47,28 +36,22 @@ EXAMPLES_PER_OPERATION = 25
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def api_schema(
+    tmp_path_factory: pytest.TempPathFactory, new_sqlite_store: Callable[[Path], str]
+) -> Iterator[Any]:
     """Load the OpenAPI of an app over a small store (a partner, a station, the ISS)."""
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('fuzz')) / 'store.db'}"
-    migrate.upgrade(url)
-    engine = open_engine(url)
+    made = Consortium(new_sqlite_store(tmp_path_factory.mktemp("fuzz")), now=NOW)
     iss = parse_elements(orbit_file("tle-CATNR-25544.txt").read_text()).elements[0]
-    with session_factory(engine).begin() as session:
-        TOKENS["admin"] = initialise(session, name="admin", now=NOW)
-        esa = Partner(code="esa", name="ESA", contribution_share=1.0)
-        session.add(Agreement(partner=esa))
-        session.add(GroundStation(name="Kiruna", owner=esa, lat_deg=67.86, lon_deg=20.96))
-        satellite = Satellite(name="ISS", norad_id=25544)
-        satellite.operators = [SatelliteOperator(partner=esa, fraction=1.0)]
-        satellite.element_sets = [
-            ElementSetRecord(epoch=iss.epoch, omm=iss.to_omm(), source="test", received_at=NOW)
-        ]
-        session.add(satellite)
-        operator = User(name="esa-ops", role=Role.OPERATOR, partner=esa, created_at=NOW)
-        session.add(operator)
-        TOKENS["operator"] = issue_token(session, operator, now=NOW)
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(database_url=url)))
-    engine.dispose()
+    with made.session() as session:
+        TOKENS["admin"] = made.add_admin(session)
+        esa = made.add_partner(session, "esa", 1.0, name="ESA", agreement={})
+        made.add_station(session, "Kiruna", esa, 67.86, 20.96)
+        made.add_satellite(session, "ISS", 25544, {esa: 1.0}, [iss])
+        TOKENS["operator"] = made.add_user(session, "esa-ops", Role.OPERATOR, esa)
+    yield schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(Settings(database_url=made.url))
+    )
+    made.close()
 
 
 def _operations(schema: Any) -> list[Any]:

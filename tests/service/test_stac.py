@@ -25,34 +25,21 @@ from typing import Any
 import httpx
 import pystac
 import pytest
-from fastapi.testclient import TestClient
 from pystac.extensions.file import FileExtension
 from pystac.extensions.sat import SatExtension
 from pystac.extensions.timestamps import TimestampsExtension
 from pystac.extensions.view import ViewExtension
 from sqlalchemy import select
 from tests.archive.test_catalog import schema_errors
+from tests.support.consortium import Consortium
 
 from jointsat.archive import rights
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict
 from jointsat.orbits.elements import parse_elements
-from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.settings import Settings
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
+from jointsat.store.database import session_factory
 from jointsat.store.products import StoredFile, record_product
-from jointsat.store.tables import (
-    Agreement,
-    AuditEntry,
-    ElementSetRecord,
-    Partner,
-    Role,
-    Satellite,
-    SatelliteOperator,
-    User,
-)
+from jointsat.store.tables import AuditEntry, Partner, Role
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=100)  # the early products are past ESA's embargo, none public
@@ -133,49 +120,34 @@ def _specs() -> list[Spec]:
 SPECS = _specs()
 
 
-class World:
+class World(Consortium):
     """Three partners (TERMS) and three satellites (SATELLITES), fifteen products."""
 
     def __init__(self, url: str, archive: Path) -> None:
-        migrate.upgrade(url)
-        self.engine = open_engine(url)
-        self.now = NOW
-        self.tokens: dict[str, str] = {}
+        super().__init__(url, now=T0)
         self.callers: dict[str, rights.Caller] = {"public": rights.Caller.public()}
         self.partner_ids: dict[str, int] = {}
         cheops = parse_elements(CHEOPS_TLE).elements[0]
         self.designator = str(cheops.to_omm()["OBJECT_ID"])
-        with session_factory(self.engine).begin() as session:
-            self.tokens["admin"] = initialise(session, name="admin", now=T0)
+        with self.session() as session:
+            self.add_admin(session)
             self.callers["admin"] = rights.Caller(admin=True)
             for code, (embargo, public) in TERMS.items():
-                partner = Partner(code=code, name=code.upper(), contribution_share=1 / 3)
-                session.add(
-                    Agreement(partner=partner, embargo_days=embargo, public_release_days=public)
-                )
-                session.add(partner)
-                session.flush()
+                agreement = {"embargo_days": embargo, "public_release_days": public}
+                partner = self.add_partner(session, code, 1 / 3, agreement=agreement)
                 self.partner_ids[code] = partner.id
-                user = User(name=f"{code}-viewer", role=Role.VIEWER, partner=partner, created_at=T0)
-                session.add(user)
-                self.tokens[code] = issue_token(session, user, now=T0)
+                self.add_user(session, f"{code}-viewer", Role.VIEWER, partner, key=code)
                 self.callers[code] = rights.Caller(partner_id=partner.id)
             for name, (norad, operators, _) in SATELLITES.items():
-                satellite = Satellite(name=name, norad_id=norad)
-                satellite.operators = [
-                    SatelliteOperator(partner_id=self.partner_ids[c], fraction=1 / len(operators))
-                    for c in operators
-                ]
-                if name == "CHEOPS":
-                    satellite.element_sets = [
-                        ElementSetRecord(
-                            epoch=cheops.epoch, omm=cheops.to_omm(), source="test", received_at=T0
-                        )
-                    ]
-                session.add(satellite)
+                shares: dict[Partner | int, float] = {
+                    self.partner_ids[c]: 1 / len(operators) for c in operators
+                }
+                sets = [cheops] if name == "CHEOPS" else []
+                self.add_satellite(session, name, norad, shares, sets)
+        self.now = NOW
         blobs = BlobStore(archive)
         self.ids: dict[int, str] = {}
-        with session_factory(self.engine)() as session:
+        with self.sessions() as session:
             for spec in SPECS:
                 document: dict[str, Any] = {
                     "satellite": SATELLITES[spec.satellite][0],
@@ -197,17 +169,13 @@ class World:
                 )
                 assert created
                 self.ids[spec.index] = product.id
-        app = create_app(Settings(database_url=url, archive_root=archive), clock=lambda: self.now)
-        self.client = TestClient(app)
+        self.client = self.serve(archive_root=archive)
 
     @staticmethod
     def _write(folder: Path, spec: Spec) -> Path:
         path = folder / f"upload-{spec.index}"
         path.write_bytes(spec.content)
         return path
-
-    def headers(self, who: str) -> dict[str, str]:
-        return {} if who == "public" else {"Authorization": f"Bearer {self.tokens[who]}"}
 
     def get(self, who: str, path: str, **params: Any) -> httpx.Response:
         return self.client.get(path, params=params, headers=self.headers(who))
@@ -262,11 +230,10 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[World]:
-    made = World(database_url, tmp_path / "archive")
+def world(store_url: str, tmp_path: Path) -> Iterator[World]:
+    made = World(store_url, tmp_path / "archive")
     yield made
-    made.client.close()
-    made.engine.dispose()
+    made.close()
 
 
 def _ids(pages: list[dict[str, Any]]) -> list[str]:

@@ -14,14 +14,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
+from tests.support.consortium import Consortium
 
-from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.settings import Settings
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import Agreement, GroundStation, Partner, Role, User, Visibility
+from jointsat.store.tables import GroundStation, Partner, Role, Visibility
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 ROLES = ("admin", "operator", "viewer")  # operator and viewer belong to partner "own"
@@ -51,34 +46,30 @@ def expected(role: str, owner: str, verb: str) -> int:
     return success if (role == "operator" and owner == "own") else 403
 
 
-class World:
+class World(Consortium):
     def __init__(self, url: str) -> None:
-        migrate.upgrade(url)
-        self.engine = open_engine(url)
-        self.tokens: dict[str, str] = {}
+        super().__init__(url, now=NOW)
         self.partner: dict[str, int] = {}
-        with session_factory(self.engine).begin() as session:
-            self.tokens["admin"] = initialise(session, name="admin", now=NOW)
+        with self.session() as session:
+            self.add_admin(session)
             for code, share, visibility in (
                 ("own", 0.5, Visibility.CONSORTIUM),
                 ("consortium", 0.3, Visibility.CONSORTIUM),
                 ("private", 0.2, Visibility.PRIVATE),
             ):
-                partner = Partner(code=code, name=code.title(), contribution_share=share)
-                session.add(Agreement(partner=partner, station_visibility=visibility))
-                session.add(partner)
-                session.flush()
+                agreement = {"station_visibility": visibility}
+                partner = self.add_partner(
+                    session, code, share, name=code.title(), agreement=agreement
+                )
                 self.partner[code] = partner.id
             own = session.get(Partner, self.partner["own"])
             for role in (Role.OPERATOR, Role.VIEWER):
-                user = User(name=f"own-{role.value}", role=role, partner=own, created_at=NOW)
-                session.add(user)
-                self.tokens[role.value] = issue_token(session, user, now=NOW)
-        self.client = TestClient(create_app(Settings(database_url=url), clock=lambda: NOW))
+                self.add_user(session, f"own-{role.value}", role, own, key=role.value)
+        self.client = self.serve()
         self.counter = itertools.count()
 
     def station(self, owner: str) -> int:
-        with session_factory(self.engine).begin() as session:
+        with self.session() as session:
             station = GroundStation(
                 name=f"{owner}-{next(self.counter)}",
                 partner_id=self.partner[owner],
@@ -123,11 +114,10 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    w = World(database_url)
+def world(store_url: str) -> Iterator[World]:
+    w = World(store_url)
     yield w
-    w.client.close()
-    w.engine.dispose()
+    w.close()
 
 
 def test_every_cell_of_the_station_access_matrix(world: World) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -22,25 +22,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from skyfield.api import EarthSatellite, Loader, load, wgs84
+from tests.support.consortium import Consortium
 
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.tracks import horizon_radius_km
-from jointsat.service.app import create_app
-from jointsat.service.tokens import initialise, issue_token
-from jointsat.settings import Settings
-from jointsat.store import migrate
-from jointsat.store.database import open_engine, session_factory
-from jointsat.store.tables import (
-    Agreement,
-    ElementSetRecord,
-    GroundStation,
-    Partner,
-    Role,
-    Satellite,
-    SatelliteOperator,
-    User,
-    Visibility,
-)
+from jointsat.store.tables import Partner, Role, Visibility
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)  # 1.1 days after the ISS's epoch
 TLE = parse_elements((files("jointsat.data") / "stations.tle").read_text()).elements
@@ -62,32 +48,24 @@ with warnings.catch_warnings():
 World = tuple[TestClient, dict[str, dict[str, str]], dict[str, int]]
 
 
-def _record(e: Elements) -> ElementSetRecord:
-    return ElementSetRecord(epoch=e.epoch, omm=e.to_omm(), source="test", received_at=NOW)
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, new_sqlite_store: Callable[[Path], str]
+) -> Iterator[World]:
     """Partners "own", "other" (consortium) and "private" (hides its satellites, stations)."""
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('tracks')) / 'store.db'}"
-    migrate.upgrade(url)
-    engine = open_engine(url)
+    made = Consortium(new_sqlite_store(tmp_path_factory.mktemp("tracks")), now=NOW)
     ids: dict[str, int] = {}
-    with session_factory(engine).begin() as session:
-        admin = initialise(session, name="admin", now=NOW)
+    with made.session() as session:
+        made.add_admin(session)
         partners = {}
         for code, visibility in (
             ("own", Visibility.CONSORTIUM),
             ("other", Visibility.CONSORTIUM),
             ("private", Visibility.PRIVATE),
         ):
-            partners[code] = Partner(code=code, name=code.title(), contribution_share=1 / 3)
-            session.add(
-                Agreement(
-                    partner=partners[code],
-                    satellite_visibility=visibility,
-                    station_visibility=visibility,
-                )
+            agreement = {"satellite_visibility": visibility, "station_visibility": visibility}
+            partners[code] = made.add_partner(
+                session, code, 1 / 3, name=code.title(), agreement=agreement
             )
         satellites = {  # name: (operator, element sets)
             "iss": ("own", [OLD_ISS, ISS]),  # the nearer set in time must be used
@@ -97,33 +75,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "decaying": ("own", [DECAYING]),
             "bare": ("own", []),
         }
-        rows = {}
         for name, (owner, sets) in satellites.items():
             norad = sets[0].norad_cat_id if sets else 99_999
-            rows[name] = Satellite(name=name.upper(), norad_id=norad)
-            rows[name].operators = [SatelliteOperator(partner=partners[owner], fraction=1.0)]
-            rows[name].element_sets = [_record(e) for e in sets]
-            session.add(rows[name])
-        stations = {
-            "weilheim": GroundStation(
-                name="Weilheim", owner=partners["own"], lat_deg=WEILHEIM[0], lon_deg=WEILHEIM[1],
-                alt_m=WEILHEIM[2], min_elevation_deg=5.0,
-            ),
-            "secret": GroundStation(
-                name="Secret", owner=partners["private"], lat_deg=37.9, lon_deg=-75.5
-            ),
-        }  # fmt: skip
-        session.add_all(stations.values())
-        viewer = User(name="own-view", role=Role.VIEWER, partner=partners["own"], created_at=NOW)
-        session.add(viewer)
-        session.flush()
-        ids.update({k: v.id for k, v in rows.items()})
-        ids.update({k: v.id for k, v in stations.items()})
-        tokens = {"admin": admin, "viewer": issue_token(session, viewer, now=NOW)}
-    app = create_app(Settings(database_url=url), clock=lambda: NOW)
-    with TestClient(app) as client:
-        yield client, {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}, ids
-    engine.dispose()
+            operators: dict[Partner | int, float] = {partners[owner]: 1.0}
+            ids[name] = made.add_satellite(session, name.upper(), norad, operators, sets).id
+        lat, lon, alt = WEILHEIM
+        weilheim = made.add_station(
+            session, "Weilheim", partners["own"], lat, lon, alt_m=alt, min_elevation_deg=5.0
+        )
+        ids["weilheim"] = weilheim.id
+        ids["secret"] = made.add_station(session, "Secret", partners["private"], 37.9, -75.5).id
+        made.add_user(session, "own-view", Role.VIEWER, partners["own"], key="viewer")
+    with made.serve() as client:
+        yield client, {k: made.headers(k) for k in made.tokens}, ids
+    made.close()
 
 
 def _iso(t: datetime) -> str:

@@ -28,7 +28,7 @@ from jointsat.store.planning import (
     plan_observations,
     relevant_sets,
 )
-from jointsat.store.requests import check_request, fill_request, set_payload
+from jointsat.store.requests import set_payload
 from jointsat.store.tables import (
     ContactRecord,
     ElementSetRecord,
@@ -46,20 +46,15 @@ quick = PlannerSettings(time_limit_s=3.0, workers=2)
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[PlanningWorld]:
-    w = PlanningWorld(database_url)
+def world(store_url: str) -> Iterator[PlanningWorld]:
+    w = PlanningWorld(store_url)
     yield w
     w.close()
 
 
 def _add_request(world: PlanningWorld, owner: str, site: str = "KI2S", **extra: object) -> int:
-    with world.sessions.begin() as session:
-        record = ObservationRequest(partner_id=world.partner[owner])
-        request = check_request(earth_request(site, 5, **extra), partner=owner)
-        fill_request(record, request, now=NOW)
-        session.add(record)
-        session.flush()
-        return record.id
+    with world.session() as session:
+        return world.add_request(session, world.partner[owner], earth_request(site, 5, **extra)).id
 
 
 def _window(start: datetime, end: datetime) -> dict[str, str]:

@@ -13,7 +13,6 @@ from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import Pass, find_passes
-from jointsat.store import migrate
 from jointsat.store import passes as stored
 from jointsat.store.convert import elements_of, station_of
 from jointsat.store.database import open_engine, session_factory, store_revision
@@ -54,10 +53,9 @@ def _network(session: Session) -> tuple[list[Satellite], list[GroundStation]]:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+def sessions(store_url: str) -> Iterator[sessionmaker[Session]]:
     """Yield sessions of a migrated store holding two stations and four satellites."""
-    migrate.upgrade(database_url)
-    engine = open_engine(database_url)
+    engine = open_engine(store_url)
     factory = session_factory(engine)
     with factory.begin() as session:
         _fill(session)

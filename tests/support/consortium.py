@@ -2,7 +2,8 @@
 
 One ``Consortium`` per store: within ``with consortium.session() as s`` a test adds (``add_*``) the
 admin, partners with their agreements, users (their tokens kept by name), satellites
-with their element sets and ground stations; ``serve()`` then gives a client of the service over it.
+with their element sets and payloads, ground stations and observation requests; ``serve()``
+then gives a client of the service over it. The store comes migrated (the ``store_url`` fixture).
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from jointsat.orbits.elements import Elements
+from jointsat.planning.problem import Imager
 from jointsat.service.app import create_app
 from jointsat.service.tokens import initialise, issue_token
 from jointsat.settings import Settings
 from jointsat.store.database import open_engine, session_factory
+from jointsat.store.requests import check_request, fill_request, set_payload
 from jointsat.store.tables import (
     Agreement,
     ElementSetRecord,
     GroundStation,
+    ObservationRequest,
     Partner,
     Role,
     Satellite,
@@ -33,6 +37,9 @@ from jointsat.store.tables import (
 )
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+
+
+PUBLIC = "public"  # the caller without a token
 
 
 def bearer(token: str | None) -> dict[str, str]:
@@ -102,9 +109,11 @@ class Consortium:
         norad_id: int,
         operators: Mapping[Partner | int, float],
         elements: Sequence[Elements | ElementSetRecord] = (),
+        *,
+        payload: Imager | None = None,
         **fields: Any,
     ) -> Satellite:
-        """Add a satellite, its operators (partner or id: fraction) and its element sets."""
+        """Add a satellite, its operators (partner or id: fraction), element sets and payload."""
         satellite = Satellite(name=name, norad_id=norad_id, **fields)
         satellite.operators = [
             SatelliteOperator(partner_id=p, fraction=f)
@@ -115,6 +124,8 @@ class Consortium:
         satellite.element_sets = [
             e if isinstance(e, ElementSetRecord) else element_set(e, now=self.now) for e in elements
         ]
+        if payload is not None:
+            set_payload(satellite, payload)
         session.add(satellite)
         session.flush()
         return satellite
@@ -134,9 +145,21 @@ class Consortium:
         session.flush()
         return station
 
+    def add_request(
+        self, session: Session, partner: Partner | int, body: Mapping[str, Any]
+    ) -> ObservationRequest:
+        """Add a partner's observation request, its JSON ``body`` checked as the service does."""
+        if isinstance(partner, int):
+            partner = session.get_one(Partner, partner)
+        record = ObservationRequest(partner=partner)
+        fill_request(record, check_request(body, partner=partner.code), now=self.now)
+        session.add(record)
+        session.flush()
+        return record
+
     def headers(self, who: str) -> dict[str, str]:
-        """Return the authorisation header of a user by name."""
-        return bearer(self.tokens[who])
+        """Return the authorisation header of a user by name (none for ``PUBLIC``)."""
+        return {} if who == PUBLIC else bearer(self.tokens[who])
 
     def serve(
         self, *, archive_root: Path | None = None, clock: Callable[[], datetime] | None = None
