@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import reduce
 from math import gcd, lcm
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
-from ortools.sat.python import cp_model
+
+if TYPE_CHECKING:  # OR-Tools loads in ~0.4 s: results (Level, Evidence) are read without it
+    from ortools.sat.python import cp_model
 
 MAX_DENOMINATOR = 10_000  # shares and fractions read as rationals p/q with q up to this
 MAX_COEFFICIENT = 100_000  # beyond this, f/w is rounded instead (see integer_weights)
@@ -164,6 +166,8 @@ class SearchSettings:
 
     def cp_sat(self, seconds: float) -> cp_model.CpSolver:
         """Return a CP-SAT solver with these settings, searching at most ``seconds``."""
+        from ortools.sat.python import cp_model
+
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = seconds
         solver.parameters.random_seed = self.seed
@@ -352,6 +356,8 @@ def search_whole(
     relative_gap: float,
 ) -> Attempt:
     """Solve a level on the whole model; return it, with the chosen indices, or no level."""
+    from ortools.sat.python import cp_model
+
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return Attempt(None, wall_s=solver.wall_time)
