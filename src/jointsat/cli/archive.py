@@ -25,7 +25,7 @@ from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
-from jointsat.scheduling.problem import format_time
+from jointsat.timelib import format_iso as format_time
 
 archive_app = typer.Typer(
     name="archive",

@@ -17,8 +17,9 @@ from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl, TimeLimit
 from jointsat.errors import ProblemInputError
 from jointsat.files import read_text
-from jointsat.scheduling.problem import Problem, format_time
+from jointsat.scheduling.problem import Problem
 from jointsat.scheduling.result import Policy, contact_pass_ids
+from jointsat.timelib import format_iso as format_time
 
 if TYPE_CHECKING:
     from jointsat.scheduling.result import Schedule
