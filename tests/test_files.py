@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from dataclasses import fields, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,6 @@ from jointsat.files import (
     PASS_COLUMNS,
     format_passes_csv,
     format_passes_json,
-    format_utc,
     read_demo_elements,
     read_demo_stations,
     read_elements,
@@ -125,21 +124,6 @@ def test_write_text_names_a_path_it_cannot_write(tmp_path: Path) -> None:
     path = tmp_path / "no" / "such" / "dir.csv"
     with pytest.raises(JointsatError, match=r"dir\.csv: cannot write"):
         write_text(path, "x")
-
-
-@pytest.mark.parametrize(
-    ("time", "text"),
-    [
-        (datetime(2024, 5, 9, 8, 48, 19, 938816, tzinfo=UTC), "2024-05-09T08:48:19.938Z"),
-        (datetime(2024, 5, 9, 8, 48, 19, tzinfo=UTC), "2024-05-09T08:48:19.000Z"),
-        (
-            datetime(2024, 5, 9, 10, 48, 19, 999999, tzinfo=timezone(timedelta(hours=2))),
-            "2024-05-09T08:48:19.999Z",
-        ),
-    ],
-)
-def test_format_utc_writes_milliseconds_and_z(time: datetime, text: str) -> None:
-    assert format_utc(time) == text
 
 
 START = datetime(2024, 5, 10, tzinfo=UTC)

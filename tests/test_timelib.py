@@ -101,3 +101,32 @@ def test_an_origin_gives_the_julian_dates_of_its_offsets(
         expected = timelib.split_julian(origin.at(t_s))
         assert (whole - expected[0]) + (part - expected[1]) == pytest.approx(0.0, abs=2e-11)
         assert origin.seconds(origin.at(t_s)) == pytest.approx(t_s, abs=1e-6)
+
+
+def test_reading_as_written_keeps_the_zone_or_its_absence() -> None:
+    paris = timezone(timedelta(hours=2))
+    assert timelib.read_iso("2024-05-09T02:00:00+02:00").tzinfo == paris
+    assert timelib.read_iso(" 2024-05-09t00:00:00z ").tzinfo is UTC
+    assert timelib.read_iso("2024-05-09T00:00:00").tzinfo is None
+
+
+@pytest.mark.parametrize("text", [" 2024-05-09T00:00:00Z", "2024-05-09T00:00:00z"])
+def test_verbatim_reading_refuses_blanks_and_a_lower_case_zone(text: str) -> None:
+    with pytest.raises(ValueError, match="not an ISO 8601 time"):
+        timelib.read_iso(text, verbatim=True)
+    assert timelib.read_iso(text) == datetime(2024, 5, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("time", "text"),
+    [
+        (datetime(2024, 5, 9, 8, 48, 19, 938816, tzinfo=UTC), "2024-05-09T08:48:19.938Z"),
+        (datetime(2024, 5, 9, 8, 48, 19, tzinfo=UTC), "2024-05-09T08:48:19.000Z"),
+        (
+            datetime(2024, 5, 9, 10, 48, 19, 999999, tzinfo=timezone(timedelta(hours=2))),
+            "2024-05-09T08:48:19.999Z",
+        ),
+    ],
+)
+def test_pass_files_write_milliseconds_truncated_and_z(time: datetime, text: str) -> None:
+    assert timelib.format_iso_ms(time) == text

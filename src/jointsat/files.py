@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from jointsat.errors import ElementsError, InputError, JointsatError
 from jointsat.orbits.elements import Elements, ParsedElements, parse_elements
 from jointsat.orbits.passes import Pass, Passes
 from jointsat.orbits.stations import Station, parse_stations
+from jointsat.timelib import format_iso_ms
 
 StrPath = str | os.PathLike[str]
 PassValue = str | int | float | bool
@@ -142,21 +142,15 @@ def write_text(path: StrPath, text: str) -> None:
         raise JointsatError(f"{os.fspath(path)}: cannot write ({exc.strerror})") from None
 
 
-def format_utc(time: datetime) -> str:
-    """Return a time as ISO 8601 UTC to the millisecond (truncated), ending in ``Z``."""
-    utc = time.astimezone(UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="milliseconds") + "Z"
-
-
 def pass_record(row: Pass) -> dict[str, PassValue]:
     """Return one pass as a mapping of :data:`PASS_COLUMNS` to JSON-ready values."""
     return {
         "satellite": row.satellite.name,
         "norad_id": row.satellite.norad_id,
         "station": row.station.name,
-        "aos": format_utc(row.aos),
-        "tca": format_utc(row.tca),
-        "los": format_utc(row.los),
+        "aos": format_iso_ms(row.aos),
+        "tca": format_iso_ms(row.tca),
+        "los": format_iso_ms(row.los),
         "max_elevation_deg": round(row.max_elevation_deg, _DECIMALS),
         "aos_azimuth_deg": round(row.aos_azimuth_deg, _DECIMALS),
         "los_azimuth_deg": round(row.los_azimuth_deg, _DECIMALS),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jointsat.errors import InputError
+from jointsat.timelib import read_iso
 
 
 class Reader:
@@ -81,7 +82,7 @@ class Reader:
                 "must be an ISO 8601 time with a zone, such as 2024-05-10T00:00:00Z", where
             )
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = read_iso(value, verbatim=True)
         except ValueError:
             raise self.error(f"not an ISO 8601 time: {value!r}", where) from None
         if moment.tzinfo is None:

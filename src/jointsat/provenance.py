@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jointsat import __version__
-from jointsat.scheduling.problem import format_time
+from jointsat.timelib import format_iso
 
 
 def schedule_provenance(
@@ -68,8 +68,8 @@ def file_replan(
     station, start, end = outage
     return {
         "replaces": schedule_file,
-        "outage": {"station": station, "start": format_time(start), "end": format_time(end)},
-        "now": format_time(now),
+        "outage": {"station": station, "start": format_iso(start), "end": format_iso(end)},
+        "now": format_iso(now),
     }
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "format_readable",
     "from_split_julian",
     "parse_iso",
+    "read_iso",
     "split_julian",
     "to_utc",
 ]
@@ -54,6 +55,22 @@ def to_utc(moment: datetime, label: str = "time") -> datetime:
         ) from None
 
 
+def read_iso(text: str, *, label: str = "time", verbatim: bool = False) -> datetime:
+    """Read an ISO 8601 / RFC 3339 time as written: its own zone kept, or none (naive).
+
+    Blanks around it are ignored and ``t`` and ``z`` may be lower case, as RFC 3339
+    allows, unless ``verbatim``: then the text must be exactly a time (the file readers
+    that always refused those keep doing so). For readers with their own word on a time
+    without zone; :func:`parse_iso` is the usual way in. Raises ``ValueError``.
+    """
+    try:
+        return datetime.fromisoformat(text if verbatim else text.strip().upper())
+    except ValueError:
+        raise ValueError(
+            f"{label} {text!r} is not an ISO 8601 time such as 2024-05-09T00:00:00Z"
+        ) from None
+
+
 def parse_iso(text: str, *, label: str = "time", naive_is_utc: bool = False) -> datetime:
     """Parse an ISO 8601 / RFC 3339 time into an aware UTC datetime.
 
@@ -61,12 +78,7 @@ def parse_iso(text: str, *, label: str = "time", naive_is_utc: bool = False) -> 
     allows); a time without one is refused unless ``naive_is_utc``. Raises ``ValueError``
     with a message a user can act on; callers turn it into their own error type.
     """
-    try:
-        moment = datetime.fromisoformat(text.strip().upper())
-    except ValueError:
-        raise ValueError(
-            f"{label} {text!r} is not an ISO 8601 time such as 2024-05-09T00:00:00Z"
-        ) from None
+    moment = read_iso(text, label=label)
     if moment.tzinfo is None and naive_is_utc:
         return moment.replace(tzinfo=UTC)
     return to_utc(moment, label)

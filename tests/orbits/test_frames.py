@@ -25,9 +25,9 @@ from skyfield.toposlib import ITRSPosition
 from skyfield.units import Distance
 from tests.support.data import orbit_file
 
+from jointsat.constants import EARTH_ROTATION_RAD_S
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import (
-    EARTH_ROTATION_RAD_PER_S,
     ecef_to_geodetic,
     ecef_to_teme,
     enu_basis,
@@ -268,7 +268,7 @@ def test_topocentric_matches_skyfield_within_its_ut1_offset() -> None:
     worst_ratio = 0.0
     for e, jd, fr in orbit_samples():
         t = skyfield_times(ts, jd, fr)
-        turn = np.abs(t.dut1) * EARTH_ROTATION_RAD_PER_S  # radians
+        turn = np.abs(t.dut1) * EARTH_ROTATION_RAD_S  # radians
         slack = 0.01 * ARCSECOND
         lat, lon, alt = rng.uniform(-90, 90), rng.uniform(-180, 180), rng.uniform(-100, 3000)
         site = wgs84.latlon(lat, lon, alt)

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from sgp4.api import SGP4_ERRORS
 from tests.support.data import orbit_file
 
+from jointsat.constants import WGS84_A_KM
 from jointsat.errors import InputError, TimeWindowError
 from jointsat.executors import process_pool
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import (
-    WGS84_A_KM,
     WGS84_B_KM,
     enu_basis,
     geodetic_to_ecef,

@@ -20,8 +20,9 @@ from skyfield.framelib import mean_equator_and_equinox_of_date
 from skyfield.sgp4lib import TEME
 from tests.support.data import orbit_file
 
+from jointsat.constants import EARTH_ROTATION_RAD_S, WGS84_A_KM
 from jointsat.orbits.elements import Elements, parse_elements
-from jointsat.orbits.frames import EARTH_ROTATION_RAD_PER_S, WGS84_A_KM, WGS84_B_KM
+from jointsat.orbits.frames import WGS84_B_KM
 from jointsat.orbits.sun import is_sunlit, sun_elevation_deg, sun_position_km
 
 with warnings.catch_warnings():
@@ -116,7 +117,7 @@ def test_sun_elevation_matches_skyfield_altaz(sky) -> None:
     t = skyfield_times(ts, jd, fr)
     sites = wgs84.latlon(lat, lon, alt)
     elevation, _, _ = (eph["earth"] + sites).at(t).observe(eph["sun"]).apparent().altaz()
-    turn_deg = np.degrees(np.abs(t.dut1) * EARTH_ROTATION_RAD_PER_S)
+    turn_deg = np.degrees(np.abs(t.dut1) * EARTH_ROTATION_RAD_S)
     ours = sun_elevation_deg(lat, lon, alt, jd, fr)
     assert (np.abs(ours - elevation.degrees) <= twelve_thousandths_degree + turn_deg).all()
 

@@ -23,10 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skyfield.api import EarthSatellite, Loader, load, wgs84
 
+from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.propagation import Satellite, propagate
 from jointsat.orbits.tracks import (
-    MEAN_EARTH_RADIUS_KM,
     horizon_radius_km,
     look_angles,
     split_at_antimeridian,

@@ -23,9 +23,10 @@ from skyfield.framelib import itrs
 from skyfield.sgp4lib import TEME
 from tests.support.data import agency_stations, orbit_file
 
+from jointsat.constants import WGS84_A_KM
 from jointsat.errors import PlanningInputError
 from jointsat.orbits.elements import Elements, parse_elements
-from jointsat.orbits.frames import WGS84_A_KM, WGS84_B_KM
+from jointsat.orbits.frames import WGS84_B_KM
 from jointsat.orbits.looks import earth_geometry, sky_geometry
 from jointsat.orbits.propagation import Satellite, group_satellites
 from jointsat.orbits.sun import sun_elevation_deg, sun_position_km

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from jointsat.errors import ArchiveInputError
+from jointsat.timelib import read_iso
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 KNOWN_FIELDS = frozenset(
@@ -95,7 +96,7 @@ def _time(document: Mapping[str, Any], name: str) -> datetime:
         raise _field("an ISO 8601 time with its zone is required", name)
     else:
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = read_iso(value, verbatim=True)
         except ValueError:
             raise _field(f"{value!r} is not an ISO 8601 time", name) from None
     if moment.tzinfo is None:

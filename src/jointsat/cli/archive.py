@@ -25,8 +25,7 @@ from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
-from jointsat.scheduling.problem import format_time
-from jointsat.timelib import format_readable, parse_iso
+from jointsat.timelib import format_iso, format_readable, parse_iso
 
 archive_app = typer.Typer(
     name="archive",
@@ -91,7 +90,7 @@ def _ingest_metadata(metadata_file: Path | None, given: dict[str, Any]) -> Any:
         if value is None:
             continue
         if name in document and not _same_field(name, document[name], value):
-            shown = format_time(value) if isinstance(value, datetime) else value
+            shown = format_iso(value) if isinstance(value, datetime) else value
             raise ArchiveInputError(
                 f"{name}: the file gives {document[name]!r}, "
                 f"{_METADATA_OPTIONS[name]} gives {shown!r}",
@@ -225,12 +224,12 @@ def archive_list(
                     "satellite_name": p.satellite.name,
                     "instrument": p.instrument,
                     "processing_level": p.processing_level,
-                    "acquired_start": format_time(p.acquired_start),
-                    "acquired_end": format_time(p.acquired_end),
+                    "acquired_start": format_iso(p.acquired_start),
+                    "acquired_end": format_iso(p.acquired_end),
                     "owners": [codes[o] for o in p.owner_ids],
-                    "members_from": format_time(p.members_from),
-                    "public_from": None if p.public_from is None else format_time(p.public_from),
-                    "ingested_at": format_time(p.ingested_at),
+                    "members_from": format_iso(p.members_from),
+                    "public_from": None if p.public_from is None else format_iso(p.public_from),
+                    "ingested_at": format_iso(p.ingested_at),
                     "files": [
                         {
                             "name": f.name,

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from jointsat.orbits.frames import EARTH_ROTATION_RAD_PER_S, WGS84_A_KM, WGS84_B_KM
-from jointsat.orbits.propagation import DAY_S, Satellite
+from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, WGS72_MU_KM3_S2, WGS84_A_KM
+from jointsat.orbits.frames import WGS84_B_KM
+from jointsat.orbits.propagation import Satellite
 from jointsat.orbits.sun import AU_KM
 
 FloatArray = NDArray[np.float64]
 
-MU_KM3_S2 = 398600.8  # SGP4's (WGS-72) gravitational parameter
 RADIUS_SLACK = 0.01  # of the semi-major axis, below perigee: SGP4's short-period terms, drag
 RADIUS_SLACK_KM = 25.0
 SPEED_SLACK = 1.01  # over vis-viva at the bounding radii: the J2 part of the energy
@@ -48,13 +48,13 @@ class MotionBounds:
         perigees = []
         for e in orbit.element_sets:
             n_rad_s = e.mean_motion_rev_per_day * 2.0 * math.pi / DAY_S
-            a_km = (MU_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0)
+            a_km = (WGS72_MU_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0)
             perigees.append(a_km * (1.0 - e.eccentricity) - RADIUS_SLACK * a_km)
         r_min = max(min(perigees) - RADIUS_SLACK_KM, WGS84_A_KM + 50.0)
         r_max = max(orbit.max_radius_km, r_min)
-        v_max = SPEED_SLACK * math.sqrt(MU_KM3_S2 * (2.0 / r_min - 1.0 / r_max))
+        v_max = SPEED_SLACK * math.sqrt(WGS72_MU_KM3_S2 * (2.0 / r_min - 1.0 / r_max))
         ecc = (r_max - r_min) / (r_max + r_min)
-        return cls(r_min, r_max, v_max, SPEED_SLACK * ecc * math.sqrt(MU_KM3_S2 / r_min))
+        return cls(r_min, r_max, v_max, SPEED_SLACK * ecc * math.sqrt(WGS72_MU_KM3_S2 / r_min))
 
     @property
     def nadir_rad_s(self) -> float:
@@ -64,7 +64,7 @@ class MotionBounds:
     def sight_rad_s(self, target_radius_km: FloatArray) -> FloatArray:
         """Bound the turning rate of the line of sight to ground targets (inertial)."""
         closest = np.maximum(self.r_min_km - target_radius_km, 1.0)
-        return np.asarray((self.v_max_km_s + EARTH_ROTATION_RAD_PER_S * target_radius_km) / closest)
+        return np.asarray((self.v_max_km_s + EARTH_ROTATION_RAD_S * target_radius_km) / closest)
 
     @property
     def sun_from_satellite_rad_s(self) -> float:

@@ -24,12 +24,12 @@ from fractions import Fraction
 
 from sgp4.api import WGS72, Satrec
 
+from jointsat.constants import DAY_S, MINUTES_PER_DAY
 from jointsat.errors import ElementsError, UnknownFormatError
+from jointsat.timelib import from_split_julian
 
 JD_1949_12_31 = 2433281.5  # sgp4init counts epochs in days from 1949 December 31 00:00 UT
-JD_UNIX_EPOCH = 2440587.5
 _DEG = math.pi / 180.0
-_MINUTES_PER_DAY = 1440.0
 _NDOT_UNITS = 1036800.0 / math.pi  # rev/day^2 -> rad/min^2 as sgp4 expects (see SGP4.cpp)
 _NDDOT_UNITS = 2985984000.0 / 2.0 / math.pi  # rev/day^3 -> rad/min^3
 
@@ -59,8 +59,8 @@ OMM_FIELDS = (
 """The CelesTrak OMM fields, in CelesTrak's order: what ``to_omm()`` writes."""
 
 _JD_OF_ORDINAL_0 = 1721424.5  # date.fromordinal(n) begins at Julian date n + this
-_SECONDS_PER_DAY = 86_400
-_MICROSECONDS_PER_DAY = 86_400_000_000
+_SECONDS_PER_DAY = int(DAY_S)  # whole, for exact arithmetic with ints and Fractions
+_MICROSECONDS_PER_DAY = _SECONDS_PER_DAY * 1_000_000
 _TLE_EPOCH_STEPS_PER_DAY = 100_000_000  # a TLE epoch has eight decimals of a day
 _ALPHA5_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # A stands for 10, ... Z for 33; I and O are skipped
 _TLE_LINE_2_FIELDS = frozenset(
@@ -117,8 +117,7 @@ class Elements:
     @property
     def epoch(self) -> datetime:
         """Return the epoch as a timezone-aware UTC datetime (to the microsecond)."""
-        days = (self.epoch_jd - JD_UNIX_EPOCH) + self.epoch_fr
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=days)
+        return from_split_julian(self.epoch_jd, self.epoch_fr)
 
     @property
     def epoch_days_since_1949(self) -> float:
@@ -141,7 +140,7 @@ class Elements:
             self.arg_of_pericenter_deg * _DEG,
             self.inclination_deg * _DEG,
             self.mean_anomaly_deg * _DEG,
-            self.mean_motion_rev_per_day * 2.0 * math.pi / _MINUTES_PER_DAY,
+            self.mean_motion_rev_per_day * 2.0 * math.pi / MINUTES_PER_DAY,
             self.raan_deg * _DEG,
         )
         # sgp4init splits its one float epoch as epoch - floor(epoch), up to 0.16 microseconds

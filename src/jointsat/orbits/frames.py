@@ -10,15 +10,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, WGS84_A_KM, WGS84_F
+from jointsat.timelib import JD_J2000
+
 FloatArray = NDArray[np.float64]
 
-WGS84_A_KM = 6378.137
-WGS84_F = 1.0 / 298.257223563
 WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
 WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)
-EARTH_ROTATION_RAD_PER_S = 7.292115146706979e-5
-SECONDS_PER_DAY = 86400.0
-JD_J2000 = 2451545.0
 _TAU = 2.0 * np.pi
 
 
@@ -34,10 +32,10 @@ def gmst82_rad(jd: ArrayLike, fr: ArrayLike) -> FloatArray:
     t = (days_whole + fr) / 36525.0
     seconds = (
         67310.54841
-        + SECONDS_PER_DAY * (np.mod(days_whole, 1.0) + fr)
+        + DAY_S * (np.mod(days_whole, 1.0) + fr)
         + (8640184.812866 + (0.093104 - 6.2e-6 * t) * t) * t
     )
-    return np.asarray(np.mod(seconds, SECONDS_PER_DAY) * (_TAU / SECONDS_PER_DAY))
+    return np.asarray(np.mod(seconds, DAY_S) * (_TAU / DAY_S))
 
 
 def teme_to_ecef(
@@ -54,7 +52,7 @@ def teme_to_ecef(
     vx, vy, vz = v_teme_km_s[..., 0], v_teme_km_s[..., 1], v_teme_km_s[..., 2]
     xe = c * x + s * y
     ye = -s * x + c * y
-    w = EARTH_ROTATION_RAD_PER_S
+    w = EARTH_ROTATION_RAD_S
     r = np.stack([xe, ye, z], axis=-1)
     v = np.stack([c * vx + s * vy + w * ye, -s * vx + c * vy - w * xe, vz], axis=-1)
     return r, v

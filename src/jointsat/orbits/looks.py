@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from jointsat.constants import WGS84_A_KM
 from jointsat.orbits import frames
-from jointsat.orbits.propagation import Clock, Satellite
+from jointsat.orbits.propagation import Satellite
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.vectors import angle_deg, dot, norm, unit
+from jointsat.timelib import TimeOrigin
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -110,10 +112,10 @@ class Epochs:
         )
 
     @classmethod
-    def rows(cls, orbit: Satellite, clock: Clock, t: FloatArray) -> Epochs:
-        """Propagate at seconds after the clock's start, each distinct time once."""
+    def rows(cls, orbit: Satellite, origin: TimeOrigin, t: FloatArray) -> Epochs:
+        """Propagate at seconds after the origin, each distinct time once."""
         unique, inverse = np.unique(t, return_inverse=True)
-        at = cls.of(orbit, *clock.julian(unique))
+        at = cls.of(orbit, *origin.julian(unique))
         return cls(at.r[inverse], at.error[inverse], at.gmst[inverse], at.sun[inverse])
 
 
@@ -158,7 +160,7 @@ def sky_look(
     sun_angle = angle_deg(direction, unit(sun - r))
     radius = norm(r)
     with np.errstate(invalid="ignore"):
-        disc = np.degrees(np.arcsin(np.clip(frames.WGS84_A_KM / radius, -1.0, 1.0)))
+        disc = np.degrees(np.arcsin(np.clip(WGS84_A_KM / radius, -1.0, 1.0)))
     limb = angle_deg(direction, unit(-r)) - disc
     shape = sun_angle.shape
     sunlit = np.broadcast_to(is_sunlit(r, sun), shape)
@@ -172,11 +174,11 @@ def _shadow_margin_km(r: FloatArray, sun: FloatArray) -> FloatArray:
     from the Earth's centre to the half-line towards the Sun, less the equatorial
     radius, in the coordinates where the WGS-84 ellipsoid is a sphere.
     """
-    stretch = np.array([1.0, 1.0, frames.WGS84_A_KM / frames.WGS84_B_KM])
+    stretch = np.array([1.0, 1.0, WGS84_A_KM / frames.WGS84_B_KM])
     p = r * stretch
     d = (sun - r) * stretch
     d = d / norm(d)[..., None]
     along = dot(p, d)
     closest_sq = np.maximum(dot(p, p) - along**2, 0.0)
     distance = np.where(along < 0.0, np.sqrt(closest_sq), norm(p))
-    return np.asarray(distance - frames.WGS84_A_KM)
+    return np.asarray(distance - WGS84_A_KM)

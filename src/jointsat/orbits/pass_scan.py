@@ -28,10 +28,11 @@ from numpy.typing import NDArray
 
 from jointsat.errors import InputError
 from jointsat.orbits.frames import enu_basis, geodetic_to_ecef, gmst82_rad, teme_to_ecef
-from jointsat.orbits.propagation import Clock, Satellite, propagate, propagate_rows
+from jointsat.orbits.propagation import Satellite, propagate, propagate_rows
 from jointsat.orbits.search import ALL, bracket_root
 from jointsat.orbits.stations import HorizonMask, Station
 from jointsat.orbits.vectors import concat_fields, dot
+from jointsat.timelib import TimeOrigin
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -76,14 +77,14 @@ ROOT_TOLERANCE = 1e-4
 
 @dataclass(frozen=True)
 class Window:
-    """The time span searched: its clock and its length in seconds."""
+    """The time span searched: its origin and its length in seconds."""
 
-    clock: Clock
+    origin: TimeOrigin
     duration_s: float
 
     def julian(self, t_s: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Return seconds after the start as split Julian dates."""
-        return self.clock.julian(t_s)
+        return self.origin.julian(t_s)
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,9 @@ from jointsat.errors import TimeWindowError
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.pass_finish import finish
 from jointsat.orbits.pass_scan import Found, Sites, Window, plan_chunks, scan
-from jointsat.orbits.propagation import (
-    Clock,
-    Satellite,
-    error_message,
-    group_satellites,
-    split_julian,
-)
+from jointsat.orbits.propagation import Satellite, error_message, group_satellites
 from jointsat.orbits.stations import Station
+from jointsat.timelib import TimeOrigin
 
 __all__ = [
     "Pass",
@@ -36,7 +31,6 @@ __all__ = [
     "PropagationProblem",
     "SatelliteId",
     "find_passes",
-    "split_julian",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -179,7 +173,7 @@ def find_passes(
             executor, satellites, stations, start, end, min_elevation_deg, parts, progress
         )
     duration_s = (end - start).total_seconds()
-    window = Window(Clock.of(start), duration_s)
+    window = Window(TimeOrigin.of(start), duration_s)
 
     plan = plan_chunks(satellites, sites.count, duration_s)
     found: list[Found] = []

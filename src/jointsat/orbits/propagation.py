@@ -12,18 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 from sgp4.api import SGP4_ERRORS, SatrecArray
 
-from jointsat.orbits.elements import JD_UNIX_EPOCH, Elements
+from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, MINUTES_PER_DAY, WGS72_MU_KM3_S2
+from jointsat.orbits.elements import JD_1949_12_31, Elements
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-_MINUTES_PER_DAY = 1440.0
 
 
 @dataclass(frozen=True)
@@ -51,18 +50,18 @@ class Satellite:
         """
         rates = []
         for e in self.element_sets:
-            n_rad_s = e.mean_motion_rev_per_day * 2.0 * math.pi / 86400.0
+            n_rad_s = e.mean_motion_rev_per_day * 2.0 * math.pi / DAY_S
             ecc = min(e.eccentricity, 0.999)
             rates.append(n_rad_s * (1.0 + ecc) ** 2 / (1.0 - ecc * ecc) ** 1.5)
-        return float(1.05 * max(rates) + 7.292115146706979e-5)
+        return float(1.05 * max(rates) + EARTH_ROTATION_RAD_S)
 
     @property
     def max_radius_km(self) -> float:
         """Return a bound on the satellite's distance from the Earth's centre (apogee, margin)."""
         radii = []
         for e in self.element_sets:
-            n_rad_min = e.mean_motion_rev_per_day * 2.0 * math.pi / _MINUTES_PER_DAY
-            a_km = (398600.8 / (n_rad_min / 60.0) ** 2) ** (1.0 / 3.0)
+            n_rad_min = e.mean_motion_rev_per_day * 2.0 * math.pi / MINUTES_PER_DAY
+            a_km = (WGS72_MU_KM3_S2 / (n_rad_min / 60.0) ** 2) ** (1.0 / 3.0)
             radii.append(a_km * (1.0 + e.eccentricity))
         return float(1.02 * max(radii) + 50.0)
 
@@ -70,7 +69,7 @@ class Satellite:
         """Return, for each time, the index of the element set nearest in epoch."""
         if len(self.element_sets) == 1:
             return np.zeros(np.shape(jd), dtype=np.int64)
-        days = (np.asarray(jd) - 2433281.5) + np.asarray(fr)
+        days = (np.asarray(jd) - JD_1949_12_31) + np.asarray(fr)
         epochs = self._epoch_days
         midpoints = 0.5 * (epochs[1:] + epochs[:-1])
         return np.searchsorted(midpoints, days, side="right").astype(np.int64)
@@ -168,41 +167,3 @@ def propagate_rows(
 def error_message(code: int) -> str:
     """Return sgp4's description of an error code."""
     return str(SGP4_ERRORS.get(code, f"sgp4 error {code}"))
-
-
-DAY_S = 86400.0
-
-
-def split_julian(moment: datetime) -> tuple[float, float]:
-    """Return a UTC datetime as a split Julian date (jd at midnight, fraction of the day)."""
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    days = (midnight - datetime(1970, 1, 1, tzinfo=UTC)).days
-    return JD_UNIX_EPOCH + days, (moment - midnight).total_seconds() / DAY_S
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Turn seconds after a start into split Julian dates and datetimes."""
-
-    start: datetime
-    jd0: float
-    fr0: float
-
-    @classmethod
-    def of(cls, start: datetime) -> Clock:
-        """Return the clock of seconds after ``start`` (an aware datetime)."""
-        start = start.astimezone(UTC)
-        return cls(start, *split_julian(start))
-
-    def julian(self, t_s: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Return seconds after the start as split Julian dates (jd, fraction)."""
-        t = np.asarray(t_s, dtype=float)
-        return np.full(t.shape, self.jd0), self.fr0 + t / DAY_S
-
-    def seconds(self, moment: datetime) -> float:
-        """Return the seconds from the start to ``moment``."""
-        return (moment - self.start).total_seconds()
-
-    def time(self, t_s: float) -> datetime:
-        """Return the UTC datetime ``t_s`` seconds after the start."""
-        return self.start + timedelta(seconds=float(t_s))

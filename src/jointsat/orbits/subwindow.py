@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 import numpy as np
 
 from jointsat.orbits.elements import Elements
-from jointsat.orbits.passes import Pass, split_julian
+from jointsat.orbits.passes import Pass
 from jointsat.orbits.propagation import Satellite, group_satellites
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.tracks import look_angles
-
-DAY_S = 86400.0
+from jointsat.timelib import TimeOrigin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +70,8 @@ def _cut(p: Pass, satellites: dict[int, Satellite], start: datetime, end: dateti
 
 def _look(satellite: Satellite, p: Pass, start: datetime, times: Sequence[datetime]) -> _Seen:
     """Return how the pass's station sees the satellite at the times (from ``start``)."""
-    jd0, fr0 = split_julian(start)
-    jd = np.full(len(times), jd0)
-    fr = fr0 + np.array([(t - start).total_seconds() for t in times]) / DAY_S
+    origin = TimeOrigin.of(start)
+    jd, fr = origin.julian([origin.seconds(t) for t in times])
     codes, r, _ = satellite.propagate(jd, fr)
     r[codes != 0] = np.nan
     station = p.station

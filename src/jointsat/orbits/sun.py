@@ -10,15 +10,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from jointsat.constants import WGS84_A_KM
 from jointsat.orbits.frames import (
-    JD_J2000,
-    WGS84_A_KM,
     WGS84_B_KM,
     ecef_to_teme,
     enu_basis,
     geodetic_to_ecef,
     gmst82_rad,
 )
+from jointsat.timelib import JD_J2000
 
 FloatArray = NDArray[np.float64]
 AU_KM = 149_597_870.7

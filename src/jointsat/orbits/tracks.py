@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.orbits.frames import (
     ecef_to_geodetic,
     enu_basis,
@@ -20,8 +21,6 @@ from jointsat.orbits.frames import (
 )
 
 FloatArray = NDArray[np.float64]
-MEAN_EARTH_RADIUS_KM = 6371.0
-"""The Earth's mean radius (IUGG), the sphere of footprint distances."""
 
 
 def subsatellite_points(

@@ -15,12 +15,13 @@ from numpy.typing import NDArray
 
 from jointsat.orbits.frames import gmst82_rad
 from jointsat.orbits.looks import Epochs, earth_look, ground_site, sky_direction
-from jointsat.orbits.propagation import Clock, Satellite, propagate_rows
+from jointsat.orbits.propagation import Satellite, propagate_rows
 from jointsat.orbits.sun import sun_position_km
 from jointsat.orbits.vectors import angle_deg, ranges
 from jointsat.planning.opportunities import Opportunities, match_orbits
 from jointsat.planning.problem import PlanningProblem
 from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget
+from jointsat.timelib import TimeOrigin
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -81,7 +82,7 @@ def candidates(
     is at one of its ends: within a pass the angle has a single minimum.
     """
     matched = match_orbits(problem, orbits)
-    sights = _Sights.of(problem, matched, Clock.of(opportunities.start))
+    sights = _Sights.of(problem, matched, TimeOrigin.of(opportunities.start))
     requests = problem.requests
     o_request = opportunities.request
     look = np.array([_look_s(requests[int(i)]) for i in o_request], dtype=float)
@@ -147,21 +148,23 @@ class _Sights:
     """Lines of sight and off-nadir angles of (satellite, request, time) rows."""
 
     orbits: Sequence[Satellite]
-    clock: Clock
+    origin: TimeOrigin
     site: FloatArray  # (R, 3) Earth-fixed, NaN for sky requests
     up: FloatArray  # (R, 3)
     direction: FloatArray  # (R, 3) for sky requests, NaN for Earth ones
     sky: BoolArray
 
     @classmethod
-    def of(cls, problem: PlanningProblem, orbits: Sequence[Satellite], clock: Clock) -> _Sights:
+    def of(
+        cls, problem: PlanningProblem, orbits: Sequence[Satellite], origin: TimeOrigin
+    ) -> _Sights:
         def field(name: str) -> FloatArray:
             return np.array([getattr(r, name, np.nan) for r in problem.requests], dtype=float)
 
         sky = np.array([isinstance(r, SkyTarget) for r in problem.requests], dtype=np.bool_)
         direction = sky_direction(field("ra_deg"), field("dec_deg")).reshape(-1, 3)
         site, up = ground_site(field("lat_deg"), field("lon_deg"), field("alt_m"))
-        return cls(orbits, clock, site.reshape(-1, 3), up.reshape(-1, 3), direction, sky)
+        return cls(orbits, origin, site.reshape(-1, 3), up.reshape(-1, 3), direction, sky)
 
     def at(
         self, satellite: IntArray, request: IntArray, t: FloatArray
@@ -172,7 +175,7 @@ class _Sights:
         los[sky] = self.direction[request[sky]]
         ground = np.flatnonzero(~sky)
         if ground.size:
-            jd, fr = self.clock.julian(t[ground])
+            jd, fr = self.origin.julian(t[ground])
             err, r, _ = propagate_rows(self.orbits, satellite[ground], jd, fr)
             epochs = Epochs(r, err, gmst82_rad(jd, fr), sun_position_km(jd, fr))
             k = request[ground]

@@ -15,13 +15,13 @@ from itertools import pairwise
 import numpy as np
 
 from jointsat.orbits.looks import earth_geometry, sky_geometry
-from jointsat.orbits.propagation import Satellite, split_julian
+from jointsat.orbits.propagation import Satellite
 from jointsat.planning.memory import simulate
 from jointsat.planning.plan import Observation, Plan
 from jointsat.planning.problem import Imager, PlanningProblem
 from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget
+from jointsat.timelib import TimeOrigin, split_julian
 
-DAY_S = 86_400.0
 angle_tolerance_deg = 0.01  # window edges are refined to 0.01 s: a few thousandths of a degree
 time_tolerance_s = 1e-3
 memory_tolerance_mbit = 1e-6
@@ -82,11 +82,6 @@ def _seconds(problem: PlanningProblem, moment: datetime) -> float:
     return (moment - problem.horizon.start).total_seconds()
 
 
-def _julian(moments: np.ndarray, origin: datetime) -> tuple[np.ndarray, np.ndarray]:
-    jd0, fr0 = split_julian(origin)
-    return np.full(moments.shape, jd0), fr0 + moments / DAY_S
-
-
 def _line_of_sight(orbit: Satellite, request: Request, moment: datetime) -> np.ndarray:
     jd, fr = split_julian(moment)
     at = (np.array([jd]), np.array([fr]))
@@ -127,13 +122,13 @@ def _check_observation(
     for a, b in looks:
         if (b - a).total_seconds() < least - time_tolerance_s:
             found.append(f"{name}: a look of {(b - a).total_seconds():.2f} s, under {least} s")
-    origin = problem.horizon.start
+    origin = TimeOrigin.of(problem.horizon.start)
     for a, b in looks:
         start, end = _seconds(problem, a), _seconds(problem, b)
         count = max(2, int(np.ceil((end - start) / sample_step_s)) + 1)
         times = np.linspace(start, end, count)
         inside = np.clip(times, start + edge_inset_s, end - edge_inset_s)
-        jd, fr = _julian(times, origin)
+        jd, fr = origin.julian(times)
         if isinstance(request, EarthTarget):
             g = earth_geometry(orbit, request.lat_deg, request.lon_deg, request.alt_m, jd, fr)
             worst = float(np.max(g.off_nadir_deg))
@@ -161,7 +156,7 @@ def _check_observation(
                     f"under {request.min_earth_limb_angle_deg}"
                 )
             if request.eclipse_only:
-                lit = sky_geometry(orbit, request.ra_deg, request.dec_deg, *_julian(inside, origin))
+                lit = sky_geometry(orbit, request.ra_deg, request.dec_deg, *origin.julian(inside))
                 if bool(np.any(lit.sunlit)):
                     found.append(f"{name}: the satellite is sunlit during the look")
     if stereo:

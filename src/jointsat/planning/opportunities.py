@@ -38,17 +38,18 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from jointsat.constants import EARTH_ROTATION_RAD_S
 from jointsat.errors import PlanningInputError
 from jointsat.orbits.bounds import MotionBounds, sun_turning_rad_s
-from jointsat.orbits.frames import EARTH_ROTATION_RAD_PER_S
 from jointsat.orbits.looks import Epochs, earth_look, ground_site, sky_direction, sky_look
 from jointsat.orbits.passes import PropagationProblem, find_passes
-from jointsat.orbits.propagation import Clock, Satellite, error_message
+from jointsat.orbits.propagation import Satellite, error_message
 from jointsat.orbits.search import golden_minimum, margin_windows
 from jointsat.orbits.stations import Station
 from jointsat.orbits.vectors import concat_fields, norm
 from jointsat.planning.problem import PlanningProblem
 from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget
+from jointsat.timelib import TimeOrigin
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -123,15 +124,15 @@ def find_opportunities(problem: PlanningProblem, orbits: Sequence[Satellite]) ->
     (twice it for stereo) are left out.
     """
     matched = match_orbits(problem, orbits)
-    clock = Clock.of(problem.horizon.start)
-    horizon_s = clock.seconds(problem.horizon.end)
+    origin = TimeOrigin.of(problem.horizon.start)
+    horizon_s = origin.seconds(problem.horizon.end)
     found: list[_Found] = []
     problems: list[PropagationProblem] = []
     for s, (imager, orbit) in enumerate(zip(problem.satellites, matched, strict=True)):
-        failure = _first_failure(orbit, clock, horizon_s)
+        failure = _first_failure(orbit, origin, horizon_s)
         if failure is not None:
             t_fail, code = failure
-            problems.append(PropagationProblem(s, clock.time(t_fail), code, error_message(code)))
+            problems.append(PropagationProblem(s, origin.at(t_fail), code, error_message(code)))
         rates = MotionBounds.of(orbit)
         served = [
             (i, r)
@@ -140,7 +141,7 @@ def find_opportunities(problem: PlanningProblem, orbits: Sequence[Satellite]) ->
         ]
         earth = [(i, r) for i, r in served if isinstance(r, EarthTarget)]
         sky = [(i, r) for i, r in served if isinstance(r, SkyTarget)]
-        seer = _Seer(problem, s, orbit, rates, clock)
+        seer = _Seer(problem, s, orbit, rates, origin)
         if earth:
             found.append(_earth_windows(seer, earth))
         if sky:
@@ -166,7 +167,7 @@ class _Seer(NamedTuple):
     satellite: int  # indexes problem.satellites
     orbit: Satellite
     rates: MotionBounds
-    clock: Clock
+    origin: TimeOrigin
 
 
 @dataclass(frozen=True)
@@ -205,10 +206,12 @@ def _open(problem: PlanningProblem, request: Request) -> bool:
     return window.end > window.start
 
 
-def _first_failure(orbit: Satellite, clock: Clock, horizon_s: float) -> tuple[float, int] | None:
+def _first_failure(
+    orbit: Satellite, origin: TimeOrigin, horizon_s: float
+) -> tuple[float, int] | None:
     """Return when (s) SGP4 first fails over the horizon, and its code, or None."""
     t = np.append(np.arange(0.0, horizon_s, FAILURE_SCAN_S), horizon_s)
-    err, _, _ = orbit.propagate(*clock.julian(t))
+    err, _, _ = orbit.propagate(*origin.julian(t))
     bad = np.flatnonzero(err != 0)
     if bad.size == 0:
         return None
@@ -218,7 +221,7 @@ def _first_failure(orbit: Satellite, clock: Clock, horizon_s: float) -> tuple[fl
     lo, hi, code = float(t[k - 1]), float(t[k]), int(err[k])
     while hi - lo > FAILURE_BRACKET_S:
         mid = 0.5 * (lo + hi)
-        e = int(orbit.propagate(*clock.julian(np.array([mid])))[0][0])
+        e = int(orbit.propagate(*origin.julian(np.array([mid])))[0][0])
         if e:
             hi, code = mid, e
         else:
@@ -228,7 +231,7 @@ def _first_failure(orbit: Satellite, clock: Clock, horizon_s: float) -> tuple[fl
 
 def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
     """Find one satellite's windows on Earth targets, inside the passes that can hold them."""
-    problem, satellite, orbit, rates, clock = seer
+    problem, satellite, orbit, rates, origin = seer
     index = np.array([i for i, _ in earth], dtype=np.int64)
     targets = [r for _, r in earth]
     lat = np.array([r.lat_deg for r in targets])
@@ -240,8 +243,8 @@ def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
     )
     keep = np.array([r.min_duration_s * (2.0 if r.mode is Mode.STEREO else 1.0) for r in targets])
     windows = [problem.window_of(r) for r in targets]
-    w0 = np.array([clock.seconds(w.start) for w in windows])
-    w1 = np.array([clock.seconds(w.end) for w in windows])
+    w0 = np.array([origin.seconds(w.start) for w in windows])
+    w1 = np.array([origin.seconds(w.end) for w in windows])
     site, up = ground_site(lat, lon, alt)
     radius = norm(site)
 
@@ -256,7 +259,7 @@ def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
     ]
     first, last = min(w.start for w in windows), max(w.end for w in windows)
     passes = find_passes(orbit.element_sets, stations, first, last)
-    offset = clock.seconds(passes.start)
+    offset = origin.seconds(passes.start)
     target = passes.station
     lo = np.maximum(passes.aos_s + offset - PASS_PAD_S, w0[target])
     hi = np.minimum(passes.los_s + offset + PASS_PAD_S, w1[target])
@@ -268,15 +271,13 @@ def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
     # with the vertical and the direction to the Sun.
     sight = np.degrees(rates.sight_rad_s(radius))
     off_rate = sight + np.degrees(rates.nadir_rad_s)
-    elevation_rate = sight + np.degrees(EARTH_ROTATION_RAD_PER_S)
-    site_speed = EARTH_ROTATION_RAD_PER_S * float(radius.max())
-    sun_rate = np.degrees(
-        EARTH_ROTATION_RAD_PER_S + sun_turning_rad_s(site_speed, float(radius.max()))
-    )
+    elevation_rate = sight + np.degrees(EARTH_ROTATION_RAD_S)
+    site_speed = EARTH_ROTATION_RAD_S * float(radius.max())
+    sun_rate = np.degrees(EARTH_ROTATION_RAD_S + sun_turning_rad_s(site_speed, float(radius.max())))
 
     def evaluate(span: IntArray, t: FloatArray) -> tuple[BoolArray, FloatArray]:
         k = target[span]
-        off, elevation, sun, _ = earth_look(Epochs.rows(orbit, clock, t), site[k], up[k])
+        off, elevation, sun, _ = earth_look(Epochs.rows(orbit, origin, t), site[k], up[k])
         any_light = np.isnan(min_sun[k])
         with np.errstate(invalid="ignore"):
             ok = (off <= max_off[k]) & (elevation > 0.0) & (any_light | (sun >= min_sun[k]))
@@ -290,13 +291,13 @@ def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
     k = target[span]
     long_enough = end - start >= keep[k]
     k, start, end = k[long_enough], start[long_enough], end[long_enough]
-    best, best_off = _least_off_nadir(orbit, clock, lat[k], lon[k], alt[k], start, end)
+    best, best_off = _least_off_nadir(orbit, origin, lat[k], lon[k], alt[k], start, end)
     return _Found(np.full(k.size, satellite, dtype=np.int64), index[k], start, end, best, best_off)
 
 
 def _least_off_nadir(
     orbit: Satellite,
-    clock: Clock,
+    origin: TimeOrigin,
     lat: FloatArray,
     lon: FloatArray,
     alt: FloatArray,
@@ -311,7 +312,7 @@ def _least_off_nadir(
     site, up = ground_site(lat, lon, alt)
 
     def off_nadir(rows: IntArray, t: FloatArray) -> FloatArray:
-        angle = earth_look(Epochs.rows(orbit, clock, t), site[rows], up[rows])[0]
+        angle = earth_look(Epochs.rows(orbit, origin, t), site[rows], up[rows])[0]
         return np.asarray(np.where(np.isnan(angle), np.inf, angle))
 
     return golden_minimum(off_nadir, start, end)
@@ -319,7 +320,7 @@ def _least_off_nadir(
 
 def _sky_windows(seer: _Seer, sky: list[tuple[int, SkyTarget]]) -> _Found:
     """Find one satellite's windows on sky targets over their whole windows."""
-    problem, satellite, orbit, rates, clock = seer
+    problem, satellite, orbit, rates, origin = seer
     index = np.array([i for i, _ in sky], dtype=np.int64)
     targets = [r for _, r in sky]
     direction = sky_direction([r.ra_deg for r in targets], [r.dec_deg for r in targets])
@@ -328,8 +329,8 @@ def _sky_windows(seer: _Seer, sky: list[tuple[int, SkyTarget]]) -> _Found:
     eclipse = np.array([r.eclipse_only for r in targets])
     keep = np.array([r.duration_s for r in targets])
     windows = [problem.window_of(r) for r in targets]
-    lo = np.array([clock.seconds(w.start) for w in windows])
-    hi = np.array([clock.seconds(w.end) for w in windows])
+    lo = np.array([origin.seconds(w.start) for w in windows])
+    hi = np.array([origin.seconds(w.end) for w in windows])
 
     sun_rate = math.degrees(rates.sun_from_satellite_rad_s)
     limb_rate = math.degrees(rates.limb_rad_s)
@@ -337,7 +338,7 @@ def _sky_windows(seer: _Seer, sky: list[tuple[int, SkyTarget]]) -> _Found:
     step = min(max(SKY_SWEEP_DEG / limb_rate, SKY_STEP_RANGE_S[0]), SKY_STEP_RANGE_S[1])
 
     def evaluate(span: IntArray, t: FloatArray) -> tuple[BoolArray, FloatArray]:
-        sun_angle, limb, sunlit, shadow = sky_look(Epochs.rows(orbit, clock, t), direction[span])
+        sun_angle, limb, sunlit, shadow = sky_look(Epochs.rows(orbit, origin, t), direction[span])
         dark = eclipse[span]
         with np.errstate(invalid="ignore"):
             ok = (sun_angle >= min_sun[span]) & (limb >= min_limb[span]) & (~dark | ~sunlit)

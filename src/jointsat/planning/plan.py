@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from jointsat.fairness import Evidence, Level, Status
-from jointsat.scheduling.problem import format_time
+from jointsat.timelib import format_iso
 
 
 class Objective(enum.StrEnum):
@@ -96,9 +96,9 @@ class Plan(Evidence):
                     "request": o.request,
                     "partner": o.partner,
                     "satellite": o.satellite,
-                    "start": format_time(o.start),
-                    "end": format_time(o.end),
-                    "second_start": None if o.second_start is None else format_time(o.second_start),
+                    "start": format_iso(o.start),
+                    "end": format_iso(o.end),
+                    "second_start": None if o.second_start is None else format_iso(o.second_start),
                     "gain": o.gain,
                     "volume_mbit": o.volume_mbit,
                     "off_nadir_deg": o.off_nadir_deg,

@@ -26,10 +26,10 @@ from jointsat.scheduling.problem import (
     Partner,
     Window,
     check_partners,
-    format_time,
     read_partners,
     unique_ids,
 )
+from jointsat.timelib import format_iso
 
 
 @dataclass(frozen=True)
@@ -226,8 +226,8 @@ class PlanningProblem:
         """Return the problem as its JSON document (``from_dict`` reads it back)."""
         return {
             "horizon": {
-                "start": format_time(self.horizon.start),
-                "end": format_time(self.horizon.end),
+                "start": format_iso(self.horizon.start),
+                "end": format_iso(self.horizon.end),
             },
             "partners": [
                 {"id": p.id, "share": p.share, "priority": p.priority} for p in self.partners
@@ -250,7 +250,7 @@ class PlanningProblem:
             ],
             "requests": [request_to_dict(r) for r in self.requests],
             "downlinks": [
-                {"satellite": d.satellite, "start": format_time(d.start), "end": format_time(d.end)}
+                {"satellite": d.satellite, "start": format_iso(d.start), "end": format_iso(d.end)}
                 for d in self.downlinks
             ],
             "options": {

@@ -20,13 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jointsat.constants import DAY_S
 from jointsat.errors import PlanningInputError
 from jointsat.jsonfile import Reader
-from jointsat.scheduling.problem import Window, format_time
+from jointsat.scheduling.problem import Window
+from jointsat.timelib import format_iso
 
 MAX_GAIN = 1_000_000
 MAX_OFF_NADIR_DEG = 80.0  # beyond this a low orbit looks at the limb, not the ground
-MAX_DURATION_S = 86_400.0
+MAX_DURATION_S = DAY_S
 
 
 class Kind(enum.StrEnum):
@@ -267,8 +269,8 @@ def request_to_dict(request: Request) -> dict[str, Any]:
     }
     if request.window is not None:
         document["window"] = {
-            "start": format_time(request.window.start),
-            "end": format_time(request.window.end),
+            "start": format_iso(request.window.start),
+            "end": format_iso(request.window.end),
         }
     if request.satellites:
         document["satellites"] = list(request.satellites)

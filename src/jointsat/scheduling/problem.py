@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from jointsat.errors import InputError, ProblemInputError
 from jointsat.jsonfile import Reader
+from jointsat.timelib import format_iso
 
 SHARE_TOLERANCE = 1e-6  # shares and operator fractions must sum to 1 within this
 
@@ -201,8 +202,8 @@ class Problem:
                     "id": p.id,
                     "satellite": p.satellite,
                     "station": p.station,
-                    "start": format_time(p.start),
-                    "end": format_time(p.end),
+                    "start": format_iso(p.start),
+                    "end": format_iso(p.end),
                     "max_elevation_deg": None
                     if math.isnan(p.max_elevation_deg)
                     else p.max_elevation_deg,
@@ -216,14 +217,8 @@ class Problem:
         }
 
 
-def format_time(moment: datetime) -> str:
-    """Return a UTC time as ISO 8601 ending in Z, to the microsecond when it has one."""
-    text = moment.astimezone(UTC).isoformat()
-    return text.replace("+00:00", "Z")
-
-
 def _window_json(window: Window) -> dict[str, str]:
-    return {"start": format_time(window.start), "end": format_time(window.end)}
+    return {"start": format_iso(window.start), "end": format_iso(window.end)}
 
 
 def _check(problem: Problem) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 from jointsat.errors import ProblemInputError
 from jointsat.fairness import Evidence, Level, Status, fairness_gap
 from jointsat.scheduling.network import Network
-from jointsat.scheduling.problem import Partner, format_time
+from jointsat.scheduling.problem import Partner
+from jointsat.timelib import format_iso
 
 
 class Policy(enum.StrEnum):
@@ -96,8 +97,8 @@ class Schedule(Evidence):
                     "pass": c.pass_id,
                     "satellite": c.satellite,
                     "station": c.station,
-                    "start": format_time(c.start),
-                    "end": format_time(c.end),
+                    "start": format_iso(c.start),
+                    "end": format_iso(c.end),
                 }
                 for c in self.contacts
             ],

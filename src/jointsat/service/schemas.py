@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from jointsat.timelib import to_utc
+
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("give a time zone (e.g. a trailing Z for UTC)")
     try:
-        return value.astimezone(UTC)
-    except OverflowError:
+        return to_utc(value)
+    except ValueError:
         raise ValueError("the time is out of range once turned to UTC") from None
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jointsat.service.problems import ProblemError
 from jointsat.store.catalog import DEFAULT_LIMIT, ItemQuery
+from jointsat.timelib import read_iso
 
 MAX_LIMIT = 1000  # a larger limit is served as this one (OGC API Features allows it)
 MAX_LISTED = 1000  # at most this many ids or collections in one search
@@ -71,7 +72,7 @@ def parse_bbox(values: Sequence[Any]) -> tuple[float, float, float, float]:
 
 def _instant(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip().upper().replace("Z", "+00:00"))
+        moment = read_iso(text)
     except ValueError:
         raise _bad(f"datetime: {text!r} is not an RFC 3339 time") from None
     if moment.tzinfo is None:
@@ -128,7 +129,7 @@ def decode_token(token: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         text, _, product_id = raw.partition("|")
-        start = datetime.fromisoformat(text)
+        start = read_iso(text, verbatim=True)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _bad(BAD_TOKEN) from None
     if start.tzinfo is None or not product_id:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from jointsat.constants import DAY_S
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.orbits.propagation import Satellite as Orbit
 from jointsat.orbits.propagation import group_satellites
@@ -68,7 +69,7 @@ def farthest_days(epochs: Sequence[datetime], start: datetime, end: datetime) ->
     ordered = sorted(epochs)
     halfway = (a + (b - a) / 2 for a, b in pairwise(ordered))
     moments = [start, end, *(m for m in halfway if start < m < end)]
-    return max(min(abs((m - e).total_seconds()) for e in ordered) for m in moments) / 86_400
+    return max(min(abs((m - e).total_seconds()) for e in ordered) for m in moments) / DAY_S
 
 
 class StorePlanningProblem:
@@ -79,7 +80,7 @@ class StorePlanningProblem:
     ) -> None:
         if end <= start:
             raise PlanningInputError("the plan's end must be after its start", location="end")
-        if (end - start).total_seconds() > MAX_PLAN_DAYS * 86_400:
+        if (end - start).total_seconds() > MAX_PLAN_DAYS * DAY_S:
             raise PlanningInputError(
                 f"a plan may span at most {MAX_PLAN_DAYS} days", location="end"
             )

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from jointsat.constants import DAY_S
 from jointsat.errors import StoreError
 from jointsat.provenance import pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
@@ -38,7 +39,7 @@ class StoreProblem:
     def __init__(self, session: Session, start: datetime, end: datetime, *, now: datetime) -> None:
         if end <= start:
             raise StoreError("the schedule's end must be after its start")
-        if (end - start).total_seconds() > MAX_HORIZON_DAYS * 86_400:
+        if (end - start).total_seconds() > MAX_HORIZON_DAYS * DAY_S:
             raise StoreError(f"a schedule may span at most {MAX_HORIZON_DAYS} days")
         partners = consortium(session, "the store has no partners to share the network among")
         satellites = [
@@ -67,7 +68,7 @@ class StoreProblem:
         self.element_set_ids = sorted(e.id for s in satellites for e in s.element_sets)
         self.satellites = {s.id: s for s in satellites}
         self.stations = {g.id: g for g in stations}
-        days = (end - start).total_seconds() / 86_400
+        days = (end - start).total_seconds() / DAY_S
         codes = {p.id: p.code for p in partners}
         self.problem = model.Problem(
             horizon=model.Window(start, end),

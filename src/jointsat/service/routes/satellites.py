@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from jointsat.constants import DAY_S
 from jointsat.errors import ElementsError, PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.planning.problem import Agility, Imager
@@ -98,7 +99,7 @@ def _payload(satellite: Satellite) -> Payload | None:
 
 DailyDemand = Annotated[
     float | None,
-    Field(ge=0.0, le=86_400.0, description="Contact seconds per day useful to it (null: all)"),
+    Field(ge=0.0, le=DAY_S, description="Contact seconds per day useful to it (null: all)"),
 ]
 
 

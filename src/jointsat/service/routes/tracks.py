@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.errors import JointsatError
 from jointsat.orbits import propagation
-from jointsat.orbits.passes import split_julian
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.tracks import (
     horizon_radius_km,
@@ -35,6 +35,7 @@ from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId
 from jointsat.service.visible import visible_satellites, visible_station
 from jointsat.store.convert import elements_of
 from jointsat.store.tables import Satellite, User
+from jointsat.timelib import TimeOrigin, format_iso
 
 # The prefix is /satellites's: app.py includes this router before satellites.router,
 # or GET /satellites/positions would be taken for GET /satellites/{satellite_id}.
@@ -45,7 +46,6 @@ MAX_TRACK_SAMPLES = 20_000
 TRACK_BEFORE_NOW = timedelta(minutes=45)
 TRACK_AFTER_NOW = timedelta(minutes=90)
 MAX_LOOK_SPAN = timedelta(days=1)
-DAY_S = 86400.0
 
 Start = Annotated[AwareDatetime | None, Query(description="Window start, ISO 8601 with zone")]
 End = Annotated[AwareDatetime | None, Query(description="Window end, ISO 8601 with zone")]
@@ -62,7 +62,7 @@ class Position(BaseModel):
     alt_km: float | None = Field(description="Height above the WGS-84 ellipsoid")
     footprint_radius_km: float | None = Field(
         description="Great-circle distance from the sub-satellite point to where the "
-        "satellite stands at min_elevation_deg (Earth of mean radius 6371.0 km)"
+        f"satellite stands at min_elevation_deg (Earth of mean radius {MEAN_EARTH_RADIUS_KM} km)"
     )
     sunlit: bool | None
     error: str | None = Field(description="Why the numbers are null (SGP4 failed), else null")
@@ -134,10 +134,8 @@ def _propagate(
     orbit: propagation.Satellite, times: Sequence[datetime]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
     """Return TEME positions ``(T, 3)`` (NaN where SGP4 failed), jd, fr and the first error."""
-    jd0, fr0 = split_julian(times[0].astimezone(UTC))
-    offsets = np.array([(t - times[0]).total_seconds() for t in times])
-    jd = np.full(offsets.shape, jd0)
-    fr = fr0 + offsets / DAY_S
+    origin = TimeOrigin.of(times[0])
+    jd, fr = origin.julian([origin.seconds(t) for t in times])
     try:
         codes, r, _ = propagation.propagate([orbit], jd, fr)
     except (JointsatError, ValueError) as exc:
@@ -147,7 +145,7 @@ def _propagate(
     error = None
     if failed.size:
         first = int(failed[0])
-        when = times[first].isoformat().replace("+00:00", "Z")
+        when = format_iso(times[first])
         error = f"SGP4 failed from {when}: {propagation.error_message(int(codes[0, first]))}"
     with np.errstate(invalid="ignore"):
         r[~np.isfinite(r).all(axis=-1)] = np.nan
