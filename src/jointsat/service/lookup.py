@@ -23,6 +23,7 @@ from jointsat.store.consortium import (
     station_visibilities,
     stations,
 )
+from jointsat.store.requests import observation_requests
 from jointsat.store.tables import GroundStation, ObservationRequest, Satellite, User
 
 RowT = TypeVar("RowT")
@@ -111,6 +112,14 @@ def visible_station(session: Session, user: User, station_id: int) -> GroundStat
     if station is not None and not sees_station(user, station, station_visibilities(session)):
         station = None
     return found(station, "station", station_id)
+
+
+def visible_requests(
+    session: Session, user: User, partner_id: int | None = None
+) -> list[ObservationRequest]:
+    """Return the observation requests the user sees (only ``partner_id``'s), by id."""
+    rows = observation_requests(session, partner_id)
+    return [r for r in rows if sees_request(user, r.partner_id)]
 
 
 def visible_request(session: Session, user: User, request_id: int) -> ObservationRequest:

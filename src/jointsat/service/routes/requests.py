@@ -18,14 +18,14 @@ from jointsat.errors import PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.planning.requests import EarthTarget, Mode, SkyTarget
 from jointsat.planning.requests import Request as CoreRequest
-from jointsat.service.access import sees_request, sees_satellite
+from jointsat.service.access import sees_satellite
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import NowDep, SessionDep, UserDep
-from jointsat.service.lookup import may_change, visible_request
+from jointsat.service.lookup import may_change, visible_request, visible_requests
 from jointsat.service.problems import field_path, field_problem
 from jointsat.service.schemas import PathId, RowId, TimeWindow
 from jointsat.store.consortium import by_id, satellite_visibilities, satellites_by_number
-from jointsat.store.requests import check_request, fill_request, observation_requests
+from jointsat.store.requests import check_request, fill_request
 from jointsat.store.tables import ObservationRequest, Partner, Role, User
 
 router = APIRouter(prefix="/requests", tags=["requests"])
@@ -172,8 +172,7 @@ def list_requests(
     """List the requests the caller may see: its partner's (the admin: everyone's)."""
 
     def make() -> list[EarthPublic | SkyPublic]:
-        rows = observation_requests(session, partner_id)
-        return [_public(r) for r in rows if sees_request(user, r.partner_id)]
+        return [_public(r) for r in visible_requests(session, user, partner_id)]
 
     key = ("requests", viewer(user), partner_id)
     return cached_json(request, session, key, list[RequestPublic], make)
