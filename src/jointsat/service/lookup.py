@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from fastapi import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -50,6 +51,16 @@ def commit_or_conflict(session: Session, detail: str) -> None:
     except IntegrityError:
         session.rollback()
         raise ProblemError(409, "Conflict", detail) from None
+
+
+def deleted(session: Session, row: object, conflict: str | None = None) -> Response:
+    """Delete the row and answer 204; ``conflict``: answer 409 with it if rows still need it."""
+    session.delete(row)
+    if conflict is None:
+        session.commit()
+    else:
+        commit_or_conflict(session, conflict)
+    return Response(status_code=204)
 
 
 def check_window(start: datetime, end: datetime, max_span: timedelta, days: str) -> None:

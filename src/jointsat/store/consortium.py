@@ -107,13 +107,13 @@ def stations(session: Session) -> list[GroundStation]:
 
 def satellites(session: Session, satellite_id: int | None = None) -> list[Satellite]:
     """Return every satellite (only ``satellite_id``'s) with operators and element sets."""
+    only = [] if satellite_id is None else [Satellite.id == satellite_id]
     query = (
         select(Satellite)
+        .where(*only)
         .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
         .order_by(Satellite.id)
     )
-    if satellite_id is not None:
-        query = query.where(Satellite.id == satellite_id)
     return list(session.scalars(query))
 
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jointsat.service.cache import cached_json
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
-from jointsat.service.lookup import commit_or_conflict, found
+from jointsat.service.lookup import commit_or_conflict, deleted, found
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
 from jointsat.store.consortium import add_partner, by_id, partners
@@ -91,10 +91,9 @@ def update_partner(
 @router.delete("/{partner_id}", status_code=204)
 def delete_partner(partner_id: PathId, session: SessionDep, _: AdminDep) -> Response:
     """Remove a partner that owns no station or satellite share (consortium admin)."""
-    session.delete(_get(session, partner_id))
-    commit_or_conflict(
+    return deleted(
         session,
+        _get(session, partner_id),
         f"partner {partner_id} still owns stations, satellite shares, "
         "observation requests or planned observations",
     )
-    return Response(status_code=204)

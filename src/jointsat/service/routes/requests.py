@@ -21,7 +21,7 @@ from jointsat.planning.requests import Request as CoreRequest
 from jointsat.service.access import sees_satellite
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import NowDep, SessionDep, UserDep
-from jointsat.service.lookup import may_change, visible_request, visible_requests
+from jointsat.service.lookup import deleted, may_change, visible_request, visible_requests
 from jointsat.service.problems import field_path, field_problem
 from jointsat.service.schemas import PathId, RowId, TimeWindow
 from jointsat.store.consortium import by_id, satellite_visibilities, satellites_by_number
@@ -222,6 +222,4 @@ def replace_request(
 @router.delete("/{request_id}", status_code=204)
 def delete_request(request_id: PathId, session: SessionDep, user: UserDep) -> Response:
     """Withdraw a request (its partner's operators, or the admin); plans keep their record."""
-    session.delete(_changeable(session, user, request_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, _changeable(session, user, request_id))

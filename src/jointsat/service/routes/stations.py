@@ -13,6 +13,7 @@ from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
+    deleted,
     may_change,
     shown,
     visible_station,
@@ -174,9 +175,7 @@ def update_station(
 @router.delete("/{station_id}", status_code=204)
 def delete_station(station_id: PathId, session: SessionDep, user: UserDep) -> Response:
     """Remove a station (its partner's operators, or an admin)."""
-    session.delete(_changeable(session, user, station_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, _changeable(session, user, station_id))
 
 
 @router.post("/{station_id}/unavailability", response_model=StationPublic, status_code=201)
