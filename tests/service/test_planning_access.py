@@ -26,9 +26,8 @@ from datetime import timedelta
 import pytest
 from tests.service.planning_world import NOW, OWNERS, START, PlanningWorld, earth_request
 
-from jointsat.service import access
+from jointsat.service import access, lookup
 from jointsat.service.routes import plans as plans_route
-from jointsat.service.routes import requests as requests_route
 from jointsat.store.tables import ObservationRecord, PlanRecord
 
 ROLES = ("admin", "operator", "viewer")
@@ -227,7 +226,7 @@ def test_every_cell_of_the_planning_access_matrix(world: Matrix) -> None:
 def test_the_matrix_notices_a_request_shown_to_another_partner(
     world: Matrix, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(requests_route, "sees_request", lambda user, partner_id: True)
+    monkeypatch.setattr(lookup, "sees_request", lambda user, partner_id: True)
     wrong = wrong_cells(world, create_plans=False)
     assert (("requests", "viewer", "read", "consortium"), 200, 404) in wrong
     assert (("requests", "operator", "list", "private"), 200, 404) in wrong

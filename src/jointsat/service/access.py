@@ -26,11 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from jointsat.store.tables import (
-    Agreement,
     GroundStation,
     ObservationRecord,
     Role,
@@ -55,16 +51,6 @@ def changes(user: User, owners: Iterable[int]) -> bool:
     if user.role is Role.ADMIN:
         return True
     return user.role is Role.OPERATOR and user.partner_id in set(owners)
-
-
-def station_visibilities(session: Session) -> dict[int, Visibility]:
-    """Return each partner's station visibility (partners without agreement: consortium)."""
-    return {a.partner_id: a.station_visibility for a in session.scalars(select(Agreement))}
-
-
-def satellite_visibilities(session: Session) -> dict[int, Visibility]:
-    """Return each partner's satellite visibility (partners without agreement: consortium)."""
-    return {a.partner_id: a.satellite_visibility for a in session.scalars(select(Agreement))}
 
 
 def sees_station(user: User, station: GroundStation, visibility: dict[int, Visibility]) -> bool:

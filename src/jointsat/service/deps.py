@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from jointsat.service.problems import ProblemError
@@ -66,12 +65,3 @@ def require_admin(user: UserDep) -> User:
 
 
 AdminDep = Annotated[User, Depends(require_admin)]
-
-
-def commit_or_conflict(session: Session, detail: str) -> None:
-    """Commit, or answer 409 with ``detail`` when a uniqueness or reference rule refuses it."""
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ProblemError(409, "Conflict", detail) from None

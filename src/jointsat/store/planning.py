@@ -287,3 +287,24 @@ def plan_observations(
     ]
     record = built.save(session, found, now=now, extra={"propagation_problems": problems})
     return record, found, built
+
+
+def plans(session: Session) -> list[PlanRecord]:
+    """Return every plan, newest first."""
+    return list(session.scalars(select(PlanRecord).order_by(PlanRecord.id.desc())))
+
+
+def load_plan(session: Session, plan_id: int) -> PlanRecord | None:
+    """Return the plan with its observations, their partners and satellites' operators."""
+    observations = selectinload(PlanRecord.observations)
+    query = (
+        select(PlanRecord)
+        .where(PlanRecord.id == plan_id)
+        .options(
+            observations.selectinload(ObservationRecord.partner),
+            observations.selectinload(ObservationRecord.satellite).selectinload(
+                Satellite.operators
+            ),
+        )
+    )
+    return session.scalars(query).one_or_none()

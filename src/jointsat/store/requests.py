@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind, Request, request_from_dict, request_to_dict
@@ -121,3 +121,17 @@ def unknown_satellites(session: Session, request: Request) -> list[int]:
         )
     }
     return [k for k, s in enumerate(request.satellites) if s not in known]
+
+
+def observation_requests(
+    session: Session, partner_id: int | None = None
+) -> list[ObservationRequest]:
+    """Return every request (only ``partner_id``'s) with its partner and creator, by id."""
+    query = (
+        select(ObservationRequest)
+        .options(selectinload(ObservationRequest.partner), selectinload(ObservationRequest.creator))
+        .order_by(ObservationRequest.id)
+    )
+    if partner_id is not None:
+        query = query.where(ObservationRequest.partner_id == partner_id)
+    return list(session.scalars(query))

@@ -231,3 +231,22 @@ def replan_network(
         found.problem, before, now=now, policy=Policy(previous.policy), settings=settings
     )
     return found.save(session, result, now=now, replaces=previous)
+
+
+def schedules(session: Session) -> list[ScheduleRecord]:
+    """Return every schedule, newest first."""
+    return list(session.scalars(select(ScheduleRecord).order_by(ScheduleRecord.id.desc())))
+
+
+def load_schedule(session: Session, schedule_id: int) -> ScheduleRecord | None:
+    """Return the schedule with its contacts, their stations and satellites' operators."""
+    contacts = selectinload(ScheduleRecord.contacts)
+    query = (
+        select(ScheduleRecord)
+        .where(ScheduleRecord.id == schedule_id)
+        .options(
+            contacts.selectinload(ContactRecord.station),
+            contacts.selectinload(ContactRecord.satellite).selectinload(Satellite.operators),
+        )
+    )
+    return session.scalars(query).one_or_none()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from jointsat.service.cache import cached_json
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
+from jointsat.service.lookup import shown
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
+from jointsat.store.consortium import agreement, agreements
 from jointsat.store.products import refresh_release_times
-from jointsat.store.tables import Agreement, Partner, Visibility
+from jointsat.store.tables import Agreement, Visibility
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
 NULLABLE = ("share", "public_release_days")  # null: the contribution share; never public
@@ -48,26 +49,17 @@ class AgreementPublic(BaseModel):
     satellite_visibility: Visibility
 
 
-def _public(agreement: Agreement) -> AgreementPublic:
-    return AgreementPublic(
-        partner_id=agreement.partner_id,
-        share=agreement.partner.share,
-        share_is_contribution=agreement.share is None,
-        priority_class=agreement.priority_class,
-        embargo_days=agreement.embargo_days,
-        public_release_days=agreement.public_release_days,
-        station_visibility=agreement.station_visibility,
-        satellite_visibility=agreement.satellite_visibility,
+def _public(row: Agreement) -> AgreementPublic:
+    return shown(
+        AgreementPublic, row, share=row.partner.share, share_is_contribution=row.share is None
     )
 
 
 def _get(session: SessionDep, partner_id: int) -> Agreement:
-    agreement = session.scalars(
-        select(Agreement).where(Agreement.partner_id == partner_id)
-    ).one_or_none()
-    if agreement is None:
+    row = agreement(session, partner_id)
+    if row is None:
         raise ProblemError(404, "Not found", f"no agreement for partner id {partner_id}")
-    return agreement
+    return row
 
 
 @router.get("", response_model=list[AgreementPublic])
@@ -75,8 +67,7 @@ def list_agreements(request: Request, session: SessionDep, _: UserDep) -> Respon
     """List every partner's agreement."""
 
     def make() -> list[AgreementPublic]:
-        rows = session.scalars(select(Agreement).join(Partner).order_by(Agreement.partner_id))
-        return [_public(a) for a in rows]
+        return [_public(a) for a in agreements(session)]
 
     return cached_json(request, session, ("agreements",), list[AgreementPublic], make)
 
@@ -92,14 +83,14 @@ def update_agreement(
     partner_id: PathId, body: AgreementUpdate, session: SessionDep, _: AdminDep
 ) -> AgreementPublic:
     """Change a partner's agreement (consortium admin); its products' release follows."""
-    agreement = _get(session, partner_id)
+    row = _get(session, partner_id)
     changes = body.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None and field not in NULLABLE:
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
-        setattr(agreement, field, value)
+        setattr(row, field, value)
     if {"embargo_days", "public_release_days"} & set(changes):
         session.flush()
         refresh_release_times(session, [partner_id])
     session.commit()
-    return _public(agreement)
+    return _public(row)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from jointsat.service.cache import cached_json
-from jointsat.service.deps import AdminDep, SessionDep, UserDep, commit_or_conflict
+from jointsat.service.deps import AdminDep, SessionDep, UserDep
+from jointsat.service.lookup import commit_or_conflict, deleted, found
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
-from jointsat.store.tables import Agreement, Partner
+from jointsat.store.consortium import add_partner, by_id, partners
+from jointsat.store.tables import Partner
 
 router = APIRouter(prefix="/partners", tags=["partners"])
 
@@ -46,21 +47,14 @@ class PartnerPublic(BaseModel):
 
 
 def _get(session: SessionDep, partner_id: int) -> Partner:
-    partner = session.get(Partner, partner_id)
-    if partner is None:
-        raise ProblemError(404, "Not found", f"no partner with id {partner_id}")
-    return partner
+    return found(by_id(session, Partner, partner_id), "partner", partner_id)
 
 
 @router.get("", response_model=list[PartnerPublic])
 def list_partners(request: Request, session: SessionDep, _: UserDep) -> Response:
     """List every partner of the consortium (membership is known to all members)."""
     return cached_json(
-        request,
-        session,
-        ("partners",),
-        list[PartnerPublic],
-        lambda: list(session.scalars(select(Partner).order_by(Partner.id))),
+        request, session, ("partners",), list[PartnerPublic], lambda: partners(session)
     )
 
 
@@ -73,9 +67,7 @@ def read_partner(partner_id: PathId, session: SessionDep, _: UserDep) -> Partner
 @router.post("", response_model=PartnerPublic, status_code=201)
 def create_partner(body: PartnerCreate, session: SessionDep, _: AdminDep) -> Partner:
     """Add a partner, with a default agreement (consortium admin)."""
-    partner = Partner(**body.model_dump())
-    session.add(partner)
-    session.add(Agreement(partner=partner))
+    partner = add_partner(session, **body.model_dump())
     commit_or_conflict(
         session, f"code {body.code!r} or name {body.name!r} clashes with an existing partner"
     )
@@ -99,10 +91,9 @@ def update_partner(
 @router.delete("/{partner_id}", status_code=204)
 def delete_partner(partner_id: PathId, session: SessionDep, _: AdminDep) -> Response:
     """Remove a partner that owns no station or satellite share (consortium admin)."""
-    session.delete(_get(session, partner_id))
-    commit_or_conflict(
+    return deleted(
         session,
+        _get(session, partner_id),
         f"partner {partner_id} still owns stations, satellite shares, "
         "observation requests or planned observations",
     )
-    return Response(status_code=204)

@@ -12,9 +12,14 @@ from pydantic import BaseModel, create_model
 from jointsat.orbits.passes import Pass
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import NowDep, SessionDep, UserDep
+from jointsat.service.lookup import (
+    check_window,
+    visible_satellites,
+    visible_station,
+    visible_stations,
+)
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime
-from jointsat.service.visible import visible_satellites, visible_station, visible_stations
 from jointsat.store.passes import window_passes
 
 router = APIRouter(prefix="/passes", tags=["passes"])
@@ -61,12 +66,7 @@ def list_passes(
     ] = None,
 ) -> Response:
     """Return every pass in the window that the caller may see, filtered as asked."""
-    if end <= start:
-        raise ProblemError(422, "Invalid request", "end must be after start")
-    if end - start > MAX_WINDOW:
-        raise ProblemError(
-            422, "Invalid request", f"the window may not exceed {MAX_WINDOW.days} days"
-        )
+    check_window(start, end, MAX_WINDOW, "days")
     key = ("passes", viewer(user), start, end, satellite_id, station_id, partner_id)
     return cached_json(
         request,

@@ -13,25 +13,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from jointsat.errors import JointsatError, PlanningInputError
 from jointsat.planning.plan import Objective
 from jointsat.planning.planner import PlannerSettings
-from jointsat.service.access import (
-    ObservationView,
-    observation_view,
-    satellite_visibilities,
-    sees_satellite,
-)
+from jointsat.service.access import ObservationView, observation_view, sees_satellite
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.lookup import found, shown
 from jointsat.service.problems import ProblemError, field_path, field_problem
 from jointsat.service.schemas import PathId, RowId, TimeWindow
 from jointsat.service.solving import Level, TimeLimit, check_span, evidence
-from jointsat.store.planning import MAX_PLAN_DAYS, plan_observations
-from jointsat.store.tables import ObservationRecord, PlanRecord, Role, Satellite, User
+from jointsat.store.consortium import satellite_visibilities, satellites_by_number
+from jointsat.store.planning import MAX_PLAN_DAYS, load_plan, plan_observations, plans
+from jointsat.store.tables import ObservationRecord, PlanRecord, Role, User
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -146,34 +141,19 @@ class PlanPublic(PlanSummary):
 
 
 def _summary(record: PlanRecord) -> PlanSummary:
-    return PlanSummary(
-        id=record.id,
-        created_at=record.created_at,
-        start=record.start,
-        end=record.end_at,
-        objective=Objective(record.objective),
-        status=record.status,
-        solver=record.solver,
-        total_gain=record.total_gain,
-        gap=record.gap,
-    )
+    return shown(PlanSummary, record, end=record.end_at, objective=Objective(record.objective))
 
 
 def _full(o: ObservationRecord, *, satellite_shown: bool) -> ObservationPublic:
-    return ObservationPublic(
-        request_id=o.request_id,
+    return shown(
+        ObservationPublic,
+        o,
         request=o.request_ref,
         partner=o.partner.code,
         satellite_id=o.satellite_id if satellite_shown else None,
         satellite=o.satellite.name if satellite_shown else None,
         norad_id=o.satellite.norad_id if satellite_shown else None,
-        start=o.start,
         end=o.end_at,
-        second_start=o.second_start,
-        gain=o.gain,
-        volume_mbit=o.volume_mbit,
-        off_nadir_deg=o.off_nadir_deg,
-        target=o.target,
     )
 
 
@@ -210,12 +190,8 @@ def _public(session: SessionDep, user: User, record: PlanRecord) -> PlanPublic:
         provenance["requests_left_out"] = [
             r for r in provenance["requests_left_out"] if r["partner"] == code
         ]
-    planned = session.scalars(
-        select(Satellite)
-        .where(Satellite.norad_id.in_([int(k) for k in document["memory"]]))
-        .options(selectinload(Satellite.operators))
-    )
-    seen = {str(s.norad_id) for s in planned if sees_satellite(user, s, visibility)}
+    planned = satellites_by_number(session, [int(k) for k in document["memory"]])
+    seen = {str(n) for n, s in planned.items() if sees_satellite(user, s, visibility)}
     provenance["satellites"] = [n for n in provenance["satellites"] if str(n) in seen]
     provenance["propagation_problems"] = [
         p for p in provenance.get("propagation_problems", []) if p["satellite"] in seen
@@ -237,19 +213,7 @@ def _public(session: SessionDep, user: User, record: PlanRecord) -> PlanPublic:
 
 
 def _load(session: SessionDep, plan_id: int) -> PlanRecord:
-    record = session.scalars(
-        select(PlanRecord)
-        .where(PlanRecord.id == plan_id)
-        .options(
-            selectinload(PlanRecord.observations).selectinload(ObservationRecord.partner),
-            selectinload(PlanRecord.observations)
-            .selectinload(ObservationRecord.satellite)
-            .selectinload(Satellite.operators),
-        )
-    ).one_or_none()
-    if record is None:
-        raise ProblemError(404, "Not found", f"no plan with id {plan_id}")
-    return record
+    return found(load_plan(session, plan_id), "plan", plan_id)
 
 
 @router.post("", response_model=PlanPublic, status_code=201)
@@ -283,9 +247,7 @@ def list_plans(request: Request, session: SessionDep, user: UserDep) -> Response
         session,
         ("plans", viewer(user)),
         list[PlanSummary],
-        lambda: [
-            _summary(r) for r in session.scalars(select(PlanRecord).order_by(PlanRecord.id.desc()))
-        ],
+        lambda: [_summary(r) for r in plans(session)],
     )
 
 

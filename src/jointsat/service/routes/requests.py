@@ -13,20 +13,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from jointsat.errors import PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.planning.requests import EarthTarget, Mode, SkyTarget
 from jointsat.planning.requests import Request as CoreRequest
-from jointsat.service.access import changes, satellite_visibilities, sees_request, sees_satellite
+from jointsat.service.access import sees_satellite
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import NowDep, SessionDep, UserDep
-from jointsat.service.problems import ProblemError, field_path, field_problem
+from jointsat.service.lookup import deleted, may_change, visible_request, visible_requests
+from jointsat.service.problems import field_path, field_problem
 from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.store.consortium import by_id, satellite_visibilities, satellites_by_number
 from jointsat.store.requests import check_request, fill_request
-from jointsat.store.tables import ObservationRequest, Partner, Role, Satellite, User
+from jointsat.store.tables import ObservationRequest, Partner, Role, User
 
 router = APIRouter(prefix="/requests", tags=["requests"])
 
@@ -146,12 +146,9 @@ def _checked(
     except PlanningInputError as exc:
         raise field_problem(["body", *field_path(exc.location)], exc.reason) from None
     visibility = satellite_visibilities(session)
+    stored = satellites_by_number(session, body.satellites)
     for k, number in enumerate(body.satellites):
-        found = session.scalars(
-            select(Satellite)
-            .where(Satellite.norad_id == number)
-            .options(selectinload(Satellite.operators))
-        ).one_or_none()
+        found = stored.get(number)
         if found is None or not sees_satellite(user, found, visibility):
             raise field_problem(
                 ["body", "satellites", str(k)], f"no satellite with catalog number {number}"
@@ -159,17 +156,9 @@ def _checked(
     return request
 
 
-def _visible(session: SessionDep, user: User, request_id: int) -> ObservationRequest:
-    record = session.get(ObservationRequest, request_id)
-    if record is None or not sees_request(user, record.partner_id):
-        raise ProblemError(404, "Not found", f"no request with id {request_id}")
-    return record
-
-
 def _changeable(session: SessionDep, user: User, request_id: int) -> ObservationRequest:
-    record = _visible(session, user, request_id)
-    if not changes(user, [record.partner_id]):
-        raise ProblemError(403, "Forbidden", "only the partner's operators or an admin may do this")
+    record = visible_request(session, user, request_id)
+    may_change(user, [record.partner_id], "only the partner's operators or an admin may do this")
     return record
 
 
@@ -183,16 +172,7 @@ def list_requests(
     """List the requests the caller may see: its partner's (the admin: everyone's)."""
 
     def make() -> list[EarthPublic | SkyPublic]:
-        query = (
-            select(ObservationRequest)
-            .options(
-                selectinload(ObservationRequest.partner), selectinload(ObservationRequest.creator)
-            )
-            .order_by(ObservationRequest.id)
-        )
-        if partner_id is not None:
-            query = query.where(ObservationRequest.partner_id == partner_id)
-        return [_public(r) for r in session.scalars(query) if sees_request(user, r.partner_id)]
+        return [_public(r) for r in visible_requests(session, user, partner_id)]
 
     key = ("requests", viewer(user), partner_id)
     return cached_json(request, session, key, list[RequestPublic], make)
@@ -208,13 +188,10 @@ def create_request(
         if user.role is Role.ADMIN:
             raise field_problem(["body", "partner_id"], "the admin must name the partner")
         partner_id = user.partner_id
-    partner = session.get(Partner, partner_id)
+    partner = by_id(session, Partner, partner_id)
     if partner is None:
         raise field_problem(["body", "partner_id"], f"no partner with id {partner_id}")
-    if not changes(user, [partner.id]):
-        raise ProblemError(
-            403, "Forbidden", "only the partner's operators or an admin may add its requests"
-        )
+    may_change(user, [partner.id], "only the partner's operators or an admin may add its requests")
     record = ObservationRequest(partner=partner)
     fill_request(record, _checked(session, user, body, partner), now=now, user=user)
     session.add(record)
@@ -225,7 +202,7 @@ def create_request(
 @router.get("/{request_id}", response_model=RequestPublic)
 def read_request(request_id: PathId, session: SessionDep, user: UserDep) -> EarthPublic | SkyPublic:
     """Return one request the caller may see."""
-    return _public(_visible(session, user, request_id))
+    return _public(visible_request(session, user, request_id))
 
 
 @router.put("/{request_id}", response_model=RequestPublic)
@@ -245,6 +222,4 @@ def replace_request(
 @router.delete("/{request_id}", status_code=204)
 def delete_request(request_id: PathId, session: SessionDep, user: UserDep) -> Response:
     """Withdraw a request (its partner's operators, or the admin); plans keep their record."""
-    session.delete(_changeable(session, user, request_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, _changeable(session, user, request_id))

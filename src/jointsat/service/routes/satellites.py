@@ -7,27 +7,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from jointsat.constants import DAY_S
 from jointsat.errors import ElementsError, PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind
-from jointsat.service.access import changes, satellite_visibilities, sees_satellite
 from jointsat.service.cache import cached_json, viewer
-from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep, commit_or_conflict
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.lookup import (
+    commit_or_conflict,
+    may_change,
+    shown,
+    visible_satellite,
+    visible_satellites,
+)
 from jointsat.service.problems import ProblemError, field_problem
 from jointsat.service.schemas import PathId, RowId
+from jointsat.store.consortium import add_element_sets, add_satellite, by_id
 from jointsat.store.requests import imager_of, set_payload
-from jointsat.store.tables import (
-    ElementSetRecord,
-    Partner,
-    Satellite,
-    SatelliteOperator,
-    User,
-)
+from jointsat.store.tables import Partner, Satellite
 
 router = APIRouter(prefix="/satellites", tags=["satellites"])
 FRACTION_TOLERANCE = 1e-9
@@ -84,17 +83,8 @@ def _payload(satellite: Satellite) -> Payload | None:
     imager = imager_of(satellite)
     if imager is None:
         return None
-    return Payload(
-        observes=sorted(imager.observes),
-        memory_mbit=imager.memory_mbit,
-        imaging_rate_mbps=imager.imaging_rate_mbps,
-        downlink_rate_mbps=imager.downlink_rate_mbps,
-        agility=AgilityFields(
-            max_rate_deg_s=imager.agility.max_rate_deg_s,
-            max_accel_deg_s2=imager.agility.max_accel_deg_s2,
-            settle_s=imager.agility.settle_s,
-        ),
-    )
+    agility = shown(AgilityFields, imager.agility)
+    return shown(Payload, imager, observes=sorted(imager.observes), agility=agility)
 
 
 DailyDemand = Annotated[
@@ -167,23 +157,14 @@ class UploadResult(BaseModel):
 
 def _public(satellite: Satellite) -> SatellitePublic:
     epochs = [e.epoch for e in satellite.element_sets]
-    return SatellitePublic(
-        id=satellite.id,
-        name=satellite.name,
-        norad_id=satellite.norad_id,
+    return shown(
+        SatellitePublic,
+        satellite,
         operators={o.partner_id: o.fraction for o in satellite.operators},
         element_sets=len(epochs),
         latest_epoch=max(epochs) if epochs else None,
-        daily_demand_s=satellite.daily_demand_s,
         payload=_payload(satellite),
     )
-
-
-def _visible(session: SessionDep, user: User, satellite_id: int) -> Satellite:
-    satellite = session.get(Satellite, satellite_id)
-    if satellite is None or not sees_satellite(user, satellite, satellite_visibilities(session)):
-        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
-    return satellite
 
 
 @router.get("", response_model=list[SatellitePublic])
@@ -191,13 +172,7 @@ def list_satellites(request: Request, session: SessionDep, user: UserDep) -> Res
     """List the satellites the caller may see."""
 
     def make() -> list[SatellitePublic]:
-        visibility = satellite_visibilities(session)
-        rows = session.scalars(
-            select(Satellite)
-            .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
-            .order_by(Satellite.id)
-        )
-        return [_public(s) for s in rows if sees_satellite(user, s, visibility)]
+        return [_public(s) for s in visible_satellites(session, user, flown=False)]
 
     return cached_json(request, session, ("satellites", viewer(user)), list[SatellitePublic], make)
 
@@ -205,24 +180,23 @@ def list_satellites(request: Request, session: SessionDep, user: UserDep) -> Res
 @router.get("/{satellite_id}", response_model=SatellitePublic)
 def read_satellite(satellite_id: PathId, session: SessionDep, user: UserDep) -> SatellitePublic:
     """Return one satellite the caller may see."""
-    return _public(_visible(session, user, satellite_id))
+    return _public(visible_satellite(session, user, satellite_id))
 
 
 @router.post("", response_model=SatellitePublic, status_code=201)
 def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) -> SatellitePublic:
     """Add a satellite with its operators (consortium admin: operators set fair shares)."""
-    unknown = [p for p in body.operators if session.get(Partner, p) is None]
+    unknown = [p for p in body.operators if by_id(session, Partner, p) is None]
     if unknown:
         raise ProblemError(422, "Unprocessable input", f"no partner with id {unknown[0]}")
-    imager = _imager(body.norad_id, body.payload)
-    satellite = Satellite(
-        name=body.name, norad_id=body.norad_id, daily_demand_s=body.daily_demand_s
+    satellite = add_satellite(
+        session,
+        name=body.name,
+        norad_id=body.norad_id,
+        daily_demand_s=body.daily_demand_s,
+        imager=_imager(body.norad_id, body.payload),
+        operators=body.operators,
     )
-    set_payload(satellite, imager)
-    satellite.operators = [
-        SatelliteOperator(partner_id=p, fraction=f) for p, f in body.operators.items()
-    ]
-    session.add(satellite)
     commit_or_conflict(session, f"a satellite with catalog number {body.norad_id} exists")
     return _public(satellite)
 
@@ -232,11 +206,9 @@ def update_satellite(
     satellite_id: PathId, body: SatelliteUpdate, session: SessionDep, user: UserDep
 ) -> SatellitePublic:
     """Set the satellite's payload or daily contact demand (its operators' operators, admin)."""
-    satellite = _visible(session, user, satellite_id)
-    if not changes(user, [o.partner_id for o in satellite.operators]):
-        raise ProblemError(
-            403, "Forbidden", "only the operators' operators or an admin may change it"
-        )
+    satellite = visible_satellite(session, user, satellite_id)
+    owners = [o.partner_id for o in satellite.operators]
+    may_change(user, owners, "only the operators' operators or an admin may change it")
     given = body.model_fields_set
     if "payload" in given:
         set_payload(satellite, _imager(satellite.norad_id, body.payload))
@@ -251,13 +223,8 @@ def element_history(
     satellite_id: PathId, session: SessionDep, user: UserDep
 ) -> list[ElementSetPublic]:
     """Return the satellite's element sets, oldest first, with where each came from."""
-    satellite = _visible(session, user, satellite_id)
-    return [
-        ElementSetPublic(
-            id=e.id, epoch=e.epoch, source=e.source, received_at=e.received_at, omm=e.omm
-        )
-        for e in satellite.element_sets
-    ]
+    satellite = visible_satellite(session, user, satellite_id)
+    return [shown(ElementSetPublic, e) for e in satellite.element_sets]
 
 
 @router.post(
@@ -289,9 +256,9 @@ async def upload_elements(
     the whole upload with 422 naming its line or record. Sets already known (same
     epoch) are counted, not stored twice.
     """
-    satellite = _visible(session, user, satellite_id)
-    if not changes(user, [o.partner_id for o in satellite.operators]):
-        raise ProblemError(403, "Forbidden", "only the operators' operators or an admin may upload")
+    satellite = visible_satellite(session, user, satellite_id)
+    owners = [o.partner_id for o in satellite.operators]
+    may_change(user, owners, "only the operators' operators or an admin may upload")
     text, source = await _upload_text(request)
     try:
         parsed = parse_elements(text, source=source, strict=True)
@@ -305,18 +272,7 @@ async def upload_elements(
             f"{source}: catalog number {foreign[0].norad_cat_id} is not this satellite's "
             f"({satellite.norad_id})",
         )
-    known = {e.epoch for e in satellite.element_sets}
-    stored = 0
-    for elements in parsed.elements:
-        if elements.epoch in known:
-            continue
-        known.add(elements.epoch)
-        satellite.element_sets.append(
-            ElementSetRecord(
-                epoch=elements.epoch, omm=elements.to_omm(), source=source, received_at=now
-            )
-        )
-        stored += 1
+    stored = add_element_sets(satellite, parsed.elements, source=source, now=now)
     session.commit()
     return UploadResult(
         stored=stored, already_known=len(parsed.elements) - stored, satellite=_public(satellite)

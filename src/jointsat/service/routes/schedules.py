@@ -7,29 +7,27 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from jointsat.errors import JointsatError
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
-from jointsat.service.access import (
-    changes,
-    satellite_visibilities,
-    sees_satellite,
-    sees_station,
-    station_visibilities,
-)
+from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import cached_json, viewer
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.lookup import found, may_change, shown, visible_station
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, TimeWindow
 from jointsat.service.solving import Level, TimeLimit, check_span, evidence
-from jointsat.store.schedules import MAX_HORIZON_DAYS, replan_network, schedule_network
+from jointsat.store.consortium import satellite_visibilities, station_visibilities
+from jointsat.store.schedules import (
+    MAX_HORIZON_DAYS,
+    load_schedule,
+    replan_network,
+    schedule_network,
+    schedules,
+)
 from jointsat.store.tables import (
     ContactRecord,
-    GroundStation,
-    Satellite,
     ScheduleRecord,
     Unavailability,
     UnavailabilityKind,
@@ -114,24 +112,13 @@ class SchedulePublic(ScheduleSummary):
 
 
 def _summary(record: ScheduleRecord) -> ScheduleSummary:
-    return ScheduleSummary(
-        id=record.id,
-        created_at=record.created_at,
-        start=record.start,
-        end=record.end_at,
-        policy=Policy(record.policy),
-        status=record.status,
-        solver=record.solver,
-        total_seconds=record.total_seconds,
-        gap=record.gap,
-        replaces_id=record.replaces_id,
-    )
+    return shown(ScheduleSummary, record, end=record.end_at, policy=Policy(record.policy))
 
 
 def _public(session: SessionDep, user: User, record: ScheduleRecord) -> SchedulePublic:
     stations = station_visibilities(session)
     satellites = satellite_visibilities(session)
-    shown: list[ContactRecord] = [
+    seen: list[ContactRecord] = [
         c
         for c in record.contacts
         if sees_station(user, c.station, stations) and sees_satellite(user, c.satellite, satellites)
@@ -144,36 +131,22 @@ def _public(session: SessionDep, user: User, record: ScheduleRecord) -> Schedule
         settings=document["settings"],
         provenance=record.provenance,
         contacts=[
-            ContactPublic(
-                satellite_id=c.satellite_id,
+            shown(
+                ContactPublic,
+                c,
                 satellite=c.satellite.name,
                 norad_id=c.satellite.norad_id,
-                station_id=c.station_id,
                 station=c.station.name,
-                start=c.start,
                 end=c.end_at,
-                max_elevation_deg=c.max_elevation_deg,
             )
-            for c in shown
+            for c in seen
         ],
-        hidden_contacts=len(record.contacts) - len(shown),
+        hidden_contacts=len(record.contacts) - len(seen),
     )
 
 
 def _load(session: SessionDep, schedule_id: int) -> ScheduleRecord:
-    record = session.scalars(
-        select(ScheduleRecord)
-        .where(ScheduleRecord.id == schedule_id)
-        .options(
-            selectinload(ScheduleRecord.contacts).selectinload(ContactRecord.station),
-            selectinload(ScheduleRecord.contacts)
-            .selectinload(ContactRecord.satellite)
-            .selectinload(Satellite.operators),
-        )
-    ).one_or_none()
-    if record is None:
-        raise ProblemError(404, "Not found", f"no schedule with id {schedule_id}")
-    return record
+    return found(load_schedule(session, schedule_id), "schedule", schedule_id)
 
 
 @router.post("", response_model=SchedulePublic, status_code=201)
@@ -204,10 +177,7 @@ def list_schedules(request: Request, session: SessionDep, user: UserDep) -> Resp
         session,
         ("schedules", viewer(user)),
         list[ScheduleSummary],
-        lambda: [
-            _summary(r)
-            for r in session.scalars(select(ScheduleRecord).order_by(ScheduleRecord.id.desc()))
-        ],
+        lambda: [_summary(r) for r in schedules(session)],
     )
 
 
@@ -235,16 +205,12 @@ def replan_schedule(
     policy, changing the fewest contacts. The new schedule replaces the old one.
     """
     previous = _load(session, schedule_id)
-    station = session.get(GroundStation, body.station_id)
-    if station is None or not sees_station(user, station, station_visibilities(session)):
-        raise ProblemError(404, "Not found", f"no station with id {body.station_id}")
-    if not changes(user, [station.partner_id]):
-        raise ProblemError(
-            403, "Forbidden", "only the station's operators or an admin may report its outage"
-        )
-    session.add(
+    station = visible_station(session, user, body.station_id)
+    may_change(
+        user, [station.partner_id], "only the station's operators or an admin may report its outage"
+    )
+    station.unavailable.append(
         Unavailability(
-            station=station,
             start=body.start,
             end_at=body.end,
             kind=UnavailabilityKind.OUTAGE,

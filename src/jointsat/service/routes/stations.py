@@ -6,16 +6,22 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from jointsat.errors import StationsError
 from jointsat.orbits.stations import HorizonMask
-from jointsat.service.access import changes, sees_station, station_visibilities
 from jointsat.service.cache import cached_json, viewer
-from jointsat.service.deps import SessionDep, UserDep, commit_or_conflict
+from jointsat.service.deps import SessionDep, UserDep
+from jointsat.service.lookup import (
+    commit_or_conflict,
+    deleted,
+    may_change,
+    shown,
+    visible_station,
+    visible_stations,
+)
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.store.consortium import by_id
 from jointsat.store.tables import (
     GroundStation,
     Partner,
@@ -105,35 +111,18 @@ class StationPublic(StationCreate):
 
 
 def _public(station: GroundStation) -> StationPublic:
-    return StationPublic(
-        id=station.id,
-        name=station.name,
-        partner_id=station.partner_id,
-        lat_deg=station.lat_deg,
-        lon_deg=station.lon_deg,
-        alt_m=station.alt_m,
-        min_elevation_deg=station.min_elevation_deg,
+    return shown(
+        StationPublic,
+        station,
         horizon_mask=Mask(**station.horizon_mask) if station.horizon_mask else None,
-        turnaround_s=station.turnaround_s,
         bands=list(station.bands),
-        unavailable=[
-            UnavailabilityPublic(id=w.id, start=w.start, end=w.end_at, kind=w.kind, reason=w.reason)
-            for w in station.unavailable
-        ],
+        unavailable=[shown(UnavailabilityPublic, w, end=w.end_at) for w in station.unavailable],
     )
 
 
-def _visible(session: SessionDep, user: User, station_id: int) -> GroundStation:
-    station = session.get(GroundStation, station_id)
-    if station is None or not sees_station(user, station, station_visibilities(session)):
-        raise ProblemError(404, "Not found", f"no station with id {station_id}")
-    return station
-
-
 def _changeable(session: SessionDep, user: User, station_id: int) -> GroundStation:
-    station = _visible(session, user, station_id)
-    if not changes(user, [station.partner_id]):
-        raise ProblemError(403, "Forbidden", "only the owner's operators or an admin may do this")
+    station = visible_station(session, user, station_id)
+    may_change(user, [station.partner_id], "only the owner's operators or an admin may do this")
     return station
 
 
@@ -142,13 +131,7 @@ def list_stations(request: Request, session: SessionDep, user: UserDep) -> Respo
     """List the stations the caller may see."""
 
     def make() -> list[StationPublic]:
-        rows = session.scalars(
-            select(GroundStation)
-            .options(selectinload(GroundStation.unavailable))
-            .order_by(GroundStation.id)
-        )
-        visibility = station_visibilities(session)
-        return [_public(s) for s in rows if sees_station(user, s, visibility)]
+        return [_public(s) for s in visible_stations(session, user)]
 
     return cached_json(request, session, ("stations", viewer(user)), list[StationPublic], make)
 
@@ -156,16 +139,15 @@ def list_stations(request: Request, session: SessionDep, user: UserDep) -> Respo
 @router.get("/{station_id}", response_model=StationPublic)
 def read_station(station_id: PathId, session: SessionDep, user: UserDep) -> StationPublic:
     """Return one station the caller may see."""
-    return _public(_visible(session, user, station_id))
+    return _public(visible_station(session, user, station_id))
 
 
 @router.post("", response_model=StationPublic, status_code=201)
 def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> StationPublic:
     """Add a station to a partner (that partner's operators, or an admin)."""
-    if session.get(Partner, body.partner_id) is None:
+    if by_id(session, Partner, body.partner_id) is None:
         raise ProblemError(422, "Unprocessable input", f"no partner with id {body.partner_id}")
-    if not changes(user, [body.partner_id]):
-        raise ProblemError(403, "Forbidden", "only the partner's operators or an admin may add")
+    may_change(user, [body.partner_id], "only the partner's operators or an admin may add")
     fields = body.model_dump(exclude={"horizon_mask"})
     station = GroundStation(
         **fields, horizon_mask=body.horizon_mask.model_dump() if body.horizon_mask else None
@@ -193,9 +175,7 @@ def update_station(
 @router.delete("/{station_id}", status_code=204)
 def delete_station(station_id: PathId, session: SessionDep, user: UserDep) -> Response:
     """Remove a station (its partner's operators, or an admin)."""
-    session.delete(_changeable(session, user, station_id))
-    session.commit()
-    return Response(status_code=204)
+    return deleted(session, _changeable(session, user, station_id))
 
 
 @router.post("/{station_id}/unavailability", response_model=StationPublic, status_code=201)

@@ -28,11 +28,15 @@ from jointsat.orbits.tracks import (
     split_at_antimeridian,
     subsatellite_points,
 )
-from jointsat.service.access import satellite_visibilities, sees_satellite
 from jointsat.service.deps import NowDep, SessionDep, UserDep
+from jointsat.service.lookup import (
+    check_window,
+    visible_satellite,
+    visible_satellites,
+    visible_station,
+)
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId
-from jointsat.service.visible import visible_satellites, visible_station
 from jointsat.store.convert import elements_of
 from jointsat.store.tables import Satellite, User
 from jointsat.timelib import TimeOrigin, format_iso
@@ -115,9 +119,7 @@ def _orbit(satellite: Satellite) -> propagation.Satellite:
 
 
 def _visible_satellite(session: SessionDep, user: User, satellite_id: int) -> Satellite:
-    satellite = session.get(Satellite, satellite_id)
-    if satellite is None or not sees_satellite(user, satellite, satellite_visibilities(session)):
-        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
+    satellite = visible_satellite(session, user, satellite_id)
     if not satellite.element_sets:
         raise ProblemError(404, "Not found", f"satellite {satellite_id} has no element sets")
     return satellite
@@ -215,12 +217,7 @@ def _window(
 def _check_window(
     start: datetime, end: datetime, step_s: int, max_span: timedelta, max_samples: int | None
 ) -> None:
-    if end <= start:
-        raise ProblemError(422, "Invalid request", "end must be after start")
-    if end - start > max_span:
-        raise ProblemError(
-            422, "Invalid request", f"the window may not exceed {max_span.days} day(s)"
-        )
+    check_window(start, end, max_span, "day(s)")
     samples = math.ceil((end - start).total_seconds() / step_s) + 1
     if max_samples is not None and samples > max_samples:
         raise ProblemError(

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 
-from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep, commit_or_conflict
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.lookup import commit_or_conflict, found, shown
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId
 from jointsat.service.tokens import issue_token
+from jointsat.store.consortium import by_id, tokens, users
 from jointsat.store.tables import ApiToken, Partner, Role, User
 
 router = APIRouter(tags=["users"])
@@ -69,31 +70,21 @@ class TokenPublic(BaseModel):
     revoked_at: datetime | None
 
 
-def _user(user: User) -> UserPublic:
-    return UserPublic(
-        id=user.id,
-        name=user.name,
-        role=user.role,
-        partner_id=user.partner_id,
-        created_at=user.created_at,
-    )
-
-
 @router.get("/users", response_model=list[UserPublic])
 def list_users(session: SessionDep, _: AdminDep) -> list[UserPublic]:
     """List every user (consortium admin)."""
-    return [_user(u) for u in session.scalars(select(User).order_by(User.id))]
+    return [shown(UserPublic, u) for u in users(session)]
 
 
 @router.post("/users", response_model=UserPublic, status_code=201)
 def create_user(body: UserCreate, session: SessionDep, _: AdminDep, now: NowDep) -> UserPublic:
     """Add a user (consortium admin)."""
-    if body.partner_id is not None and session.get(Partner, body.partner_id) is None:
+    if body.partner_id is not None and by_id(session, Partner, body.partner_id) is None:
         raise ProblemError(422, "Unprocessable input", f"no partner with id {body.partner_id}")
     user = User(name=body.name, role=body.role, partner_id=body.partner_id, created_at=now)
     session.add(user)
     commit_or_conflict(session, f"a user named {body.name!r} exists")
-    return _user(user)
+    return shown(UserPublic, user)
 
 
 @router.post("/users/{user_id}/tokens", response_model=TokenIssued, status_code=201)
@@ -103,9 +94,7 @@ def create_token(
     """Create a token for a user (an admin for anyone, a user for itself)."""
     if caller.role is not Role.ADMIN and caller.id != user_id:
         raise ProblemError(403, "Forbidden", "only an admin may create tokens for others")
-    user = session.get(User, user_id)
-    if user is None:
-        raise ProblemError(404, "Not found", f"no user with id {user_id}")
+    user = found(by_id(session, User, user_id), "user", user_id)
     token = issue_token(session, user, now=now, label=body.label)
     session.commit()
     row = user.tokens[-1]
@@ -117,25 +106,13 @@ def list_tokens(user_id: PathId, session: SessionDep, caller: UserDep) -> list[T
     """List a user's tokens (an admin for anyone, a user for itself)."""
     if caller.role is not Role.ADMIN and caller.id != user_id:
         raise ProblemError(404, "Not found", f"no user with id {user_id}")
-    rows = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
-    )
-    return [
-        TokenPublic(
-            id=t.id,
-            user_id=t.user_id,
-            label=t.label,
-            created_at=t.created_at,
-            revoked_at=t.revoked_at,
-        )
-        for t in rows
-    ]
+    return [shown(TokenPublic, t) for t in tokens(session, user_id)]
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: PathId, session: SessionDep, caller: UserDep, now: NowDep) -> Response:
     """Revoke a token (an admin any, a user its own); it stops working at once."""
-    row = session.get(ApiToken, token_id)
+    row = by_id(session, ApiToken, token_id)
     if row is None or (caller.role is not Role.ADMIN and row.user_id != caller.id):
         raise ProblemError(404, "Not found", f"no token with id {token_id}")
     if row.revoked_at is None:

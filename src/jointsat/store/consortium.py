@@ -1,0 +1,165 @@
+"""Keep the consortium in the store: partners and their agreements, users, stations, satellites.
+
+Lists come ordered by id (agreements by partner), with what their answers show loaded
+in the same few queries. Nothing here decides who may see what (``service.access``
+does); the visibilities it needs are read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from jointsat.orbits.elements import Elements
+from jointsat.planning.problem import Imager
+from jointsat.store.requests import set_payload
+from jointsat.store.tables import (
+    Agreement,
+    ApiToken,
+    Base,
+    ElementSetRecord,
+    GroundStation,
+    Partner,
+    Satellite,
+    SatelliteOperator,
+    User,
+    Visibility,
+)
+
+RowT = TypeVar("RowT", bound=Base)
+
+
+def by_id(session: Session, table: type[RowT], row_id: int | None) -> RowT | None:
+    """Return the row of ``table`` with the id, None when there is none (or no id)."""
+    return None if row_id is None else session.get(table, row_id)
+
+
+# --- partners and agreements ----------------------------------------------------------
+
+
+def partners(session: Session) -> list[Partner]:
+    """Return every partner, by id."""
+    return list(session.scalars(select(Partner).order_by(Partner.id)))
+
+
+def add_partner(session: Session, **fields: Any) -> Partner:
+    """Add a partner with a default agreement (not yet committed)."""
+    partner = Partner(**fields)
+    session.add(partner)
+    session.add(Agreement(partner=partner))
+    return partner
+
+
+def agreements(session: Session) -> list[Agreement]:
+    """Return every partner's agreement, by partner id."""
+    return list(session.scalars(select(Agreement).join(Partner).order_by(Agreement.partner_id)))
+
+
+def agreement(session: Session, partner_id: int) -> Agreement | None:
+    """Return the partner's agreement, None when there is none."""
+    query = select(Agreement).where(Agreement.partner_id == partner_id)
+    return session.scalars(query).one_or_none()
+
+
+def station_visibilities(session: Session) -> dict[int, Visibility]:
+    """Return each partner's station visibility (partners without agreement: consortium)."""
+    return {a.partner_id: a.station_visibility for a in session.scalars(select(Agreement))}
+
+
+def satellite_visibilities(session: Session) -> dict[int, Visibility]:
+    """Return each partner's satellite visibility (partners without agreement: consortium)."""
+    return {a.partner_id: a.satellite_visibility for a in session.scalars(select(Agreement))}
+
+
+# --- users and their tokens -----------------------------------------------------------
+
+
+def users(session: Session) -> list[User]:
+    """Return every user, by id."""
+    return list(session.scalars(select(User).order_by(User.id)))
+
+
+def tokens(session: Session, user_id: int) -> list[ApiToken]:
+    """Return the user's tokens (revoked ones too), by id."""
+    query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+    return list(session.scalars(query))
+
+
+# --- stations -------------------------------------------------------------------------
+
+
+def stations(session: Session) -> list[GroundStation]:
+    """Return every station with its unavailability windows, by id."""
+    query = (
+        select(GroundStation)
+        .options(selectinload(GroundStation.unavailable))
+        .order_by(GroundStation.id)
+    )
+    return list(session.scalars(query))
+
+
+# --- satellites -----------------------------------------------------------------------
+
+
+def satellites(session: Session, satellite_id: int | None = None) -> list[Satellite]:
+    """Return every satellite (only ``satellite_id``'s) with operators and element sets."""
+    only = [] if satellite_id is None else [Satellite.id == satellite_id]
+    query = (
+        select(Satellite)
+        .where(*only)
+        .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+        .order_by(Satellite.id)
+    )
+    return list(session.scalars(query))
+
+
+def satellites_by_number(session: Session, norad_ids: Iterable[int]) -> dict[int, Satellite]:
+    """Return the stored satellites of these catalog numbers, with operators, by number."""
+    query = (
+        select(Satellite)
+        .where(Satellite.norad_id.in_(list(norad_ids)))
+        .options(selectinload(Satellite.operators))
+    )
+    return {s.norad_id: s for s in session.scalars(query)}
+
+
+def add_satellite(
+    session: Session,
+    *,
+    name: str,
+    norad_id: int,
+    daily_demand_s: float | None,
+    imager: Imager | None,
+    operators: dict[int, float],
+) -> Satellite:
+    """Add a satellite with its payload and its operators' fractions (not yet committed)."""
+    satellite = Satellite(name=name, norad_id=norad_id, daily_demand_s=daily_demand_s)
+    set_payload(satellite, imager)
+    satellite.operators = [
+        SatelliteOperator(partner_id=p, fraction=f) for p, f in operators.items()
+    ]
+    session.add(satellite)
+    return satellite
+
+
+def add_element_sets(
+    satellite: Satellite, sets: Iterable[Elements], *, source: str, now: datetime
+) -> int:
+    """Add the element sets of epochs the satellite lacks; return how many were added."""
+    known = {e.epoch for e in satellite.element_sets}
+    stored = 0
+    for elements in sets:
+        if elements.epoch in known:
+            continue
+        known.add(elements.epoch)
+        satellite.element_sets.append(
+            ElementSetRecord(
+                epoch=elements.epoch, omm=elements.to_omm(), source=source, received_at=now
+            )
+        )
+        stored += 1
+    return stored
