@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.ingest import check_ingest, store_bytes
 from jointsat.archive.metadata import SkyPosition, product_metadata
+from jointsat.constants import DAY_S, MEAN_EARTH_RADIUS_KM
 from jointsat.errors import StoreError
 from jointsat.files import ElementFiles
 from jointsat.orbits.elements import Elements
@@ -59,6 +60,7 @@ from jointsat.store.tables import (
     SatelliteOperator,
     Visibility,
 )
+from jointsat.timelib import format_iso
 
 DEMO_DAYS = 7
 SCHEDULE_TIME_LIMIT_S = 20.0
@@ -142,7 +144,6 @@ EARTH_TARGETS = 12  # per partner
 SKY_TARGETS = 2  # per partner, for CHEOPS
 REACH_LAT_DEG = 51.6  # the ISS's inclination: the ground track reaches this latitude
 TARGET_SPREAD_KM = 150.0  # Earth targets lie within this distance of a site
-EARTH_RADIUS_KM = 6371.0
 # The cycle of Earth targets' kinds: optical (one look, the Sun at least 10 degrees
 # up), radar (one look, by day or night) and stereo (a radar pair, in a wider cone).
 EARTH_KINDS = ("optical", "radar", "optical", "stereo", "radar", "optical")
@@ -286,7 +287,7 @@ def demo_requests(stations: Sequence[Station], owner_of: dict[str, str]) -> tupl
 
 def _near(rng: random.Random, lat_deg: float, lon_deg: float) -> tuple[float, float]:
     """Return a point drawn evenly within ``TARGET_SPREAD_KM`` of the given one."""
-    distance = TARGET_SPREAD_KM / EARTH_RADIUS_KM * math.sqrt(rng.random())  # radians
+    distance = TARGET_SPREAD_KM / MEAN_EARTH_RADIUS_KM * math.sqrt(rng.random())  # radians
     bearing = rng.uniform(0.0, 2.0 * math.pi)
     lat = math.radians(lat_deg)
     to_lat = math.asin(
@@ -331,8 +332,8 @@ def archive_plan(session: Session, blobs: BlobStore, plan_id: int, *, now: datet
             "plan": plan_id,
             "request": observation.request_ref,
             "satellite": observation.satellite.norad_id,
-            "start": observation.start.isoformat(),
-            "end": observation.end_at.isoformat(),
+            "start": format_iso(observation.start),
+            "end": format_iso(observation.end_at),
             "target": observation.target,
         }
         target = observation.target
@@ -463,7 +464,7 @@ def stale_satellites(
     nearest: dict[int, tuple[float, Elements]] = {}
     for e in elements:
         gap_days = max((start - e.epoch).total_seconds(), (e.epoch - end).total_seconds(), 0.0)
-        gap_days /= 86400.0
+        gap_days /= DAY_S
         if e.norad_cat_id not in nearest or gap_days < nearest[e.norad_cat_id][0]:
             nearest[e.norad_cat_id] = (gap_days, e)
     return tuple(

@@ -25,7 +25,7 @@ from jointsat.cli.common import DatabaseUrl
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
-from jointsat.timelib import format_iso, format_readable, parse_iso
+from jointsat.timelib import format_iso, format_readable, parse_iso, read_iso
 
 archive_app = typer.Typer(
     name="archive",
@@ -70,7 +70,7 @@ def _same_field(name: str, in_file: Any, given: Any) -> bool:
         if not isinstance(in_file, str):
             return False
         try:
-            moment = datetime.fromisoformat(in_file.replace("Z", "+00:00"))
+            moment = read_iso(in_file, verbatim=True)
         except ValueError:
             return False
         return moment.tzinfo is not None and moment == given

@@ -16,6 +16,7 @@ from jointsat.cli import common
 from jointsat.cli.passes import passes_table, predict
 from jointsat.cli.plan import GAIN_COLUMNS, plan_table
 from jointsat.cli.schedule import print_schedule_summary
+from jointsat.constants import DAY_S
 from jointsat.files import read_demo_elements, read_demo_stations
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes
@@ -118,7 +119,7 @@ def demo(
 
 def _print_week(console: Console, week: Week) -> None:
     """Print the week chosen, and the satellites whose element sets are far from it."""
-    days = round((week.end - week.start).total_seconds() / 86400.0)
+    days = round((week.end - week.start).total_seconds() / DAY_S)
     console.print(
         f"[bold]jointsat demo[/]: {days} days from {format_readable(week.start)} to "
         f"{format_readable(week.end)} UTC, starting the day after the newest element set of "
