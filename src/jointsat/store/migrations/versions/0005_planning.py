@@ -28,14 +28,9 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-PAYLOAD_COLUMNS = (
-    "memory_mbit",
-    "imaging_rate_mbps",
-    "downlink_rate_mbps",
-    "slew_rate_deg_s",
-    "slew_accel_deg_s2",
-    "settle_s",
-)
+DATA_PATH_COLUMNS = ("memory_mbit", "imaging_rate_mbps", "downlink_rate_mbps")
+POINTING_COLUMNS = ("slew_rate_deg_s", "slew_accel_deg_s2", "settle_s")
+PAYLOAD_COLUMNS = DATA_PATH_COLUMNS + POINTING_COLUMNS
 PAYLOAD_COMPLETE = (
     "memory_mbit IS NULL OR (memory_mbit > 0"
     " AND COALESCE(imaging_rate_mbps, 0) > 0 AND COALESCE(downlink_rate_mbps, -1) >= 0"
