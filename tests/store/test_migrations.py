@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -47,6 +48,57 @@ def test_upgrade_builds_what_the_tables_declare(database_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def _schema(url: str) -> dict[str, dict[str, Any]]:
+    """Return each table's columns, keys, constraints (with names) and indexes, as reflected."""
+    engine = open_engine(url)
+    try:
+        found = inspect(engine)
+        schema = {}
+        for table in sorted(set(found.get_table_names()) - {VERSION_TABLE}):
+            columns = found.get_columns(table)
+            keys = found.get_foreign_keys(table)
+            schema[table] = {
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in columns),
+                "primary key": found.get_pk_constraint(table),
+                "foreign keys": sorted(
+                    (
+                        k["name"],
+                        tuple(k["constrained_columns"]),
+                        k["referred_table"],
+                        tuple(k["referred_columns"]),
+                        k["options"].get("ondelete"),
+                    )
+                    for k in keys
+                ),
+                "unique": sorted(
+                    (u["name"], tuple(u["column_names"]))
+                    for u in found.get_unique_constraints(table)
+                ),
+                "checks": sorted(
+                    (c["name"], c["sqltext"]) for c in found.get_check_constraints(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in found.get_indexes(table)
+                ),
+            }
+        return schema
+    finally:
+        engine.dispose()
+
+
+def test_the_migrated_schema_is_the_declared_one_constraint_by_constraint(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    Base.metadata.create_all(engine)
+    declared = _schema(database_url)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    migrate.upgrade(database_url)
+    assert _schema(database_url) == declared
 
 
 def test_downgrade_removes_everything_and_upgrade_runs_again(database_url: str) -> None:

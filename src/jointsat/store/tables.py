@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +25,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    MappedColumn,
+    Relationship,
+    declared_attr,
+    mapped_column,
+    relationship,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,6 +104,29 @@ def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
     )
 
 
+def _reference(target: str, ondelete: str, **column: Any) -> MappedColumn[Any]:
+    """Return a column that refers to ``target``'s id; deleting the target does ``ondelete``."""
+    return mapped_column(ForeignKey(f"{target}.id", ondelete=ondelete), **column)
+
+
+def _owned(back_populates: str, order_by: str | Literal[False] = False) -> Relationship[Any]:
+    """Return the relationship to rows that live and die with this one, ordered if told."""
+    return relationship(
+        back_populates=back_populates, cascade="all, delete-orphan", order_by=order_by
+    )
+
+
+class Span:
+    """A row that holds for a span of time, which ends after it starts."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[CheckConstraint]:  # noqa: N805 (a class attribute)
+        return (CheckConstraint("end_at > start", name="end_after_start"),)
+
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+
+
 class Partner(Base):
     """A member of the consortium and its contribution."""
 
@@ -109,9 +140,7 @@ class Partner(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     contribution_share: Mapped[float] = mapped_column(Float)
 
-    agreement: Mapped[Agreement | None] = relationship(
-        back_populates="partner", cascade="all, delete-orphan"
-    )
+    agreement: Mapped[Agreement | None] = _owned("partner")
     stations: Mapped[list[GroundStation]] = relationship(back_populates="owner")
 
     @property
@@ -135,9 +164,7 @@ class Agreement(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
-    )
+    partner_id: Mapped[int] = _reference("partners", "CASCADE", unique=True)
     share: Mapped[float | None] = mapped_column(Float)  # None: the contribution share
     priority_class: Mapped[int] = mapped_column(Integer, default=0)
     embargo_days: Mapped[int] = mapped_column(Integer, default=0)
@@ -188,11 +215,9 @@ class Satellite(Base):
     settle_s: Mapped[float | None] = mapped_column(Float)
     observes: Mapped[str | None] = mapped_column(String(20))  # "earth", "sky" or "earth,sky"
 
-    operators: Mapped[list[SatelliteOperator]] = relationship(
-        back_populates="satellite", cascade="all, delete-orphan"
-    )
-    element_sets: Mapped[list[ElementSetRecord]] = relationship(
-        back_populates="satellite", cascade="all, delete-orphan", order_by="ElementSetRecord.epoch"
+    operators: Mapped[list[SatelliteOperator]] = _owned("satellite")
+    element_sets: Mapped[list[ElementSetRecord]] = _owned(
+        "satellite", order_by="ElementSetRecord.epoch"
     )
 
 
@@ -202,12 +227,8 @@ class SatelliteOperator(Base):
     __tablename__ = "satellite_operators"
     __table_args__ = (CheckConstraint("fraction > 0 AND fraction <= 1", name="fraction_range"),)
 
-    satellite_id: Mapped[int] = mapped_column(
-        ForeignKey("satellites.id", ondelete="CASCADE"), primary_key=True
-    )
-    partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partners.id", ondelete="RESTRICT"), primary_key=True
-    )
+    satellite_id: Mapped[int] = _reference("satellites", "CASCADE", primary_key=True)
+    partner_id: Mapped[int] = _reference("partners", "RESTRICT", primary_key=True)
     fraction: Mapped[float] = mapped_column(Float)
 
     satellite: Mapped[Satellite] = relationship(back_populates="operators")
@@ -221,9 +242,7 @@ class ElementSetRecord(Base):
     __table_args__ = (UniqueConstraint("satellite_id", "epoch", name="satellite_epoch"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    satellite_id: Mapped[int] = mapped_column(
-        ForeignKey("satellites.id", ondelete="CASCADE"), index=True
-    )
+    satellite_id: Mapped[int] = _reference("satellites", "CASCADE", index=True)
     epoch: Mapped[datetime] = mapped_column()
     omm: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(500))
@@ -245,9 +264,7 @@ class GroundStation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partners.id", ondelete="RESTRICT"), index=True
-    )
+    partner_id: Mapped[int] = _reference("partners", "RESTRICT", index=True)
     lat_deg: Mapped[float] = mapped_column(Float)
     lon_deg: Mapped[float] = mapped_column(Float)
     alt_m: Mapped[float] = mapped_column(Float, default=0.0)
@@ -257,23 +274,16 @@ class GroundStation(Base):
     bands: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     owner: Mapped[Partner] = relationship(back_populates="stations")
-    unavailable: Mapped[list[Unavailability]] = relationship(
-        back_populates="station", cascade="all, delete-orphan", order_by="Unavailability.start"
-    )
+    unavailable: Mapped[list[Unavailability]] = _owned("station", order_by="Unavailability.start")
 
 
-class Unavailability(Base):
+class Unavailability(Span, Base):
     """A window in which a station cannot be used (maintenance or outage)."""
 
     __tablename__ = "station_unavailability"
-    __table_args__ = (CheckConstraint("end_at > start", name="end_after_start"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    station_id: Mapped[int] = mapped_column(
-        ForeignKey("ground_stations.id", ondelete="CASCADE"), index=True
-    )
-    start: Mapped[datetime] = mapped_column()
-    end_at: Mapped[datetime] = mapped_column()
+    station_id: Mapped[int] = _reference("ground_stations", "CASCADE", index=True)
     kind: Mapped[UnavailabilityKind] = mapped_column(_enum(UnavailabilityKind, "unavailability"))
     reason: Mapped[str] = mapped_column(Text, default="")
 
@@ -291,15 +301,11 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
-    partner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partners.id", ondelete="CASCADE"), index=True
-    )
+    partner_id: Mapped[int | None] = _reference("partners", "CASCADE", index=True)
     created_at: Mapped[datetime] = mapped_column()
 
     partner: Mapped[Partner | None] = relationship()
-    tokens: Mapped[list[ApiToken]] = relationship(
-        back_populates="user", cascade="all, delete-orphan"
-    )
+    tokens: Mapped[list[ApiToken]] = _owned("user")
 
 
 class ApiToken(Base):
@@ -308,7 +314,7 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = _reference("users", "CASCADE", index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column()
@@ -353,11 +359,9 @@ class PassRecord(Base):
     __tablename__ = "passes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    prediction_id: Mapped[int] = mapped_column(
-        ForeignKey("pass_predictions.id", ondelete="CASCADE"), index=True
-    )
-    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id", ondelete="CASCADE"))
-    station_id: Mapped[int] = mapped_column(ForeignKey("ground_stations.id", ondelete="CASCADE"))
+    prediction_id: Mapped[int] = _reference("pass_predictions", "CASCADE", index=True)
+    satellite_id: Mapped[int] = _reference("satellites", "CASCADE")
+    station_id: Mapped[int] = _reference("ground_stations", "CASCADE")
     aos: Mapped[datetime] = mapped_column()
     tca: Mapped[datetime] = mapped_column()
     los: Mapped[datetime] = mapped_column()
@@ -369,7 +373,24 @@ class PassRecord(Base):
     truncated: Mapped[bool] = mapped_column()
 
 
-class ScheduleRecord(Base):
+class Solved:
+    """What a schedule and a plan both keep: when, for which window, how well, and from what.
+
+    ``status`` and ``gap`` are the solver's; ``document`` is the result as written,
+    ``provenance`` what it was made from.
+    """
+
+    created_at: Mapped[datetime] = mapped_column()
+    start: Mapped[datetime] = mapped_column()
+    end_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20))
+    solver: Mapped[str] = mapped_column(String(100))
+    gap: Mapped[float] = mapped_column(Float)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ScheduleRecord(Solved, Base):
     """A schedule of the pooled network, with the evidence and provenance that made it.
 
     ``document`` is the schedule as ``jointsat schedule`` writes it (status, levels,
@@ -381,41 +402,22 @@ class ScheduleRecord(Base):
     __tablename__ = "schedules"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column()
-    start: Mapped[datetime] = mapped_column()
-    end_at: Mapped[datetime] = mapped_column()
     policy: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))
-    solver: Mapped[str] = mapped_column(String(100))
     total_seconds: Mapped[float] = mapped_column(Float)
-    gap: Mapped[float] = mapped_column(Float)
-    document: Mapped[dict[str, Any]] = mapped_column(JSON)
-    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
-    replaces_id: Mapped[int | None] = mapped_column(
-        ForeignKey("schedules.id", ondelete="SET NULL"), index=True
-    )
+    replaces_id: Mapped[int | None] = _reference("schedules", "SET NULL", index=True)
 
-    contacts: Mapped[list[ContactRecord]] = relationship(
-        back_populates="schedule", cascade="all, delete-orphan", order_by="ContactRecord.start"
-    )
+    contacts: Mapped[list[ContactRecord]] = _owned("schedule", order_by="ContactRecord.start")
 
 
-class ContactRecord(Base):
+class ContactRecord(Span, Base):
     """A contact of a schedule: a whole pass of a satellite over a station."""
 
     __tablename__ = "contacts"
-    __table_args__ = (CheckConstraint("end_at > start", name="end_after_start"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    schedule_id: Mapped[int] = mapped_column(
-        ForeignKey("schedules.id", ondelete="CASCADE"), index=True
-    )
-    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id", ondelete="RESTRICT"))
-    station_id: Mapped[int] = mapped_column(
-        ForeignKey("ground_stations.id", ondelete="RESTRICT"), index=True
-    )
-    start: Mapped[datetime] = mapped_column()
-    end_at: Mapped[datetime] = mapped_column()
+    schedule_id: Mapped[int] = _reference("schedules", "CASCADE", index=True)
+    satellite_id: Mapped[int] = _reference("satellites", "RESTRICT")
+    station_id: Mapped[int] = _reference("ground_stations", "RESTRICT", index=True)
     max_elevation_deg: Mapped[float] = mapped_column(Float)
 
     schedule: Mapped[ScheduleRecord] = relationship(back_populates="contacts")
@@ -444,9 +446,7 @@ class ObservationRequest(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partners.id", ondelete="RESTRICT"), index=True
-    )
+    partner_id: Mapped[int] = _reference("partners", "RESTRICT", index=True)
     kind: Mapped[str] = mapped_column(String(10))
     gain: Mapped[int] = mapped_column(Integer)
     window_start: Mapped[datetime | None] = mapped_column()
@@ -454,13 +454,13 @@ class ObservationRequest(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = _reference("users", "SET NULL")
 
     partner: Mapped[Partner] = relationship()
     creator: Mapped[User | None] = relationship()
 
 
-class PlanRecord(Base):
+class PlanRecord(Solved, Base):
     """An observation plan, with the evidence and provenance that made it.
 
     ``document`` is the plan as ``Plan.to_dict`` writes it, without its observations
@@ -472,23 +472,15 @@ class PlanRecord(Base):
     __tablename__ = "plans"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column()
-    start: Mapped[datetime] = mapped_column()
-    end_at: Mapped[datetime] = mapped_column()
     objective: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))
-    solver: Mapped[str] = mapped_column(String(100))
     total_gain: Mapped[int] = mapped_column(BigInteger)
-    gap: Mapped[float] = mapped_column(Float)
-    document: Mapped[dict[str, Any]] = mapped_column(JSON)
-    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-    observations: Mapped[list[ObservationRecord]] = relationship(
-        back_populates="plan", cascade="all, delete-orphan", order_by="ObservationRecord.start"
+    observations: Mapped[list[ObservationRecord]] = _owned(
+        "plan", order_by="ObservationRecord.start"
     )
 
 
-class ObservationRecord(Base):
+class ObservationRecord(Span, Base):
     """An observation of a plan: a satellite serving a request over a span.
 
     ``request_ref`` is the request's id as planned (its row id); ``request_id`` points
@@ -497,18 +489,13 @@ class ObservationRecord(Base):
     """
 
     __tablename__ = "observations"
-    __table_args__ = (CheckConstraint("end_at > start", name="end_after_start"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("observation_requests.id", ondelete="SET NULL"), index=True
-    )
+    plan_id: Mapped[int] = _reference("plans", "CASCADE", index=True)
+    request_id: Mapped[int | None] = _reference("observation_requests", "SET NULL", index=True)
     request_ref: Mapped[str] = mapped_column(String(64))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
-    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id", ondelete="RESTRICT"))
-    start: Mapped[datetime] = mapped_column()
-    end_at: Mapped[datetime] = mapped_column()
+    partner_id: Mapped[int] = _reference("partners", "RESTRICT")
+    satellite_id: Mapped[int] = _reference("satellites", "RESTRICT")
     second_start: Mapped[datetime | None] = mapped_column()
     gain: Mapped[int] = mapped_column(Integer)
     volume_mbit: Mapped[float] = mapped_column(Float)
@@ -539,9 +526,7 @@ class Product(Base):
     no_revision: ClassVar[bool] = True  # nothing cached is derived from the archive
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    satellite_id: Mapped[int] = mapped_column(
-        ForeignKey("satellites.id", ondelete="RESTRICT"), index=True
-    )
+    satellite_id: Mapped[int] = _reference("satellites", "RESTRICT", index=True)
     instrument: Mapped[str] = mapped_column(String(100))
     processing_level: Mapped[str] = mapped_column(String(20))
     acquired_start: Mapped[datetime] = mapped_column(index=True)
@@ -553,20 +538,16 @@ class Product(Base):
     bbox_north: Mapped[float | None] = mapped_column(Float)
     ra_deg: Mapped[float | None] = mapped_column(Float)
     dec_deg: Mapped[float | None] = mapped_column(Float)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = _reference("contacts", "SET NULL")
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     members_from: Mapped[datetime] = mapped_column()
     public_from: Mapped[datetime | None] = mapped_column()
     ingested_at: Mapped[datetime] = mapped_column(index=True)
-    ingested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    ingested_by: Mapped[int | None] = _reference("users", "SET NULL")
 
     satellite: Mapped[Satellite] = relationship()
-    owners: Mapped[list[ProductOwner]] = relationship(
-        back_populates="product", cascade="all, delete-orphan", order_by="ProductOwner.partner_id"
-    )
-    files: Mapped[list[ProductFile]] = relationship(
-        back_populates="product", cascade="all, delete-orphan", order_by="ProductFile.name"
-    )
+    owners: Mapped[list[ProductOwner]] = _owned("product", order_by="ProductOwner.partner_id")
+    files: Mapped[list[ProductFile]] = _owned("product", order_by="ProductFile.name")
 
     @property
     def owner_ids(self) -> list[int]:
@@ -580,12 +561,8 @@ class ProductOwner(Base):
     __tablename__ = "product_owners"
     no_revision: ClassVar[bool] = True
 
-    product_id: Mapped[str] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
-    partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partners.id", ondelete="RESTRICT"), primary_key=True, index=True
-    )
+    product_id: Mapped[str] = _reference("products", "CASCADE", primary_key=True)
+    partner_id: Mapped[int] = _reference("partners", "RESTRICT", primary_key=True, index=True)
 
     product: Mapped[Product] = relationship(back_populates="owners")
 
@@ -597,9 +574,7 @@ class ProductFile(Base):
     __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_not_negative"),)
     no_revision: ClassVar[bool] = True
 
-    product_id: Mapped[str] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
+    product_id: Mapped[str] = _reference("products", "CASCADE", primary_key=True)
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)

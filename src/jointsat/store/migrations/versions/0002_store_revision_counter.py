@@ -7,8 +7,9 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from jointsat.store.migrations.schema import big_integer, create_table, drop_table, integer
 
 revision = "0002"
 down_revision = "0001"
@@ -17,14 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    table = op.create_table(
-        "store_revision",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_store_revision")),
-    )
+    table = create_table("store_revision", integer("id"), big_integer("value"))
     op.bulk_insert(table, [{"id": 1, "value": 0}])
 
 
 def downgrade() -> None:
-    op.drop_table("store_revision")
+    drop_table("store_revision")
