@@ -164,3 +164,52 @@ def test_public_names_resolve_from_the_package() -> None:
         assert getattr(jointsat, name) is getattr(api, name)
     with pytest.raises(AttributeError):
         _ = jointsat.no_such_name  # type: ignore[attr-defined]
+
+
+ROUTES = SRC / "jointsat" / "service" / "routes"
+SQL_CALLS = {"scalars", "scalar", "execute", "get", "query"}  # a session's ways to query
+
+
+def route_offences(source: str) -> list[str]:
+    """Return what makes a route module more than HTTP: SQL, or another route imported."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [f"{node.module}.{a.name}" for a in node.names]
+            if node.module == "sqlalchemy" or node.module.startswith("sqlalchemy.sql"):
+                found.append(f"line {node.lineno}: SQL from {node.module}")
+            if any(n.startswith("jointsat.service.routes.") for n in names):
+                found.append(f"line {node.lineno}: imports another route ({node.module})")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("jointsat.service.routes."):
+                    found.append(f"line {node.lineno}: imports another route ({alias.name})")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in SQL_CALLS
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "session"
+        ):
+            found.append(f"line {node.lineno}: session.{node.func.attr}(...)")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES.glob("*.py")), ids=lambda p: p.name)
+def test_routes_speak_http_and_leave_queries_to_the_store(path: Path) -> None:
+    assert route_offences(path.read_text()) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from sqlalchemy import select\n",
+        "from jointsat.service.routes import schedules\n",
+        "from jointsat.service.routes.schedules import Level\n",
+        "import jointsat.service.routes.plans\n",
+        "def f(session):\n    return session.scalars(q)\n",
+        "def f(session):\n    return session.get(Partner, 1)\n",
+    ],
+)
+def test_the_route_check_sees_sql_and_route_imports(source: str) -> None:
+    assert route_offences(source) != []
