@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -245,8 +246,8 @@ def test_bad_schedules_and_command_lines(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
-    world = PlanningWorld(f"sqlite:///{tmp_path / 'store.db'}")
+def store(tmp_path: Path, new_sqlite_store: Callable[[Path], str]) -> Any:
+    world = PlanningWorld(new_sqlite_store(tmp_path))
     yield world
     world.close()
 
