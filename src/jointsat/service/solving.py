@@ -1,11 +1,16 @@
-"""Hold the schemas that schedules and plans share: the time limit and the evidence."""
+"""Hold what schedules and plans share: the time limit, the evidence, a refusal's answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+from jointsat.errors import JointsatError
+from jointsat.service.problems import ProblemError
 
 MAX_TIME_LIMIT_S = 300.0
 TimeLimit = Annotated[float, Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)]
@@ -37,3 +42,12 @@ def evidence(document: dict[str, Any]) -> dict[str, Any]:
         "fairness_gap": document["fairness_gap"],
         "levels": [Level(**lv) for lv in document["levels"]],
     }
+
+
+@contextmanager
+def refused_as_conflict(title: str) -> Iterator[None]:
+    """Answer 409 with ``title`` when the store refuses to solve (a JointsatError)."""
+    try:
+        yield
+    except JointsatError as exc:
+        raise ProblemError(409, title, str(exc)) from None
