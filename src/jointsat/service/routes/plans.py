@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from jointsat.errors import PlanningInputError
 from jointsat.planning.plan import Objective
@@ -22,8 +22,8 @@ from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep
 from jointsat.service.lookup import found, shown
 from jointsat.service.problems import field_path, field_problem
-from jointsat.service.schemas import PathId, RowId, TimeWindow
-from jointsat.service.solving import Level, TimeLimit, check_span, evidence, refused_as_conflict
+from jointsat.service.schemas import PathId, RowId
+from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, satellites_by_number
 from jointsat.store.planning import MAX_PLAN_DAYS, load_plan, plan_observations, plans
 from jointsat.store.tables import ObservationRecord, PlanRecord, Role, User
@@ -31,8 +31,11 @@ from jointsat.store.tables import ObservationRecord, PlanRecord, Role, User
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 
-class PlanCreate(TimeWindow):
+class PlanCreate(SolvingWindow):
     """What to plan: a window, an objective, a time limit, the schedule giving downlinks."""
+
+    MAX_DAYS = MAX_PLAN_DAYS
+    WHAT = "a plan"
 
     objective: Objective = Objective.FAIR
     time_limit_s: TimeLimit
@@ -41,11 +44,6 @@ class PlanCreate(TimeWindow):
         description="The network schedule whose contacts empty the satellites' memories "
         "(default: the newest schedule overlapping the window)",
     )
-
-    @model_validator(mode="after")
-    def _span(self) -> PlanCreate:
-        check_span(self.start, self.end, MAX_PLAN_DAYS, "a plan")
-        return self
 
 
 class PartnerGain(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
@@ -15,7 +15,7 @@ from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.lookup import found, may_change, shown, visible_station
 from jointsat.service.schemas import PathId, RowId, TimeWindow
-from jointsat.service.solving import Level, TimeLimit, check_span, evidence, refused_as_conflict
+from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, station_visibilities
 from jointsat.store.schedules import (
     MAX_HORIZON_DAYS,
@@ -35,16 +35,14 @@ from jointsat.store.tables import (
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
 
-class ScheduleCreate(TimeWindow):
+class ScheduleCreate(SolvingWindow):
     """What to schedule: a window of the pooled network, a policy, a time limit."""
+
+    MAX_DAYS = MAX_HORIZON_DAYS
+    WHAT = "a schedule"
 
     policy: Policy = Policy.FAIR
     time_limit_s: TimeLimit
-
-    @model_validator(mode="after")
-    def _span(self) -> ScheduleCreate:
-        check_span(self.start, self.end, MAX_HORIZON_DAYS, "a schedule")
-        return self
 
 
 class OutageReport(TimeWindow):
