@@ -115,21 +115,21 @@ CHEOPS = 44874
 # imagers turn at 2 deg/s: from 420 km the line of sight to a target below turns at
 # about 1 deg/s, so that at 1 deg/s a rest-to-rest slew between a stereo pair's looks
 # could hardly ever catch up with it.
-AGILE_IMAGER = Imager(
-    id="-",
-    memory_mbit=64_000.0,
-    imaging_rate_mbps=400.0,
-    downlink_rate_mbps=150.0,
-    agility=Agility(max_rate_deg_s=2.0, max_accel_deg_s2=0.2, settle_s=10.0),
-    observes=frozenset({Kind.EARTH}),
-)
-PHOTOMETER = Imager(
-    id="-",
-    memory_mbit=8_000.0,
-    imaging_rate_mbps=2.0,
-    downlink_rate_mbps=2.0,
-    agility=Agility(max_rate_deg_s=0.5, max_accel_deg_s2=0.02, settle_s=30.0),
-    observes=frozenset({Kind.SKY}),
+AGILE_IMAGER, PHOTOMETER = (
+    Imager(
+        id="-",
+        memory_mbit=memory_mbit,
+        imaging_rate_mbps=imaging_mbps,
+        downlink_rate_mbps=downlink_mbps,
+        agility=Agility(
+            max_rate_deg_s=rate_deg_s, max_accel_deg_s2=accel_deg_s2, settle_s=settle_s
+        ),
+        observes=frozenset({kind}),
+    )
+    for kind, memory_mbit, imaging_mbps, downlink_mbps, rate_deg_s, accel_deg_s2, settle_s in (
+        (Kind.EARTH, 64_000.0, 400.0, 150.0, 2.0, 0.2, 10.0),
+        (Kind.SKY, 8_000.0, 2.0, 2.0, 0.5, 0.02, 30.0),
+    )
 )
 PAYLOADS = {
     25544: AGILE_IMAGER,

@@ -25,8 +25,8 @@ def db_upgrade(
     """Bring the store's schema up to date (creating the store if it is new)."""
     from jointsat.store import migrate
 
-    with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        url = common.store_settings(database_url).database_url
+    with common.store_command(database_url) as settings:
+        url = settings.database_url
         migrate.upgrade(url, revision)
         typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
 
@@ -39,8 +39,8 @@ def db_downgrade(
     """Take the store's schema back to an earlier revision."""
     from jointsat.store import migrate
 
-    with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        url = common.store_settings(database_url).database_url
+    with common.store_command(database_url) as settings:
+        url = settings.database_url
         migrate.downgrade(url, revision)
         typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
 
@@ -63,8 +63,8 @@ def admin_init(
     from jointsat.service.tokens import initialise
     from jointsat.store import migrate
 
-    with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        url = common.store_settings(database_url).database_url
+    with common.store_command(database_url) as settings:
+        url = settings.database_url
         migrate.upgrade(url)
         with common.store_session(url) as session:
             token = initialise(session, name=name, now=common.now())
@@ -124,8 +124,7 @@ def serve(
 
     from jointsat.service.app import create_app
 
-    with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        settings = common.store_settings(database_url)
+    with common.store_command(database_url) as settings:
         if workers == 1:
             uvicorn.run(create_app(settings), host=host, port=port)
             return

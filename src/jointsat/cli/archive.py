@@ -374,8 +374,7 @@ def archive_sweep(
 
     from jointsat.store.tables import ProductFile
 
-    with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        settings = common.store_settings(database_url)
+    with common.store_command(database_url) as settings:
         with common.store_session(settings.database_url) as session:
             referenced = set(session.scalars(select(ProductFile.sha256).distinct()))
         store = BlobStore(settings.archive_folder)

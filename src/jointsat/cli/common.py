@@ -157,6 +157,13 @@ def store_settings(database_url: str | None) -> Settings:
     return Settings.from_environment(database_url=database_url)
 
 
+@contextmanager
+def store_command(database_url: str | None) -> Iterator[Settings]:
+    """Yield the store's settings to a command; its errors end it with one line on stderr."""
+    with reporting_errors(Console(stderr=True)), store_errors():
+        yield store_settings(database_url)
+
+
 def redacted(url: str) -> str:
     """Return the URL with any password hidden."""
     from sqlalchemy.engine import make_url

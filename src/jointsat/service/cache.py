@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from threading import Lock
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
+from jointsat.service.deps import SessionDep, UserDep
 from jointsat.store.database import store_revision
 from jointsat.store.tables import Role, User
 
@@ -66,3 +67,22 @@ def cached_json(
         body = TypeAdapter(answer_type).dump_json(make())
         cache.put(key, revision, body)
     return Response(content=body, media_type="application/json")
+
+
+class Viewing:
+    """Who asks, through which session and request: whom a cached answer is made and kept for."""
+
+    def __init__(self, request: Request, session: SessionDep, user: UserDep) -> None:
+        self.request = request
+        self.session = session
+        self.user = user
+
+    def cached(
+        self, what: str, answer_type: Any, make: Callable[[], Any], *query: Hashable
+    ) -> Response:
+        """Answer with ``make()``'s JSON, cached for ``what``, the caller's view and the query."""
+        key = (what, viewer(self.user), *query)
+        return cached_json(self.request, self.session, key, answer_type, make)
+
+
+ViewingDep = Annotated[Viewing, Depends()]

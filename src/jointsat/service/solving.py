@@ -1,21 +1,34 @@
-"""Hold the schemas that schedules and plans share: the time limit and the evidence."""
+"""Hold what schedules and plans share: the time limit, the evidence, a refusal's answer."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from jointsat.errors import JointsatError
+from jointsat.service.problems import ProblemError
+from jointsat.service.schemas import TimeWindow
 
 MAX_TIME_LIMIT_S = 300.0
 TimeLimit = Annotated[float, Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)]
 """How long the solver may search, seconds."""
 
 
-def check_span(start: datetime, end: datetime, days: int, what: str) -> None:
-    """Refuse a window longer than ``days`` (a ValueError naming ``what``)."""
-    if end - start > timedelta(days=days):
-        raise ValueError(f"{what} may span at most {days} days")
+class SolvingWindow(TimeWindow):
+    """A window to solve over: at most ``MAX_DAYS`` long, or refused naming ``WHAT``."""
+
+    MAX_DAYS: ClassVar[int]
+    WHAT: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.end - self.start > timedelta(days=self.MAX_DAYS):
+            raise ValueError(f"{self.WHAT} may span at most {self.MAX_DAYS} days")
+        return self
 
 
 class Level(BaseModel):
@@ -37,3 +50,12 @@ def evidence(document: dict[str, Any]) -> dict[str, Any]:
         "fairness_gap": document["fairness_gap"],
         "levels": [Level(**lv) for lv in document["levels"]],
     }
+
+
+@contextmanager
+def refused_as_conflict(title: str) -> Iterator[None]:
+    """Answer 409 with ``title`` when the store refuses to solve (a JointsatError)."""
+    try:
+        yield
+    except JointsatError as exc:
+        raise ProblemError(409, title, str(exc)) from None

@@ -120,7 +120,7 @@ class Span:
     """A row that holds for a span of time, which ends after it starts."""
 
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[CheckConstraint]:  # noqa: N805 (a class attribute)
+    def __table_args__(cls) -> tuple[CheckConstraint]:
         return (CheckConstraint("end_at > start", name="end_after_start"),)
 
     start: Mapped[datetime] = mapped_column()

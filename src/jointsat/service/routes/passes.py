@@ -6,11 +6,11 @@ import typing
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, create_model
 
 from jointsat.orbits.passes import Pass
-from jointsat.service.cache import cached_json, viewer
+from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import (
     check_window,
@@ -52,9 +52,7 @@ PASSES = list[PassPublic]  # type: ignore[valid-type]
 
 @router.get("", response_model=PASSES)
 def list_passes(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
+    viewing: ViewingDep,
     now: NowDep,
     start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with zone")],
     end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601 with zone")],
@@ -67,13 +65,9 @@ def list_passes(
 ) -> Response:
     """Return every pass in the window that the caller may see, filtered as asked."""
     check_window(start, end, MAX_WINDOW, "days")
-    key = ("passes", viewer(user), start, end, satellite_id, station_id, partner_id)
-    return cached_json(
-        request,
-        session,
-        key,
-        PASSES,
-        lambda: _passes(session, user, now, start, end, satellite_id, station_id, partner_id),
+    query = (start, end, satellite_id, station_id, partner_id)
+    return viewing.cached(
+        "passes", PASSES, lambda: _passes(viewing.session, viewing.user, now, *query), *query
     )
 
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 
-from jointsat.errors import JointsatError, PlanningInputError
+from jointsat.errors import PlanningInputError
 from jointsat.planning.plan import Objective
 from jointsat.planning.planner import PlannerSettings
 from jointsat.service.access import ObservationView, observation_view, sees_satellite
-from jointsat.service.cache import cached_json, viewer
-from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.cache import ViewingDep
+from jointsat.service.deps import AdminDep, NowDep, SessionDep
 from jointsat.service.lookup import found, shown
-from jointsat.service.problems import ProblemError, field_path, field_problem
-from jointsat.service.schemas import PathId, RowId, TimeWindow
-from jointsat.service.solving import Level, TimeLimit, check_span, evidence
+from jointsat.service.problems import field_path, field_problem
+from jointsat.service.schemas import PathId, RowId
+from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, satellites_by_number
 from jointsat.store.planning import MAX_PLAN_DAYS, load_plan, plan_observations, plans
 from jointsat.store.tables import ObservationRecord, PlanRecord, Role, User
@@ -31,8 +31,11 @@ from jointsat.store.tables import ObservationRecord, PlanRecord, Role, User
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 
-class PlanCreate(TimeWindow):
+class PlanCreate(SolvingWindow):
     """What to plan: a window, an objective, a time limit, the schedule giving downlinks."""
+
+    MAX_DAYS = MAX_PLAN_DAYS
+    WHAT = "a plan"
 
     objective: Objective = Objective.FAIR
     time_limit_s: TimeLimit
@@ -41,11 +44,6 @@ class PlanCreate(TimeWindow):
         description="The network schedule whose contacts empty the satellites' memories "
         "(default: the newest schedule overlapping the window)",
     )
-
-    @model_validator(mode="after")
-    def _span(self) -> PlanCreate:
-        check_span(self.start, self.end, MAX_PLAN_DAYS, "a plan")
-        return self
 
 
 class PartnerGain(BaseModel):
@@ -219,45 +217,38 @@ def _load(session: SessionDep, plan_id: int) -> PlanRecord:
 @router.post("", response_model=PlanPublic, status_code=201)
 def create_plan(body: PlanCreate, session: SessionDep, admin: AdminDep, now: NowDep) -> PlanPublic:
     """Plan the pooled satellites' observations for a window and keep it (consortium admin)."""
-    try:
-        record, _, _ = plan_observations(
-            session,
-            body.start,
-            body.end,
-            now=now,
-            objective=body.objective,
-            settings=PlannerSettings(time_limit_s=body.time_limit_s),
-            schedule_id=body.schedule_id,
-        )
-    except PlanningInputError as exc:
-        if exc.location == "schedule_id":
+    with refused_as_conflict("Cannot plan"):
+        try:
+            record, _, _ = plan_observations(
+                session,
+                body.start,
+                body.end,
+                now=now,
+                objective=body.objective,
+                settings=PlannerSettings(time_limit_s=body.time_limit_s),
+                schedule_id=body.schedule_id,
+            )
+        except PlanningInputError as exc:
+            if exc.location != "schedule_id":
+                raise
             raise field_problem(["body", *field_path(exc.location)], exc.reason) from None
-        raise ProblemError(409, "Cannot plan", str(exc)) from None
-    except JointsatError as exc:
-        raise ProblemError(409, "Cannot plan", str(exc)) from None
     session.commit()
     return _public(session, admin, _load(session, record.id))
 
 
 @router.get("", response_model=list[PlanSummary])
-def list_plans(request: Request, session: SessionDep, user: UserDep) -> Response:
+def list_plans(viewing: ViewingDep) -> Response:
     """Return every plan's headline, newest first."""
-    return cached_json(
-        request,
-        session,
-        ("plans", viewer(user)),
-        list[PlanSummary],
-        lambda: [_summary(r) for r in plans(session)],
+    return viewing.cached(
+        "plans", list[PlanSummary], lambda: [_summary(r) for r in plans(viewing.session)]
     )
 
 
 @router.get("/{plan_id}", response_model=PlanPublic)
-def get_plan(plan_id: PathId, request: Request, session: SessionDep, user: UserDep) -> Response:
+def get_plan(plan_id: PathId, viewing: ViewingDep) -> Response:
     """Return a plan: its figures for everyone, the observations as the caller may see them."""
-    return cached_json(
-        request,
-        session,
-        ("plan", viewer(user), plan_id),
-        PlanPublic,
-        lambda: _public(session, user, _load(session, plan_id)),
-    )
+
+    def make() -> PlanPublic:
+        return _public(viewing.session, viewing.user, _load(viewing.session, plan_id))
+
+    return viewing.cached("plan", PlanPublic, make, plan_id)

@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jointsat.errors import PlanningInputError
@@ -19,7 +19,7 @@ from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.planning.requests import EarthTarget, Mode, SkyTarget
 from jointsat.planning.requests import Request as CoreRequest
 from jointsat.service.access import sees_satellite
-from jointsat.service.cache import cached_json, viewer
+from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import deleted, may_change, visible_request, visible_requests
 from jointsat.service.problems import field_path, field_problem
@@ -164,18 +164,15 @@ def _changeable(session: SessionDep, user: User, request_id: int) -> Observation
 
 @router.get("", response_model=list[RequestPublic])
 def list_requests(
-    request: Request,
-    session: SessionDep,
-    user: UserDep,
+    viewing: ViewingDep,
     partner_id: Annotated[RowId | None, Query(description="Only this partner's")] = None,
 ) -> Response:
     """List the requests the caller may see: its partner's (the admin: everyone's)."""
 
     def make() -> list[EarthPublic | SkyPublic]:
-        return [_public(r) for r in visible_requests(session, user, partner_id)]
+        return [_public(r) for r in visible_requests(viewing.session, viewing.user, partner_id)]
 
-    key = ("requests", viewer(user), partner_id)
-    return cached_json(request, session, key, list[RequestPublic], make)
+    return viewing.cached("requests", list[RequestPublic], make, partner_id)
 
 
 @router.post("", response_model=RequestPublic, status_code=201)

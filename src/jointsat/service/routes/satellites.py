@@ -13,7 +13,7 @@ from jointsat.errors import ElementsError, PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind
-from jointsat.service.cache import cached_json, viewer
+from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
@@ -168,13 +168,14 @@ def _public(satellite: Satellite) -> SatellitePublic:
 
 
 @router.get("", response_model=list[SatellitePublic])
-def list_satellites(request: Request, session: SessionDep, user: UserDep) -> Response:
+def list_satellites(viewing: ViewingDep) -> Response:
     """List the satellites the caller may see."""
 
     def make() -> list[SatellitePublic]:
-        return [_public(s) for s in visible_satellites(session, user, flown=False)]
+        seen = visible_satellites(viewing.session, viewing.user, flown=False)
+        return [_public(s) for s in seen]
 
-    return cached_json(request, session, ("satellites", viewer(user)), list[SatellitePublic], make)
+    return viewing.cached("satellites", list[SatellitePublic], make)
 
 
 @router.get("/{satellite_id}", response_model=SatellitePublic)

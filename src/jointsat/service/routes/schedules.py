@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 
-from jointsat.errors import JointsatError
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import sees_satellite, sees_station
-from jointsat.service.cache import cached_json, viewer
+from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.lookup import found, may_change, shown, visible_station
-from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, TimeWindow
-from jointsat.service.solving import Level, TimeLimit, check_span, evidence
+from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, station_visibilities
 from jointsat.store.schedules import (
     MAX_HORIZON_DAYS,
@@ -37,16 +35,14 @@ from jointsat.store.tables import (
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
 
-class ScheduleCreate(TimeWindow):
+class ScheduleCreate(SolvingWindow):
     """What to schedule: a window of the pooled network, a policy, a time limit."""
+
+    MAX_DAYS = MAX_HORIZON_DAYS
+    WHAT = "a schedule"
 
     policy: Policy = Policy.FAIR
     time_limit_s: TimeLimit
-
-    @model_validator(mode="after")
-    def _span(self) -> ScheduleCreate:
-        check_span(self.start, self.end, MAX_HORIZON_DAYS, "a schedule")
-        return self
 
 
 class OutageReport(TimeWindow):
@@ -154,7 +150,7 @@ def create_schedule(
     body: ScheduleCreate, session: SessionDep, admin: AdminDep, now: NowDep
 ) -> SchedulePublic:
     """Schedule the pooled network for a window by policy and keep it (consortium admin)."""
-    try:
+    with refused_as_conflict("Cannot schedule"):
         record, _ = schedule_network(
             session,
             body.start,
@@ -163,36 +159,28 @@ def create_schedule(
             policy=body.policy,
             settings=SolverSettings(time_limit_s=body.time_limit_s),
         )
-    except JointsatError as exc:
-        raise ProblemError(409, "Cannot schedule", str(exc)) from None
     session.commit()
     return _public(session, admin, _load(session, record.id))
 
 
 @router.get("", response_model=list[ScheduleSummary])
-def list_schedules(request: Request, session: SessionDep, user: UserDep) -> Response:
+def list_schedules(viewing: ViewingDep) -> Response:
     """Return every schedule's headline, newest first."""
-    return cached_json(
-        request,
-        session,
-        ("schedules", viewer(user)),
+    return viewing.cached(
+        "schedules",
         list[ScheduleSummary],
-        lambda: [_summary(r) for r in schedules(session)],
+        lambda: [_summary(r) for r in schedules(viewing.session)],
     )
 
 
 @router.get("/{schedule_id}", response_model=SchedulePublic)
-def get_schedule(
-    schedule_id: PathId, request: Request, session: SessionDep, user: UserDep
-) -> Response:
+def get_schedule(schedule_id: PathId, viewing: ViewingDep) -> Response:
     """Return a schedule with the contacts the caller's agreement lets it see."""
-    return cached_json(
-        request,
-        session,
-        ("schedule", viewer(user), schedule_id),
-        SchedulePublic,
-        lambda: _public(session, user, _load(session, schedule_id)),
-    )
+
+    def make() -> SchedulePublic:
+        return _public(viewing.session, viewing.user, _load(viewing.session, schedule_id))
+
+    return viewing.cached("schedule", SchedulePublic, make, schedule_id)
 
 
 @router.post("/{schedule_id}/replan", response_model=SchedulePublic, status_code=201)
@@ -218,11 +206,9 @@ def replan_schedule(
         )
     )
     session.commit()  # the outage is a fact, whatever the re-plan gives
-    try:
+    with refused_as_conflict("Cannot re-plan"):
         record = replan_network(
             session, previous, now=now, settings=SolverSettings(time_limit_s=body.time_limit_s)
         )
-    except JointsatError as exc:
-        raise ProblemError(409, "Cannot re-plan", str(exc)) from None
     session.commit()
     return _public(session, user, _load(session, record.id))

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any
 
 import pystac
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from jointsat.archive import catalog
 from jointsat.archive.rights import Caller
@@ -82,80 +80,82 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def item_collection(
-    request: Request,
-    session: Session,
-    caller: Caller,
-    now: datetime,
-    query: ItemQuery,
-    next_link: Callable[[str], dict[str, Any]],
-) -> dict[str, Any]:
-    """Return one page of the items the caller may see that match ``query``.
+class Reading:
+    """Who reads the catalogue, when, and through which request: what every STAC answer needs."""
 
-    ``next_link(token)`` builds the link to the following page.
-    """
-    page = item_page(session, caller, now, query)
-    base = _base(request)
-    features = [
-        catalog.item_dict(
-            p,
-            collection_id=page.collection_ids[p.satellite_id],
-            base_url=base,
-            international_designator=page.designators.get(p.satellite_id),
-        )
-        for p in page.products
-    ]
-    links = [
-        {"rel": "self", "href": str(request.url), "type": catalog.GEOJSON},
-        {"rel": "root", "href": catalog.stac_url(base), "type": catalog.JSON},
-    ]
-    if page.more:
-        last = page.products[-1]
-        links.append(next_link(encode_token(last.acquired_start, last.id)))
-    return {
-        "type": "FeatureCollection",
-        "features": features,
-        "numberMatched": page.matched,
-        "numberReturned": len(features),
-        "links": links,
-    }
+    def __init__(self, request: Request, session: SessionDep, user: CallerDep, now: NowDep) -> None:
+        self.request = request
+        self.session = session
+        self.user = user
+        self.caller: Caller = caller_of(user)
+        self.now = now
+        self.base = _base(request)
+
+    def item_collection(
+        self, query: ItemQuery, next_link: Callable[[str], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Return one page of the items the caller may see that match ``query``.
+
+        ``next_link(token)`` builds the link to the following page.
+        """
+        page = item_page(self.session, self.caller, self.now, query)
+        features = [
+            catalog.item_dict(
+                p,
+                collection_id=page.collection_ids[p.satellite_id],
+                base_url=self.base,
+                international_designator=page.designators.get(p.satellite_id),
+            )
+            for p in page.products
+        ]
+        links = [
+            {"rel": "self", "href": str(self.request.url), "type": catalog.GEOJSON},
+            {"rel": "root", "href": catalog.stac_url(self.base), "type": catalog.JSON},
+        ]
+        if page.more:
+            last = page.products[-1]
+            links.append(next_link(encode_token(last.acquired_start, last.id)))
+        return {
+            "type": "FeatureCollection",
+            "features": features,
+            "numberMatched": page.matched,
+            "numberReturned": len(features),
+            "links": links,
+        }
+
+    def collections(self) -> dict[str, dict[str, Any]]:
+        """Return a collection per satellite with products the caller may see, by id."""
+        return {
+            cid: catalog.collection_dict(
+                satellite,
+                collection_id=cid,
+                base_url=self.base,
+                start=extent.start,
+                end=extent.end,
+                bbox=extent.bbox,
+                instruments=extent.instruments,
+            )
+            for cid, satellite, extent in visible_collections(self.session, self.caller, self.now)
+        }
+
+    def collection_or_404(self, cid: str) -> dict[str, Any]:
+        """Return the collection ``cid``, or answer 404 when the caller sees none of it."""
+        found = self.collections().get(cid)
+        if found is None:
+            raise ProblemError(404, "Not found", f"no collection {cid!r}")
+        return found
 
 
-def _collections(
-    request: Request, session: Session, caller: Caller, now: datetime
-) -> dict[str, dict[str, Any]]:
-    return {
-        cid: catalog.collection_dict(
-            satellite,
-            collection_id=cid,
-            base_url=_base(request),
-            start=extent.start,
-            end=extent.end,
-            bbox=extent.bbox,
-            instruments=extent.instruments,
-        )
-        for cid, satellite, extent in visible_collections(session, caller, now)
-    }
-
-
-def _collection_or_404(
-    request: Request, session: Session, caller: Caller, now: datetime, cid: str
-) -> dict[str, Any]:
-    found = _collections(request, session, caller, now).get(cid)
-    if found is None:
-        raise ProblemError(404, "Not found", f"no collection {cid!r}")
-    return found
+ReadingDep = Annotated[Reading, Depends()]
 
 
 # --- routes -----------------------------------------------------------------------
 
 
 @router.get("", summary="The STAC API landing page")
-def landing_page(
-    request: Request, session: SessionDep, user: CallerDep, now: NowDep
-) -> dict[str, Any]:
+def landing_page(reading: ReadingDep) -> dict[str, Any]:
     """Return the landing page: a STAC Catalog with the API's conformance and links."""
-    base = _base(request)
+    base = reading.base
     root = pystac.Catalog(
         id="jointsat",
         title="jointsat archive",
@@ -175,7 +175,7 @@ def landing_page(
         pystac.Link("service-desc", f"{base}/openapi.json", OPENAPI_JSON),
         pystac.Link("service-doc", f"{base}/docs", "text/html"),
     ]
-    for cid, found in _collections(request, session, caller_of(user), now).items():
+    for cid, found in reading.collections().items():
         links.append(
             pystac.Link(
                 "child",
@@ -195,13 +195,11 @@ def conformance() -> dict[str, Any]:
 
 
 @router.get("/collections", summary="The collections (satellites) with products the caller sees")
-def list_collections(
-    request: Request, session: SessionDep, user: CallerDep, now: NowDep
-) -> dict[str, Any]:
+def list_collections(reading: ReadingDep) -> dict[str, Any]:
     """Return a collection per satellite with products the caller may see."""
-    base = _base(request)
+    base = reading.base
     return {
-        "collections": list(_collections(request, session, caller_of(user), now).values()),
+        "collections": list(reading.collections().values()),
         "links": [
             {"rel": "self", "href": catalog.stac_url(base, "collections"), "type": catalog.JSON},
             {"rel": "root", "href": catalog.stac_url(base), "type": catalog.JSON},
@@ -210,11 +208,9 @@ def list_collections(
 
 
 @router.get("/collections/{cid}", summary="One collection")
-def read_collection(
-    cid: str, request: Request, session: SessionDep, user: CallerDep, now: NowDep
-) -> dict[str, Any]:
+def read_collection(cid: str, reading: ReadingDep) -> dict[str, Any]:
     """Return a collection (404 when the caller may see none of its products)."""
-    return _collection_or_404(request, session, caller_of(user), now, cid)
+    return reading.collection_or_404(cid)
 
 
 @router.get(
@@ -225,30 +221,26 @@ def read_collection(
 )
 def collection_items(
     cid: str,
-    request: Request,
-    session: SessionDep,
-    user: CallerDep,
-    now: NowDep,
+    reading: ReadingDep,
     bbox: BboxParameter = None,
     datetime_: DatetimeParameter = None,
     limit: LimitParameter = None,
     token: TokenParameter = None,
 ) -> GeoJSONResponse:
     """Return a page of the collection's items the caller may see, oldest first."""
-    caller = caller_of(user)
-    query = query_from_parameters(request.query_params, ITEMS_PARAMETERS)
-    _collection_or_404(request, session, caller, now, cid)
+    query = query_from_parameters(reading.request.query_params, ITEMS_PARAMETERS)
+    reading.collection_or_404(cid)
     query = replace(query, collections=(cid,))
 
     def next_link(next_token: str) -> dict[str, Any]:
-        href = str(request.url.include_query_params(token=next_token))
+        href = str(reading.request.url.include_query_params(token=next_token))
         return {"rel": "next", "href": href, "type": catalog.GEOJSON}
 
-    page = item_collection(request, session, caller, now, query, next_link)
+    page = reading.item_collection(query, next_link)
     page["links"].append(
         {
             "rel": "collection",
-            "href": catalog.stac_url(_base(request), "collections", cid),
+            "href": catalog.stac_url(reading.base, "collections", cid),
             "type": catalog.JSON,
         }
     )
@@ -260,13 +252,12 @@ def collection_items(
     response_class=GeoJSONResponse,
     summary="One item",
 )
-def read_item(
-    cid: str, iid: str, request: Request, session: SessionDep, user: CallerDep, now: NowDep
-) -> GeoJSONResponse:
+def read_item(cid: str, iid: str, reading: ReadingDep) -> GeoJSONResponse:
     """Return an item the caller may see; 404 otherwise, the refusal written to the audit log."""
-    product = visible(session, caller_of(user), now, iid)
+    session = reading.session
+    product = visible(session, reading.caller, reading.now, iid)
     if product is None:
-        audit_refusal(session, at=now, user=user, action="read", product_id=iid)
+        audit_refusal(session, at=reading.now, user=reading.user, action="read", product_id=iid)
         raise ProblemError(404, "Not found", f"no item {iid!r}")
     ids = collection_ids(session)
     if ids[product.satellite_id] != cid:
@@ -276,7 +267,7 @@ def read_item(
         catalog.item_dict(
             product,
             collection_id=cid,
-            base_url=_base(request),
+            base_url=reading.base,
             international_designator=known.get(product.satellite_id),
         )
     )
@@ -289,10 +280,7 @@ def read_item(
     summary="Search items by bbox, datetime, collections and ids",
 )
 def search_get(
-    request: Request,
-    session: SessionDep,
-    user: CallerDep,
-    now: NowDep,
+    reading: ReadingDep,
     bbox: BboxParameter = None,
     datetime_: DatetimeParameter = None,
     collections: Annotated[str | None, Query(description="Collection ids, comma-separated")] = None,
@@ -301,15 +289,13 @@ def search_get(
     token: TokenParameter = None,
 ) -> GeoJSONResponse:
     """Return a page of the items the caller may see that match, oldest first."""
-    query = query_from_parameters(request.query_params, SEARCH_PARAMETERS)
+    query = query_from_parameters(reading.request.query_params, SEARCH_PARAMETERS)
 
     def next_link(next_token: str) -> dict[str, Any]:
-        href = str(request.url.include_query_params(token=next_token))
+        href = str(reading.request.url.include_query_params(token=next_token))
         return {"rel": "next", "href": href, "type": catalog.GEOJSON, "method": "GET"}
 
-    return GeoJSONResponse(
-        item_collection(request, session, caller_of(user), now, query, next_link)
-    )
+    return GeoJSONResponse(reading.item_collection(query, next_link))
 
 
 @router.post(
@@ -325,10 +311,7 @@ def search_get(
     },
 )
 def search_post(
-    request: Request,
-    session: SessionDep,
-    user: CallerDep,
-    now: NowDep,
+    reading: ReadingDep,
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> GeoJSONResponse:
     """Return a page of the items the caller may see that match the JSON search."""
@@ -337,13 +320,11 @@ def search_post(
     def next_link(next_token: str) -> dict[str, Any]:
         return {
             "rel": "next",
-            "href": catalog.stac_url(_base(request), "search"),
+            "href": catalog.stac_url(reading.base, "search"),
             "type": catalog.GEOJSON,
             "method": "POST",
             "body": {**(body or {}), "token": next_token},
             "merge": False,
         }
 
-    return GeoJSONResponse(
-        item_collection(request, session, caller_of(user), now, query, next_link)
-    )
+    return GeoJSONResponse(reading.item_collection(query, next_link))

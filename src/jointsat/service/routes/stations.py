@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jointsat.errors import StationsError
 from jointsat.orbits.stations import HorizonMask
-from jointsat.service.cache import cached_json, viewer
+from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
@@ -127,13 +127,13 @@ def _changeable(session: SessionDep, user: User, station_id: int) -> GroundStati
 
 
 @router.get("", response_model=list[StationPublic])
-def list_stations(request: Request, session: SessionDep, user: UserDep) -> Response:
+def list_stations(viewing: ViewingDep) -> Response:
     """List the stations the caller may see."""
-
-    def make() -> list[StationPublic]:
-        return [_public(s) for s in visible_stations(session, user)]
-
-    return cached_json(request, session, ("stations", viewer(user)), list[StationPublic], make)
+    return viewing.cached(
+        "stations",
+        list[StationPublic],
+        lambda: [_public(s) for s in visible_stations(viewing.session, viewing.user)],
+    )
 
 
 @router.get("/{station_id}", response_model=StationPublic)
