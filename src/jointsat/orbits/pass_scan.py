@@ -186,23 +186,15 @@ class Found:
     m_r_teme: FloatArray
 
 
-_INTS, _FLOATS, _VECTORS = np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, 3))
-NOTHING_FOUND = Found(
-    c_sat=_INTS,
-    c_station=_INTS,
-    c_t=_FLOATS,
-    c_sign=_INTS,
-    c_lo=_FLOATS,
-    c_hi=_FLOATS,
-    c_peak=_FLOATS,
-    c_polish=np.zeros(0, dtype=bool),
-    m_sat=_INTS,
-    m_station=_INTS,
-    m_t=_FLOATS,
-    m_f=_FLOATS,
-    m_r_ecef=_VECTORS,
-    m_r_teme=_VECTORS,
-)
+_EMPTY: dict[str, NDArray[Any]] = {
+    **{name: np.zeros(0, dtype=np.int64) for name in ("c_sat", "c_station", "c_sign")},
+    **{name: np.zeros(0, dtype=np.int64) for name in ("m_sat", "m_station")},
+    **{name: np.zeros(0) for name in ("c_t", "c_lo", "c_hi", "c_peak", "m_t", "m_f")},
+    "c_polish": np.zeros(0, dtype=bool),
+    "m_r_ecef": np.zeros((0, 3)),
+    "m_r_teme": np.zeros((0, 3)),
+}
+NOTHING_FOUND = Found(**_EMPTY)
 """What a scan finds in no chunk: the empty parts that ``concat_fields`` joins to."""
 
 
