@@ -20,13 +20,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from jointsat.errors import PlanningInputError
-from jointsat.jsonfile import JsonDocument, Reader
+from jointsat.jsonfile import Reader
 from jointsat.planning.requests import Kind, Request, request_to_dict, requests_from_list
 from jointsat.scheduling.problem import (
-    Partner,
+    FairShareProblem,
     Window,
     check_partners,
-    horizon_and_partners_dict,
     read_horizon_and_partners,
     unique_ids,
 )
@@ -130,13 +129,11 @@ class PlanningOptions:
 
 
 @dataclass(frozen=True)
-class PlanningProblem(JsonDocument):
+class PlanningProblem(FairShareProblem):
     """Everything the planner needs but the orbits, with every reference checked."""
 
     input_error = PlanningInputError
 
-    horizon: Window
-    partners: tuple[Partner, ...]
     satellites: tuple[Imager, ...]
     requests: tuple[Request, ...]
     downlinks: tuple[Downlink, ...] = ()
@@ -222,7 +219,7 @@ class PlanningProblem(JsonDocument):
     def to_dict(self) -> dict[str, Any]:
         """Return the problem as its JSON document (``from_dict`` reads it back)."""
         return {
-            **horizon_and_partners_dict(self.horizon, self.partners),
+            **self.horizon_and_partners_dict(),
             "satellites": [
                 {
                     "id": s.id,

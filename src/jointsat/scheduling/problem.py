@@ -91,13 +91,31 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Problem(JsonDocument):
+class FairShareProblem(JsonDocument):
+    """What every fair-share problem holds first: the horizon and the partners sharing it.
+
+    The scheduler's :class:`Problem` and the planner's problem add what is shared.
+    """
+
+    horizon: Window
+    partners: tuple[Partner, ...]
+
+    def horizon_and_partners_dict(self) -> dict[str, Any]:
+        """Return the horizon and partners of the problem's document."""
+        return {
+            "horizon": _window_json(self.horizon),
+            "partners": [
+                {"id": p.id, "share": p.share, "priority": p.priority} for p in self.partners
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Problem(FairShareProblem):
     """Everything the scheduler needs, with every reference checked."""
 
     input_error = ProblemInputError
 
-    horizon: Window
-    partners: tuple[Partner, ...]
     satellites: tuple[Satellite, ...]
     stations: tuple[Station, ...]
     passes: tuple[PassWindow, ...]
@@ -176,7 +194,7 @@ class Problem(JsonDocument):
     def to_dict(self) -> dict[str, Any]:
         """Return the problem as its JSON document (``from_dict`` reads it back)."""
         return {
-            **horizon_and_partners_dict(self.horizon, self.partners),
+            **self.horizon_and_partners_dict(),
             "satellites": [
                 {"id": s.id, "operators": dict(s.operators), "demand_s": s.demand_s}
                 for s in self.satellites
@@ -287,14 +305,6 @@ def read_horizon_and_partners(
         for i, p in read.items(root, "partners")
     )
     return horizon, partners
-
-
-def horizon_and_partners_dict(horizon: Window, partners: Sequence[Partner]) -> dict[str, Any]:
-    """Return a problem document's horizon and partners (``read_horizon_and_partners``)."""
-    return {
-        "horizon": _window_json(horizon),
-        "partners": [{"id": p.id, "share": p.share, "priority": p.priority} for p in partners],
-    }
 
 
 def check_partners(
