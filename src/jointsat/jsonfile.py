@@ -15,6 +15,21 @@ from jointsat.errors import InputError
 from jointsat.timelib import read_iso
 
 
+def load_json(text: str, error: type[InputError], source: str, invalid: str) -> Any:
+    """Return the decoded JSON text, or raise ``error`` naming the line and column that is not.
+
+    ``invalid`` opens the error's reason (each reader words it its own way).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{invalid}: {exc.msg} (column {exc.colno})",
+            source=source,
+            location=f"line {exc.lineno}",
+        ) from None
+
+
 class Reader:
     """Read typed values out of a decoded JSON document, naming the field on error."""
 

@@ -9,13 +9,13 @@ read at all (broken JSON or XML) raises :class:`ElementsError`.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from jointsat.errors import ElementsError
+from jointsat.jsonfile import load_json
 
 OMM_FIELDS = (
     "OBJECT_NAME",
@@ -53,14 +53,7 @@ RecordOutcome = OmmRecord | ElementsError
 
 def read_json_text(text: str, source: str) -> Iterator[RecordOutcome]:
     """Read CelesTrak OMM JSON: a list of objects, or a single object."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ElementsError(
-            f"invalid JSON: {error.msg} (column {error.colno})",
-            source=source,
-            location=f"line {error.lineno}",
-        ) from None
+    document = load_json(text, ElementsError, source, "invalid JSON")
     records = [document] if isinstance(document, dict) else document
     if not isinstance(records, list):
         raise ElementsError("expected a JSON list of OMM objects, or one object", source=source)
