@@ -9,10 +9,25 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from jointsat.errors import InputError
 from jointsat.timelib import read_iso
+
+
+def load_json(text: str, error: type[InputError], source: str, invalid: str) -> Any:
+    """Return the decoded JSON text, or raise ``error`` naming the line and column that is not.
+
+    ``invalid`` opens the error's reason (each reader words it its own way).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{invalid}: {exc.msg} (column {exc.colno})",
+            source=source,
+            location=f"line {exc.lineno}",
+        ) from None
 
 
 class Reader:
@@ -97,3 +112,23 @@ class Reader:
         if end <= start:
             raise self.error("end must be after start", where)
         return start, end
+
+
+class JsonDocument:
+    """A value read from a JSON document: ``from_json`` decodes the text for ``from_dict``.
+
+    A subclass names the kind of :class:`~jointsat.errors.InputError` it raises
+    (``input_error``) and builds itself from the decoded document (``from_dict``).
+    """
+
+    input_error: ClassVar[type[InputError]]
+
+    @classmethod
+    def from_dict(cls, document: Any, *, source: str = "<string>") -> Self:
+        """Build the value from a decoded JSON document."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "<string>") -> Self:
+        """Read the value from its JSON text, refusing bad input with the field named."""
+        return cls.from_dict(Reader(source, cls.input_error).json(text), source=source)

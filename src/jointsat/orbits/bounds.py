@@ -10,14 +10,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, WGS72_MU_KM3_S2, WGS84_A_KM
 from jointsat.orbits.frames import WGS84_B_KM
 from jointsat.orbits.propagation import Satellite
 from jointsat.orbits.sun import AU_KM
-
-FloatArray = NDArray[np.float64]
+from jointsat.orbits.vectors import FloatArray
 
 RADIUS_SLACK = 0.01  # of the semi-major axis, below perigee: SGP4's short-period terms, drag
 RADIUS_SLACK_KM = 25.0

@@ -8,12 +8,11 @@ no Earth-orientation data are downloaded. Distances are kilometres.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, WGS84_A_KM, WGS84_F
+from jointsat.orbits.vectors import FloatArray
 from jointsat.timelib import JD_J2000
-
-FloatArray = NDArray[np.float64]
 
 WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
 WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)

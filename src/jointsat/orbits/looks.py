@@ -15,11 +15,8 @@ from jointsat.constants import WGS84_A_KM
 from jointsat.orbits import frames
 from jointsat.orbits.propagation import Satellite
 from jointsat.orbits.sun import is_sunlit, sun_position_km
-from jointsat.orbits.vectors import angle_deg, dot, norm, unit
+from jointsat.orbits.vectors import BoolArray, FloatArray, angle_deg, dot, norm, unit
 from jointsat.timelib import TimeOrigin
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from jointsat.orbits.pass_scan import Exact, Found, Sites, Window, azimuth_deg, exact_states
 from jointsat.orbits.propagation import Satellite
 from jointsat.orbits.search import bisect, bracket_root
 from jointsat.orbits.sun import is_sunlit, sun_position_km
-from jointsat.orbits.vectors import ranges
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, ranges
 
 # Newton steps on exact states polish a crossing until the estimated error is
 # under NEWTON_ERROR_S; a step longer than NEWTON_TRUST_S, out of the bracket,

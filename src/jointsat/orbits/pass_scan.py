@@ -31,12 +31,8 @@ from jointsat.orbits.frames import enu_basis, geodetic_to_ecef, gmst82_rad, teme
 from jointsat.orbits.propagation import Satellite, propagate, propagate_rows
 from jointsat.orbits.search import ALL, bracket_root
 from jointsat.orbits.stations import HorizonMask, Station
-from jointsat.orbits.vectors import concat_fields, dot
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, dot
 from jointsat.timelib import TimeOrigin
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 # Largest geocentric angle (rad) a satellite may sweep between two grid samples.
 # The cull is rigorous for any step; this keeps the interpolant accurate (error
@@ -189,12 +185,6 @@ class Found:
     m_r_ecef: FloatArray
     m_r_teme: FloatArray
 
-    @classmethod
-    def concat(cls, parts: Sequence[Found]) -> Found:
-        if not parts:
-            return cls(**{name: _EMPTY[name] for name in cls.__dataclass_fields__})
-        return concat_fields(cls, parts)
-
 
 _EMPTY: dict[str, NDArray[Any]] = {
     **{name: np.zeros(0, dtype=np.int64) for name in ("c_sat", "c_station", "c_sign")},
@@ -204,6 +194,8 @@ _EMPTY: dict[str, NDArray[Any]] = {
     "m_r_ecef": np.zeros((0, 3)),
     "m_r_teme": np.zeros((0, 3)),
 }
+NOTHING_FOUND = Found(**_EMPTY)
+"""What a scan finds in no chunk: the empty parts that ``concat_fields`` joins to."""
 
 
 def sine_elevation(

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from numpy.typing import NDArray
 
 from jointsat.errors import TimeWindowError
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.pass_finish import finish
-from jointsat.orbits.pass_scan import Found, Sites, Window, plan_chunks, scan
+from jointsat.orbits.pass_scan import NOTHING_FOUND, Found, Sites, Window, plan_chunks, scan
 from jointsat.orbits.propagation import Satellite, error_message, group_satellites
 from jointsat.orbits.stations import Station
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, concat_fields
 from jointsat.timelib import TimeOrigin
 
 __all__ = [
@@ -33,9 +33,6 @@ __all__ = [
     "find_passes",
 ]
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -188,7 +185,7 @@ def find_passes(
         )
         if progress is not None:
             progress(done, len(plan))
-    passes = finish(Found.concat(found), satellites, window, sites)
+    passes = finish(concat_fields(found, NOTHING_FOUND), satellites, window, sites)
     return Passes(
         start=start,
         end=end,

@@ -20,9 +20,7 @@ from sgp4.api import SGP4_ERRORS, SatrecArray
 
 from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, MINUTES_PER_DAY, WGS72_MU_KM3_S2
 from jointsat.orbits.elements import JD_1949_12_31, Elements
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from jointsat.orbits.vectors import FloatArray, IntArray
 
 
 @dataclass(frozen=True)

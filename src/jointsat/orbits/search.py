@@ -11,13 +11,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from numpy.typing import NDArray
 
-from jointsat.orbits.vectors import ranges
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, ranges
 
 ALL = slice(None)  # every row
 ROOT_ITERATIONS = 20

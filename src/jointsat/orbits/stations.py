@@ -7,7 +7,6 @@ themselves are opened at the edge, in :mod:`jointsat.files`.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from jointsat.errors import StationsError
+from jointsat.jsonfile import load_json
 
 
 @dataclass(frozen=True)
@@ -139,14 +139,7 @@ def _parse_csv_stations(text: str, source: str) -> list[tuple[str, Station]]:
 
 def _parse_json_stations(text: str, source: str) -> list[tuple[str, Station]]:
     """Parse JSON text (a list of objects) into (location, station) pairs."""
-    try:
-        records = json.loads(text.removeprefix("\ufeff"))
-    except json.JSONDecodeError as exc:
-        raise StationsError(
-            f"not valid JSON: {exc.msg} (column {exc.colno})",
-            source=source,
-            location=f"line {exc.lineno}",
-        ) from None
+    records = load_json(text.removeprefix("\ufeff"), StationsError, source, "not valid JSON")
     if not isinstance(records, list):
         raise StationsError("JSON stations must be a list of objects", source=source)
     located: list[tuple[str, Station]] = []

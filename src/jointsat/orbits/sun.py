@@ -18,9 +18,9 @@ from jointsat.orbits.frames import (
     geodetic_to_ecef,
     gmst82_rad,
 )
+from jointsat.orbits.vectors import FloatArray
 from jointsat.timelib import JD_J2000
 
-FloatArray = NDArray[np.float64]
 AU_KM = 149_597_870.7
 
 

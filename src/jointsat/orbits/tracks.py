@@ -8,7 +8,7 @@ takes them; NaN positions (a failed SGP4 row) give NaN results.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.orbits.frames import (
@@ -19,8 +19,7 @@ from jointsat.orbits.frames import (
     teme_to_ecef,
     topocentric,
 )
-
-FloatArray = NDArray[np.float64]
+from jointsat.orbits.vectors import FloatArray
 
 
 def subsatellite_points(

@@ -1,9 +1,9 @@
-"""Array helpers the orbit engines share: stacks of 3-vectors and index ranges."""
+"""Array helpers the orbit and planning engines share: array types, 3-vectors, index ranges."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 T = TypeVar("T")
 
 
@@ -42,8 +43,11 @@ def ranges(first: IntArray, count: IntArray) -> tuple[IntArray, IntArray]:
     return owner, first[owner] + offset
 
 
-def concat_fields(make: Callable[..., T], parts: Sequence[Any]) -> T:
-    """Return ``make`` of each array field of the dataclasses ``parts`` joined, in order."""
-    return make(
-        *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(parts[0]))
+def concat_fields(parts: Sequence[T], empty: T) -> T:
+    """Return the array dataclasses ``parts`` joined field by field, in order; ``empty`` if none."""
+    if not parts:
+        return empty
+    first: Any = parts[0]
+    return type(empty)(
+        *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(first))
     )

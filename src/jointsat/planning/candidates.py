@@ -11,21 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
-from numpy.typing import NDArray
 
 from jointsat.orbits.frames import gmst82_rad
 from jointsat.orbits.looks import Epochs, earth_look, ground_site, sky_direction
 from jointsat.orbits.propagation import Satellite, propagate_rows
 from jointsat.orbits.sun import sun_position_km
-from jointsat.orbits.vectors import angle_deg, ranges
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, angle_deg, ranges
 from jointsat.planning.opportunities import Opportunities, match_orbits
 from jointsat.planning.problem import PlanningProblem
 from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget
 from jointsat.timelib import TimeOrigin
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 # Stereo: the second look's start is searched on this grid from the window's start.
 STEREO_GRID_S = 1.0

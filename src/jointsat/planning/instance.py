@@ -14,17 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from jointsat import fairness
-from jointsat.orbits.vectors import angle_deg
+from jointsat.orbits.vectors import FloatArray, IntArray, angle_deg
 from jointsat.planning.candidates import Candidates
 from jointsat.planning.memory import accounted
 from jointsat.planning.plan import Objective
 from jointsat.planning.problem import PlanningProblem
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
 HALF_TURN_DEG = 180.0
 
 

@@ -36,7 +36,6 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
 from jointsat.constants import EARTH_ROTATION_RAD_S
 from jointsat.errors import PlanningInputError
@@ -46,14 +45,10 @@ from jointsat.orbits.passes import PropagationProblem, find_passes
 from jointsat.orbits.propagation import Satellite, error_message
 from jointsat.orbits.search import golden_minimum, margin_windows
 from jointsat.orbits.stations import Station
-from jointsat.orbits.vectors import concat_fields, norm
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, concat_fields, norm
 from jointsat.planning.problem import PlanningProblem
 from jointsat.planning.requests import EarthTarget, Mode, Request, SkyTarget
 from jointsat.timelib import TimeOrigin
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
 
 # Window edges are bisected until the bracket is this short, and the edge is put at
 # its end inside the window: every edge is within 0.005 s of the true one.
@@ -146,7 +141,7 @@ def find_opportunities(problem: PlanningProblem, orbits: Sequence[Satellite]) ->
             found.append(_earth_windows(seer, earth))
         if sky:
             found.append(_sky_windows(seer, sky))
-    every = _Found.concat(found)
+    every = concat_fields(found, _NOTHING_FOUND)
     order = np.lexsort((every.request, every.start_s, every.satellite))
     return Opportunities(
         start=problem.horizon.start,
@@ -179,12 +174,9 @@ class _Found:
     best_s: FloatArray
     best_off_nadir_deg: FloatArray
 
-    @classmethod
-    def concat(cls, parts: Sequence[_Found]) -> _Found:
-        if not parts:
-            ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0)
-            return cls(ints, ints, floats, floats, floats, floats)
-        return concat_fields(cls, parts)
+
+_INTS, _FLOATS = np.zeros(0, dtype=np.int64), np.zeros(0)
+_NOTHING_FOUND = _Found(_INTS, _INTS, _FLOATS, _FLOATS, _FLOATS, _FLOATS)
 
 
 def match_orbits(problem: PlanningProblem, orbits: Sequence[Satellite]) -> list[Satellite]:

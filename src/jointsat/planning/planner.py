@@ -36,11 +36,11 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
 from jointsat import fairness
 from jointsat.fairness import Attempt, Goal, Level, Run, SearchSettings, Status
+from jointsat.orbits.vectors import IntArray
 from jointsat.planning.candidates import Candidates
 from jointsat.planning.instance import Chain, Instance, grow_greedily, overlap_cliques, undominated
 from jointsat.planning.memory import simulate
@@ -54,9 +54,6 @@ from jointsat.planning.plan import (
 )
 from jointsat.planning.problem import PlanningProblem
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 # CP-SAT's presolve took 8-45 s on a week of 30,000-40,000 candidates and hardly shrank
 # a model already written as cliques; it runs for the first level only, without probing
 # (24 of those 45 s).

@@ -23,10 +23,10 @@ from jointsat.errors import PlanningInputError
 from jointsat.jsonfile import Reader
 from jointsat.planning.requests import Kind, Request, request_to_dict, requests_from_list
 from jointsat.scheduling.problem import (
-    Partner,
+    FairShareProblem,
     Window,
     check_partners,
-    read_partners,
+    read_horizon_and_partners,
     unique_ids,
 )
 from jointsat.timelib import format_iso
@@ -129,11 +129,11 @@ class PlanningOptions:
 
 
 @dataclass(frozen=True)
-class PlanningProblem:
+class PlanningProblem(FairShareProblem):
     """Everything the planner needs but the orbits, with every reference checked."""
 
-    horizon: Window
-    partners: tuple[Partner, ...]
+    input_error = PlanningInputError
+
     satellites: tuple[Imager, ...]
     requests: tuple[Request, ...]
     downlinks: tuple[Downlink, ...] = ()
@@ -167,11 +167,6 @@ class PlanningProblem:
         return not request.satellites or satellite.id in request.satellites
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "<string>") -> PlanningProblem:
-        """Read a problem from its JSON text, refusing bad input with the field named."""
-        return cls.from_dict(Reader(source, PlanningInputError).json(text), source=source)
-
-    @classmethod
     def from_dict(cls, document: Any, *, source: str = "<string>") -> PlanningProblem:
         """Build a problem from a decoded JSON document."""
         read = Reader(source, PlanningInputError)
@@ -186,8 +181,7 @@ class PlanningProblem:
         }
         if unknown:
             raise read.error(f"unknown field(s) {', '.join(sorted(unknown))}", "the document")
-        horizon = Window(*read.span(read.key(root, "horizon", "the document"), "horizon"))
-        partners = read_partners(read, root)
+        horizon, partners = read_horizon_and_partners(read, root)
         satellites = tuple(
             _imager(read, s, f"satellites[{i}]") for i, s in read.items(root, "satellites")
         )
@@ -225,13 +219,7 @@ class PlanningProblem:
     def to_dict(self) -> dict[str, Any]:
         """Return the problem as its JSON document (``from_dict`` reads it back)."""
         return {
-            "horizon": {
-                "start": format_iso(self.horizon.start),
-                "end": format_iso(self.horizon.end),
-            },
-            "partners": [
-                {"id": p.id, "share": p.share, "priority": p.priority} for p in self.partners
-            ],
+            **self.horizon_and_partners_dict(),
             "satellites": [
                 {
                     "id": s.id,

@@ -274,28 +274,34 @@ def request_to_dict(request: Request) -> dict[str, Any]:
         }
     if request.satellites:
         document["satellites"] = list(request.satellites)
-    if isinstance(request, EarthTarget):
-        document.update(
-            lat_deg=request.lat_deg,
-            lon_deg=request.lon_deg,
-            alt_m=request.alt_m,
-            max_off_nadir_deg=request.max_off_nadir_deg,
-            min_sun_elevation_deg=request.min_sun_elevation_deg,
-            mode=request.mode.value,
-            min_duration_s=request.min_duration_s,
-        )
-        if request.mode is Mode.STEREO:
-            document["stereo_angle_deg"] = request.stereo_angle_deg
-    else:
-        document.update(
-            ra_deg=request.ra_deg,
-            dec_deg=request.dec_deg,
-            duration_s=request.duration_s,
-            min_sun_angle_deg=request.min_sun_angle_deg,
-            min_earth_limb_angle_deg=request.min_earth_limb_angle_deg,
-            eclipse_only=request.eclipse_only,
-        )
+    for name in _TARGET_FIELDS[request.kind]:
+        value = getattr(request, name)
+        document[name] = value.value if isinstance(value, enum.Enum) else value
+    if isinstance(request, EarthTarget) and request.mode is Mode.STEREO:
+        document["stereo_angle_deg"] = request.stereo_angle_deg
     return document
+
+
+_TARGET_FIELDS = {
+    Kind.EARTH: (
+        "lat_deg",
+        "lon_deg",
+        "alt_m",
+        "max_off_nadir_deg",
+        "min_sun_elevation_deg",
+        "mode",
+        "min_duration_s",
+    ),
+    Kind.SKY: (
+        "ra_deg",
+        "dec_deg",
+        "duration_s",
+        "min_sun_angle_deg",
+        "min_earth_limb_angle_deg",
+        "eclipse_only",
+    ),
+}
+"""What a request's JSON object holds after the common fields, per kind, in order."""
 
 
 def requests_from_list(

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from jointsat.errors import InputError, ProblemInputError
-from jointsat.jsonfile import Reader
+from jointsat.jsonfile import JsonDocument, Reader
 from jointsat.timelib import format_iso
 
 SHARE_TOLERANCE = 1e-6  # shares and operator fractions must sum to 1 within this
@@ -91,11 +91,31 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """Everything the scheduler needs, with every reference checked."""
+class FairShareProblem(JsonDocument):
+    """What every fair-share problem holds first: the horizon and the partners sharing it.
+
+    The scheduler's :class:`Problem` and the planner's problem add what is shared.
+    """
 
     horizon: Window
     partners: tuple[Partner, ...]
+
+    def horizon_and_partners_dict(self) -> dict[str, Any]:
+        """Return the horizon and partners of the problem's document."""
+        return {
+            "horizon": _window_json(self.horizon),
+            "partners": [
+                {"id": p.id, "share": p.share, "priority": p.priority} for p in self.partners
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Problem(FairShareProblem):
+    """Everything the scheduler needs, with every reference checked."""
+
+    input_error = ProblemInputError
+
     satellites: tuple[Satellite, ...]
     stations: tuple[Station, ...]
     passes: tuple[PassWindow, ...]
@@ -105,17 +125,11 @@ class Problem:
         _check(self)
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "<string>") -> Problem:
-        """Read a problem from its JSON text, refusing bad input with the field named."""
-        return cls.from_dict(Reader(source, ProblemInputError).json(text), source=source)
-
-    @classmethod
     def from_dict(cls, document: Any, *, source: str = "<string>") -> Problem:
         """Build a problem from a decoded JSON document."""
         read = Reader(source, ProblemInputError)
         root = read.mapping(document, "the document")
-        horizon = Window(*read.span(read.key(root, "horizon", "the document"), "horizon"))
-        partners = read_partners(read, root)
+        horizon, partners = read_horizon_and_partners(read, root)
         satellites = tuple(
             Satellite(
                 id=read.text(read.key(s, "id", f"satellites[{i}]"), f"satellites[{i}].id"),
@@ -180,10 +194,7 @@ class Problem:
     def to_dict(self) -> dict[str, Any]:
         """Return the problem as its JSON document (``from_dict`` reads it back)."""
         return {
-            "horizon": _window_json(self.horizon),
-            "partners": [
-                {"id": p.id, "share": p.share, "priority": p.priority} for p in self.partners
-            ],
+            **self.horizon_and_partners_dict(),
             "satellites": [
                 {"id": s.id, "operators": dict(s.operators), "demand_s": s.demand_s}
                 for s in self.satellites
@@ -280,9 +291,12 @@ def _check(problem: Problem) -> None:
         )
 
 
-def read_partners(read: Reader, root: dict[str, Any]) -> tuple[Partner, ...]:
-    """Return the partners of a problem document: id, share and priority class."""
-    return tuple(
+def read_horizon_and_partners(
+    read: Reader, root: dict[str, Any]
+) -> tuple[Window, tuple[Partner, ...]]:
+    """Return a problem document's horizon and its partners (id, share and priority class)."""
+    horizon = Window(*read.span(read.key(root, "horizon", "the document"), "horizon"))
+    partners = tuple(
         Partner(
             id=read.text(read.key(p, "id", f"partners[{i}]"), f"partners[{i}].id"),
             share=read.number(read.key(p, "share", f"partners[{i}]"), f"partners[{i}].share"),
@@ -290,6 +304,7 @@ def read_partners(read: Reader, root: dict[str, Any]) -> tuple[Partner, ...]:
         )
         for i, p in read.items(root, "partners")
     )
+    return horizon, partners
 
 
 def check_partners(
