@@ -7,7 +7,7 @@ timing, every time), so that the store's own version check is what is tested.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from threading import Barrier
@@ -84,8 +84,8 @@ class World:
 
 
 @pytest.fixture
-def world(consortium: Consortium) -> Iterator[World]:
-    yield World(consortium)
+def world(consortium: Consortium) -> World:
+    return World(consortium)
 
 
 def test_reads_of_mutable_resources_answer_an_etag_that_each_write_moves_on(world: World) -> None:
@@ -108,7 +108,9 @@ def test_reads_of_mutable_resources_answer_an_etag_that_each_write_moves_on(worl
     station = f"stations/{world.station}"
     assert world.send("GET", station).headers["ETag"] == '"1"'
     window = {"start": "2024-05-11T00:00:00Z", "end": "2024-05-12T00:00:00Z", "kind": "outage"}
-    stale = world.send("POST", f"{station}/unavailability", json=window, headers={"If-Match": '"9"'})
+    stale = world.send(
+        "POST", f"{station}/unavailability", json=window, headers={"If-Match": '"9"'}
+    )
     assert stale.status_code == 412
     assert world.send("POST", f"{station}/unavailability", json=window).status_code == 201
     assert world.send("GET", station).headers["ETag"] == '"2"'
@@ -166,7 +168,9 @@ def test_a_write_raced_between_read_and_write_is_caught_by_the_store(
     headers = {"If-Match": world.send("GET", path, "admin").headers["ETag"]} if if_match else {}
 
     def other_admin(session: Session) -> None:
-        session.scalars(select(Agreement).where(Agreement.partner_id == world.esa)).one().share = 0.9
+        session.scalars(
+            select(Agreement).where(Agreement.partner_id == world.esa)
+        ).one().share = 0.9
 
     world.before_next_flush(other_admin)
     late = world.send("PATCH", path, "admin", json={"embargo_days": 5}, headers=headers)
