@@ -7,12 +7,14 @@ does); the visibilities it needs are read here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from jointsat.orbits.elements import Elements
 from jointsat.planning.problem import Imager
@@ -27,6 +29,7 @@ from jointsat.store.tables import (
     Satellite,
     SatelliteOperator,
     User,
+    Versioned,
     Visibility,
 )
 
@@ -36,6 +39,20 @@ RowT = TypeVar("RowT", bound=Base)
 def by_id(session: Session, table: type[RowT], row_id: int | None) -> RowT | None:
     """Return the row of ``table`` with the id, None when there is none (or no id)."""
     return None if row_id is None else session.get(table, row_id)
+
+
+def exists(session: Session, table: type[Any], row_id: int) -> bool:
+    """Return whether the store holds a row of the mapped ``table`` with the id (read afresh)."""
+    primary = inspect(table).primary_key[0]
+    return session.scalar(select(primary).where(primary == row_id)) is not None
+
+
+def touch(row: Versioned) -> None:
+    """Move the row's version on though none of its columns changed (what it shows did).
+
+    The UPDATE still names the version read, so a concurrent writer is caught.
+    """
+    row.version = row.version + 1
 
 
 # --- partners and agreements ----------------------------------------------------------
@@ -144,6 +161,40 @@ def add_satellite(
     ]
     session.add(satellite)
     return satellite
+
+
+ELEMENT_UPLOAD_TRIES = 5
+"""How often an upload is tried afresh when another one changed the satellite meanwhile."""
+
+
+def store_element_sets(
+    session: Session, satellite: Satellite, sets: Sequence[Elements], *, source: str, now: datetime
+) -> int | None:
+    """Add and commit the element sets of epochs the satellite lacks; return how many.
+
+    The satellite's version moves on with every upload that stores a set, so that of
+    two uploads at once the second finds the first's sets on its next try (already
+    known: not stored twice). None: the satellite is gone.
+    """
+    for _ in range(ELEMENT_UPLOAD_TRIES - 1):
+        try:
+            return _commit_element_sets(session, satellite, sets, source=source, now=now)
+        except (StaleDataError, IntegrityError):
+            session.rollback()
+            if not exists(session, Satellite, satellite.id):
+                return None
+            session.refresh(satellite)
+    return _commit_element_sets(session, satellite, sets, source=source, now=now)
+
+
+def _commit_element_sets(
+    session: Session, satellite: Satellite, sets: Sequence[Elements], *, source: str, now: datetime
+) -> int:
+    stored = add_element_sets(satellite, sets, source=source, now=now)
+    if stored:
+        touch(satellite)
+    session.commit()
+    return stored
 
 
 def add_element_sets(

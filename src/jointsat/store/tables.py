@@ -127,7 +127,22 @@ class Span:
     end_at: Mapped[datetime] = mapped_column()
 
 
-class Partner(Base):
+class Versioned:
+    """A row that others may change: each UPDATE and DELETE names the version it read.
+
+    SQLAlchemy adds ``WHERE version = <read>`` to the statement and moves the version
+    on, so that of two writers who read the same version only the first succeeds (the
+    other gets ``StaleDataError``); the service shows the version as the ETag.
+    """
+
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Partner(Versioned, Base):
     """A member of the consortium and its contribution."""
 
     __tablename__ = "partners"
@@ -150,7 +165,7 @@ class Partner(Base):
         return self.contribution_share if agreed is None else agreed
 
 
-class Agreement(Base):
+class Agreement(Versioned, Base):
     """What a partner is entitled to, and what others may see of its assets (one per partner)."""
 
     __tablename__ = "agreements"
@@ -189,7 +204,7 @@ PAYLOAD_COMPLETE = (
 """A satellite that observes has every payload field (NULL would pass a plain comparison)."""
 
 
-class Satellite(Base):
+class Satellite(Versioned, Base):
     """A satellite of the consortium, known by its catalog number."""
 
     __tablename__ = "satellites"
@@ -251,7 +266,7 @@ class ElementSetRecord(Base):
     satellite: Mapped[Satellite] = relationship(back_populates="element_sets")
 
 
-class GroundStation(Base):
+class GroundStation(Versioned, Base):
     """A ground station owned by a partner and pooled in the consortium's network."""
 
     __tablename__ = "ground_stations"
@@ -425,7 +440,7 @@ class ContactRecord(Span, Base):
     station: Mapped[GroundStation] = relationship()
 
 
-class ObservationRequest(Base):
+class ObservationRequest(Versioned, Base):
     """A partner's request to observe a target (``jointsat.planning.requests``).
 
     ``document`` holds the request as ``request_to_dict`` writes it, without its id

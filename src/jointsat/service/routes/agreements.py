@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jointsat.service.cache import cached_json
+from jointsat.service.concurrency import READ, WRITE, IfMatch, conditional, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import shown
 from jointsat.service.problems import ProblemError
@@ -72,25 +73,40 @@ def list_agreements(request: Request, session: SessionDep, _: UserDep) -> Respon
     return cached_json(request, session, ("agreements",), list[AgreementPublic], make)
 
 
-@router.get("/{partner_id}", response_model=AgreementPublic)
-def read_agreement(partner_id: PathId, session: SessionDep, _: UserDep) -> AgreementPublic:
-    """Return a partner's agreement."""
-    return _public(_get(session, partner_id))
-
-
-@router.patch("/{partner_id}", response_model=AgreementPublic)
-def update_agreement(
-    partner_id: PathId, body: AgreementUpdate, session: SessionDep, _: AdminDep
+@router.get("/{partner_id}", response_model=AgreementPublic, responses=READ)
+def read_agreement(
+    partner_id: PathId, session: SessionDep, _: UserDep, response: Response
 ) -> AgreementPublic:
-    """Change a partner's agreement (consortium admin); its products' release follows."""
+    """Return a partner's agreement, its version as the ETag."""
+    row = _get(session, partner_id)
+    tagged(response, row)
+    return _public(row)
+
+
+@router.patch("/{partner_id}", response_model=AgreementPublic, responses=WRITE)
+def update_agreement(
+    partner_id: PathId,
+    body: AgreementUpdate,
+    session: SessionDep,
+    _: AdminDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AgreementPublic:
+    """Change a partner's agreement (consortium admin); its products' release follows.
+
+    With If-Match, only if it is still at that ETag (else 412).
+    """
     row = _get(session, partner_id)
     changes = body.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None and field not in NULLABLE:
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
-        setattr(row, field, value)
-    if {"embargo_days", "public_release_days"} & set(changes):
-        session.flush()
-        refresh_release_times(session, [partner_id])
-    session.commit()
+    with conditional(session, row, if_match, f"no agreement for partner id {partner_id}"):
+        for field, value in changes.items():
+            setattr(row, field, value)
+        if {"embargo_days", "public_release_days"} & set(changes):
+            session.flush()
+            refresh_release_times(session, [partner_id])
+        session.commit()
+    tagged(response, row)
     return _public(row)

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jointsat.service.cache import cached_json
+from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, conditional, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
-from jointsat.store.consortium import add_partner, by_id, partners
+from jointsat.store.consortium import add_partner, by_id, partners, touch
 from jointsat.store.tables import Partner
 
 router = APIRouter(prefix="/partners", tags=["partners"])
@@ -58,10 +59,14 @@ def list_partners(request: Request, session: SessionDep, _: UserDep) -> Response
     )
 
 
-@router.get("/{partner_id}", response_model=PartnerPublic)
-def read_partner(partner_id: PathId, session: SessionDep, _: UserDep) -> Partner:
-    """Return one partner."""
-    return _get(session, partner_id)
+@router.get("/{partner_id}", response_model=PartnerPublic, responses=READ)
+def read_partner(
+    partner_id: PathId, session: SessionDep, _: UserDep, response: Response
+) -> Partner:
+    """Return one partner, its version as the ETag."""
+    partner = _get(session, partner_id)
+    tagged(response, partner)
+    return partner
 
 
 @router.post("", response_model=PartnerPublic, status_code=201)
@@ -74,26 +79,49 @@ def create_partner(body: PartnerCreate, session: SessionDep, _: AdminDep) -> Par
     return partner
 
 
-@router.patch("/{partner_id}", response_model=PartnerPublic)
+@router.patch("/{partner_id}", response_model=PartnerPublic, responses=WRITE)
 def update_partner(
-    partner_id: PathId, body: PartnerUpdate, session: SessionDep, _: AdminDep
+    partner_id: PathId,
+    body: PartnerUpdate,
+    session: SessionDep,
+    _: AdminDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Partner:
-    """Change a partner's name or contribution share (consortium admin)."""
+    """Change a partner's name or contribution share (consortium admin).
+
+    With If-Match, only if it is still at that ETag (else 412).
+    """
     partner = _get(session, partner_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
         if value is None:
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
-        setattr(partner, field, value)
-    commit_or_conflict(session, f"name {body.name!r} clashes with an existing partner")
+    with conditional(session, partner, if_match, f"no partner with id {partner_id}"):
+        share = partner.contribution_share
+        for field, value in changes.items():
+            setattr(partner, field, value)
+        if partner.agreement is not None and partner.contribution_share != share:
+            touch(partner.agreement)  # the agreement shows the share: its ETag moves on
+        commit_or_conflict(session, f"name {body.name!r} clashes with an existing partner")
+    tagged(response, partner)
     return partner
 
 
-@router.delete("/{partner_id}", status_code=204)
-def delete_partner(partner_id: PathId, session: SessionDep, _: AdminDep) -> Response:
-    """Remove a partner that owns no station or satellite share (consortium admin)."""
-    return deleted(
-        session,
-        _get(session, partner_id),
-        f"partner {partner_id} still owns stations, satellite shares, "
-        "observation requests or planned observations",
-    )
+@router.delete("/{partner_id}", status_code=204, responses=CONDITIONAL)
+def delete_partner(
+    partner_id: PathId, session: SessionDep, _: AdminDep, if_match: IfMatch = None
+) -> Response:
+    """Remove a partner that owns no station or satellite share (consortium admin).
+
+    With If-Match, only if it is still at that ETag (else 412).
+    """
+    partner = _get(session, partner_id)
+    with conditional(session, partner, if_match, f"no partner with id {partner_id}"):
+        answer = deleted(
+            session,
+            partner,
+            f"partner {partner_id} still owns stations, satellite shares, "
+            "observation requests or planned observations",
+        )
+    return answer

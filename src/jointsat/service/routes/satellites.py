@@ -14,6 +14,7 @@ from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind
 from jointsat.service.cache import ViewingDep
+from jointsat.service.concurrency import READ, WRITE, IfMatch, conditional, tagged
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
@@ -24,7 +25,7 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.problems import ProblemError, field_problem
 from jointsat.service.schemas import PathId, RowId
-from jointsat.store.consortium import add_element_sets, add_satellite, by_id
+from jointsat.store.consortium import add_satellite, by_id, store_element_sets
 from jointsat.store.requests import imager_of, set_payload
 from jointsat.store.tables import Partner, Satellite
 
@@ -178,10 +179,14 @@ def list_satellites(viewing: ViewingDep) -> Response:
     return viewing.cached("satellites", list[SatellitePublic], make)
 
 
-@router.get("/{satellite_id}", response_model=SatellitePublic)
-def read_satellite(satellite_id: PathId, session: SessionDep, user: UserDep) -> SatellitePublic:
-    """Return one satellite the caller may see."""
-    return _public(visible_satellite(session, user, satellite_id))
+@router.get("/{satellite_id}", response_model=SatellitePublic, responses=READ)
+def read_satellite(
+    satellite_id: PathId, session: SessionDep, user: UserDep, response: Response
+) -> SatellitePublic:
+    """Return one satellite the caller may see, its version as the ETag."""
+    satellite = visible_satellite(session, user, satellite_id)
+    tagged(response, satellite)
+    return _public(satellite)
 
 
 @router.post("", response_model=SatellitePublic, status_code=201)
@@ -202,20 +207,31 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
     return _public(satellite)
 
 
-@router.patch("/{satellite_id}", response_model=SatellitePublic)
+@router.patch("/{satellite_id}", response_model=SatellitePublic, responses=WRITE)
 def update_satellite(
-    satellite_id: PathId, body: SatelliteUpdate, session: SessionDep, user: UserDep
+    satellite_id: PathId,
+    body: SatelliteUpdate,
+    session: SessionDep,
+    user: UserDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> SatellitePublic:
-    """Set the satellite's payload or daily contact demand (its operators' operators, admin)."""
+    """Set the satellite's payload or daily contact demand (its operators' operators, admin).
+
+    With If-Match, only if it is still at that ETag (else 412).
+    """
     satellite = visible_satellite(session, user, satellite_id)
     owners = [o.partner_id for o in satellite.operators]
     may_change(user, owners, "only the operators' operators or an admin may change it")
     given = body.model_fields_set
-    if "payload" in given:
-        set_payload(satellite, _imager(satellite.norad_id, body.payload))
-    if "daily_demand_s" in given:
-        satellite.daily_demand_s = body.daily_demand_s
-    session.commit()
+    imager = _imager(satellite.norad_id, body.payload) if "payload" in given else None
+    with conditional(session, satellite, if_match, f"no satellite with id {satellite_id}"):
+        if "payload" in given:
+            set_payload(satellite, imager)
+        if "daily_demand_s" in given:
+            satellite.daily_demand_s = body.daily_demand_s
+        session.commit()
+    tagged(response, satellite)
     return _public(satellite)
 
 
@@ -232,6 +248,7 @@ def element_history(
     "/{satellite_id}/elements",
     response_model=UploadResult,
     status_code=201,
+    responses={200: {"model": UploadResult, "description": "Every set was already known"}},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -249,13 +266,19 @@ def element_history(
     },
 )
 async def upload_elements(
-    satellite_id: PathId, request: Request, session: SessionDep, user: UserDep, now: NowDep
+    satellite_id: PathId,
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    now: NowDep,
+    response: Response,
 ) -> UploadResult:
     """Store element sets (TLE, 3LE, OMM JSON/CSV/XML/KVN) sent as text or as a file.
 
     All or nothing: a malformed record, or one of another catalog number, rejects
     the whole upload with 422 naming its line or record. Sets already known (same
-    epoch) are counted, not stored twice.
+    epoch) are counted, not stored twice: an upload that stores nothing new answers
+    200 (201 when it stores a set), also when the same sets arrive at the same time.
     """
     satellite = visible_satellite(session, user, satellite_id)
     owners = [o.partner_id for o in satellite.operators]
@@ -273,8 +296,11 @@ async def upload_elements(
             f"{source}: catalog number {foreign[0].norad_cat_id} is not this satellite's "
             f"({satellite.norad_id})",
         )
-    stored = add_element_sets(satellite, parsed.elements, source=source, now=now)
-    session.commit()
+    stored = store_element_sets(session, satellite, parsed.elements, source=source, now=now)
+    if stored is None:
+        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
+    if stored == 0:
+        response.status_code = 200
     return UploadResult(
         stored=stored, already_known=len(parsed.elements) - stored, satellite=_public(satellite)
     )

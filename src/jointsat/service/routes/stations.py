@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from jointsat.errors import StationsError
 from jointsat.orbits.stations import HorizonMask
 from jointsat.service.cache import ViewingDep
+from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, conditional, tagged
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
@@ -21,7 +22,7 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, TimeWindow
-from jointsat.store.consortium import by_id
+from jointsat.store.consortium import by_id, touch
 from jointsat.store.tables import (
     GroundStation,
     Partner,
@@ -136,10 +137,14 @@ def list_stations(viewing: ViewingDep) -> Response:
     )
 
 
-@router.get("/{station_id}", response_model=StationPublic)
-def read_station(station_id: PathId, session: SessionDep, user: UserDep) -> StationPublic:
-    """Return one station the caller may see."""
-    return _public(visible_station(session, user, station_id))
+@router.get("/{station_id}", response_model=StationPublic, responses=READ)
+def read_station(
+    station_id: PathId, session: SessionDep, user: UserDep, response: Response
+) -> StationPublic:
+    """Return one station the caller may see, its version as the ETag."""
+    station = visible_station(session, user, station_id)
+    tagged(response, station)
+    return _public(station)
 
 
 @router.post("", response_model=StationPublic, status_code=201)
@@ -158,34 +163,69 @@ def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> S
     return _public(station)
 
 
-@router.patch("/{station_id}", response_model=StationPublic)
+@router.patch("/{station_id}", response_model=StationPublic, responses=WRITE)
 def update_station(
-    station_id: PathId, body: StationUpdate, session: SessionDep, user: UserDep
+    station_id: PathId,
+    body: StationUpdate,
+    session: SessionDep,
+    user: UserDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> StationPublic:
-    """Change a station (its partner's operators, or an admin)."""
+    """Change a station (its partner's operators, or an admin).
+
+    With If-Match, only if it is still at that ETag (else 412).
+    """
     station = _changeable(session, user, station_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
         if value is None and field != "horizon_mask":
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
-        setattr(station, field, value)
-    commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
+    with conditional(session, station, if_match, f"no station with id {station_id}"):
+        for field, value in changes.items():
+            setattr(station, field, value)
+        commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
+    tagged(response, station)
     return _public(station)
 
 
-@router.delete("/{station_id}", status_code=204)
-def delete_station(station_id: PathId, session: SessionDep, user: UserDep) -> Response:
-    """Remove a station (its partner's operators, or an admin)."""
-    return deleted(session, _changeable(session, user, station_id))
+@router.delete("/{station_id}", status_code=204, responses=CONDITIONAL)
+def delete_station(
+    station_id: PathId, session: SessionDep, user: UserDep, if_match: IfMatch = None
+) -> Response:
+    """Remove a station (its partner's operators, or an admin).
 
-
-@router.post("/{station_id}/unavailability", response_model=StationPublic, status_code=201)
-def add_unavailability(
-    station_id: PathId, body: UnavailabilityCreate, session: SessionDep, user: UserDep
-) -> StationPublic:
-    """Record a maintenance or outage window (its partner's operators, or an admin)."""
+    With If-Match, only if it is still at that ETag (else 412).
+    """
     station = _changeable(session, user, station_id)
-    station.unavailable.append(
-        Unavailability(start=body.start, end_at=body.end, kind=body.kind, reason=body.reason)
-    )
-    session.commit()
+    with conditional(session, station, if_match, f"no station with id {station_id}"):
+        answer = deleted(session, station)
+    return answer
+
+
+@router.post(
+    "/{station_id}/unavailability",
+    response_model=StationPublic,
+    status_code=201,
+    responses=CONDITIONAL,
+)
+def add_unavailability(
+    station_id: PathId,
+    body: UnavailabilityCreate,
+    session: SessionDep,
+    user: UserDep,
+    if_match: IfMatch = None,
+) -> StationPublic:
+    """Record a maintenance or outage window (its partner's operators, or an admin).
+
+    The station's version (its ETag) moves on; with If-Match, only if it is still at
+    that ETag (else 412).
+    """
+    station = _changeable(session, user, station_id)
+    with conditional(session, station, if_match, f"no station with id {station_id}"):
+        station.unavailable.append(
+            Unavailability(start=body.start, end_at=body.end, kind=body.kind, reason=body.reason)
+        )
+        touch(station)
+        session.commit()
     return _public(station)

@@ -147,3 +147,8 @@ def drop_append_only(table: str) -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
         op.execute(f"DROP FUNCTION {table}_append_only()")
+
+
+def version_counter(name: str = "version") -> sa.Column[Any]:
+    """Return an INTEGER column that is never NULL and starts at 1 (a row's version)."""
+    return sa.Column(name, sa.Integer(), nullable=False, server_default="1")
