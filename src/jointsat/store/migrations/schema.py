@@ -147,3 +147,19 @@ def drop_append_only(table: str) -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
         op.execute(f"DROP FUNCTION {table}_append_only()")
+
+
+def append_columns(table: str, *columns: sa.Column[Any]) -> None:
+    """Add columns in place (ALTER TABLE ... ADD COLUMN): the table and its triggers stay.
+
+    Each column must be nullable or have a server default, so that rows already there
+    get a value.
+    """
+    for column in columns:
+        op.add_column(table, column)
+
+
+def remove_columns(table: str, *names: str) -> None:
+    """Drop, in place, the columns that ``append_columns`` added."""
+    for name in names:
+        op.drop_column(table, name)
