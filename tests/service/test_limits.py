@@ -42,7 +42,7 @@ LIMITS = {"max_body_bytes": 4096, "max_product_bytes": 64 << 10, "max_product_fi
 
 
 class World(Consortium):
-    """An admin, ESA with an operator and a viewer, the ISS (ESA's here, with elements), a station."""
+    """An admin, ESA with an operator and a viewer, the ISS (ESA's here), a station."""
 
     def __init__(self, url: str, archive: Path, **limits: int) -> None:
         super().__init__(url, now=NOW)
