@@ -71,3 +71,11 @@ class ArchiveStorageError(JointsatError):
 
 class Spot5Error(InputError):
     """Reject a SPOT5 file that cannot be read, naming the line."""
+
+
+class PredictionRefusedError(JointsatError):
+    """Refuse a new pass prediction: the caller's budget of them is spent for now."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"no new pass prediction for {retry_after_s:.0f} s")
+        self.retry_after_s = retry_after_s

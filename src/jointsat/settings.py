@@ -17,6 +17,13 @@ from jointsat.store.database import normalise_url
 
 DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
 ARCHIVE_ROOT_VARIABLE = "JOINTSAT_ARCHIVE_ROOT"
+# The service's limits (docs/store.md, "Limits"): each variable a whole number.
+LIMIT_VARIABLES = {
+    "max_body_bytes": "JOINTSAT_MAX_BODY_BYTES",
+    "max_product_bytes": "JOINTSAT_MAX_PRODUCT_BYTES",
+    "max_product_files": "JOINTSAT_MAX_PRODUCT_FILES",
+    "new_pass_predictions_per_hour": "JOINTSAT_NEW_PASS_PREDICTIONS_PER_HOUR",
+}
 APP_NAME = "jointsat"  # the user's data folder is named for it
 STORE_FILE_NAME = "jointsat.db"  # the default store, in the user's data folder
 ARCHIVE_FOLDER_NAME = "archive"  # the default archive, beside a SQLite store's file
@@ -31,10 +38,14 @@ def user_data_folder() -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    """Say where the store and the archive's files are."""
+    """Say where the store and the archive's files are, and the service's limits."""
 
     database_url: str
     archive_root: Path | None = None  # None: beside the store (see archive_folder)
+    max_body_bytes: int = 1 << 20  # a request's body, but for the uploads below
+    max_product_bytes: int = 64 << 30  # a product upload's whole multipart body
+    max_product_files: int = 100  # file parts in one product upload
+    new_pass_predictions_per_hour: int = 6  # new windows a non-admin user may predict
 
     @property
     def archive_folder(self) -> Path:
@@ -67,4 +78,22 @@ class Settings:
         elif not database_url:
             url = normalise_url(url)
         root = environ.get(ARCHIVE_ROOT_VARIABLE, "").strip()
-        return cls(database_url=url, archive_root=Path(root).expanduser() if root else None)
+        limits = {
+            name: _count(variable, environ[variable])
+            for name, variable in LIMIT_VARIABLES.items()
+            if environ.get(variable, "").strip()
+        }
+        return cls(
+            database_url=url, archive_root=Path(root).expanduser() if root else None, **limits
+        )
+
+
+def _count(variable: str, text: str) -> int:
+    """Return a limit read from the environment: a whole number, at least 1."""
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{variable}: give a whole number of at least 1, not {text!r}")
+    return value

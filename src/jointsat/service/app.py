@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from jointsat import __version__
 from jointsat.archive.blobs import BlobStore
-from jointsat.service import problems
+from jointsat.service import limits, problems
 from jointsat.service.cache import ResponseCache
 from jointsat.service.routes import (
     agreements,
@@ -100,6 +100,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.blobs = BlobStore(settings.archive_folder)
     app.state.response_cache = ResponseCache()
     problems.install(app)
+    limits.install(app, settings)  # body limits, a token before a body, prediction budget
     _serve_docs(app)
     _serve_dashboard(app)
     for router in (

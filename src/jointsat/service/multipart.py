@@ -35,17 +35,18 @@ Check = Callable[[ProductMetadata], Ingest]
 
 
 async def receive_upload(
-    request: Request, store: BlobStore, check: Check
+    request: Request, store: BlobStore, check: Check, *, max_files: int
 ) -> tuple[Ingest, list[StoredFile]]:
     """Receive a product upload; return its checked ingest and its files, durable blobs.
 
-    Refuses (415, 400, or the check's error) before publishing anything.
+    Refuses (415, 400, 413 past ``max_files`` file parts, or the check's error) before
+    publishing anything.
     """
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise ProblemError(415, "Unsupported media type", "send multipart/form-data")
-    upload = _Upload(store)
+    upload = _Upload(store, max_files)
     parser = MultipartParser(boundary, upload.callbacks())  # type: ignore[arg-type]
     try:
         try:
@@ -121,6 +122,7 @@ class _Upload:
     """
 
     store: BlobStore
+    max_files: int
     headers: dict[bytes, bytes] = field(default_factory=dict)
     header_field: bytearray = field(default_factory=bytearray)
     header_value: bytearray = field(default_factory=bytearray)
@@ -163,6 +165,13 @@ class _Upload:
         elif name == "file":
             if self.metadata is None:
                 raise ArchiveInputError("metadata: send the metadata part before the files")
+            if len(self.files) >= self.max_files:
+                raise ProblemError(
+                    413,
+                    "Too many files",
+                    f"file: a product has at most {self.max_files} files",
+                    limit_files=self.max_files,
+                )
             file_name = _file_name(options.get(b"filename", b"").decode("utf-8", "replace"))
             if any(f.name == file_name for f in self.files):
                 raise ArchiveInputError(f"file: {file_name!r} is sent twice")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from jointsat import __version__
+from jointsat.errors import PredictionRefusedError
 from jointsat.orbits.passes import Pass, SatelliteId, find_passes
 from jointsat.orbits.subwindow import cut_passes
 from jointsat.store.convert import elements_of, station_of
@@ -48,6 +49,10 @@ class StoredPass:
     found: Pass
 
 
+Budget = Callable[[], float | None]
+"""Spend one new prediction: None if it may be made, else the seconds until one may."""
+
+
 @dataclass(frozen=True)
 class WindowPasses:
     """The passes of a window, and the stored prediction they were read from."""
@@ -64,12 +69,14 @@ def window_passes(
     now: datetime,
     satellite_ids: Collection[int] | None = None,
     station_ids: Collection[int] | None = None,
+    budget: Budget | None = None,
 ) -> WindowPasses:
     """Return the passes in [start, end] of these satellites over these stations (None: all).
 
     The passes are the network's stored prediction's, by AOS then satellite then
     station, cut to the window; a missing prediction is made and committed at
-    once (see :func:`stored_passes`).
+    once (see :func:`stored_passes`), if ``budget`` (None: no limit) allows it, else
+    ``PredictionRefusedError``.
     """
     satellites, stations = network(session)
     if not satellites or not stations:
@@ -77,6 +84,9 @@ def window_passes(
     prediction = _covering(session, satellites, stations, start, end)
     if prediction is None:
         days = whole_days(start, end)
+        wait = None if budget is None else budget()
+        if wait is not None:
+            raise PredictionRefusedError(wait)
         prediction, _ = stored_passes(session, satellites, stations, *days, now=now)
     query = select(PassRecord).where(
         PassRecord.prediction_id == prediction.id, PassRecord.los > start, PassRecord.aos < end

@@ -11,8 +11,9 @@ rule, and ``refresh_release_times`` keeps them in step with the agreements.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from threading import Lock
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -349,10 +350,28 @@ class Actor:
 
 
 def audit_refusal(
-    session: Session, *, at: datetime, user: User | Actor | None, action: str, product_id: str
+    session: Session,
+    *,
+    at: datetime,
+    user: User | Actor | None,
+    action: str,
+    product_id: str,
+    client: str | None = None,
+    tally: RefusalTally | None = None,
 ) -> None:
-    """Log that the caller was refused a product it may not see, or that does not exist."""
+    """Log that the caller was refused a product it may not see, or that does not exist.
+
+    A member's refusal is one row, committed at once. The public's are counted by
+    ``tally`` (when given) per client, action and minute: the first is written at
+    once, the rest counted in memory and written later as one row per product with
+    its ``count`` (``RefusalTally``).
+    """
     exists = session.get(Product, product_id[:64]) is not None
+    detail = "not yet released to the caller" if exists else "no such product"
+    if tally is not None:
+        tally.flush_due(session, at)
+        if user is None and not tally.first(client, action, product_id, detail, at):
+            return
     audit(
         session,
         at=at,
@@ -360,8 +379,96 @@ def audit_refusal(
         action=action,
         product_id=product_id,
         outcome="refused",
-        detail="not yet released to the caller" if exists else "no such product",
+        detail=detail,
+        client=client if user is None else None,
     )
+
+
+REFUSALS_PER_WINDOW = 20  # products counted apart per client, action and minute; more: "*"
+OTHER_PRODUCTS = "*"
+
+
+@dataclass
+class _Counted:
+    at: datetime  # the first counted refusal's time
+    count: int = 0
+
+
+@dataclass
+class RefusalTally:
+    """Count the public's refused reads in memory; write them as few rows with a count.
+
+    Per anonymous client (its network address), action and UTC minute of the clock:
+    the first refusal is written at once, as every member's is; the later ones of
+    that minute are counted in memory, one count per product (past
+    ``REFUSALS_PER_WINDOW`` products, the rest under product ``*``), and written as
+    one row each, with ``count``, once the minute is over (at the next refusal), when
+    the log is read, or when the service stops (``flush``). So a client adds at most
+    ``REFUSALS_PER_WINDOW + 2`` rows a minute per action, however many it is refused;
+    a server killed loses at most the counts of its last minute.
+    """
+
+    _seen: set[tuple[str | None, str, datetime]] = field(default_factory=set)
+    _counted: dict[tuple[str | None, str, datetime], dict[tuple[str, str], _Counted]] = field(
+        default_factory=dict
+    )
+    _lock: Lock = field(default_factory=Lock)
+
+    def first(
+        self, client: str | None, action: str, product_id: str, detail: str, at: datetime
+    ) -> bool:
+        """Return True for the client's first refusal of the minute (write it), else count it."""
+        key = (client, action, _minute(at))
+        with self._lock:
+            if key not in self._seen:
+                self._seen.add(key)
+                return True
+            counts = self._counted.setdefault(key, {})
+            what = (product_id[:64], detail)
+            if what not in counts and len(counts) >= REFUSALS_PER_WINDOW:
+                what = (OTHER_PRODUCTS, "refused reads of other products")
+            counts.setdefault(what, _Counted(at)).count += 1
+            return False
+
+    def flush_due(self, session: Session, now: datetime) -> None:
+        """Write the counts of the minutes before ``now``'s, and forget those minutes."""
+        self._write(session, before=_minute(now))
+
+    def flush(self, session: Session) -> None:
+        """Write every count kept (the log is read, or the service stops)."""
+        self._write(session, before=None)
+
+    def _write(self, session: Session, *, before: datetime | None) -> None:
+        with self._lock:
+            keys = [k for k in self._counted if before is None or k[2] < before]
+            taken = {k: self._counted.pop(k) for k in keys}
+            if before is not None:
+                self._seen = {k for k in self._seen if k[2] >= before}
+        rows = [
+            AuditEntry(
+                at=counted.at,
+                user_id=None,
+                user_name=None,
+                partner_id=None,
+                action=action,
+                product_id=product_id,
+                file_name=None,
+                outcome="refused",
+                bytes_sent=0,
+                detail=detail,
+                count=counted.count,
+                client=client,
+            )
+            for (client, action, _), counts in taken.items()
+            for (product_id, detail), counted in counts.items()
+        ]
+        if rows:
+            session.add_all(rows)
+            session.commit()
+
+
+def _minute(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 def audit_log(
@@ -372,8 +479,14 @@ def audit_log(
     since: datetime | None = None,
     limit: int,
     offset: int = 0,
+    tally: RefusalTally | None = None,
 ) -> list[AuditEntry]:
-    """Return entries of the audit log, newest first; a filter left None is not applied."""
+    """Return entries of the audit log, newest first; a filter left None is not applied.
+
+    The counts ``tally`` keeps are written first, so that the log is whole.
+    """
+    if tally is not None:
+        tally.flush(session)
     query = select(AuditEntry)
     if product_id is not None:
         query = query.where(AuditEntry.product_id == product_id)
@@ -395,6 +508,7 @@ def audit(
     file_name: str | None = None,
     bytes_sent: int = 0,
     detail: str = "",
+    client: str | None = None,
 ) -> None:
     """Append an entry to the audit log and commit it."""
     session.add(
@@ -409,6 +523,7 @@ def audit(
             outcome=outcome,
             bytes_sent=bytes_sent,
             detail=detail,
+            client=client,
         )
     )
     session.commit()

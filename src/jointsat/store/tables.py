@@ -621,3 +621,7 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # "served", "partial", "refused", ...
     bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # How many accesses the row stands for: an anonymous client's refusals of a minute
+    # after its first are counted in one row (store.products.RefusalTally).
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    client: Mapped[str | None] = mapped_column(String(64))  # an anonymous caller's address

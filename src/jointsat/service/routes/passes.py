@@ -6,21 +6,24 @@ import typing
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, create_model
 
+from jointsat.errors import PredictionRefusedError
 from jointsat.orbits.passes import Pass
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import NowDep, SessionDep, UserDep
+from jointsat.service.limits import PredictionBudget
 from jointsat.service.lookup import (
     check_window,
     visible_satellites,
     visible_station,
     visible_stations,
 )
-from jointsat.service.problems import ProblemError
+from jointsat.service.problems import ProblemError, problem_response
 from jointsat.service.schemas import MAX_ID, AwareDatetime
-from jointsat.store.passes import window_passes
+from jointsat.store.passes import Budget, window_passes
+from jointsat.store.tables import Role, User
 
 router = APIRouter(prefix="/passes", tags=["passes"])
 MAX_WINDOW = timedelta(days=31)
@@ -50,7 +53,11 @@ PassPublic = create_model(
 PASSES = list[PassPublic]  # type: ignore[valid-type]
 
 
-@router.get("", response_model=PASSES)
+@router.get(
+    "",
+    response_model=PASSES,
+    responses={429: {"description": "The caller's new pass predictions of the hour are spent"}},
+)
 def list_passes(
     viewing: ViewingDep,
     now: NowDep,
@@ -63,12 +70,41 @@ def list_passes(
         Query(ge=1, le=MAX_ID, description="Passes of its satellites or over its stations"),
     ] = None,
 ) -> Response:
-    """Return every pass in the window that the caller may see, filtered as asked."""
+    """Return every pass in the window that the caller may see, filtered as asked.
+
+    A window no stored prediction holds is predicted for the whole network: a user
+    who is not an admin may have a few such predictions made an hour (docs/store.md,
+    "Limits"), then 429 with ``Retry-After``.
+    """
     check_window(start, end, MAX_WINDOW, "days")
     query = (start, end, satellite_id, station_id, partner_id)
-    return viewing.cached(
-        "passes", PASSES, lambda: _passes(viewing.session, viewing.user, now, *query), *query
-    )
+    budget = _budget(viewing.request, viewing.user)
+    try:
+        return viewing.cached(
+            "passes",
+            PASSES,
+            lambda: _passes(viewing.session, viewing.user, now, *query, budget=budget),
+            *query,
+        )
+    except PredictionRefusedError as exc:
+        limit = viewing.request.app.state.prediction_budget.per_hour
+        refused = problem_response(
+            429,
+            "Too many requests",
+            f"at most {limit} new pass predictions an hour: ask for a window already"
+            " predicted, or again later",
+            limit_per_hour=limit,
+        )
+        refused.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        return refused
+
+
+def _budget(request: Request, user: User) -> Budget | None:
+    """Return the user's budget of new predictions (an admin has none: no limit)."""
+    if user.role is Role.ADMIN:
+        return None
+    budget: PredictionBudget = request.app.state.prediction_budget
+    return lambda: budget.spend(user.id)
 
 
 def _passes(
@@ -80,6 +116,8 @@ def _passes(
     satellite_id: int | None,
     station_id: int | None,
     partner_id: int | None,
+    *,
+    budget: Budget | None = None,
 ) -> list[_PassOf]:
     satellites = {s.id: s for s in visible_satellites(session, user, satellite_id)}
     if satellite_id is not None and not satellites:
@@ -91,7 +129,13 @@ def _passes(
     if not satellites or not stations:
         return []
     found = window_passes(
-        session, start, end, now=now, satellite_ids=satellites, station_ids=stations
+        session,
+        start,
+        end,
+        now=now,
+        satellite_ids=satellites,
+        station_ids=stations,
+        budget=budget,
     )
     rows = []
     for p in found.passes:

@@ -124,6 +124,8 @@ class AuditEntryOut(BaseModel):
     outcome: str
     bytes_sent: int
     detail: str
+    count: int  # the accesses it stands for: an anonymous client's refusals are counted
+    client: str | None  # the anonymous caller's network address
 
 
 def file_href(request: Request, product_id: str, name: str) -> str:
@@ -197,7 +199,8 @@ async def ingest_product(
             except ArchiveRefusedError as exc:
                 raise ProblemError(403, "Forbidden", str(exc)) from None
 
-    ingest, stored = await receive_upload(request, _blobs(request), check)
+    max_files = request.app.state.limits.max_product_files
+    ingest, stored = await receive_upload(request, _blobs(request), check, max_files=max_files)
 
     def commit() -> tuple[ProductOut, bool]:
         with sessions() as db:
@@ -262,12 +265,26 @@ def _box(text: str) -> tuple[float, float, float, float]:
 
 
 def _visible_or_404(
-    session: Session, user: User | None, now: datetime, product_id: str, *, action: str
+    request: Request,
+    session: Session,
+    user: User | None,
+    now: datetime,
+    product_id: str,
+    *,
+    action: str,
 ) -> Product:
     """Return the product if the caller may see it; else log the refusal and answer 404."""
     product = visible(session, caller_of(user), now, product_id)
     if product is None:
-        audit_refusal(session, at=now, user=user, action=action, product_id=product_id)
+        audit_refusal(
+            session,
+            at=now,
+            user=user,
+            action=action,
+            product_id=product_id,
+            client=request.client.host if request.client else None,
+            tally=request.app.state.refusal_tally,
+        )
         raise ProblemError(404, "Not found", f"no product {product_id!r}")
     return product
 
@@ -277,7 +294,7 @@ def read_product(
     product_id: str, request: Request, session: SessionDep, user: CallerDep, now: NowDep
 ) -> ProductOut:
     """Return a product the caller may see (404 otherwise, as for one that does not exist)."""
-    product = _visible_or_404(session, user, now, product_id, action="read")
+    product = _visible_or_404(request, session, user, now, product_id, action="read")
     return product_out(request, product, partner_codes(session))
 
 
@@ -307,7 +324,7 @@ def download_product_file(
     now: NowDep,
 ) -> Response:
     """Download a product's file, whole or a byte range, with its checksum in the headers."""
-    product = _visible_or_404(session, user, now, product_id, action="download")
+    product = _visible_or_404(request, session, user, now, product_id, action="download")
     entry = next((f for f in product.files if f.name == name), None)
     if entry is None:
         raise ProblemError(404, "Not found", f"product {product_id} has no file {name!r}")
@@ -346,6 +363,7 @@ def download_product_file(
 
 @router.get("/audit", response_model=list[AuditEntryOut], tags=["audit"])
 def read_audit_log(
+    request: Request,
     session: SessionDep,
     _: AdminDep,
     product_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -354,10 +372,20 @@ def read_audit_log(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[AuditEntryOut]:
-    """Read the audit log, newest first: every download and every refused access (admin)."""
+    """Read the audit log, newest first: every download and every refused access (admin).
+
+    The public's refused reads are counted: after a client's first of a minute, one
+    row per product stands for the rest, with their ``count`` (docs/store.md).
+    """
     if since is not None and since.tzinfo is None:
         raise ProblemError(422, "Invalid request", "since: give a time zone")
     rows = audit_log(
-        session, product_id=product_id, outcome=outcome, since=since, limit=limit, offset=offset
+        session,
+        product_id=product_id,
+        outcome=outcome,
+        since=since,
+        limit=limit,
+        offset=offset,
+        tally=request.app.state.refusal_tally,
     )
     return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]

@@ -257,7 +257,16 @@ def read_item(cid: str, iid: str, reading: ReadingDep) -> GeoJSONResponse:
     session = reading.session
     product = visible(session, reading.caller, reading.now, iid)
     if product is None:
-        audit_refusal(session, at=reading.now, user=reading.user, action="read", product_id=iid)
+        request = reading.request
+        audit_refusal(
+            session,
+            at=reading.now,
+            user=reading.user,
+            action="read",
+            product_id=iid,
+            client=request.client.host if request.client else None,
+            tally=request.app.state.refusal_tally,
+        )
         raise ProblemError(404, "Not found", f"no item {iid!r}")
     ids = collection_ids(session)
     if ids[product.satellite_id] != cid:

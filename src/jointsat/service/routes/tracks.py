@@ -50,6 +50,7 @@ MAX_TRACK_SAMPLES = 20_000
 TRACK_BEFORE_NOW = timedelta(minutes=45)
 TRACK_AFTER_NOW = timedelta(minutes=90)
 MAX_LOOK_SPAN = timedelta(days=1)
+MAX_LOOK_SAMPLES = 5_000  # a long pass every second, a day every 18 s (86,401 cost 5 s of CPU)
 
 Start = Annotated[AwareDatetime | None, Query(description="Window start, ISO 8601 with zone")]
 End = Annotated[AwareDatetime | None, Query(description="Window end, ISO 8601 with zone")]
@@ -274,9 +275,9 @@ def look(
 ) -> Look:
     """Return azimuth, elevation and range from the station, for a pass's polar plot.
 
-    At most one day; samples from start every step_s seconds, and at end.
+    At most one day and 5,000 samples; samples from start every step_s seconds, and at end.
     """
-    _check_window(start, end, step_s, MAX_LOOK_SPAN, None)
+    _check_window(start, end, step_s, MAX_LOOK_SPAN, MAX_LOOK_SAMPLES)
     satellite = _visible_satellite(session, user, satellite_id)
     station = visible_station(session, user, station_id)
     times = _grid(start, end, step_s)

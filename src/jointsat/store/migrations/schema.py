@@ -152,3 +152,19 @@ def drop_append_only(table: str) -> None:
 def version_counter(name: str = "version") -> sa.Column[Any]:
     """Return an INTEGER column that is never NULL and starts at 1 (a row's version)."""
     return sa.Column(name, sa.Integer(), nullable=False, server_default="1")
+
+
+def append_columns(table: str, *columns: sa.Column[Any]) -> None:
+    """Add columns in place (ALTER TABLE ... ADD COLUMN): the table and its triggers stay.
+
+    Each column must be nullable or have a server default, so that rows already there
+    get a value.
+    """
+    for column in columns:
+        op.add_column(table, column)
+
+
+def remove_columns(table: str, *names: str) -> None:
+    """Drop, in place, the columns that ``append_columns`` added."""
+    for name in names:
+        op.drop_column(table, name)

@@ -4,7 +4,7 @@ Every UPDATE and DELETE of a partner, agreement, satellite, ground station or
 observation request names the version it read and moves it on; rows that exist
 start at version 1.
 
-Revision ID: 0007_revisions
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from jointsat.store.migrations.schema import version_counter
 
-revision = "0007_revisions"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

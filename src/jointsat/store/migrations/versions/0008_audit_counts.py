@@ -1,0 +1,33 @@
+"""The audit log counts: one row may stand for many refusals of an anonymous client.
+
+``count`` says how many accesses a row stands for (1 for every row before it);
+``client`` is the network address of the anonymous caller whose refusals a row
+counts. Added in place, so that the append-only triggers stay.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from jointsat.store.migrations.schema import append_columns, remove_columns, string
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    append_columns(
+        "audit_log",
+        sa.Column("count", sa.Integer(), nullable=False, server_default="1"),
+        string("client", 64, nullable=True),
+    )
+
+
+def downgrade() -> None:
+    remove_columns("audit_log", "client", "count")
