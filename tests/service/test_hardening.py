@@ -13,6 +13,7 @@ import os
 import resource
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -199,7 +200,7 @@ def test_deleting_a_station_with_contacts_in_a_schedule_is_a_409_naming_the_sche
 # --- store failures as problem documents ----------------------------------------------
 
 
-class _Failing(Exception):
+class _FailingError(Exception):
     pass
 
 
@@ -225,12 +226,12 @@ def failing(tmp_path: Path, new_sqlite_store: Callable[[Path], str]) -> Iterator
 @pytest.mark.parametrize(
     ("error", "status"),
     [
-        (_store_error(__import__("sqlite3").OperationalError("database or disk is full")), 507),
+        (_store_error(sqlite3.OperationalError("database or disk is full")), 507),
         (_store_error(psycopg.errors.DiskFull("could not extend file")), 507),
-        (_store_error(__import__("sqlite3").OperationalError("database is locked")), 503),
+        (_store_error(sqlite3.OperationalError("database is locked")), 503),
         (_store_error(psycopg.errors.AdminShutdown("terminating connection")), 503),
-        (_store_error(__import__("sqlite3").OperationalError("no such table: x")), 500),
-        (_Failing("a bug"), 500),
+        (_store_error(sqlite3.OperationalError("no such table: x")), 500),
+        (_FailingError("a bug"), 500),
     ],
 )
 def test_store_failures_and_bugs_are_problem_documents(
@@ -243,7 +244,8 @@ def test_store_failures_and_bugs_are_problem_documents(
     assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     problem = answer.json()
     assert problem["status"] == status
-    assert "a bug" not in problem["detail"] and "INSERT" not in problem["detail"]
+    assert "a bug" not in problem["detail"]
+    assert "INSERT" not in problem["detail"]
     assert ("retry-after" in answer.headers) == (status == 503)
 
 

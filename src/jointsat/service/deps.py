@@ -45,14 +45,16 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 OptionalBearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(OPTIONAL_BEARER)]
 
 
-def optional_user(request: Request, session: SessionDep, _: OptionalBearerDep) -> User | None:
+def optional_user(
+    request: Request, session: SessionDep, declared: OptionalBearerDep
+) -> User | None:
     """Return the caller's user, None without a token (the public); 401 for a bad token."""
     if "authorization" not in request.headers:
         return None
-    return current_user(request, session, _)
+    return current_user(request, session, declared)
 
 
-def current_user(request: Request, session: SessionDep, _: BearerDep) -> User:
+def current_user(request: Request, session: SessionDep, declared: BearerDep) -> User:
     """Return the user whose bearer token came with the request, or answer 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -94,9 +94,7 @@ def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSON
 
 def _failed(scope: Scope, exc: BaseException) -> JSONResponse:
     """Log an unexpected error (with no query string: it may carry a token) and answer 500."""
-    _log.error(
-        "Exception answering %s %s", scope.get("method"), scope.get("path"), exc_info=exc
-    )
+    _log.error("Exception answering %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
     return problem_response(
         500, "Internal server error", "the service failed to answer; the error is in its log"
     )
