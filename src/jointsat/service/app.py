@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from importlib.resources import files
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from jointsat import __version__
 from jointsat.archive.blobs import BlobStore
-from jointsat.service import limits, problems
+from jointsat.service import limits, problems, security
 from jointsat.service.cache import ResponseCache
 from jointsat.service.routes import (
     agreements,
@@ -37,22 +36,37 @@ API_PREFIX = "/api/v1"
 
 
 SWAGGER_ASSETS = "/static/swagger-ui"
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>jointsat API</title>
+<link rel="stylesheet" href="{SWAGGER_ASSETS}/swagger-ui.css">
+<link rel="icon" href="{SWAGGER_ASSETS}/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{SWAGGER_ASSETS}/swagger-ui-bundle.js"></script>
+<script src="/static/docs/swagger-init.js"></script>
+</body>
+</html>
+"""
 
 
 def _serve_docs(app: FastAPI) -> None:
-    """Serve the interactive API docs at /docs from Swagger UI files bundled in the package."""
-    folder = files("jointsat.web") / "swagger-ui"
-    app.mount(SWAGGER_ASSETS, StaticFiles(directory=str(folder)), name="swagger-ui")
+    """Serve the interactive API docs at /docs from Swagger UI files bundled in the package.
+
+    The page starts Swagger UI from a file (``web/docs``), not an inline script, so that
+    it runs under the service's Content Security Policy (security.py).
+    """
+    web = files("jointsat.web")
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=str(web / "swagger-ui")), name="swagger-ui")
+    app.mount("/static/docs", StaticFiles(directory=str(web / "docs")), name="web-docs")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="jointsat API",
-            swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
-        )
+        return HTMLResponse(DOCS_PAGE)
 
 
 DASHBOARD_ASSETS = "/static/dashboard"
@@ -119,6 +133,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(stac.router)  # the STAC API, at /stac
+    problems.guard(app)  # after other middleware: their failures are answered too
+    security.install(app)  # outermost: every answer, errors included, gets the headers
     return app
 
 

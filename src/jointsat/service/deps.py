@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from jointsat.service.problems import ProblemError
@@ -30,15 +31,30 @@ def get_now(request: Request) -> datetime:
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
+BEARER_DESCRIPTION = "An API token (`jointsat admin token create` prints one)."
+BEARER = HTTPBearer(scheme_name="bearer", description=BEARER_DESCRIPTION, auto_error=False)
+OPTIONAL_BEARER = HTTPBearer(
+    scheme_name="bearer-optional", description=BEARER_DESCRIPTION, auto_error=False
+)
+"""Declare the bearer scheme in the OpenAPI (so /docs can authorize); they check nothing.
 
-def optional_user(request: Request, session: SessionDep) -> User | None:
+Operations the public may call name ``bearer-optional``, which security.py states as
+``[{"bearer": []}, {}]`` (a token, or none).
+"""
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+OptionalBearerDep = Annotated[HTTPAuthorizationCredentials | None, Security(OPTIONAL_BEARER)]
+
+
+def optional_user(
+    request: Request, session: SessionDep, declared: OptionalBearerDep
+) -> User | None:
     """Return the caller's user, None without a token (the public); 401 for a bad token."""
     if "authorization" not in request.headers:
         return None
-    return current_user(request, session)
+    return current_user(request, session, declared)
 
 
-def current_user(request: Request, session: SessionDep) -> User:
+def current_user(request: Request, session: SessionDep, declared: BearerDep) -> User:
     """Return the user whose bearer token came with the request, or answer 401."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

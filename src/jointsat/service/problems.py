@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,11 +12,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jointsat.errors import ArchiveConflictError, ArchiveStorageError, InputError
 
 PROBLEM_JSON = "application/problem+json"
+STORE_RETRY_AFTER_S = 5
+
+_log = logging.getLogger("uvicorn.error")  # where uvicorn logs the errors it sees itself
 
 
 class ProblemDocument(BaseModel):
@@ -43,6 +50,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _documented("The request clashes with what is stored"),
     413: _documented("The upload is too large"),
     422: _documented("The request or its content is invalid; the detail says where"),
+    500: _documented("The service failed; the error is in its log"),
+    503: _documented("The store is busy or unreachable; retry after Retry-After seconds"),
+    507: _documented("The store's or the archive's disk is full; nothing was written"),
 }
 """Error answers every operation may give, documented in the OpenAPI."""
 
@@ -82,8 +92,82 @@ def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSON
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _failed(scope: Scope, exc: BaseException) -> JSONResponse:
+    """Log an unexpected error (with no query string: it may carry a token) and answer 500."""
+    _log.error("Exception answering %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+    return problem_response(
+        500, "Internal server error", "the service failed to answer; the error is in its log"
+    )
+
+
+# SQLite's "database or disk is full" and PostgreSQL's disk_full (class 53: resources).
+_DISK_FULL_SQLSTATES = {"53100"}
+_BUSY_SQLSTATES = {"53300", "57P01", "57P02", "57P03"}  # too many connections, shutting down
+
+
+def store_problem(exc: OperationalError) -> tuple[int, str, str] | None:
+    """Return (status, title, detail) for a store failure the caller should hear of, or None.
+
+    A full disk is a 507 (nothing was written). A store that cannot write to its disk
+    (an I/O error, a file size limit), is locked, restarting or out of connections is a
+    503 to retry. Anything else is the service's own failure (None: a 500).
+    """
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    code = (getattr(orig, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code
+    message = str(orig).lower()
+    if (
+        sqlstate in _DISK_FULL_SQLSTATES
+        or code == sqlite3.SQLITE_FULL
+        or "database or disk is full" in message
+    ):
+        return 507, "Insufficient storage", "the store's disk is full; nothing was written"
+    if code == sqlite3.SQLITE_IOERR or "disk i/o error" in message:
+        return 503, "Service unavailable", "the store could not write to its disk; retry later"
+    if (
+        sqlstate in _BUSY_SQLSTATES
+        or sqlstate.startswith("08")  # connection exceptions
+        or code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        or "database is locked" in message
+    ):
+        return 503, "Service unavailable", "the store is busy or unreachable; retry later"
+    return None
+
+
+class FailureGuard:
+    """ASGI middleware: answer an unexpected error with a 500 problem, keeping the connection.
+
+    Starlette's own last resort answers 500 and re-raises, upon which uvicorn drops the
+    keep-alive connection with no ``Connection: close``, and a client's next request on
+    it fails. Here the error is logged and answered, and the connection stays usable. An
+    error after the answer has started (a download cut short) still goes to the server,
+    which closes the connection: the client sees the answer was cut.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            await _failed(scope, exc)(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
-    """Make every error the app raises a problem document."""
+    """Make every error the app raises a problem document (``guard`` for unexpected ones)."""
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
@@ -110,6 +194,21 @@ def install(app: FastAPI) -> None:
         where = "; ".join(f"{'.'.join(e['location'])}: {e['message']}" for e in errors)
         return problem_response(422, "Invalid request", where, errors=errors)
 
+    @app.exception_handler(OperationalError)
+    async def _store(request: Request, exc: OperationalError) -> JSONResponse:
+        known = store_problem(exc)
+        if known is None:
+            return _failed(request.scope, exc)
+        answer = problem_response(*known)
+        if answer.status_code == 503:
+            answer.headers["Retry-After"] = str(STORE_RETRY_AFTER_S)
+        return answer
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
+
+
+def guard(app: FastAPI) -> None:
+    """Answer unexpected errors, even those of other middleware (add it after them)."""
+    app.add_middleware(FailureGuard)

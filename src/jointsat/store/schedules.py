@@ -250,3 +250,14 @@ def load_schedule(session: Session, schedule_id: int) -> ScheduleRecord | None:
         )
     )
     return session.scalars(query).one_or_none()
+
+
+def schedules_using_station(session: Session, station_id: int) -> list[int]:
+    """Return the ids of the schedules with a contact at the station, in order."""
+    query = (
+        select(ContactRecord.schedule_id)
+        .where(ContactRecord.station_id == station_id)
+        .distinct()
+        .order_by(ContactRecord.schedule_id)
+    )
+    return list(session.scalars(query))

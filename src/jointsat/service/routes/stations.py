@@ -23,6 +23,7 @@ from jointsat.service.lookup import (
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, TimeWindow
 from jointsat.store.consortium import by_id, touch
+from jointsat.store.schedules import schedules_using_station
 from jointsat.store.tables import (
     GroundStation,
     Partner,
@@ -193,13 +194,23 @@ def update_station(
 def delete_station(
     station_id: PathId, session: SessionDep, user: UserDep, if_match: IfMatch = None
 ) -> Response:
-    """Remove a station (its partner's operators, or an admin).
+    """Remove a station that no schedule has a contact at (its partner's operators, or an admin).
 
+    A station with history keeps it: deleting it would take the schedules' contacts with
+    it, so the answer is a 409 naming the schedules (record an unavailability instead).
     With If-Match, only if it is still at that ETag (else 412).
     """
     station = _changeable(session, user, station_id)
+    used = schedules_using_station(session, station_id)
+    listed = ", ".join(str(i) for i in used[:20]) + (", ..." if len(used) > 20 else "")
+    refusal = (
+        f"station {station_id} has contacts in schedules {listed}".rstrip()
+        + "; it is kept with their history (record an unavailability to stop scheduling it)"
+    )
+    if used:
+        raise ProblemError(409, "Conflict", refusal, schedule_ids=used)
     with conditional(session, station, if_match, f"no station with id {station_id}"):
-        answer = deleted(session, station)
+        answer = deleted(session, station, refusal)  # a schedule saved meanwhile: 409 too
     return answer
 
 
