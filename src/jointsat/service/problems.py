@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,6 +37,7 @@ def _documented(description: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The request is malformed (a query, a header or a body part)"),
     401: _documented("No live API token came with the request"),
     403: _documented("The caller's role or partner may not do this"),
     404: _documented("No such resource, or one the caller may not see"),
@@ -75,11 +76,19 @@ def field_path(location: str) -> list[str]:
     return [part for part in re.split(r"[.\[\]]+", location) if part]
 
 
-def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """Return a problem+json response."""
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Return a problem+json response (``headers``: more, such as a 405's ``Allow``)."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    sent = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    sent.update(headers or {})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=sent or None)
 
 
 def install(app: FastAPI) -> None:
@@ -112,4 +121,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
+        # Starlette's own headers come along: a 405 names the methods allowed (Allow).
+        return problem_response(
+            exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers
+        )

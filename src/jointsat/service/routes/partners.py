@@ -9,7 +9,7 @@ from jointsat.service.cache import cached_json
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import PathId
+from jointsat.service.schemas import Number, PathId, Text
 from jointsat.store.consortium import add_partner, by_id, partners
 from jointsat.store.tables import Partner
 
@@ -21,9 +21,9 @@ class PartnerCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    name: str = Field(min_length=1, max_length=200)
-    contribution_share: float = Field(gt=0.0, le=1.0)
+    code: Text = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: Text = Field(min_length=1, max_length=200)
+    contribution_share: Number = Field(gt=0.0, le=1.0)
 
 
 class PartnerUpdate(BaseModel):
@@ -31,8 +31,8 @@ class PartnerUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    contribution_share: float | None = Field(default=None, gt=0.0, le=1.0)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    contribution_share: Number | None = Field(default=None, gt=0.0, le=1.0)
 
 
 class PartnerPublic(BaseModel):

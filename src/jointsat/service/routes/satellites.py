@@ -23,7 +23,7 @@ from jointsat.service.lookup import (
     visible_satellites,
 )
 from jointsat.service.problems import ProblemError, field_problem
-from jointsat.service.schemas import PathId, RowId
+from jointsat.service.schemas import Integer, Number, PathId, RowKey, Text
 from jointsat.store.consortium import add_element_sets, add_satellite, by_id
 from jointsat.store.requests import imager_of, set_payload
 from jointsat.store.tables import Partner, Satellite
@@ -31,6 +31,7 @@ from jointsat.store.tables import Partner, Satellite
 router = APIRouter(prefix="/satellites", tags=["satellites"])
 FRACTION_TOLERANCE = 1e-9
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_SOURCE = 500  # ElementSetRecord.source
 
 
 DEFAULT_AGILITY = Agility()
@@ -41,9 +42,9 @@ class AgilityFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_rate_deg_s: float = DEFAULT_AGILITY.max_rate_deg_s
-    max_accel_deg_s2: float = DEFAULT_AGILITY.max_accel_deg_s2
-    settle_s: float = DEFAULT_AGILITY.settle_s
+    max_rate_deg_s: Number = DEFAULT_AGILITY.max_rate_deg_s
+    max_accel_deg_s2: Number = DEFAULT_AGILITY.max_accel_deg_s2
+    settle_s: Number = DEFAULT_AGILITY.settle_s
 
 
 class Payload(BaseModel):
@@ -54,9 +55,9 @@ class Payload(BaseModel):
     observes: list[Kind] = Field(
         default_factory=lambda: [Kind.EARTH, Kind.SKY], description="'earth', 'sky' or both"
     )
-    memory_mbit: float = Field(description="On-board memory, megabits")
-    imaging_rate_mbps: float = Field(description="Data written per second of observation")
-    downlink_rate_mbps: float = Field(description="Data sent per second of downlink contact")
+    memory_mbit: Number = Field(description="On-board memory, megabits")
+    imaging_rate_mbps: Number = Field(description="Data written per second of observation")
+    downlink_rate_mbps: Number = Field(description="Data sent per second of downlink contact")
     agility: AgilityFields = Field(default_factory=AgilityFields)
 
 
@@ -88,7 +89,7 @@ def _payload(satellite: Satellite) -> Payload | None:
 
 
 DailyDemand = Annotated[
-    float | None,
+    Number | None,
     Field(ge=0.0, le=DAY_S, description="Contact seconds per day useful to it (null: all)"),
 ]
 
@@ -98,9 +99,9 @@ class SatelliteCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    norad_id: int = Field(ge=1, le=MAX_CATALOG_NUMBER)
-    operators: dict[RowId, float] = Field(min_length=1)
+    name: Text = Field(min_length=1, max_length=200)
+    norad_id: Integer = Field(ge=1, le=MAX_CATALOG_NUMBER)
+    operators: dict[RowKey, Number] = Field(min_length=1)
     daily_demand_s: DailyDemand = None
     payload: Payload | None = Field(
         default=None, description="Its observing payload, for planning (null: it does not observe)"
@@ -290,6 +291,10 @@ async def _upload_text(request: Request) -> tuple[str, str]:
             raise ProblemError(422, "Invalid request", "send the element file as form field 'file'")
         data = await upload.read(MAX_UPLOAD_BYTES + 1)
         source = upload.filename or "upload"
+        if len(source) > MAX_SOURCE or "\x00" in source:
+            raise field_problem(
+                ["body", "file"], f"the file name must be text of at most {MAX_SOURCE} characters"
+            )
     else:
         data = await request.body()
         source = "upload"
