@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from jointsat.errors import ArchiveConflictError, ArchiveStorageError, InputError
 
@@ -43,6 +44,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("No such resource, or one the caller may not see"),
     409: _documented("The request clashes with what is stored"),
     413: _documented("The upload is too large"),
+    415: _documented("The body is not of a media type the operation takes"),
     422: _documented("The request or its content is invalid; the detail says where"),
 }
 """Error answers every operation may give, documented in the OpenAPI."""
@@ -120,8 +122,24 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "Invalid request", where, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # Starlette's own headers come along: a 405 names the methods allowed (Allow).
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
-            exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers
+            exc.status_code, str(exc.detail), str(exc.detail), headers=headers
         )
+
+
+def allowed_methods(request: Request) -> str:
+    """Return the methods that the routes of the request's path answer (a 405's ``Allow``).
+
+    Starlette names only those of the first route that matched the path; a path such as
+    /stations has one route per method.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match is not Match.NONE and isinstance(route, BaseRoute):
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))

@@ -179,7 +179,7 @@ def list_satellites(viewing: ViewingDep) -> Response:
     return viewing.cached("satellites", list[SatellitePublic], make)
 
 
-@router.get("/{satellite_id}", response_model=SatellitePublic)
+@router.get("/{satellite_id:int}", response_model=SatellitePublic)
 def read_satellite(satellite_id: PathId, session: SessionDep, user: UserDep) -> SatellitePublic:
     """Return one satellite the caller may see."""
     return _public(visible_satellite(session, user, satellite_id))
@@ -203,7 +203,7 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
     return _public(satellite)
 
 
-@router.patch("/{satellite_id}", response_model=SatellitePublic)
+@router.patch("/{satellite_id:int}", response_model=SatellitePublic)
 def update_satellite(
     satellite_id: PathId, body: SatelliteUpdate, session: SessionDep, user: UserDep
 ) -> SatellitePublic:
@@ -220,7 +220,7 @@ def update_satellite(
     return _public(satellite)
 
 
-@router.get("/{satellite_id}/elements", response_model=list[ElementSetPublic])
+@router.get("/{satellite_id:int}/elements", response_model=list[ElementSetPublic])
 def element_history(
     satellite_id: PathId, session: SessionDep, user: UserDep
 ) -> list[ElementSetPublic]:
@@ -230,7 +230,7 @@ def element_history(
 
 
 @router.post(
-    "/{satellite_id}/elements",
+    "/{satellite_id:int}/elements",
     response_model=UploadResult,
     status_code=201,
     openapi_extra={
