@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
 
 from jointsat.errors import ArchiveConflictError, ArchiveStorageError, InputError
 
@@ -78,6 +77,18 @@ def field_path(location: str) -> list[str]:
     return [part for part in re.split(r"[.\[\]]+", location) if part]
 
 
+def _printable(value: Any) -> Any:
+    """Return a JSON value whose text can be sent: a lone surrogate echoed from the input
+    is written as its escape (``\\ud800``)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
 def problem_response(
     status: int,
     title: str,
@@ -87,7 +98,9 @@ def problem_response(
     **extra: Any,
 ) -> JSONResponse:
     """Return a problem+json response (``headers``: more, such as a 405's ``Allow``)."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    body = _printable(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    )
     sent = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     sent.update(headers or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=sent or None)
@@ -126,20 +139,23 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request)
-        return problem_response(
-            exc.status_code, str(exc.detail), str(exc.detail), headers=headers
-        )
+        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
 
 
 def allowed_methods(request: Request) -> str:
-    """Return the methods that the routes of the request's path answer (a 405's ``Allow``).
+    """Return the methods the OpenAPI gives the request's path (a 405's ``Allow``).
 
-    Starlette names only those of the first route that matched the path; a path such as
-    /stations has one route per method.
+    Starlette names only those of the first route that matched the path, where a path
+    such as /stations has one route per method. Of the templates that match, the most
+    literal ones count (/satellites/positions is no /satellites/{satellite_id}).
     """
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match is not Match.NONE and isinstance(route, BaseRoute):
-            methods.update(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    matching: list[tuple[int, set[str]]] = []
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods = {m.upper() for m in operations if m.isalpha() and m != "parameters"}
+            matching.append((template.count("{"), methods))
+    if not matching:
+        return ""
+    fewest = min(count for count, _ in matching)
+    return ", ".join(sorted(set().union(*(m for c, m in matching if c == fewest))))
