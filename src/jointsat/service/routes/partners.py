@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from jointsat.service.cache import cached_json
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
@@ -21,7 +21,7 @@ class PartnerCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Text = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    code: StrictStr = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: Text = Field(min_length=1, max_length=200)
     contribution_share: Number = Field(gt=0.0, le=1.0)
 

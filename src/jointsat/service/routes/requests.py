@@ -23,7 +23,7 @@ from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import deleted, may_change, visible_request, visible_requests
 from jointsat.service.problems import field_path, field_problem
-from jointsat.service.schemas import Integer, Number, PathId, RowId, TimeWindow
+from jointsat.service.schemas import Integer, Number, PathId, RowId, RowKey, TimeWindow
 from jointsat.store.consortium import by_id, satellite_visibilities, satellites_by_number
 from jointsat.store.requests import check_request, fill_request
 from jointsat.store.tables import ObservationRequest, Partner, Role, User
@@ -165,7 +165,7 @@ def _changeable(session: SessionDep, user: User, request_id: int) -> Observation
 @router.get("", response_model=list[RequestPublic])
 def list_requests(
     viewing: ViewingDep,
-    partner_id: Annotated[RowId | None, Query(description="Only this partner's")] = None,
+    partner_id: Annotated[RowKey | None, Query(description="Only this partner's")] = None,
 ) -> Response:
     """List the requests the caller may see: its partner's (the admin: everyone's)."""
 
