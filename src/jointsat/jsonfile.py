@@ -14,6 +14,50 @@ from typing import Any, ClassVar, Self
 from jointsat.errors import InputError
 from jointsat.timelib import read_iso
 
+# --- what every store can hold ---------------------------------------------------------
+#
+# PostgreSQL refuses a NUL character in text; neither store can hold a lone surrogate
+# (it is not UTF-8), nor NaN or an infinity in a JSON column (nor can a reader parse
+# it back). The service and the archive's metadata reader refuse them at the boundary.
+
+MAX_ROW_ID = 2_147_483_647
+"""The largest row id: ids are 32-bit integers in every store."""
+
+
+def storable_text(value: str) -> str:
+    """Return ``value`` if every store can hold it: no NUL, no lone surrogate (ValueError)."""
+    if "\x00" in value:
+        raise ValueError("a NUL character cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"character {exc.start} is a lone surrogate, not text") from None
+    return value
+
+
+def storable_json(value: Any, where: str = "") -> Any:
+    """Return a JSON value if every store can hold it: finite numbers, storable text (keys too).
+
+    Raises ``ValueError`` naming the place (``a.b[2]``) of the first bad value.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where or 'value'}: {value} is not a finite number")
+    if isinstance(value, str):
+        try:
+            storable_text(value)
+        except ValueError as exc:
+            raise ValueError(f"{where or 'value'}: {exc}") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where or 'value'}: keys must be text")
+            storable_json(key, f"{where}.{key}" if where else key)
+            storable_json(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            storable_json(item, f"{where}[{index}]")
+    return value
+
 
 def load_json(text: str, error: type[InputError], source: str, invalid: str) -> Any:
     """Return the decoded JSON text, or raise ``error`` naming the line and column that is not.

@@ -21,11 +21,13 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from jointsat.errors import ArchiveInputError
-from jointsat.timelib import read_iso
+from jointsat.jsonfile import MAX_ROW_ID, storable_json, storable_text
+from jointsat.orbits.elements import MAX_CATALOG_NUMBER
+from jointsat.timelib import read_iso, to_utc
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 KNOWN_FIELDS = frozenset(
@@ -43,6 +45,11 @@ KNOWN_FIELDS = frozenset(
     }
 )
 DEFAULT_LEVEL = "L0"
+MAX_INSTRUMENT = 100  # the lengths of the store's columns
+MAX_LEVEL = 20
+MAX_OWNER = 32
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # room for a century of embargo after it
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,14 @@ def _text(
     value = document.get(name, default)
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > longest:
         raise _field(f"a text of 1 to {longest} characters is required", name)
-    return value.strip()
+    return _storable(value.strip(), name)
+
+
+def _storable(value: str, name: str) -> str:
+    try:
+        return storable_text(value)
+    except ValueError as exc:
+        raise _field(str(exc), name) from None
 
 
 def _time(document: Mapping[str, Any], name: str) -> datetime:
@@ -101,6 +115,12 @@ def _time(document: Mapping[str, Any], name: str) -> datetime:
             raise _field(f"{value!r} is not an ISO 8601 time", name) from None
     if moment.tzinfo is None:
         raise _field(f"{value!r} has no time zone; give UTC ('Z')", name)
+    try:
+        utc = to_utc(moment, name)
+    except ValueError as exc:
+        raise _field(str(exc).removeprefix(f"{name} "), name) from None
+    if not EARLIEST <= utc < LATEST:
+        raise _field(f"{value} is not between {EARLIEST.year} and {LATEST.year}", name)
     return moment
 
 
@@ -229,8 +249,15 @@ def product_metadata(
 def _checked(document: Mapping[str, Any]) -> ProductMetadata:
     """Return the metadata of known fields, JSON values or times as datetimes, checked."""
     satellite = document.get("satellite")
-    if isinstance(satellite, bool) or not isinstance(satellite, int) or satellite <= 0:
-        raise _field("the satellite's catalog number (a positive integer) is required", "satellite")
+    if (
+        isinstance(satellite, bool)
+        or not isinstance(satellite, int)
+        or not 0 < satellite <= MAX_CATALOG_NUMBER
+    ):
+        raise _field(
+            f"the satellite's catalog number (an integer, 1 to {MAX_CATALOG_NUMBER}) is required",
+            "satellite",
+        )
     start = _time(document, "acquired_start")
     end = _time(document, "acquired_end")
     if end < start:
@@ -247,21 +274,30 @@ def _checked(document: Mapping[str, Any]) -> ProductMetadata:
         position = SkyPosition(ra, _number(sky.get("dec_deg"), "sky.dec_deg", -90.0, 90.0))
     contact = document.get("contact_id")
     if contact is not None and (
-        isinstance(contact, bool) or not isinstance(contact, int) or contact <= 0
+        isinstance(contact, bool) or not isinstance(contact, int) or not 0 < contact <= MAX_ROW_ID
     ):
-        raise _field("a contact's id (a positive integer) is required", "contact_id")
+        raise _field(f"a contact's id (an integer, 1 to {MAX_ROW_ID}) is required", "contact_id")
     owners = document.get("owners", [])
-    if not isinstance(owners, list) or not all(isinstance(o, str) and o for o in owners):
+    if not isinstance(owners, list) or not all(
+        isinstance(o, str) and 0 < len(o) <= MAX_OWNER for o in owners
+    ):
         raise _field("a list of partner codes is required", "owners")
+    for owner in owners:
+        _storable(owner, "owners")
     properties = document.get("properties", {})
     if not isinstance(properties, dict):
         raise _field("a JSON object is required", "properties")
+    for name, value in (("properties", properties), ("footprint", footprint)):
+        try:
+            storable_json(value, name)
+        except ValueError as exc:
+            raise ArchiveInputError(str(exc)) from None
     return ProductMetadata(
         satellite=satellite,
-        instrument=_text(document, "instrument"),
+        instrument=_text(document, "instrument", longest=MAX_INSTRUMENT),
         acquired_start=start,
         acquired_end=end,
-        processing_level=_text(document, "processing_level", DEFAULT_LEVEL, longest=20),
+        processing_level=_text(document, "processing_level", DEFAULT_LEVEL, longest=MAX_LEVEL),
         footprint=None if footprint is None else check_geometry(footprint),
         sky=position,
         contact_id=contact,

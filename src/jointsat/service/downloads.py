@@ -34,6 +34,12 @@ def quoted(name: str) -> str:
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_FAR = 10**18  # past any file: a position of more digits means "beyond the end"
+
+
+def _position(digits: str) -> int:
+    """Return a byte position, bounded (int() refuses thousands of digits)."""
+    return _FAR if len(digits) > len(str(_FAR)) else min(int(digits), _FAR)
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -48,12 +54,12 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if match is None or not (match[1] or match[2]):
         return None
     if not match[1]:  # the last N bytes
-        length = int(match[2])
+        length = _position(match[2])
         if length == 0 or size == 0:
             raise UnsatisfiableRangeError(size)
         return max(size - length, 0), size - 1
-    first = int(match[1])
-    last = int(match[2]) if match[2] else size - 1
+    first = _position(match[1])
+    last = _position(match[2]) if match[2] else size - 1
     if match[2] and last < first:
         return None
     if first >= size:

@@ -28,7 +28,8 @@ from jointsat.service.problems import ProblemError
 from jointsat.store.products import DEFAULT_MEDIA_TYPE, StoredFile
 
 MAX_METADATA_BYTES = 1 << 20
-MAX_FILE_NAME = 255
+MAX_FILE_NAME = 255  # the store's columns: ProductFile.name, .media_type
+MAX_MEDIA_TYPE = 100
 
 # Checks the metadata and the caller's right in the store (run off the event loop).
 Check = Callable[[ProductMetadata], Ingest]
@@ -94,8 +95,11 @@ def _media_type(raw: bytes) -> str:
     text = raw.decode("latin-1").split(";")[0].strip().lower()
     if not text:
         return DEFAULT_MEDIA_TYPE
-    if not _MEDIA_TYPE.fullmatch(text):
-        raise ArchiveInputError(f"file: {text[:80]!r} is not a media type (type/subtype)")
+    if len(text) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.fullmatch(text):
+        raise ArchiveInputError(
+            f"file: {text[:80]!r} is not a media type (type/subtype, "
+            f"at most {MAX_MEDIA_TYPE} characters)"
+        )
     return text
 
 

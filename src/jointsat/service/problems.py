@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -44,11 +44,13 @@ def _documented(description: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The request is malformed (a query, a header or a body part)"),
     401: _documented("No live API token came with the request"),
     403: _documented("The caller's role or partner may not do this"),
     404: _documented("No such resource, or one the caller may not see"),
     409: _documented("The request clashes with what is stored"),
     413: _documented("The upload is too large"),
+    415: _documented("The body is not of a media type the operation takes"),
     422: _documented("The request or its content is invalid; the detail says where"),
     500: _documented("The service failed; the error is in its log"),
     503: _documented("The store is busy or unreachable; retry after Retry-After seconds"),
@@ -85,11 +87,33 @@ def field_path(location: str) -> list[str]:
     return [part for part in re.split(r"[.\[\]]+", location) if part]
 
 
-def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """Return a problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+def _printable(value: Any) -> Any:
+    """Return a JSON value whose text can be sent: a lone surrogate echoed from the input
+    is written as its escape (``\\ud800``)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Return a problem+json response (``headers``: more, such as a 405's ``Allow``)."""
+    body = _printable(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    )
+    sent = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    sent.update(headers or {})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=sent or None)
 
 
 def _failed(scope: Scope, exc: BaseException) -> JSONResponse:
@@ -205,8 +229,30 @@ def install(app: FastAPI) -> None:
         return answer
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Return the methods the OpenAPI gives the request's path (a 405's ``Allow``).
+
+    Starlette names only those of the first route that matched the path, where a path
+    such as /stations has one route per method. Of the templates that match, the most
+    literal ones count (/satellites/positions is no /satellites/{satellite_id}).
+    """
+    matching: list[tuple[int, set[str]]] = []
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods = {m.upper() for m in operations if m.isalpha() and m != "parameters"}
+            matching.append((template.count("{"), methods))
+    if not matching:
+        return ""
+    fewest = min(count for count, _ in matching)
+    return ", ".join(sorted(set().union(*(m for c, m in matching if c == fewest))))
 
 
 def guard(app: FastAPI) -> None:

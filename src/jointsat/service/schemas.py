@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
+from jointsat.jsonfile import MAX_ROW_ID, storable_json, storable_text
 from jointsat.timelib import to_utc
+
+# --- what every store can hold ----------------------------------------------------------
+#
+# Both stores must refuse the same inputs, before anything is written: PostgreSQL
+# refuses a NUL character in text, neither can hold a lone surrogate (it is not
+# UTF-8), nor NaN or an infinity in JSON, and a text longer than its column fails on
+# PostgreSQL only. The types below refuse them at the boundary with a 422 naming the
+# field; the schema states what it can (``pattern``, lengths, ``type``).
+
+NO_NUL = r"^[^\x00]*$"
+"""The pattern stated for text: any character but NUL."""
+
+
+Text = Annotated[str, Strict(), Field(pattern=NO_NUL), AfterValidator(storable_text)]
+"""Text every store holds (no NUL, no lone surrogate); give its column's ``max_length``."""
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("a finite number is required")
+    return value
+
+
+Number = Annotated[float, Strict(), AfterValidator(_finite)]
+"""A finite number (an integer is one too; true, false and text are not)."""
+
+Integer = Annotated[int, Strict()]
+"""A whole number (true, false, 1.0 and text are not)."""
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
+"""A JSON object with finite numbers and storable text at any depth."""
 
 
 def _utc(value: datetime) -> datetime:
@@ -20,20 +62,36 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range once turned to UTC") from None
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_utc)]
+_RFC3339 = re.compile(r"\s*\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
+
+
+def _written_time(value: Any) -> Any:
+    """Refuse what pydantic would read as a time but is no RFC 3339 one (0.5: a Unix time)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("an RFC 3339 date-time is required, e.g. 2024-05-10T12:00:00Z")
+    return value
+
+
+AwareDatetime = Annotated[datetime, BeforeValidator(_written_time), AfterValidator(_utc)]
 """A datetime that must carry a zone; it is turned to UTC."""
 
-MAX_ID = 2_147_483_647  # ids are 32-bit integers in every store
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+MAX_ID = MAX_ROW_ID  # ids are 32-bit integers in every store
+RowId = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 """A row id in a request body."""
+RowKey = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""A row id as a JSON object's key (text holding the number)."""
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 """A row id in a path."""
+PathName = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
+"""A name or text id in a path (a product's, a file's, a STAC collection's or item's)."""
 
 
 class TimeWindow(BaseModel):
     """A request body holding a window: ``start`` and ``end``, with zones, end after start."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     start: AwareDatetime
     end: AwareDatetime

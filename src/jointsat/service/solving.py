@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from jointsat.errors import JointsatError
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import TimeWindow
+from jointsat.service.schemas import Number, TimeWindow
 
 MAX_TIME_LIMIT_S = 300.0
-TimeLimit = Annotated[float, Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)]
+TimeLimit = Annotated[Number, Field(default=30.0, gt=0.0, le=MAX_TIME_LIMIT_S)]
 """How long the solver may search, seconds."""
 
 

@@ -17,12 +17,14 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from jointsat.jsonfile import storable_text
 from jointsat.service.problems import ProblemError
 from jointsat.store.catalog import DEFAULT_LIMIT, ItemQuery
-from jointsat.timelib import read_iso
+from jointsat.timelib import read_iso, to_utc
 
 MAX_LIMIT = 1000  # a larger limit is served as this one (OGC API Features allows it)
 MAX_LISTED = 1000  # at most this many ids or collections in one search
+MAX_NAME = 255  # the longest id or collection
 ITEMS_PARAMETERS = frozenset({"bbox", "datetime", "limit", "token"})
 SEARCH_PARAMETERS = ITEMS_PARAMETERS | {"collections", "ids"}
 
@@ -77,7 +79,10 @@ def _instant(text: str) -> datetime:
         raise _bad(f"datetime: {text!r} is not an RFC 3339 time") from None
     if moment.tzinfo is None:
         raise _bad(f"datetime: {text!r} has no time zone; add 'Z' for UTC")
-    return moment
+    try:
+        return to_utc(moment)
+    except ValueError:
+        raise _bad(f"datetime: {text!r} is out of range once turned to UTC") from None
 
 
 def parse_datetime(text: str) -> tuple[datetime | None, datetime | None]:
@@ -129,10 +134,10 @@ def decode_token(token: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         text, _, product_id = raw.partition("|")
-        start = read_iso(text, verbatim=True)
+        start = to_utc(read_iso(text, verbatim=True))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise _bad(BAD_TOKEN) from None
-    if start.tzinfo is None or not product_id:
+    if not product_id:
         raise _bad(BAD_TOKEN)
     return start, product_id
 
@@ -142,8 +147,12 @@ def _names(values: Sequence[Any], field: str) -> tuple[str, ...]:
         raise _bad(f"{field}: at most {MAX_LISTED} are allowed, got {len(values)}")
     names = []
     for value in values:
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
             raise _bad(f"{field}: {value!r} is not an id")
+        try:
+            storable_text(value)
+        except ValueError as exc:
+            raise _bad(f"{field}: {exc}") from None
         names.append(value.strip())
     return tuple(names)
 

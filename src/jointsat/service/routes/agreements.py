@@ -10,7 +10,7 @@ from jointsat.service.concurrency import READ, WRITE, IfMatch, conditional, tagg
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import shown
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import PathId
+from jointsat.service.schemas import Integer, Number, PathId
 from jointsat.store.consortium import agreement, agreements
 from jointsat.store.products import refresh_release_times
 from jointsat.store.tables import Agreement, Visibility
@@ -24,10 +24,10 @@ class AgreementUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    share: float | None = Field(default=None, gt=0.0, le=1.0)
-    priority_class: int | None = Field(default=None, ge=0, le=1000)
-    embargo_days: int | None = Field(default=None, ge=0, le=36_500)
-    public_release_days: int | None = Field(
+    share: Number | None = Field(default=None, gt=0.0, le=1.0)
+    priority_class: Integer | None = Field(default=None, ge=0, le=1000)
+    embargo_days: Integer | None = Field(default=None, ge=0, le=36_500)
+    public_release_days: Integer | None = Field(
         default=None,
         ge=0,
         le=36_500,

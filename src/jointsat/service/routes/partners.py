@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from jointsat.service.cache import cached_json
 from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, conditional, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import PathId
+from jointsat.service.schemas import Number, PathId, Text
 from jointsat.store.consortium import add_partner, by_id, partners, touch
 from jointsat.store.tables import Partner
 
@@ -22,9 +22,9 @@ class PartnerCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    name: str = Field(min_length=1, max_length=200)
-    contribution_share: float = Field(gt=0.0, le=1.0)
+    code: StrictStr = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: Text = Field(min_length=1, max_length=200)
+    contribution_share: Number = Field(gt=0.0, le=1.0)
 
 
 class PartnerUpdate(BaseModel):
@@ -32,8 +32,8 @@ class PartnerUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    contribution_share: float | None = Field(default=None, gt=0.0, le=1.0)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    contribution_share: Number | None = Field(default=None, gt=0.0, le=1.0)
 
 
 class PartnerPublic(BaseModel):

@@ -33,7 +33,7 @@ from jointsat.service.deps import AdminDep, CallerDep, NowDep, SessionDep, UserD
 from jointsat.service.downloads import download_response, quoted
 from jointsat.service.multipart import receive_upload
 from jointsat.service.problems import ProblemError, field_problem
-from jointsat.service.schemas import MAX_ID, AwareDatetime
+from jointsat.service.schemas import MAX_ID, NO_NUL, AwareDatetime, PathName
 from jointsat.service.stac_search import parse_bbox
 from jointsat.store.products import (
     METADATA_COLUMNS,
@@ -291,7 +291,7 @@ def _visible_or_404(
 
 @router.get("/products/{product_id}", response_model=ProductOut)
 def read_product(
-    product_id: str, request: Request, session: SessionDep, user: CallerDep, now: NowDep
+    product_id: PathName, request: Request, session: SessionDep, user: CallerDep, now: NowDep
 ) -> ProductOut:
     """Return a product the caller may see (404 otherwise, as for one that does not exist)."""
     product = _visible_or_404(request, session, user, now, product_id, action="read")
@@ -316,8 +316,8 @@ def read_product(
     },
 )
 def download_product_file(
-    product_id: str,
-    name: str,
+    product_id: PathName,
+    name: PathName,
     request: Request,
     session: SessionDep,
     user: CallerDep,
@@ -366,9 +366,11 @@ def read_audit_log(
     request: Request,
     session: SessionDep,
     _: AdminDep,
-    product_id: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Annotated[str | None, Query(max_length=20)] = None,
-    since: Annotated[datetime | None, Query(description="Entries at or after (with zone)")] = None,
+    product_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    outcome: Annotated[str | None, Query(max_length=20, pattern=NO_NUL)] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Entries at or after (with zone)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[AuditEntryOut]:

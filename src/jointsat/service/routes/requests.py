@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from jointsat.errors import PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
@@ -24,14 +24,14 @@ from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, cond
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import deleted, may_change, visible_request, visible_requests
 from jointsat.service.problems import field_path, field_problem
-from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.service.schemas import Integer, Number, PathId, RowId, RowKey, TimeWindow
 from jointsat.store.consortium import by_id, satellite_visibilities, satellites_by_number
 from jointsat.store.requests import check_request, fill_request
 from jointsat.store.tables import ObservationRequest, Partner, Role, User
 
 router = APIRouter(prefix="/requests", tags=["requests"])
 
-CatalogNumber = Annotated[int, Field(ge=1, le=MAX_CATALOG_NUMBER)]
+CatalogNumber = Annotated[Integer, Field(ge=1, le=MAX_CATALOG_NUMBER)]
 
 
 def _default(kind: type[Any], name: str) -> Any:
@@ -42,7 +42,7 @@ def _default(kind: type[Any], name: str) -> Any:
 class _Fields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    gain: int = Field(description="What serving it once is worth, 1 to 1,000,000")
+    gain: Integer = Field(description="What serving it once is worth, 1 to 1,000,000")
     window: TimeWindow | None = Field(
         default=None, description="When it may be observed (null: whenever a plan covers)"
     )
@@ -56,29 +56,29 @@ class EarthFields(_Fields):
     """A point on the Earth to image (docs/planning.md)."""
 
     kind: Literal["earth"]
-    lat_deg: float
-    lon_deg: float
-    alt_m: float = _default(EarthTarget, "alt_m")
-    max_off_nadir_deg: float = _default(EarthTarget, "max_off_nadir_deg")
-    min_sun_elevation_deg: float | None = Field(
+    lat_deg: Number
+    lon_deg: Number
+    alt_m: Number = _default(EarthTarget, "alt_m")
+    max_off_nadir_deg: Number = _default(EarthTarget, "max_off_nadir_deg")
+    min_sun_elevation_deg: Number | None = Field(
         default=_default(EarthTarget, "min_sun_elevation_deg"),
         description="Least elevation of the Sun at the target (null: no light needed)",
     )
     mode: Mode = _default(EarthTarget, "mode")
-    min_duration_s: float = _default(EarthTarget, "min_duration_s")
-    stereo_angle_deg: float = _default(EarthTarget, "stereo_angle_deg")
+    min_duration_s: Number = _default(EarthTarget, "min_duration_s")
+    stereo_angle_deg: Number = _default(EarthTarget, "stereo_angle_deg")
 
 
 class SkyFields(_Fields):
     """A direction on the sky to observe without a break (docs/planning.md)."""
 
     kind: Literal["sky"]
-    ra_deg: float
-    dec_deg: float
-    duration_s: float
-    min_sun_angle_deg: float = _default(SkyTarget, "min_sun_angle_deg")
-    min_earth_limb_angle_deg: float = _default(SkyTarget, "min_earth_limb_angle_deg")
-    eclipse_only: bool = _default(SkyTarget, "eclipse_only")
+    ra_deg: Number
+    dec_deg: Number
+    duration_s: Number
+    min_sun_angle_deg: Number = _default(SkyTarget, "min_sun_angle_deg")
+    min_earth_limb_angle_deg: Number = _default(SkyTarget, "min_earth_limb_angle_deg")
+    eclipse_only: StrictBool = _default(SkyTarget, "eclipse_only")
 
 
 class _Owner(BaseModel):
@@ -166,7 +166,7 @@ def _changeable(session: SessionDep, user: User, request_id: int) -> Observation
 @router.get("", response_model=list[RequestPublic])
 def list_requests(
     viewing: ViewingDep,
-    partner_id: Annotated[RowId | None, Query(description="Only this partner's")] = None,
+    partner_id: Annotated[RowKey | None, Query(description="Only this partner's")] = None,
 ) -> Response:
     """List the requests the caller may see: its partner's (the admin: everyone's)."""
 

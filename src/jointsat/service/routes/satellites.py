@@ -24,7 +24,7 @@ from jointsat.service.lookup import (
     visible_satellites,
 )
 from jointsat.service.problems import ProblemError, field_problem
-from jointsat.service.schemas import PathId, RowId
+from jointsat.service.schemas import Integer, Number, PathId, RowKey, Text
 from jointsat.store.consortium import add_satellite, by_id, store_element_sets
 from jointsat.store.requests import imager_of, set_payload
 from jointsat.store.tables import Partner, Satellite
@@ -32,6 +32,7 @@ from jointsat.store.tables import Partner, Satellite
 router = APIRouter(prefix="/satellites", tags=["satellites"])
 FRACTION_TOLERANCE = 1e-9
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_SOURCE = 500  # ElementSetRecord.source
 
 
 DEFAULT_AGILITY = Agility()
@@ -42,9 +43,9 @@ class AgilityFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_rate_deg_s: float = DEFAULT_AGILITY.max_rate_deg_s
-    max_accel_deg_s2: float = DEFAULT_AGILITY.max_accel_deg_s2
-    settle_s: float = DEFAULT_AGILITY.settle_s
+    max_rate_deg_s: Number = DEFAULT_AGILITY.max_rate_deg_s
+    max_accel_deg_s2: Number = DEFAULT_AGILITY.max_accel_deg_s2
+    settle_s: Number = DEFAULT_AGILITY.settle_s
 
 
 class Payload(BaseModel):
@@ -55,9 +56,9 @@ class Payload(BaseModel):
     observes: list[Kind] = Field(
         default_factory=lambda: [Kind.EARTH, Kind.SKY], description="'earth', 'sky' or both"
     )
-    memory_mbit: float = Field(description="On-board memory, megabits")
-    imaging_rate_mbps: float = Field(description="Data written per second of observation")
-    downlink_rate_mbps: float = Field(description="Data sent per second of downlink contact")
+    memory_mbit: Number = Field(description="On-board memory, megabits")
+    imaging_rate_mbps: Number = Field(description="Data written per second of observation")
+    downlink_rate_mbps: Number = Field(description="Data sent per second of downlink contact")
     agility: AgilityFields = Field(default_factory=AgilityFields)
 
 
@@ -89,7 +90,7 @@ def _payload(satellite: Satellite) -> Payload | None:
 
 
 DailyDemand = Annotated[
-    float | None,
+    Number | None,
     Field(ge=0.0, le=DAY_S, description="Contact seconds per day useful to it (null: all)"),
 ]
 
@@ -99,9 +100,9 @@ class SatelliteCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    norad_id: int = Field(ge=1, le=MAX_CATALOG_NUMBER)
-    operators: dict[RowId, float] = Field(min_length=1)
+    name: Text = Field(min_length=1, max_length=200)
+    norad_id: Integer = Field(ge=1, le=MAX_CATALOG_NUMBER)
+    operators: dict[RowKey, Number] = Field(min_length=1)
     daily_demand_s: DailyDemand = None
     payload: Payload | None = Field(
         default=None, description="Its observing payload, for planning (null: it does not observe)"
@@ -179,7 +180,7 @@ def list_satellites(viewing: ViewingDep) -> Response:
     return viewing.cached("satellites", list[SatellitePublic], make)
 
 
-@router.get("/{satellite_id}", response_model=SatellitePublic, responses=READ)
+@router.get("/{satellite_id:int}", response_model=SatellitePublic, responses=READ)
 def read_satellite(
     satellite_id: PathId, session: SessionDep, user: UserDep, response: Response
 ) -> SatellitePublic:
@@ -207,7 +208,7 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
     return _public(satellite)
 
 
-@router.patch("/{satellite_id}", response_model=SatellitePublic, responses=WRITE)
+@router.patch("/{satellite_id:int}", response_model=SatellitePublic, responses=WRITE)
 def update_satellite(
     satellite_id: PathId,
     body: SatelliteUpdate,
@@ -235,7 +236,7 @@ def update_satellite(
     return _public(satellite)
 
 
-@router.get("/{satellite_id}/elements", response_model=list[ElementSetPublic])
+@router.get("/{satellite_id:int}/elements", response_model=list[ElementSetPublic])
 def element_history(
     satellite_id: PathId, session: SessionDep, user: UserDep
 ) -> list[ElementSetPublic]:
@@ -245,7 +246,7 @@ def element_history(
 
 
 @router.post(
-    "/{satellite_id}/elements",
+    "/{satellite_id:int}/elements",
     response_model=UploadResult,
     status_code=201,
     responses={200: {"model": UploadResult, "description": "Every set was already known"}},
@@ -316,6 +317,10 @@ async def _upload_text(request: Request) -> tuple[str, str]:
             raise ProblemError(422, "Invalid request", "send the element file as form field 'file'")
         data = await upload.read(MAX_UPLOAD_BYTES + 1)
         source = upload.filename or "upload"
+        if len(source) > MAX_SOURCE or "\x00" in source:
+            raise field_problem(
+                ["body", "file"], f"the file name must be text of at most {MAX_SOURCE} characters"
+            )
     else:
         data = await request.body()
         source = "upload"

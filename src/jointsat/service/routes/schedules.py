@@ -14,7 +14,7 @@ from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.lookup import found, may_change, shown, visible_station
-from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.service.schemas import PathId, RowId, Text, TimeWindow
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, station_visibilities
 from jointsat.store.schedules import (
@@ -49,7 +49,7 @@ class OutageReport(TimeWindow):
     """A station outage to record, after which the schedule is re-planned."""
 
     station_id: RowId
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
     time_limit_s: TimeLimit
 
 

@@ -25,6 +25,7 @@ from jointsat.archive import catalog
 from jointsat.archive.rights import Caller
 from jointsat.service.deps import CallerDep, NowDep, SessionDep
 from jointsat.service.problems import PROBLEM_JSON, ProblemDocument, ProblemError
+from jointsat.service.schemas import PathName
 from jointsat.service.stac_search import (
     ITEMS_PARAMETERS,
     SEARCH_PARAMETERS,
@@ -208,7 +209,7 @@ def list_collections(reading: ReadingDep) -> dict[str, Any]:
 
 
 @router.get("/collections/{cid}", summary="One collection")
-def read_collection(cid: str, reading: ReadingDep) -> dict[str, Any]:
+def read_collection(cid: PathName, reading: ReadingDep) -> dict[str, Any]:
     """Return a collection (404 when the caller may see none of its products)."""
     return reading.collection_or_404(cid)
 
@@ -220,7 +221,7 @@ def read_collection(cid: str, reading: ReadingDep) -> dict[str, Any]:
     summary="The items of one collection",
 )
 def collection_items(
-    cid: str,
+    cid: PathName,
     reading: ReadingDep,
     bbox: BboxParameter = None,
     datetime_: DatetimeParameter = None,
@@ -252,7 +253,7 @@ def collection_items(
     response_class=GeoJSONResponse,
     summary="One item",
 )
-def read_item(cid: str, iid: str, reading: ReadingDep) -> GeoJSONResponse:
+def read_item(cid: PathName, iid: PathName, reading: ReadingDep) -> GeoJSONResponse:
     """Return an item the caller may see; 404 otherwise, the refusal written to the audit log."""
     session = reading.session
     product = visible(session, reading.caller, reading.now, iid)

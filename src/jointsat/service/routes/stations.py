@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,7 +22,7 @@ from jointsat.service.lookup import (
     visible_stations,
 )
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import PathId, RowId, TimeWindow
+from jointsat.service.schemas import Number, PathId, RowId, Text, TimeWindow
 from jointsat.store.consortium import by_id, touch
 from jointsat.store.schedules import schedules_using_station
 from jointsat.store.tables import (
@@ -34,14 +35,18 @@ from jointsat.store.tables import (
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 
+MAX_BANDS = 100
+Band = Annotated[Text, Field(min_length=1, max_length=100)]
+"""A frequency band a station works in ('S', 'X', 'Ka'...)."""
+
 
 class Mask(BaseModel):
     """A horizon mask: the lowest usable elevation at each azimuth, piecewise linear."""
 
     model_config = ConfigDict(extra="forbid")
 
-    azimuth_deg: list[float]
-    elevation_deg: list[float]
+    azimuth_deg: list[Number]
+    elevation_deg: list[Number]
 
     @model_validator(mode="after")
     def _valid(self) -> Mask:
@@ -57,19 +62,19 @@ class StationFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lat_deg: float = Field(ge=-90.0, le=90.0)
-    lon_deg: float = Field(ge=-180.0, le=360.0)
-    alt_m: float = Field(default=0.0, ge=-12_000.0, le=100_000.0)
-    min_elevation_deg: float = Field(default=0.0, ge=-90.0, lt=90.0)
+    lat_deg: Number = Field(ge=-90.0, le=90.0)
+    lon_deg: Number = Field(ge=-180.0, le=360.0)
+    alt_m: Number = Field(default=0.0, ge=-12_000.0, le=100_000.0)
+    min_elevation_deg: Number = Field(default=0.0, ge=-90.0, lt=90.0)
     horizon_mask: Mask | None = None
-    turnaround_s: float = Field(default=0.0, ge=0.0)
-    bands: list[str] = Field(default_factory=list)
+    turnaround_s: Number = Field(default=0.0, ge=0.0)
+    bands: list[Band] = Field(default_factory=list, max_length=MAX_BANDS)
 
 
 class StationCreate(StationFields):
     """A new station of a partner."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     partner_id: RowId
 
 
@@ -78,21 +83,21 @@ class StationUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    lat_deg: float | None = Field(default=None, ge=-90.0, le=90.0)
-    lon_deg: float | None = Field(default=None, ge=-180.0, le=360.0)
-    alt_m: float | None = Field(default=None, ge=-12_000.0, le=100_000.0)
-    min_elevation_deg: float | None = Field(default=None, ge=-90.0, lt=90.0)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    lat_deg: Number | None = Field(default=None, ge=-90.0, le=90.0)
+    lon_deg: Number | None = Field(default=None, ge=-180.0, le=360.0)
+    alt_m: Number | None = Field(default=None, ge=-12_000.0, le=100_000.0)
+    min_elevation_deg: Number | None = Field(default=None, ge=-90.0, lt=90.0)
     horizon_mask: Mask | None = None
-    turnaround_s: float | None = Field(default=None, ge=0.0)
-    bands: list[str] | None = None
+    turnaround_s: Number | None = Field(default=None, ge=0.0)
+    bands: list[Band] | None = Field(default=None, max_length=MAX_BANDS)
 
 
 class UnavailabilityCreate(TimeWindow):
     """A window in which the station cannot be used."""
 
     kind: UnavailabilityKind
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
 
 class UnavailabilityPublic(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, found, shown
 from jointsat.service.problems import ProblemError
-from jointsat.service.schemas import PathId, RowId
+from jointsat.service.schemas import PathId, RowId, Text
 from jointsat.service.tokens import issue_token
 from jointsat.store.consortium import by_id, tokens, users
 from jointsat.store.tables import ApiToken, Partner, Role, User
@@ -23,7 +23,7 @@ class UserCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     role: Role
     partner_id: RowId | None = None
 
@@ -49,7 +49,7 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(default="", max_length=200)
+    label: Text = Field(default="", max_length=200)
 
 
 class TokenIssued(BaseModel):
