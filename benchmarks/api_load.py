@@ -94,8 +94,7 @@ def fill(url: str, archive: Path) -> Store:
         with session_factory(engine).begin() as session:
             initialise(session, name="admin", now=NOW)
             partners = [
-                Partner(code=f"p{i}", name=f"Partner {i}", contribution_share=0.2)
-                for i in range(5)
+                Partner(code=f"p{i}", name=f"Partner {i}", contribution_share=0.2) for i in range(5)
             ]
             session.add_all([Agreement(partner=p, public_release_days=365) for p in partners])
             for i, s in enumerate(satnogs_stations(STATIONS)):
@@ -151,7 +150,10 @@ DAY = "start=2024-05-10T00:00:00Z&end=2024-05-11T00:00:00Z"
 ENDPOINTS: dict[str, list[str]] = {
     "passes": [f"/api/v1/passes?{DAY}&satellite_id={i}" for i in (1, 2, 3, 4, 5)],
     "positions": ["/api/v1/satellites/positions"],
-    "stac search": ["/stac/search?limit=10", "/stac/search?limit=10&datetime=2024-05-01T00:00:00Z/.."],
+    "stac search": [
+        "/stac/search?limit=10",
+        "/stac/search?limit=10&datetime=2024-05-01T00:00:00Z/..",
+    ],
     "products list": ["/api/v1/products?limit=50", "/api/v1/products?limit=1"],
     "downloads": [],  # filled with the store's files
 }
@@ -185,9 +187,7 @@ async def client(
     offset: int,
 ) -> None:
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, timeout=REQUEST_TIMEOUT_S
-    ) as http:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=REQUEST_TIMEOUT_S) as http:
         k = offset
         while time.perf_counter() < stop:
             kind, path = plan[k % len(plan)]
@@ -375,8 +375,10 @@ def postgres_database(server_url: str) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(normalise_url(server_url)).set(database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(normalise_url(server_url))
+            .set(database=name)
+            .render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as connection:
@@ -401,7 +403,14 @@ def run_backend(
             for clients in args.clients:
                 tallies = asyncio.run(burst(base, store, clients, args.seconds))
                 rows.append(
-                    Row(backend, workers, clients, args.seconds, tallies, me_after(base, store.viewers[0]))
+                    Row(
+                        backend,
+                        workers,
+                        clients,
+                        args.seconds,
+                        tallies,
+                        me_after(base, store.viewers[0]),
+                    )
                 )
                 print(f"  {clients} clients done", flush=True)
         stops[(backend, workers)] = stopped[0]
@@ -414,9 +423,7 @@ def main() -> None:
     parser.add_argument(
         "--clients", type=lambda s: [int(n) for n in s.split(",")], default=[10, 50, 100, 200]
     )
-    parser.add_argument(
-        "--workers", type=lambda s: [int(n) for n in s.split(",")], default=[1, 2]
-    )
+    parser.add_argument("--workers", type=lambda s: [int(n) for n in s.split(",")], default=[1, 2])
     parser.add_argument("--postgres", help="a PostgreSQL server URL: also load a store there")
     parser.add_argument("--no-sqlite", action="store_true", help="only PostgreSQL")
     args = parser.parse_args()

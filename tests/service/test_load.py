@@ -85,7 +85,9 @@ def server(consortium: Consortium, tmp_path: Path) -> Iterator[tuple[str, str, s
 async def _burst(base: str, path: str, headers: dict[str, str]) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=ANSWER_BOUND_S) as http:
-        return list(await asyncio.gather(*(http.get(path, headers=headers) for _ in range(CLIENTS))))
+        return list(
+            await asyncio.gather(*(http.get(path, headers=headers) for _ in range(CLIENTS)))
+        )
 
 
 def _check_answered(responses: list[httpx.Response]) -> None:
@@ -108,7 +110,8 @@ def test_a_burst_is_answered_then_me_then_sigterm_stops_it(
     _check_answered(asyncio.run(_burst(base, "/api/v1/stations", viewer)))
     start = time.monotonic()
     me = httpx.get(f"{base}/api/v1/me", headers=viewer, timeout=ANSWER_BOUND_S)
-    assert me.status_code == 200 and me.json()["name"] == "viewer"
+    assert me.status_code == 200
+    assert me.json()["name"] == "viewer"
     assert time.monotonic() - start < 5.0
     start = time.monotonic()
     process.send_signal(signal.SIGTERM)

@@ -129,13 +129,12 @@ def serve(
     from jointsat.service.app import create_app
     from jointsat.service.shedding import exit_when_stuck
 
-    # SIGTERM: stop accepting, give open requests a few seconds, then close them
-    # (uvicorn would otherwise wait for every connection, however long).
-    stopping = {"timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S}
     with common.store_command(database_url) as settings:
         if workers == 1:
             app = exit_when_stuck(create_app(settings))
-            uvicorn.run(app, host=host, port=port, **stopping)
+            # SIGTERM: stop accepting, give open requests a few seconds, then close
+            # them (uvicorn would otherwise wait for every connection, however long).
+            uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
             return
         # Several processes need the app as an import string; they read the store's
         # URL from the environment.
@@ -146,5 +145,5 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            **stopping,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
