@@ -111,6 +111,10 @@ def token_revoke(
         typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")
 
 
+GRACEFUL_SHUTDOWN_S = 3
+"""Seconds ``jointsat serve`` lets open requests finish after SIGTERM or Ctrl-C."""
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
@@ -123,10 +127,14 @@ def serve(
     import uvicorn
 
     from jointsat.service.app import create_app
+    from jointsat.service.shedding import exit_when_stuck
 
     with common.store_command(database_url) as settings:
         if workers == 1:
-            uvicorn.run(create_app(settings), host=host, port=port)
+            app = exit_when_stuck(create_app(settings))
+            # SIGTERM: stop accepting, give open requests a few seconds, then close
+            # them (uvicorn would otherwise wait for every connection, however long).
+            uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
             return
         # Several processes need the app as an import string; they read the store's
         # URL from the environment.
@@ -137,4 +145,5 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )

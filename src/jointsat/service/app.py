@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from jointsat import __version__
 from jointsat.archive.blobs import BlobStore
-from jointsat.service import limits, problems, security
+from jointsat.service import limits, problems, security, shedding
 from jointsat.service.cache import ResponseCache
 from jointsat.service.routes import (
     agreements,
@@ -107,7 +107,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         redoc_url=None,
         responses=problems.ERROR_RESPONSES,
     )
-    engine = open_engine(settings.database_url)
+    engine = open_engine(settings.database_url, **shedding.pool_options(settings.database_url))
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.response_cache = ResponseCache()
     problems.install(app)
     limits.install(app, settings)  # body limits, a token before a body, prediction budget
+    shedding.install(app)  # outside the limits: at most so many requests at once, then 503
     _serve_docs(app)
     _serve_dashboard(app)
     for router in (
@@ -140,4 +141,4 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
 
 def app_from_environment() -> FastAPI:
     """Build the app from JOINTSAT_* variables (for uvicorn's worker processes)."""
-    return create_app(Settings.from_environment())
+    return shedding.exit_when_stuck(create_app(Settings.from_environment()))

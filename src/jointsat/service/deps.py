@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,11 +17,20 @@ from jointsat.service.tokens import user_for_token
 from jointsat.store.tables import Role, User
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Yield a session of the app's store, closed after the request."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Yield a session of the app's store, closed once the answer is sent.
+
+    The session is made on the event loop (it opens no connection until first used)
+    and closed on a thread of its own, outside the worker threads endpoints wait for:
+    returning a connection to the pool never queues behind requests that need one.
+    """
     sessions: sessionmaker[Session] = request.app.state.sessions
-    with sessions() as session:
+    session = sessions()
+    try:
         yield session
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
 
 
 def get_now(request: Request) -> datetime:

@@ -20,7 +20,11 @@ def normalise_url(url: str) -> str:
 
 
 def open_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL journaling and a busy timeout."""
+    """Create an engine; SQLite gets foreign keys, WAL journaling and a busy timeout.
+
+    ``options`` go to ``create_engine`` (the service sizes its connection pool with
+    them: ``jointsat.service.shedding.pool_options``).
+    """
     url = normalise_url(url)
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **options)
