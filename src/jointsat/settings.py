@@ -13,10 +13,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from jointsat.errors import StoreError
 from jointsat.store.database import normalise_url
 
 DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
 ARCHIVE_ROOT_VARIABLE = "JOINTSAT_ARCHIVE_ROOT"
+TOKEN_DAYS_VARIABLE = "JOINTSAT_TOKEN_DAYS"  # a new API token's lifetime unless told
+TOKEN_MAX_DAYS_VARIABLE = "JOINTSAT_TOKEN_MAX_DAYS"  # the longest lifetime a token may ask
 APP_NAME = "jointsat"  # the user's data folder is named for it
 STORE_FILE_NAME = "jointsat.db"  # the default store, in the user's data folder
 ARCHIVE_FOLDER_NAME = "archive"  # the default archive, beside a SQLite store's file
@@ -35,6 +38,8 @@ class Settings:
 
     database_url: str
     archive_root: Path | None = None  # None: beside the store (see archive_folder)
+    token_days: int = 90  # API tokens' lifetime unless their creator says otherwise
+    token_max_days: int = 365  # the longest lifetime a token may be given
 
     @property
     def archive_folder(self) -> Path:
@@ -67,4 +72,20 @@ class Settings:
         elif not database_url:
             url = normalise_url(url)
         root = environ.get(ARCHIVE_ROOT_VARIABLE, "").strip()
-        return cls(database_url=url, archive_root=Path(root).expanduser() if root else None)
+        return cls(
+            database_url=url,
+            archive_root=Path(root).expanduser() if root else None,
+            token_days=_days(environ, TOKEN_DAYS_VARIABLE, cls.token_days),
+            token_max_days=_days(environ, TOKEN_MAX_DAYS_VARIABLE, cls.token_max_days),
+        )
+
+
+def _days(environ: Mapping[str, str], name: str, default: int) -> int:
+    """Return the whole number of days in the variable ``name``, ``default`` when unset."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise StoreError(f"{name}={text!r} is not a whole number of days") from None

@@ -15,6 +15,7 @@ from jointsat import __version__
 from jointsat.archive.blobs import BlobStore
 from jointsat.service import problems
 from jointsat.service.cache import ResponseCache
+from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
     agreements,
     me,
@@ -30,6 +31,7 @@ from jointsat.service.routes import (
     tracks,
     users,
 )
+from jointsat.service.tokens import TokenLifetime
 from jointsat.settings import Settings
 from jointsat.store.database import open_engine, session_factory
 
@@ -99,6 +101,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.clock = clock
     app.state.blobs = BlobStore(settings.archive_folder)
     app.state.response_cache = ResponseCache()
+    app.state.token_lifetime = TokenLifetime.of(settings)
+    redact_access_log()  # no token sent in a query string reaches the access log
     problems.install(app)
     _serve_docs(app)
     _serve_dashboard(app)
