@@ -153,7 +153,7 @@ def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> S
         **fields, horizon_mask=body.horizon_mask.model_dump() if body.horizon_mask else None
     )
     session.add(station)
-    commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
+    commit_or_conflict(session, f"the partner has a station named {body.name!r} already")
     session.refresh(station)
     return _public(station)
 
@@ -168,7 +168,7 @@ def update_station(
         if value is None and field != "horizon_mask":
             raise ProblemError(422, "Invalid request", f"{field} cannot be null")
         setattr(station, field, value)
-    commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
+    commit_or_conflict(session, f"the partner has a station named {body.name!r} already")
     return _public(station)
 
 
