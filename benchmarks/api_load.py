@@ -53,7 +53,7 @@ def fill(url: str) -> str:
     migrate.upgrade(url)
     engine = open_engine(url)
     with session_factory(engine).begin() as session:
-        token = initialise(session, name="admin", now=NOW)
+        token = initialise(session, name="admin", now=datetime.now(UTC))  # the server's clock
         partners = [
             Partner(code=f"p{i}", name=f"Partner {i}", contribution_share=0.2) for i in range(5)
         ]
