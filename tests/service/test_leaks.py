@@ -187,7 +187,8 @@ def test_the_access_log_of_a_real_server_never_holds_a_query_token(tmp_path: Pat
                 httpx.get(f"{base}/stac/conformance", timeout=5)
                 break
             except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+                assert server.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
         with httpx.Client(base_url=base, timeout=10) as client:
             for path in (

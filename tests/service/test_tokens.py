@@ -90,12 +90,14 @@ def test_only_an_admin_or_a_minting_token_creates_tokens(world: Clocked) -> None
     status, _ = world.mint(plain, "esa-ops", mints=True)
     assert status == 403
     status, minter = world.mint(world.admin, "esa-ops", mints=True, expires_in_days=10)
-    assert status == 201 and minter["mints"] is True
+    assert status == 201
+    assert minter["mints"] is True
     by_minter = bearer(minter["token"])
     assert world.mint(by_minter, "esa-ops-2")[0] == 403  # its own user only
     assert world.mint(by_minter, "esa-ops", mints=True)[0] == 403  # no chains of minters
     status, child = world.mint(by_minter, "esa-ops", expires_in_days=30)
-    assert status == 201 and child["mints"] is False
+    assert status == 201
+    assert child["mints"] is False
     # A child never outlives the token that made it.
     assert datetime.fromisoformat(child["expires_at"]) == NOW + timedelta(days=10)
     assert world.status(child["token"]) == 200
@@ -186,12 +188,14 @@ def test_the_command_line_mints_lists_revokes_all_and_disables(world: Clocked) -
     )
     assert too_long.exit_code == 1
     listed = runner.invoke(cli_app, ["admin", "token", "list", "--user", "esa-ops", *url])
-    assert listed.exit_code == 0 and len(listed.stdout.strip().splitlines()) == 2
+    assert listed.exit_code == 0
+    assert len(listed.stdout.strip().splitlines()) == 2
     disabled = runner.invoke(cli_app, ["admin", "disable-user", "esa-ops", *url])
     assert disabled.exit_code == 0, disabled.output
     assert world.status(token) == 401
     assert runner.invoke(cli_app, ["admin", "enable-user", "esa-ops", *url]).exit_code == 0
     assert world.status(token) == 200
     revoked = runner.invoke(cli_app, ["admin", "token", "revoke-all", "--user", "esa-ops", *url])
-    assert revoked.exit_code == 0 and "2 token(s)" in revoked.stdout
+    assert revoked.exit_code == 0
+    assert "2 token(s)" in revoked.stdout
     assert world.status(token) == 401
