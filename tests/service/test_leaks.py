@@ -28,7 +28,8 @@ from tests.support.consortium import Consortium, bearer
 
 from jointsat.service.logs import redact_target
 from jointsat.store import migrate
-from jointsat.store.tables import Role, Visibility
+from jointsat.store.convert import station_names
+from jointsat.store.tables import GroundStation, Partner, Role, Visibility
 
 ACQUIRED = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 ACQUIRED_END = ACQUIRED + timedelta(minutes=10)
@@ -211,3 +212,13 @@ def test_the_access_log_of_a_real_server_never_holds_a_query_token(tmp_path: Pat
     secret = token.removeprefix("jst_")
     assert secret not in text
     assert secret.replace("_", "%5F") not in text
+
+
+def test_a_name_several_partners_use_is_qualified_by_their_codes_only_there() -> None:
+    esa, cnes = Partner(code="esa"), Partner(code="cnes")
+    rows = [
+        GroundStation(id=1, name="Kourou", owner=esa),
+        GroundStation(id=2, name="Kourou", owner=cnes),
+        GroundStation(id=3, name="Kiruna", owner=esa),
+    ]
+    assert station_names(rows) == {1: "Kourou (esa)", 2: "Kourou (cnes)", 3: "Kiruna"}
