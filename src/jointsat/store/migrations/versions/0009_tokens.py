@@ -6,8 +6,8 @@ lifetime) and may not mint tokens (an admin's tokens always may). A station's na
 need only be unique among its partner's stations: a clash with another partner's
 station would tell an operator that a station it may not see exists.
 
-Revision ID: 0007_tokens
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 from jointsat.store.migrations.schema import integer, times
 
-revision = "0007_tokens"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
