@@ -92,7 +92,7 @@ def fill(url: str, archive: Path) -> Store:
     store = Store(url, archive, [])
     try:
         with session_factory(engine).begin() as session:
-            initialise(session, name="admin", now=NOW)
+            initialise(session, name="admin", now=datetime.now(UTC))  # the server judges expiry
             partners = [
                 Partner(code=f"p{i}", name=f"Partner {i}", contribution_share=0.2) for i in range(5)
             ]
@@ -121,7 +121,9 @@ def fill(url: str, archive: Path) -> Store:
             for i, partner in enumerate(partners):
                 user = User(name=f"viewer{i}", role=Role.VIEWER, partner=partner, created_at=NOW)
                 session.add(user)
-                store.viewers.append(issue_token(session, user, now=NOW, label="load"))
+                store.viewers.append(
+                    issue_token(session, user, now=datetime.now(UTC), label="load")
+                )
         with session_factory(engine)() as session, tempfile.TemporaryDirectory() as folder:
             for i in range(PRODUCTS):
                 source = Path(folder) / f"scene-{i:03d}.bin"

@@ -93,7 +93,7 @@ def make_store(url: str) -> str:
     migrate.upgrade(url)
     engine = open_engine(url)
     with session_factory(engine).begin() as session:
-        token = initialise(session, name="admin", now=NOW)
+        token = initialise(session, name="admin", now=datetime.now(UTC))  # the server's clock
         partner = Partner(code="esa", name="European Space Agency", contribution_share=1.0)
         session.add(Agreement(partner=partner))
         satellite = Satellite(name="BENCH-SAT", norad_id=NORAD_ID)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from jointsat.errors import StoreError
 from jointsat.store.database import normalise_url
 
 DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
@@ -24,6 +25,9 @@ LIMIT_VARIABLES = {
     "max_product_files": "JOINTSAT_MAX_PRODUCT_FILES",
     "new_pass_predictions_per_hour": "JOINTSAT_NEW_PASS_PREDICTIONS_PER_HOUR",
 }
+
+TOKEN_DAYS_VARIABLE = "JOINTSAT_TOKEN_DAYS"  # a new API token's lifetime unless told
+TOKEN_MAX_DAYS_VARIABLE = "JOINTSAT_TOKEN_MAX_DAYS"  # the longest lifetime a token may ask
 APP_NAME = "jointsat"  # the user's data folder is named for it
 STORE_FILE_NAME = "jointsat.db"  # the default store, in the user's data folder
 ARCHIVE_FOLDER_NAME = "archive"  # the default archive, beside a SQLite store's file
@@ -46,6 +50,8 @@ class Settings:
     max_product_bytes: int = 64 << 30  # a product upload's whole multipart body
     max_product_files: int = 100  # file parts in one product upload
     new_pass_predictions_per_hour: int = 6  # new windows a non-admin user may predict
+    token_days: int = 90  # API tokens' lifetime unless their creator says otherwise
+    token_max_days: int = 365  # the longest lifetime a token may be given
 
     @property
     def archive_folder(self) -> Path:
@@ -84,7 +90,11 @@ class Settings:
             if environ.get(variable, "").strip()
         }
         return cls(
-            database_url=url, archive_root=Path(root).expanduser() if root else None, **limits
+            database_url=url,
+            archive_root=Path(root).expanduser() if root else None,
+            token_days=_days(environ, TOKEN_DAYS_VARIABLE, cls.token_days),
+            token_max_days=_days(environ, TOKEN_MAX_DAYS_VARIABLE, cls.token_max_days),
+            **limits,
         )
 
 
@@ -97,3 +107,14 @@ def _count(variable: str, text: str) -> int:
     if value < 1:
         raise ValueError(f"{variable}: give a whole number of at least 1, not {text!r}")
     return value
+
+
+def _days(environ: Mapping[str, str], name: str, default: int) -> int:
+    """Return the whole number of days in the variable ``name``, ``default`` when unset."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise StoreError(f"{name}={text!r} is not a whole number of days") from None

@@ -21,13 +21,18 @@ import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from sqlalchemy import select
+from tests.service.planning_world import OWNERS as PLANNING_OWNERS
+from tests.service.planning_world import PlanningWorld
 from tests.support.consortium import Consortium, element_set
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.store.tables import (
+    ElementSetRecord,
     Partner,
     Role,
     Visibility,
@@ -208,3 +213,112 @@ def test_every_cell_of_the_access_matrix(world: World) -> None:
         if (got := world.call(*cell)) != (want := expected(*cell))
     ]
     assert wrong == []
+
+
+# --- provenance: a caller sees only the provenance of what it may see ------------------
+
+
+class ProvenanceWorld(PlanningWorld):
+    """The planning world with a station per partner ("private" hides its stations as well
+    as its satellite), an operator of every partner, a schedule and a plan whose element
+    sets are stale (the plan's window lies days past their epochs)."""
+
+    CALLERS = ("admin", "operator", "viewer", "consortium-operator", "private-operator")
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        with self.session() as session:
+            self.station: dict[str, int] = {}
+            for code in PLANNING_OWNERS:
+                partner = session.get_one(Partner, self.partner[code])
+                if code == "private":
+                    partner.agreement.station_visibility = Visibility.PRIVATE  # type: ignore[union-attr]
+                elif code == "consortium":  # "own" has its operator and viewer already
+                    self.add_user(session, f"{code}-operator", Role.OPERATOR, partner)
+                self.station[code] = self.add_station(
+                    session, f"{code}-station", partner, 48.0 + len(self.station), 11.0
+                ).id
+            private = session.get_one(Partner, self.partner["private"])
+            self.add_user(session, "private-operator", Role.OPERATOR, private)
+        admin = self.headers("admin")
+        window = {"start": "2024-05-13T00:00:00Z", "end": "2024-05-13T12:00:00Z"}
+        made = self.client.post(
+            "/api/v1/schedules", json={**window, "time_limit_s": 5}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        self.schedule = made.json()["id"]
+        made = self.client.post("/api/v1/plans", json={**window, "time_limit_s": 3}, headers=admin)
+        assert made.status_code == 201, made.text
+        self.plan = made.json()["id"]
+
+    def read(self, path: str, who: str) -> dict[str, Any]:
+        answer = self.client.get(path, headers=self.headers(who))
+        assert answer.status_code == 200, (who, path, answer.text)
+        return dict(answer.json())
+
+    def seen(self, who: str) -> tuple[set[int], set[int], set[str]]:
+        """Return the station ids, element set ids and catalog numbers ``who`` may see.
+
+        Read from the lists the caller is given (stations, satellites) and, for the
+        element sets, from the store: independent of how provenance is filtered.
+        """
+        h = self.headers(who)
+        stations = {s["id"] for s in self.client.get("/api/v1/stations", headers=h).json()}
+        satellites = self.client.get("/api/v1/satellites", headers=h).json()
+        with self.session() as session:
+            sets = {
+                e.id
+                for e in session.scalars(select(ElementSetRecord))
+                if e.satellite_id in {s["id"] for s in satellites}
+            }
+        return stations, sets, {str(s["norad_id"]) for s in satellites}
+
+
+def test_every_role_and_partner_sees_only_the_provenance_of_what_it_may_see(
+    store_url: str,
+) -> None:
+    world = ProvenanceWorld(store_url)
+    try:
+        admin_schedule = world.read(f"/api/v1/schedules/{world.schedule}", "admin")
+        admin_plan = world.read(f"/api/v1/plans/{world.plan}", "admin")
+        everything = admin_schedule["provenance"], admin_plan["provenance"]
+        # The admin's provenance names every partner's stations and element sets, and the
+        # plan's element sets are all stale: the checks below have something to hide.
+        assert set(everything[0]["station_ids"]) == set(world.station.values())
+        assert len(everything[0]["element_set_ids"]) == 3
+        assert len(everything[1]["element_set_ids"]) == 3
+        assert set(everything[1]["stale_element_sets"]) == {str(n) for n in world.norad.values()}
+        wrong = []
+        for who in ProvenanceWorld.CALLERS:
+            stations, sets, norads = world.seen(who)
+            schedule = world.read(f"/api/v1/schedules/{world.schedule}", who)["provenance"]
+            plan = world.read(f"/api/v1/plans/{world.plan}", who)["provenance"]
+            cells = {
+                ("schedule", "station_ids"): (
+                    schedule["station_ids"],
+                    [i for i in everything[0]["station_ids"] if i in stations],
+                ),
+                ("schedule", "element_set_ids"): (
+                    schedule["element_set_ids"],
+                    [i for i in everything[0]["element_set_ids"] if i in sets],
+                ),
+                ("plan", "element_set_ids"): (
+                    plan["element_set_ids"],
+                    [i for i in everything[1]["element_set_ids"] if i in sets],
+                ),
+                ("plan", "stale_element_sets"): (
+                    plan["stale_element_sets"],
+                    {k: v for k, v in everything[1]["stale_element_sets"].items() if k in norads},
+                ),
+                ("plan", "satellites"): (
+                    plan["satellites"],
+                    [n for n in everything[1]["satellites"] if str(n) in norads],
+                ),
+            }
+            wrong += [(who, cell, got, want) for cell, (got, want) in cells.items() if got != want]
+            if who not in ("admin", "private-operator"):  # the private partner is hidden
+                assert world.station["private"] not in schedule["station_ids"]
+                assert str(world.norad["private"]) not in plan["stale_element_sets"]
+        assert wrong == []
+    finally:
+        world.close()

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
-from tests.support.consortium import Consortium, bearer
+from tests.support.consortium import TOKENS_LIVE, Consortium, bearer
 
 from jointsat.service.tokens import revoke
 from jointsat.store.database import session_factory
@@ -54,6 +54,11 @@ def test_me_tells_who_the_token_belongs_to(consortium: Members) -> None:
         "name": "esa-ops",
         "role": "operator",
         "partner_id": consortium.esa_id,
+        "token": {
+            "id": me.json()["token"]["id"],
+            "expires_at": (consortium.now + TOKENS_LIVE).isoformat().replace("+00:00", "Z"),
+            "mints": False,
+        },
     }
 
 

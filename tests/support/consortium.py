@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
 
 PUBLIC = "public"  # the caller without a token
+# The tokens of the users made here outlive any clock a test moves forward (expiry has
+# its own tests, tests/service/test_tokens.py).
+TOKENS_LIVE = timedelta(days=3650)
 
 
 def bearer(token: str | None) -> dict[str, str]:
@@ -73,7 +76,9 @@ class Consortium:
 
     def add_admin(self, session: Session, name: str = "admin") -> str:
         """Create the consortium admin; keep and return its token."""
-        self.tokens[name] = initialise(session, name=name, now=self.now)
+        self.tokens[name] = initialise(
+            session, name=name, now=self.now, expires_at=self.now + TOKENS_LIVE
+        )
         return self.tokens[name]
 
     def add_partner(
@@ -99,7 +104,9 @@ class Consortium:
         """Add a user with a token; keep the token under ``key`` (the name) and return it."""
         user = User(name=name, role=role, partner=partner, created_at=self.now)
         session.add(user)
-        self.tokens[key or name] = issue_token(session, user, now=self.now)
+        self.tokens[key or name] = issue_token(
+            session, user, now=self.now, expires_at=self.now + TOKENS_LIVE
+        )
         return self.tokens[key or name]
 
     def add_satellite(

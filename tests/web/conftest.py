@@ -120,7 +120,14 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
                     name=f"{code}-viewer", role=Role.VIEWER, partner_id=partner_id, created_at=NOW
                 )
                 session.add(user)
-                viewers[code] = issue_token(session, user, now=NOW, label="dashboard tests")
+                # The real server's clock judges the tokens' expiry: issue them now.
+                viewers[code] = issue_token(
+                    session, user, now=datetime.now(UTC), label="dashboard tests"
+                )
+            admin_user = session.scalars(select(User).where(User.role == Role.ADMIN)).one()
+            admin_token = issue_token(
+                session, admin_user, now=datetime.now(UTC), label="dashboard tests"
+            )
             kiruna = session.scalars(
                 select(GroundStation).where(GroundStation.name.startswith("Kiruna"))
             ).one()
@@ -145,7 +152,7 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
             schedule_id = record.id
     finally:
         engine.dispose()
-    return demo.admin_token, viewers, schedule_id, day_start, demo.station_owner
+    return admin_token, viewers, schedule_id, day_start, demo.station_owner
 
 
 def _ingest_product(base_url: str, token: str, acquired: datetime, name: str) -> None:

@@ -26,11 +26,13 @@ from sqlalchemy.orm import Session
 
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import ProductMetadata
+from jointsat.archive.rights import Caller
 from jointsat.errors import ArchiveRefusedError
 from jointsat.store.products import (
     DEFAULT_MEDIA_TYPE,
     ResolvedMetadata,
     StoredFile,
+    caller_of,
     may_ingest,
     record_product,
     resolve,
@@ -46,6 +48,7 @@ class Ingest:
 
     resolved: ResolvedMetadata
     user_id: int | None  # who ingests; None: the command line or the demo
+    caller: Caller | None = None  # what the ingesting user may see; None: everything
 
     @property
     def metadata(self) -> ProductMetadata:
@@ -58,9 +61,12 @@ class Ingest:
         """Commit the product of these durable files; return it and whether it is new.
 
         The same files of the same satellite give the product recorded already, unless
-        its metadata differs (``ArchiveConflictError``).
+        its metadata differs or the caller may not see it (``ArchiveConflictError``,
+        which then names nothing of it).
         """
-        return record_product(session, self.resolved, files, now=now, user_id=self.user_id)
+        return record_product(
+            session, self.resolved, files, now=now, user_id=self.user_id, caller=self.caller
+        )
 
 
 def check_ingest(session: Session, metadata: ProductMetadata, *, user: User | None) -> Ingest:
@@ -74,7 +80,9 @@ def check_ingest(session: Session, metadata: ProductMetadata, *, user: User | No
     """
     if user is not None and not may_ingest(session, user, metadata.satellite):
         raise ArchiveRefusedError(REFUSED)
-    return Ingest(resolve(session, metadata), None if user is None else user.id)
+    if user is None:
+        return Ingest(resolve(session, metadata), None)
+    return Ingest(resolve(session, metadata), user.id, caller_of(user))
 
 
 def store_file(blobs: BlobStore, path: Path) -> StoredFile:

@@ -14,6 +14,7 @@ from jointsat import __version__
 from jointsat.archive.blobs import BlobStore
 from jointsat.service import limits, problems, security, shedding
 from jointsat.service.cache import ResponseCache
+from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
     agreements,
     me,
@@ -29,6 +30,7 @@ from jointsat.service.routes import (
     tracks,
     users,
 )
+from jointsat.service.tokens import TokenLifetime
 from jointsat.settings import Settings
 from jointsat.store.database import open_engine, session_factory
 
@@ -113,6 +115,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.clock = clock
     app.state.blobs = BlobStore(settings.archive_folder)
     app.state.response_cache = ResponseCache()
+    app.state.token_lifetime = TokenLifetime.of(settings)
+    redact_access_log()  # no token sent in a query string reaches the access log
     problems.install(app)
     limits.install(app, settings)  # body limits, a token before a body, prediction budget
     shedding.install(app)  # outside the limits: at most so many requests at once, then 503

@@ -13,8 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from jointsat.service.problems import ProblemError
-from jointsat.service.tokens import user_for_token
-from jointsat.store.tables import Role, User
+from jointsat.service.tokens import LastUse, live_token
+from jointsat.store.tables import ApiToken, Role, User
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -66,17 +66,37 @@ def optional_user(
 
 
 def current_user(request: Request, session: SessionDep, declared: BearerDep) -> User:
-    """Return the user whose bearer token came with the request, or answer 401."""
+    """Return the user whose bearer token came with the request, or answer 401.
+
+    The token must be known, not revoked, not expired, and its user enabled; its row
+    is kept in ``request.state.token`` (``caller_token``), and its last use noted.
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ProblemError(
             401, "Unauthorized", "send an API token: 'Authorization: Bearer <token>'"
         )
-    user = user_for_token(session, token.strip())
-    if user is None:
-        raise ProblemError(401, "Unauthorized", "the API token is unknown or revoked")
-    return user
+    now = get_now(request)
+    row = live_token(session, token.strip(), now)
+    if row is None:
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "the API token is unknown, expired or revoked, or its user disabled",
+        )
+    state = request.app.state
+    if getattr(state, "token_uses", None) is None:
+        state.token_uses = LastUse()
+    state.token_uses.note(session, row, now)
+    request.state.token = row
+    return row.user
+
+
+def caller_token(request: Request) -> ApiToken:
+    """Return the row of the token that authenticated the request (after ``current_user``)."""
+    row: ApiToken = request.state.token
+    return row
 
 
 UserDep = Annotated[User, Depends(current_user)]

@@ -190,7 +190,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     def authenticate(token: str) -> bool:
         sessions: sessionmaker[Session] = app.state.sessions
         with sessions() as session:
-            live = user_for_token(session, token) is not None
+            live = user_for_token(session, token, app.state.clock()) is not None
             session.commit()  # keep what the lookup may record of the token's use
             return live
 

@@ -19,13 +19,14 @@ from jointsat.service.access import changes, sees_request, sees_satellite, sees_
 from jointsat.service.problems import ProblemError
 from jointsat.store.consortium import (
     by_id,
+    element_set_satellites,
     satellite_visibilities,
     satellites,
     station_visibilities,
     stations,
 )
 from jointsat.store.requests import observation_requests
-from jointsat.store.tables import GroundStation, ObservationRequest, Satellite, User
+from jointsat.store.tables import GroundStation, ObservationRequest, Role, Satellite, User
 
 RowT = TypeVar("RowT")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -123,6 +124,28 @@ def visible_station(session: Session, user: User, station_id: int) -> GroundStat
     if station is not None and not sees_station(user, station, station_visibilities(session)):
         station = None
     return found(station, "station", station_id)
+
+
+def seen_element_set_ids(session: Session, user: User, ids: Iterable[int]) -> list[int]:
+    """Return those of the element set ids that belong to satellites the user sees.
+
+    A provenance names element sets by id; a set deleted since is shown to the admin only.
+    """
+    ids = list(ids)
+    if user.role is Role.ADMIN:
+        return ids
+    visibility = satellite_visibilities(session)
+    owner = element_set_satellites(session, ids)
+    return [i for i in ids if i in owner and sees_satellite(user, owner[i], visibility)]
+
+
+def seen_station_ids(session: Session, user: User, ids: Iterable[int]) -> list[int]:
+    """Return those of the station ids that the user sees (a station deleted since: the admin)."""
+    ids = list(ids)
+    if user.role is Role.ADMIN:
+        return ids
+    seen = {g.id for g in visible_stations(session, user)}
+    return [i for i in ids if i in seen]
 
 
 def visible_requests(

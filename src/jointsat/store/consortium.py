@@ -134,6 +134,17 @@ def satellites(session: Session, satellite_id: int | None = None) -> list[Satell
     return list(session.scalars(query))
 
 
+def element_set_satellites(session: Session, ids: Iterable[int]) -> dict[int, Satellite]:
+    """Return the satellite (with operators) of each of these element sets that still exists."""
+    query = (
+        select(ElementSetRecord.id, Satellite)
+        .join(Satellite, ElementSetRecord.satellite_id == Satellite.id)
+        .where(ElementSetRecord.id.in_(list(ids)))
+        .options(selectinload(Satellite.operators))
+    )
+    return {set_id: satellite for set_id, satellite in session.execute(query)}
+
+
 def satellites_by_number(session: Session, norad_ids: Iterable[int]) -> dict[int, Satellite]:
     """Return the stored satellites of these catalog numbers, with operators, by number."""
     query = (

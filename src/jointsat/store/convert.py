@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -15,11 +18,23 @@ def elements_of(record: ElementSetRecord) -> Elements:
     return Elements.from_omm(record.omm, source="store", location=f"element set {record.id}")
 
 
-def station_of(row: GroundStation) -> Station:
-    """Return the engine's station for a stored ground station."""
+def station_names(rows: Sequence[GroundStation]) -> dict[int, str]:
+    """Return each station's name by id, ``name (CODE)`` where several partners use the name.
+
+    Names are unique per partner only (a clash across partners would reveal a private
+    station); where stations of several partners share a name, the name is qualified
+    by the owner's code so that problems, pass tables and schedules stay unambiguous,
+    and every other station keeps the name its operators know.
+    """
+    count = Counter(g.name for g in rows)
+    return {g.id: g.name if count[g.name] == 1 else f"{g.name} ({g.owner.code})" for g in rows}
+
+
+def station_of(row: GroundStation, name: str | None = None) -> Station:
+    """Return the engine's station for a stored ground station (named ``name`` if given)."""
     mask = row.horizon_mask
     return Station(
-        name=row.name,
+        name=row.name if name is None else name,
         lat_deg=row.lat_deg,
         lon_deg=row.lon_deg,
         alt_m=row.alt_m,
@@ -36,7 +51,12 @@ def network(session: Session) -> tuple[list[Elements], list[Station]]:
         select(Satellite).options(selectinload(Satellite.element_sets)).order_by(Satellite.id)
     )
     elements = [elements_of(e) for s in satellites for e in s.element_sets]
-    stations = [
-        station_of(g) for g in session.scalars(select(GroundStation).order_by(GroundStation.id))
-    ]
-    return elements, stations
+    rows = list(
+        session.scalars(
+            select(GroundStation)
+            .options(selectinload(GroundStation.owner))
+            .order_by(GroundStation.id)
+        )
+    )
+    names = station_names(rows)
+    return elements, [station_of(g, names[g.id]) for g in rows]

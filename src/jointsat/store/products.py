@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import ProductMetadata, product_id
-from jointsat.archive.rights import Caller, DataTerms, release_times
+from jointsat.archive.rights import Caller, DataTerms, ReleaseTimes, may_see, release_times
 from jointsat.errors import ArchiveConflictError, ArchiveInputError
 from jointsat.store.tables import (
     Agreement,
@@ -152,12 +152,15 @@ def record_product(
     *,
     now: datetime,
     user_id: int | None = None,
+    caller: Caller | None = None,
 ) -> tuple[Product, bool]:
     """Commit a product whose files are durable blobs; return it and whether it is new.
 
     Metadata not yet resolved (``resolve``) is resolved first. The same files from the
     same satellite give the product already recorded (ingest is idempotent), unless
-    its metadata differs (``ArchiveConflictError``). ``user_id``: who ingested it.
+    its metadata differs (``ArchiveConflictError``). ``user_id``: who ingested it;
+    ``caller``: what it may see (None: everything). A product recorded already that
+    the caller may not see is refused without naming it or anything of it.
     """
     if not files:
         raise ArchiveInputError("a product needs at least one file")
@@ -169,7 +172,7 @@ def record_product(
     ident = product_id(metadata.satellite, [f.blob.sha256 for f in files])
     existing = session.get(Product, ident)
     if existing is not None:
-        return _existing(existing, metadata)
+        return _existing(existing, metadata, caller, now)
     times = release_times(resolved.owner_ids, metadata.acquired_end, data_terms(session))
     sky = metadata.sky
     product = Product(
@@ -194,11 +197,22 @@ def record_product(
         again = session.get(Product, ident)
         if again is None:
             raise
-        return _existing(again, metadata)
+        return _existing(again, metadata, caller, now)
     return product, True
 
 
-def _existing(product: Product, metadata: ProductMetadata) -> tuple[Product, bool]:
+NOT_YOURS = (
+    "these files of this satellite are archived already, in a product not released to you;"
+    " its owners or the consortium admin can tell you more"
+)
+
+
+def _existing(
+    product: Product, metadata: ProductMetadata, caller: Caller | None, now: datetime
+) -> tuple[Product, bool]:
+    times = ReleaseTimes(product.members_from, product.public_from)
+    if caller is not None and not may_see(caller, product.owner_ids, times, now):
+        raise ArchiveConflictError(NOT_YOURS)
     if not _same(product, metadata):
         raise ArchiveConflictError(
             f"these files are archived already as product {product.id}, with other metadata"

@@ -4,7 +4,9 @@ The problem is built from what the store holds: partners and their agreements'
 shares and priority classes, satellites with their operators and daily demand,
 stations with turnaround and unavailability windows, and the stored pass
 prediction for the window. Ids in the problem: partner codes, satellite catalog
-numbers, station names, stored pass ids.
+numbers, station names (qualified by the partner's code, ``name (CODE)``, where
+stations of several partners share a name: names are unique only per partner),
+stored pass ids.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from jointsat.provenance import pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
 from jointsat.scheduling import solver
 from jointsat.scheduling.result import Policy, Schedule
+from jointsat.store.convert import station_names
 from jointsat.store.passes import StoredPass, window_passes
 from jointsat.store.tables import (
     ContactRecord,
@@ -54,7 +57,7 @@ class StoreProblem:
         stations = list(
             session.scalars(
                 select(GroundStation)
-                .options(selectinload(GroundStation.unavailable))
+                .options(selectinload(GroundStation.unavailable), selectinload(GroundStation.owner))
                 .order_by(GroundStation.id)
             )
         )
@@ -70,6 +73,7 @@ class StoreProblem:
         self.stations = {g.id: g for g in stations}
         days = (end - start).total_seconds() / DAY_S
         codes = {p.id: p.code for p in partners}
+        names = station_names(stations)
         self.problem = model.Problem(
             horizon=model.Window(start, end),
             partners=shares_of(partners),
@@ -83,7 +87,7 @@ class StoreProblem:
             ),
             stations=tuple(
                 model.Station(
-                    id=g.name,
+                    id=names[g.id],
                     owner=codes[g.partner_id],
                     turnaround_s=g.turnaround_s,
                     unavailable=tuple(model.Window(u.start, u.end_at) for u in g.unavailable),
@@ -94,7 +98,7 @@ class StoreProblem:
                 model.PassWindow(
                     id=str(p.id),
                     satellite=str(self.satellites[p.satellite_id].norad_id),
-                    station=self.stations[p.station_id].name,
+                    station=names[p.station_id],
                     start=p.found.aos,
                     end=p.found.los,
                     max_elevation_deg=p.found.max_elevation_deg,

@@ -275,10 +275,13 @@ class GroundStation(Versioned, Base):
         CheckConstraint("lon_deg >= -180 AND lon_deg <= 360", name="lon_range"),
         CheckConstraint("min_elevation_deg >= -90 AND min_elevation_deg < 90", name="min_el_range"),
         CheckConstraint("turnaround_s >= 0", name="turnaround_not_negative"),
+        # Unique per partner, not across partners: a clash with another partner's
+        # (perhaps private) station would tell that it exists.
+        UniqueConstraint("partner_id", "name", name="partner_station_name"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     partner_id: Mapped[int] = _reference("partners", "RESTRICT", index=True)
     lat_deg: Mapped[float] = mapped_column(Float)
     lon_deg: Mapped[float] = mapped_column(Float)
@@ -318,15 +321,22 @@ class User(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     partner_id: Mapped[int | None] = _reference("partners", "CASCADE", index=True)
     created_at: Mapped[datetime] = mapped_column()
+    disabled_at: Mapped[datetime | None] = mapped_column()  # None: enabled
 
     partner: Mapped[Partner | None] = relationship()
     tokens: Mapped[list[ApiToken]] = _owned("user")
 
 
 class ApiToken(Base):
-    """A bearer token, kept only as its SHA-256 hash; revoked tokens stay for the record."""
+    """A bearer token, kept only as its SHA-256 hash; revoked tokens stay for the record.
+
+    It works until ``expires_at`` unless revoked. ``mints``: it may create tokens for
+    its user (an admin's tokens always may); a token it created records it in
+    ``minted_by_id`` and is revoked with it. ``last_used_at`` is kept to the minute.
+    """
 
     __tablename__ = "api_tokens"
+    no_revision: ClassVar[bool] = True  # nothing cached is derived from tokens
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = _reference("users", "CASCADE", index=True)
@@ -334,6 +344,10 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    mints: Mapped[bool] = mapped_column(default=False)
+    minted_by_id: Mapped[int | None] = _reference("api_tokens", "SET NULL", index=True)
+    last_used_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

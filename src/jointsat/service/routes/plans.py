@@ -20,7 +20,7 @@ from jointsat.planning.planner import PlannerSettings
 from jointsat.service.access import ObservationView, observation_view, sees_satellite
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep
-from jointsat.service.lookup import found, shown
+from jointsat.service.lookup import found, seen_element_set_ids, shown
 from jointsat.service.problems import field_path, field_problem
 from jointsat.service.schemas import PathId, RowId
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
@@ -188,12 +188,25 @@ def _public(session: SessionDep, user: User, record: PlanRecord) -> PlanPublic:
         provenance["requests_left_out"] = [
             r for r in provenance["requests_left_out"] if r["partner"] == code
         ]
-    planned = satellites_by_number(session, [int(k) for k in document["memory"]])
+    named = {
+        *document["memory"],
+        *(str(n) for n in provenance.get("satellites", [])),
+        *provenance.get("stale_element_sets", {}),
+    }
+    planned = satellites_by_number(session, [int(k) for k in named])
     seen = {str(n) for n, s in planned.items() if sees_satellite(user, s, visibility)}
     provenance["satellites"] = [n for n in provenance["satellites"] if str(n) in seen]
     provenance["propagation_problems"] = [
         p for p in provenance.get("propagation_problems", []) if p["satellite"] in seen
     ]
+    if "stale_element_sets" in provenance and user.role is not Role.ADMIN:
+        provenance["stale_element_sets"] = {
+            k: v for k, v in provenance["stale_element_sets"].items() if k in seen
+        }
+    if "element_set_ids" in provenance:
+        provenance["element_set_ids"] = seen_element_set_ids(
+            session, user, provenance["element_set_ids"]
+        )
     return PlanPublic(
         **_summary(record).model_dump(),
         **evidence(document),

@@ -13,7 +13,14 @@ from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
-from jointsat.service.lookup import found, may_change, shown, visible_station
+from jointsat.service.lookup import (
+    found,
+    may_change,
+    seen_element_set_ids,
+    seen_station_ids,
+    shown,
+    visible_station,
+)
 from jointsat.service.schemas import PathId, RowId, Text, TimeWindow
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, station_visibilities
@@ -120,12 +127,19 @@ def _public(session: SessionDep, user: User, record: ScheduleRecord) -> Schedule
         if sees_station(user, c.station, stations) and sees_satellite(user, c.satellite, satellites)
     ]
     document = record.document
+    provenance = dict(record.provenance)  # like the contacts: only what the caller sees
+    if "station_ids" in provenance:
+        provenance["station_ids"] = seen_station_ids(session, user, provenance["station_ids"])
+    if "element_set_ids" in provenance:
+        provenance["element_set_ids"] = seen_element_set_ids(
+            session, user, provenance["element_set_ids"]
+        )
     return SchedulePublic(
         **_summary(record).model_dump(),
         **evidence(document),
         partners={k: PartnerShare(**v) for k, v in document["partners"].items()},
         settings=document["settings"],
-        provenance=record.provenance,
+        provenance=provenance,
         contacts=[
             shown(
                 ContactPublic,

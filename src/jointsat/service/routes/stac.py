@@ -190,8 +190,12 @@ def landing_page(reading: ReadingDep) -> dict[str, Any]:
 
 
 @router.get("/conformance", summary="The conformance classes the API implements")
-def conformance() -> dict[str, Any]:
-    """Return the conformance classes (STAC API core, collections, features, item search)."""
+def conformance(_: CallerDep) -> dict[str, Any]:
+    """Return the conformance classes (STAC API core, collections, features, item search).
+
+    Open to the public like the rest of the catalogue; a bad or revoked token is a 401
+    here too.
+    """
     return {"conformsTo": CONFORMANCE}
 
 

@@ -164,7 +164,7 @@ def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> S
         **fields, horizon_mask=body.horizon_mask.model_dump() if body.horizon_mask else None
     )
     session.add(station)
-    commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
+    commit_or_conflict(session, f"the partner has a station named {body.name!r} already")
     session.refresh(station)
     return _public(station)
 
@@ -190,7 +190,7 @@ def update_station(
     with conditional(session, station, if_match, f"no station with id {station_id}"):
         for field, value in changes.items():
             setattr(station, field, value)
-        commit_or_conflict(session, f"name {body.name!r} clashes with an existing station")
+        commit_or_conflict(session, f"the partner has a station named {body.name!r} already")
     tagged(response, station)
     return _public(station)
 

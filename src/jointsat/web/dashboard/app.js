@@ -130,7 +130,7 @@ async function signIn(token) {
   } catch (error) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
-    const why = error.status === 401 ? "That token was refused (401): it is unknown or revoked."
+    const why = error.status === 401 ? "That token was refused (401): it is unknown, expired or revoked, or its user disabled."
       : `Sign-in failed: ${error.message}`;
     $("#sign-in-error").textContent = why;
     return;
