@@ -49,6 +49,9 @@ Number = Annotated[float, Strict(), AfterValidator(_finite)]
 Integer = Annotated[int, Strict()]
 """A whole number (true, false, 1.0 and text are not)."""
 
+Flag = Annotated[bool, Strict()]
+"""true or false (0, 1 and text are not)."""
+
 JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
 """A JSON object with finite numbers and storable text at any depth."""
 

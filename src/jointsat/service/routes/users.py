@@ -17,7 +17,7 @@ from jointsat.errors import StoreError
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep, caller_token
 from jointsat.service.lookup import commit_or_conflict, found, shown
 from jointsat.service.problems import ProblemError, field_problem
-from jointsat.service.schemas import Integer, PathId, RowId, Text
+from jointsat.service.schemas import Flag, Integer, PathId, RowId, Text
 from jointsat.service.tokens import (
     TokenLifetime,
     issue_token,
@@ -64,7 +64,7 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    disabled: bool
+    disabled: Flag
 
 
 class TokenCreate(BaseModel):
@@ -79,7 +79,7 @@ class TokenCreate(BaseModel):
         le=100_000,
         description="Its lifetime (default and maximum: the service's settings)",
     )
-    mints: bool = Field(
+    mints: Flag = Field(
         default=False, description="Whether it may create tokens for its user (admin only)"
     )
 
