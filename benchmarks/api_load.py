@@ -454,14 +454,21 @@ def warm(base: str, store: Store) -> dict[str, float]:
     return first
 
 
-def me_after(base: str, token: str) -> float:
-    """Return how long /api/v1/me takes right after a burst."""
+def me_after(base: str, token: str) -> tuple[float, str]:
+    """Return how long /api/v1/me takes right after a burst, and its outcome ('200' if fine).
+
+    wrk leaves the requests it still had in flight to the server, which may still be
+    working through them.
+    """
     t = time.perf_counter()
-    response = httpx.get(
-        f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=30.0
-    )
-    response.raise_for_status()
-    return time.perf_counter() - t
+    try:
+        response = httpx.get(
+            f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+        )
+        outcome = str(response.status_code)
+    except httpx.HTTPError as error:
+        outcome = type(error).__name__
+    return time.perf_counter() - t, outcome
 
 
 @dataclass
@@ -473,6 +480,7 @@ class Row:
     seconds: float
     result: Result
     me_s: float
+    me_outcome: str
 
 
 def report(rows: list[Row], stops: dict[tuple[str, int], float], generator: str) -> list[str]:
@@ -490,7 +498,7 @@ def report(rows: list[Row], stops: dict[tuple[str, int], float], generator: str)
             f"{row.backend:10s} {row.workers:>2} {row.clients:>7} {row.endpoint:14s} "
             f"{r.requests:>8} {r.served / row.seconds:>7.0f} {1e3 * r.p50:>8.1f} "
             f"{1e3 * r.p99:>8.1f} {100 * r.shed / max(r.requests, 1):>6.1f} {errors:>6} "
-            f"{1e3 * row.me_s:>7.1f}"
+            f"{1e3 * row.me_s:>7.1f}{'' if row.me_outcome == '200' else ' ' + row.me_outcome}"
         )
         where = f"{row.backend}, {row.workers} worker(s), {row.clients} clients, {row.endpoint}"
         if errors:
@@ -499,7 +507,9 @@ def report(rows: list[Row], stops: dict[tuple[str, int], float], generator: str)
             failures.append(f"{where}: nothing served")
         if row.clients <= 50 and not r.p99 <= TARGET_P99_S:
             failures.append(f"{where}: p99 {r.p99:.2f} s over {TARGET_P99_S:g} s")
-        if row.me_s > ME_AFTER_BURST_S:
+        if row.me_outcome != "200":
+            failures.append(f"{where}: /api/v1/me answered {row.me_outcome} after the burst")
+        elif row.me_s > ME_AFTER_BURST_S:
             failures.append(f"{where}: /api/v1/me took {row.me_s:.2f} s after the burst")
     for (backend, workers), stop_s in stops.items():
         print(f"SIGTERM stopped {backend} with {workers} worker(s) in {stop_s:.2f} s")
@@ -552,8 +562,10 @@ def run_backend(
                         result = burst_wrk(wrk, base, store, kind, clients, args.seconds, folder)
                     else:
                         result = asyncio.run(burst_python(base, store, kind, clients, args.seconds))
-                    me_s = me_after(base, store.viewers[0])
-                    rows.append(Row(backend, workers, clients, kind, args.seconds, result, me_s))
+                    me_s, me_outcome = me_after(base, store.viewers[0])
+                    rows.append(
+                        Row(backend, workers, clients, kind, args.seconds, result, me_s, me_outcome)
+                    )
                 print(f"  {clients} clients done", flush=True)
         stops[(backend, workers)] = stopped[0]
     return stops
