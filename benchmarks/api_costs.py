@@ -28,8 +28,10 @@ from jointsat.settings import Settings
 def _varied(kind: str) -> Callable[[int], str]:
     at = datetime(2024, 5, 10, tzinfo=UTC)
     return {
-        "positions": lambda i: "/api/v1/satellites/positions?at="
-        + (at + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+        "positions": lambda i: (
+            "/api/v1/satellites/positions?at="
+            + (at + timedelta(seconds=i)).isoformat().replace("+00:00", "Z")
+        ),
         "stac search": lambda i: f"/stac/search?limit={10 + i % 40}",
         "products list": lambda i: f"/api/v1/products?limit={1 + i}",
         "passes": lambda i: f"/api/v1/passes?{DAY}&satellite_id={1 + i % 100}",

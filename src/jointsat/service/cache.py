@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from datetime import datetime
 from threading import Lock
 from typing import Annotated, Any, TypeVar, cast
 
@@ -18,8 +19,10 @@ from fastapi import Depends, Request, Response
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
+from jointsat.archive.rights import Caller
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.store.database import store_revision
+from jointsat.store.products import next_release
 from jointsat.store.tables import Role, User
 
 CACHE_ENTRIES = 512
@@ -109,6 +112,24 @@ def _adapter(answer_type: Any) -> TypeAdapter[Any]:
     return adapter
 
 
+def cached_products(
+    request: Request,
+    session: Session,
+    caller: Caller,
+    now: datetime,
+    key: Hashable,
+    make: Callable[[], bytes],
+) -> bytes:
+    """Return ``make()``'s answer about products, kept while the caller sees the same ones.
+
+    What a caller sees of the products changes with a write or when a release time
+    passes (an embargo's end, a public release) with no write: the key holds the
+    next such time after ``now``, so an answer kept is served only before it.
+    """
+    released = next_release(session, caller, now)
+    return remembered(request, session, ("products", caller, released, key), make)
+
+
 class Viewing:
     """Who asks, through which session and request: whom a cached answer is made and kept for."""
 
@@ -135,7 +156,7 @@ class Viewing:
         )
 
     def remembered(self, what: str, make: Callable[[], T], *query: Hashable) -> T:
-        """Return ``make()``, kept for ``what``, the caller's view and the query (never change it)."""
+        """Return ``make()``, kept for ``what``, the caller's view and the query (shared)."""
         key = (what, viewer(self.user), *query)
         return remembered(self.request, self.session, key, make, revision=self.revision)
 

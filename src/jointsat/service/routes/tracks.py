@@ -222,7 +222,7 @@ def _positions(flown: _Flown, moment: datetime, min_elevation_deg: float) -> lis
     try:
         codes, r, _ = propagation.propagate(flown.orbits, jd, fr)
         r = r[:, 0, :]
-        for i in np.flatnonzero(codes[:, 0]):
+        for i in np.flatnonzero(codes[:, 0]).tolist():
             message = propagation.error_message(int(codes[i, 0]))
             errors[i] = f"SGP4 failed from {format_iso(moment)}: {message}"
     except (JointsatError, ValueError):  # one satellite spoils the batch: each on its own
