@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from threading import Lock
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import ProductMetadata, product_id
@@ -252,6 +252,24 @@ def visible_to(caller: Caller, now: datetime) -> ColumnElement[bool]:
     if caller.is_public:
         return and_(Product.public_from.is_not(None), Product.public_from <= now)
     return false()
+
+
+def next_release(session: Session, caller: Caller, now: datetime) -> datetime | None:
+    """Return the first release time after ``now`` that may change what the caller sees.
+
+    Until then (and the store's next write) ``visible_to(caller, now)`` selects the
+    same products; None: nothing is released to the caller later.
+    """
+    column: InstrumentedAttribute[datetime | None]
+    if caller.admin:
+        return None
+    if caller.partner_id is not None:
+        column = Product.members_from
+    elif caller.is_public:
+        column = Product.public_from
+    else:
+        return None
+    return session.scalar(select(func.min(column)).where(column > now))
 
 
 def visible(session: Session, caller: Caller, now: datetime, product_id: str) -> Product | None:

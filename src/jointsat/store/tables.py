@@ -552,7 +552,7 @@ class Product(Base):
         CheckConstraint("ra_deg IS NULL OR (ra_deg >= 0 AND ra_deg < 360)", name="ra_range"),
         CheckConstraint("dec_deg IS NULL OR (dec_deg >= -90 AND dec_deg <= 90)", name="dec_range"),
     )
-    no_revision: ClassVar[bool] = True  # nothing cached is derived from the archive
+    # no no_revision: the products list and STAC search answers are cached (service.cache)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     satellite_id: Mapped[int] = _reference("satellites", "RESTRICT", index=True)

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,7 @@ from jointsat.archive.ingest import Ingest, check_ingest
 from jointsat.archive.metadata import ProductMetadata
 from jointsat.errors import ArchiveRefusedError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
+from jointsat.service.cache import cached_products
 from jointsat.service.deps import AdminDep, CallerDep, NowDep, SessionDep, UserDep
 from jointsat.service.downloads import download_response, quoted
 from jointsat.service.multipart import receive_upload
@@ -235,7 +236,7 @@ def list_products(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> list[ProductOut]:
+) -> Response:
     """List the products the caller may see (no token: the public), oldest first.
 
     ``start`` and ``end`` keep the products whose acquisition overlaps them; ``bbox``
@@ -244,9 +245,19 @@ def list_products(
     conditions = product_conditions(
         satellite=satellite, start=start, end=end, bbox=None if bbox is None else _box(bbox)
     )
-    rows = product_page(session, caller_of(user), now, conditions, limit=limit, offset=offset)
-    codes = partner_codes(session)
-    return [product_out(request, p, codes) for p in rows]
+    caller = caller_of(user)
+
+    def make() -> bytes:
+        rows = product_page(session, caller, now, conditions, limit=limit, offset=offset)
+        codes = partner_codes(session)
+        return _PRODUCTS.dump_json([product_out(request, p, codes) for p in rows])
+
+    key = ("products list", str(request.url))
+    body = cached_products(request, session, caller, now, key, make)
+    return Response(content=body, media_type="application/json")
+
+
+_PRODUCTS = TypeAdapter(list[ProductOut])
 
 
 def _box(text: str) -> tuple[float, float, float, float]:

@@ -13,16 +13,18 @@ was there when the first page was read, whatever is ingested meanwhile.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated, Any
 
 import pystac
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from jointsat.archive import catalog
 from jointsat.archive.rights import Caller
+from jointsat.service.cache import cached_products
 from jointsat.service.deps import CallerDep, NowDep, SessionDep
 from jointsat.service.problems import PROBLEM_JSON, ProblemDocument, ProblemError
 from jointsat.service.schemas import PathName
@@ -123,6 +125,19 @@ class Reading:
             "numberReturned": len(features),
             "links": links,
         }
+
+    def cached_search(self, body: str | None, make: Callable[[], dict[str, Any]]) -> Response:
+        """Answer a search with ``make()``, kept for this URL and body (see cached_products)."""
+        key = ("stac search", str(self.request.url), body)
+        content = cached_products(
+            self.request,
+            self.session,
+            self.caller,
+            self.now,
+            key,
+            lambda: bytes(GeoJSONResponse(make()).body),
+        )
+        return Response(content=content, media_type=catalog.GEOJSON)
 
     def collections(self) -> dict[str, dict[str, Any]]:
         """Return a collection per satellite with products the caller may see, by id."""
@@ -301,7 +316,7 @@ def search_get(
     ids: Annotated[str | None, Query(description="Item ids, comma-separated")] = None,
     limit: LimitParameter = None,
     token: TokenParameter = None,
-) -> GeoJSONResponse:
+) -> Response:
     """Return a page of the items the caller may see that match, oldest first."""
     query = query_from_parameters(reading.request.query_params, SEARCH_PARAMETERS)
 
@@ -309,7 +324,7 @@ def search_get(
         href = str(reading.request.url.include_query_params(token=next_token))
         return {"rel": "next", "href": href, "type": catalog.GEOJSON, "method": "GET"}
 
-    return GeoJSONResponse(reading.item_collection(query, next_link))
+    return reading.cached_search(None, lambda: reading.item_collection(query, next_link))
 
 
 @router.post(
@@ -327,7 +342,7 @@ def search_get(
 def search_post(
     reading: ReadingDep,
     body: Annotated[dict[str, Any] | None, Body()] = None,
-) -> GeoJSONResponse:
+) -> Response:
     """Return a page of the items the caller may see that match the JSON search."""
     query = query_from_body(body)
 
@@ -341,4 +356,6 @@ def search_post(
             "merge": False,
         }
 
-    return GeoJSONResponse(reading.item_collection(query, next_link))
+    return reading.cached_search(
+        json.dumps(body), lambda: reading.item_collection(query, next_link)
+    )

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field, TypeAdapter
 
 from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.errors import JointsatError
@@ -28,6 +29,7 @@ from jointsat.orbits.tracks import (
     split_at_antimeridian,
     subsatellite_points,
 )
+from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import (
     check_window,
@@ -159,10 +161,29 @@ def _number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+@dataclass(frozen=True)
+class _Flown:
+    """The satellites a caller sees that have element sets, parsed once per store revision."""
+
+    ids: tuple[int, ...]
+    norad_ids: tuple[int, ...]
+    names: tuple[str, ...]
+    orbits: tuple[propagation.Satellite, ...]
+
+
+def _flown(session: SessionDep, user: User) -> _Flown:
+    satellites = visible_satellites(session, user)
+    return _Flown(
+        tuple(s.id for s in satellites),
+        tuple(s.norad_id for s in satellites),
+        tuple(s.name for s in satellites),
+        tuple(_orbit(s) for s in satellites),
+    )
+
+
 @router.get("/positions", response_model=list[Position])
 def positions(
-    session: SessionDep,
-    user: UserDep,
+    viewing: ViewingDep,
     now: NowDep,
     at: Annotated[
         AwareDatetime | None, Query(description="The moment, ISO 8601 with zone (default: now)")
@@ -170,29 +191,68 @@ def positions(
     min_elevation_deg: Annotated[
         float, Query(ge=0.0, le=90.0, description="Elevation at the footprint's edge")
     ] = 0.0,
-) -> list[Position]:
-    """Return where every satellite the caller may see, with element sets, is at a moment."""
-    moment = now if at is None else at
+) -> Response:
+    """Return where every satellite the caller may see, with element sets, is at a moment.
+
+    The satellites' orbits are parsed once per store revision and propagated together;
+    an answer for a given ``at`` is kept until the store's next write.
+    """
+    flown = viewing.remembered("flown satellites", lambda: _flown(viewing.session, viewing.user))
+    if at is None:  # now: a moment no other request asks for
+        body = _POSITIONS.dump_json(_positions(flown, now, min_elevation_deg))
+        return Response(content=body, media_type="application/json")
+    return viewing.cached(
+        "positions",
+        list[Position],
+        lambda: _positions(flown, at, min_elevation_deg),
+        at,
+        min_elevation_deg,
+    )
+
+
+_POSITIONS = TypeAdapter(list[Position])
+
+
+def _positions(flown: _Flown, moment: datetime, min_elevation_deg: float) -> list[Position]:
+    """Return the satellites' positions at the moment, all propagated in one call."""
+    origin = TimeOrigin.of(moment)
+    jd, fr = origin.julian([origin.seconds(moment)])
+    n = len(flown.orbits)
+    errors: list[str | None] = [None] * n
+    try:
+        codes, r, _ = propagation.propagate(flown.orbits, jd, fr)
+        r = r[:, 0, :]
+        for i in np.flatnonzero(codes[:, 0]).tolist():
+            message = propagation.error_message(int(codes[i, 0]))
+            errors[i] = f"SGP4 failed from {format_iso(moment)}: {message}"
+    except (JointsatError, ValueError):  # one satellite spoils the batch: each on its own
+        rows = [_propagate(orbit, [moment]) for orbit in flown.orbits]
+        r = np.concatenate([row[0] for row in rows]) if rows else np.empty((0, 3))
+        errors = [row[3] for row in rows]
+    with np.errstate(invalid="ignore"):
+        r[~np.isfinite(r).all(axis=-1)] = np.nan
+    jd_n, fr_n = np.repeat(jd, n), np.repeat(fr, n)
+    lat, lon, alt = subsatellite_points(r, jd_n, fr_n)
+    radius = horizon_radius_km(alt, min_elevation_deg)
+    sunlit = is_sunlit(r, sun_position_km(jd_n, fr_n))
     answer = []
-    for satellite in visible_satellites(session, user):
-        r, jd, fr, error = _propagate(_orbit(satellite), [moment])
-        lat, lon, alt = subsatellite_points(r, jd, fr)
-        radius = horizon_radius_km(alt, min_elevation_deg)
-        values = [_number(v[0]) for v in (lat, lon, alt, radius)]
+    for i in range(n):
+        error = errors[i]
+        values = [_number(v[i]) for v in (lat, lon, alt, radius)]
         if error is None and None in values:
             error = "the position is not a finite number"
         if error is not None:
             values = [None, None, None, None]
         answer.append(
             Position(
-                satellite_id=satellite.id,
-                norad_id=satellite.norad_id,
-                name=satellite.name,
+                satellite_id=flown.ids[i],
+                norad_id=flown.norad_ids[i],
+                name=flown.names[i],
                 lat_deg=values[0],
                 lon_deg=values[1],
                 alt_km=values[2],
                 footprint_radius_km=values[3],
-                sunlit=None if error else bool(is_sunlit(r, sun_position_km(jd, fr))[0]),
+                sunlit=None if error else bool(sunlit[i]),
                 error=error,
             )
         )
