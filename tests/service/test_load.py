@@ -25,6 +25,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.types import Message, Receive, Scope, Send
 from tests.support.consortium import Consortium
 
 from jointsat.service import shedding
@@ -181,3 +182,59 @@ def test_the_pool_is_sized_to_the_admitted_requests() -> None:
     assert postgres["pool_size"] + postgres["max_overflow"] >= 2 * shedding.ADMITTED
     assert postgres["pool_timeout"] <= shedding.QUEUE_WAIT_S
     assert shedding.THREADS > shedding.ADMITTED  # an admitted request never waits for a thread
+
+
+def test_a_client_gone_while_waiting_leaves_the_queue_and_costs_nothing() -> None:
+    # one place, held by a slow request; a second client leaves while it waits: the app
+    # never runs for it, its place in the queue is free at once, and the next is served
+    calls: list[str] = []
+    release = anyio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        calls.append(scope["path"])
+        if scope["path"] == "/hold":
+            await release.wait()
+        assert (await receive())["type"] == "http.request"  # replayed to the app
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    admission = shedding.Admission(app, limit=1, wait_s=5.0, queue=4)
+
+    def request(path: str) -> Scope:
+        return {"type": "http", "method": "GET", "path": path, "headers": []}
+
+    async def client(path: str, leave_after_s: float | None) -> list[Message]:
+        sent: list[Message] = []
+        messages: list[Message] = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> Message:
+            if messages:
+                return messages.pop(0)
+            if leave_after_s is None:
+                await anyio.sleep_forever()
+            await anyio.sleep(leave_after_s)
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await admission(request(path), receive, send)
+        return sent
+
+    async def scenario() -> tuple[list[Message], float, list[Message]]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(client, "/hold", None)
+            await anyio.sleep(0.05)
+            start = time.monotonic()
+            gone = await client("/gone", 0.1)  # waits, then its client leaves
+            left_after = time.monotonic() - start
+            assert admission._waiting == 0
+            release.set()
+            served = await client("/next", None)
+        return gone, left_after, served
+
+    gone, left_after, served = anyio.run(scenario)
+    assert gone == []  # nothing sent to a client that is gone
+    assert left_after < 1.0  # it left the queue when it went, not after the 5 s wait
+    assert calls == ["/hold", "/next"]  # the app never ran for it
+    assert served[0]["status"] == 200

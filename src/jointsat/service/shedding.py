@@ -4,10 +4,13 @@ Each server process serves at most ``ADMITTED`` requests at a time. A request th
 finds them all busy waits in a queue for up to ``QUEUE_WAIT_S`` (first come, first
 served), or is answered at once when ``QUEUE_LENGTH`` requests wait already; either
 way it is refused with a ``503`` problem document carrying ``Retry-After``, never left
-hanging. The limit is what the rest is sized to: the worker threads sync endpoints run
-on (``THREADS``, more than every admitted request can use at once) and the database's
-connection pool (``pool_options``: one that cannot run out on SQLite; on PostgreSQL
-twice the admitted requests, with a short ``POOL_TIMEOUT_S`` whose expiry is a 503 too).
+hanging. A bodiless request (GET, HEAD) whose client goes away while it waits leaves
+the queue at once: the server does no work for a client that is gone, and the next
+client (after a burst, say) does not wait behind it. The limit is what the rest is
+sized to: the worker threads sync endpoints run on (``THREADS``, more than every
+admitted request can use at once) and the database's connection pool
+(``pool_options``: one that cannot run out on SQLite; on PostgreSQL twice the admitted
+requests, with a short ``POOL_TIMEOUT_S`` whose expiry is a 503 too).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import QueuePool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jointsat.service.problems import problem_response
 
@@ -102,9 +105,15 @@ class Admission:
             if self._waiting < self.queue:
                 self._waiting += 1
                 try:
-                    with anyio.move_on_after(self.wait_s):
-                        await places.acquire()
-                        admitted = True
+                    if scope["method"] in BODILESS:
+                        admitted, heard = await self._wait_unless_gone(places, receive)
+                        if heard and heard[-1]["type"] == "http.disconnect":
+                            return  # the client left while waiting: nobody to answer
+                        receive = _replaying(heard, receive)
+                    else:
+                        with anyio.move_on_after(self.wait_s):
+                            await places.acquire()
+                            admitted = True
                 finally:
                     self._waiting -= 1
         if not admitted:
@@ -115,6 +124,56 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             places.release()
+
+    async def _wait_unless_gone(
+        self, places: anyio.Semaphore, receive: Receive
+    ) -> tuple[bool, list[Message]]:
+        """Wait for a place, listening to the client meanwhile; return what it said.
+
+        Admitted: a place is held. A disconnect ends the wait (no place held). Only for
+        bodiless requests: what the client sends while waiting is one empty
+        ``http.request`` message, kept to be replayed to the app, or its disconnect.
+        """
+        heard: list[Message] = []
+        admitted = False
+        async with anyio.create_task_group() as group:
+
+            async def listen() -> None:
+                while True:
+                    heard.append(await receive())
+                    if heard[-1]["type"] == "http.disconnect":
+                        group.cancel_scope.cancel()
+                        return
+
+            async def acquire() -> None:
+                nonlocal admitted
+                with anyio.move_on_after(self.wait_s):
+                    await places.acquire()
+                    admitted = True
+                group.cancel_scope.cancel()
+
+            group.start_soon(listen)
+            group.start_soon(acquire)
+        if admitted and heard and heard[-1]["type"] == "http.disconnect":
+            places.release()  # gone at the very moment a place came free
+            admitted = False
+        return admitted, heard
+
+
+BODILESS = frozenset({"GET", "HEAD"})
+"""Methods whose requests carry no body: listening to their client while they wait is free."""
+
+
+def _replaying(heard: list[Message], receive: Receive) -> Receive:
+    """Return a ``receive`` that gives the messages already heard, then the client's."""
+    pending = list(heard)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 def _threads_lifespan(
