@@ -118,11 +118,7 @@ def token_revoke(
     """Revoke a token and those it minted: requests that carry them are refused from now on."""
     from jointsat.service.tokens import revoke
 
-    with (
-        common.reporting_errors(Console(stderr=True)),
-        common.store_errors(),
-        common.store_session(database_url) as session,
-    ):
+    with common.store_work(database_url) as session:
         row = revoke(session, token_id, now=common.now())
         typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")
 
@@ -135,11 +131,7 @@ def token_revoke_all(
     """Revoke every token of a user at once (a leaked laptop, a person who left)."""
     from jointsat.service.tokens import revoke_all, user_named
 
-    with (
-        common.reporting_errors(Console(stderr=True)),
-        common.store_errors(),
-        common.store_session(database_url) as session,
-    ):
+    with common.store_work(database_url) as session:
         count = revoke_all(session, user_named(session, user), now=common.now())
         typer.echo(f"{count} token(s) of user {user!r} revoked")
 
@@ -153,11 +145,7 @@ def token_list(
     from jointsat.service.tokens import user_named
     from jointsat.store.consortium import tokens
 
-    with (
-        common.reporting_errors(Console(stderr=True)),
-        common.store_errors(),
-        common.store_session(database_url) as session,
-    ):
+    with common.store_work(database_url) as session:
         for t in tokens(session, user_named(session, user).id):
             when = {
                 "created": t.created_at,
@@ -172,11 +160,7 @@ def token_list(
 def _set_disabled(user: str, disabled: bool, database_url: str | None) -> None:
     from jointsat.service.tokens import set_disabled, user_named
 
-    with (
-        common.reporting_errors(Console(stderr=True)),
-        common.store_errors(),
-        common.store_session(database_url) as session,
-    ):
+    with common.store_work(database_url) as session:
         set_disabled(session, user_named(session, user), disabled, now=common.now())
         typer.echo(f"user {user!r} {'disabled' if disabled else 'enabled'}")
 

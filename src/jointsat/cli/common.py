@@ -188,3 +188,10 @@ def store_session(database_url: str | None) -> Iterator[Session]:
                 session.commit()
         finally:
             engine.dispose()
+
+
+@contextmanager
+def store_work(database_url: str | None) -> Iterator[Session]:
+    """Yield a session of the store to a command; its errors end it with one line on stderr."""
+    with reporting_errors(Console(stderr=True)), store_errors(), store_session(database_url) as s:
+        yield s

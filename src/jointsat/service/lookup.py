@@ -6,7 +6,7 @@ so as not to reveal that it exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -72,6 +72,15 @@ def check_window(start: datetime, end: datetime, max_span: timedelta, days: str)
         raise ProblemError(
             422, "Invalid request", f"the window may not exceed {max_span.days} {days}"
         )
+
+
+def patched(body: BaseModel, nullable: Collection[str] = ()) -> dict[str, Any]:
+    """Return the fields a PATCH body sets; answer 422 for a null a field may not take."""
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None and field not in nullable:
+            raise ProblemError(422, "Invalid request", f"{field} cannot be null")
+    return changes
 
 
 def shown(model: type[ModelT], row: Any, **fields: Any) -> ModelT:

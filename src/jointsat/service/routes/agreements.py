@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jointsat.service.cache import cached_json
 from jointsat.service.concurrency import READ, WRITE, IfMatch, conditional, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
-from jointsat.service.lookup import shown
+from jointsat.service.lookup import patched, shown
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import Integer, Number, PathId
 from jointsat.store.consortium import agreement, agreements
@@ -97,10 +97,7 @@ def update_agreement(
     With If-Match, only if it is still at that ETag (else 412).
     """
     row = _get(session, partner_id)
-    changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None and field not in NULLABLE:
-            raise ProblemError(422, "Invalid request", f"{field} cannot be null")
+    changes = patched(body, NULLABLE)
     with conditional(session, row, if_match, f"no agreement for partner id {partner_id}"):
         for field, value in changes.items():
             setattr(row, field, value)

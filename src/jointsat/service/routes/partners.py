@@ -8,8 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from jointsat.service.cache import cached_json
 from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, conditional, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
-from jointsat.service.lookup import commit_or_conflict, deleted, found
-from jointsat.service.problems import ProblemError
+from jointsat.service.lookup import commit_or_conflict, deleted, found, patched
 from jointsat.service.schemas import Number, PathId, Text
 from jointsat.store.consortium import add_partner, by_id, partners, touch
 from jointsat.store.tables import Partner
@@ -93,10 +92,7 @@ def update_partner(
     With If-Match, only if it is still at that ETag (else 412).
     """
     partner = _get(session, partner_id)
-    changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None:
-            raise ProblemError(422, "Invalid request", f"{field} cannot be null")
+    changes = patched(body)
     with conditional(session, partner, if_match, f"no partner with id {partner_id}"):
         share = partner.contribution_share
         for field, value in changes.items():

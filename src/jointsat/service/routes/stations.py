@@ -17,6 +17,7 @@ from jointsat.service.lookup import (
     commit_or_conflict,
     deleted,
     may_change,
+    patched,
     shown,
     visible_station,
     visible_stations,
@@ -183,10 +184,7 @@ def update_station(
     With If-Match, only if it is still at that ETag (else 412).
     """
     station = _changeable(session, user, station_id)
-    changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        if value is None and field != "horizon_mask":
-            raise ProblemError(422, "Invalid request", f"{field} cannot be null")
+    changes = patched(body, nullable={"horizon_mask"})
     with conditional(session, station, if_match, f"no station with id {station_id}"):
         for field, value in changes.items():
             setattr(station, field, value)

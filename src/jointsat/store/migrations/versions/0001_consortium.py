@@ -1,9 +1,4 @@
-"""consortium: partners, agreements, satellites, element sets, stations, users, tokens
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-25 22:57:51.044136
-"""
+"""consortium: partners, agreements, satellites, element sets, stations, users, tokens"""
 
 from __future__ import annotations
 

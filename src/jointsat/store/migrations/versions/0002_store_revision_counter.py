@@ -1,9 +1,4 @@
-"""Store revision counter, bumped by every write, for caches.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-25
-"""
+"""Store revision counter, bumped by every write, for caches."""
 
 from __future__ import annotations
 

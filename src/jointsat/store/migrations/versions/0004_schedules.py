@@ -1,9 +1,4 @@
-"""Schedules and their contacts; satellites' daily contact demand.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-26
-"""
+"""Schedules and their contacts; satellites' daily contact demand."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Observation planning: satellites' payloads, partners' requests, plans and observations.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-27
-"""
+"""Observation planning: satellites' payloads, partners' requests, plans and observations."""
 
 from __future__ import annotations
 

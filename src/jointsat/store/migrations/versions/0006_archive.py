@@ -1,10 +1,6 @@
 """The archive: products, their files and owners, public release, and the audit log.
 
 The audit log is append-only: a trigger refuses every UPDATE and DELETE on it.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-30
 """
 
 from __future__ import annotations

@@ -3,10 +3,6 @@
 Every UPDATE and DELETE of a partner, agreement, satellite, ground station or
 observation request names the version it read and moves it on; rows that exist
 start at version 1.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-02
 """
 
 from __future__ import annotations

@@ -3,10 +3,6 @@
 ``count`` says how many accesses a row stands for (1 for every row before it);
 ``client`` is the network address of the anonymous caller whose refusals a row
 counts. Added in place, so that the append-only triggers stay.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-02
 """
 
 from __future__ import annotations

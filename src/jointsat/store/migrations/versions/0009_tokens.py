@@ -5,10 +5,6 @@ Tokens issued before this revision expire 90 days after the upgrade (the default
 lifetime) and may not mint tokens (an admin's tokens always may). A station's name
 need only be unique among its partner's stations: a clash with another partner's
 station would tell an operator that a station it may not see exists.
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-02
 """
 
 from __future__ import annotations
