@@ -31,7 +31,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -142,12 +142,6 @@ def printed(expected: str, stdout: str) -> bool:
     """Whether a line the document shows is a line of the output (``...``: anything)."""
     pattern = ".*".join(re.escape(part) for part in expected.split("..."))
     return any(re.fullmatch(pattern, line.strip()) for line in stdout.splitlines())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def files_of(folder: Path) -> dict[Path, tuple[int, int]]:

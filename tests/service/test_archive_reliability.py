@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 from tests.support.consortium import Consortium
+from tests.support.server import free_port
 
 from jointsat.archive.blobs import BlobStore
 from jointsat.store.tables import Role
@@ -51,12 +52,6 @@ def metadata(tag: str, **extra: Any) -> dict[str, Any]:
         "properties": {"test:tag": tag},
         **extra,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Archive:

@@ -29,6 +29,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 from tests.support.consortium import NOW, Consortium
+from tests.support.server import free_port
 
 from jointsat.service.app import create_app
 from jointsat.service.security import CONTENT_SECURITY_POLICY
@@ -252,12 +253,6 @@ def test_store_failures_and_bugs_are_problem_documents(
 # --- a real server: keep-alive after a 500, and a full store disk ---------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # GET /api/v1/partners/{id} fails with a bug: its lookup is replaced before serving.
 FAILING_SERVER = textwrap.dedent(
     """
@@ -285,7 +280,7 @@ class Server:
         wrap: list[str] | None = None,
         **popen: Any,
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log = folder / "server.log"
         env = {
             **os.environ,

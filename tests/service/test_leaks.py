@@ -13,10 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.support.consortium import Consortium, bearer
+from tests.support.server import served
 
 from jointsat.service.logs import redact_target
 from jointsat.store import migrate
@@ -156,13 +153,6 @@ def test_secrets_in_request_targets_are_redacted(target: str, logged: str) -> No
     assert redact_target(target) == logged
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_the_access_log_of_a_real_server_never_holds_a_query_token(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     migrate.upgrade(url)
@@ -170,28 +160,9 @@ def test_the_access_log_of_a_real_server_never_holds_a_query_token(tmp_path: Pat
     with made.session() as session:
         token = made.add_admin(session)
     made.close()
-    port = _free_port()
     log = tmp_path / "server.log"
-    env = {**os.environ, "JOINTSAT_DATABASE_URL": url, "JOINTSAT_ARCHIVE_ROOT": str(tmp_path)}
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "jointsat", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/stac/conformance", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        with httpx.Client(base_url=base, timeout=10) as client:
+    with served(url, tmp_path, log) as server:
+        with httpx.Client(base_url=server.base, timeout=10) as client:
             for path in (
                 f"/api/v1/me?access_token={token}",
                 f"/stac/search?limit=1&token={token}",
@@ -199,13 +170,8 @@ def test_the_access_log_of_a_real_server_never_holds_a_query_token(tmp_path: Pat
             ):
                 client.get(path, headers=bearer(token))
                 client.get(path)  # without the header too: refused, still logged
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(timeout=20)
     text = log.read_text(errors="replace")
     assert "GET /api/v1/me?access_token=REDACTED" in text, text  # the requests were logged
     assert "/stac/search?limit=1&token=REDACTED" in text, text

@@ -11,11 +11,8 @@ middleware itself is checked in-process, where a slow endpoint makes shedding ce
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import Message, Receive, Scope, Send
 from tests.support.consortium import Consortium
+from tests.support.server import served
 
 from jointsat.service import shedding
 from jointsat.service.problems import PROBLEM_JSON
@@ -37,12 +35,6 @@ ANSWER_BOUND_S = 20.0  # a request unanswered after this is hung
 STOP_BOUND_S = 8.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(consortium: Consortium, tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen]]:
     """Yield a live server's base URL, a viewer's token and its process."""
@@ -51,36 +43,9 @@ def server(consortium: Consortium, tmp_path: Path) -> Iterator[tuple[str, str, s
         partner = consortium.add_partner(session, "esa", 1.0, agreement={})
         token = consortium.add_user(session, "viewer", Role.VIEWER, partner)
     consortium.engine.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JOINTSAT_DATABASE_URL": consortium.url,
-        "JOINTSAT_ARCHIVE_ROOT": str(tmp_path / "archive"),
-    }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jointsat", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/api/v1/products?limit=1", timeout=2).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None, (tmp_path / "server.log").read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield base, token, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
+    log = tmp_path / "server.log"
+    with served(consortium.url, tmp_path / "archive", log, ready="/api/v1/products?limit=1") as up:
+        yield up.base, token, up.process
 
 
 async def _burst(base: str, path: str, headers: dict[str, str]) -> list[httpx.Response]:

@@ -9,7 +9,6 @@ time.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from schemathesis.checks import (
 )
 from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
+from tests.support.server import free_port
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.service.app import create_app
@@ -102,12 +102,6 @@ expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "413", "41
 RUN_SECONDS = 45
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_whole_api_with_every_check_and_the_stateful_phase(
     tmp_path: Path, new_sqlite_store: Callable[[Path], str]
@@ -122,7 +116,7 @@ def test_whole_api_with_every_check_and_the_stateful_phase(
         made.add_station(session, "Kiruna", esa, 67.86, 20.96)
         made.add_satellite(session, "ISS", 25544, {esa: 1.0}, [iss])
     settings = Settings(database_url=made.url, archive_root=tmp_path / "archive")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )

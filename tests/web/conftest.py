@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.server import free_port
 
 CHROMIUM = Path(os.environ.get("JOINTSAT_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
@@ -79,12 +79,6 @@ class Service:
             with urllib.request.urlopen(request, timeout=60) as response:
                 self.cache[key] = json.loads(response.read())
         return self.cache[key]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str, str]]:
@@ -186,7 +180,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("dashboard")
     url = f"sqlite:///{folder / 'store.db'}"
     admin, viewers, schedule_id, day_start, owners = _build_store(url)
-    port = _free_port()
+    port = free_port()
     log = folder / "server.log"
     env = {
         **os.environ,
