@@ -15,13 +15,14 @@ lost silently, nothing changed), and 404 if the other write deleted it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated, Any
 
-from fastapi import Header, Response
+from fastapi import Depends, Header, Response
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
+from jointsat.service.deps import SessionDep
 from jointsat.service.problems import PROBLEM_JSON, ProblemDocument, ProblemError
 from jointsat.store.consortium import exists
 from jointsat.store.tables import Versioned
@@ -100,6 +101,30 @@ def conditional(
             "another request changed it at the same time; nothing was changed: "
             "read it again and retry (send its ETag in If-Match)",
         ) from None
+
+
+class Conditional:
+    """A route's write to one versioned row: its session, its If-Match, its response.
+
+    ``with write(row, gone):`` runs the block that writes and commits the row under
+    :func:`conditional`; ``write.tag(row)`` then answers the row's new ETag.
+    """
+
+    def __init__(self, session: SessionDep, response: Response, if_match: IfMatch = None):
+        self.session = session
+        self.response = response
+        self.if_match = if_match
+
+    def __call__(self, row: Versioned, gone: str) -> AbstractContextManager[None]:
+        return conditional(self.session, row, self.if_match, gone)
+
+    def tag(self, row: Versioned) -> None:
+        """Answer the row's ETag."""
+        tagged(self.response, row)
+
+
+ConditionalDep = Annotated[Conditional, Depends()]
+"""What a PUT, PATCH, DELETE (or a POST that changes a versioned row) takes."""
 
 
 def _precondition_failed(now: str) -> ProblemError:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jointsat.service.cache import cached_json
-from jointsat.service.concurrency import READ, WRITE, IfMatch, conditional, tagged
+from jointsat.service.concurrency import READ, WRITE, ConditionalDep, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import patched, shown
 from jointsat.service.problems import ProblemError
@@ -85,25 +85,18 @@ def read_agreement(
 
 @router.patch("/{partner_id}", response_model=AgreementPublic, responses=WRITE)
 def update_agreement(
-    partner_id: PathId,
-    body: AgreementUpdate,
-    session: SessionDep,
-    _: AdminDep,
-    response: Response,
-    if_match: IfMatch = None,
+    partner_id: PathId, body: AgreementUpdate, _: AdminDep, write: ConditionalDep
 ) -> AgreementPublic:
-    """Change a partner's agreement (consortium admin); its products' release follows.
-
-    With If-Match, only if it is still at that ETag (else 412).
-    """
+    """Change a partner's agreement (consortium admin); its products' release follows."""
+    session = write.session
     row = _get(session, partner_id)
     changes = patched(body, NULLABLE)
-    with conditional(session, row, if_match, f"no agreement for partner id {partner_id}"):
+    with write(row, f"no agreement for partner id {partner_id}"):
         for field, value in changes.items():
             setattr(row, field, value)
         if {"embargo_days", "public_release_days"} & set(changes):
             session.flush()
             refresh_release_times(session, [partner_id])
         session.commit()
-    tagged(response, row)
+    write.tag(row)
     return _public(row)

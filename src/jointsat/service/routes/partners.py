@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from jointsat.service.cache import cached_json
-from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, conditional, tagged
+from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, ConditionalDep, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found, patched
 from jointsat.service.schemas import Number, PathId, Text
@@ -80,42 +80,29 @@ def create_partner(body: PartnerCreate, session: SessionDep, _: AdminDep) -> Par
 
 @router.patch("/{partner_id}", response_model=PartnerPublic, responses=WRITE)
 def update_partner(
-    partner_id: PathId,
-    body: PartnerUpdate,
-    session: SessionDep,
-    _: AdminDep,
-    response: Response,
-    if_match: IfMatch = None,
+    partner_id: PathId, body: PartnerUpdate, _: AdminDep, write: ConditionalDep
 ) -> Partner:
-    """Change a partner's name or contribution share (consortium admin).
-
-    With If-Match, only if it is still at that ETag (else 412).
-    """
-    partner = _get(session, partner_id)
+    """Change a partner's name or contribution share (consortium admin)."""
+    partner = _get(write.session, partner_id)
     changes = patched(body)
-    with conditional(session, partner, if_match, f"no partner with id {partner_id}"):
+    with write(partner, f"no partner with id {partner_id}"):
         share = partner.contribution_share
         for field, value in changes.items():
             setattr(partner, field, value)
         if partner.agreement is not None and partner.contribution_share != share:
             touch(partner.agreement)  # the agreement shows the share: its ETag moves on
-        commit_or_conflict(session, f"name {body.name!r} clashes with an existing partner")
-    tagged(response, partner)
+        commit_or_conflict(write.session, f"name {body.name!r} clashes with an existing partner")
+    write.tag(partner)
     return partner
 
 
 @router.delete("/{partner_id}", status_code=204, responses=CONDITIONAL)
-def delete_partner(
-    partner_id: PathId, session: SessionDep, _: AdminDep, if_match: IfMatch = None
-) -> Response:
-    """Remove a partner that owns no station or satellite share (consortium admin).
-
-    With If-Match, only if it is still at that ETag (else 412).
-    """
-    partner = _get(session, partner_id)
-    with conditional(session, partner, if_match, f"no partner with id {partner_id}"):
+def delete_partner(partner_id: PathId, _: AdminDep, write: ConditionalDep) -> Response:
+    """Remove a partner that owns no station or satellite share (consortium admin)."""
+    partner = _get(write.session, partner_id)
+    with write(partner, f"no partner with id {partner_id}"):
         answer = deleted(
-            session,
+            write.session,
             partner,
             f"partner {partner_id} still owns stations, satellite shares, "
             "observation requests or planned observations",

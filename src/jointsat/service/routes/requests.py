@@ -20,7 +20,7 @@ from jointsat.planning.requests import EarthTarget, Mode, SkyTarget
 from jointsat.planning.requests import Request as CoreRequest
 from jointsat.service.access import sees_satellite
 from jointsat.service.cache import ViewingDep
-from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, conditional, tagged
+from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, ConditionalDep, tagged
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import deleted, may_change, visible_request, visible_requests
 from jointsat.service.problems import field_path, field_problem
@@ -209,36 +209,25 @@ def read_request(
 
 @router.put("/{request_id}", response_model=RequestPublic, responses=WRITE)
 def replace_request(
-    request_id: PathId,
-    body: RequestFields,
-    session: SessionDep,
-    user: UserDep,
-    now: NowDep,
-    response: Response,
-    if_match: IfMatch = None,
+    request_id: PathId, body: RequestFields, user: UserDep, now: NowDep, write: ConditionalDep
 ) -> EarthPublic | SkyPublic:
     """Replace a request's target and terms (its partner's operators, or the admin).
 
-    With If-Match, only if it is still at that ETag (else 412). Plans made before
-    keep the request as it was when they were made.
+    Plans made before keep the request as it was when they were made.
     """
+    session = write.session
     record = _changeable(session, user, request_id)
-    with conditional(session, record, if_match, f"no request with id {request_id}"):
+    with write(record, f"no request with id {request_id}"):
         fill_request(record, _checked(session, user, body, record.partner), now=now)
         session.commit()
-    tagged(response, record)
+    write.tag(record)
     return _public(record)
 
 
 @router.delete("/{request_id}", status_code=204, responses=CONDITIONAL)
-def delete_request(
-    request_id: PathId, session: SessionDep, user: UserDep, if_match: IfMatch = None
-) -> Response:
-    """Withdraw a request (its partner's operators, or the admin); plans keep their record.
-
-    With If-Match, only if it is still at that ETag (else 412).
-    """
-    record = _changeable(session, user, request_id)
-    with conditional(session, record, if_match, f"no request with id {request_id}"):
-        answer = deleted(session, record)
+def delete_request(request_id: PathId, user: UserDep, write: ConditionalDep) -> Response:
+    """Withdraw a request (its partner's operators, or the admin); plans keep their record."""
+    record = _changeable(write.session, user, request_id)
+    with write(record, f"no request with id {request_id}"):
+        answer = deleted(write.session, record)
     return answer

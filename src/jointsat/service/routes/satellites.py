@@ -14,7 +14,7 @@ from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind
 from jointsat.service.cache import ViewingDep
-from jointsat.service.concurrency import READ, WRITE, IfMatch, conditional, tagged
+from jointsat.service.concurrency import READ, WRITE, ConditionalDep, tagged
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
@@ -210,29 +210,21 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
 
 @router.patch("/{satellite_id:int}", response_model=SatellitePublic, responses=WRITE)
 def update_satellite(
-    satellite_id: PathId,
-    body: SatelliteUpdate,
-    session: SessionDep,
-    user: UserDep,
-    response: Response,
-    if_match: IfMatch = None,
+    satellite_id: PathId, body: SatelliteUpdate, user: UserDep, write: ConditionalDep
 ) -> SatellitePublic:
-    """Set the satellite's payload or daily contact demand (its operators' operators, admin).
-
-    With If-Match, only if it is still at that ETag (else 412).
-    """
-    satellite = visible_satellite(session, user, satellite_id)
+    """Set the satellite's payload or daily contact demand (its operators' operators, admin)."""
+    satellite = visible_satellite(write.session, user, satellite_id)
     owners = [o.partner_id for o in satellite.operators]
     may_change(user, owners, "only the operators' operators or an admin may change it")
     given = body.model_fields_set
     imager = _imager(satellite.norad_id, body.payload) if "payload" in given else None
-    with conditional(session, satellite, if_match, f"no satellite with id {satellite_id}"):
+    with write(satellite, f"no satellite with id {satellite_id}"):
         if "payload" in given:
             set_payload(satellite, imager)
         if "daily_demand_s" in given:
             satellite.daily_demand_s = body.daily_demand_s
-        session.commit()
-    tagged(response, satellite)
+        write.session.commit()
+    write.tag(satellite)
     return _public(satellite)
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from jointsat.errors import StationsError
 from jointsat.orbits.stations import HorizonMask
 from jointsat.service.cache import ViewingDep
-from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, IfMatch, conditional, tagged
+from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, ConditionalDep, tagged
 from jointsat.service.deps import SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
@@ -172,37 +172,28 @@ def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> S
 
 @router.patch("/{station_id}", response_model=StationPublic, responses=WRITE)
 def update_station(
-    station_id: PathId,
-    body: StationUpdate,
-    session: SessionDep,
-    user: UserDep,
-    response: Response,
-    if_match: IfMatch = None,
+    station_id: PathId, body: StationUpdate, user: UserDep, write: ConditionalDep
 ) -> StationPublic:
-    """Change a station (its partner's operators, or an admin).
-
-    With If-Match, only if it is still at that ETag (else 412).
-    """
-    station = _changeable(session, user, station_id)
+    """Change a station (its partner's operators, or an admin)."""
+    station = _changeable(write.session, user, station_id)
     changes = patched(body, nullable={"horizon_mask"})
-    with conditional(session, station, if_match, f"no station with id {station_id}"):
+    with write(station, f"no station with id {station_id}"):
         for field, value in changes.items():
             setattr(station, field, value)
-        commit_or_conflict(session, f"the partner has a station named {body.name!r} already")
-    tagged(response, station)
+        clash = f"the partner has a station named {body.name!r} already"
+        commit_or_conflict(write.session, clash)
+    write.tag(station)
     return _public(station)
 
 
 @router.delete("/{station_id}", status_code=204, responses=CONDITIONAL)
-def delete_station(
-    station_id: PathId, session: SessionDep, user: UserDep, if_match: IfMatch = None
-) -> Response:
+def delete_station(station_id: PathId, user: UserDep, write: ConditionalDep) -> Response:
     """Remove a station that no schedule has a contact at (its partner's operators, or an admin).
 
     A station with history keeps it: deleting it would take the schedules' contacts with
     it, so the answer is a 409 naming the schedules (record an unavailability instead).
-    With If-Match, only if it is still at that ETag (else 412).
     """
+    session = write.session
     station = _changeable(session, user, station_id)
     used = schedules_using_station(session, station_id)
     listed = ", ".join(str(i) for i in used[:20]) + (", ..." if len(used) > 20 else "")
@@ -212,7 +203,7 @@ def delete_station(
     )
     if used:
         raise ProblemError(409, "Conflict", refusal, schedule_ids=used)
-    with conditional(session, station, if_match, f"no station with id {station_id}"):
+    with write(station, f"no station with id {station_id}"):
         answer = deleted(session, station, refusal)  # a schedule saved meanwhile: 409 too
     return answer
 
@@ -224,22 +215,17 @@ def delete_station(
     responses=CONDITIONAL,
 )
 def add_unavailability(
-    station_id: PathId,
-    body: UnavailabilityCreate,
-    session: SessionDep,
-    user: UserDep,
-    if_match: IfMatch = None,
+    station_id: PathId, body: UnavailabilityCreate, user: UserDep, write: ConditionalDep
 ) -> StationPublic:
     """Record a maintenance or outage window (its partner's operators, or an admin).
 
-    The station's version (its ETag) moves on; with If-Match, only if it is still at
-    that ETag (else 412).
+    The station's version (its ETag) moves on.
     """
-    station = _changeable(session, user, station_id)
-    with conditional(session, station, if_match, f"no station with id {station_id}"):
+    station = _changeable(write.session, user, station_id)
+    with write(station, f"no station with id {station_id}"):
         station.unavailable.append(
             Unavailability(start=body.start, end_at=body.end, kind=body.kind, reason=body.reason)
         )
         touch(station)
-        session.commit()
+        write.session.commit()
     return _public(station)
