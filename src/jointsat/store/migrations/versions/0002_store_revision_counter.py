@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from jointsat.store.migrations.schema import big_integer, create_table, drop_table, integer
+from jointsat.store.migrations import schema
 
 revision = "0002"
 down_revision = "0001"
@@ -13,9 +13,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    table = create_table("store_revision", integer("id"), big_integer("value"))
+    table = schema.create_table("store_revision", schema.integer("id"), schema.big_integer("value"))
     op.bulk_insert(table, [{"id": 1, "value": 0}])
 
 
 def downgrade() -> None:
-    drop_table("store_revision")
+    schema.drop_table("store_revision")

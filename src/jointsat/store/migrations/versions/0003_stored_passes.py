@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from jointsat.store.migrations.schema import (
-    booleans,
-    create_table,
-    drop_table,
-    foreign_key,
-    integer,
-    integers,
-    json,
-    reals,
-    string,
-    times,
-    unique,
-)
+from jointsat.store.migrations import schema
 
 revision = "0003"
 down_revision = "0002"
@@ -23,30 +11,30 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_table(
+    schema.create_table(
         "pass_predictions",
-        integer("id"),
-        string("fingerprint", 64),
-        *times("start", "end_at"),
-        json("element_set_ids"),
-        json("station_ids"),
-        string("engine", 100),
-        *times("computed_at"),
-        unique("pass_predictions", "fingerprint"),
+        schema.integer("id"),
+        schema.string("fingerprint", 64),
+        *schema.times("start", "end_at"),
+        schema.json("element_set_ids"),
+        schema.json("station_ids"),
+        schema.string("engine", 100),
+        *schema.times("computed_at"),
+        schema.unique("pass_predictions", "fingerprint"),
     )
-    create_table(
+    schema.create_table(
         "passes",
-        *integers("id", "prediction_id", "satellite_id", "station_id"),
-        *times("aos", "tca", "los"),
-        *reals("max_elevation_deg", "aos_azimuth_deg", "tca_azimuth_deg", "los_azimuth_deg"),
-        *booleans("sunlit", "truncated"),
-        foreign_key("passes", "prediction_id", "pass_predictions", "CASCADE"),
-        foreign_key("passes", "satellite_id", "satellites", "CASCADE"),
-        foreign_key("passes", "station_id", "ground_stations", "CASCADE"),
+        *schema.integers("id", "prediction_id", "satellite_id", "station_id"),
+        *schema.times("aos", "tca", "los"),
+        *schema.reals("max_elevation_deg", "aos_azimuth_deg", "tca_azimuth_deg", "los_azimuth_deg"),
+        *schema.booleans("sunlit", "truncated"),
+        schema.foreign_key("passes", "prediction_id", "pass_predictions", "CASCADE"),
+        schema.foreign_key("passes", "satellite_id", "satellites", "CASCADE"),
+        schema.foreign_key("passes", "station_id", "ground_stations", "CASCADE"),
         indexes=["prediction_id"],
     )
 
 
 def downgrade() -> None:
-    drop_table("passes", indexes=["prediction_id"])
-    drop_table("pass_predictions")
+    schema.drop_table("passes", indexes=["prediction_id"])
+    schema.drop_table("pass_predictions")

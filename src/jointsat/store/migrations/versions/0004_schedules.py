@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from jointsat.store.migrations.schema import (
-    add_columns,
-    check,
-    create_table,
-    drop_columns,
-    drop_table,
-    foreign_key,
-    integer,
-    integers,
-    json,
-    reals,
-    string,
-    times,
-)
+from jointsat.store.migrations import schema
 
 revision = "0004"
 down_revision = "0003"
@@ -30,35 +17,37 @@ DAILY_DEMAND = (
 
 
 def upgrade() -> None:
-    add_columns("satellites", *reals("daily_demand_s", nullable=True), check=DAILY_DEMAND)
-    create_table(
+    schema.add_columns(
+        "satellites", *schema.reals("daily_demand_s", nullable=True), check=DAILY_DEMAND
+    )
+    schema.create_table(
         "schedules",
-        integer("id"),
-        *times("created_at", "start", "end_at"),
-        string("policy", 20),
-        string("status", 20),
-        string("solver", 100),
-        *reals("total_seconds", "gap"),
-        json("document"),
-        json("provenance"),
-        integer("replaces_id", nullable=True),
-        foreign_key("schedules", "replaces_id", "schedules", "SET NULL"),
+        schema.integer("id"),
+        *schema.times("created_at", "start", "end_at"),
+        schema.string("policy", 20),
+        schema.string("status", 20),
+        schema.string("solver", 100),
+        *schema.reals("total_seconds", "gap"),
+        schema.json("document"),
+        schema.json("provenance"),
+        schema.integer("replaces_id", nullable=True),
+        schema.foreign_key("schedules", "replaces_id", "schedules", "SET NULL"),
         indexes=["replaces_id"],
     )
-    create_table(
+    schema.create_table(
         "contacts",
-        *integers("id", "schedule_id", "satellite_id", "station_id"),
-        *times("start", "end_at"),
-        *reals("max_elevation_deg"),
-        check("contacts", "end_after_start", "end_at > start"),
-        foreign_key("contacts", "schedule_id", "schedules", "CASCADE"),
-        foreign_key("contacts", "satellite_id", "satellites", "RESTRICT"),
-        foreign_key("contacts", "station_id", "ground_stations", "RESTRICT"),
+        *schema.integers("id", "schedule_id", "satellite_id", "station_id"),
+        *schema.times("start", "end_at"),
+        *schema.reals("max_elevation_deg"),
+        schema.check("contacts", "end_after_start", "end_at > start"),
+        schema.foreign_key("contacts", "schedule_id", "schedules", "CASCADE"),
+        schema.foreign_key("contacts", "satellite_id", "satellites", "RESTRICT"),
+        schema.foreign_key("contacts", "station_id", "ground_stations", "RESTRICT"),
         indexes=["schedule_id", "station_id"],
     )
 
 
 def downgrade() -> None:
-    drop_table("contacts", indexes=["schedule_id", "station_id"])
-    drop_table("schedules", indexes=["replaces_id"])
-    drop_columns("satellites", "daily_demand_s", check=DAILY_DEMAND[0])
+    schema.drop_table("contacts", indexes=["schedule_id", "station_id"])
+    schema.drop_table("schedules", indexes=["replaces_id"])
+    schema.drop_columns("satellites", "daily_demand_s", check=DAILY_DEMAND[0])

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-from jointsat.store.migrations.schema import (
-    add_columns,
-    big_integer,
-    check,
-    create_table,
-    drop_columns,
-    drop_table,
-    foreign_key,
-    integer,
-    integers,
-    json,
-    reals,
-    string,
-    times,
-)
+from jointsat.store.migrations import schema
 
 revision = "0005"
 down_revision = "0004"
@@ -35,70 +21,72 @@ PAYLOAD_COMPLETE = (
 
 
 def upgrade() -> None:
-    add_columns(
+    schema.add_columns(
         "satellites",
-        *reals(*PAYLOAD_COLUMNS, nullable=True),
-        string("observes", 20, nullable=True),
+        *schema.reals(*PAYLOAD_COLUMNS, nullable=True),
+        schema.string("observes", 20, nullable=True),
         check=("payload_complete", PAYLOAD_COMPLETE),
     )
-    create_table(
+    schema.create_table(
         "observation_requests",
-        integer("id"),
-        integer("partner_id"),
-        string("kind", 10),
-        integer("gain"),
-        *times("window_start", "window_end", nullable=True),
-        json("document"),
-        *times("created_at", "updated_at"),
-        integer("created_by", nullable=True),
-        check("observation_requests", "gain_positive", "gain >= 1"),
-        check(
+        schema.integer("id"),
+        schema.integer("partner_id"),
+        schema.string("kind", 10),
+        schema.integer("gain"),
+        *schema.times("window_start", "window_end", nullable=True),
+        schema.json("document"),
+        *schema.times("created_at", "updated_at"),
+        schema.integer("created_by", nullable=True),
+        schema.check("observation_requests", "gain_positive", "gain >= 1"),
+        schema.check(
             "observation_requests",
             "window_ordered",
             "(window_start IS NULL AND window_end IS NULL)"
             " OR (window_start IS NOT NULL AND window_end IS NOT NULL"
             " AND window_end > window_start)",
         ),
-        foreign_key("observation_requests", "partner_id", "partners", "RESTRICT"),
-        foreign_key("observation_requests", "created_by", "users", "SET NULL"),
+        schema.foreign_key("observation_requests", "partner_id", "partners", "RESTRICT"),
+        schema.foreign_key("observation_requests", "created_by", "users", "SET NULL"),
         indexes=["partner_id"],
     )
-    create_table(
+    schema.create_table(
         "plans",
-        integer("id"),
-        *times("created_at", "start", "end_at"),
-        string("objective", 20),
-        string("status", 20),
-        string("solver", 100),
-        big_integer("total_gain"),
-        *reals("gap"),
-        json("document"),
-        json("provenance"),
+        schema.integer("id"),
+        *schema.times("created_at", "start", "end_at"),
+        schema.string("objective", 20),
+        schema.string("status", 20),
+        schema.string("solver", 100),
+        schema.big_integer("total_gain"),
+        *schema.reals("gap"),
+        schema.json("document"),
+        schema.json("provenance"),
     )
-    create_table(
+    schema.create_table(
         "observations",
-        integer("id"),
-        integer("plan_id"),
-        integer("request_id", nullable=True),
-        string("request_ref", 64),
-        *integers("partner_id", "satellite_id"),
-        *times("start", "end_at"),
-        *times("second_start", nullable=True),
-        integer("gain"),
-        *reals("volume_mbit"),
-        *reals("off_nadir_deg", nullable=True),
-        json("target"),
-        check("observations", "end_after_start", "end_at > start"),
-        foreign_key("observations", "plan_id", "plans", "CASCADE"),
-        foreign_key("observations", "request_id", "observation_requests", "SET NULL"),
-        foreign_key("observations", "partner_id", "partners", "RESTRICT"),
-        foreign_key("observations", "satellite_id", "satellites", "RESTRICT"),
+        schema.integer("id"),
+        schema.integer("plan_id"),
+        schema.integer("request_id", nullable=True),
+        schema.string("request_ref", 64),
+        *schema.integers("partner_id", "satellite_id"),
+        *schema.times("start", "end_at"),
+        *schema.times("second_start", nullable=True),
+        schema.integer("gain"),
+        *schema.reals("volume_mbit"),
+        *schema.reals("off_nadir_deg", nullable=True),
+        schema.json("target"),
+        schema.check("observations", "end_after_start", "end_at > start"),
+        schema.foreign_key("observations", "plan_id", "plans", "CASCADE"),
+        schema.foreign_key("observations", "request_id", "observation_requests", "SET NULL"),
+        schema.foreign_key("observations", "partner_id", "partners", "RESTRICT"),
+        schema.foreign_key("observations", "satellite_id", "satellites", "RESTRICT"),
         indexes=["plan_id", "request_id"],
     )
 
 
 def downgrade() -> None:
-    drop_table("observations", indexes=["plan_id", "request_id"])
-    drop_table("plans")
-    drop_table("observation_requests", indexes=["partner_id"])
-    drop_columns("satellites", "observes", *reversed(PAYLOAD_COLUMNS), check="payload_complete")
+    schema.drop_table("observations", indexes=["plan_id", "request_id"])
+    schema.drop_table("plans")
+    schema.drop_table("observation_requests", indexes=["partner_id"])
+    schema.drop_columns(
+        "satellites", "observes", *reversed(PAYLOAD_COLUMNS), check="payload_complete"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from jointsat.store.migrations.schema import version_counter
+from jointsat.store.migrations import schema
 
 revision = "0007"
 down_revision = "0006"
@@ -21,7 +21,7 @@ VERSIONED = ("partners", "agreements", "satellites", "ground_stations", "observa
 
 def upgrade() -> None:
     for table in VERSIONED:  # a column with a constant default: no table is rebuilt
-        op.add_column(table, version_counter())
+        op.add_column(table, schema.version_counter())
 
 
 def downgrade() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from jointsat.store.migrations.schema import append_columns, remove_columns, string
+from jointsat.store.migrations import schema
 
 revision = "0008"
 down_revision = "0007"
@@ -18,12 +18,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    append_columns(
+    schema.append_columns(
         "audit_log",
         sa.Column("count", sa.Integer(), nullable=False, server_default="1"),
-        string("client", 64, nullable=True),
+        schema.string("client", 64, nullable=True),
     )
 
 
 def downgrade() -> None:
-    remove_columns("audit_log", "client", "count")
+    schema.remove_columns("audit_log", "client", "count")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-from jointsat.store.migrations.schema import integer, times
+from jointsat.store.migrations import schema
 
 revision = "0009"
 down_revision = "0008"
@@ -32,12 +32,12 @@ def upgrade() -> None:
         batch.drop_constraint(op.f("uq_ground_stations_name"), type_="unique")
         batch.create_unique_constraint(op.f(STATION_NAME), ["partner_id", "name"])
     with op.batch_alter_table("users") as batch:
-        batch.add_column(*times("disabled_at", nullable=True))
+        batch.add_column(*schema.times("disabled_at", nullable=True))
     with op.batch_alter_table("api_tokens") as batch:
-        batch.add_column(*times("expires_at", nullable=True))
+        batch.add_column(*schema.times("expires_at", nullable=True))
         batch.add_column(sa.Column("mints", sa.Boolean(), nullable=True))
-        batch.add_column(integer("minted_by_id", nullable=True))
-        batch.add_column(*times("last_used_at", nullable=True))
+        batch.add_column(schema.integer("minted_by_id", nullable=True))
+        batch.add_column(*schema.times("last_used_at", nullable=True))
     tokens = sa.table(
         "api_tokens",
         sa.column("expires_at", sa.DateTime(timezone=True)),
