@@ -36,6 +36,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jointsat.service.middleware import HttpMiddleware, WatchedSend
 from jointsat.service.problems import problem_response
 from jointsat.service.tokens import user_for_token
 from jointsat.settings import Settings
@@ -81,20 +82,17 @@ def _bearer(headers: Headers) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-class RequestLimits:
+class RequestLimits(HttpMiddleware):
     """The ASGI middleware of the module's docstring."""
 
     def __init__(
         self, app: ASGIApp, *, settings: Settings, authenticate: Callable[[str], bool]
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.settings = settings
         self.authenticate = authenticate
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         length_text = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
@@ -133,7 +131,7 @@ class RequestLimits:
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0
-        started = False
+        watched = WatchedSend(send)
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -144,15 +142,10 @@ class RequestLimits:
                     raise BodyTooLarge(limit)
             return message
 
-        async def watching_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counting_receive, watching_send)
+            await self.app(scope, counting_receive, watched)
         except BodyTooLarge:
-            if started:
+            if watched.started:
                 raise
             await too_large(limit)(scope, receive, send)
 

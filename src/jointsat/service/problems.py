@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from jointsat.errors import ArchiveConflictError, ArchiveStorageError, InputError
+from jointsat.service.middleware import HttpMiddleware, WatchedSend
 
 PROBLEM_JSON = "application/problem+json"
 STORE_RETRY_AFTER_S = 5
@@ -158,7 +159,7 @@ def store_problem(exc: OperationalError) -> tuple[int, str, str] | None:
     return None
 
 
-class FailureGuard:
+class FailureGuard(HttpMiddleware):
     """ASGI middleware: answer an unexpected error with a 500 problem, keeping the connection.
 
     Starlette's own last resort answers 500 and re-raises, upon which uvicorn drops the
@@ -168,24 +169,12 @@ class FailureGuard:
     which closes the connection: the client sees the answer was cut.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, watched)
         except Exception as exc:
-            if started:
+            if watched.started:
                 raise
             await _failed(scope, exc)(scope, receive, send)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from jointsat.service.deps import BEARER, OPTIONAL_BEARER
+from jointsat.service.middleware import HttpMiddleware
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -42,17 +43,10 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
 )
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """ASGI middleware: add the security headers to every HTTP response it passes on."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}

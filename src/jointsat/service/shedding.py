@@ -31,6 +31,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jointsat.service.middleware import HttpMiddleware
 from jointsat.service.problems import problem_response
 
 ADMITTED = 16
@@ -74,7 +75,7 @@ def shed_response(detail: str) -> JSONResponse:
     return response
 
 
-class Admission:
+class Admission(HttpMiddleware):
     """ASGI middleware: at most ``limit`` requests at once, a short queue, then 503."""
 
     def __init__(
@@ -85,15 +86,12 @@ class Admission:
         wait_s: float = QUEUE_WAIT_S,
         queue: int = QUEUE_LENGTH,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.limit, self.wait_s, self.queue = limit, wait_s, queue
         self._places: anyio.Semaphore | None = None  # made in the server's event loop
         self._waiting = 0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._places is None:
             self._places = anyio.Semaphore(self.limit)
         places = self._places
