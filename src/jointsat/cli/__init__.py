@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from jointsat import __version__
-from jointsat.cli import admin, archive, bench, demo, passes, plan, requests, schedule
+from jointsat.cli import admin, archive, bench, demo, elements, passes, plan, requests, schedule
 
 app = typer.Typer(name="jointsat", no_args_is_help=True, add_completion=False)
 
@@ -47,6 +47,7 @@ app.command()(schedule.replan)
 app.command()(plan.plan)
 app.add_typer(requests.requests_app)
 app.add_typer(archive.archive_app)
+app.add_typer(elements.elements_app)
 app.add_typer(bench.bench_app)
 
 __all__ = ["app"]
