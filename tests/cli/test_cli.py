@@ -20,6 +20,7 @@ from jointsat.cli import app
 from jointsat.cli.common import parse_utc
 from jointsat.cli.passes import DelayedProgress
 from jointsat.files import PASS_COLUMNS
+from jointsat.orbits.elements import Elements
 from jointsat.planning.checker import check_plan
 from jointsat.planning.plan import Objective, Observation, PartnerGain, Plan
 from jointsat.planning.requests import EarthTarget, Mode, SkyTarget
@@ -170,6 +171,34 @@ def test_json_output_matches_the_csv_rows(stations_csv: str) -> None:
             assert record[key] == row[key]
         for key in PASS_COLUMNS[6:10] + PASS_COLUMNS[12:]:
             assert record[key] == float(row[key])
+
+
+@pytest.mark.parametrize("output", ["csv", "json", "table"])
+def test_large_catalog_numbers_are_predicted_as_their_twin_iss(
+    stations_csv: str, tmp_path: Path, output: str
+) -> None:
+    """The ISS's OMM under 799501299, 400000 (no TLE exists for them) and 270000 (T0000)."""
+    record = Elements.from_tle(*ISS_3LE.splitlines()[1:], "ISS (ZARYA)").to_omm()
+    numbers = [25544, 799_501_299, 400_000, 270_000]
+    path = tmp_path / "twins.json"
+    path.write_text(json.dumps([{**record, "NORAD_CAT_ID": n} for n in numbers]))
+    target = tmp_path / f"passes.{output}"
+    result = invoke(
+        "passes", "-e", str(path), "-s", stations_csv, "--start", START, "--days", "1",
+        "--format", output, "-o", str(target),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    if output == "table":
+        for number in numbers:
+            assert f"ISS (ZARYA) ({number})" in target.read_text()
+        return
+    text = target.read_text()
+    rows = json.loads(text) if output == "json" else list(csv.DictReader(io.StringIO(text)))
+    by_number: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        by_number.setdefault(str(row.pop("norad_id")), []).append(row)
+    assert by_number["25544"]
+    assert by_number == {str(n): by_number["25544"] for n in numbers}
 
 
 def test_output_option_writes_the_file_not_stdout(stations_csv: str, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from jointsat.orbits.elements import (
     ParsedElements,
     detect_format,
     parse_elements,
+    write_elements,
 )
 
 MALFORMED = Path(__file__).parent / "data" / "malformed"
@@ -487,11 +488,46 @@ def test_alpha5_agrees_with_sgp4(number: int) -> None:
     assert Elements.from_tle(line1, line2).norad_cat_id == number
 
 
-@pytest.mark.parametrize("number", [340_000, 123_456_789])
+@pytest.mark.parametrize("number", [340_000, 400_000, 123_456_789, 799_501_299])
 def test_to_tle_refuses_numbers_above_alpha5(number: int) -> None:
     e = replace(parse_elements(read_data("stations.tle")).elements[0], norad_cat_id=number)
-    with pytest.raises(ElementsError, match=f"{number}.*TLE cannot carry"):
+    with pytest.raises(ElementsError, match=f"{number}.*no valid TLE exists for it"):
         e.to_tle()
+    # python-sgp4 refuses such a number too (its issue #169): there is no TLE to compare.
+    with pytest.raises(ValueError, match="339999"):
+        to_alpha5(number)
+
+
+@pytest.mark.parametrize("number", [ISS, 270_000, 339_999])
+def test_write_elements_round_trips_tle_and_omm(number: int) -> None:
+    record = json.loads(read_data("stations.json"))[0] | {"NORAD_CAT_ID": number}
+    e = Elements.from_omm(record)
+    tle = write_elements([e], ElementsFormat.TLE)
+    name, line1, line2 = tle.splitlines()
+    assert (name, line1[2:7]) == (e.object_name, to_alpha5(number))
+    assert Satrec.twoline2rv(line1, line2).satnum == number
+    (back,) = parse_elements(tle, strict=True).elements
+    assert back.norad_cat_id == number
+    assert back.to_tle() == e.to_tle()
+    omm = write_elements([e], ElementsFormat.OMM_JSON)
+    assert json.loads(omm) == [record]
+    assert parse_elements(omm, strict=True).elements == (e,)
+
+
+@pytest.mark.parametrize("number", [400_000, 799_501_299])
+def test_write_elements_refuses_a_tle_without_one_and_writes_its_omm(number: int) -> None:
+    record = json.loads(read_data("stations.json"))[0]
+    iss = Elements.from_omm(record)
+    e = Elements.from_omm(record | {"NORAD_CAT_ID": number})
+    with pytest.raises(ElementsError, match=f"element set {number} .*no valid TLE") as refused:
+        write_elements([iss, e], ElementsFormat.TLE)
+    assert "339999 (Alpha-5 Z9999)" in str(refused.value)
+    assert "write OMM" in str(refused.value)
+    omm = write_elements([iss, e], ElementsFormat.OMM_JSON)
+    assert json.loads(omm) == [record, record | {"NORAD_CAT_ID": number}]
+    assert parse_elements(omm, strict=True).elements == (iss, e)
+    with pytest.raises(ElementsError, match="cannot write OMM KVN"):
+        write_elements([e], ElementsFormat.OMM_KVN)
 
 
 @pytest.mark.parametrize("number", [123_456_789, "123456789", 999_999_999])

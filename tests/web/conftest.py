@@ -1,8 +1,9 @@
 """A live ``jointsat serve`` with the demo consortium, and Debian's chromium to drive it.
 
 The store holds the demo consortium (``jointsat.demo.build``: five partners, 21
-stations, DLR's private) with one fair schedule of the demo week's first day (Kiruna
-down for maintenance for four hours of it), a viewer
+stations, DLR's private) and ESA's TWIN, a satellite of a nine-digit catalog number
+(:data:`NINE_DIGITS`, whose elements exist only as OMM), with one fair schedule of
+the demo week's first day (Kiruna down for maintenance for four hours of it), a viewer
 token for each partner and one archived product. The server is a real uvicorn process
 on a free loopback port. The browser is ``/usr/bin/chromium`` (Debian's), started by
 Playwright headless; nothing is downloaded. Without either, the tests skip.
@@ -17,19 +18,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from tests.support.server import free_port
+
+if TYPE_CHECKING:
+    from jointsat.orbits.elements import Elements
 
 CHROMIUM = Path(os.environ.get("JOINTSAT_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 NOW = datetime(2024, 5, 9, 12, 0, tzinfo=UTC)
 SCHEDULE_TIME_LIMIT_S = 5.0
+NINE_DIGITS = 799_501_299  # TWIN: the ISS's OMM under this number, half an orbit behind
 
 
 def _browser_missing() -> str | None:
@@ -108,6 +113,7 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
     try:
         with session_factory(engine)() as session:
             demo = build(session, elements, read_demo_stations(), now=NOW)
+            _add_twin(session, elements.parsed[0].elements, demo.partners["esa"])
             viewers = {}
             for code, partner_id in demo.partners.items():
                 user = User(
@@ -147,6 +153,23 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
     finally:
         engine.dispose()
     return admin_token, viewers, schedule_id, day_start, demo.station_owner
+
+
+def _add_twin(session: Any, demo_elements: Sequence[Elements], esa: int) -> None:
+    """Add TWIN, operated by ESA, from an OMM record under :data:`NINE_DIGITS`."""
+    from jointsat.orbits.elements import parse_elements
+    from jointsat.store.consortium import add_element_sets, add_satellite
+
+    iss = next(e for e in demo_elements if e.norad_cat_id == 25544)
+    shifted = (iss.mean_anomaly_deg + 180.0) % 360.0
+    renamed = {"OBJECT_NAME": "TWIN", "NORAD_CAT_ID": NINE_DIGITS, "MEAN_ANOMALY": shifted}
+    omm = iss.to_omm() | renamed
+    sets = parse_elements(json.dumps([omm]), source="twin.json", strict=True).elements
+    twin = add_satellite(
+        session, name="TWIN", norad_id=NINE_DIGITS, daily_demand_s=None, imager=None,
+        operators={esa: 1.0},
+    )  # fmt: skip
+    add_element_sets(twin, sets, source="twin.json", now=NOW)
 
 
 def _ingest_product(base_url: str, token: str, acquired: datetime, name: str) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 pytest.importorskip("playwright", reason="the dashboard tests need Playwright for Python")
 from playwright.sync_api import Page, expect
+from tests.web.conftest import NINE_DIGITS
 
 # pytest-base-url (under pytest-playwright) defines a session fixture pytest 9 warns about.
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
@@ -80,6 +81,28 @@ def test_the_map_draws_the_callers_stations_and_ground_tracks(
     assert requested
     assert all(url.startswith((service.base_url + "/", "data:")) for url in requested), requested
     shoot(page, artifacts, "map")
+
+
+def test_a_satellite_of_nine_digits_is_drawn_listed_and_chosen(
+    page: Page, service: Service, artifacts: Path
+) -> None:
+    token = service.viewers["esa"]
+    open_dashboard(page, service, token, "map")
+    (twin,) = [s for s in service.get("/api/v1/satellites", token) if s["norad_id"] == NINE_DIGITS]
+    expect(page.locator("#satellite-legend")).to_contain_text(f"TWIN ({NINE_DIGITS})")
+    expect(page.locator("#map .satellite-label").filter(has_text="TWIN ·")).to_have_count(1)
+    shoot(page, artifacts, "nine-digits-map")
+    show(page, "passes")
+    page.select_option("#filter-satellite", str(twin["id"]))
+    rows = page.locator("#pass-table tbody tr")
+    assert rows.count() > 0
+    assert set(page.locator("#pass-table tbody tr td:nth-child(1)").all_text_contents()) == {"TWIN"}
+    rows.first.click()
+    expect(page.locator("#polar-title")).to_contain_text("TWIN over")
+    expect(page.locator("#polar polyline.sky-track")).to_be_attached()
+    show(page, "archive")
+    choice = page.locator(f'#archive-satellite option[value="{NINE_DIGITS}"]')
+    expect(choice).to_have_text(f"TWIN ({NINE_DIGITS})")
 
 
 def test_the_timeline_shows_the_schedules_contacts(

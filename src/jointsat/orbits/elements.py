@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import csv
 import enum
+import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -35,6 +36,7 @@ from jointsat.orbits.omm import (
     read_xml_text,
 )
 from jointsat.orbits.tle import (
+    MAX_TLE_CATALOG_NUMBER,
     fit_columns,
     read_tle_text,
     tle_angle,
@@ -111,7 +113,9 @@ class Elements:
     def satrec(self) -> Satrec:
         """Build the sgp4 propagator for this element set (WGS-72, improved mode)."""
         sat = Satrec()
-        satnum = self.norad_cat_id if self.norad_cat_id <= 339999 else 0
+        # python-sgp4 refuses a satnum above Alpha-5's last (its issue #169); the number
+        # does not affect the motion.
+        satnum = self.norad_cat_id if self.norad_cat_id <= MAX_TLE_CATALOG_NUMBER else 0
         sat.sgp4init(
             WGS72,
             "i",
@@ -311,6 +315,23 @@ def parse_elements(
         else:
             problems.append(outcome)
     return ParsedElements(tuple(elements), tuple(problems), format)
+
+
+def write_elements(elements: Iterable[Elements], format: ElementsFormat) -> str:
+    """Write element sets as text that :func:`parse_elements` reads back: TLE or OMM JSON.
+
+    TLE gives each set as three lines (its name, then the TLE); OMM JSON a list of
+    CelesTrak records. A set a TLE cannot carry (a catalog number above 339999 has
+    no valid TLE; see :meth:`Elements.to_tle`) raises :class:`ElementsError` naming
+    it and the reason, before anything is written; so does a format not written here.
+    """
+    sets = list(elements)
+    if format is ElementsFormat.OMM_JSON:
+        return json.dumps([e.to_omm() for e in sets], indent=2) + "\n"
+    if format is not ElementsFormat.TLE:
+        raise ElementsError(f"cannot write {format.value}: write TLE or OMM JSON", source="")
+    lines = [line for e in sets for line in (e.object_name, *e.to_tle())]
+    return "".join(f"{line}\n" for line in lines)
 
 
 _READERS: dict[ElementsFormat, Callable[[str, str], Iterator[RecordOutcome]]] = {

@@ -166,7 +166,8 @@ def tle_catalog_number(number: int) -> str:
     """Write a catalog number in a TLE's five columns, in Alpha-5 from 100000 on."""
     if not 0 <= number <= MAX_TLE_CATALOG_NUMBER:
         raise ValueError(
-            f"a TLE cannot carry a catalog number above {MAX_TLE_CATALOG_NUMBER} (Alpha-5 Z9999)"
+            f"a TLE's five columns carry catalog numbers up to {MAX_TLE_CATALOG_NUMBER} "
+            "(Alpha-5 Z9999), so no valid TLE exists for it; write OMM instead"
         )
     if number < 100_000:
         return f"{number:05d}"
