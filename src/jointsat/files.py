@@ -18,7 +18,9 @@ from pathlib import Path
 
 from jointsat.errors import ElementsError, InputError, JointsatError
 from jointsat.orbits.elements import Elements, ParsedElements, parse_elements
+from jointsat.orbits.ephemeris import Ephemeris
 from jointsat.orbits.passes import Pass, Passes
+from jointsat.orbits.propagation import OrbitRecord
 from jointsat.orbits.stations import Station, parse_stations
 from jointsat.timelib import format_iso_ms
 
@@ -64,6 +66,16 @@ class ElementFiles:
         return tuple(e for parsed in self.parsed for e in parsed.elements)
 
     @property
+    def ephemerides(self) -> tuple[Ephemeris, ...]:
+        """Return every ephemeris (OEM) read, file after file."""
+        return tuple(e for parsed in self.parsed for e in parsed.ephemerides)
+
+    @property
+    def orbits(self) -> tuple[OrbitRecord, ...]:
+        """Return what the pass engine predicts from: the element sets, then the ephemerides."""
+        return (*self.elements, *self.ephemerides)
+
+    @property
     def problems(self) -> tuple[ElementsError, ...]:
         """Return every element set that could not be read, file after file."""
         return tuple(p for parsed in self.parsed for p in parsed.problems)
@@ -90,7 +102,7 @@ def read_text(path: StrPath) -> str:
 
 
 def read_elements(paths: Sequence[StrPath], *, strict: bool = False) -> ElementFiles:
-    """Read element sets (TLE or OMM, any mix) from several files.
+    """Read element sets (TLE or OMM, any mix) and ephemerides (OEM) from several files.
 
     Each problem names its file as given. With ``strict`` the first
     unreadable element set raises :class:`ElementsError`.

@@ -8,8 +8,10 @@ the clock: ``now`` is handed in from the edge.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +30,7 @@ __all__ = [
     "from_split_julian",
     "parse_iso",
     "read_iso",
+    "split_epoch",
     "split_julian",
     "to_utc",
 ]
@@ -37,6 +40,12 @@ JD_UNIX_EPOCH = 2440587.5
 """The Julian date of 1970-01-01T00:00:00 UTC."""
 JD_J2000 = 2451545.0
 """The Julian date of J2000.0 (2000-01-01T12:00:00 TT)."""
+JD_OF_ORDINAL_0 = 1721424.5
+"""``date.fromordinal(n)`` begins at Julian date n + this."""
+_EPOCH_TEXT = re.compile(
+    r"(?P<year>\d{4})-(?:(?P<month>\d\d)-(?P<day>\d\d)|(?P<day_of_year>\d{3}))"
+    r"T(?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d(?:\.\d+)?)Z?"
+)
 
 
 def to_utc(moment: datetime, label: str = "time") -> datetime:
@@ -143,3 +152,25 @@ class TimeOrigin:
     def at(self, t_s: float) -> datetime:
         """Return the aware UTC datetime ``t_s`` seconds after the origin."""
         return self.start + timedelta(seconds=float(t_s))
+
+
+def split_epoch(text: str) -> tuple[float, float]:
+    """Split ``YYYY-MM-DDThh:mm:ss[.f][Z]`` (or ``YYYY-DDD...``) into midnight JD and fraction."""
+    match = _EPOCH_TEXT.fullmatch(text)
+    if match is None:
+        raise ValueError(f"cannot read {text!r} as a UTC epoch YYYY-MM-DDThh:mm:ss.ffffff")
+    year = int(match["year"])
+    try:
+        if match["day_of_year"]:
+            day = date(year, 1, 1) + timedelta(days=int(match["day_of_year"]) - 1)
+            if day.year != year:
+                raise ValueError(f"day of year {match['day_of_year']} is not in {year}")
+        else:
+            day = date(year, int(match["month"]), int(match["day"]))
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"cannot read {text!r} as a UTC epoch: {error}") from None
+    hour, minute, second = int(match["hour"]), int(match["minute"]), Fraction(match["second"])
+    if hour > 23 or minute > 59 or second >= 60:
+        raise ValueError(f"cannot read {text!r} as a UTC epoch: time of day out of range")
+    fraction_of_day = (hour * 3600 + minute * 60 + second) / int(DAY_S)
+    return day.toordinal() + JD_OF_ORDINAL_0, float(fraction_of_day)

@@ -28,6 +28,7 @@ from jointsat.files import (
     read_stations,
 )
 from jointsat.orbits.elements import ElementsFormat, ParsedElements
+from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE
 from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
 from jointsat.orbits.stations import Station
 from jointsat.timelib import format_readable
@@ -54,7 +55,9 @@ def passes(
     elements: Annotated[
         list[Path] | None,
         common.files_option(
-            "Element sets (TLE, 3LE or OMM); repeat for several files.", "--elements", "-e"
+            "Element sets (TLE, 3LE or OMM) or ephemerides (OEM); repeat for several files.",
+            "--elements",
+            "-e",
         ),
     ] = None,
     stations: Annotated[
@@ -163,12 +166,12 @@ def predict(
         common.warn(errors, str(problem))
     if element_files.problems:
         common.warn(errors, f"skipped {len(element_files.problems)} unreadable element set(s)")
-    if not element_files.elements:
+    if not element_files.orbits:
         raise JointsatError(f"no usable element sets in {', '.join(element_files.sources)}")
-    n = workers or default_workers(len(element_files.elements))
+    n = workers or default_workers(len(element_files.orbits))
     with _progress_callback(errors) as progress, pool_of(n) as pool:
         found = find_passes(
-            element_files.elements,
+            element_files.orbits,
             stations,
             start,
             end,
@@ -179,6 +182,13 @@ def predict(
         )
     for failure in found.problems:
         satellite = found.satellites[failure.satellite]  # an index, like Passes.satellite
+        if failure.code == OUTSIDE_COVERAGE:
+            common.warn(
+                errors,
+                f"{satellite.name} ({satellite.norad_id}): {failure.message}, first at "
+                f"{format_readable(failure.time)} UTC; no passes there",
+            )
+            continue
         common.warn(
             errors,
             f"{satellite.name} ({satellite.norad_id}): SGP4 error {failure.code} "

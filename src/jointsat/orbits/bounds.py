@@ -11,14 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, WGS72_MU_KM3_S2, WGS84_A_KM
+from jointsat.constants import EARTH_ROTATION_RAD_S, WGS72_MU_KM3_S2, WGS84_A_KM
 from jointsat.orbits.frames import WGS84_B_KM
-from jointsat.orbits.propagation import Satellite
+from jointsat.orbits.propagation import RADIUS_SLACK, RADIUS_SLACK_KM, Orbit
 from jointsat.orbits.sun import AU_KM
 from jointsat.orbits.vectors import FloatArray
 
-RADIUS_SLACK = 0.01  # of the semi-major axis, below perigee: SGP4's short-period terms, drag
-RADIUS_SLACK_KM = 25.0
+__all__ = ["RADIUS_SLACK", "RADIUS_SLACK_KM", "MotionBounds", "sun_turning_rad_s"]
 SPEED_SLACK = 1.01  # over vis-viva at the bounding radii: the J2 part of the energy
 EARTH_ORBIT_SPEED_KM_S = 30.5  # the Earth's greatest speed about the Sun, 30.29 km/s, and margin
 SUN_DISTANCE_MIN_KM = 0.983 * AU_KM
@@ -26,13 +25,13 @@ SUN_DISTANCE_MIN_KM = 0.983 * AU_KM
 
 @dataclass(frozen=True)
 class MotionBounds:
-    """Bounds on a satellite's motion over the horizon, from its element sets.
+    """Bounds on a satellite's motion over the horizon, from its orbit.
 
-    The radius lies within [r_min, r_max]: perigee less RADIUS_SLACK of the
-    semi-major axis and RADIUS_SLACK_KM (SGP4's short-period terms move a LEO's
-    radius by about 10 km; drag lowers it by a few km a week), and
-    ``Satellite.max_radius_km``. Speed is bounded by vis-viva with the osculating
-    semi-major axis at most r_max, radial speed by e sqrt(mu/p) with e at most
+    The radius lies within [r_min, r_max]: ``Orbit.min_radius_km`` (for element
+    sets, perigee less RADIUS_SLACK of the semi-major axis and RADIUS_SLACK_KM)
+    and ``Orbit.max_radius_km``; an ephemeris bounds them from its trajectory.
+    Speed is bounded by vis-viva with the osculating semi-major axis at most
+    r_max, radial speed by e sqrt(mu/p) with e at most
     (r_max - r_min) / (r_max + r_min) and p at least r_min.
     """
 
@@ -42,13 +41,8 @@ class MotionBounds:
     radial_max_km_s: float
 
     @classmethod
-    def of(cls, orbit: Satellite) -> MotionBounds:
-        perigees = []
-        for e in orbit.element_sets:
-            n_rad_s = e.mean_motion_rev_per_day * 2.0 * math.pi / DAY_S
-            a_km = (WGS72_MU_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0)
-            perigees.append(a_km * (1.0 - e.eccentricity) - RADIUS_SLACK * a_km)
-        r_min = max(min(perigees) - RADIUS_SLACK_KM, WGS84_A_KM + 50.0)
+    def of(cls, orbit: Orbit) -> MotionBounds:
+        r_min = max(orbit.min_radius_km, WGS84_A_KM + 50.0)
         r_max = max(orbit.max_radius_km, r_min)
         v_max = SPEED_SLACK * math.sqrt(WGS72_MU_KM3_S2 * (2.0 / r_min - 1.0 / r_max))
         ecc = (r_max - r_min) / (r_max + r_min)

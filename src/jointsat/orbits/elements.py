@@ -21,12 +21,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from fractions import Fraction
 
 from sgp4.api import WGS72, Satrec
 
 from jointsat.constants import DAY_S, MINUTES_PER_DAY
 from jointsat.errors import ElementsError, UnknownFormatError
+from jointsat.orbits.ephemeris import Ephemeris
+from jointsat.orbits.oem import read_oem
 from jointsat.orbits.omm import (
     OmmRecord,
     RecordOutcome,
@@ -47,7 +48,7 @@ from jointsat.orbits.tle import (
     tle_fixed_point,
     tle_record,
 )
-from jointsat.timelib import from_split_julian
+from jointsat.timelib import JD_OF_ORDINAL_0, from_split_julian, split_epoch
 
 JD_1949_12_31 = 2433281.5  # sgp4init counts epochs in days from 1949 December 31 00:00 UT
 _DEG = math.pi / 180.0
@@ -56,7 +57,6 @@ _NDDOT_UNITS = 2985984000.0 / 2.0 / math.pi  # rev/day^3 -> rad/min^3
 
 MAX_CATALOG_NUMBER = 999_999_999  # nine digits, as an OMM's NORAD_CAT_ID may carry
 
-_JD_OF_ORDINAL_0 = 1721424.5  # date.fromordinal(n) begins at Julian date n + this
 _SECONDS_PER_DAY = int(DAY_S)  # whole, for exact arithmetic with ints and Fractions
 _MICROSECONDS_PER_DAY = _SECONDS_PER_DAY * 1_000_000
 _TLE_EPOCH_STEPS_PER_DAY = 100_000_000  # a TLE epoch has eight decimals of a day
@@ -70,6 +70,12 @@ class ElementsFormat(enum.Enum):
     OMM_CSV = "OMM CSV"
     OMM_XML = "OMM XML"
     OMM_KVN = "OMM KVN"
+    OEM_KVN = "OEM KVN"
+    OEM_XML = "OEM XML"
+
+
+OEM_FORMATS = (ElementsFormat.OEM_KVN, ElementsFormat.OEM_XML)
+"""The formats that hold an ephemeris (states) rather than element sets."""
 
 
 @dataclass(frozen=True)
@@ -237,8 +243,8 @@ class Elements:
 
     def _epoch_steps(self, steps_per_day: int) -> tuple[date, int]:
         """Return the epoch's UTC date and its time of day in whole steps, rounded."""
-        ordinal = math.floor(self.epoch_jd - _JD_OF_ORDINAL_0)
-        steps = round((self.epoch_jd - _JD_OF_ORDINAL_0 - ordinal + self.epoch_fr) * steps_per_day)
+        ordinal = math.floor(self.epoch_jd - JD_OF_ORDINAL_0)
+        steps = round((self.epoch_jd - JD_OF_ORDINAL_0 - ordinal + self.epoch_fr) * steps_per_day)
         days, steps = divmod(steps, steps_per_day)
         return date.fromordinal(ordinal + days), steps
 
@@ -252,18 +258,23 @@ class Elements:
 
 @dataclass(frozen=True)
 class ParsedElements:
-    """Hold what a batch parse found: the good element sets and the rejected records."""
+    """Hold what a batch parse found: the good element sets and the rejected records.
+
+    An OEM gives no element set but one ephemeris.
+    """
 
     elements: tuple[Elements, ...]
     problems: tuple[ElementsError, ...]
     format: ElementsFormat
+    ephemerides: tuple[Ephemeris, ...] = ()
 
 
 def detect_format(text: str, *, source: str = "<string>") -> ElementsFormat:
     """Recognise which element format ``text`` holds, from its content alone.
 
-    XML holding an ``<omm>`` element is OMM XML; text opening with ``[`` or
-    ``{`` is OMM JSON; a first keyword line ``CCSDS_OMM_VERS`` is OMM KVN; a
+    XML holding an ``<omm>`` element is OMM XML, an ``<oem>`` element OEM XML;
+    text opening with ``[`` or ``{`` is OMM JSON; a first keyword line
+    ``CCSDS_OMM_VERS`` is OMM KVN, ``CCSDS_OEM_VERS`` OEM KVN; a
     first line naming EPOCH and MEAN_MOTION between commas is OMM CSV; any
     line opening with ``1 `` or ``2 `` makes the text a TLE file. Raise
     :class:`UnknownFormatError` for anything else, including empty text.
@@ -273,18 +284,22 @@ def detect_format(text: str, *, source: str = "<string>") -> ElementsFormat:
         raise UnknownFormatError("empty input: no element sets", source=source)
     if body.startswith("<") and re.search(r"<(\w+:)?omm[\s>]", body):
         return ElementsFormat.OMM_XML
+    if body.startswith("<") and re.search(r"<(\w+:)?oem[\s>]", body):
+        return ElementsFormat.OEM_XML
     if body.startswith(("[", "{")):
         return ElementsFormat.OMM_JSON
     lines = [line.strip() for line in body.splitlines() if line.strip()]
     keywords = [line for line in lines if not line.startswith("COMMENT")]
     if keywords and keywords[0].startswith("CCSDS_OMM_VERS"):
         return ElementsFormat.OMM_KVN
+    if keywords and keywords[0].startswith("CCSDS_OEM_VERS"):
+        return ElementsFormat.OEM_KVN
     if {"EPOCH", "MEAN_MOTION"} <= {cell.strip() for cell in next(csv.reader(lines[:1]))}:
         return ElementsFormat.OMM_CSV
     if any(line.startswith(("1 ", "2 ")) for line in text.splitlines()):
         return ElementsFormat.TLE
     raise UnknownFormatError(
-        "unknown format: not TLE, nor OMM as JSON, CSV, XML or KVN", source=source
+        "unknown format: not TLE, OMM (JSON, CSV, XML, KVN) nor OEM (KVN, XML)", source=source
     )
 
 
@@ -300,11 +315,14 @@ def parse_elements(
     A record that cannot be read is reported in ``problems`` and skipped,
     or raised when ``strict`` is true. Text that cannot be read at all
     (an unknown format, broken JSON or XML) raises :class:`ElementsError`.
-    ``source`` names the text's origin (a file name) in every error.
+    ``source`` names the text's origin (a file name) in every error. An OEM
+    is read whole (:func:`jointsat.orbits.oem.read_oem`) or raises.
     """
     text = text.removeprefix("\ufeff")
     if format is None:
         format = detect_format(text, source=source)
+    if format in OEM_FORMATS:
+        return ParsedElements((), (), format, (read_oem(text, source=source),))
     elements: list[Elements] = []
     problems: list[ElementsError] = []
     for outcome in _elements_outcomes(_READERS[format](text, source), source):
@@ -334,7 +352,7 @@ def write_elements(elements: Iterable[Elements], format: ElementsFormat) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-_READERS: dict[ElementsFormat, Callable[[str, str], Iterator[RecordOutcome]]] = {
+_READERS: dict[ElementsFormat, Callable[[str, str], Iterator[RecordOutcome]]] = {  # not OEM
     ElementsFormat.TLE: read_tle_text,
     ElementsFormat.OMM_JSON: read_json_text,
     ElementsFormat.OMM_CSV: read_csv_text,
@@ -389,10 +407,6 @@ _COUNT = _Interval(0, math.inf, high_open=True)
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
-_EPOCH = re.compile(
-    r"(?P<year>\d{4})-(?:(?P<month>\d\d)-(?P<day>\d\d)|(?P<day_of_year>\d{3}))"
-    r"T(?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d(?:\.\d+)?)Z?"
-)
 
 
 def _elements_from_fields(
@@ -497,28 +511,6 @@ class _FieldReader:
         """Return a required UTC epoch as (Julian date of its midnight, exact fraction of day)."""
         text = self.required(name)
         try:
-            return _split_epoch(text)
+            return split_epoch(text)
         except ValueError as error:
             raise self.error(name, f"{name}: {error}") from None
-
-
-def _split_epoch(text: str) -> tuple[float, float]:
-    """Split ``YYYY-MM-DDThh:mm:ss[.f][Z]`` (or ``YYYY-DDD...``) into midnight JD and fraction."""
-    match = _EPOCH.fullmatch(text)
-    if match is None:
-        raise ValueError(f"cannot read {text!r} as a UTC epoch YYYY-MM-DDThh:mm:ss.ffffff")
-    year = int(match["year"])
-    try:
-        if match["day_of_year"]:
-            day = date(year, 1, 1) + timedelta(days=int(match["day_of_year"]) - 1)
-            if day.year != year:
-                raise ValueError(f"day of year {match['day_of_year']} is not in {year}")
-        else:
-            day = date(year, int(match["month"]), int(match["day"]))
-    except (ValueError, OverflowError) as error:
-        raise ValueError(f"cannot read {text!r} as a UTC epoch: {error}") from None
-    hour, minute, second = int(match["hour"]), int(match["minute"]), Fraction(match["second"])
-    if hour > 23 or minute > 59 or second >= 60:
-        raise ValueError(f"cannot read {text!r} as a UTC epoch: time of day out of range")
-    fraction_of_day = (hour * 3600 + minute * 60 + second) / _SECONDS_PER_DAY
-    return day.toordinal() + _JD_OF_ORDINAL_0, float(fraction_of_day)

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from jointsat.constants import WGS84_A_KM
 from jointsat.orbits import frames
-from jointsat.orbits.propagation import Satellite
+from jointsat.orbits.propagation import Orbit
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.vectors import BoolArray, FloatArray, angle_deg, dot, norm, unit
 from jointsat.timelib import TimeOrigin
@@ -49,7 +49,7 @@ class SkyGeometry:
 
 
 def earth_geometry(
-    orbit: Satellite,
+    orbit: Orbit,
     lat_deg: ArrayLike,
     lon_deg: ArrayLike,
     alt_m: ArrayLike,
@@ -71,7 +71,7 @@ def earth_geometry(
 
 
 def sky_geometry(
-    orbit: Satellite, ra_deg: ArrayLike, dec_deg: ArrayLike, jd: ArrayLike, fr: ArrayLike
+    orbit: Orbit, ra_deg: ArrayLike, dec_deg: ArrayLike, jd: ArrayLike, fr: ArrayLike
 ) -> SkyGeometry:
     """Return the Sun angle, Earth-limb angle and sunlight of sky directions at times.
 
@@ -94,7 +94,7 @@ class Epochs:
     sun: FloatArray  # (..., 3) km, TEME
 
     @classmethod
-    def of(cls, orbit: Satellite, jd: ArrayLike, fr: ArrayLike) -> Epochs:
+    def of(cls, orbit: Orbit, jd: ArrayLike, fr: ArrayLike) -> Epochs:
         """Propagate at every time (``jd`` and ``fr`` broadcast)."""
         jd_b, fr_b = np.broadcast_arrays(np.asarray(jd, dtype=float), np.asarray(fr, dtype=float))
         err, r, _ = orbit.propagate(jd_b.ravel(), fr_b.ravel())
@@ -109,7 +109,7 @@ class Epochs:
         )
 
     @classmethod
-    def rows(cls, orbit: Satellite, origin: TimeOrigin, t: FloatArray) -> Epochs:
+    def rows(cls, orbit: Orbit, origin: TimeOrigin, t: FloatArray) -> Epochs:
         """Propagate at seconds after the origin, each distinct time once."""
         unique, inverse = np.unique(t, return_inverse=True)
         at = cls.of(orbit, *origin.julian(unique))

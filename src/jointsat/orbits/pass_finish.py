@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from jointsat.orbits.pass_scan import Exact, Found, Sites, Window, azimuth_deg, exact_states
-from jointsat.orbits.propagation import Satellite
+from jointsat.orbits.propagation import Orbit
 from jointsat.orbits.search import bisect, bracket_root
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, ranges
@@ -23,7 +23,7 @@ EXACT_ROOT_TOLERANCE_S = 1e-4  # bracketing on exact states, when Newton will no
 
 
 def finish(
-    found: Found, satellites: Sequence[Satellite], window: Window, sites: Sites
+    found: Found, satellites: Sequence[Orbit], window: Window, sites: Sites
 ) -> dict[str, Any]:
     """Pair rises with sets, pick each pass's maximum, polish and clip to the window."""
     n_st = max(sites.count, 1)
@@ -172,7 +172,7 @@ MASK_BISECTIONS = 12
 
 
 def _apply_masks(
-    columns: dict[str, Any], satellites: Sequence[Satellite], window: Window, sites: Sites
+    columns: dict[str, Any], satellites: Sequence[Orbit], window: Window, sites: Sites
 ) -> dict[str, Any]:
     """Cut the passes over masked stations to where the elevation clears the mask.
 
@@ -259,7 +259,7 @@ def _apply_masks(
 
 
 def exact_crossing(
-    satellites: Sequence[Satellite],
+    satellites: Sequence[Orbit],
     window: Window,
     sites: Sites,
     sat: IntArray,

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from jointsat.errors import InputError
 from jointsat.orbits.frames import enu_basis, geodetic_to_ecef, gmst82_rad, teme_to_ecef
-from jointsat.orbits.propagation import Satellite, propagate, propagate_rows
+from jointsat.orbits.propagation import Orbit, propagate, propagate_rows
 from jointsat.orbits.search import ALL, bracket_root
 from jointsat.orbits.stations import HorizonMask, Station
 from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, dot
@@ -144,14 +144,14 @@ class Sites:
         )
 
 
-def _step_s(satellite: Satellite) -> float:
+def _step_s(satellite: Orbit) -> float:
     limit = SWEEP_PER_STEP_RAD / satellite.max_angular_rate_rad_s
     fitting = [s for s in STEP_LADDER_S if s <= limit]
     return fitting[-1] if fitting else STEP_LADDER_S[0]
 
 
 def plan_chunks(
-    satellites: Sequence[Satellite], n_stations: int, duration_s: float
+    satellites: Sequence[Orbit], n_stations: int, duration_s: float
 ) -> list[tuple[float, list[int]]]:
     by_step: dict[float, list[int]] = {}
     for i, s in enumerate(satellites):
@@ -271,7 +271,7 @@ class _Cubic:
 
 
 def scan(
-    chunk: Sequence[Satellite], members: IntArray, step_s: float, window: Window, sites: Sites
+    chunk: Sequence[Orbit], members: IntArray, step_s: float, window: Window, sites: Sites
 ) -> tuple[Found, list[tuple[int, float, int]]]:
     """Scan a chunk of satellites sharing one step: crossings and maxima per pair."""
     samples = int(np.ceil(window.duration_s / step_s)) + 1
@@ -455,7 +455,7 @@ class Exact:
 
 
 def exact_states(
-    satellites: Sequence[Satellite],
+    satellites: Sequence[Orbit],
     window: Window,
     sites: Sites,
     sat: IntArray,

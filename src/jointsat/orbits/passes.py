@@ -16,10 +16,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from jointsat.errors import TimeWindowError
-from jointsat.orbits.elements import Elements
 from jointsat.orbits.pass_finish import finish
 from jointsat.orbits.pass_scan import NOTHING_FOUND, Found, Sites, Window, plan_chunks, scan
-from jointsat.orbits.propagation import Satellite, error_message, group_satellites
+from jointsat.orbits.propagation import (
+    Orbit,
+    OrbitRecord,
+    build_orbits,
+    error_message,
+    orbit_records,
+)
 from jointsat.orbits.stations import Station
 from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, concat_fields
 from jointsat.timelib import TimeOrigin
@@ -47,6 +52,9 @@ class SatelliteId:
 @dataclass(frozen=True)
 class PropagationProblem:
     """Report that SGP4 failed for a satellite from some time on (sgp4 error code).
+
+    An ephemeris reports :data:`jointsat.orbits.ephemeris.OUTSIDE_COVERAGE` at
+    the first time of the window it does not cover.
 
     ``satellite`` indexes ``Passes.satellites``, like ``Passes.satellite``.
     """
@@ -137,7 +145,7 @@ class Passes:
 
 
 def find_passes(
-    elements: Sequence[Elements],
+    elements: Sequence[OrbitRecord],
     stations: Sequence[Station],
     start: datetime,
     end: datetime,
@@ -150,7 +158,8 @@ def find_passes(
     """Find every pass of every satellite over every station between start and end.
 
     Several element sets of one catalog number are one satellite: each time
-    uses the set whose epoch is nearest. ``min_elevation_deg`` applies to
+    uses the set whose epoch is nearest. An ephemeris (an OEM) is a satellite
+    of its own, predicted only within its coverage. ``min_elevation_deg`` applies to
     stations whose own ``min_elevation_deg`` is None; a station's horizon mask,
     when set, applies on top of its minimum elevation. With an ``executor``,
     the satellites are split into ``parts`` blocks, each a task on it (SGP4
@@ -163,7 +172,7 @@ def find_passes(
     clipped to it and flagged ``truncated``.
     """
     start, end = _check_window(start, end)
-    satellites = group_satellites(elements)
+    satellites = build_orbits(elements)
     sites = Sites.build(stations, min_elevation_deg)
     if executor is not None and parts > 1 and len(satellites) > 1:
         return _in_parts(
@@ -198,7 +207,7 @@ def find_passes(
 
 def _in_parts(
     executor: Executor,
-    satellites: Sequence[Satellite],
+    satellites: Sequence[Orbit],
     stations: Sequence[Station],
     start: datetime,
     end: datetime,
@@ -208,13 +217,13 @@ def _in_parts(
 ) -> Passes:
     """Run find_passes on blocks of satellites on the executor and merge the results.
 
-    Propagators cannot be pickled: each task gets element records and builds
-    its own.
+    Propagators cannot be pickled: each task gets element records (or
+    ephemerides, plain arrays) and builds its own.
     """
     blocks = [list(b) for b in np.array_split(np.arange(len(satellites)), parts) if b.size]
     jobs = [
         (
-            [e for i in block for e in satellites[i].element_sets],
+            [e for i in block for e in orbit_records(satellites[i])],
             stations,
             start,
             end,
@@ -256,7 +265,7 @@ def _in_parts(
 
 
 def _find_passes_job(
-    job: tuple[list[Elements], Sequence[Station], datetime, datetime, float],
+    job: tuple[list[OrbitRecord], Sequence[Station], datetime, datetime, float],
 ) -> Passes:
     elements, stations, start, end, min_elevation_deg = job
     return find_passes(elements, stations, start, end, min_elevation_deg=min_elevation_deg)

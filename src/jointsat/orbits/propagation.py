@@ -5,6 +5,11 @@ the set whose epoch is nearest is used; exactly halfway between two epochs,
 the newer set wins. Positions and velocities are TEME, km and km/s. A time
 at which SGP4 fails (decayed satellite, eccentricity out of range) yields NaN
 and the sgp4 error code for that row instead of an exception.
+
+The pass engine asks any :class:`Orbit` for the same things: a satellite of
+element sets here, or an :class:`jointsat.orbits.ephemeris.Ephemeris` (an OEM's
+table of states, NaN and :data:`jointsat.orbits.ephemeris.OUTSIDE_COVERAGE`
+outside it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +26,46 @@ from sgp4.api import SGP4_ERRORS, SatrecArray
 
 from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, MINUTES_PER_DAY, WGS72_MU_KM3_S2
 from jointsat.orbits.elements import JD_1949_12_31, Elements
+from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE, Ephemeris
 from jointsat.orbits.vectors import FloatArray, IntArray
+
+RADIUS_SLACK = 0.01  # of the semi-major axis, below perigee: SGP4's short-period terms, drag
+RADIUS_SLACK_KM = 25.0
+
+
+class Orbit(Protocol):
+    """What the pass engine asks of a satellite, whatever its trajectory comes from."""
+
+    @property
+    def norad_id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_angular_rate_rad_s(self) -> float:
+        """Bound the geocentric angular rate seen from the rotating Earth."""
+        ...
+
+    @property
+    def max_radius_km(self) -> float:
+        """Bound the distance from the Earth's centre from above."""
+        ...
+
+    @property
+    def min_radius_km(self) -> float:
+        """Bound the distance from the Earth's centre from below."""
+        ...
+
+    def propagate(
+        self, jd: FloatArray, fr: FloatArray
+    ) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
+        """Return error codes ``(T,)``, TEME positions and velocities ``(T, 3)``."""
+        ...
+
+
+OrbitRecord = Elements | Ephemeris
+"""What an orbit is built from: element sets (grouped by catalog number) or an ephemeris."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +107,21 @@ class Satellite:
             a_km = (WGS72_MU_KM3_S2 / (n_rad_min / 60.0) ** 2) ** (1.0 / 3.0)
             radii.append(a_km * (1.0 + e.eccentricity))
         return float(1.02 * max(radii) + 50.0)
+
+    @property
+    def min_radius_km(self) -> float:
+        """Return a bound below the distance from the Earth's centre.
+
+        Perigee less RADIUS_SLACK of the semi-major axis and RADIUS_SLACK_KM
+        (SGP4's short-period terms move a LEO's radius by about 10 km; drag
+        lowers it by a few km a week).
+        """
+        perigees = []
+        for e in self.element_sets:
+            n_rad_s = e.mean_motion_rev_per_day * 2.0 * math.pi / DAY_S
+            a_km = (WGS72_MU_KM3_S2 / n_rad_s**2) ** (1.0 / 3.0)
+            perigees.append(a_km * (1.0 - e.eccentricity) - RADIUS_SLACK * a_km)
+        return float(min(perigees) - RADIUS_SLACK_KM)
 
     def set_index(self, jd: FloatArray, fr: FloatArray) -> IntArray:
         """Return, for each time, the index of the element set nearest in epoch."""
@@ -108,15 +168,35 @@ def group_satellites(elements: Iterable[Elements]) -> tuple[Satellite, ...]:
     return tuple(satellites)
 
 
+def build_orbits(records: Iterable[OrbitRecord]) -> tuple[Orbit, ...]:
+    """Return the orbits of element sets (grouped into satellites) and ephemerides, in order."""
+    records = list(records)
+    satellites = group_satellites(r for r in records if isinstance(r, Elements))
+    return (*satellites, *(r for r in records if isinstance(r, Ephemeris)))
+
+
+def orbit_records(orbit: Orbit) -> tuple[OrbitRecord, ...]:
+    """Return what an orbit was built from (:func:`build_orbits` undone), to send elsewhere."""
+    if isinstance(orbit, Satellite):
+        return orbit.element_sets
+    if isinstance(orbit, Ephemeris):
+        return (orbit,)
+    raise TypeError(f"cannot send {type(orbit).__name__} to another process")
+
+
+def _single_set(orbit: Orbit) -> bool:
+    return isinstance(orbit, Satellite) and len(orbit.element_sets) == 1
+
+
 def propagate(
-    satellites: Sequence[Satellite], jd: FloatArray, fr: FloatArray
+    satellites: Sequence[Orbit], jd: FloatArray, fr: FloatArray
 ) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
     """Propagate every satellite at every time.
 
     Return error codes ``(N, T)`` (0 for success, else sgp4's code) and TEME
     positions and velocities ``(N, T, 3)``, NaN where the code is not 0.
     Satellites with a single element set go through sgp4's SatrecArray in one
-    call; the others are propagated set by set over their own spans of time.
+    call; the others are propagated by their own ``propagate``.
     """
     jd = np.ascontiguousarray(jd, dtype=float)
     fr = np.ascontiguousarray(fr, dtype=float)
@@ -124,13 +204,13 @@ def propagate(
     err = np.zeros((n, t), dtype=np.uint8)
     r = np.empty((n, t, 3))
     v = np.empty((n, t, 3))
-    single = [i for i, s in enumerate(satellites) if len(s.element_sets) == 1]
+    single = [i for i, s in enumerate(satellites) if _single_set(s)]
     if single:
-        array = SatrecArray([satellites[i]._satrecs[0] for i in single])
+        array = SatrecArray([satellites[i]._satrecs[0] for i in single])  # type: ignore[attr-defined]
         e1, r1, v1 = array.sgp4(jd, fr)
         err[single], r[single], v[single] = e1, r1, v1
     for i, s in enumerate(satellites):
-        if len(s.element_sets) > 1:
+        if not _single_set(s):
             err[i], r[i], v[i] = s.propagate(jd, fr)
     bad = err != 0
     r[bad] = np.nan
@@ -139,7 +219,7 @@ def propagate(
 
 
 def propagate_rows(
-    satellites: Sequence[Satellite], satellite: IntArray, jd: FloatArray, fr: FloatArray
+    satellites: Sequence[Orbit], satellite: IntArray, jd: FloatArray, fr: FloatArray
 ) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
     """Propagate satellite ``satellite[i]`` at time ``(jd[i], fr[i])`` for each row i.
 
@@ -163,5 +243,7 @@ def propagate_rows(
 
 
 def error_message(code: int) -> str:
-    """Return sgp4's description of an error code."""
+    """Return sgp4's description of an error code (or the ephemeris' own)."""
+    if code == OUTSIDE_COVERAGE:
+        return "the time is outside the ephemeris' coverage (no extrapolation)"
     return str(SGP4_ERRORS.get(code, f"sgp4 error {code}"))

@@ -14,7 +14,7 @@ import numpy as np
 
 from jointsat.orbits.frames import gmst82_rad
 from jointsat.orbits.looks import Epochs, earth_look, ground_site, sky_direction
-from jointsat.orbits.propagation import Satellite, propagate_rows
+from jointsat.orbits.propagation import Orbit, propagate_rows
 from jointsat.orbits.sun import sun_position_km
 from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, angle_deg, ranges
 from jointsat.planning.opportunities import Opportunities, match_orbits
@@ -62,7 +62,7 @@ class Candidates:
 
 
 def candidates(
-    problem: PlanningProblem, orbits: Sequence[Satellite], opportunities: Opportunities
+    problem: PlanningProblem, orbits: Sequence[Orbit], opportunities: Opportunities
 ) -> Candidates:
     """Return the observations the planner may choose among, within the opportunities.
 
@@ -142,7 +142,7 @@ def _look_s(request: Request) -> float:
 class _Sights:
     """Lines of sight and off-nadir angles of (satellite, request, time) rows."""
 
-    orbits: Sequence[Satellite]
+    orbits: Sequence[Orbit]
     origin: TimeOrigin
     site: FloatArray  # (R, 3) Earth-fixed, NaN for sky requests
     up: FloatArray  # (R, 3)
@@ -150,9 +150,7 @@ class _Sights:
     sky: BoolArray
 
     @classmethod
-    def of(
-        cls, problem: PlanningProblem, orbits: Sequence[Satellite], origin: TimeOrigin
-    ) -> _Sights:
+    def of(cls, problem: PlanningProblem, orbits: Sequence[Orbit], origin: TimeOrigin) -> _Sights:
         def field(name: str) -> FloatArray:
             return np.array([getattr(r, name, np.nan) for r in problem.requests], dtype=float)
 

@@ -15,7 +15,7 @@ from itertools import pairwise
 import numpy as np
 
 from jointsat.orbits.looks import earth_geometry, sky_geometry
-from jointsat.orbits.propagation import Satellite
+from jointsat.orbits.propagation import Orbit
 from jointsat.planning.memory import simulate
 from jointsat.planning.plan import Observation, Plan
 from jointsat.planning.problem import Imager, PlanningProblem
@@ -29,7 +29,7 @@ edge_inset_s = 0.02  # yes/no conditions (sunlit) are sampled this far inside a 
 sample_step_s = 1.0
 
 
-def check_plan(problem: PlanningProblem, orbits: Sequence[Satellite], plan: Plan) -> list[str]:
+def check_plan(problem: PlanningProblem, orbits: Sequence[Orbit], plan: Plan) -> list[str]:
     """Return every rule the plan breaks; none when it is valid."""
     requests = {r.id: r for r in problem.requests}
     imagers = {s.id: s for s in problem.satellites}
@@ -82,7 +82,7 @@ def _seconds(problem: PlanningProblem, moment: datetime) -> float:
     return (moment - problem.horizon.start).total_seconds()
 
 
-def _line_of_sight(orbit: Satellite, request: Request, moment: datetime) -> np.ndarray:
+def _line_of_sight(orbit: Orbit, request: Request, moment: datetime) -> np.ndarray:
     jd, fr = split_julian(moment)
     at = (np.array([jd]), np.array([fr]))
     if isinstance(request, EarthTarget):
@@ -99,7 +99,7 @@ def _looks(o: Observation) -> list[tuple[datetime, datetime]]:
 
 
 def _check_observation(
-    problem: PlanningProblem, imager: Imager, orbit: Satellite, request: Request, o: Observation
+    problem: PlanningProblem, imager: Imager, orbit: Orbit, request: Request, o: Observation
 ) -> list[str]:
     name = f"{o.request} on {o.satellite}"
     found: list[str] = []

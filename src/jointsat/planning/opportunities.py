@@ -42,7 +42,7 @@ from jointsat.errors import PlanningInputError
 from jointsat.orbits.bounds import MotionBounds, sun_turning_rad_s
 from jointsat.orbits.looks import Epochs, earth_look, ground_site, sky_direction, sky_look
 from jointsat.orbits.passes import PropagationProblem, find_passes
-from jointsat.orbits.propagation import Satellite, error_message
+from jointsat.orbits.propagation import Orbit, error_message, orbit_records
 from jointsat.orbits.search import golden_minimum, margin_windows
 from jointsat.orbits.stations import Station
 from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, concat_fields, norm
@@ -110,7 +110,7 @@ class Opportunities:
         return self.start + timedelta(seconds=float(seconds))
 
 
-def find_opportunities(problem: PlanningProblem, orbits: Sequence[Satellite]) -> Opportunities:
+def find_opportunities(problem: PlanningProblem, orbits: Sequence[Orbit]) -> Opportunities:
     """Find every opportunity of every satellite to observe every request it serves.
 
     ``orbits`` are matched to ``problem.satellites`` by catalog number
@@ -160,7 +160,7 @@ class _Seer(NamedTuple):
 
     problem: PlanningProblem
     satellite: int  # indexes problem.satellites
-    orbit: Satellite
+    orbit: Orbit
     rates: MotionBounds
     origin: TimeOrigin
 
@@ -179,7 +179,7 @@ _INTS, _FLOATS = np.zeros(0, dtype=np.int64), np.zeros(0)
 _NOTHING_FOUND = _Found(_INTS, _INTS, _FLOATS, _FLOATS, _FLOATS, _FLOATS)
 
 
-def match_orbits(problem: PlanningProblem, orbits: Sequence[Satellite]) -> list[Satellite]:
+def match_orbits(problem: PlanningProblem, orbits: Sequence[Orbit]) -> list[Orbit]:
     """Return the orbit of each of the problem's satellites, refusing one that has none."""
     by_id = {str(o.norad_id): o for o in orbits}
     matched = []
@@ -198,9 +198,7 @@ def _open(problem: PlanningProblem, request: Request) -> bool:
     return window.end > window.start
 
 
-def _first_failure(
-    orbit: Satellite, origin: TimeOrigin, horizon_s: float
-) -> tuple[float, int] | None:
+def _first_failure(orbit: Orbit, origin: TimeOrigin, horizon_s: float) -> tuple[float, int] | None:
     """Return when (s) SGP4 first fails over the horizon, and its code, or None."""
     t = np.append(np.arange(0.0, horizon_s, FAILURE_SCAN_S), horizon_s)
     err, _, _ = orbit.propagate(*origin.julian(t))
@@ -250,7 +248,7 @@ def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
         for k in range(len(targets))
     ]
     first, last = min(w.start for w in windows), max(w.end for w in windows)
-    passes = find_passes(orbit.element_sets, stations, first, last)
+    passes = find_passes(orbit_records(orbit), stations, first, last)
     offset = origin.seconds(passes.start)
     target = passes.station
     lo = np.maximum(passes.aos_s + offset - PASS_PAD_S, w0[target])
@@ -288,7 +286,7 @@ def _earth_windows(seer: _Seer, earth: list[tuple[int, EarthTarget]]) -> _Found:
 
 
 def _least_off_nadir(
-    orbit: Satellite,
+    orbit: Orbit,
     origin: TimeOrigin,
     lat: FloatArray,
     lon: FloatArray,

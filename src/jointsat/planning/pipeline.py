@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from jointsat.orbits.propagation import Satellite
+from jointsat.orbits.propagation import Orbit
 from jointsat.planning.candidates import Candidates, candidates
 from jointsat.planning.opportunities import Opportunities, find_opportunities
 from jointsat.planning.plan import Objective, Plan
@@ -49,9 +49,7 @@ def with_downlinks(
     return dataclasses.replace(problem, downlinks=problem.downlinks + added), added
 
 
-def prepare(
-    problem: PlanningProblem, orbits: Sequence[Satellite]
-) -> tuple[Opportunities, Candidates]:
+def prepare(problem: PlanningProblem, orbits: Sequence[Orbit]) -> tuple[Opportunities, Candidates]:
     """Return the opportunities and the planner's candidates within them."""
     opportunities = find_opportunities(problem, orbits)
     return opportunities, candidates(problem, orbits, opportunities)
@@ -59,7 +57,7 @@ def prepare(
 
 def plan_problem(
     problem: PlanningProblem,
-    orbits: Sequence[Satellite],
+    orbits: Sequence[Orbit],
     objective: Objective = Objective.FAIR,
     settings: PlannerSettings | None = None,
 ) -> Planned:
