@@ -251,9 +251,8 @@ def add_element_sets(
     sets = list(sets)
     raws = list(raws) if raws is not None else [None] * len(sets)
     held: dict[datetime, list[ElementSetRecord]] = {}
-    if inspect(satellite).has_identity:
-        for record in satellite.element_history:
-            held.setdefault(record.epoch, []).append(record)
+    for record in _history(satellite):
+        held.setdefault(record.epoch, []).append(record)
     stored = 0
     for elements, raw in zip(sets, raws, strict=True):
         there = held.setdefault(elements.epoch, [])
@@ -271,6 +270,15 @@ def add_element_sets(
         there.append(record)
         stored += 1
     return stored
+
+
+def _history(satellite: Satellite) -> list[ElementSetRecord]:
+    """Return every set the store holds of the satellite, read afresh (none if it is new)."""
+    session = object_session(satellite)
+    if session is None or satellite.id is None:
+        return list(satellite.element_sets)
+    query = select(ElementSetRecord).where(ElementSetRecord.satellite_id == satellite.id)
+    return list(session.scalars(query))
 
 
 def _place(
