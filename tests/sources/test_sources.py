@@ -85,14 +85,15 @@ def test_celestrak_asks_a_query_once_in_two_hours_then_conditionally(
     assert fake.count() == 2
     assert fake.seen[-1].headers["if-none-match"] == fake.etag()
     assert fake.seen[-1].headers["if-modified-since"]
-    assert again.received == report.received and again.stored == 0
+    assert again.received == report.received
+    assert again.stored == 0
 
 
 def test_celestrak_blocks_itself_at_the_first_error_until_unblocked(
     session: Session, fake: Fake, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.fault = 403
-    with pytest.raises(SourceBlockedError, match="403.*jointsat elements unblock celestrak"):
+    with pytest.raises(SourceBlockedError, match=r"403.*jointsat elements unblock celestrak"):
         refresh(session, _client("celestrak", fake), Query(catnrs=(ISS, 20580)), NOW)
     assert fake.count() == 1  # stopped at once: not the second catalog number
     assert "403" in caplog.text
@@ -133,7 +134,8 @@ def test_a_failed_answer_changes_nothing_stored(session: Session, fake: Fake, fa
     session.expire_all()
     assert _stored(session) == before
     row = cached_query(session, "celestrak", _client("celestrak", fake).paths(query)[0])
-    assert row is not None and (row.body, row.answered_at) == kept
+    assert row is not None
+    assert (row.body, row.answered_at) == kept
     assert source_state(session, "celestrak").blocked_at is None
 
 
@@ -178,7 +180,8 @@ def test_space_track_never_shows_the_account(session: Session, fake: Fake) -> No
             Query(catnrs=(ISS,)),
             NOW,
         )
-    assert fake.password not in str(raised.value) and fake.identity not in str(raised.value)
+    assert fake.password not in str(raised.value)
+    assert fake.identity not in str(raised.value)
     assert fake.password not in repr(_settings(fake))
     with pytest.raises(SourceError, match="needs an account"):
         refresh(
@@ -218,6 +221,7 @@ def test_the_consortium_refresh_asks_for_its_satellites_only(session: Session, f
     session.commit()
     report = refresh_consortium(session, _client("celestrak", fake), NOW)
     assert [s.query for s in fake.seen] == [{"CATNR": str(ISS), "FORMAT": "json"}]
-    assert report.stored == 1 and report.satellites == 1
+    assert report.stored == 1
+    assert report.satellites == 1
     assert source_state(session, "celestrak").refresh_summary == report.summary()
     assert session.scalar(select(func.count()).select_from(SourceRequest)) == 1
