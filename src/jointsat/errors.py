@@ -79,3 +79,15 @@ class PredictionRefusedError(JointsatError):
     def __init__(self, retry_after_s: float) -> None:
         super().__init__(f"no new pass prediction for {retry_after_s:.0f} s")
         self.retry_after_s = retry_after_s
+
+
+class SourceError(JointsatError):
+    """Report that an element-set source could not be queried, or answered what cannot be used.
+
+    Nothing is stored when this is raised: a timeout, a cut-off or malformed answer, a
+    refused login or a limit reached leaves the store's element sets as they were.
+    """
+
+
+class SourceBlockedError(SourceError):
+    """Refuse to query a source that answered an error: an operator must unblock it first."""

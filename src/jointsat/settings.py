@@ -1,4 +1,4 @@
-"""Say where the store and the archive's files are: one typed object, read at the edge.
+"""Say where the store, the archive's files and the element sources are: one typed object.
 
 The command line and the service read the environment once, through
 :meth:`Settings.from_environment`; everything below them is handed the object.
@@ -6,10 +6,12 @@ The command line and the service read the environment once, through
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -28,6 +30,19 @@ LIMIT_VARIABLES = {
 
 TOKEN_DAYS_VARIABLE = "JOINTSAT_TOKEN_DAYS"  # a new API token's lifetime unless told
 TOKEN_MAX_DAYS_VARIABLE = "JOINTSAT_TOKEN_MAX_DAYS"  # the longest lifetime a token may ask
+# The element-set sources (docs/elements.md, "Sources and their rules").
+CELESTRAK_URL_VARIABLE = "JOINTSAT_CELESTRAK_URL"
+SPACETRACK_URL_VARIABLE = "JOINTSAT_SPACETRACK_URL"
+SPACETRACK_USER_VARIABLE = "JOINTSAT_SPACETRACK_USER"
+SPACETRACK_PASSWORD_VARIABLE = "JOINTSAT_SPACETRACK_PASSWORD"
+SPACETRACK_CREDENTIALS_VARIABLE = "JOINTSAT_SPACETRACK_CREDENTIALS"  # a file: identity, password
+REFRESH_HOURS_VARIABLE = "JOINTSAT_ELEMENTS_REFRESH_HOURS"  # unset: the service refreshes nothing
+REFRESH_SOURCE_VARIABLE = "JOINTSAT_ELEMENTS_REFRESH_SOURCE"
+MAX_REFRESH_HOURS = 24 * 366
+SOURCE_ORDER_VARIABLE = "JOINTSAT_ELEMENTS_SOURCE_ORDER"  # preferred first, comma-separated
+SOURCE_KINDS = ("upload", "supgp", "spacetrack", "celestrak")
+"""Where element sets come from, preferred first by default: at equal epoch the first wins."""
+FETCHED_KINDS = SOURCE_KINDS[1:]  # the ones jointsat queries itself
 APP_NAME = "jointsat"  # the user's data folder is named for it
 STORE_FILE_NAME = "jointsat.db"  # the default store, in the user's data folder
 ARCHIVE_FOLDER_NAME = "archive"  # the default archive, beside a SQLite store's file
@@ -38,6 +53,14 @@ def user_data_folder() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A Space-Track account: its identity and password (never shown, not even in a repr)."""
+
+    identity: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,12 @@ class Settings:
     new_pass_predictions_per_hour: int = 6  # new windows a non-admin user may predict
     token_days: int = 90  # API tokens' lifetime unless their creator says otherwise
     token_max_days: int = 365  # the longest lifetime a token may be given
+    celestrak_url: str = "https://celestrak.org"
+    spacetrack_url: str = "https://www.space-track.org"
+    spacetrack_credentials: Credentials | None = None
+    elements_refresh_hours: float | None = None  # None: the service refreshes nothing
+    elements_refresh_source: str = "celestrak"
+    source_order: tuple[str, ...] = SOURCE_KINDS
 
     @property
     def archive_folder(self) -> Path:
@@ -84,18 +113,19 @@ class Settings:
         elif not database_url:
             url = normalise_url(url)
         root = environ.get(ARCHIVE_ROOT_VARIABLE, "").strip()
-        limits = {
+        limits: dict[str, Any] = {
             name: _count(variable, environ[variable])
             for name, variable in LIMIT_VARIABLES.items()
             if environ.get(variable, "").strip()
         }
-        return cls(
+        settings = cls(
             database_url=url,
             archive_root=Path(root).expanduser() if root else None,
             token_days=_days(environ, TOKEN_DAYS_VARIABLE, cls.token_days),
             token_max_days=_days(environ, TOKEN_MAX_DAYS_VARIABLE, cls.token_max_days),
             **limits,
         )
+        return replace(settings, **_source_settings(environ))
 
 
 def _count(variable: str, text: str) -> int:
@@ -118,3 +148,78 @@ def _days(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(text)
     except ValueError:
         raise StoreError(f"{name}={text!r} is not a whole number of days") from None
+
+
+def _source_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the element sources' settings that the environment gives."""
+    found: dict[str, Any] = {}
+    for name, variable in (
+        ("celestrak_url", CELESTRAK_URL_VARIABLE),
+        ("spacetrack_url", SPACETRACK_URL_VARIABLE),
+    ):
+        if environ.get(variable, "").strip():
+            found[name] = environ[variable].strip().rstrip("/")
+    hours = environ.get(REFRESH_HOURS_VARIABLE, "").strip()
+    if hours:
+        found["elements_refresh_hours"] = _hours(REFRESH_HOURS_VARIABLE, hours)
+    source = environ.get(REFRESH_SOURCE_VARIABLE, "").strip()
+    if source:
+        found["elements_refresh_source"] = _kinds(REFRESH_SOURCE_VARIABLE, source, FETCHED_KINDS)[0]
+    order = environ.get(SOURCE_ORDER_VARIABLE, "").strip()
+    if order:
+        kinds = _kinds(SOURCE_ORDER_VARIABLE, order, SOURCE_KINDS)
+        found["source_order"] = (*kinds, *(k for k in SOURCE_KINDS if k not in kinds))
+    found["spacetrack_credentials"] = _credentials(environ)
+    return found
+
+
+def _hours(variable: str, text: str) -> float:
+    """Return a positive number of hours read from the environment."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < MAX_REFRESH_HOURS:
+        raise StoreError(
+            f"{variable}={text!r} is not a number of hours between 0 and {MAX_REFRESH_HOURS}"
+        )
+    return value
+
+
+def _kinds(variable: str, text: str, allowed: tuple[str, ...]) -> list[str]:
+    """Return the source kinds named in ``text`` (comma-separated), each one of ``allowed``."""
+    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in allowed]
+    if unknown or not kinds:
+        raise StoreError(
+            f"{variable}: {unknown[0] if unknown else text!r} is not one of {', '.join(allowed)}"
+        )
+    return kinds
+
+
+def _credentials(environ: Mapping[str, str]) -> Credentials | None:
+    """Return the Space-Track account from the environment, or from the file it names.
+
+    The file holds the identity on its first line and the password on its second.
+    Errors name the variable or the file, never what they hold.
+    """
+    user = environ.get(SPACETRACK_USER_VARIABLE, "").strip()
+    password = environ.get(SPACETRACK_PASSWORD_VARIABLE, "")
+    if user and password:
+        return Credentials(user, password)
+    named = environ.get(SPACETRACK_CREDENTIALS_VARIABLE, "").strip()
+    if not named:
+        return None
+    path = Path(named).expanduser()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(
+            f"{SPACETRACK_CREDENTIALS_VARIABLE}: cannot read {path}: {type(exc).__name__}"
+        ) from None
+    if len(lines) < 2 or not lines[0].strip() or not lines[1]:
+        raise StoreError(
+            f"{SPACETRACK_CREDENTIALS_VARIABLE}: {path} must hold the identity on its first "
+            "line and the password on its second"
+        )
+    return Credentials(lines[0].strip(), lines[1].rstrip("\r\n"))

@@ -22,7 +22,7 @@ from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
-from jointsat.store.consortium import store_element_sets
+from jointsat.store.consortium import Arrival, store_element_sets
 from jointsat.store.tables import (
     Agreement,
     ElementSetRecord,
@@ -241,7 +241,7 @@ def test_an_upload_raced_by_the_same_sets_answers_they_are_known(world: World) -
 
     def other_upload(session: Session) -> None:
         satellite = session.get_one(Satellite, world.satellite)
-        assert store_element_sets(session, satellite, sets, source="other", now=world.c.now) == 1
+        assert store_element_sets(session, satellite, sets, Arrival("other", world.c.now)) == 1
 
     world.before_next_flush(other_upload)
     late = world.send(

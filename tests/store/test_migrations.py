@@ -175,6 +175,7 @@ def test_every_write_bumps_the_store_revision_and_reads_do_not(database_url: str
 
 
 ARCHIVE_TABLES = ("products", "product_owners", "product_files", "audit_log")
+SOURCE_TABLES = ("element_sources", "element_source_queries", "element_source_requests")
 
 
 def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None:
@@ -254,6 +255,7 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
         "plans",
         "observations",
         *ARCHIVE_TABLES,
+        *SOURCE_TABLES,
     }
     engine = open_engine(database_url)
     columns = {c["name"] for c in inspect(engine).get_columns("satellites")}

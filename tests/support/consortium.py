@@ -169,10 +169,17 @@ class Consortium:
         return {} if who == PUBLIC else bearer(self.tokens[who])
 
     def serve(
-        self, *, archive_root: Path | None = None, clock: Callable[[], datetime] | None = None
+        self,
+        *,
+        archive_root: Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+        **more: Any,
     ) -> TestClient:
-        """Return a client of the service over the store, its clock at ``now`` unless given."""
-        settings = Settings(database_url=self.url, archive_root=archive_root)
+        """Return a client of the service over the store, its clock at ``now`` unless given.
+
+        ``more``: other settings (``Settings``' fields).
+        """
+        settings = Settings(database_url=self.url, archive_root=archive_root, **more)
         app = create_app(settings, clock=clock or (lambda: self.now))
         client = TestClient(app)
         self._clients.append(client)

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from jointsat import __version__
 from jointsat.archive.blobs import BlobStore
-from jointsat.service import limits, problems, security, shedding
+from jointsat.service import limits, problems, refresher, security, shedding
 from jointsat.service.cache import ResponseCache
 from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
@@ -25,6 +25,7 @@ from jointsat.service.routes import (
     requests,
     satellites,
     schedules,
+    sources,
     stac,
     stations,
     tracks,
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
+    app.state.source_order = settings.source_order  # which element sets win at equal epoch
     app.state.blobs = BlobStore(settings.archive_folder)
     app.state.response_cache = ResponseCache()
     app.state.token_lifetime = TokenLifetime.of(settings)
@@ -120,6 +122,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     problems.install(app)
     limits.install(app, settings)  # body limits, a token before a body, prediction budget
     shedding.install(app)  # outside the limits: at most so many requests at once, then 503
+    refresher.install(app, settings)  # refreshes element sets on a schedule, when configured
     _serve_docs(app)
     _serve_dashboard(app)
     for router in (
@@ -135,6 +138,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         requests.router,
         plans.router,
         products.router,
+        sources.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(stac.router)  # the STAC API, at /stac

@@ -8,16 +8,19 @@ does); the visibilities it needs are read here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from jointsat.orbits.elements import Elements
 from jointsat.planning.problem import Imager
+from jointsat.settings import SOURCE_KINDS
 from jointsat.store.requests import set_payload
 from jointsat.store.tables import (
     Agreement,
@@ -178,30 +181,56 @@ ELEMENT_UPLOAD_TRIES = 5
 """How often an upload is tried afresh when another one changed the satellite meanwhile."""
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """Where element sets come from: the source's kind and name, the preference, the time.
+
+    ``order`` names the source kinds, preferred first (``Settings.source_order``).
+    """
+
+    source: str
+    now: datetime
+    kind: str = "upload"
+    order: Sequence[str] = SOURCE_KINDS
+
+    def rank(self, kind: str) -> int:
+        """Return the kind's place in the order of preference (0: the most preferred)."""
+        return self.order.index(kind) if kind in self.order else len(self.order)
+
+
 def store_element_sets(
-    session: Session, satellite: Satellite, sets: Sequence[Elements], *, source: str, now: datetime
+    session: Session,
+    satellite: Satellite,
+    sets: Sequence[Elements],
+    arrival: Arrival,
+    raws: Sequence[str | None] | None = None,
 ) -> int | None:
-    """Add and commit the element sets of epochs the satellite lacks; return how many.
+    """Add and commit the element sets the satellite lacks; return how many.
 
     The satellite's version moves on with every upload that stores a set, so that of
     two uploads at once the second finds the first's sets on its next try (already
-    known: not stored twice). None: the satellite is gone.
+    known: not stored twice). None: the satellite is gone. ``raws``: each set's record
+    as received.
     """
     for _ in range(ELEMENT_UPLOAD_TRIES - 1):
         try:
-            return _commit_element_sets(session, satellite, sets, source=source, now=now)
+            return _commit_element_sets(session, satellite, sets, arrival, raws)
         except (StaleDataError, IntegrityError):
             session.rollback()
             if not exists(session, Satellite, satellite.id):
                 return None
             session.refresh(satellite)
-    return _commit_element_sets(session, satellite, sets, source=source, now=now)
+    return _commit_element_sets(session, satellite, sets, arrival, raws)
 
 
 def _commit_element_sets(
-    session: Session, satellite: Satellite, sets: Sequence[Elements], *, source: str, now: datetime
+    session: Session,
+    satellite: Satellite,
+    sets: Sequence[Elements],
+    arrival: Arrival,
+    raws: Sequence[str | None] | None,
 ) -> int:
-    stored = add_element_sets(satellite, sets, source=source, now=now)
+    stored = add_element_sets(satellite, sets, arrival, raws)
     if stored:
         touch(satellite)
     session.commit()
@@ -209,19 +238,63 @@ def _commit_element_sets(
 
 
 def add_element_sets(
-    satellite: Satellite, sets: Iterable[Elements], *, source: str, now: datetime
+    satellite: Satellite,
+    sets: Iterable[Elements],
+    arrival: Arrival,
+    raws: Sequence[str | None] | None = None,
 ) -> int:
-    """Add the element sets of epochs the satellite lacks; return how many were added."""
-    known = {e.epoch for e in satellite.element_sets}
+    """Add the element sets the satellite lacks from this source's kind; return how many.
+
+    A set of an epoch the satellite has from another kind is kept too; it becomes the
+    chosen one (the one predictions use) when its kind is preferred to the chosen set's.
+    """
+    sets = list(sets)
+    raws = list(raws) if raws is not None else [None] * len(sets)
+    held: dict[datetime, list[ElementSetRecord]] = {}
+    for record in _history(satellite):
+        held.setdefault(record.epoch, []).append(record)
     stored = 0
-    for elements in sets:
-        if elements.epoch in known:
+    for elements, raw in zip(sets, raws, strict=True):
+        there = held.setdefault(elements.epoch, [])
+        if any(r.source_kind == arrival.kind for r in there):
             continue
-        known.add(elements.epoch)
-        satellite.element_sets.append(
-            ElementSetRecord(
-                epoch=elements.epoch, omm=elements.to_omm(), source=source, received_at=now
-            )
+        record = ElementSetRecord(
+            epoch=elements.epoch,
+            omm=elements.to_omm(),
+            source=arrival.source,
+            received_at=arrival.now,
+            source_kind=arrival.kind,
+            raw=raw,
         )
+        _place(satellite, record, [r for r in there if r.chosen], arrival)
+        there.append(record)
         stored += 1
     return stored
+
+
+def _history(satellite: Satellite) -> list[ElementSetRecord]:
+    """Return every set the store holds of the satellite, read afresh (none if it is new)."""
+    session = object_session(satellite)
+    if session is None or satellite.id is None:
+        return list(satellite.element_sets)
+    query = select(ElementSetRecord).where(ElementSetRecord.satellite_id == satellite.id)
+    return list(session.scalars(query))
+
+
+def _place(
+    satellite: Satellite, record: ElementSetRecord, chosen: list[ElementSetRecord], arrival: Arrival
+) -> None:
+    """Add the record, chosen at its epoch when its kind is preferred to the chosen set's."""
+    if chosen and arrival.rank(chosen[0].source_kind) <= arrival.rank(record.source_kind):
+        record.chosen = False
+        record.satellite_id = satellite.id
+        session = object_session(satellite)
+        assert session is not None
+        session.add(record)
+        return
+    if chosen:
+        chosen[0].chosen = False
+        kept = [r for r in satellite.element_sets if r is not chosen[0]]
+        set_committed_value(satellite, "element_sets", kept)
+    record.chosen = True
+    satellite.element_sets.append(record)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import (
     mapped_column,
     relationship,
 )
+from sqlalchemy.sql.expression import true
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -231,8 +232,17 @@ class Satellite(Versioned, Base):
     observes: Mapped[str | None] = mapped_column(String(20))  # "earth", "sky" or "earth,sky"
 
     operators: Mapped[list[SatelliteOperator]] = _owned("satellite")
-    element_sets: Mapped[list[ElementSetRecord]] = _owned(
-        "satellite", order_by="ElementSetRecord.epoch"
+    # The sets predictions use: one per epoch, the preferred source's (ElementSetRecord).
+    element_sets: Mapped[list[ElementSetRecord]] = relationship(
+        back_populates="satellite",
+        cascade="all, delete-orphan",
+        order_by="ElementSetRecord.epoch",
+        primaryjoin="and_(Satellite.id == ElementSetRecord.satellite_id, ElementSetRecord.chosen)",
+    )
+    # Every set kept, whatever its source, by epoch then arrival (the database deletes
+    # them with the satellite).
+    element_history: Mapped[list[ElementSetRecord]] = relationship(
+        viewonly=True, order_by="(ElementSetRecord.epoch, ElementSetRecord.id)"
     )
 
 
@@ -251,10 +261,18 @@ class SatelliteOperator(Base):
 
 
 class ElementSetRecord(Base):
-    """One element set of a satellite, as OMM fields, with where and when it came from."""
+    """One element set of a satellite, as OMM fields, with where and when it came from.
+
+    Every set is kept, with its source's kind (``settings.SOURCE_KINDS``), the source
+    itself (a file name, a query) and the record as it was received (``raw``; None
+    before revision 0010). Several kinds may give the same epoch: one set per epoch is
+    ``chosen``, the one predictions use, of the kind preferred when it arrived.
+    """
 
     __tablename__ = "element_sets"
-    __table_args__ = (UniqueConstraint("satellite_id", "epoch", name="satellite_epoch"),)
+    __table_args__ = (
+        UniqueConstraint("satellite_id", "epoch", "source_kind", name="satellite_epoch_source"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     satellite_id: Mapped[int] = _reference("satellites", "CASCADE", index=True)
@@ -262,6 +280,9 @@ class ElementSetRecord(Base):
     omm: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(500))
     received_at: Mapped[datetime] = mapped_column()
+    source_kind: Mapped[str] = mapped_column(String(20), default="upload", server_default="upload")
+    raw: Mapped[str | None] = mapped_column(Text)
+    chosen: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     satellite: Mapped[Satellite] = relationship(back_populates="element_sets")
 
@@ -639,3 +660,53 @@ class AuditEntry(Base):
     # after its first are counted in one row (store.products.RefusalTally).
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     client: Mapped[str | None] = mapped_column(String(64))  # an anonymous caller's address
+
+
+class SourceState(Base):
+    """An element-set source's state: blocked since when and why, and its last refresh.
+
+    A blocked source is not queried until an operator unblocks it (``jointsat elements
+    unblock``); CelesTrak asks clients to stop at the first answer that is not 200.
+    """
+
+    __tablename__ = "element_sources"
+    no_revision: ClassVar[bool] = True  # nothing cached is derived from it
+
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    blocked_at: Mapped[datetime | None] = mapped_column()
+    blocked_reason: Mapped[str] = mapped_column(Text, default="")
+    refreshed_at: Mapped[datetime | None] = mapped_column()
+    refresh_summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class SourceQuery(Base):
+    """A query of a source and its last good answer, so that it is not asked too often.
+
+    ``asked_at`` is the last time it was sent (whatever came back): the sources' rules
+    count from it. ``body`` and the validators (``etag``, ``last_modified``) are those of
+    the last answer that could be used, ``answered_at`` when it came.
+    """
+
+    __tablename__ = "element_source_queries"
+    __table_args__ = (UniqueConstraint("source", "query", name="source_query"),)
+    no_revision: ClassVar[bool] = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    query: Mapped[str] = mapped_column(String(500))
+    asked_at: Mapped[datetime] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceRequest(Base):
+    """One HTTP request sent to a source, so that its limits are counted across processes."""
+
+    __tablename__ = "element_source_requests"
+    no_revision: ClassVar[bool] = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(index=True)

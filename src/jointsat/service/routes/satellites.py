@@ -25,7 +25,7 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.problems import ProblemError, field_problem
 from jointsat.service.schemas import Integer, Number, PathId, RowKey, Text
-from jointsat.store.consortium import add_satellite, by_id, store_element_sets
+from jointsat.store.consortium import Arrival, add_satellite, by_id, store_element_sets
 from jointsat.store.requests import imager_of, set_payload
 from jointsat.store.tables import Partner, Satellite
 
@@ -289,7 +289,8 @@ async def upload_elements(
             f"{source}: catalog number {foreign[0].norad_cat_id} is not this satellite's "
             f"({satellite.norad_id})",
         )
-    stored = store_element_sets(session, satellite, parsed.elements, source=source, now=now)
+    arrival = Arrival(source, now, order=request.app.state.source_order)
+    stored = store_element_sets(session, satellite, parsed.elements, arrival)
     if stored is None:
         raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
     if stored == 0:
