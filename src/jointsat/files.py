@@ -39,6 +39,8 @@ PASS_COLUMNS = (
     "sunlit",
     "truncated",
     "tca_azimuth_deg",
+    "elements_age_days",
+    "stale",
 )
 """Name the columns of a passes CSV file (and the keys of a passes JSON object), in order."""
 
@@ -158,6 +160,8 @@ def pass_record(row: Pass) -> dict[str, PassValue]:
         "sunlit": row.sunlit,
         "truncated": row.truncated,
         "tca_azimuth_deg": round(row.tca_azimuth_deg, _DECIMALS),
+        "elements_age_days": round(row.elements_age_days, _DECIMALS),
+        "stale": row.stale,
     }
 
 
