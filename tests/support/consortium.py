@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from jointsat.orbits.elements import Elements
+from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.planning.problem import Imager
 from jointsat.service.app import create_app
 from jointsat.service.tokens import initialise, issue_token
@@ -169,10 +170,14 @@ class Consortium:
         return {} if who == PUBLIC else bearer(self.tokens[who])
 
     def serve(
-        self, *, archive_root: Path | None = None, clock: Callable[[], datetime] | None = None
+        self,
+        *,
+        archive_root: Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+        stale_rule: StaleRule = DEFAULT_RULE,
     ) -> TestClient:
         """Return a client of the service over the store, its clock at ``now`` unless given."""
-        settings = Settings(database_url=self.url, archive_root=archive_root)
+        settings = Settings(database_url=self.url, archive_root=archive_root, stale_rule=stale_rule)
         app = create_app(settings, clock=clock or (lambda: self.now))
         client = TestClient(app)
         self._clients.append(client)

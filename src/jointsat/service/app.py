@@ -113,6 +113,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
+    app.state.stale_rule = settings.stale_rule
     app.state.blobs = BlobStore(settings.archive_folder)
     app.state.response_cache = ResponseCache()
     app.state.token_lifetime = TokenLifetime.of(settings)

@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat import __version__
 from jointsat.errors import PredictionRefusedError
-from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
+from jointsat.orbits.freshness import DEFAULT_RULE, Freshness, StaleRule, window_freshness
 from jointsat.orbits.passes import Pass, SatelliteId, find_passes
+from jointsat.orbits.propagation import group_satellites
 from jointsat.orbits.subwindow import cut_passes
 from jointsat.store.convert import elements_of, station_of
 from jointsat.store.tables import GroundStation, PassPrediction, PassRecord, Satellite
@@ -141,6 +142,14 @@ def network(session: Session) -> tuple[list[Satellite], list[GroundStation]]:
     )
     stations = session.scalars(select(GroundStation).order_by(GroundStation.id))
     return [s for s in satellites if s.element_sets], list(stations)
+
+
+def freshness_of(
+    satellites: Sequence[Satellite], start: datetime, end: datetime, rule: StaleRule
+) -> list[Freshness]:
+    """Return how old each satellite's stored elements get over [start, end]."""
+    orbits = group_satellites(elements_of(e) for s in satellites for e in s.element_sets)
+    return [window_freshness(o, start, end, rule) for o in orbits]
 
 
 def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
