@@ -152,6 +152,9 @@ def _two_passes() -> Passes:
         los_azimuth_deg=floats(30.0, 180.0),
         sunlit=np.array([True, False]),
         truncated=np.array([True, False]),
+        elements_age_days=floats(1.25, 40.0),
+        stale=np.array([False, True]),
+        freshness=(),
     )
 
 
@@ -159,13 +162,13 @@ def test_passes_csv_has_the_documented_header_and_formatting() -> None:
     lines = format_passes_csv(_two_passes()).splitlines()
     assert lines[0] == (
         "satellite,norad_id,station,aos,tca,los,max_elevation_deg,aos_azimuth_deg,"
-        "los_azimuth_deg,duration_s,sunlit,truncated,tca_azimuth_deg"
+        "los_azimuth_deg,duration_s,sunlit,truncated,tca_azimuth_deg,elements_age_days,stale"
     )
     assert lines[1:] == [
         'ISS (ZARYA),25544,"Perth, WA",2024-05-10T00:00:00.000Z,2024-05-10T00:02:00.250Z,'
-        "2024-05-10T00:05:00.500Z,12.346,10.000,30.000,300.500,true,true,20.000",
+        "2024-05-10T00:05:00.500Z,12.346,10.000,30.000,300.500,true,true,20.000,1.250,false",
         "CHEOPS,44874,Kiruna KI2S,2024-05-10T01:00:00.000Z,2024-05-10T01:05:00.000Z,"
-        "2024-05-10T01:10:00.000Z,80.000,359.999,180.000,600.000,false,false,90.000",
+        "2024-05-10T01:10:00.000Z,80.000,359.999,180.000,600.000,false,false,90.000,40.000,true",
     ]
 
 

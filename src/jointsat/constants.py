@@ -28,3 +28,15 @@ EARTH_ROTATION_RAD_S = 7.292115146706979e-5
 
 MEAN_EARTH_RADIUS_KM = 6371.0
 """The IUGG mean Earth radius, for spherical approximations (footprints), km."""
+
+LEO_MIN_MEAN_MOTION_REV_PER_DAY = 11.25
+"""A low Earth orbit makes more than this many revolutions a day (a period under 128 min)."""
+
+LEO_MAX_ECCENTRICITY = 0.25
+"""A low Earth orbit is also nearly circular: eccentricity below this (Space-Track's LEO)."""
+
+STALE_LEO_DAYS = 7.0
+"""Elements of a low Earth orbit older than this (days from their epoch) are stale by default."""
+
+STALE_ABOVE_LEO_DAYS = 30.0
+"""Elements of any higher orbit older than this are stale by default."""

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.ingest import check_ingest, store_bytes
 from jointsat.archive.metadata import SkyPosition, product_metadata
-from jointsat.constants import DAY_S, MEAN_EARTH_RADIUS_KM
+from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.errors import StoreError
 from jointsat.files import ElementFiles
 from jointsat.orbits.elements import Elements
@@ -65,8 +65,6 @@ from jointsat.timelib import format_iso
 DEMO_DAYS = 7
 SCHEDULE_TIME_LIMIT_S = 20.0
 PLAN_TIME_LIMIT_S = 10.0
-STALE_DAYS = 3.0
-"""Call a satellite's element set stale when it lies this many days from the demo window."""
 DEMO_STORE_FILE_NAME = "jointsat-demo.db"  # in the user's data folder, made anew at each run
 
 # code: (name, contribution share, station visibility, public release of its data in
@@ -374,16 +372,6 @@ def archive_plan(session: Session, blobs: BlobStore, plan_id: int, *, now: datet
 
 
 @dataclass(frozen=True)
-class StaleSatellite:
-    """A satellite whose nearest element set lies far from the demo's week."""
-
-    name: str
-    norad_id: int
-    epoch: datetime
-    gap_days: float
-
-
-@dataclass(frozen=True)
 class Week:
     """The demo's week: from the day after the newest element set of the first source."""
 
@@ -391,7 +379,6 @@ class Week:
     end: datetime
     anchor: Elements  # that newest element set
     source: str
-    stale: tuple[StaleSatellite, ...]
 
 
 @dataclass(frozen=True)
@@ -452,26 +439,7 @@ def week_of(elements: ElementFiles) -> Week:
     midnight = anchor.epoch.replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight + timedelta(days=1)
     end = start + timedelta(days=DEMO_DAYS)
-    return Week(
-        start, end, anchor, elements.sources[0], stale_satellites(elements.elements, start, end)
-    )
-
-
-def stale_satellites(
-    elements: Sequence[Elements], start: datetime, end: datetime
-) -> tuple[StaleSatellite, ...]:
-    """Return the satellites whose nearest element set is stale for the window."""
-    nearest: dict[int, tuple[float, Elements]] = {}
-    for e in elements:
-        gap_days = max((start - e.epoch).total_seconds(), (e.epoch - end).total_seconds(), 0.0)
-        gap_days /= DAY_S
-        if e.norad_cat_id not in nearest or gap_days < nearest[e.norad_cat_id][0]:
-            nearest[e.norad_cat_id] = (gap_days, e)
-    return tuple(
-        StaleSatellite(e.object_name, norad_id, e.epoch, gap_days)
-        for norad_id, (gap_days, e) in nearest.items()
-        if gap_days > STALE_DAYS
-    )
+    return Week(start, end, anchor, elements.sources[0])
 
 
 def run(

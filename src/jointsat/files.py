@@ -41,6 +41,8 @@ PASS_COLUMNS = (
     "sunlit",
     "truncated",
     "tca_azimuth_deg",
+    "elements_age_days",
+    "stale",
 )
 """Name the columns of a passes CSV file (and the keys of a passes JSON object), in order."""
 
@@ -170,6 +172,8 @@ def pass_record(row: Pass) -> dict[str, PassValue]:
         "sunlit": row.sunlit,
         "truncated": row.truncated,
         "tca_azimuth_deg": round(row.tca_azimuth_deg, _DECIMALS),
+        "elements_age_days": round(row.elements_age_days, _DECIMALS),
+        "stale": row.stale,
     }
 
 

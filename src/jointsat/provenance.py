@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jointsat import __version__
+from jointsat.orbits.freshness import Freshness, StaleRule
 from jointsat.timelib import format_iso
 
 
@@ -109,4 +110,19 @@ def pass_prediction(
             "fingerprint": prediction.fingerprint,
             "engine": prediction.engine,
         },
+    }
+
+
+def elements_freshness(found: Sequence[Freshness], rule: StaleRule) -> dict[str, Any]:
+    """Return the part saying how old each satellite's elements get over the window (days).
+
+    ``elements_age_days`` names every satellite by catalog number,
+    ``stale_element_sets`` those past the rule's threshold, ``stale_after_days`` the rule.
+    """
+    return {
+        "elements_age_days": {str(f.norad_id): round(f.elements_age_days, 3) for f in found},
+        "stale_element_sets": {
+            str(f.norad_id): round(f.elements_age_days, 3) for f in found if f.stale
+        },
+        "stale_after_days": {"leo": rule.leo_days, "above_leo": rule.above_leo_days},
     }

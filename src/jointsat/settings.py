@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from jointsat.errors import StoreError
+from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.store.database import normalise_url
 
 DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
@@ -28,6 +29,9 @@ LIMIT_VARIABLES = {
     "new_pass_predictions_per_hour": "JOINTSAT_NEW_PASS_PREDICTIONS_PER_HOUR",
 }
 
+# When elements are stale (docs/elements.md, "Freshness"): days from their epoch.
+STALE_LEO_DAYS_VARIABLE = "JOINTSAT_STALE_LEO_DAYS"
+STALE_ABOVE_LEO_DAYS_VARIABLE = "JOINTSAT_STALE_ABOVE_LEO_DAYS"
 TOKEN_DAYS_VARIABLE = "JOINTSAT_TOKEN_DAYS"  # a new API token's lifetime unless told
 TOKEN_MAX_DAYS_VARIABLE = "JOINTSAT_TOKEN_MAX_DAYS"  # the longest lifetime a token may ask
 # The element-set sources (docs/elements.md, "Sources and their rules").
@@ -81,6 +85,7 @@ class Settings:
     elements_refresh_hours: float | None = None  # None: the service refreshes nothing
     elements_refresh_source: str = "celestrak"
     source_order: tuple[str, ...] = SOURCE_KINDS
+    stale_rule: StaleRule = DEFAULT_RULE  # when predictions' elements are too old
 
     @property
     def archive_folder(self) -> Path:
@@ -123,9 +128,44 @@ class Settings:
             archive_root=Path(root).expanduser() if root else None,
             token_days=_days(environ, TOKEN_DAYS_VARIABLE, cls.token_days),
             token_max_days=_days(environ, TOKEN_MAX_DAYS_VARIABLE, cls.token_max_days),
+            stale_rule=stale_rule_from_environment(environ),
             **limits,
         )
         return replace(settings, **_source_settings(environ))
+
+
+def stale_rule_from_environment(
+    environ: Mapping[str, str] | None = None,
+    *,
+    leo_days: float | None = None,
+    above_leo_days: float | None = None,
+) -> StaleRule:
+    """Return the stale rule: the days given, else JOINTSAT_STALE_*_DAYS, else 7 and 30."""
+    environ = os.environ if environ is None else environ
+    return StaleRule(
+        leo_days=_stale_days(environ, STALE_LEO_DAYS_VARIABLE, leo_days, DEFAULT_RULE.leo_days),
+        above_leo_days=_stale_days(
+            environ, STALE_ABOVE_LEO_DAYS_VARIABLE, above_leo_days, DEFAULT_RULE.above_leo_days
+        ),
+    )
+
+
+def _stale_days(
+    environ: Mapping[str, str], variable: str, given: float | None, default: float
+) -> float:
+    """Return the days given, else the variable's (a positive number), else the default."""
+    if given is not None:
+        return given
+    text = environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0.0):
+        raise ValueError(f"{variable}: give a positive number of days, not {text!r}")
+    return value
 
 
 def _count(variable: str, text: str) -> int:

@@ -169,7 +169,8 @@ def test_json_output_matches_the_csv_rows(stations_csv: str) -> None:
         assert record["truncated"] == (row["truncated"] == "true")
         for key in ("satellite", "station", "aos", "tca", "los"):
             assert record[key] == row[key]
-        for key in PASS_COLUMNS[6:10] + PASS_COLUMNS[12:]:
+        assert record["stale"] == (row["stale"] == "true")
+        for key in PASS_COLUMNS[6:10] + PASS_COLUMNS[12:14]:
             assert record[key] == float(row[key])
 
 
@@ -346,8 +347,17 @@ def test_demo_predicts_the_week_after_the_newest_stations_elements(
     assert (tmp_path / "jointsat" / "jointsat-demo.db").is_file()
     text = " ".join(result.stdout.split())
     assert "7 days from 2024-05-10 00:00:00 to 2024-05-17 00:00:00 UTC" in text
-    assert "CHEOPS (44874)" in text
-    assert "2024-09-16" in text
+    assert "days old today: stale" in text
+    # CHEOPS's nearest set (epoch 24260.76087593, 2024-09-16) is far from the week: stale,
+    # with its oldest age, once, on stderr; the demo still succeeds.
+    cheops_days = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=259.76087593)) - datetime(
+        2024, 5, 10, tzinfo=UTC
+    )
+    warnings = [line for line in result.stderr.splitlines() if "CHEOPS (44874)" in line]
+    assert warnings == [
+        f"warning: CHEOPS (44874): elements up to {cheops_days.total_seconds() / 86400:.1f} "
+        "days old in this window, stale past 7 days"
+    ]
     assert "28 satellites (29 element sets) over 21 stations" in text
     for name in ("Kiruna KI2S", "Svalbard SG1S", "ISS (ZARYA)", "Contacts per station"):
         assert name in text
@@ -566,3 +576,69 @@ def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+# Freshness: stale elements warn once per satellite, --strict refuses them.
+
+CHEOPS_TLE = str(DATA / "cheops.tle")
+
+
+def test_stale_elements_warn_once_per_satellite_with_their_age(stations_csv: str) -> None:
+    """CHEOPS in 2030 from its 2024 set: hundreds of passes, one warning with the age."""
+    result = invoke(
+        "passes", "-e", CHEOPS_TLE, "-e", STATIONS_TLE, "-s", stations_csv,
+        "--start", "2030-01-01T00:00:00Z", "--days", "2", "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows
+    assert {row["stale"] for row in rows} == {"true"}
+    warnings = [w for w in result.stderr.splitlines() if "days old in this window" in w]
+    satellites = {row["satellite"] + f" ({row['norad_id']})" for row in rows}
+    named = [w.split(": ")[1] for w in warnings]
+    assert len(named) == len(set(named)) == 28  # every satellite, passes or not, once
+    assert set(named) >= satellites
+    # CHEOPS's newest epoch is 24260.76087593: its oldest moment is the window's end.
+    newest = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=259.76087593)
+    age = (datetime(2030, 1, 3, tzinfo=UTC) - newest).total_seconds() / 86_400
+    assert f"warning: CHEOPS (44874): elements up to {age:.1f} days old in this window, " in (
+        result.stderr
+    )
+    for row in rows[:50]:
+        if row["norad_id"] == "44874":
+            tca = datetime.fromisoformat(row["tca"])
+            assert float(row["elements_age_days"]) == pytest.approx(
+                (tca - newest).total_seconds() / 86_400, abs=1e-3
+            )
+
+
+def test_fresh_elements_say_nothing_and_strict_refuses_stale_ones(stations_csv: str) -> None:
+    # The ISS set of ISS_3LE (epoch 2024-05-09 08:48) over the next day: fresh, silent.
+    fresh = invoke(
+        "passes", "-e", STATIONS_TLE, "-s", stations_csv, "--start", START, "--days", "1"
+    )
+    assert fresh.exit_code == 0, fresh.output
+    assert fresh.stderr == ""
+    stale = invoke(
+        "passes", "-e", CHEOPS_TLE, "-s", stations_csv, "--start", START, "--days", "1", "--strict"
+    )
+    assert_clean_failure(result := stale, 1, "error: stale elements (--strict): CHEOPS (44874)")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_threshold_is_an_option_and_a_variable(
+    stations_csv: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ISS's set is 1.6 days from the end of a one-day window: stale past one day only."""
+    window = ("--start", START, "--days", "1", "--format", "csv")
+    short = invoke(
+        "passes", "-e", STATIONS_TLE, "-s", stations_csv, *window, "--stale-leo-days", "1"
+    )
+    assert short.exit_code == 0, short.output
+    assert "ISS (ZARYA) (25544): elements up to" in short.stderr
+    assert "stale past 1 days" in short.stderr
+    monkeypatch.setenv("JOINTSAT_STALE_LEO_DAYS", "1")
+    assert invoke("passes", "-e", STATIONS_TLE, "-s", stations_csv, *window).stderr == short.stderr
+    monkeypatch.setenv("JOINTSAT_STALE_LEO_DAYS", "soon")
+    bad = invoke("passes", "-e", STATIONS_TLE, "-s", stations_csv, *window)
+    assert_clean_failure(bad, 1, "JOINTSAT_STALE_LEO_DAYS: give a positive number of days")

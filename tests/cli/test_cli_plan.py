@@ -331,3 +331,22 @@ def test_requests_are_imported_all_or_none_and_listed(store: PlanningWorld, tmp_
     assert listed.exit_code == 0
     assert "RA 83.630" in listed.output
     assert listed.output.count(" own ") == len(store.requests["own"]) + 2
+
+
+def test_strict_refuses_a_plan_from_stale_elements_and_saves_nothing(
+    store: PlanningWorld,
+) -> None:
+    """The store's sets (epochs 2024-05-08/09) are over 7 days from a window 10 days on."""
+    later = START + timedelta(days=10)
+    args = ("plan", "--from-store", "--start", later.isoformat(), "--days", "0.5")
+    common = ("--time-limit", "3", "--database-url", store.url)
+    refused = _run(*args, *common, "--strict")
+    assert refused.exit_code == 1
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith("error: stale elements (--strict): satellite ")
+    with store.sessions() as session:
+        assert session.scalars(select(PlanRecord)).all() == []
+    warned = _run(*args, *common)
+    assert warned.exit_code == 0, warned.output
+    stale = [w for w in warned.stderr.splitlines() if "days old in this window" in w]
+    assert len(stale) == len(set(stale)) == len(store.norad)  # once per satellite

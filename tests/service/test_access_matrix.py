@@ -31,6 +31,7 @@ from tests.support.consortium import Consortium, element_set
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
+from jointsat.orbits.freshness import StaleRule
 from jointsat.store.tables import (
     ElementSetRecord,
     Partner,
@@ -221,12 +222,14 @@ def test_every_cell_of_the_access_matrix(world: World) -> None:
 class ProvenanceWorld(PlanningWorld):
     """The planning world with a station per partner ("private" hides its stations as well
     as its satellite), an operator of every partner, a schedule and a plan whose element
-    sets are stale (the plan's window lies days past their epochs)."""
+    sets are stale (the plan's window lies days past their epochs, and the service calls
+    LEO elements stale after 3 days)."""
 
     CALLERS = ("admin", "operator", "viewer", "consortium-operator", "private-operator")
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        self.client = self.serve(stale_rule=StaleRule(leo_days=3.0))
         with self.session() as session:
             self.station: dict[str, int] = {}
             for code in PLANNING_OWNERS:
@@ -288,6 +291,7 @@ def test_every_role_and_partner_sees_only_the_provenance_of_what_it_may_see(
         assert len(everything[0]["element_set_ids"]) == 3
         assert len(everything[1]["element_set_ids"]) == 3
         assert set(everything[1]["stale_element_sets"]) == {str(n) for n in world.norad.values()}
+        assert everything[0]["stale_element_sets"] == everything[1]["stale_element_sets"]
         wrong = []
         for who in ProvenanceWorld.CALLERS:
             stations, sets, norads = world.seen(who)
@@ -309,6 +313,14 @@ def test_every_role_and_partner_sees_only_the_provenance_of_what_it_may_see(
                 ("plan", "stale_element_sets"): (
                     plan["stale_element_sets"],
                     {k: v for k, v in everything[1]["stale_element_sets"].items() if k in norads},
+                ),
+                ("plan", "elements_age_days"): (
+                    plan["elements_age_days"],
+                    {k: v for k, v in everything[1]["elements_age_days"].items() if k in norads},
+                ),
+                ("schedule", "stale_element_sets"): (
+                    schedule["stale_element_sets"],
+                    {k: v for k, v in everything[0]["stale_element_sets"].items() if k in norads},
                 ),
                 ("plan", "satellites"): (
                     plan["satellites"],

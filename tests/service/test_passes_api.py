@@ -199,3 +199,36 @@ def test_the_demo_week_is_predicted_once_for_every_reader(consortium: Consortium
         assert len(scheduled.passes) == 2_627
         assert session.scalar(select(func.count()).select_from(PassPrediction)) == 1
         assert session.scalar(select(func.count()).select_from(PassRecord)) == 2_627
+
+
+def test_every_pass_says_how_old_its_elements_are(world: World) -> None:
+    """The age at TCA is |TCA - epoch| (one set each), read from the TLE's own columns."""
+    client, auth = world
+    epochs = {}
+    for line in orbit_file("stations.tle").read_text().splitlines():
+        if line.startswith("1 "):  # YYDDD.DDDDDDDD in columns 19-32
+            day = float(line[20:32])
+            epochs[int(line[2:7])] = datetime(2000 + int(line[18:20]), 1, 1, tzinfo=UTC) + (
+                timedelta(days=day - 1.0)
+            )
+    for who in ("admin", "esa-view"):
+        served = client.get("/api/v1/passes", params=_window(days=9.0), headers=auth[who])
+        assert served.status_code == 200
+        rows = served.json()
+        assert rows
+        for p in rows:
+            tca = datetime.fromisoformat(p["tca"])
+            expected = abs((tca - epochs[p["norad_id"]]).total_seconds()) / 86_400
+            assert p["elements_age_days"] == pytest.approx(expected, abs=2e-8)  # 2 ms
+            assert p["stale"] is (expected > 7.0)  # all three are in low Earth orbit
+        assert {p["stale"] for p in rows} == {False, True}  # the 9 days cross the threshold
+
+
+def test_the_openapi_documents_the_elements_age(world: World) -> None:
+    client, _ = world
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("PassPublic", "Position", "Track", "Look"):
+        fields = schemas[name]["properties"]
+        assert fields["elements_age_days"]["type"] == "number", name
+        assert fields["stale"]["type"] == "boolean", name
+        assert {"elements_age_days", "stale"} <= set(schemas[name]["required"]), name

@@ -121,9 +121,14 @@ def test_positions_agree_with_skyfield_and_leave_out_what_the_caller_may_not_see
         row = rows[ids[name]]
         assert set(row) == {
             "satellite_id", "norad_id", "name", "lat_deg", "lon_deg", "alt_km",
-            "footprint_radius_km", "sunlit", "error",
+            "footprint_radius_km", "sunlit", "error", "elements_age_days", "stale",
         }  # fmt: skip
         assert row["error"] is None
+        # The ISS's nearer set is the one used: its age is |NOW - its epoch|.
+        assert row["elements_age_days"] == pytest.approx(
+            abs((NOW - elements.epoch).total_seconds()) / 86_400, abs=1e-6
+        )
+        assert row["stale"] is (row["elements_age_days"] > 7.0)
         assert row["norad_id"] == elements.norad_cat_id
         satellite, t = _skyfield(elements, [NOW])  # at the app's clock: no `at` given
         theirs = wgs84.geographic_position_of(satellite.at(t))

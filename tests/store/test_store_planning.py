@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,14 +17,16 @@ from tests.service.planning_world import NOW, PAYLOAD, START, PlanningWorld, ear
 from tests.support.data import orbit_file
 
 from jointsat.errors import PlanningInputError
+from jointsat.files import read_demo_elements
 from jointsat.orbits.elements import parse_elements
+from jointsat.orbits.freshness import StaleRule, window_freshness
+from jointsat.orbits.propagation import group_satellites
 from jointsat.planning.checker import check_plan
 from jointsat.planning.plan import Objective
 from jointsat.planning.planner import PlannerSettings
 from jointsat.planning.problem import Downlink, Imager
 from jointsat.store.planning import (
     StorePlanningProblem,
-    farthest_days,
     plan_observations,
     relevant_sets,
 )
@@ -258,6 +260,8 @@ def test_a_plan_passes_the_checker_and_is_kept_whole(world: PlanningWorld) -> No
 
 def test_the_nearest_element_set_of_every_moment_is_kept() -> None:
     rng = random.Random(5)
+    iss = next(e for e in read_demo_elements().elements if e.norad_cat_id == 25544)
+    unix_epoch_jd = 2440587.5
 
     @dataclass(frozen=True)
     class Set:
@@ -276,8 +280,13 @@ def test_the_nearest_element_set_of_every_moment_is_kept() -> None:
             farthest = max(farthest, abs((nearest.epoch - moment).total_seconds()) / 86_400)
         # Sampled every 1/399 of the window, the largest gap is within a step of the exact one.
         step_days = (end - START).total_seconds() / 399 / 86_400
-        exact = farthest_days(epochs, START, end)
-        assert farthest - 1e-9 <= exact <= farthest + step_days
+        # The oldest moment found by window_freshness: exact to its half-minute sampling.
+        (orbit,) = group_satellites(
+            replace(iss, epoch_jd=unix_epoch_jd, epoch_fr=e.timestamp() / 86_400) for e in epochs
+        )
+        exact = window_freshness(orbit, START, end, StaleRule()).elements_age_days
+        assert farthest - 1e-6 <= exact + 31 / 86_400
+        assert exact <= farthest + step_days
 
 
 def test_stale_element_sets_are_noted(world: PlanningWorld) -> None:

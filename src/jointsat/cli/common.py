@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from jointsat.timelib import format_readable, parse_iso
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from jointsat.orbits.freshness import Freshness, StaleRule
     from jointsat.settings import Settings
 
 TABLE_FILE_WIDTH = 200
@@ -46,6 +47,29 @@ TimeLimit = Annotated[
     typer.Option(
         "--time-limit", min=0.1, metavar="S", help="Seconds CP-SAT may search, all levels together."
     ),
+]
+StaleLeoDays = Annotated[
+    float | None,
+    typer.Option(
+        "--stale-leo-days",
+        min=0.001,
+        metavar="D",
+        help="Call elements of a low Earth orbit stale past this age in days (default: "
+        "JOINTSAT_STALE_LEO_DAYS, else 7).",
+    ),
+]
+StaleAboveLeoDays = Annotated[
+    float | None,
+    typer.Option(
+        "--stale-above-leo-days",
+        min=0.001,
+        metavar="D",
+        help="Call elements of a higher orbit stale past this age in days (default: "
+        "JOINTSAT_STALE_ABOVE_LEO_DAYS, else 30).",
+    ),
+]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Refuse stale elements: an error, not a warning.")
 ]
 
 
@@ -114,6 +138,51 @@ def reporting_errors(errors: Console) -> Iterator[None]:
 def warn(errors: Console, message: str) -> None:
     """Print one warning line on stderr."""
     errors.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def stale_rule(leo_days: float | None, above_leo_days: float | None) -> StaleRule:
+    """Return when elements are stale: the options given, else the environment, else 7 and 30."""
+    from jointsat.settings import stale_rule_from_environment
+
+    try:
+        return stale_rule_from_environment(leo_days=leo_days, above_leo_days=above_leo_days)
+    except ValueError as error:
+        raise JointsatError(str(error)) from None
+
+
+def check_freshness(errors: Console, found: Iterable[Freshness], *, strict: bool) -> None:
+    """Warn once per satellite whose elements are stale; with ``strict`` refuse them."""
+    stale = [
+        (f"{f.name} ({f.norad_id})", f.elements_age_days, f"{f.stale_after_days:g} days")
+        for f in found
+        if f.stale
+    ]
+    _stale_elements(errors, stale, strict=strict)
+
+
+def check_provenance_freshness(
+    errors: Console, provenance: Mapping[str, Any], *, strict: bool
+) -> None:
+    """Warn about (``strict``: refuse) the stale elements a result's provenance notes."""
+    rule = provenance.get("stale_after_days", {})
+    limit = f"{rule.get('leo', 0):g} days in LEO, {rule.get('above_leo', 0):g} above"
+    stale = [(f"satellite {n}", age, limit) for n, age in provenance["stale_element_sets"].items()]
+    _stale_elements(errors, stale, strict=strict)
+
+
+def _stale_elements(errors: Console, stale: list[tuple[str, float, str]], *, strict: bool) -> None:
+    """Warn about each (who, oldest age in days, threshold) once, or refuse them all at once."""
+    lines = [
+        f"{who}: elements up to {age:.1f} days old in this window, stale past {limit}"
+        for who, age, limit in stale
+    ]
+    if strict and lines:
+        raise JointsatError(
+            f"stale elements (--strict): {'; '.join(lines)}; fetch newer ones "
+            '(docs/elements.md, "Freshness")'
+        )
+    for line in lines:
+        warn(errors, line)
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
@@ -72,7 +73,7 @@ def demo(
             for step in steps:
                 match step:
                     case workflow.Week():
-                        _print_week(console, step)
+                        _print_week(console, step, moment)
                     case workflow.Predicted(passes=found):
                         _print_demo_summary(console, found, element_files.elements)
                     case workflow.Built(consortium=consortium):
@@ -117,21 +118,23 @@ def demo(
         )
 
 
-def _print_week(console: Console, week: Week) -> None:
-    """Print the week chosen, and the satellites whose element sets are far from it."""
+def _print_week(console: Console, week: Week, now: datetime) -> None:
+    """Print the week chosen, and how old the bundled elements are today."""
     days = round((week.end - week.start).total_seconds() / DAY_S)
+    age_days = (now - week.anchor.epoch).total_seconds() / DAY_S
     console.print(
         f"[bold]jointsat demo[/]: {days} days from {format_readable(week.start)} to "
         f"{format_readable(week.end)} UTC, starting the day after the newest element set of "
         f"{week.source} ({escape(week.anchor.object_name)}, "
         f"epoch {format_readable(week.anchor.epoch)} UTC)."
     )
-    for stale in week.stale:
-        console.print(
-            f"Note: {escape(stale.name)} ({stale.norad_id}) has no element set near this week; "
-            f"its nearest, epoch {format_readable(stale.epoch)} UTC ({stale.gap_days:.0f} days "
-            "away), is used, so its passes are indicative only."
-        )
+    console.print(
+        f"The bundled elements are {age_days:,.0f} days old today: stale for any time near "
+        "now (the dashboard's map 'now' marks them so), which is why the demo predicts "
+        "their own week. Even there a satellite whose elements age past its threshold "
+        'is warned about below, with its oldest age (docs/elements.md, "Freshness").',
+        highlight=False,
+    )
 
 
 def _print_demo_summary(console: Console, found: Passes, elements: Sequence[Elements]) -> None:

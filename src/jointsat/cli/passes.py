@@ -17,7 +17,7 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColum
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays
 from jointsat.errors import JointsatError
 from jointsat.executors import default_workers, pool_of
 from jointsat.files import (
@@ -29,6 +29,7 @@ from jointsat.files import (
 )
 from jointsat.orbits.elements import ElementsFormat, ParsedElements
 from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE
+from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
 from jointsat.orbits.stations import Station
 from jointsat.timelib import format_readable
@@ -88,8 +89,14 @@ def passes(
     ] = None,
     strict: Annotated[
         bool,
-        typer.Option("--strict", help="Stop at the first unreadable element set, do not warn."),
+        typer.Option(
+            "--strict",
+            help="Stop at the first unreadable element set, and refuse stale elements, "
+            "instead of warning.",
+        ),
     ] = False,
+    stale_leo_days: StaleLeoDays = None,
+    stale_above_leo_days: StaleAboveLeoDays = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -125,6 +132,8 @@ def passes(
             min_elevation_deg,
             errors,
             workers=workers,
+            stale_rule=common.stale_rule(stale_leo_days, stale_above_leo_days),
+            strict=strict,
         )
         if output_format is OutputFormat.CSV:
             common.emit(format_passes_csv(found), output)
@@ -157,10 +166,14 @@ def predict(
     errors: Console,
     *,
     workers: int | None = None,
+    stale_rule: StaleRule = DEFAULT_RULE,
+    strict: bool = False,
 ) -> Passes:
     """Find the passes, warning on stderr about unreadable element sets and SGP4 failures.
 
-    Without ``workers``, big jobs (many satellites) use one process per core.
+    Stale elements are warned about once per satellite, with their oldest age in the
+    window; with ``strict`` they are an error. Without ``workers``, big jobs (many
+    satellites) use one process per core.
     """
     for problem in element_files.problems:
         common.warn(errors, str(problem))
@@ -179,7 +192,9 @@ def predict(
             executor=pool,
             parts=n,
             progress=progress,
+            stale_rule=stale_rule,
         )
+    common.check_freshness(errors, found.freshness, strict=strict)
     for failure in found.problems:
         satellite = found.satellites[failure.satellite]  # an index, like Passes.satellite
         if failure.code == OUTSIDE_COVERAGE:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,17 +15,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl, TimeLimit
+from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict, TimeLimit
 from jointsat.errors import PlanningInputError
 from jointsat.files import read_elements, read_text, write_text
 from jointsat.jsonfile import Reader
 from jointsat.planning.plan import Objective, PartnerGain, Plan
 from jointsat.provenance import element_files as provenance_elements
-from jointsat.provenance import plan_provenance, problem_file
+from jointsat.provenance import elements_freshness, plan_provenance, problem_file
 from jointsat.provenance import schedule_file as provenance_schedule
 from jointsat.timelib import format_readable
 
 if TYPE_CHECKING:
+    from jointsat.orbits.freshness import StaleRule
     from jointsat.planning.planner import PlannerSettings
 
 
@@ -75,8 +77,15 @@ def plan(
         Path | None, typer.Option("-o", "--output", help="Write the plan JSON here.")
     ] = None,
     database_url: DatabaseUrl = None,
+    strict: Strict = False,
+    stale_leo_days: StaleLeoDays = None,
+    stale_above_leo_days: StaleAboveLeoDays = None,
 ) -> None:
-    """Choose and time partners' observations on the pooled satellites, fairly, with proof."""
+    """Choose and time partners' observations on the pooled satellites, fairly, with proof.
+
+    Stale elements are warned about once per satellite (--strict: an error, and
+    nothing is saved).
+    """
     from jointsat.planning.planner import PlannerSettings
 
     errors = Console(stderr=True)
@@ -93,8 +102,11 @@ def plan(
                 "--start, --days, --end and --schedule-id go with --from-store"
             )
         with common.reporting_errors(errors):
+            freshness = StaleCheck(
+                common.stale_rule(stale_leo_days, stale_above_leo_days), errors, strict
+            )
             found, document = _plan_file(
-                problem, elements, schedule_file, objective, settings, errors
+                problem, elements, schedule_file, objective, settings, freshness
             )
             common.emit(json.dumps(document, indent=2) + "\n", output)
             print_plan_summary(errors, found)
@@ -113,11 +125,23 @@ def plan(
             settings,
             schedule_id,
             now=common.now(),
+            freshness=StaleCheck(
+                common.stale_rule(stale_leo_days, stale_above_leo_days), errors, strict
+            ),
         )
         if output is not None:
             write_text(output, json.dumps(document, indent=2) + "\n")
         print_plan_summary(errors, found)
         typer.echo(f"plan {document['id']} saved in the store")
+
+
+@dataclass(frozen=True)
+class StaleCheck:
+    """When a plan's elements are stale, where to warn, and whether to refuse them."""
+
+    rule: StaleRule
+    errors: Console
+    strict: bool
 
 
 def _plan_file(
@@ -126,14 +150,16 @@ def _plan_file(
     schedule_path: Path | None,
     objective: Objective,
     settings: PlannerSettings,
-    errors: Console,
+    freshness: StaleCheck,
 ) -> tuple[Plan, dict[str, Any]]:
     """Plan a problem file over the element files' orbits, with a schedule's contacts."""
     # The planning pipeline (orbits, opportunities, candidates) is imported only here.
+    from jointsat.orbits.freshness import window_freshness
     from jointsat.orbits.propagation import group_satellites
     from jointsat.planning.pipeline import plan_problem, with_downlinks
     from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
 
+    errors = freshness.errors
     text = read_text(path)
     found_problem = PlanningProblem.from_json(text, source=str(path))
     element_files = read_elements(element_paths)
@@ -162,10 +188,13 @@ def _plan_file(
                 "the problem within its horizon",
             )
         sources.append(provenance_schedule(str(schedule_path), schedule_text, len(added)))
+    orbits = group_satellites(element_files.elements)
+    horizon = found_problem.horizon
+    ages = [window_freshness(o, horizon.start, horizon.end, freshness.rule) for o in orbits]
+    common.check_freshness(errors, ages, strict=freshness.strict)
+    sources.append(elements_freshness(ages, freshness.rule))
     try:
-        planned = plan_problem(
-            found_problem, group_satellites(element_files.elements), objective, settings
-        )
+        planned = plan_problem(found_problem, orbits, objective, settings)
     except PlanningInputError as error:  # a satellite of the problem without an orbit
         if error.source != "<string>":
             raise
@@ -193,8 +222,12 @@ def _plan_store(
     schedule_id: int | None,
     *,
     now: datetime,
+    freshness: StaleCheck,
 ) -> tuple[Plan, dict[str, Any]]:
-    """Plan the store's satellites and requests for the window and save the plan."""
+    """Plan the store's satellites and requests for the window and save the plan.
+
+    Stale elements are warned about; with ``strict``, refused before anything is saved.
+    """
     from jointsat.store.planning import plan_observations
 
     with common.store_session(database_url) as session:
@@ -206,6 +239,10 @@ def _plan_store(
             objective=objective,
             settings=settings,
             schedule_id=schedule_id,
+            stale_rule=freshness.rule,
+        )
+        common.check_provenance_freshness(
+            freshness.errors, record.provenance, strict=freshness.strict
         )
     return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}
 

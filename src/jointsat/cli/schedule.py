@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl, TimeLimit
+from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict, TimeLimit
 from jointsat.errors import ProblemInputError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
@@ -21,6 +22,7 @@ from jointsat.scheduling.problem import Problem
 from jointsat.scheduling.result import Policy, contact_pass_ids
 
 if TYPE_CHECKING:
+    from jointsat.orbits.freshness import StaleRule
     from jointsat.scheduling.result import Schedule
 
 WEEK_DAYS = 7  # what `jointsat schedule --week` plans
@@ -45,8 +47,15 @@ def schedule(
     time_limit: TimeLimit = 30.0,
     output: Output = None,
     database_url: DatabaseUrl = None,
+    strict: Strict = False,
+    stale_leo_days: StaleLeoDays = None,
+    stale_above_leo_days: StaleAboveLeoDays = None,
 ) -> None:
-    """Share the pooled stations' passes among partners by policy, proven optimal in time."""
+    """Share the pooled stations' passes among partners by policy, proven optimal in time.
+
+    With --week, stale elements are warned about once per satellite (--strict: an
+    error, and nothing is saved).
+    """
     errors = Console(stderr=True)
     if (problem is None) == (not week):
         raise typer.BadParameter("give exactly one of them", param_hint="'--problem' / '--week'")
@@ -56,7 +65,13 @@ def schedule(
         else:
             moment = common.now()
             found, document = _schedule_week(
-                database_url, start or moment, policy, time_limit, now=moment
+                database_url,
+                start or moment,
+                policy,
+                time_limit,
+                now=moment,
+                stale_rule=common.stale_rule(stale_leo_days, stale_above_leo_days),
+                fresh=lambda p: common.check_provenance_freshness(errors, p, strict=strict),
             )
         common.emit(json.dumps(document, indent=2) + "\n", output)
         print_schedule_summary(errors, found)
@@ -122,9 +137,19 @@ def _schedule_file(
 
 
 def _schedule_week(
-    database_url: str | None, start: datetime, policy: Policy, time_limit: float, *, now: datetime
+    database_url: str | None,
+    start: datetime,
+    policy: Policy,
+    time_limit: float,
+    *,
+    now: datetime,
+    stale_rule: StaleRule,
+    fresh: Callable[[dict[str, Any]], None],
 ) -> tuple[Schedule, dict[str, Any]]:
-    """Schedule the store's pooled network for the week from ``start`` and save it."""
+    """Schedule the store's pooled network for the week from ``start`` and save it.
+
+    ``fresh`` is shown the provenance before the schedule is saved: it may refuse it.
+    """
     from jointsat.scheduling.solver import SolverSettings
     from jointsat.store.schedules import schedule_network
 
@@ -136,7 +161,9 @@ def _schedule_week(
             now=now,
             policy=policy,
             settings=SolverSettings(time_limit_s=time_limit),
+            stale_rule=stale_rule,
         )
+        fresh(record.provenance)
     return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}
 
 

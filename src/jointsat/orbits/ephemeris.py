@@ -20,7 +20,13 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S
+from jointsat.constants import (
+    DAY_S,
+    EARTH_ROTATION_RAD_S,
+    LEO_MAX_ECCENTRICITY,
+    LEO_MIN_MEAN_MOTION_REV_PER_DAY,
+    WGS72_MU_KM3_S2,
+)
 from jointsat.orbits.vectors import FloatArray
 
 __all__ = ["OUTSIDE_COVERAGE", "Ephemeris", "EphemerisSegment", "lagrange"]
@@ -150,6 +156,27 @@ class Ephemeris:
         days = np.abs((np.asarray(jd, dtype=float) - self.created_jd) + np.asarray(fr))
         inside = self.segment_index(jd, fr).reshape(np.shape(days)) >= 0
         return np.asarray(np.where(inside, days, np.nan))
+
+    @property
+    def low_earth_orbit(self) -> bool:
+        """Say whether the trajectory ends in a low Earth orbit, by the element sets' rule.
+
+        The osculating orbit of the last state: more than 11.25 revolutions a day and
+        an eccentricity below 0.25 (Space-Track's LEO); an escape trajectory is not.
+        """
+        last = self.segments[-1]
+        r, v = last.r_teme_km[-1], last.v_teme_km_s[-1]
+        r_km, v2 = float(np.linalg.norm(r)), float(v @ v)
+        energy = 0.5 * v2 - WGS72_MU_KM3_S2 / r_km
+        if energy >= 0.0:
+            return False
+        a_km = -WGS72_MU_KM3_S2 / (2.0 * energy)
+        rev_per_day = np.sqrt(WGS72_MU_KM3_S2 / a_km**3) * DAY_S / (2.0 * np.pi)
+        e_vec = ((v2 - WGS72_MU_KM3_S2 / r_km) * r - float(r @ v) * v) / WGS72_MU_KM3_S2
+        return bool(
+            rev_per_day > LEO_MIN_MEAN_MOTION_REV_PER_DAY
+            and np.linalg.norm(e_vec) < LEO_MAX_ECCENTRICITY
+        )
 
     @cached_property
     def _samples(self) -> tuple[FloatArray, FloatArray]:

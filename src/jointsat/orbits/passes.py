@@ -16,6 +16,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from jointsat.errors import TimeWindowError
+from jointsat.orbits.freshness import (
+    DEFAULT_RULE,
+    Freshness,
+    StaleRule,
+    ages_at,
+    stale_mask,
+    window_freshness,
+)
 from jointsat.orbits.pass_finish import finish
 from jointsat.orbits.pass_scan import NOTHING_FOUND, Found, Sites, Window, plan_chunks, scan
 from jointsat.orbits.propagation import (
@@ -80,6 +88,8 @@ class Pass:
     los_azimuth_deg: float
     sunlit: bool
     truncated: bool
+    elements_age_days: float  # of the element set used at TCA (jointsat.orbits.freshness)
+    stale: bool  # that age is past the satellite's threshold
 
     @property
     def duration_s(self) -> float:
@@ -92,7 +102,10 @@ class Passes:
     """Hold passes column by column, sorted by AOS then satellite then station.
 
     Times are seconds after ``start``; ``satellite`` and ``station`` index
-    ``satellites`` and ``stations``.
+    ``satellites`` and ``stations``. ``elements_age_days`` is the age of the element
+    set used at TCA, ``stale`` whether it is past the satellite's threshold;
+    ``freshness`` says, satellite by satellite (indexed like ``satellites``), the
+    oldest its elements get over the whole window.
     """
 
     start: datetime
@@ -110,6 +123,9 @@ class Passes:
     los_azimuth_deg: FloatArray
     sunlit: BoolArray
     truncated: BoolArray
+    elements_age_days: FloatArray
+    stale: BoolArray
+    freshness: tuple[Freshness, ...]
     problems: tuple[PropagationProblem, ...] = ()
 
     def __len__(self) -> int:
@@ -139,6 +155,8 @@ class Passes:
                 los_azimuth_deg=float(self.los_azimuth_deg[i]),
                 sunlit=bool(self.sunlit[i]),
                 truncated=bool(self.truncated[i]),
+                elements_age_days=float(self.elements_age_days[i]),
+                stale=bool(self.stale[i]),
             )
             for i in range(len(self))
         ]
@@ -154,6 +172,7 @@ def find_passes(
     executor: Executor | None = None,
     parts: int = 1,
     progress: ProgressCallback | None = None,
+    stale_rule: StaleRule = DEFAULT_RULE,
 ) -> Passes:
     """Find every pass of every satellite over every station between start and end.
 
@@ -169,14 +188,22 @@ def find_passes(
 
     AOS and LOS are the times the elevation crosses the station's threshold,
     TCA the time of greatest elevation. Passes cut by the window's edges are
-    clipped to it and flagged ``truncated``.
+    clipped to it and flagged ``truncated``. Each pass carries the age of the
+    elements used at its TCA, stale past ``stale_rule``'s threshold.
     """
     start, end = _check_window(start, end)
     satellites = build_orbits(elements)
     sites = Sites.build(stations, min_elevation_deg)
     if executor is not None and parts > 1 and len(satellites) > 1:
         return _in_parts(
-            executor, satellites, stations, start, end, min_elevation_deg, parts, progress
+            executor,
+            satellites,
+            stations,
+            (start, end),
+            min_elevation_deg,
+            stale_rule,
+            parts,
+            progress,
         )
     duration_s = (end - start).total_seconds()
     window = Window(TimeOrigin.of(start), duration_s)
@@ -195,12 +222,16 @@ def find_passes(
         if progress is not None:
             progress(done, len(plan))
     passes = finish(concat_fields(found, NOTHING_FOUND), satellites, window, sites)
+    ages = ages_at(satellites, passes["satellite"], window.origin, passes["tca_s"])
     return Passes(
         start=start,
         end=end,
         satellites=tuple(SatelliteId(s.norad_id, s.name) for s in satellites),
         stations=tuple(stations),
         problems=tuple(sorted(problems, key=lambda p: (p.satellite, p.time))),
+        elements_age_days=ages,
+        stale=stale_mask(satellites, passes["satellite"], ages, stale_rule),
+        freshness=tuple(window_freshness(s, start, end, stale_rule) for s in satellites),
         **passes,
     )
 
@@ -209,9 +240,9 @@ def _in_parts(
     executor: Executor,
     satellites: Sequence[Orbit],
     stations: Sequence[Station],
-    start: datetime,
-    end: datetime,
+    window: tuple[datetime, datetime],
     min_elevation_deg: float,
+    stale_rule: StaleRule,
     parts: int,
     progress: ProgressCallback | None,
 ) -> Passes:
@@ -220,6 +251,7 @@ def _in_parts(
     Propagators cannot be pickled: each task gets element records (or
     ephemerides, plain arrays) and builds its own.
     """
+    start, end = window
     blocks = [list(b) for b in np.array_split(np.arange(len(satellites)), parts) if b.size]
     jobs = [
         (
@@ -228,6 +260,7 @@ def _in_parts(
             start,
             end,
             min_elevation_deg,
+            stale_rule,
         )
         for block in blocks
     ]
@@ -260,21 +293,24 @@ def _in_parts(
         satellites=tuple(s for p in found for s in p.satellites),
         stations=tuple(stations),
         problems=tuple(sorted(problems, key=lambda q: (q.satellite, q.time))),
+        freshness=tuple(f for p in found for f in p.freshness),
         **{name: values[order] for name, values in columns.items()},
     )
 
 
 def _find_passes_job(
-    job: tuple[list[OrbitRecord], Sequence[Station], datetime, datetime, float],
+    job: tuple[list[OrbitRecord], Sequence[Station], datetime, datetime, float, StaleRule],
 ) -> Passes:
-    elements, stations, start, end, min_elevation_deg = job
-    return find_passes(elements, stations, start, end, min_elevation_deg=min_elevation_deg)
+    elements, stations, start, end, min_elevation_deg, stale_rule = job
+    return find_passes(
+        elements, stations, start, end, min_elevation_deg=min_elevation_deg, stale_rule=stale_rule
+    )
 
 
 _COLUMNS = tuple(
     f.name
     for f in dataclasses.fields(Passes)
-    if f.name not in ("start", "end", "satellites", "stations", "problems")
+    if f.name not in ("start", "end", "satellites", "stations", "freshness", "problems")
 )  # the per-pass arrays
 
 

@@ -24,7 +24,14 @@ import numpy as np
 from numpy.typing import NDArray
 from sgp4.api import SGP4_ERRORS, SatrecArray
 
-from jointsat.constants import DAY_S, EARTH_ROTATION_RAD_S, MINUTES_PER_DAY, WGS72_MU_KM3_S2
+from jointsat.constants import (
+    DAY_S,
+    EARTH_ROTATION_RAD_S,
+    LEO_MAX_ECCENTRICITY,
+    LEO_MIN_MEAN_MOTION_REV_PER_DAY,
+    MINUTES_PER_DAY,
+    WGS72_MU_KM3_S2,
+)
 from jointsat.orbits.elements import JD_1949_12_31, Elements
 from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE, Ephemeris
 from jointsat.orbits.vectors import FloatArray, IntArray
@@ -61,6 +68,15 @@ class Orbit(Protocol):
         self, jd: FloatArray, fr: FloatArray
     ) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
         """Return error codes ``(T,)``, TEME positions and velocities ``(T, 3)``."""
+        ...
+
+    @property
+    def low_earth_orbit(self) -> bool:
+        """Say whether it is in a low Earth orbit (whose elements go stale sooner)."""
+        ...
+
+    def elements_age_days(self, jd: FloatArray, fr: FloatArray) -> FloatArray:
+        """Return the age (days) of what each time's prediction comes from (NaN: none)."""
         ...
 
 
@@ -131,6 +147,28 @@ class Satellite:
         epochs = self._epoch_days
         midpoints = 0.5 * (epochs[1:] + epochs[:-1])
         return np.searchsorted(midpoints, days, side="right").astype(np.int64)
+
+    def elements_age_days(self, jd: FloatArray, fr: FloatArray) -> FloatArray:
+        """Return, for each time (split Julian date, UTC), the age of the elements used then.
+
+        The age is |time - epoch| in days of the set :meth:`set_index` chooses (the
+        nearest in epoch): how far the propagator extrapolates, before or after.
+        """
+        days = (np.asarray(jd, dtype=float) - JD_1949_12_31) + np.asarray(fr, dtype=float)
+        return np.asarray(np.abs(days - self._epoch_days[self.set_index(jd, fr)]))
+
+    @property
+    def low_earth_orbit(self) -> bool:
+        """Say whether the newest element set is a low Earth orbit.
+
+        More than 11.25 revolutions a day (a period under 128 minutes) and an
+        eccentricity below 0.25, as Space-Track classes orbits as LEO.
+        """
+        newest = self.element_sets[-1]
+        return (
+            newest.mean_motion_rev_per_day > LEO_MIN_MEAN_MOTION_REV_PER_DAY
+            and newest.eccentricity < LEO_MAX_ECCENTRICITY
+        )
 
     def propagate(
         self, jd: FloatArray, fr: FloatArray

@@ -6,7 +6,8 @@ passes that straddle an edge of the shorter window are reported as
 the edge (AOS or LOS there, with the azimuth there), peaking at the edge when
 their peak lies outside (elevation, azimuth and sunlight there), and truncated.
 Times at the edges are split Julian dates counted from the window's start, as
-the engine counts them.
+the engine counts them. Every pass returned carries the age of the elements used
+at its (new) TCA, and whether it is stale, as the engine reports them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from jointsat.orbits.elements import Elements
+from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.orbits.passes import Pass
 from jointsat.orbits.propagation import Satellite, group_satellites
 from jointsat.orbits.sun import is_sunlit, sun_position_km
@@ -35,21 +37,36 @@ class _Seen:
 
 
 def cut_passes(
-    passes: Sequence[Pass], elements: Sequence[Elements], start: datetime, end: datetime
+    passes: Sequence[Pass],
+    elements: Sequence[Elements],
+    start: datetime,
+    end: datetime,
+    stale_rule: StaleRule = DEFAULT_RULE,
 ) -> list[Pass]:
     """Return the passes that overlap [start, end], cut to it, in the order given.
 
     ``passes`` come from a prediction whose window holds [start, end];
     ``elements`` are the element sets of their satellites (others may be there).
-    Times are aware datetimes.
+    Times are aware datetimes. Their ages are computed anew under ``stale_rule``.
     """
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     satellites = {s.norad_id: s for s in group_satellites(elements)}
     return [
-        p if start <= p.aos and p.los <= end else _cut(p, satellites, start, end)
+        _aged(
+            p if start <= p.aos and p.los <= end else _cut(p, satellites, start, end),
+            satellites[p.satellite.norad_id],
+            stale_rule,
+        )
         for p in passes
         if p.los > start and p.aos < end
     ]
+
+
+def _aged(p: Pass, satellite: Satellite, rule: StaleRule) -> Pass:
+    """Return the pass with the age of its satellite's elements at its TCA."""
+    jd, fr = TimeOrigin.of(p.tca).julian([0.0])
+    age = float(satellite.elements_age_days(jd, fr)[0])
+    return dataclasses.replace(p, elements_age_days=age, stale=age > rule.threshold_days(satellite))
 
 
 def _cut(p: Pass, satellites: dict[int, Satellite], start: datetime, end: datetime) -> Pass:

@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.sessions = session_factory(engine)
     app.state.clock = clock
     app.state.source_order = settings.source_order  # which element sets win at equal epoch
+    app.state.stale_rule = settings.stale_rule
     app.state.blobs = BlobStore(settings.archive_folder)
     app.state.response_cache = ResponseCache()
     app.state.token_lifetime = TokenLifetime.of(settings)

@@ -12,6 +12,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from jointsat.orbits.freshness import StaleRule
 from jointsat.service.problems import ProblemError
 from jointsat.service.tokens import LastUse, live_token
 from jointsat.store.tables import ApiToken, Role, User
@@ -39,8 +40,15 @@ def get_now(request: Request) -> datetime:
     return clock()
 
 
+def get_stale_rule(request: Request) -> StaleRule:
+    """Return when the service calls elements stale (settings, JOINTSAT_STALE_*_DAYS)."""
+    rule: StaleRule = request.app.state.stale_rule
+    return rule
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
+StaleRuleDep = Annotated[StaleRule, Depends(get_stale_rule)]
 
 BEARER_DESCRIPTION = "An API token (`jointsat admin token create` prints one)."
 BEARER = HTTPBearer(scheme_name="bearer", description=BEARER_DESCRIPTION, auto_error=False)

@@ -148,6 +148,20 @@ def seen_element_set_ids(session: Session, user: User, ids: Iterable[int]) -> li
     return [i for i in ids if i in owner and sees_satellite(user, owner[i], visibility)]
 
 
+FRESHNESS_KEYS = ("elements_age_days", "stale_element_sets")
+"""The parts of a provenance that name satellites by catalog number, with their elements' age."""
+
+
+def seen_freshness(session: Session, user: User, provenance: dict[str, Any]) -> None:
+    """Keep, in a provenance's elements' ages, only the satellites the user sees (admin: all)."""
+    if user.role is Role.ADMIN:
+        return
+    seen = {str(s.norad_id) for s in visible_satellites(session, user, flown=False)}
+    for key in FRESHNESS_KEYS:
+        if key in provenance:
+            provenance[key] = {k: v for k, v in provenance[key].items() if k in seen}
+
+
 def seen_station_ids(session: Session, user: User, ids: Iterable[int]) -> list[int]:
     """Return those of the station ids that the user sees (a station deleted since: the admin)."""
     ids = list(ids)

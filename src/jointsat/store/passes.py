@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -27,7 +28,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat import __version__
 from jointsat.errors import PredictionRefusedError
+from jointsat.orbits.freshness import DEFAULT_RULE, Freshness, StaleRule, window_freshness
 from jointsat.orbits.passes import Pass, SatelliteId, find_passes
+from jointsat.orbits.propagation import group_satellites
 from jointsat.orbits.subwindow import cut_passes
 from jointsat.store.convert import elements_of, station_of
 from jointsat.store.tables import GroundStation, PassPrediction, PassRecord, Satellite
@@ -70,13 +73,15 @@ def window_passes(
     satellite_ids: Collection[int] | None = None,
     station_ids: Collection[int] | None = None,
     budget: Budget | None = None,
+    stale_rule: StaleRule = DEFAULT_RULE,
 ) -> WindowPasses:
     """Return the passes in [start, end] of these satellites over these stations (None: all).
 
     The passes are the network's stored prediction's, by AOS then satellite then
     station, cut to the window; a missing prediction is made and committed at
     once (see :func:`stored_passes`), if ``budget`` (None: no limit) allows it, else
-    ``PredictionRefusedError``.
+    ``PredictionRefusedError``. The ages of the elements (stored passes keep none)
+    are computed now, under ``stale_rule``.
     """
     satellites, stations = network(session)
     if not satellites or not stations:
@@ -103,11 +108,13 @@ def window_passes(
             satellite=ids[r.satellite_id],
             station=sites[r.station_id],
             **{name: getattr(r, name) for name in _MEASURED},
+            elements_age_days=math.nan,  # computed by cut_passes
+            stale=False,
         )
         for r in records
     ]
     elements = [elements_of(e) for s in satellites for e in s.element_sets]
-    cut = cut_passes(found, elements, start, end)
+    cut = cut_passes(found, elements, start, end, stale_rule)
     passes = [
         StoredPass(r.id, r.satellite_id, r.station_id, p) for r, p in zip(records, cut, strict=True)
     ]
@@ -135,6 +142,14 @@ def network(session: Session) -> tuple[list[Satellite], list[GroundStation]]:
     )
     stations = session.scalars(select(GroundStation).order_by(GroundStation.id))
     return [s for s in satellites if s.element_sets], list(stations)
+
+
+def freshness_of(
+    satellites: Sequence[Satellite], start: datetime, end: datetime, rule: StaleRule
+) -> list[Freshness]:
+    """Return how old each satellite's stored elements get over [start, end]."""
+    orbits = group_satellites(elements_of(e) for s in satellites for e in s.element_sets)
+    return [window_freshness(o, start, end, rule) for o in orbits]
 
 
 def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:

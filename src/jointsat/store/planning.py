@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat.constants import DAY_S
 from jointsat.errors import PlanningInputError, StoreError
+from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule, window_freshness
 from jointsat.orbits.propagation import Satellite as Orbit
 from jointsat.orbits.propagation import group_satellites
 from jointsat.planning.pipeline import plan_problem, with_downlinks
@@ -28,7 +28,7 @@ from jointsat.planning.plan import Objective, Plan
 from jointsat.planning.planner import PlannerSettings
 from jointsat.planning.problem import Downlink, PlanningProblem
 from jointsat.planning.requests import Request, request_to_dict
-from jointsat.provenance import plan_provenance
+from jointsat.provenance import elements_freshness, plan_provenance
 from jointsat.scheduling.problem import Window
 from jointsat.store.convert import elements_of
 from jointsat.store.requests import OWN_FIELDS, imager_of, request_of
@@ -43,7 +43,6 @@ from jointsat.store.tables import (
 )
 
 MAX_PLAN_DAYS = 7
-STALE_DAYS = 3.0  # an element set this far from a moment it serves is noted as stale
 
 
 def relevant_sets(
@@ -60,23 +59,17 @@ def relevant_sets(
     return before + [e for e in ordered if start <= e.epoch <= end] + after
 
 
-def farthest_days(epochs: Sequence[datetime], start: datetime, end: datetime) -> float:
-    """Return how far (days) a moment of the window may lie from the nearest of the epochs.
-
-    The distance to the nearest epoch is largest at the window's ends or halfway
-    between two consecutive epochs inside it.
-    """
-    ordered = sorted(epochs)
-    halfway = (a + (b - a) / 2 for a, b in pairwise(ordered))
-    moments = [start, end, *(m for m in halfway if start < m < end)]
-    return max(min(abs((m - e).total_seconds()) for e in ordered) for m in moments) / DAY_S
-
-
 class StorePlanningProblem:
     """A planning problem built from the store, its orbits, and how to map it back to rows."""
 
     def __init__(
-        self, session: Session, start: datetime, end: datetime, *, schedule_id: int | None = None
+        self,
+        session: Session,
+        start: datetime,
+        end: datetime,
+        *,
+        schedule_id: int | None = None,
+        stale_rule: StaleRule = DEFAULT_RULE,
     ) -> None:
         if end <= start:
             raise PlanningInputError("the plan's end must be after its start", location="end")
@@ -105,6 +98,9 @@ class StorePlanningProblem:
         }
         self.orbits: tuple[Orbit, ...] = group_satellites(
             elements_of(e) for sets in self.element_sets.values() for e in sets
+        )
+        self.freshness = elements_freshness(
+            [window_freshness(o, start, end, stale_rule) for o in self.orbits], stale_rule
         )
         self.records: dict[str, ObservationRequest] = {}
         self.left_out: list[dict[str, Any]] = []
@@ -193,12 +189,7 @@ class StorePlanningProblem:
         return {
             "element_set_ids": sorted(e.id for sets in self.element_sets.values() for e in sets),
             "satellites": sorted(int(k) for k in self.satellites),
-            "stale_element_sets": {
-                str(norad): round(days, 2)
-                for norad, sets in self.element_sets.items()
-                if (days := farthest_days([e.epoch for e in sets], self.start, self.end))
-                > STALE_DAYS
-            },
+            **self.freshness,
             "schedule_id": schedule.id if schedule else None,
             "downlinks": (
                 f"the contacts of schedule {schedule.id} "
@@ -271,9 +262,15 @@ def plan_observations(
     objective: Objective = Objective.FAIR,
     settings: PlannerSettings | None = None,
     schedule_id: int | None = None,
+    stale_rule: StaleRule = DEFAULT_RULE,
 ) -> tuple[PlanRecord, Plan, StorePlanningProblem]:
-    """Plan the pooled satellites' observations for the window and add the plan to the session."""
-    built = StorePlanningProblem(session, start, end, schedule_id=schedule_id)
+    """Plan the pooled satellites' observations for the window and add the plan to the session.
+
+    Its provenance says how old the satellites' elements get, stale past ``stale_rule``.
+    """
+    built = StorePlanningProblem(
+        session, start, end, schedule_id=schedule_id, stale_rule=stale_rule
+    )
     planned = plan_problem(built.problem, built.orbits, objective, settings)
     found = planned.plan
     problems = [

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat.constants import DAY_S
 from jointsat.errors import StoreError
-from jointsat.provenance import pass_prediction, schedule_provenance
+from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
+from jointsat.provenance import elements_freshness, pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
 from jointsat.scheduling import solver
 from jointsat.scheduling.result import Policy, Schedule
 from jointsat.store.convert import station_names
-from jointsat.store.passes import StoredPass, window_passes
+from jointsat.store.passes import StoredPass, freshness_of, window_passes
 from jointsat.store.tables import (
     ContactRecord,
     GroundStation,
@@ -39,7 +40,15 @@ MAX_HORIZON_DAYS = 31
 class StoreProblem:
     """A scheduling problem built from the store, and how to map it back to rows."""
 
-    def __init__(self, session: Session, start: datetime, end: datetime, *, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        start: datetime,
+        end: datetime,
+        *,
+        now: datetime,
+        stale_rule: StaleRule = DEFAULT_RULE,
+    ) -> None:
         if end <= start:
             raise StoreError("the schedule's end must be after its start")
         if (end - start).total_seconds() > MAX_HORIZON_DAYS * DAY_S:
@@ -64,7 +73,15 @@ class StoreProblem:
         if not satellites or not stations:
             raise StoreError("the store needs satellites with element sets and stations")
         found = window_passes(
-            session, start, end, now=now, satellite_ids=[s.id for s in satellites]
+            session,
+            start,
+            end,
+            now=now,
+            satellite_ids=[s.id for s in satellites],
+            stale_rule=stale_rule,
+        )
+        self.freshness = elements_freshness(
+            freshness_of(satellites, start, end, stale_rule), stale_rule
         )
         assert found.prediction is not None  # the store has satellites and stations
         self.prediction, self.passes = found.prediction, found.passes
@@ -132,6 +149,7 @@ class StoreProblem:
             document={k: v for k, v in schedule.to_dict().items() if k != "contacts"},
             provenance=schedule_provenance(
                 pass_prediction(self.prediction, self.element_set_ids, sorted(self.stations)),
+                self.freshness,
                 replanned_at=None if replaces is None else now,
             ),
             replaces_id=replaces.id if replaces else None,
@@ -199,13 +217,15 @@ def schedule_network(
     now: datetime,
     policy: Policy = Policy.FAIR,
     settings: solver.SolverSettings | None = None,
+    stale_rule: StaleRule = DEFAULT_RULE,
 ) -> tuple[ScheduleRecord, Schedule]:
     """Schedule the pooled network for the window and add the schedule to the session.
 
     One path for every caller (``jointsat schedule --week``, the service, the demo):
-    return the record added and the schedule solved.
+    return the record added and the schedule solved. Its provenance says how old the
+    satellites' elements get over the window, stale past ``stale_rule``.
     """
-    found = StoreProblem(session, start, end, now=now)
+    found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule)
     result = solver.solve(found.problem, policy, settings)
     return found.save(session, result, now=now), result
 
@@ -216,13 +236,14 @@ def replan_network(
     *,
     now: datetime,
     settings: solver.SolverSettings | None = None,
+    stale_rule: StaleRule = DEFAULT_RULE,
 ) -> ScheduleRecord:
     """Re-plan a schedule from the store as it is now (its outages recorded), keeping the past.
 
     Contacts of the previous schedule that started before ``now`` are kept; the
     rest are re-solved for the same policy, changing the fewest contacts.
     """
-    found = StoreProblem(session, previous.start, previous.end_at, now=now)
+    found = StoreProblem(session, previous.start, previous.end_at, now=now, stale_rule=stale_rule)
     by_pair: dict[tuple[int, int], list[StoredPass]] = {}
     for p in found.passes:
         by_pair.setdefault((p.satellite_id, p.station_id), []).append(p)

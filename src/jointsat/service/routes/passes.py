@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, create_model
 
 from jointsat.errors import PredictionRefusedError
+from jointsat.orbits.freshness import StaleRule
 from jointsat.orbits.passes import Pass
 from jointsat.service.cache import ViewingDep
-from jointsat.service.deps import NowDep, SessionDep, UserDep
+from jointsat.service.deps import NowDep, SessionDep, StaleRuleDep, UserDep
 from jointsat.service.limits import PredictionBudget
 from jointsat.service.lookup import (
     check_window,
@@ -61,6 +62,7 @@ PASSES = list[PassPublic]  # type: ignore[valid-type]
 def list_passes(
     viewing: ViewingDep,
     now: NowDep,
+    stale_rule: StaleRuleDep,
     start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with zone")],
     end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601 with zone")],
     satellite_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -71,6 +73,9 @@ def list_passes(
     ] = None,
 ) -> Response:
     """Return every pass in the window that the caller may see, filtered as asked.
+
+    Each pass says how old the elements used at its TCA are (``elements_age_days``)
+    and whether that is past the satellite's threshold (``stale``).
 
     A window no stored prediction holds is predicted for the whole network: a user
     who is not an admin may have a few such predictions made an hour (docs/store.md,
@@ -83,7 +88,9 @@ def list_passes(
         return viewing.cached(
             "passes",
             PASSES,
-            lambda: _passes(viewing.session, viewing.user, now, *query, budget=budget),
+            lambda: _passes(
+                viewing.session, viewing.user, now, *query, budget=budget, stale_rule=stale_rule
+            ),
             *query,
         )
     except PredictionRefusedError as exc:
@@ -118,6 +125,7 @@ def _passes(
     partner_id: int | None,
     *,
     budget: Budget | None = None,
+    stale_rule: StaleRule,
 ) -> list[_PassOf]:
     satellites = {s.id: s for s in visible_satellites(session, user, satellite_id)}
     if satellite_id is not None and not satellites:
@@ -136,6 +144,7 @@ def _passes(
         satellite_ids=satellites,
         station_ids=stations,
         budget=budget,
+        stale_rule=stale_rule,
     )
     rows = []
     for p in found.passes:

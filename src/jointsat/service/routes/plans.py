@@ -19,8 +19,8 @@ from jointsat.planning.plan import Objective
 from jointsat.planning.planner import PlannerSettings
 from jointsat.service.access import ObservationView, observation_view, sees_satellite
 from jointsat.service.cache import ViewingDep
-from jointsat.service.deps import AdminDep, NowDep, SessionDep
-from jointsat.service.lookup import found, seen_element_set_ids, shown
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, StaleRuleDep
+from jointsat.service.lookup import found, seen_element_set_ids, seen_freshness, shown
 from jointsat.service.problems import field_path, field_problem
 from jointsat.service.schemas import PathId, RowId
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
@@ -199,10 +199,7 @@ def _public(session: SessionDep, user: User, record: PlanRecord) -> PlanPublic:
     provenance["propagation_problems"] = [
         p for p in provenance.get("propagation_problems", []) if p["satellite"] in seen
     ]
-    if "stale_element_sets" in provenance and user.role is not Role.ADMIN:
-        provenance["stale_element_sets"] = {
-            k: v for k, v in provenance["stale_element_sets"].items() if k in seen
-        }
+    seen_freshness(session, user, provenance)
     if "element_set_ids" in provenance:
         provenance["element_set_ids"] = seen_element_set_ids(
             session, user, provenance["element_set_ids"]
@@ -228,7 +225,9 @@ def _load(session: SessionDep, plan_id: int) -> PlanRecord:
 
 
 @router.post("", response_model=PlanPublic, status_code=201)
-def create_plan(body: PlanCreate, session: SessionDep, admin: AdminDep, now: NowDep) -> PlanPublic:
+def create_plan(
+    body: PlanCreate, session: SessionDep, admin: AdminDep, now: NowDep, stale_rule: StaleRuleDep
+) -> PlanPublic:
     """Plan the pooled satellites' observations for a window and keep it (consortium admin)."""
     with refused_as_conflict("Cannot plan"):
         try:
@@ -240,6 +239,7 @@ def create_plan(body: PlanCreate, session: SessionDep, admin: AdminDep, now: Now
                 objective=body.objective,
                 settings=PlannerSettings(time_limit_s=body.time_limit_s),
                 schedule_id=body.schedule_id,
+                stale_rule=stale_rule,
             )
         except PlanningInputError as exc:
             if exc.location != "schedule_id":

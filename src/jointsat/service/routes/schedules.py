@@ -12,11 +12,12 @@ from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import ViewingDep
-from jointsat.service.deps import AdminDep, NowDep, SessionDep, UserDep
+from jointsat.service.deps import AdminDep, NowDep, SessionDep, StaleRuleDep, UserDep
 from jointsat.service.lookup import (
     found,
     may_change,
     seen_element_set_ids,
+    seen_freshness,
     seen_station_ids,
     shown,
     visible_station,
@@ -134,6 +135,7 @@ def _public(session: SessionDep, user: User, record: ScheduleRecord) -> Schedule
         provenance["element_set_ids"] = seen_element_set_ids(
             session, user, provenance["element_set_ids"]
         )
+    seen_freshness(session, user, provenance)
     return SchedulePublic(
         **_summary(record).model_dump(),
         **evidence(document),
@@ -161,7 +163,11 @@ def _load(session: SessionDep, schedule_id: int) -> ScheduleRecord:
 
 @router.post("", response_model=SchedulePublic, status_code=201)
 def create_schedule(
-    body: ScheduleCreate, session: SessionDep, admin: AdminDep, now: NowDep
+    body: ScheduleCreate,
+    session: SessionDep,
+    admin: AdminDep,
+    now: NowDep,
+    stale_rule: StaleRuleDep,
 ) -> SchedulePublic:
     """Schedule the pooled network for a window by policy and keep it (consortium admin)."""
     with refused_as_conflict("Cannot schedule"):
@@ -172,6 +178,7 @@ def create_schedule(
             now=now,
             policy=body.policy,
             settings=SolverSettings(time_limit_s=body.time_limit_s),
+            stale_rule=stale_rule,
         )
     session.commit()
     return _public(session, admin, _load(session, record.id))
@@ -199,7 +206,12 @@ def get_schedule(schedule_id: PathId, viewing: ViewingDep) -> Response:
 
 @router.post("/{schedule_id}/replan", response_model=SchedulePublic, status_code=201)
 def replan_schedule(
-    schedule_id: PathId, body: OutageReport, session: SessionDep, user: UserDep, now: NowDep
+    schedule_id: PathId,
+    body: OutageReport,
+    session: SessionDep,
+    user: UserDep,
+    now: NowDep,
+    stale_rule: StaleRuleDep,
 ) -> SchedulePublic:
     """Record a station outage and re-plan the schedule from now (its owner's operators, admin).
 
@@ -222,7 +234,11 @@ def replan_schedule(
     session.commit()  # the outage is a fact, whatever the re-plan gives
     with refused_as_conflict("Cannot re-plan"):
         record = replan_network(
-            session, previous, now=now, settings=SolverSettings(time_limit_s=body.time_limit_s)
+            session,
+            previous,
+            now=now,
+            settings=SolverSettings(time_limit_s=body.time_limit_s),
+            stale_rule=stale_rule,
         )
     session.commit()
     return _public(session, user, _load(session, record.id))

@@ -5,6 +5,8 @@ nearest in epoch at each moment (as pass prediction does). A row where SGP4
 fails (a decayed satellite) carries null numbers and the error, never a 500.
 The numerics are jointsat.orbits.tracks'; the rules of visibility are those of
 /satellites and /stations (a satellite or station hidden from the caller: 404).
+Each answer says how old the elements it used are (the oldest over a window) and
+whether that is stale (docs/elements.md, "Freshness").
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Query, Response
@@ -22,6 +24,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.errors import JointsatError
 from jointsat.orbits import propagation
+from jointsat.orbits.freshness import StaleRule, window_freshness
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.tracks import (
     horizon_radius_km,
@@ -30,7 +33,7 @@ from jointsat.orbits.tracks import (
     subsatellite_points,
 )
 from jointsat.service.cache import ViewingDep
-from jointsat.service.deps import NowDep, SessionDep, UserDep
+from jointsat.service.deps import NowDep, SessionDep, StaleRuleDep, UserDep
 from jointsat.service.lookup import (
     check_window,
     visible_satellite,
@@ -56,9 +59,28 @@ MAX_LOOK_SAMPLES = 5_000  # a long pass every second, a day every 18 s (86,401 c
 
 Start = Annotated[AwareDatetime | None, Query(description="Window start, ISO 8601 with zone")]
 End = Annotated[AwareDatetime | None, Query(description="Window end, ISO 8601 with zone")]
+AGE_DESCRIPTION = (
+    "Age of the element set used: |time - its epoch| in days (the oldest over a window)"
+)
+STALE_DESCRIPTION = "Whether that age is past the satellite's threshold (7 days in LEO, 30 above)"
 
 
-class Position(BaseModel):
+class Aged(BaseModel):
+    """How old the elements behind an answer are."""
+
+    elements_age_days: float = Field(description=AGE_DESCRIPTION)
+    stale: bool = Field(description=STALE_DESCRIPTION)
+
+    @classmethod
+    def over(
+        cls, orbit: propagation.Satellite, start: datetime, end: datetime, rule: StaleRule
+    ) -> dict[str, Any]:
+        """Return the fields for the oldest the orbit's elements get over [start, end]."""
+        found = window_freshness(orbit, start, end, rule)
+        return {"elements_age_days": round(found.elements_age_days, 6), "stale": found.stale}
+
+
+class Position(Aged):
     """Where a satellite is at one moment, and the ground it sees."""
 
     satellite_id: int
@@ -79,7 +101,7 @@ LatLon = Annotated[list[float], Field(min_length=2, max_length=2)]
 """A point as [lat_deg, lon_deg] (Leaflet's order)."""
 
 
-class Track(BaseModel):
+class Track(Aged):
     """A satellite's ground track, in segments that do not cross the antimeridian."""
 
     satellite_id: int
@@ -106,7 +128,7 @@ class LookSample(BaseModel):
     range_km: float | None
 
 
-class Look(BaseModel):
+class Look(Aged):
     """A satellite's azimuth, elevation and range from a station over a window."""
 
     satellite_id: int
@@ -185,6 +207,7 @@ def _flown(session: SessionDep, user: User) -> _Flown:
 def positions(
     viewing: ViewingDep,
     now: NowDep,
+    stale_rule: StaleRuleDep,
     at: Annotated[
         AwareDatetime | None, Query(description="The moment, ISO 8601 with zone (default: now)")
     ] = None,
@@ -199,12 +222,12 @@ def positions(
     """
     flown = viewing.remembered("flown satellites", lambda: _flown(viewing.session, viewing.user))
     if at is None:  # now: a moment no other request asks for
-        body = _POSITIONS.dump_json(_positions(flown, now, min_elevation_deg))
+        body = _POSITIONS.dump_json(_positions(flown, now, min_elevation_deg, stale_rule))
         return Response(content=body, media_type="application/json")
     return viewing.cached(
         "positions",
         list[Position],
-        lambda: _positions(flown, at, min_elevation_deg),
+        lambda: _positions(flown, at, min_elevation_deg, stale_rule),
         at,
         min_elevation_deg,
     )
@@ -213,7 +236,9 @@ def positions(
 _POSITIONS = TypeAdapter(list[Position])
 
 
-def _positions(flown: _Flown, moment: datetime, min_elevation_deg: float) -> list[Position]:
+def _positions(
+    flown: _Flown, moment: datetime, min_elevation_deg: float, stale_rule: StaleRule
+) -> list[Position]:
     """Return the satellites' positions at the moment, all propagated in one call."""
     origin = TimeOrigin.of(moment)
     jd, fr = origin.julian([origin.seconds(moment)])
@@ -254,6 +279,7 @@ def _positions(flown: _Flown, moment: datetime, min_elevation_deg: float) -> lis
                 footprint_radius_km=values[3],
                 sunlit=None if error else bool(sunlit[i]),
                 error=error,
+                **Aged.over(flown.orbits[i], moment, moment, stale_rule),
             )
         )
     return answer
@@ -294,6 +320,7 @@ def track(
     session: SessionDep,
     user: UserDep,
     now: NowDep,
+    stale_rule: StaleRuleDep,
     start: Start = None,
     end: End = None,
     step_s: Annotated[int, Query(ge=1, le=3600, description="Seconds between samples")] = 60,
@@ -308,7 +335,8 @@ def track(
     _check_window(start, end, step_s, MAX_TRACK_SPAN, MAX_TRACK_SAMPLES)
     satellite = _visible_satellite(session, user, satellite_id)
     times = _grid(start, end, step_s)
-    r, jd, fr, error = _propagate(_orbit(satellite), times)
+    orbit = _orbit(satellite)
+    r, jd, fr, error = _propagate(orbit, times)
     lat, lon, _ = subsatellite_points(r, jd, fr)
     segments = split_at_antimeridian(lat, lon)
     return Track(
@@ -320,6 +348,7 @@ def track(
         step_s=step_s,
         segments=[s.tolist() for s in segments],
         error=error,
+        **Aged.over(orbit, start, end, stale_rule),
     )
 
 
@@ -328,6 +357,7 @@ def look(
     satellite_id: PathId,
     session: SessionDep,
     user: UserDep,
+    stale_rule: StaleRuleDep,
     station_id: Annotated[int, Query(ge=1, le=MAX_ID, description="The observing station")],
     start: Annotated[AwareDatetime, Query(description="Window start (a pass's AOS), with zone")],
     end: Annotated[AwareDatetime, Query(description="Window end (a pass's LOS), with zone")],
@@ -341,7 +371,8 @@ def look(
     satellite = _visible_satellite(session, user, satellite_id)
     station = visible_station(session, user, station_id)
     times = _grid(start, end, step_s)
-    r, jd, fr, error = _propagate(_orbit(satellite), times)
+    orbit = _orbit(satellite)
+    r, jd, fr, error = _propagate(orbit, times)
     az, el, rng = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
     return Look(
         satellite_id=satellite.id,
@@ -353,4 +384,5 @@ def look(
             for t, a, e, d in zip(times, az.tolist(), el.tolist(), rng.tolist(), strict=True)
         ],
         error=error,
+        **Aged.over(orbit, start, end, stale_rule),
     )

@@ -323,8 +323,10 @@ async function loadMap() {
         className: "track", interactive: false }).addTo(layers.tracks);
     }
   }
+  const stale = [];
   if (positions.status === "fulfilled") {
     for (const p of positions.value) {
+      if (p.stale) stale.push(`${p.name} (${p.elements_age_days.toFixed(0)} days)`);
       if (p.error || p.lat_deg === null || p.lat_deg === undefined) {
         problems.push(`${p.name}: ${p.error || "no position"}`);
         continue;
@@ -332,17 +334,25 @@ async function loadMap() {
       const colour = satelliteColour(p.satellite_id);
       L.circle([p.lat_deg, p.lon_deg], { radius: p.footprint_radius_km * 1000, color: colour,
         weight: 1, fillOpacity: 0.08, className: "footprint", interactive: false }).addTo(layers.footprints);
+      const age = p.stale ? ` · stale elements, ${p.elements_age_days.toFixed(0)} days old` : "";
       L.circleMarker([p.lat_deg, p.lon_deg], { radius: 5, color: "#000000", weight: 1,
-        fillColor: colour, fillOpacity: 1, className: "satellite" })
-        .bindTooltip(tooltip(`${p.name} · ${p.alt_km.toFixed(0)} km · ${p.sunlit ? "sunlit" : "in shadow"}`),
-          { permanent: true, direction: "right", className: "satellite-label" })
+        fillColor: colour, fillOpacity: 1, className: p.stale ? "satellite stale" : "satellite" })
+        .bindTooltip(tooltip(`${p.name} · ${p.alt_km.toFixed(0)} km · ${p.sunlit ? "sunlit" : "in shadow"}${age}`),
+          { permanent: true, direction: "right", className: p.stale ? "satellite-label stale" : "satellite-label" })
         .addTo(layers.satellites);
     }
   } else {
     problems.push(`positions: ${positions.reason.message}`);
   }
   $("#page-map").dataset.tracks = String(layers.tracks.getLayers().length);
-  if (problems.length) notify(`Some of the map could not be drawn: ${problems.slice(0, 3).join("; ")}`);
+  $("#page-map").dataset.stale = String(stale.length);
+  const notices = [];
+  if (problems.length) notices.push(`Some of the map could not be drawn: ${problems.slice(0, 3).join("; ")}.`);
+  if (stale.length) {
+    notices.push(`Stale elements (older than their threshold at this time): ${stale.slice(0, 5).join(", ")}`
+      + `${stale.length > 5 ? ` and ${stale.length - 5} more` : ""}; their positions are indicative only.`);
+  }
+  if (notices.length) notify(notices.join(" "));
 }
 
 // --- timeline ----------------------------------------------------------------------
@@ -475,6 +485,10 @@ function renderPasses() {
       ...[p.satellite, p.station, utc(p.aos), utc(p.tca), utc(p.los),
         `${p.max_elevation_deg.toFixed(1)}°`, p.sunlit ? "yes" : "no"].map((t) => el("td", { textContent: t })));
     if (passView.selected === p) row.classList.add("selected");
+    if (p.stale) {
+      row.classList.add("stale");
+      row.title = `Stale elements: ${p.elements_age_days.toFixed(1)} days from their epoch at TCA`;
+    }
     row.addEventListener("click", () => selectPass(p, row));
     row.addEventListener("keydown", (event) => { if (event.key === "Enter") selectPass(p, row); });
     return row;
