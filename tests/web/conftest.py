@@ -158,7 +158,7 @@ def _build_store(url: str) -> tuple[str, dict[str, str], int, datetime, dict[str
 def _add_twin(session: Any, demo_elements: Sequence[Elements], esa: int) -> None:
     """Add TWIN, operated by ESA, from an OMM record under :data:`NINE_DIGITS`."""
     from jointsat.orbits.elements import parse_elements
-    from jointsat.store.consortium import add_element_sets, add_satellite
+    from jointsat.store.consortium import Arrival, add_element_sets, add_satellite
 
     iss = next(e for e in demo_elements if e.norad_cat_id == 25544)
     shifted = (iss.mean_anomaly_deg + 180.0) % 360.0
@@ -169,7 +169,7 @@ def _add_twin(session: Any, demo_elements: Sequence[Elements], esa: int) -> None
         session, name="TWIN", norad_id=NINE_DIGITS, daily_demand_s=None, imager=None,
         operators={esa: 1.0},
     )  # fmt: skip
-    add_element_sets(twin, sets, source="twin.json", now=NOW)
+    add_element_sets(twin, sets, Arrival(source="twin.json", now=NOW))
 
 
 def _ingest_product(base_url: str, token: str, acquired: datetime, name: str) -> None:
