@@ -13,6 +13,8 @@ in order, so that a later block uses what an earlier one wrote:
   as the reader would set it. ``jointsat serve`` starts in the background on a free
   port of 127.0.0.1 (what ``127.0.0.1:8000`` in the later commands then means) and
   stops with the document; ``curl`` runs against it and fails on an HTTP error.
+  ``jointsat elements fetch`` talks to a fake CelesTrak and Space-Track
+  (``tests/sources/fake.py``, on 127.0.0.1) where the reader's talks to theirs.
 - ``<!-- doc-test: file NAME -->`` before a block writes the block as the file NAME
   before the document runs (a problem file the document shows, say), and
   ``<!-- doc-test: given NAME ... -->`` stands in for files of the reader's (instrument
@@ -36,11 +38,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.sources.fake import serving
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +173,7 @@ class Shell:
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    sources: ExitStack = field(default_factory=ExitStack)
 
     def __post_init__(self) -> None:
         wrapper = f'#!/bin/sh\nexec "{sys.executable}" -m jointsat "$@"\n'
@@ -197,6 +202,9 @@ class Shell:
         if words[1:2] == ["serve"]:
             self.serve(prefix, words)
             return
+        if words[1:3] == ["elements", "fetch"] and "JOINTSAT_CELESTRAK_URL" not in self.env:
+            fake = self.sources.enter_context(serving())
+            self.env["JOINTSAT_CELESTRAK_URL"] = self.env["JOINTSAT_SPACETRACK_URL"] = fake.base
         if words[1:2] == ["demo"]:
             stdout = self.demo(command, where)
         else:
@@ -265,6 +273,7 @@ class Shell:
                 time.sleep(0.2)
 
     def close(self) -> None:
+        self.sources.close()
         for server in self.servers:
             server.terminate()
             try:
