@@ -15,7 +15,7 @@ outside it).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
@@ -34,7 +34,7 @@ from jointsat.constants import (
 )
 from jointsat.orbits.elements import JD_1949_12_31, Elements
 from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE, Ephemeris
-from jointsat.orbits.vectors import FloatArray, IntArray
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray
 
 RADIUS_SLACK = 0.01  # of the semi-major axis, below perigee: SGP4's short-period terms, drag
 RADIUS_SLACK_KM = 25.0
@@ -213,21 +213,25 @@ class Covered:
             which[ephemeris.segment_index(jd, fr).ravel() >= 0] = k
         return which
 
+    def _split(self, jd: FloatArray, fr: FloatArray) -> Iterator[tuple[BoolArray, Orbit]]:
+        """Yield the rows of the times (flat) each part predicts, and the part."""
+        which = self.source_index(jd, fr)
+        for k in np.unique(which):
+            part = self.elements if k < 0 else self.ephemerides[int(k)]
+            if part is not None:
+                yield which == k, part
+
     def propagate(
         self, jd: FloatArray, fr: FloatArray
     ) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
         """Return codes ``(T,)``, TEME positions and velocities ``(T, 3)``, each from its part."""
         jd = np.atleast_1d(np.asarray(jd, dtype=float)).ravel()
         fr = np.atleast_1d(np.asarray(fr, dtype=float)).ravel()
-        which = self.source_index(jd, fr)
         err = np.full(jd.size, OUTSIDE_COVERAGE, dtype=np.uint8)
         r = np.full((jd.size, 3), np.nan)
         v = np.full((jd.size, 3), np.nan)
-        for k in np.unique(which):
-            rows = which == k
-            part = self.elements if k < 0 else self.ephemerides[k]
-            if part is not None:
-                err[rows], r[rows], v[rows] = part.propagate(jd[rows], fr[rows])
+        for rows, part in self._split(jd, fr):
+            err[rows], r[rows], v[rows] = part.propagate(jd[rows], fr[rows])
         return err, r, v
 
     def elements_age_days(self, jd: FloatArray, fr: FloatArray) -> FloatArray:
@@ -235,13 +239,9 @@ class Covered:
         shape = np.shape(np.asarray(jd) + np.asarray(fr))
         jd_flat = np.broadcast_to(np.asarray(jd, dtype=float), shape).ravel()
         fr_flat = np.broadcast_to(np.asarray(fr, dtype=float), shape).ravel()
-        which = self.source_index(jd_flat, fr_flat)
         age = np.full(jd_flat.size, np.nan)
-        for k in np.unique(which):
-            rows = which == k
-            part = self.elements if k < 0 else self.ephemerides[k]
-            if part is not None:
-                age[rows] = part.elements_age_days(jd_flat[rows], fr_flat[rows])
+        for rows, part in self._split(jd_flat, fr_flat):
+            age[rows] = part.elements_age_days(jd_flat[rows], fr_flat[rows])
         return age.reshape(shape)
 
     @property
