@@ -8,6 +8,7 @@ form, and elevations sampled by brute force.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,13 @@ from jointsat.orbits.frames import enu_basis, geodetic_to_ecef, gmst82_rad, teme
 from jointsat.orbits.oem import OemSamples, format_oem, read_oem
 from jointsat.orbits.pass_scan import _step_s
 from jointsat.orbits.passes import find_passes
-from jointsat.orbits.propagation import Satellite, group_satellites
+from jointsat.orbits.propagation import (
+    Covered,
+    Satellite,
+    build_orbits,
+    group_satellites,
+    orbit_records,
+)
 from jointsat.orbits.refframes import Frame, from_teme, to_teme
 from jointsat.orbits.stations import Station
 from jointsat.timelib import TimeOrigin
@@ -232,3 +239,36 @@ def test_a_cislunar_trajectorys_passes_match_brute_force_elevations() -> None:
         assert np.abs(np.sort(ours_los)[:, None] - sets[None, :]).min(axis=1).max() <= 10.0
         assert ours_aos.size == rises.size
         assert ours_los.size == sets.size
+
+
+def test_a_covered_orbit_uses_the_ephemeris_inside_its_coverage_and_the_elements_outside() -> None:
+    iss = _iss()
+    shifted = dataclasses.replace(
+        iss.element_sets[-1], mean_anomaly_deg=(iss.element_sets[-1].mean_anomaly_deg + 10.0) % 360
+    )
+    ephemeris = read_oem(_sampled_oem(group_satellites([shifted])[0], Frame.TEME, days=0.5))
+    both = Covered(42, "X", (ephemeris,), iss)
+    alone = Covered(42, "X", (ephemeris,))
+    origin = TimeOrigin.of(START)
+    jd, fr = origin.julian(np.array([-600.0, 3600.0, 0.4 * 86400.0, 0.6 * 86400.0]))
+    inside = np.array([False, True, True, False])
+    codes, r, _ = both.propagate(jd, fr)
+    assert not codes.any()
+    np.testing.assert_array_equal(r[inside], ephemeris.propagate(jd, fr)[1][inside])
+    np.testing.assert_array_equal(r[~inside], iss.propagate(jd, fr)[1][~inside])
+    codes, r, _ = alone.propagate(jd, fr)
+    assert (codes == np.where(inside, 0, OUTSIDE_COVERAGE)).all()
+    assert np.isnan(r[~inside]).all()
+    ages = both.elements_age_days(jd, fr)
+    np.testing.assert_array_equal(ages[inside], ephemeris.elements_age_days(jd, fr)[inside])
+    np.testing.assert_array_equal(ages[~inside], iss.elements_age_days(jd, fr)[~inside])
+    assert np.isnan(alone.elements_age_days(jd, fr)[~inside]).all()
+    assert both.max_radius_km == max(iss.max_radius_km, ephemeris.max_radius_km)
+    assert both.min_radius_km == min(iss.min_radius_km, ephemeris.min_radius_km)
+    assert both.max_angular_rate_rad_s == max(
+        iss.max_angular_rate_rad_s, ephemeris.max_angular_rate_rad_s
+    )
+    assert both.low_earth_orbit
+    assert alone.low_earth_orbit
+    (sent,) = build_orbits(orbit_records(both))  # sent whole to another process
+    assert sent is both

@@ -19,6 +19,7 @@ from jointsat.store.database import open_engine, session_factory
 from jointsat.store.tables import (
     Agreement,
     Base,
+    EphemerisRecord,
     GroundStation,
     ObservationRecord,
     ObservationRequest,
@@ -176,6 +177,7 @@ def test_every_write_bumps_the_store_revision_and_reads_do_not(database_url: str
 
 ARCHIVE_TABLES = ("products", "product_owners", "product_files", "audit_log")
 SOURCE_TABLES = ("element_sources", "element_source_queries", "element_source_requests")
+EPHEMERIS_TABLES = ("ephemerides",)  # revision 0011
 
 
 def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None:
@@ -256,6 +258,7 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
         "observations",
         *ARCHIVE_TABLES,
         *SOURCE_TABLES,
+        *EPHEMERIS_TABLES,
     }
     engine = open_engine(database_url)
     columns = {c["name"] for c in inspect(engine).get_columns("satellites")}
@@ -265,3 +268,32 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
             25544
         ]
     engine.dispose()
+
+
+def test_ephemerides_go_with_their_satellite_and_with_revision_0011(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    engine = open_engine(database_url)
+    sessions = session_factory(engine)
+    now = datetime(2024, 5, 10, tzinfo=UTC)
+    with sessions.begin() as session:
+        satellite = Satellite(name="ISS", norad_id=25544)
+        satellite.ephemerides = [
+            EphemerisRecord(
+                source="iss.oem",
+                received_at=now,
+                created_at=now,
+                coverage_start=now,
+                coverage_end=now + timedelta(days=1),
+                frame="EME2000",
+                raw="CCSDS_OEM_VERS = 2.0",
+            )
+        ]
+        session.add(satellite)
+    with engine.begin() as connection:  # the database deletes them with the satellite
+        connection.execute(text("DELETE FROM satellites"))
+        assert connection.execute(text("SELECT count(*) FROM ephemerides")).scalar() == 0
+    engine.dispose()
+    migrate.downgrade(database_url, "0010")
+    assert _tables(database_url) == set(Base.metadata.tables) - set(EPHEMERIS_TABLES)
+    migrate.upgrade(database_url)
+    assert _tables(database_url) == set(Base.metadata.tables)

@@ -15,6 +15,7 @@ outside every segment is not extrapolated: its row is NaN with the code
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 
 import numpy as np
@@ -28,6 +29,7 @@ from jointsat.constants import (
     WGS72_MU_KM3_S2,
 )
 from jointsat.orbits.vectors import FloatArray
+from jointsat.timelib import from_split_julian
 
 __all__ = ["OUTSIDE_COVERAGE", "Ephemeris", "EphemerisSegment", "lagrange"]
 
@@ -222,3 +224,17 @@ class Ephemeris:
     def coverage_s(self) -> tuple[float, float]:
         """Return the first and last second (after the origin) that some segment covers."""
         return min(s.start_s for s in self.segments), max(s.stop_s for s in self.segments)
+
+    @property
+    def coverage(self) -> tuple[datetime, datetime]:
+        """Return the first and last moment (UTC) that some segment covers."""
+        first_s, last_s = self.coverage_s
+        return (
+            from_split_julian(self.origin_jd, first_s / DAY_S),
+            from_split_julian(self.origin_jd, last_s / DAY_S),
+        )
+
+    @property
+    def created(self) -> datetime:
+        """Return the OEM's CREATION_DATE (UTC, to the microsecond)."""
+        return from_split_julian(self.created_jd, 0.0)

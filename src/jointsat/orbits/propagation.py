@@ -15,7 +15,7 @@ outside it).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
@@ -34,7 +34,7 @@ from jointsat.constants import (
 )
 from jointsat.orbits.elements import JD_1949_12_31, Elements
 from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE, Ephemeris
-from jointsat.orbits.vectors import FloatArray, IntArray
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray
 
 RADIUS_SLACK = 0.01  # of the semi-major axis, below perigee: SGP4's short-period terms, drag
 RADIUS_SLACK_KM = 25.0
@@ -78,10 +78,6 @@ class Orbit(Protocol):
     def elements_age_days(self, jd: FloatArray, fr: FloatArray) -> FloatArray:
         """Return the age (days) of what each time's prediction comes from (NaN: none)."""
         ...
-
-
-OrbitRecord = Elements | Ephemeris
-"""What an orbit is built from: element sets (grouped by catalog number) or an ephemeris."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +186,91 @@ class Satellite:
         return err, r, v
 
 
+@dataclass(frozen=True)
+class Covered:
+    """Stand for a satellite known by ephemerides where they cover it, else by element sets.
+
+    An ephemeris (a partner's OEM) is the preferred source: a time inside one's
+    coverage uses it (the last one covering it, where several do), any other time
+    the element sets (nearest epoch). Without element sets a time outside every
+    coverage is :data:`jointsat.orbits.ephemeris.OUTSIDE_COVERAGE`, NaN. The
+    catalog number and name are the satellite's, whatever the files call it.
+    """
+
+    norad_id: int
+    name: str
+    ephemerides: tuple[Ephemeris, ...]
+    elements: Satellite | None = None
+
+    @property
+    def _parts(self) -> tuple[Orbit, ...]:
+        return (*self.ephemerides, *(() if self.elements is None else (self.elements,)))
+
+    def source_index(self, jd: FloatArray, fr: FloatArray) -> IntArray:
+        """Return, for each time, the ephemeris used (the last covering it), -1: the elements."""
+        which = np.full(np.size(jd), -1, dtype=np.int64)
+        for k, ephemeris in enumerate(self.ephemerides):
+            which[ephemeris.segment_index(jd, fr).ravel() >= 0] = k
+        return which
+
+    def _split(self, jd: FloatArray, fr: FloatArray) -> Iterator[tuple[BoolArray, Orbit]]:
+        """Yield the rows of the times (flat) each part predicts, and the part."""
+        which = self.source_index(jd, fr)
+        for k in np.unique(which):
+            part = self.elements if k < 0 else self.ephemerides[int(k)]
+            if part is not None:
+                yield which == k, part
+
+    def propagate(
+        self, jd: FloatArray, fr: FloatArray
+    ) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
+        """Return codes ``(T,)``, TEME positions and velocities ``(T, 3)``, each from its part."""
+        jd = np.atleast_1d(np.asarray(jd, dtype=float)).ravel()
+        fr = np.atleast_1d(np.asarray(fr, dtype=float)).ravel()
+        err = np.full(jd.size, OUTSIDE_COVERAGE, dtype=np.uint8)
+        r = np.full((jd.size, 3), np.nan)
+        v = np.full((jd.size, 3), np.nan)
+        for rows, part in self._split(jd, fr):
+            err[rows], r[rows], v[rows] = part.propagate(jd[rows], fr[rows])
+        return err, r, v
+
+    def elements_age_days(self, jd: FloatArray, fr: FloatArray) -> FloatArray:
+        """Return the age of what each time's prediction comes from (NaN: nothing covers it)."""
+        shape = np.shape(np.asarray(jd) + np.asarray(fr))
+        jd_flat = np.broadcast_to(np.asarray(jd, dtype=float), shape).ravel()
+        fr_flat = np.broadcast_to(np.asarray(fr, dtype=float), shape).ravel()
+        age = np.full(jd_flat.size, np.nan)
+        for rows, part in self._split(jd_flat, fr_flat):
+            age[rows] = part.elements_age_days(jd_flat[rows], fr_flat[rows])
+        return age.reshape(shape)
+
+    @property
+    def low_earth_orbit(self) -> bool:
+        """Say whether the element sets (else the last ephemeris) describe a low Earth orbit."""
+        newest = self.ephemerides[-1] if self.elements is None else self.elements
+        return newest.low_earth_orbit
+
+    @property
+    def max_angular_rate_rad_s(self) -> float:
+        """Return the largest of its parts' bounds on the angular rate."""
+        return max(p.max_angular_rate_rad_s for p in self._parts)
+
+    @property
+    def max_radius_km(self) -> float:
+        """Return the largest of its parts' bounds on the radius."""
+        return max(p.max_radius_km for p in self._parts)
+
+    @property
+    def min_radius_km(self) -> float:
+        """Return the smallest of its parts' lower bounds on the radius."""
+        return min(p.min_radius_km for p in self._parts)
+
+
+OrbitRecord = Elements | Ephemeris | Covered
+"""What an orbit is built from: element sets (grouped by catalog number), an ephemeris, or a
+satellite of both (:class:`Covered`)."""
+
+
 def group_satellites(elements: Iterable[Elements]) -> tuple[Satellite, ...]:
     """Group element sets by catalog number into satellites, in order of first appearance.
 
@@ -207,17 +288,17 @@ def group_satellites(elements: Iterable[Elements]) -> tuple[Satellite, ...]:
 
 
 def build_orbits(records: Iterable[OrbitRecord]) -> tuple[Orbit, ...]:
-    """Return the orbits of element sets (grouped into satellites) and ephemerides, in order."""
+    """Return the orbits of element sets (grouped into satellites), then the other records."""
     records = list(records)
     satellites = group_satellites(r for r in records if isinstance(r, Elements))
-    return (*satellites, *(r for r in records if isinstance(r, Ephemeris)))
+    return (*satellites, *(r for r in records if not isinstance(r, Elements)))
 
 
 def orbit_records(orbit: Orbit) -> tuple[OrbitRecord, ...]:
     """Return what an orbit was built from (:func:`build_orbits` undone), to send elsewhere."""
     if isinstance(orbit, Satellite):
         return orbit.element_sets
-    if isinstance(orbit, Ephemeris):
+    if isinstance(orbit, Ephemeris | Covered):
         return (orbit,)
     raise TypeError(f"cannot send {type(orbit).__name__} to another process")
 

@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from jointsat.orbits.elements import Elements
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.orbits.passes import Pass
-from jointsat.orbits.propagation import Satellite, group_satellites
+from jointsat.orbits.propagation import Orbit, OrbitRecord, build_orbits
 from jointsat.orbits.sun import is_sunlit, sun_position_km
 from jointsat.orbits.tracks import look_angles
 from jointsat.timelib import TimeOrigin
@@ -38,7 +37,7 @@ class _Seen:
 
 def cut_passes(
     passes: Sequence[Pass],
-    elements: Sequence[Elements],
+    elements: Sequence[OrbitRecord],
     start: datetime,
     end: datetime,
     stale_rule: StaleRule = DEFAULT_RULE,
@@ -46,11 +45,12 @@ def cut_passes(
     """Return the passes that overlap [start, end], cut to it, in the order given.
 
     ``passes`` come from a prediction whose window holds [start, end];
-    ``elements`` are the element sets of their satellites (others may be there).
+    ``elements`` are what their satellites' orbits are built from (element sets,
+    ephemerides; others may be there).
     Times are aware datetimes. Their ages are computed anew under ``stale_rule``.
     """
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    satellites = {s.norad_id: s for s in group_satellites(elements)}
+    satellites = {s.norad_id: s for s in build_orbits(elements)}
     return [
         _aged(
             p if start <= p.aos and p.los <= end else _cut(p, satellites, start, end),
@@ -62,14 +62,14 @@ def cut_passes(
     ]
 
 
-def _aged(p: Pass, satellite: Satellite, rule: StaleRule) -> Pass:
+def _aged(p: Pass, satellite: Orbit, rule: StaleRule) -> Pass:
     """Return the pass with the age of its satellite's elements at its TCA."""
     jd, fr = TimeOrigin.of(p.tca).julian([0.0])
     age = float(satellite.elements_age_days(jd, fr)[0])
     return dataclasses.replace(p, elements_age_days=age, stale=age > rule.threshold_days(satellite))
 
 
-def _cut(p: Pass, satellites: dict[int, Satellite], start: datetime, end: datetime) -> Pass:
+def _cut(p: Pass, satellites: dict[int, Orbit], start: datetime, end: datetime) -> Pass:
     aos, los = max(p.aos, start), min(p.los, end)
     tca = p.tca if aos <= p.tca <= los else (aos if p.tca < aos else los)
     seen = _look(satellites[p.satellite.norad_id], p, start, [aos, tca, los])
@@ -85,7 +85,7 @@ def _cut(p: Pass, satellites: dict[int, Satellite], start: datetime, end: dateti
     return dataclasses.replace(p, **fields)  # type: ignore[arg-type]
 
 
-def _look(satellite: Satellite, p: Pass, start: datetime, times: Sequence[datetime]) -> _Seen:
+def _look(satellite: Orbit, p: Pass, start: datetime, times: Sequence[datetime]) -> _Seen:
     """Return how the pass's station sees the satellite at the times (from ``start``)."""
     origin = TimeOrigin.of(start)
     jd, fr = origin.julian([origin.seconds(t) for t in times])

@@ -101,13 +101,13 @@ def visible_satellites(
 ) -> list[Satellite]:
     """Return the satellites the user sees (only ``satellite_id``'s), by id.
 
-    ``flown``: only those with element sets (the ones that can be propagated).
+    ``flown``: only those with element sets or ephemerides (the ones that can be propagated).
     """
     visibility = satellite_visibilities(session)
     return [
         s
         for s in satellites(session, satellite_id)
-        if (s.element_sets or not flown) and sees_satellite(user, s, visibility)
+        if (s.element_sets or s.ephemerides or not flown) and sees_satellite(user, s, visibility)
     ]
 
 

@@ -7,7 +7,7 @@ does); the visibilities it needs are read here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from jointsat.orbits.elements import Elements
+from jointsat.orbits.ephemeris import Ephemeris
 from jointsat.planning.problem import Imager
 from jointsat.settings import SOURCE_KINDS
 from jointsat.store.requests import set_payload
@@ -27,6 +28,7 @@ from jointsat.store.tables import (
     ApiToken,
     Base,
     ElementSetRecord,
+    EphemerisRecord,
     GroundStation,
     Partner,
     Satellite,
@@ -37,6 +39,7 @@ from jointsat.store.tables import (
 )
 
 RowT = TypeVar("RowT", bound=Base)
+T = TypeVar("T")
 
 
 def by_id(session: Session, table: type[RowT], row_id: int | None) -> RowT | None:
@@ -126,12 +129,17 @@ def stations(session: Session) -> list[GroundStation]:
 
 
 def satellites(session: Session, satellite_id: int | None = None) -> list[Satellite]:
-    """Return every satellite (only ``satellite_id``'s) with operators and element sets."""
+    """Return every satellite (only ``satellite_id``'s) with operators, element sets and
+    ephemerides."""
     only = [] if satellite_id is None else [Satellite.id == satellite_id]
     query = (
         select(Satellite)
         .where(*only)
-        .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+        .options(
+            selectinload(Satellite.operators),
+            selectinload(Satellite.element_sets),
+            selectinload(Satellite.ephemerides),
+        )
         .order_by(Satellite.id)
     )
     return list(session.scalars(query))
@@ -212,15 +220,25 @@ def store_element_sets(
     known: not stored twice). None: the satellite is gone. ``raws``: each set's record
     as received.
     """
+    return _retried(
+        session, satellite, lambda: _commit_element_sets(session, satellite, sets, arrival, raws)
+    )
+
+
+def _retried(session: Session, satellite: Satellite, write: Callable[[], T]) -> T | None:
+    """Return what ``write`` committed, tried afresh while another writer changed the satellite.
+
+    None: the satellite is gone.
+    """
     for _ in range(ELEMENT_UPLOAD_TRIES - 1):
         try:
-            return _commit_element_sets(session, satellite, sets, arrival, raws)
+            return write()
         except (StaleDataError, IntegrityError):
             session.rollback()
             if not exists(session, Satellite, satellite.id):
                 return None
             session.refresh(satellite)
-    return _commit_element_sets(session, satellite, sets, arrival, raws)
+    return write()
 
 
 def _commit_element_sets(
@@ -298,3 +316,60 @@ def _place(
         set_committed_value(satellite, "element_sets", kept)
     record.chosen = True
     satellite.element_sets.append(record)
+
+
+# --- ephemerides ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredEphemeris:
+    """An uploaded ephemeris as the store keeps it, and whether this upload added it."""
+
+    record: EphemerisRecord
+    new: bool
+
+
+def store_ephemeris(
+    session: Session, satellite: Satellite, ephemeris: Ephemeris, raw: str, arrival: Arrival
+) -> StoredEphemeris | None:
+    """Add and commit an ephemeris (an OEM, ``raw`` as received) of the satellite.
+
+    The upload names the satellite: the OEM's OBJECT_ID need not be its catalog
+    number. The same text uploaded again is not stored twice. The satellite's version
+    moves on with a new one. None: the satellite is gone.
+    """
+    return _retried(
+        session, satellite, lambda: _commit_ephemeris(session, satellite, ephemeris, raw, arrival)
+    )
+
+
+def _commit_ephemeris(
+    session: Session, satellite: Satellite, ephemeris: Ephemeris, raw: str, arrival: Arrival
+) -> StoredEphemeris:
+    known = next((e for e in ephemerides(session, satellite.id) if e.raw == raw), None)
+    if known is not None:
+        return StoredEphemeris(known, new=False)
+    start, end = ephemeris.coverage
+    record = EphemerisRecord(
+        source=arrival.source,
+        received_at=arrival.now,
+        created_at=ephemeris.created,
+        coverage_start=start,
+        coverage_end=end,
+        frame=ephemeris.frame,
+        raw=raw,
+    )
+    satellite.ephemerides.append(record)
+    touch(satellite)
+    session.commit()
+    return StoredEphemeris(record, new=True)
+
+
+def ephemerides(session: Session, satellite_id: int) -> list[EphemerisRecord]:
+    """Return the satellite's ephemerides, by arrival."""
+    query = (
+        select(EphemerisRecord)
+        .where(EphemerisRecord.satellite_id == satellite_id)
+        .order_by(EphemerisRecord.id)
+    )
+    return list(session.scalars(query))

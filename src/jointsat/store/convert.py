@@ -3,19 +3,58 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from jointsat.orbits.elements import Elements
+from jointsat.orbits.ephemeris import Ephemeris
+from jointsat.orbits.oem import read_oem
+from jointsat.orbits.propagation import Covered, Orbit, OrbitRecord, Satellite, orbit_records
 from jointsat.orbits.stations import HorizonMask, Station
-from jointsat.store.tables import ElementSetRecord, GroundStation, Satellite
+from jointsat.store import tables
+from jointsat.store.tables import ElementSetRecord, EphemerisRecord, GroundStation
 
 
 def elements_of(record: ElementSetRecord) -> Elements:
     """Return the element set a stored record holds (its OMM fields were checked on upload)."""
     return Elements.from_omm(record.omm, source="store", location=f"element set {record.id}")
+
+
+def ephemeris_of(record: EphemerisRecord, norad_id: int) -> Ephemeris:
+    """Return the ephemeris a stored OEM holds, as satellite ``norad_id``'s (checked on upload)."""
+    return read_oem(record.raw, source=f"ephemeris {record.id}", norad_id=norad_id)
+
+
+def orbit_of(
+    satellite: tables.Satellite, sets: Sequence[ElementSetRecord] | None = None
+) -> Orbit | None:
+    """Return the engine's orbit of a stored satellite; None when it has nothing to predict from.
+
+    Its ephemerides, where they cover, else its element sets (``sets``: these of them;
+    None: all), nearest epoch. Without ephemerides it is the element sets' satellite,
+    named after the newest set; with them, a :class:`Covered` of the stored name.
+    """
+    sets = satellite.element_sets if sets is None else sets
+    ordered = tuple(sorted((elements_of(e) for e in sets), key=lambda e: e.epoch))
+    elements = Satellite(satellite.norad_id, ordered[-1].object_name, ordered) if sets else None
+    if not satellite.ephemerides:
+        return elements
+    found = tuple(ephemeris_of(e, satellite.norad_id) for e in satellite.ephemerides)
+    return Covered(satellite.norad_id, satellite.name, found, elements)
+
+
+def records_of(
+    satellites: Sequence[tables.Satellite],
+    sets: Mapping[int, Sequence[ElementSetRecord]] | None = None,
+) -> list[OrbitRecord]:
+    """Return what the engine builds the satellites' orbits from (see :func:`orbit_of`).
+
+    ``sets``: the element sets to use of each satellite, by row id (None: all).
+    """
+    orbits = (orbit_of(s, None if sets is None else sets[s.id]) for s in satellites)
+    return [r for o in orbits if o is not None for r in orbit_records(o)]
 
 
 def station_names(rows: Sequence[GroundStation]) -> dict[int, str]:
@@ -48,7 +87,9 @@ def station_of(row: GroundStation, name: str | None = None) -> Station:
 def network(session: Session) -> tuple[list[Elements], list[Station]]:
     """Return every stored element set and every stored station."""
     satellites = session.scalars(
-        select(Satellite).options(selectinload(Satellite.element_sets)).order_by(Satellite.id)
+        select(tables.Satellite)
+        .options(selectinload(tables.Satellite.element_sets))
+        .order_by(tables.Satellite.id)
     )
     elements = [elements_of(e) for s in satellites for e in s.element_sets]
     rows = list(

@@ -1,8 +1,9 @@
 """Predict passes once per network and window, keep them in the store, read them cut to size.
 
-A prediction covers the whole network: every satellite with element sets over
-every station. It is identified by a fingerprint of everything its passes depend
-on: the element-set versions (stored sets never change), each station's
+A prediction covers the whole network: every satellite with element sets or
+ephemerides over every station. It is identified by a fingerprint of everything
+its passes depend on: the element sets and ephemerides (stored ones never
+change), each station's
 geometry, the window and the engine's version. A reader asks for a window and
 the satellites and stations it wants: any stored prediction of the same network
 whose window holds the asked one is read back, filtered and cut to the window
@@ -30,9 +31,8 @@ from jointsat import __version__
 from jointsat.errors import PredictionRefusedError
 from jointsat.orbits.freshness import DEFAULT_RULE, Freshness, StaleRule, window_freshness
 from jointsat.orbits.passes import Pass, SatelliteId, find_passes
-from jointsat.orbits.propagation import group_satellites
 from jointsat.orbits.subwindow import cut_passes
-from jointsat.store.convert import elements_of, station_of
+from jointsat.store.convert import orbit_of, records_of, station_of
 from jointsat.store.tables import GroundStation, PassPrediction, PassRecord, Satellite
 
 ENGINE = f"jointsat {__version__} find_passes"
@@ -113,8 +113,7 @@ def window_passes(
         )
         for r in records
     ]
-    elements = [elements_of(e) for s in satellites for e in s.element_sets]
-    cut = cut_passes(found, elements, start, end, stale_rule)
+    cut = cut_passes(found, records_of(satellites), start, end, stale_rule)
     passes = [
         StoredPass(r.id, r.satellite_id, r.station_id, p) for r, p in zip(records, cut, strict=True)
     ]
@@ -136,20 +135,23 @@ _MEASURED = (
 
 
 def network(session: Session) -> tuple[list[Satellite], list[GroundStation]]:
-    """Return the network passes are predicted for: satellites with element sets, stations."""
+    """Return the network passes are predicted for: satellites with element sets or
+    ephemerides, stations."""
     satellites = session.scalars(
-        select(Satellite).options(selectinload(Satellite.element_sets)).order_by(Satellite.id)
+        select(Satellite)
+        .options(selectinload(Satellite.element_sets), selectinload(Satellite.ephemerides))
+        .order_by(Satellite.id)
     )
     stations = session.scalars(select(GroundStation).order_by(GroundStation.id))
-    return [s for s in satellites if s.element_sets], list(stations)
+    return [s for s in satellites if s.element_sets or s.ephemerides], list(stations)
 
 
 def freshness_of(
     satellites: Sequence[Satellite], start: datetime, end: datetime, rule: StaleRule
 ) -> list[Freshness]:
     """Return how old each satellite's stored elements get over [start, end]."""
-    orbits = group_satellites(elements_of(e) for s in satellites for e in s.element_sets)
-    return [window_freshness(o, start, end, rule) for o in orbits]
+    orbits = (orbit_of(s) for s in satellites)
+    return [window_freshness(o, start, end, rule) for o in orbits if o is not None]
 
 
 def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -195,6 +197,7 @@ def fingerprint(
         "start": start.isoformat(),
         "end": end.isoformat(),
         "element_sets": sorted(e.id for s in satellites for e in s.element_sets),
+        "ephemerides": sorted(e.id for s in satellites for e in s.ephemerides),
         "stations": [
             [g.id, g.lat_deg, g.lon_deg, g.alt_m, g.min_elevation_deg, g.horizon_mask]
             for g in sorted(stations, key=lambda g: g.id)
@@ -214,7 +217,7 @@ def stored_passes(
 ) -> tuple[PassPrediction, list[PassRecord]]:
     """Return the prediction for these satellites, stations and window, and its passes by AOS.
 
-    The satellites' element sets must be loaded. A new prediction is committed at
+    The satellites' element sets and ephemerides must be loaded. A new prediction is committed at
     once, so call this with no uncommitted changes in the session; if another
     process stored the same prediction meanwhile, its copy is read instead.
     """
@@ -266,7 +269,7 @@ def _predict(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     found = find_passes(
-        [elements_of(e) for s in satellites for e in s.element_sets],
+        records_of(satellites),
         [station_of(g) for g in stations],
         start,
         end,

@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from jointsat.constants import DAY_S
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule, window_freshness
-from jointsat.orbits.propagation import Satellite as Orbit
-from jointsat.orbits.propagation import group_satellites
+from jointsat.orbits.propagation import Orbit
 from jointsat.planning.pipeline import plan_problem, with_downlinks
 from jointsat.planning.plan import Objective, Plan
 from jointsat.planning.planner import PlannerSettings
@@ -30,7 +29,7 @@ from jointsat.planning.problem import Downlink, PlanningProblem
 from jointsat.planning.requests import Request, request_to_dict
 from jointsat.provenance import elements_freshness, plan_provenance
 from jointsat.scheduling.problem import Window
-from jointsat.store.convert import elements_of
+from jointsat.store.convert import orbit_of
 from jointsat.store.requests import OWN_FIELDS, imager_of, request_of
 from jointsat.store.schedules import consortium, shares_of
 from jointsat.store.tables import (
@@ -83,10 +82,10 @@ class StorePlanningProblem:
             for s in session.scalars(
                 select(Satellite)
                 .where(Satellite.memory_mbit.is_not(None))
-                .options(selectinload(Satellite.element_sets))
+                .options(selectinload(Satellite.element_sets), selectinload(Satellite.ephemerides))
                 .order_by(Satellite.id)
             )
-            if relevant_sets(s.element_sets, start, end)
+            if relevant_sets(s.element_sets, start, end) or s.ephemerides
         ]
         if not satellites:
             raise StoreError("no satellite in the store has both a payload and element sets")
@@ -96,8 +95,8 @@ class StorePlanningProblem:
         self.element_sets = {
             s.norad_id: relevant_sets(s.element_sets, start, end) for s in satellites
         }
-        self.orbits: tuple[Orbit, ...] = group_satellites(
-            elements_of(e) for sets in self.element_sets.values() for e in sets
+        self.orbits: tuple[Orbit, ...] = tuple(
+            o for s in satellites if (o := orbit_of(s, self.element_sets[s.norad_id])) is not None
         )
         self.freshness = elements_freshness(
             [window_freshness(o, start, end, stale_rule) for o in self.orbits], stale_rule

@@ -58,10 +58,14 @@ class StoreProblem:
             s
             for s in session.scalars(
                 select(Satellite)
-                .options(selectinload(Satellite.operators), selectinload(Satellite.element_sets))
+                .options(
+                    selectinload(Satellite.operators),
+                    selectinload(Satellite.element_sets),
+                    selectinload(Satellite.ephemerides),
+                )
                 .order_by(Satellite.id)
             )
-            if s.element_sets and s.operators
+            if (s.element_sets or s.ephemerides) and s.operators
         ]
         stations = list(
             session.scalars(
@@ -71,7 +75,9 @@ class StoreProblem:
             )
         )
         if not satellites or not stations:
-            raise StoreError("the store needs satellites with element sets and stations")
+            raise StoreError(
+                "the store needs satellites with element sets (or ephemerides) and stations"
+            )
         found = window_passes(
             session,
             start,

@@ -244,6 +244,8 @@ class Satellite(Versioned, Base):
     element_history: Mapped[list[ElementSetRecord]] = relationship(
         viewonly=True, order_by="(ElementSetRecord.epoch, ElementSetRecord.id)"
     )
+    # Uploaded ephemerides (OEM), by arrival: preferred to element sets where they cover.
+    ephemerides: Mapped[list[EphemerisRecord]] = _owned("satellite", "EphemerisRecord.id")
 
 
 class SatelliteOperator(Base):
@@ -285,6 +287,29 @@ class ElementSetRecord(Base):
     chosen: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     satellite: Mapped[Satellite] = relationship(back_populates="element_sets")
+
+
+class EphemerisRecord(Base):
+    """One ephemeris (a CCSDS OEM) of a satellite, kept as received, with what it covers.
+
+    ``raw`` is the message as uploaded (KVN or XML); ``created_at`` its CREATION_DATE,
+    ``coverage_start`` to ``coverage_end`` the span it predicts (its segments' usable
+    spans, UTC), ``frame`` its REF_FRAME (several joined by ``/``).
+    """
+
+    __tablename__ = "ephemerides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    satellite_id: Mapped[int] = _reference("satellites", "CASCADE", index=True)
+    source: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    coverage_start: Mapped[datetime] = mapped_column()
+    coverage_end: Mapped[datetime] = mapped_column()
+    frame: Mapped[str] = mapped_column(String(100))
+    raw: Mapped[str] = mapped_column(Text)
+
+    satellite: Mapped[Satellite] = relationship(back_populates="ephemerides")
 
 
 class GroundStation(Versioned, Base):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from jointsat.constants import DAY_S
 from jointsat.errors import ElementsError, PlanningInputError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
+from jointsat.orbits.ephemeris import Ephemeris
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind
 from jointsat.service.cache import ViewingDep
@@ -25,7 +26,13 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.problems import ProblemError, field_problem
 from jointsat.service.schemas import Integer, Number, PathId, RowKey, Text
-from jointsat.store.consortium import Arrival, add_satellite, by_id, store_element_sets
+from jointsat.store.consortium import (
+    Arrival,
+    add_satellite,
+    by_id,
+    store_element_sets,
+    store_ephemeris,
+)
 from jointsat.store.requests import imager_of, set_payload
 from jointsat.store.tables import Partner, Satellite
 
@@ -135,6 +142,7 @@ class SatellitePublic(BaseModel):
     operators: dict[int, float]
     element_sets: int
     latest_epoch: datetime | None
+    ephemerides: int = Field(description="Uploaded ephemerides (OEM)")
     daily_demand_s: float | None
     payload: Payload | None
 
@@ -149,12 +157,27 @@ class ElementSetPublic(BaseModel):
     omm: dict[str, Any]
 
 
+class EphemerisPublic(BaseModel):
+    """An uploaded ephemeris (OEM): what it covers, in which frame, where it came from."""
+
+    id: int
+    source: str
+    received_at: datetime
+    created_at: datetime = Field(description="The OEM's CREATION_DATE")
+    coverage_start: datetime
+    coverage_end: datetime
+    frame: str = Field(description="Its REF_FRAME (several joined by '/')")
+
+
 class UploadResult(BaseModel):
-    """What an element upload stored."""
+    """What an element upload stored (an OEM: one ephemeris, described)."""
 
     stored: int
     already_known: int
     satellite: SatellitePublic
+    ephemeris: EphemerisPublic | None = Field(
+        default=None, description="The ephemeris an OEM upload stored or found, else null"
+    )
 
 
 def _public(satellite: Satellite) -> SatellitePublic:
@@ -164,6 +187,7 @@ def _public(satellite: Satellite) -> SatellitePublic:
         satellite,
         operators={o.partner_id: o.fraction for o in satellite.operators},
         element_sets=len(epochs),
+        ephemerides=len(satellite.ephemerides),
         latest_epoch=max(epochs) if epochs else None,
         payload=_payload(satellite),
     )
@@ -266,12 +290,15 @@ async def upload_elements(
     now: NowDep,
     response: Response,
 ) -> UploadResult:
-    """Store element sets (TLE, 3LE, OMM JSON/CSV/XML/KVN) sent as text or as a file.
+    """Store element sets (TLE, 3LE, OMM JSON/CSV/XML/KVN) or an OEM, sent as text or a file.
 
     All or nothing: a malformed record, or one of another catalog number, rejects
     the whole upload with 422 naming its line or record. Sets already known (same
     epoch) are counted, not stored twice: an upload that stores nothing new answers
     200 (201 when it stores a set), also when the same sets arrive at the same time.
+    An OEM (KVN or XML) is stored whole as an ephemeris of this satellite, whatever
+    its OBJECT_ID; predictions use it inside its coverage, the element sets outside.
+    The answer describes it (coverage, frame); the same text again answers 200.
     """
     satellite = visible_satellite(session, user, satellite_id)
     owners = [o.partner_id for o in satellite.operators]
@@ -281,6 +308,9 @@ async def upload_elements(
         parsed = parse_elements(text, source=source, strict=True)
     except ElementsError as exc:
         raise ProblemError(422, "Unprocessable element sets", str(exc)) from None
+    arrival = Arrival(source, now, order=request.app.state.source_order)
+    if parsed.ephemerides:
+        return _store_ephemeris(session, satellite, parsed.ephemerides[0], text, arrival, response)
     foreign = [e for e in parsed.elements if e.norad_cat_id != satellite.norad_id]
     if foreign:
         raise ProblemError(
@@ -289,7 +319,6 @@ async def upload_elements(
             f"{source}: catalog number {foreign[0].norad_cat_id} is not this satellite's "
             f"({satellite.norad_id})",
         )
-    arrival = Arrival(source, now, order=request.app.state.source_order)
     stored = store_element_sets(session, satellite, parsed.elements, arrival)
     if stored is None:
         raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
@@ -297,6 +326,29 @@ async def upload_elements(
         response.status_code = 200
     return UploadResult(
         stored=stored, already_known=len(parsed.elements) - stored, satellite=_public(satellite)
+    )
+
+
+def _store_ephemeris(
+    session: SessionDep,
+    satellite: Satellite,
+    ephemeris: Ephemeris,
+    text: str,
+    arrival: Arrival,
+    response: Response,
+) -> UploadResult:
+    """Store an uploaded OEM as the satellite's ephemeris and say what it covers."""
+    satellite_id = satellite.id
+    kept = store_ephemeris(session, satellite, ephemeris, text, arrival)
+    if kept is None:
+        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
+    if not kept.new:
+        response.status_code = 200
+    return UploadResult(
+        stored=int(kept.new),
+        already_known=int(not kept.new),
+        satellite=_public(satellite),
+        ephemeris=shown(EphemerisPublic, kept.record),
     )
 
 

@@ -42,7 +42,7 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId
-from jointsat.store.convert import elements_of
+from jointsat.store.convert import orbit_of
 from jointsat.store.tables import Satellite, User
 from jointsat.timelib import TimeOrigin, format_iso
 
@@ -60,7 +60,8 @@ MAX_LOOK_SAMPLES = 5_000  # a long pass every second, a day every 18 s (86,401 c
 Start = Annotated[AwareDatetime | None, Query(description="Window start, ISO 8601 with zone")]
 End = Annotated[AwareDatetime | None, Query(description="Window end, ISO 8601 with zone")]
 AGE_DESCRIPTION = (
-    "Age of the element set used: |time - its epoch| in days (the oldest over a window)"
+    "Age of the element set used: |time - its epoch| in days (the oldest over a window); "
+    "of an ephemeris: the time since its creation; null where nothing predicts it"
 )
 STALE_DESCRIPTION = "Whether that age is past the satellite's threshold (7 days in LEO, 30 above)"
 
@@ -68,16 +69,17 @@ STALE_DESCRIPTION = "Whether that age is past the satellite's threshold (7 days 
 class Aged(BaseModel):
     """How old the elements behind an answer are."""
 
-    elements_age_days: float = Field(description=AGE_DESCRIPTION)
+    elements_age_days: float | None = Field(description=AGE_DESCRIPTION)
     stale: bool = Field(description=STALE_DESCRIPTION)
 
     @classmethod
     def over(
-        cls, orbit: propagation.Satellite, start: datetime, end: datetime, rule: StaleRule
+        cls, orbit: propagation.Orbit, start: datetime, end: datetime, rule: StaleRule
     ) -> dict[str, Any]:
         """Return the fields for the oldest the orbit's elements get over [start, end]."""
         found = window_freshness(orbit, start, end, rule)
-        return {"elements_age_days": round(found.elements_age_days, 6), "stale": found.stale}
+        age = _number(found.elements_age_days)
+        return {"elements_age_days": None if age is None else round(age, 6), "stale": found.stale}
 
 
 class Position(Aged):
@@ -137,17 +139,17 @@ class Look(Aged):
     error: str | None = Field(description="Why some samples are null (SGP4 failed), else null")
 
 
-def _orbit(satellite: Satellite) -> propagation.Satellite:
-    """Return the engine's satellite: the stored element sets by epoch, nearest one used."""
-    sets = sorted((elements_of(e) for e in satellite.element_sets), key=lambda e: e.epoch)
-    return propagation.Satellite(satellite.norad_id, satellite.name, tuple(sets))
-
-
-def _visible_satellite(session: SessionDep, user: User, satellite_id: int) -> Satellite:
+def _orbit(
+    session: SessionDep, user: User, satellite_id: int
+) -> tuple[Satellite, propagation.Orbit]:
+    """Return a satellite the caller sees and its engine orbit (404 if it has none)."""
     satellite = visible_satellite(session, user, satellite_id)
-    if not satellite.element_sets:
-        raise ProblemError(404, "Not found", f"satellite {satellite_id} has no element sets")
-    return satellite
+    orbit = orbit_of(satellite)
+    if orbit is None:
+        raise ProblemError(
+            404, "Not found", f"satellite {satellite_id} has no element sets or ephemerides"
+        )
+    return satellite, orbit
 
 
 def _grid(start: datetime, end: datetime, step_s: int) -> list[datetime]:
@@ -158,7 +160,7 @@ def _grid(start: datetime, end: datetime, step_s: int) -> list[datetime]:
 
 
 def _propagate(
-    orbit: propagation.Satellite, times: Sequence[datetime]
+    orbit: propagation.Orbit, times: Sequence[datetime]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
     """Return TEME positions ``(T, 3)`` (NaN where SGP4 failed), jd, fr and the first error."""
     origin = TimeOrigin.of(times[0])
@@ -190,16 +192,16 @@ class _Flown:
     ids: tuple[int, ...]
     norad_ids: tuple[int, ...]
     names: tuple[str, ...]
-    orbits: tuple[propagation.Satellite, ...]
+    orbits: tuple[propagation.Orbit, ...]
 
 
 def _flown(session: SessionDep, user: User) -> _Flown:
-    satellites = visible_satellites(session, user)
+    flown = [(s, o) for s in visible_satellites(session, user) if (o := orbit_of(s)) is not None]
     return _Flown(
-        tuple(s.id for s in satellites),
-        tuple(s.norad_id for s in satellites),
-        tuple(s.name for s in satellites),
-        tuple(_orbit(s) for s in satellites),
+        tuple(s.id for s, _ in flown),
+        tuple(s.norad_id for s, _ in flown),
+        tuple(s.name for s, _ in flown),
+        tuple(o for _, o in flown),
     )
 
 
@@ -333,9 +335,8 @@ def track(
     """
     start, end = _window(start, end, now)
     _check_window(start, end, step_s, MAX_TRACK_SPAN, MAX_TRACK_SAMPLES)
-    satellite = _visible_satellite(session, user, satellite_id)
+    satellite, orbit = _orbit(session, user, satellite_id)
     times = _grid(start, end, step_s)
-    orbit = _orbit(satellite)
     r, jd, fr, error = _propagate(orbit, times)
     lat, lon, _ = subsatellite_points(r, jd, fr)
     segments = split_at_antimeridian(lat, lon)
@@ -368,10 +369,9 @@ def look(
     At most one day and 5,000 samples; samples from start every step_s seconds, and at end.
     """
     _check_window(start, end, step_s, MAX_LOOK_SPAN, MAX_LOOK_SAMPLES)
-    satellite = _visible_satellite(session, user, satellite_id)
+    satellite, orbit = _orbit(session, user, satellite_id)
     station = visible_station(session, user, station_id)
     times = _grid(start, end, step_s)
-    orbit = _orbit(satellite)
     r, jd, fr, error = _propagate(orbit, times)
     az, el, rng = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
     return Look(
