@@ -1,6 +1,7 @@
 """Query Space-Track's ``gp`` class as OMM JSON, within its usage policy.
 
-One login (``/ajaxauth/login``) per client, its session cookie reused for every query;
+One login (``/ajaxauth/login``) per client, its session cookie reused for every query
+(logged in again once when it expires: a 401 to a query);
 at most 20 requests a minute and 300 an hour, counted in the store across processes
 (Space-Track's own limits are 30 and 300); the same element query at most once an hour
 (served from the store meanwhile). The account comes from the settings; neither its
@@ -9,6 +10,7 @@ identity nor its password is ever logged or put in a message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -16,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from jointsat.errors import SourceError
 from jointsat.settings import SPACETRACK_CREDENTIALS_VARIABLE, SPACETRACK_USER_VARIABLE, Credentials
-from jointsat.sources.http import Transport
-from jointsat.sources.source import Limit, Query, Source, decoded
+from jointsat.sources.http import Answer, Transport
+from jointsat.sources.source import LOG, Limit, Query, Source, decoded
 
 LOGIN_PATH = "/ajaxauth/login"
 GP_QUERY = "/basicspacedata/query/class/gp"
@@ -39,6 +41,7 @@ class SpaceTrack(Source):
         super().__init__(base_url, transport)
         self._credentials = credentials
         self._logged_in = False
+        self._fresh = False  # logged in, and no query answered since: the session is new
 
     def paths(self, query: Query) -> list[str]:
         """Return the gp queries that answer the query (Space-Track has no groups)."""
@@ -70,6 +73,34 @@ class SpaceTrack(Source):
         if "failed" in decoded(answer, "Space-Track login").lower():
             raise SourceError("Space-Track refused the login: check the account's settings")
         self._logged_in = True
+        self._fresh = True
+
+    def request(
+        self,
+        session: Session,
+        path: str,
+        now: datetime,
+        *,
+        headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send one request (see :meth:`Source.request`); an answered query ages the session."""
+        answer = super().request(session, path, now, headers=headers, form=form)
+        if path != LOGIN_PATH:
+            self._fresh = False
+        return answer
+
+    def renewed(self, session: Session, path: str, answer: Answer, now: datetime) -> bool:
+        """Log in again once when a session that answered queries has expired (a 401).
+
+        A 401 to the first query after a login (the session is new) blocks the source.
+        """
+        if answer.status != 401 or path == LOGIN_PATH or self._fresh:
+            return False
+        LOG.info("Space-Track: the login session expired; logging in again")
+        self._logged_in = False
+        self.prepare(session, now)
+        return True
 
 
 def _gp_path(field: str, value: str) -> str:
