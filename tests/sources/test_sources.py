@@ -4,7 +4,8 @@ CelesTrak: a query at most once in 2 hours (the cache answers), conditional when
 again, blocked at the first error answer until unblocked, across processes (a new
 client, the same store). Space-Track: one login per client (again once when its
 session expires), 20 requests a minute and 300 an hour counted in the store, a query at
-most once an hour, the account never in a message. A timeout, a cut-off or a malformed answer changes nothing stored.
+most once an hour, the account never in a message. A timeout, a cut-off or a malformed
+answer changes nothing stored.
 """
 
 from __future__ import annotations
