@@ -37,6 +37,8 @@ from jointsat.store.sources import (
 from jointsat.timelib import format_readable
 
 LOG = logging.getLogger("jointsat.sources")
+Headers = Mapping[str, str] | None  # a request's own headers
+Form = Mapping[str, str] | None  # a POST's form (None: a GET)
 NO_DATA = ("No GP data found", "No SupGP data found")  # CelesTrak's 200 answers without data
 
 
@@ -158,11 +160,11 @@ class Source:
         unless the source renews what the request needs (``renewed``: a login) and the
         request, sent again, is answered.
         """
-        answer = self.send(session, path, now, headers=headers, form=form)
+        answer = self._send(session, path, now, (headers, form))
         while not (answer.status == 200 or (answer.status == 304 and headers)):
             if not self.renewed(session, path, answer, now):
                 self._block(session, path, answer, now)
-            answer = self.send(session, path, now, headers=headers, form=form)
+            answer = self._send(session, path, now, (headers, form))
         return answer
 
     def renewed(self, session: Session, path: str, answer: Answer, now: datetime) -> bool:
@@ -170,14 +172,8 @@ class Source:
         again; never by default (the error blocks the source)."""
         return False
 
-    def send(
-        self,
-        session: Session,
-        path: str,
-        now: datetime,
-        *,
-        headers: Mapping[str, str] | None = None,
-        form: Mapping[str, str] | None = None,
+    def _send(
+        self, session: Session, path: str, now: datetime, given: tuple[Headers, Form]
     ) -> Answer:
         """Send one request if the limits allow it, logged in the store; return its answer."""
         state = source_state(session, self.name, lock=True)
@@ -193,6 +189,7 @@ class Source:
                     "limit; try again later"
                 )
         log_request(session, self.name, now)
+        headers, form = given
         return self.transport.send(self.base_url + path, headers=headers, form=form)
 
     def _block(self, session: Session, path: str, answer: Answer, now: datetime) -> NoReturn:

@@ -10,7 +10,6 @@ identity nor its password is ever logged or put in a message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -41,7 +40,7 @@ class SpaceTrack(Source):
         super().__init__(base_url, transport)
         self._credentials = credentials
         self._logged_in = False
-        self._fresh = False  # logged in, and no query answered since: the session is new
+        self._fresh = False  # logged in for the query being sent: the session is new
 
     def paths(self, query: Query) -> list[str]:
         """Return the gp queries that answer the query (Space-Track has no groups)."""
@@ -59,8 +58,12 @@ class SpaceTrack(Source):
         raise SourceError("Space-Track has no groups: ask for catalog numbers, a launch or a name")
 
     def prepare(self, session: Session, now: datetime) -> None:
-        """Log in before the first request this client sends; its cookie serves the others."""
+        """Log in before the first query this client sends; its cookie serves the others.
+
+        Called before each query: a later one goes with a session already used (not fresh).
+        """
         if self._logged_in:
+            self._fresh = False
             return
         if self._credentials is None:
             raise SourceError(
@@ -75,23 +78,8 @@ class SpaceTrack(Source):
         self._logged_in = True
         self._fresh = True
 
-    def request(
-        self,
-        session: Session,
-        path: str,
-        now: datetime,
-        *,
-        headers: Mapping[str, str] | None = None,
-        form: Mapping[str, str] | None = None,
-    ) -> Answer:
-        """Send one request (see :meth:`Source.request`); an answered query ages the session."""
-        answer = super().request(session, path, now, headers=headers, form=form)
-        if path != LOGIN_PATH:
-            self._fresh = False
-        return answer
-
     def renewed(self, session: Session, path: str, answer: Answer, now: datetime) -> bool:
-        """Log in again once when a session that answered queries has expired (a 401).
+        """Log in again once when a session that served queries has expired (a 401).
 
         A 401 to the first query after a login (the session is new) blocks the source.
         """
