@@ -10,7 +10,8 @@ from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
-from jointsat.store.tables import Role, Visibility
+from jointsat.store.consortium import Arrival, store_element_sets
+from jointsat.store.tables import Role, Satellite, Visibility
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 ISS_TLE = orbit_file("tle-CATNR-25544.txt").read_text()
@@ -78,12 +79,58 @@ def test_a_joint_satellite_and_its_element_history(world: World) -> None:
         f"/api/v1/satellites/{sat}/elements", headers=world.headers("esa-view")
     ).json()
     expected_epochs = sorted(
-        e.epoch for e in parse_elements(ISS_TLE + "\n" + stations_iss).elements
+        (e.epoch for e in parse_elements(ISS_TLE + "\n" + stations_iss).elements), reverse=True
     )
     assert [datetime.fromisoformat(h["epoch"]) for h in history] == expected_epochs
-    assert [h["source"] for h in history] == ["upload", "iss-2024.tle"]
+    assert [h["source"] for h in history] == ["iss-2024.tle", "upload"]
+    assert [h["source_kind"] for h in history] == ["upload", "upload"]
     assert all(datetime.fromisoformat(h["received_at"]) == NOW for h in history)
     assert history[0]["omm"]["NORAD_CAT_ID"] == 25544
+
+
+def test_the_history_lists_every_source_at_one_epoch_the_preferred_one_chosen(
+    world: World,
+) -> None:
+    sat = world.create(25544, {world.esa: 1.0})
+    iss = parse_elements(ISS_TLE).elements[0]  # 2020: older than the upload's other set
+    newer = parse_elements("\n".join(STATIONS_TLE.splitlines()[:3])).elements[0]
+    raw = '{"NORAD_CAT_ID": 25544}'
+    with world.sessions() as session:  # store_element_sets commits itself
+        satellite = session.get_one(Satellite, sat)
+        for kind in ("celestrak", "supgp"):
+            arrival = Arrival(f"{kind} query", NOW, kind=kind)
+            assert store_element_sets(session, satellite, [iss], arrival, [raw]) == 1
+    up = world.client.post(
+        f"/api/v1/satellites/{sat}/elements",
+        content=ISS_TLE + "\n" + "\n".join(STATIONS_TLE.splitlines()[:3]),
+        headers={**world.headers("esa-ops"), "Content-Type": "text/plain"},
+    )
+    assert up.json()["stored"] == 2, up.text
+    url = f"/api/v1/satellites/{sat}/elements"
+    history = world.client.get(url, headers=world.headers("esa-view")).json()
+    listed = [(datetime.fromisoformat(h["epoch"]), h["source_kind"], h["chosen"]) for h in history]
+    # At the shared epoch: the upload is preferred to SupGP, SupGP to CelesTrak (settings).
+    assert listed == [
+        (newer.epoch, "upload", True),
+        (iss.epoch, "upload", True),
+        (iss.epoch, "supgp", False),
+        (iss.epoch, "celestrak", False),
+    ]
+    assert all(h["raw"] is None for h in history)
+    for h in history:
+        expected_age = (NOW - datetime.fromisoformat(h["epoch"])).total_seconds() / 86400.0
+        assert h["age_days"] == pytest.approx(expected_age, abs=1e-9)
+    with_raw = world.client.get(url, params={"raw": "true"}, headers=world.headers("esa-view"))
+    assert {h["source_kind"]: h["raw"] for h in with_raw.json()} == {
+        "upload": None,
+        "supgp": raw,
+        "celestrak": raw,
+    }
+    with world.session() as session:
+        used = session.get_one(Satellite, sat).element_sets
+        assert sorted((e.epoch, e.source_kind) for e in used) == sorted(
+            (datetime.fromisoformat(h["epoch"]), h["source_kind"]) for h in history if h["chosen"]
+        )
 
 
 def test_a_rejected_upload_stores_nothing_and_names_the_line(world: World) -> None:
@@ -159,5 +206,9 @@ def test_a_private_operator_hides_a_joint_satellite_from_others(world: World) ->
         ).status_code
         == 404
     )
+    hidden_history = world.client.get(
+        f"/api/v1/satellites/{shared}/elements", headers=world.headers("asi-ops")
+    )
+    assert hidden_history.status_code == 404
     seen_by_esa = world.client.get("/api/v1/satellites", headers=world.headers("esa-view")).json()
     assert {s["id"] for s in seen_by_esa} == {shared, open_one}

@@ -3,7 +3,8 @@
 They serve OMM JSON made from the real element sets packaged with jointsat
 (``jointsat/data/stations.tle``), like the real services: CelesTrak's GP and SupGP
 queries with ETag and Last-Modified (and 304 to a matching conditional request),
-Space-Track's login (a session cookie) and ``gp`` class. A test makes them misbehave
+Space-Track's login (a session cookie, which expires after ``session_queries``
+queries if set: a 401 then) and ``gp`` class. A test makes them misbehave
 with ``fault``: an error status, a body cut short, a malformed body, or no answer.
 """
 
@@ -53,6 +54,9 @@ class Fake:
     password: str = "s3cret-PASS"
     release: threading.Event = field(default_factory=threading.Event)
     base: str = ""
+    session_queries: int | None = None  # Space-Track: queries a login session answers (None: all)
+    cookie: str = ""  # Space-Track: the session cookie of the latest login ("": none yet)
+    answered: int = 0  # Space-Track: queries the latest login session answered
 
     def etag(self) -> str:
         """Return the ETag of the records served now (it changes when they do)."""
@@ -68,10 +72,14 @@ class Fake:
             form = {k: v[0] for k, v in parse_qs(seen.body).items()}
             if form.get("identity") != self.identity or form.get("password") != self.password:
                 return 200, {}, b'{"Login":"Failed"}'
-            return 200, {"Set-Cookie": f"{COOKIE}; Path=/"}, b""
+            self.cookie = f"{COOKIE}-{self.count('/ajaxauth/login')}"
+            self.answered = 0
+            return 200, {"Set-Cookie": f"{self.cookie}; Path=/"}, b""
         if seen.path.startswith("/basicspacedata/"):
-            if seen.headers.get("cookie") != COOKIE:
+            expired = self.session_queries is not None and self.answered >= self.session_queries
+            if not self.cookie or seen.headers.get("cookie") != self.cookie or expired:
                 return 401, {}, b"not logged in"
+            self.answered += 1
             return 200, {}, json.dumps(self._space_track(seen.path)).encode()
         if seen.path.startswith("/NORAD/elements/"):
             if seen.headers.get("if-none-match") == self.etag():

@@ -2,9 +2,10 @@
 
 CelesTrak: a query at most once in 2 hours (the cache answers), conditional when asked
 again, blocked at the first error answer until unblocked, across processes (a new
-client, the same store). Space-Track: one login per client, 20 requests a minute and
-300 an hour counted in the store, a query at most once an hour, the account never in a
-message. A timeout, a cut-off or a malformed answer changes nothing stored.
+client, the same store). Space-Track: one login per client (again once when its
+session expires), 20 requests a minute and 300 an hour counted in the store, a query at
+most once an hour, the account never in a message. A timeout, a cut-off or a malformed
+answer changes nothing stored.
 """
 
 from __future__ import annotations
@@ -153,6 +154,51 @@ def test_space_track_logs_in_once_and_asks_a_query_once_an_hour(
     refresh(session, _client("spacetrack", fake), Query(catnrs=(ISS,)), NOW + timedelta(hours=1))
     assert fake.count("/ajaxauth/login") == 2  # a new client logs in once
     assert fake.count("/basicspacedata/") == 4
+
+
+def test_space_track_logs_in_again_once_when_its_session_expires(
+    session: Session, fake: Fake
+) -> None:
+    fake.session_queries = 1  # each login session answers one query, then 401
+    client = _client("spacetrack", fake)
+    for minute, catnr in enumerate((ISS, 48274, 49044)):
+        refresh(session, client, Query(catnrs=(catnr,)), NOW + timedelta(minutes=minute), add=True)
+    assert [s.path.split("/")[1] for s in fake.seen] == [
+        "ajaxauth",  # the first login
+        "basicspacedata",
+        "basicspacedata",  # 401: expired
+        "ajaxauth",
+        "basicspacedata",  # sent again: answered
+        "basicspacedata",  # 401
+        "ajaxauth",
+        "basicspacedata",
+    ]
+    assert [s.method for s in fake.seen].count("POST") == 3
+    assert source_state(session, "spacetrack").blocked_at is None
+    assert {s.norad_id for s in satellites(session)} == {ISS, 48274, 49044}
+    # Every request counted for the limits, the logins and the refused queries too.
+    assert session.scalar(select(func.count()).select_from(SourceRequest)) == len(fake.seen)
+
+
+def test_a_401_right_after_a_fresh_login_blocks_space_track(session: Session, fake: Fake) -> None:
+    client = _client("spacetrack", fake)
+    refresh(session, client, Query(catnrs=(ISS,)), NOW, add=True)
+    fake.session_queries = 0  # from now on no session answers a query
+    with pytest.raises(SourceBlockedError, match="401"):
+        refresh(session, client, Query(catnrs=(48274,)), NOW + timedelta(minutes=1), add=True)
+    assert fake.count("/ajaxauth/login") == 2  # logged in again once, not more
+    assert fake.count("/basicspacedata/") == 3  # answered, 401 (expired), 401 (fresh: blocks)
+    assert source_state(session, "spacetrack").blocked_at is not None
+    with pytest.raises(SourceBlockedError, match="unblock spacetrack"):
+        refresh(session, client, Query(catnrs=(49044,)), NOW + timedelta(minutes=2))
+    assert fake.count() == 5
+    # A fresh client whose very first query is refused is blocked at once, as before.
+    unblock(session, "spacetrack")
+    with pytest.raises(SourceBlockedError, match="401"):
+        refresh(
+            session, _client("spacetrack", fake), Query(catnrs=(49044,)), NOW + timedelta(hours=1)
+        )
+    assert fake.count() == 7  # a login and its refused query
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +35,26 @@ class Served:
 
 @contextmanager
 def served(
-    url: str, archive: Path, log: Path, *, ready: str = "/stac/conformance"
+    url: str,
+    archive: Path,
+    log: Path,
+    *,
+    ready: str = "/stac/conformance",
+    environ: Mapping[str, str] | None = None,
 ) -> Iterator[Served]:
     """Run ``jointsat serve`` on the store at ``url`` until the block ends (then kill it).
 
     The server is ready when ``ready`` answers anything; its output goes to ``log``.
-    The block may stop the process itself (a signal) and read the log after.
+    ``environ``: more of its settings (``JOINTSAT_...`` variables). The block may stop
+    the process itself (a signal) and read the log after.
     """
     port = free_port()
-    env = {**os.environ, "JOINTSAT_DATABASE_URL": url, "JOINTSAT_ARCHIVE_ROOT": str(archive)}
+    env = {
+        **os.environ,
+        "JOINTSAT_DATABASE_URL": url,
+        "JOINTSAT_ARCHIVE_ROOT": str(archive),
+        **(environ or {}),
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "jointsat", "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from jointsat.cli.schedule import print_schedule_summary
 from jointsat.constants import DAY_S
 from jointsat.files import read_demo_elements, read_demo_stations
 from jointsat.orbits.elements import Elements
+from jointsat.orbits.freshness import Freshness
 from jointsat.orbits.passes import Passes
 from jointsat.planning.plan import Plan, Unserved
 from jointsat.timelib import format_readable
@@ -67,7 +68,7 @@ def demo(
                 station_list,
                 now=moment,
                 predict=lambda start, end: predict(
-                    element_files, station_list, start, end, 0.0, errors
+                    element_files, station_list, start, end, 0.0, errors, warn_stale=False
                 ),
             )
             for step in steps:
@@ -75,6 +76,7 @@ def demo(
                     case workflow.Week():
                         _print_week(console, step, moment)
                     case workflow.Predicted(passes=found):
+                        _warn_stale(errors, found.freshness, element_files.elements, moment)
                         _print_demo_summary(console, found, element_files.elements)
                     case workflow.Built(consortium=consortium):
                         _print_consortium(console, found, consortium)
@@ -131,10 +133,39 @@ def _print_week(console: Console, week: Week, now: datetime) -> None:
     console.print(
         f"The bundled elements are {age_days:,.0f} days old today: stale for any time near "
         "now (the dashboard's map 'now' marks them so), which is why the demo predicts "
-        "their own week. Even there a satellite whose elements age past its threshold "
-        'is warned about below, with its oldest age (docs/elements.md, "Freshness").',
+        "their own week. Even there elements age past their threshold: stderr says which, "
+        'once, with their oldest age (docs/elements.md, "Freshness").',
         highlight=False,
     )
+
+
+def _warn_stale(
+    errors: Console, found: Sequence[Freshness], elements: Sequence[Elements], now: datetime
+) -> None:
+    """Warn once about the week's stale elements: how many, the oldest, the bundled epochs'
+    age today; then each stale satellite's oldest age on one line, oldest first."""
+    stale = sorted((f for f in found if f.stale), key=lambda f: -f.elements_age_days)
+    if not stale:
+        return
+    epochs = sorted(e.epoch for e in elements)
+    thresholds = ", ".join(f"{t:g}" for t in sorted({f.stale_after_days for f in stale}))
+    oldest = stale[0]
+    common.warn(
+        errors,
+        f"{len(stale)} of {len(found)} satellites' elements are stale in the demo's week "
+        f"(older than {thresholds} days at some moment); the oldest, {oldest.name} "
+        f"({oldest.norad_id}), {oldest.elements_age_days:.1f} days. The bundled element "
+        f"sets' epochs run from {epochs[0].date().isoformat()} to "
+        f"{epochs[-1].date().isoformat()}: {_days(now - epochs[-1])} to "
+        f"{_days(now - epochs[0])} days old today.",
+    )
+    ages = ", ".join(f"{f.name} ({f.norad_id}) {f.elements_age_days:.1f}" for f in stale)
+    common.warn(errors, f"stale elements, oldest age in the week (days): {ages}")
+
+
+def _days(age: timedelta) -> str:
+    """Return an age in whole days, with thousands separated."""
+    return f"{age.total_seconds() / DAY_S:,.0f}"
 
 
 def _print_demo_summary(console: Console, found: Passes, elements: Sequence[Elements]) -> None:

@@ -168,12 +168,14 @@ def predict(
     workers: int | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
     strict: bool = False,
+    warn_stale: bool = True,
 ) -> Passes:
     """Find the passes, warning on stderr about unreadable element sets and SGP4 failures.
 
     Stale elements are warned about once per satellite, with their oldest age in the
-    window; with ``strict`` they are an error. Without ``workers``, big jobs (many
-    satellites) use one process per core.
+    window; with ``strict`` they are an error; ``warn_stale`` False leaves them to the
+    caller (``Passes.freshness``). Without ``workers``, big jobs (many satellites) use
+    one process per core.
     """
     for problem in element_files.problems:
         common.warn(errors, str(problem))
@@ -194,7 +196,8 @@ def predict(
             progress=progress,
             stale_rule=stale_rule,
         )
-    common.check_freshness(errors, found.freshness, strict=strict)
+    if warn_stale:
+        common.check_freshness(errors, found.freshness, strict=strict)
     for failure in found.problems:
         satellite = found.satellites[failure.satellite]  # an index, like Passes.satellite
         if failure.code == OUTSIDE_COVERAGE:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -36,6 +37,8 @@ from jointsat.store.sources import (
 from jointsat.timelib import format_readable
 
 LOG = logging.getLogger("jointsat.sources")
+Headers = Mapping[str, str] | None  # a request's own headers
+Form = Mapping[str, str] | None  # a POST's form (None: a GET)
 NO_DATA = ("No GP data found", "No SupGP data found")  # CelesTrak's 200 answers without data
 
 
@@ -153,8 +156,26 @@ class Source:
     ) -> Answer:
         """Send one request within the limits, logged in the store; block on an error answer.
 
-        Any answer but 200 (and 304 to a conditional request) blocks the source at once.
+        Any answer but 200 (and 304 to a conditional request) blocks the source at once,
+        unless the source renews what the request needs (``renewed``: a login) and the
+        request, sent again, is answered.
         """
+        answer = self._send(session, path, now, (headers, form))
+        while not (answer.status == 200 or (answer.status == 304 and headers)):
+            if not self.renewed(session, path, answer, now):
+                self._block(session, path, answer, now)
+            answer = self._send(session, path, now, (headers, form))
+        return answer
+
+    def renewed(self, session: Session, path: str, answer: Answer, now: datetime) -> bool:
+        """After an error answer, renew what the request needs and say whether to send it
+        again; never by default (the error blocks the source)."""
+        return False
+
+    def _send(
+        self, session: Session, path: str, now: datetime, given: tuple[Headers, Form]
+    ) -> Answer:
+        """Send one request if the limits allow it, logged in the store; return its answer."""
         state = source_state(session, self.name, lock=True)
         if state.blocked_at is not None:
             session.rollback()
@@ -168,9 +189,11 @@ class Source:
                     "limit; try again later"
                 )
         log_request(session, self.name, now)
-        answer = self.transport.send(self.base_url + path, headers=headers, form=form)
-        if answer.status == 200 or (answer.status == 304 and headers):
-            return answer
+        headers, form = given
+        return self.transport.send(self.base_url + path, headers=headers, form=form)
+
+    def _block(self, session: Session, path: str, answer: Answer, now: datetime) -> NoReturn:
+        """Block the source for the error answer, say so loudly and raise."""
         host = urlsplit(self.base_url).netloc
         reason = f"{host} answered {answer.status} {answer.reason} to {path.split('?')[0]}"
         block(session, self.name, reason, now)

@@ -1,6 +1,7 @@
 """Query Space-Track's ``gp`` class as OMM JSON, within its usage policy.
 
-One login (``/ajaxauth/login``) per client, its session cookie reused for every query;
+One login (``/ajaxauth/login``) per client, its session cookie reused for every query
+(logged in again once when it expires: a 401 to a query);
 at most 20 requests a minute and 300 an hour, counted in the store across processes
 (Space-Track's own limits are 30 and 300); the same element query at most once an hour
 (served from the store meanwhile). The account comes from the settings; neither its
@@ -16,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from jointsat.errors import SourceError
 from jointsat.settings import SPACETRACK_CREDENTIALS_VARIABLE, SPACETRACK_USER_VARIABLE, Credentials
-from jointsat.sources.http import Transport
-from jointsat.sources.source import Limit, Query, Source, decoded
+from jointsat.sources.http import Answer, Transport
+from jointsat.sources.source import LOG, Limit, Query, Source, decoded
 
 LOGIN_PATH = "/ajaxauth/login"
 GP_QUERY = "/basicspacedata/query/class/gp"
@@ -39,6 +40,7 @@ class SpaceTrack(Source):
         super().__init__(base_url, transport)
         self._credentials = credentials
         self._logged_in = False
+        self._fresh = False  # logged in for the query being sent: the session is new
 
     def paths(self, query: Query) -> list[str]:
         """Return the gp queries that answer the query (Space-Track has no groups)."""
@@ -56,8 +58,12 @@ class SpaceTrack(Source):
         raise SourceError("Space-Track has no groups: ask for catalog numbers, a launch or a name")
 
     def prepare(self, session: Session, now: datetime) -> None:
-        """Log in before the first request this client sends; its cookie serves the others."""
+        """Log in before the first query this client sends; its cookie serves the others.
+
+        Called before each query: a later one goes with a session already used (not fresh).
+        """
         if self._logged_in:
+            self._fresh = False
             return
         if self._credentials is None:
             raise SourceError(
@@ -70,6 +76,19 @@ class SpaceTrack(Source):
         if "failed" in decoded(answer, "Space-Track login").lower():
             raise SourceError("Space-Track refused the login: check the account's settings")
         self._logged_in = True
+        self._fresh = True
+
+    def renewed(self, session: Session, path: str, answer: Answer, now: datetime) -> bool:
+        """Log in again once when a session that served queries has expired (a 401).
+
+        A 401 to the first query after a login (the session is new) blocks the source.
+        """
+        if answer.status != 401 or path == LOGIN_PATH or self._fresh:
+            return False
+        LOG.info("Space-Track: the login session expired; logging in again")
+        self._logged_in = False
+        self.prepare(session, now)
+        return True
 
 
 def _gp_path(field: str, value: str) -> str:

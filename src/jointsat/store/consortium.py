@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, defer, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -183,6 +183,29 @@ def add_satellite(
     ]
     session.add(satellite)
     return satellite
+
+
+def element_set_history(
+    session: Session, satellite_id: int, *, raw: bool = False
+) -> list[ElementSetRecord]:
+    """Return every element set stored for the satellite, whatever its source, newest first.
+
+    Newest epoch first; at one epoch the chosen set (the one predictions use) first,
+    then the others, the latest arrived first. ``raw``: load each record as received
+    too (left unread otherwise: it is the bulk of a set).
+    """
+    query = (
+        select(ElementSetRecord)
+        .where(ElementSetRecord.satellite_id == satellite_id)
+        .order_by(
+            ElementSetRecord.epoch.desc(),
+            ElementSetRecord.chosen.desc(),
+            ElementSetRecord.id.desc(),
+        )
+    )
+    if not raw:
+        query = query.options(defer(ElementSetRecord.raw))
+    return list(session.scalars(query))
 
 
 ELEMENT_UPLOAD_TRIES = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jointsat.constants import DAY_S
@@ -26,10 +26,12 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.problems import ProblemError, field_problem
 from jointsat.service.schemas import Integer, Number, PathId, RowKey, Text
+from jointsat.settings import SOURCE_KINDS
 from jointsat.store.consortium import (
     Arrival,
     add_satellite,
     by_id,
+    element_set_history,
     store_element_sets,
     store_ephemeris,
 )
@@ -152,9 +154,23 @@ class ElementSetPublic(BaseModel):
 
     id: int
     epoch: datetime
-    source: str
-    received_at: datetime
+    source_kind: str = Field(
+        description=f"Where it came from: one of {', '.join(SOURCE_KINDS)} (docs/elements.md)"
+    )
+    source: str = Field(description="The file uploaded, or the query that fetched it")
+    received_at: datetime = Field(description="When it was uploaded or fetched")
+    chosen: bool = Field(
+        description="Whether predictions use it: of the sets of one epoch, the preferred "
+        "source kind's when it arrived"
+    )
+    age_days: float = Field(
+        description="Days from its epoch to the request's time (negative: an epoch ahead)"
+    )
     omm: dict[str, Any]
+    raw: str | None = Field(
+        description="The record as received (null unless raw=true, or for sets stored "
+        "before records were kept)"
+    )
 
 
 class EphemerisPublic(BaseModel):
@@ -254,11 +270,28 @@ def update_satellite(
 
 @router.get("/{satellite_id:int}/elements", response_model=list[ElementSetPublic])
 def element_history(
-    satellite_id: PathId, session: SessionDep, user: UserDep
+    satellite_id: PathId,
+    session: SessionDep,
+    user: UserDep,
+    now: NowDep,
+    raw: Annotated[bool, Query(description="Include each record as received")] = False,
 ) -> list[ElementSetPublic]:
-    """Return the satellite's element sets, oldest first, with where each came from."""
+    """Return every element set stored for the satellite, whatever its source, newest first.
+
+    Newest epoch first; at one epoch the set predictions use (``chosen``) first, then
+    the others, the latest arrived first. Each says where and when it came from and its
+    age now; ``raw=true`` adds the record as received.
+    """
     satellite = visible_satellite(session, user, satellite_id)
-    return [shown(ElementSetPublic, e) for e in satellite.element_sets]
+    return [
+        shown(
+            ElementSetPublic,
+            e,
+            age_days=(now - e.epoch).total_seconds() / DAY_S,
+            raw=e.raw if raw else None,
+        )
+        for e in element_set_history(session, satellite.id, raw=raw)
+    ]
 
 
 @router.post(
