@@ -77,7 +77,8 @@ def test_celestrak_asks_a_query_once_in_two_hours_then_conditionally(
     # Another process (a new client) within 2 hours: the store's cache answers.
     for minutes in (1, 60, 119):
         later = NOW + timedelta(minutes=minutes)
-        refresh(session, _client("celestrak", fake), Query(group="stations"), later)
+        cached = refresh(session, _client("celestrak", fake), Query(group="stations"), later)
+        assert "1 of 1 queries answered from the store" in cached.summary()
     assert fake.count() == 1
     # After 2 hours: asked again, conditionally; the 304 changes nothing.
     again = refresh(
@@ -88,6 +89,7 @@ def test_celestrak_asks_a_query_once_in_two_hours_then_conditionally(
     assert fake.seen[-1].headers["if-modified-since"]
     assert again.received == report.received
     assert again.stored == 0
+    assert "answered from the store" not in again.summary()
 
 
 def test_celestrak_blocks_itself_at_the_first_error_until_unblocked(

@@ -8,6 +8,7 @@ predictions use (``Settings.source_order``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ class Refresh:
     satellites: int
     added: int = 0
     ignored: int = 0  # sets of objects that are not the consortium's satellites
+    reused: str = ""  # what the source's rules answered from the store, if anything
 
     def summary(self) -> str:
         """Return the refresh in one line."""
@@ -66,6 +68,8 @@ class Refresh:
             line += f", {self.added} satellites added"
         if self.ignored:
             line += f", {self.ignored} sets of other objects ignored"
+        if self.reused:
+            line += f" ({self.reused})"
         return line
 
 
@@ -82,8 +86,17 @@ def refresh(
 
     Nothing is stored when the source fails (``SourceError``).
     """
+    reused_before = source.reused
     fetched = source.fetch(session, query, now)
     report = store_fetched(session, source.kind, fetched, now, order=order, add=add)
+    reused = source.reused - reused_before
+    if reused:
+        interval_h = source.query_interval.total_seconds() / 3600.0
+        note = (
+            f"{reused} of {len(source.paths(query))} queries answered from the store: "
+            f"{source.label} is asked the same at most once in {interval_h:g} h"
+        )
+        report = dataclasses.replace(report, reused=note)
     LOG.info("elements refreshed: %s", report.summary())
     record_refresh(session, source.name, report.summary(), now)
     return report

@@ -91,6 +91,7 @@ class Source:
     def __init__(self, base_url: str, transport: Transport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.transport = transport or Transport()
+        self.reused = 0  # queries answered from the store, as the rules want
 
     def paths(self, query: Query) -> list[str]:
         """Return the path and query string of each request that answers the query."""
@@ -111,6 +112,7 @@ class Source:
                     f"{self.label}: {path} was asked at {format_readable(row.asked_at)} without "
                     f"an answer to keep; it may be asked again from {again} UTC"
                 )
+            self.reused += 1
             return parse_answer(row.body, f"{self.label} {path}")
         headers = {}
         if self.conditional and row is not None and row.body is not None:
