@@ -106,3 +106,56 @@ def test_passes_from_the_store_equal_passes_from_files(store_url: str, tmp_path:
     assert files.exit_code == 0, files.output
     assert stored.stdout == files.stdout
     assert len(stored.stdout.splitlines()) > 3
+
+
+def test_passes_from_the_store_use_its_ephemerides(store_url: str, tmp_path: Path) -> None:
+    """A stored OEM (no element set) gives `passes --from-store` the passes of the file."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.data import orbit_file
+
+    from jointsat.orbits.elements import parse_elements
+    from jointsat.orbits.export import sample_oem
+    from jointsat.orbits.oem import format_oem, read_oem
+    from jointsat.orbits.propagation import group_satellites
+    from jointsat.store.consortium import Arrival, add_satellite, store_ephemeris
+    from jointsat.store.database import open_engine, session_factory
+    from jointsat.store.tables import GroundStation, Partner
+
+    start = datetime(2024, 5, 10, tzinfo=UTC)
+    iss = parse_elements(orbit_file("stations.tle").read_text()).elements[0]
+    orbit = group_satellites([iss])[0]
+    samples = sample_oem(orbit, "90001", start, start + timedelta(hours=12), 60.0)
+    text = format_oem(samples, created=start)
+    oem_file = tmp_path / "iss.oem"
+    oem_file.write_text(text)
+    stations_csv = tmp_path / "stations.csv"
+    stations_csv.write_text(
+        "name,lat_deg,lon_deg,alt_m,min_elevation_deg\nRedu,50.002,5.146,370,5\n"
+    )
+    engine = open_engine(store_url)
+    with session_factory(engine)() as session:
+        esa = Partner(code="esa", name="ESA", contribution_share=1.0)
+        session.add(esa)
+        session.add(
+            GroundStation(
+                name="Redu", owner=esa, lat_deg=50.002, lon_deg=5.146, alt_m=370.0,
+                min_elevation_deg=5.0,
+            )
+        )  # fmt: skip
+        session.flush()
+        satellite = add_satellite(
+            session, name=iss.object_name, norad_id=90001, daily_demand_s=None, imager=None,
+            operators={esa.id: 1.0},
+        )  # fmt: skip
+        session.commit()
+        ephemeris = read_oem(text, source="iss.oem", norad_id=90001)
+        assert store_ephemeris(session, satellite, ephemeris, text, Arrival("iss.oem", start))
+    engine.dispose()
+    window = ["--start", "2024-05-10T00:00:00Z", "--days", "1", "--format", "csv"]
+    stored = runner.invoke(app, ["passes", "--from-store", "--database-url", store_url, *window])
+    assert stored.exit_code == 0, stored.output
+    files = runner.invoke(app, ["passes", "-e", str(oem_file), "-s", str(stations_csv), *window])
+    assert files.exit_code == 0, files.output
+    assert stored.stdout == files.stdout
+    assert len(stored.stdout.splitlines()) > 2  # passes in the covered half day, none after

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +32,7 @@ from jointsat.orbits.elements import ElementsFormat, ParsedElements
 from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
+from jointsat.orbits.propagation import OrbitRecord
 from jointsat.orbits.stations import Station
 from jointsat.timelib import format_readable
 
@@ -146,15 +148,33 @@ def passes(
 
 
 def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, ...]]:
-    """Read every stored element set and station (the CLI has the whole store)."""
-    from jointsat.store.convert import network
+    """Read every stored satellite's orbit and every station (the CLI has the whole store).
+
+    A satellite with ephemerides (OEM) is predicted from them where they cover, as the
+    service does (``store.convert.orbit_of``).
+    """
+    from jointsat.store.consortium import satellites
+    from jointsat.store.convert import network, records_of
 
     url = common.store_settings(database_url).database_url
     with common.store_session(url) as session:
-        elements, stations = network(session)
+        _, stations = network(session)
+        records = tuple(records_of(satellites(session)))
     source = f"store {common.redacted(url)}"
-    parsed = ParsedElements(tuple(elements), (), ElementsFormat.OMM_JSON)
-    return ElementFiles((source,), (parsed,)), tuple(stations)
+    parsed = ParsedElements((), (), ElementsFormat.OMM_JSON)
+    return StoredOrbits((source,), (parsed,), records), tuple(stations)
+
+
+@dataclass(frozen=True)
+class StoredOrbits(ElementFiles):
+    """A store's satellites, as the engine predicts them: no file, no unreadable set."""
+
+    records: tuple[OrbitRecord, ...] = ()
+
+    @property
+    def orbits(self) -> tuple[OrbitRecord, ...]:
+        """Return the stored satellites' orbits."""
+        return self.records
 
 
 def predict(
