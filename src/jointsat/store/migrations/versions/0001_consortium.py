@@ -8,8 +8,6 @@ from jointsat.store.migrations import schema
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 VISIBILITY = ("private", "consortium", "public")

@@ -6,8 +6,6 @@ from jointsat.store.migrations import schema
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -6,8 +6,6 @@ from jointsat.store.migrations import schema
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 DAILY_DEMAND = (

@@ -6,8 +6,6 @@ from jointsat.store.migrations import schema
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 DATA_PATH_COLUMNS = ("memory_mbit", "imaging_rate_mbps", "downlink_rate_mbps")
 POINTING_COLUMNS = ("slew_rate_deg_s", "slew_accel_deg_s2", "settle_s")

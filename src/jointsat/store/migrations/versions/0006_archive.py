@@ -9,8 +9,6 @@ from jointsat.store.migrations import schema
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 PUBLIC_RELEASE = (
     "public_release_not_negative",

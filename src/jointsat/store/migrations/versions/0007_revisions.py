@@ -13,8 +13,6 @@ from jointsat.store.migrations import schema
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 VERSIONED = ("partners", "agreements", "satellites", "ground_stations", "observation_requests")
 

@@ -13,8 +13,6 @@ from jointsat.store.migrations import schema
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

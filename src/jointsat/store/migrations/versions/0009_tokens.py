@@ -18,8 +18,6 @@ from jointsat.store.migrations import schema
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 LEGACY_TOKEN_DAYS = 90  # what tokens issued before this revision are given from the upgrade
 STATION_NAME = "partner_station_name"

@@ -15,8 +15,6 @@ from jointsat.store.migrations import schema
 
 revision = "0010"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 OLD_UNIQUE = "satellite_epoch"
 NEW_UNIQUE = "satellite_epoch_source"

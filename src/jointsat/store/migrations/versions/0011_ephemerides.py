@@ -6,8 +6,6 @@ from jointsat.store.migrations import schema
 
 revision = "0011"
 down_revision = "0010"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
