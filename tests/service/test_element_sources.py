@@ -36,6 +36,7 @@ def test_the_service_refreshes_its_satellites_and_shows_the_admin_how(
         consortium.add_admin(session)
         partner = consortium.add_partner(session, "ESA", 0.5)
         consortium.add_user(session, "viewer", Role.VIEWER, partner)
+        consortium.add_user(session, "operator", Role.OPERATOR, partner)
         consortium.add_satellite(session, "ISS", ISS, {partner: 1.0})
     with serving() as fake:
         client = consortium.serve(celestrak_url=fake.base, elements_refresh_hours=6.0)
@@ -58,10 +59,11 @@ def test_the_service_refreshes_its_satellites_and_shows_the_admin_how(
     assert celestrak["source"] == "celestrak"
     assert celestrak["blocked"] is True
     assert celestrak["last_refresh"] == failed
-    assert (
-        client.get("/api/v1/elements/sources", headers=consortium.headers("viewer")).status_code
-        == 403
-    )
+    # The sources' state is the admin's alone: every partner role is refused, the public too.
+    for role in ("operator", "viewer"):
+        answer = client.get("/api/v1/elements/sources", headers=consortium.headers(role))
+        assert answer.status_code == 403
+    assert client.get("/api/v1/elements/sources").status_code == 401
     with consortium.session() as session:
         (iss,) = satellites(session)
         assert [e.source_kind for e in iss.element_sets] == ["celestrak"]
