@@ -3,122 +3,11 @@
 // what its agreement allows. Text from the API goes into the page as textContent only.
 /* global L, vis */
 
-const API = "/api/v1";
-const TOKEN_KEY = "jointsat.token";
-const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-  "#17becf", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"];
-const SAT_PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
-  "#42d4f4", "#f032e6", "#9a6324", "#800000", "#000075"];
-const SVG_NS = "http://www.w3.org/2000/svg";
-
-const state = {
-  token: null, me: null, partners: [], stations: [], satellites: [], schedules: [],
-  scheduleId: null, at: new Date(), span: 5400, page: "map", loaded: {},
-};
-
-// --- small helpers ---------------------------------------------------------------
-
-const $ = (selector) => document.querySelector(selector);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key === "style") node.style.cssText = value;
-    else node[key] = value;
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function svg(tag, attributes = {}, text = null) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text !== null) node.textContent = text;
-  return node;
-}
-
-const utc = (value) => new Date(value).toISOString().slice(0, 19).replace("T", " ");
-const percent = (x) => `${(x * 100).toFixed(2)} %`;
-const hours = (seconds) => `${(seconds / 3600).toFixed(2)} h`;
-const size = (bytes) => (bytes < 1e3 ? `${bytes} B` : bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB`
-  : `${(bytes / 1e6).toFixed(1)} MB`);
-const iso = (date) => date.toISOString().replace(".000Z", "Z");
-
-class ApiError extends Error {
-  constructor(status, detail) {
-    super(`${status}: ${detail}`);
-    this.status = status;
-  }
-}
-
-async function api(path, params = {}) {
-  const url = new URL(path.startsWith("/") ? path : `${API}/${path}`, location.origin);
-  for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
-  }
-  const response = await fetch(url, {
-    headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json" },
-  });
-  if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      const problem = await response.json();
-      detail = problem.detail || problem.title || detail;
-    } catch { /* not JSON */ }
-    if (response.status === 401 && state.me) signOut("Your token is no longer accepted; sign in again.");
-    throw new ApiError(response.status, detail);
-  }
-  return response.json();
-}
-
-function notify(message) {
-  const notice = $("#notice");
-  notice.textContent = message || "";
-  notice.hidden = !message;
-}
-
-const partnerById = (id) => state.partners.find((p) => p.id === Number(id));
-const partnerByCode = (code) => state.partners.find((p) => p.code === code);
-
-function partnerColour(id) {
-  const index = state.partners.findIndex((p) => p.id === Number(id));
-  return index < 0 ? "#888888" : PALETTE[index % PALETTE.length];
-}
-
-function satelliteColour(id) {
-  const index = state.satellites.findIndex((s) => s.id === Number(id));
-  return index < 0 ? "#888888" : SAT_PALETTE[index % SAT_PALETTE.length];
-}
-
-// A satellite's operators as a CSS gradient: each partner's colour over its fraction.
-function operatorsGradient(satelliteId) {
-  const satellite = state.satellites.find((s) => s.id === Number(satelliteId));
-  if (!satellite) return "#888888";
-  let from = 0;
-  const stops = Object.entries(satellite.operators).map(([id, fraction]) => {
-    const to = from + fraction * 100;
-    const stop = `${partnerColour(id)} ${from.toFixed(1)}% ${to.toFixed(1)}%`;
-    from = to;
-    return stop;
-  });
-  return `linear-gradient(to bottom, ${stops.join(", ")})`;
-}
-
-function operatorsText(satellite) {
-  return Object.entries(satellite.operators)
-    .map(([id, f]) => `${partnerById(id)?.code ?? id} ${Math.round(f * 100)} %`).join(", ");
-}
-
-function partnerLegend(list) {
-  list.replaceChildren(...state.partners.map((p) => el("li", {},
-    el("span", { className: "swatch", style: `background:${partnerColour(p.id)}` }),
-    `${p.code} — ${p.name}`)));
-}
-
-function selectedSchedule() {
-  return state.schedules.find((s) => s.id === state.scheduleId) || null;
-}
+import {
+  API, TOKEN_KEY, PALETTE, SAT_PALETTE, SVG_NS, state, $, el, svg, utc, percent, hours, size,
+  iso, ApiError, api, notify, partnerById, partnerByCode, partnerColour, satelliteColour,
+  operatorsGradient, operatorsText, partnerLegend, selectedSchedule,
+} from "./core.js";
 
 // --- sign-in, the clock and pages ----------------------------------------------------
 
@@ -696,6 +585,7 @@ $("#archive-filters").addEventListener("submit", (event) => {
 });
 window.addEventListener("hashchange", showPage);
 
+state.onUnauthorised = () => signOut("Your token is no longer accepted; sign in again.");
 readClock();
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) signIn(saved);
