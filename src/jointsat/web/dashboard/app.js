@@ -8,6 +8,8 @@ import {
   iso, ApiError, api, notify, partnerById, partnerByCode, partnerColour, satelliteColour,
   operatorsGradient, operatorsText, partnerLegend, selectedSchedule,
 } from "./core.js";
+import { loadRequests, loadPlans } from "./plans.js";
+import { loadManage } from "./manage.js";
 
 // --- sign-in, the clock and pages ----------------------------------------------------
 
@@ -94,7 +96,7 @@ function setClock(at, span) {
 }
 
 const PAGES = { map: loadMap, timeline: loadTimeline, passes: loadPasses, fairness: loadFairness,
-  archive: loadArchive };
+  archive: loadArchive, requests: loadRequests, plans: loadPlans, manage: loadManage };
 
 async function showPage() {
   if (!state.me) return;

@@ -125,3 +125,64 @@ export {
   iso, ApiError, api, notify, partnerById, partnerByCode, partnerColour, satelliteColour,
   operatorsGradient, operatorsText, partnerLegend, selectedSchedule,
 };
+
+// --- writes (the pages that change things: manage.js) ---------------------------------
+
+// A read or write that carries the resource's version: ``etag`` goes out as If-Match,
+// the answer's ETag comes back with its JSON (null for a 204). Errors are ApiErrors.
+async function apiWrite(method, path, body = undefined, { etag = null, text = false } = {}) {
+  const url = new URL(path.startsWith("/") ? path : `${API}/${path}`, location.origin);
+  const headers = { Authorization: `Bearer ${state.token}`, Accept: "application/json" };
+  if (etag) headers["If-Match"] = etag;
+  let payload;
+  if (body !== undefined) {
+    headers["Content-Type"] = text ? "text/plain" : "application/json";
+    payload = text ? body : JSON.stringify(body);
+  }
+  const response = await fetch(url, { method, headers, body: payload, cache: "no-store" });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      const problem = await response.json();
+      detail = problem.detail || problem.title || detail;
+      if (Array.isArray(detail)) detail = detail.map((d) => d.msg || String(d)).join("; ");
+    } catch { /* not JSON */ }
+    if (response.status === 401 && state.me) state.onUnauthorised?.();
+    throw new ApiError(response.status, detail);
+  }
+  const data = response.status === 204 ? null : await response.json();
+  return { data, etag: response.headers.get("ETag"), status: response.status };
+}
+
+const apiRead = (path) => apiWrite("GET", path);
+
+// What a refused write means, in words for the person who tried it.
+function writeProblem(error) {
+  if (error.status === 412) return "Changed by someone else since you opened it; reload. (It has been reloaded.)";
+  if (error.status === 403) return `Not allowed for your role: ${error.message.replace(/^403: /, "")}`;
+  if (error.status === 409) return `Refused: ${error.message.replace(/^409: /, "")}`;
+  if (error.status === 422) return `Not valid: ${error.message.replace(/^422: /, "")}`;
+  return error.message;
+}
+
+const isAdmin = () => state.me?.role === "admin";
+// Whether the caller may change what ``owners`` (partner ids) own: the API's rule (access.py).
+const mayChange = (owners) => isAdmin()
+  || (state.me?.role === "operator" && owners.map(Number).includes(state.me.partner_id));
+
+// Reload a page in place after its own controls changed, as app.js's showPage does:
+// ``data-ready`` is "false" while it loads, and a failure is a notice.
+async function reloadPage(name, loader) {
+  const page = $(`#page-${name}`);
+  page.dataset.ready = "false";
+  try {
+    notify("");
+    await loader();
+  } catch (error) {
+    if (state.me) notify(`Could not load the ${name} page: ${error.message}`);
+  } finally {
+    page.dataset.ready = "true";
+  }
+}
+
+export { apiWrite, apiRead, writeProblem, isAdmin, mayChange, reloadPage };
