@@ -158,7 +158,8 @@ const apiRead = (path) => apiWrite("GET", path);
 
 // What a refused write means, in words for the person who tried it.
 function writeProblem(error) {
-  if (error.status === 412) return "Changed by someone else since you opened it; reload. (It has been reloaded.)";
+  if (error.status === 412) return "Not saved: changed by someone else since you opened it; reload. "
+    + "It has been reloaded with what is stored now.";
   if (error.status === 403) return `Not allowed for your role: ${error.message.replace(/^403: /, "")}`;
   if (error.status === 409) return `Refused: ${error.message.replace(/^409: /, "")}`;
   if (error.status === 422) return `Not valid: ${error.message.replace(/^422: /, "")}`;

@@ -176,8 +176,7 @@ async function drawPlan(plan) {
     showCurrentTime: false, selectable: true, multiselect: false,
     margin: { item: { horizontal: 0, vertical: 2 } },
   });
-  planTimeline.on("select", ({ items: chosen }) => {
-    const id = chosen[0];
+  const describe = (id) => {
     const what = details.get(id);
     if (!what) return;
     if (id.startsWith("o")) {
@@ -199,7 +198,27 @@ async function drawPlan(plan) {
         ["Start", `${utc(what.start)} UTC`], ["End", `${utc(what.end)} UTC`], ["Duration", minutes(what.start, what.end)],
         ["Schedule", `#${plan.provenance.schedule_id}`]]);
     }
-  });
+  };
+  planTimeline.on("select", ({ items: chosen }) => describe(chosen[0]));
+  // The same, as a table: a click on a row selects it on the timeline, zoomed to it.
+  const rows = [...details.entries()].filter(([id]) => !id.startsWith("d"))
+    .sort((a, b) => (a[1].start < b[1].start ? -1 : a[1].start > b[1].start ? 1 : 0));
+  $("#plan-observations tbody").replaceChildren(...rows.map(([id, o]) => {
+    const busy = id.startsWith("b");
+    const row = el("tr", { tabIndex: 0, className: busy ? "busy" : "", dataset: { item: id, kind: busy ? "busy" : "observation" } },
+      el("td", { textContent: utc(o.start) }), el("td", { textContent: minutes(o.start, o.end) }),
+      el("td", { textContent: o.satellite ? `${o.satellite} (${o.norad_id})` : "hidden from you" }),
+      el("td", {}, el("span", { className: "swatch", style: `background:${colourOf(o.partner)}` }), o.partner),
+      el("td", { textContent: busy ? "busy (another partner's)" : o.request }),
+      el("td", { className: "number", textContent: busy ? "" : String(o.gain) }));
+    const choose = () => {
+      planTimeline.setSelection([id], { focus: true, animation: false });
+      describe(id);
+    };
+    row.addEventListener("click", choose);
+    row.addEventListener("keydown", (event) => { if (event.key === "Enter") choose(); });
+    return row;
+  }));
   const timelineNode = $("#plan-timeline");
   timelineNode.dataset.observations = String(plan.observations.length);
   timelineNode.dataset.busy = String(plan.busy.length);
@@ -220,9 +239,13 @@ async function drawPlan(plan) {
   el("li", {}, el("span", { className: "swatch busy" }), "another partner's observation (busy)"),
   el("li", {}, el("span", { className: "swatch downlink" }), "downlink (a contact of the schedule)"));
   drawGains(plan);
-  $("#plan-unserved tbody").replaceChildren(...(plan.unserved.length ? plan.unserved.map((u) => el("tr", {},
-    el("td", { textContent: u.request }), el("td", { textContent: u.reason })))
-    : [el("tr", {}, el("td", { colSpan: 2, textContent: "none" }))]));
+  const reasons = new Map();
+  for (const u of plan.unserved) reasons.set(u.reason, [...(reasons.get(u.reason) || []), u.request]);
+  const byNumber = (a, b) => (Number(a) - Number(b)) || a.localeCompare(b);
+  $("#plan-unserved tbody").replaceChildren(...(reasons.size ? [...reasons.entries()].map(([reason, ids]) => el("tr",
+    { dataset: { count: String(ids.length) } }, el("td", { textContent: reason }), el("td", { className: "number", textContent: String(ids.length) }),
+    el("td", { className: "wrap", textContent: ids.sort(byNumber).join(", ") })))
+    : [el("tr", {}, el("td", { colSpan: 3, textContent: "none" }))]));
 }
 
 function drawGains(plan) {
