@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 pytest.importorskip("playwright", reason="the dashboard tests need Playwright for Python")
 from playwright.sync_api import Page, expect
 from tests.web.conftest import NOW
+from tests.web.test_csp import RECORD_VIOLATIONS, violations
 from tests.web.test_dashboard import TIMEOUT_MS, ready, shoot
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
@@ -487,3 +488,28 @@ def test_a_viewer_sees_no_write_controls_and_the_api_refuses_anyway(
         ),
     }[section_name]
     assert refused.status_code in (403, 404)
+
+
+def test_the_new_pages_draw_under_the_csp(page: Page, planned: World) -> None:
+    page.add_init_script(RECORD_VIOLATIONS)
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith((planned.base_url + "/", "data:")) else elsewhere.append(r.url)
+        ),
+    )
+    sign_in(page, planned, "admin", "requests")
+    for view in ("plans", "manage"):
+        page.click(f"#tabs a[data-page={view}]")
+        ready(page, view)
+    expect(page.locator("#plan-timeline .vis-item.observation").first).to_be_attached()
+    for name in ("stations", "satellites", "tokens", "partners"):
+        section(page, name)
+    page.locator("#manage-station-table tbody tr").first.wait_for(state="attached")
+    section(page, "stations")
+    page.locator("#manage-station-table tbody tr").first.click()
+    expect(page.locator("#mask-plot")).to_be_attached()
+    found = violations(page)
+    assert found == [], "\n".join(sorted(set(found)))
+    assert elsewhere == []

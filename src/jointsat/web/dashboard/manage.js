@@ -369,7 +369,7 @@ async function loadTokens() {
         ...cells(String(u.id), u.name, u.role, partnerById(u.partner_id)?.code ?? "consortium", utc(u.created_at),
           u.disabled_at ? `disabled ${utc(u.disabled_at)}` : "enabled"));
       row.append(el("td", {},
-        button("Tokens", () => { open.user = u; reloadPage("manage", loadManage); }, ""),
+        button("Tokens", () => { open.user = u; $("#token-issued").hidden = true; reloadPage("manage", loadManage); }, ""),
         button(u.disabled_at ? "Enable" : "Disable", () => setDisabled(u, !u.disabled_at))));
       if (open.user?.id === u.id) row.classList.add("selected");
       return row;
@@ -447,6 +447,7 @@ for (const tab of document.querySelectorAll("#manage-tabs button")) {
   tab.addEventListener("click", () => {
     section = tab.dataset.section;
     say("");
+    $("#token-issued").hidden = true;
     reloadPage("manage", loadManage);
   });
 }
