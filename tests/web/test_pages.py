@@ -313,7 +313,20 @@ def test_the_admin_adds_a_partner(page: Page, planned: World, artifacts: Path) -
     (added,) = [p for p in planned.get("partners", "admin") if p["code"] == "kari"]
     assert added["name"] == "Korea Aerospace Research Institute"
     assert added["contribution_share"] == 0.05
-    expect(page.locator('#partner-table tbody tr[data-code="kari"]')).to_have_count(1)
+    row = page.locator('#partner-table tbody tr[data-code="kari"]')
+    expect(row).to_have_count(1)
+    # Its agreement, edited in the page, reads back through the API, changed as typed only.
+    before = planned.get(f"agreements/{added['id']}", "admin")
+    row.locator("button", has_text="Edit").click()
+    form = page.locator("#partner-edit")
+    expect(form).to_have_attribute("data-id", str(added["id"]))
+    form.locator("input[name=embargo_days]").fill("90")
+    form.locator("select[name=station_visibility]").select_option("private")
+    form.locator("button[name=save-agreement]").click()
+    settled(page)
+    expect(page.locator("#manage-message")).to_contain_text("Agreement of kari saved")
+    after = planned.get(f"agreements/{added['id']}", "admin")
+    assert after == {**before, "embargo_days": 90, "station_visibility": "private"}
     shoot(page, artifacts, "manage-partners")
 
 

@@ -46,6 +46,10 @@ function roleText() {
 }
 
 async function loadManage() {
+  // A token shown once goes with the page's first load after it (another user may sign in).
+  $("#token-issued").replaceChildren();
+  $("#token-issued").hidden = true;
+  say("");
   $("#manage-role").textContent = roleText();
   for (const node of document.querySelectorAll("#page-manage .admin-only")) node.hidden = !isAdmin();
   for (const tab of document.querySelectorAll("#manage-tabs button")) tab.classList.toggle("active", tab.dataset.section === section);
@@ -369,7 +373,7 @@ async function loadTokens() {
         ...cells(String(u.id), u.name, u.role, partnerById(u.partner_id)?.code ?? "consortium", utc(u.created_at),
           u.disabled_at ? `disabled ${utc(u.disabled_at)}` : "enabled"));
       row.append(el("td", {},
-        button("Tokens", () => { open.user = u; $("#token-issued").hidden = true; reloadPage("manage", loadManage); }, ""),
+        button("Tokens", () => { open.user = u; reloadPage("manage", loadManage); }, ""),
         button(u.disabled_at ? "Enable" : "Disable", () => setDisabled(u, !u.disabled_at))));
       if (open.user?.id === u.id) row.classList.add("selected");
       return row;
@@ -446,8 +450,6 @@ $("#user-add").addEventListener("submit", async (event) => {
 for (const tab of document.querySelectorAll("#manage-tabs button")) {
   tab.addEventListener("click", () => {
     section = tab.dataset.section;
-    say("");
-    $("#token-issued").hidden = true;
     reloadPage("manage", loadManage);
   });
 }
