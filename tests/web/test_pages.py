@@ -435,6 +435,18 @@ def test_the_satellites_show_their_element_sets_ages(
     page.click(f'#manage-satellite-table tbody tr[data-id="{cheops["id"]}"]')
     history = planned.get(f"satellites/{cheops['id']}/elements", "admin")
     expect(page.locator("#element-table tbody tr")).to_have_count(len(history))
+    # An OMM a day newer than its newest set, uploaded in the page, joins the history.
+    omm = dict(history[0]["omm"])
+    epoch = datetime.fromisoformat(history[0]["epoch"].replace("Z", "+00:00")) + timedelta(days=1)
+    omm["EPOCH"] = epoch.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    page.fill("#element-upload textarea", json.dumps([omm]))
+    page.click("#element-upload button[type=submit]")
+    settled(page)
+    expect(page.locator("#manage-message")).to_contain_text("1 new element set stored")
+    after = planned.get(f"satellites/{cheops['id']}/elements", "admin")
+    assert len(after) == len(history) + 1
+    assert datetime.fromisoformat(after[0]["epoch"].replace("Z", "+00:00")) == epoch
+    expect(page.locator("#element-table tbody tr")).to_have_count(len(after))
     shoot(page, artifacts, "manage-satellites")
 
 

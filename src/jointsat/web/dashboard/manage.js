@@ -13,6 +13,7 @@ import {
 
 let section = "partners";
 const open = { partner: null, station: null, satellite: null, user: null };
+let openedBy = null; // the user (and token) that what is open was opened for
 const VISIBILITIES = ["private", "consortium", "public"];
 
 function say(text, kind = "ok") {
@@ -32,7 +33,7 @@ function cells(...values) {
   return values.map((v) => (v instanceof Node ? el("td", {}, v) : el("td", { textContent: v ?? "—" })));
 }
 
-const days = (ms) => `${(ms / 86_400_000).toFixed(1)} d`;
+const days = (ms) => (ms < 0 ? `${(-ms / 86_400_000).toFixed(1)} d ahead` : `${(ms / 86_400_000).toFixed(1)} d`);
 
 function roleText() {
   const me = state.me;
@@ -50,6 +51,11 @@ async function loadManage() {
   $("#token-issued").replaceChildren();
   $("#token-issued").hidden = true;
   say("");
+  const who = `${state.me.id}/${state.me.token.id}`;
+  if (openedBy !== who) {
+    Object.assign(open, { partner: null, station: null, satellite: null, user: null });
+    openedBy = who;
+  }
   $("#manage-role").textContent = roleText();
   for (const node of document.querySelectorAll("#page-manage .admin-only")) node.hidden = !isAdmin();
   for (const tab of document.querySelectorAll("#manage-tabs button")) tab.classList.toggle("active", tab.dataset.section === section);
@@ -194,7 +200,12 @@ async function loadStations() {
     row.addEventListener("click", () => openStation(s.id).catch((e) => say(e.message, "error")));
     return row;
   }));
-  if (open.station && stations.some((s) => s.id === open.station.id)) await openStation(open.station.id);
+  if (open.station && stations.some((s) => s.id === open.station.id)) {
+    await openStation(open.station.id);
+  } else {
+    open.station = null;
+    $("#station-editor").replaceChildren(el("p", { textContent: "Select a station to see its horizon mask and unavailability windows." }));
+  }
 }
 
 async function openStation(id) {
@@ -336,18 +347,24 @@ async function loadSatellites() {
   $("#manage-satellite-table tbody").replaceChildren(...satellites.map((s) => {
     const position = fresh.get(s.id);
     const age = s.latest_epoch ? state.at - new Date(s.latest_epoch) : null;
+    const used = position && position.elements_age_days !== null && position.elements_age_days !== undefined
+      ? `${position.elements_age_days.toFixed(1)} d` : "—";
     const stale = position ? position.stale : null;
     const row = el("tr", { tabIndex: 0, dataset: { id: String(s.id), stale: String(stale) } },
       ...cells(s.name, String(s.norad_id), operatorsText(s), String(s.element_sets),
-        s.latest_epoch ? utc(s.latest_epoch) : "none", age === null ? "—" : days(age),
+        s.latest_epoch ? utc(s.latest_epoch) : "none", age === null ? "—" : days(age), used,
         stale === null ? "unknown" : stale ? "stale" : "fresh"));
     if (stale) row.classList.add("stale");
     row.addEventListener("click", () => openSatellite(s).catch((e) => say(e.message, "error")));
     return row;
   }));
-  if (open.satellite) {
-    const again = satellites.find((s) => s.id === open.satellite.id);
-    if (again) await openSatellite(again);
+  const again = open.satellite ? satellites.find((s) => s.id === open.satellite.id) : null;
+  if (again) {
+    await openSatellite(again);
+  } else {
+    open.satellite = null;
+    $("#element-history").hidden = true;
+    $("#element-upload").hidden = true;
   }
 }
 
@@ -359,7 +376,20 @@ async function openSatellite(satellite) {
     ...cells(String(e.id), utc(e.epoch), days(state.at - new Date(e.epoch)), `${e.age_days.toFixed(1)} d`,
       e.source_kind, e.source, utc(e.received_at), e.chosen ? "yes" : "no"))));
   $("#element-history").hidden = false;
+  $("#element-upload").hidden = !mayChange(Object.keys(satellite.operators));
 }
+
+$("#element-upload").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const satellite = open.satellite;
+  const sent = await write(() => apiWrite("POST", `satellites/${satellite.id}/elements`, form.elements.namedItem("text").value,
+    { text: true }), `Element sets of ${satellite.name} uploaded.`, () => loadSatellites());
+  if (!sent) return;
+  const { stored, already_known: known } = sent.data;
+  say(`${satellite.name}: ${stored} new element set${stored === 1 ? "" : "s"} stored, ${known} already known.`);
+  form.reset();
+});
 
 // --- users and tokens ------------------------------------------------------------------------
 
