@@ -40,6 +40,7 @@ async function loadRequests() {
   choice.replaceChildren(el("option", { value: "", textContent: state.me.role === "admin" ? "all" : "yours" }),
     ...choices.map((p) => el("option", { value: String(p.id), textContent: `${p.code} — ${p.name}` })));
   choice.value = choices.some((p) => String(p.id) === chosen) ? chosen : "";
+  choice.parentElement.hidden = state.me.role !== "admin"; // the others see their own partner's only
   const requests = await api("requests", { partner_id: choice.value });
   $("#request-count").textContent = `${requests.length} request${requests.length === 1 ? "" : "s"}`
     + (state.me.role === "admin" ? "" : " (a partner sees its own requests only)");
@@ -118,6 +119,7 @@ async function loadPlans() {
 async function drawPlan(plan) {
   const page = $("#page-plans");
   page.dataset.plan = String(plan.id);
+  $("#plan-details").replaceChildren(el("p", { textContent: "Click an observation or a downlink for its details." }));
   let schedule = null;
   let scheduleNote = plan.provenance.downlinks || "";
   if (plan.provenance.schedule_id) {
@@ -200,7 +202,7 @@ async function drawPlan(plan) {
     }
   };
   planTimeline.on("select", ({ items: chosen }) => describe(chosen[0]));
-  // The same, as a table: a click on a row selects it on the timeline, zoomed to it.
+  // The same, as a table: a click on a row selects it on the timeline, the hour round it in view.
   const rows = [...details.entries()].filter(([id]) => !id.startsWith("d"))
     .sort((a, b) => (a[1].start < b[1].start ? -1 : a[1].start > b[1].start ? 1 : 0));
   $("#plan-observations tbody").replaceChildren(...rows.map(([id, o]) => {
@@ -212,7 +214,10 @@ async function drawPlan(plan) {
       el("td", { textContent: busy ? "busy (another partner's)" : o.request }),
       el("td", { className: "number", textContent: busy ? "" : String(o.gain) }));
     const choose = () => {
-      planTimeline.setSelection([id], { focus: true, animation: false });
+      planTimeline.setSelection([id]);
+      const half = 30 * 60 * 1000; // half an hour either side: the neighbours and downlinks show
+      planTimeline.setWindow(new Date(new Date(o.start).getTime() - half), new Date(new Date(o.end).getTime() + half),
+        { animation: false });
       describe(id);
     };
     row.addEventListener("click", choose);
