@@ -178,6 +178,7 @@ async function write(action, done, reloadAfter) {
   return outcome;
 }
 
+$("#partner-edit").addEventListener("submit", (event) => event.preventDefault()); // its buttons save
 $("#partner-add").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
