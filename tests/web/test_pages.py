@@ -513,6 +513,18 @@ def test_a_viewer_sees_no_write_controls_and_the_api_refuses_anyway(
         ),
     }[section_name]
     assert refused.status_code in (403, 404)
+    if section_name == "stations":
+        # Sent anyway through the page's own client, the API's 403 reads as a clear message.
+        message = page.evaluate(
+            """async (id) => {
+                const core = await import("/static/dashboard/core.js");
+                try { await core.apiWrite("PATCH", `stations/${id}`, { horizon_mask: null }); }
+                catch (error) { return core.writeProblem(error); }
+                return "written";
+            }""",
+            station["id"],
+        )
+        assert message.startswith("Not allowed for your role: only the owner's operators")
 
 
 def test_the_new_pages_draw_under_the_csp(page: Page, planned: World) -> None:
