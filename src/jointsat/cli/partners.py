@@ -10,6 +10,7 @@ from jointsat.cli import remote
 from jointsat.cli.common import DatabaseUrl
 from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
 from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.errors import JointsatError
 
 partner_app = typer.Typer(
     name="partner", help="List, show, add, change and remove partners.", no_args_is_help=True
@@ -291,7 +292,7 @@ def agreement_set(
             changes = remote.checked(AgreementUpdate, body).model_dump(exclude_unset=True)
             row = agreement(where.session, ident)
             if row is None:
-                raise remote.JointsatError(f"no agreement for partner id {ident}")
+                raise JointsatError(f"no agreement for partner id {ident}")
             change_agreement(where.session, row, changes)
             where.session.commit()
             found = remote.json_of(public(row))

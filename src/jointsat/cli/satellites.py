@@ -14,7 +14,7 @@ from jointsat.cli.common import DatabaseUrl
 from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
 from jointsat.cli.partners import partner_id
 from jointsat.cli.remote import ServerToken, ServerUrl, Work
-from jointsat.errors import JointsatError
+from jointsat.errors import InputError, JointsatError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
 
@@ -27,7 +27,7 @@ satellite_app = typer.Typer(
 SatelliteRef = Annotated[
     str,
     typer.Argument(
-        metavar="SATELLITE", help="The satellite's catalog (NORAD) number, else its id."
+        metavar="SATELLITE", help="The satellite's catalog (NORAD) number, else its id or name."
     ),
 ]
 
@@ -71,8 +71,8 @@ def satellite_documents(where: Work) -> list[dict[str, Any]]:
 
 
 def satellite_document(where: Work, ref: str) -> dict[str, Any]:
-    """Return the satellite of that catalog number (else that id)."""
-    return remote.pick(satellite_documents(where), ref, "satellite", ("norad_id", "id"))
+    """Return the satellite of that catalog number (else that id, else that name)."""
+    return remote.pick(satellite_documents(where), ref, "satellite", ("norad_id", "id", "name"))
 
 
 @contextmanager
@@ -89,7 +89,7 @@ def _problems() -> Iterator[None]:
 def _payload(path: Path | None) -> Any:
     if path is None:
         return None
-    read = Reader(str(path), JointsatError)
+    read = Reader(str(path), InputError)
     return read.json(read_text(path))
 
 

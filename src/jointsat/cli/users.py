@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from jointsat.cli import common, remote
 from jointsat.cli.common import DatabaseUrl
@@ -269,7 +270,7 @@ def token_create(
         emit_one(found, ISSUED_COLUMNS, fmt)
         return
     who = user or f"user {ident}"
-    common.Console(stderr=True).print(
+    Console(stderr=True).print(
         f"token id {found['id']} for {who}, expires {found['expires_at']} "
         "(shown only now, keep it safe):",
         highlight=False,
