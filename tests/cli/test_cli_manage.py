@@ -435,3 +435,49 @@ def test_the_old_admin_token_names_still_work(world: World) -> None:
     made = world.store("admin", "token", "create", "--user", "esa-ops")
     assert ok(made).strip().startswith("jst_")
     assert ok(world.store("admin", "disable-user", "esa-ops"))
+
+
+# --- the store's week as a problem file ----------------------------------------------------
+
+
+def test_problem_export_is_the_problem_schedule_week_solves(world: World, tmp_path: Path) -> None:
+    from jointsat.scheduling.problem import Problem
+
+    start = "2024-05-10T00:00:00Z"
+    path = tmp_path / "problem.json"
+    exported = world.store("problem", "export", "--start", start, "--days", "7", "-o", str(path))
+    assert "written to" in ok(exported) + exported.stderr
+    document = json.loads(path.read_text())
+    problem = Problem.from_json(path.read_text(), source=str(path))
+    assert problem.to_dict() == document  # the file reads back as itself
+    assert {s["id"] for s in document["stations"]} == {"Kiruna", "Matera"}
+    assert [s["id"] for s in document["satellites"]] == ["25544"]
+    assert problem.passes  # the stored prediction of the week
+
+    from_file = tmp_path / "from-file.json"
+    week = tmp_path / "week.json"
+    limit = ("--time-limit", "20")
+    ok(world.store("schedule", "--problem", str(path), "-o", str(from_file), *limit))
+    ok(world.store("schedule", "--week", "--start", start, "-o", str(week), *limit))
+    solved, saved = json.loads(from_file.read_text()), json.loads(week.read_text())
+    assert solved["status"] == saved["status"] == "optimal"
+    assert solved["total_seconds"] == pytest.approx(saved["total_seconds"])
+    assert {p: v["seconds"] for p, v in solved["partners"].items()} == pytest.approx(
+        {p: v["seconds"] for p, v in saved["partners"].items()}
+    )
+    replanned = CliRunner().invoke(
+        app,
+        ["replan", "--schedule", str(from_file), "--problem", str(path), "--outage", "Kiruna",
+         "2024-05-11T00:00Z", "2024-05-12T00:00Z", "--now", "2024-05-11T00:00Z", *limit],
+        env=CLEAN_ENV,
+    )  # fmt: skip
+    assert ok(replanned).startswith("{")
+
+
+def test_problem_export_of_an_empty_store_says_what_is_missing(
+    tmp_path: Path, new_sqlite_store: Any
+) -> None:
+    url = new_sqlite_store(tmp_path)
+    result = CliRunner().invoke(app, ["problem", "export", "--database-url", url], env=CLEAN_ENV)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: the store has no partners to share the network among"
