@@ -25,6 +25,9 @@ from rich.table import Table
 
 from jointsat.timelib import format_readable, read_iso
 
+TEXT_MIN = 10
+"""The narrowest a text column is folded to in a table."""
+
 
 class Format(StrEnum):
     """Name the formats a listing or a show writes."""
@@ -112,8 +115,9 @@ def table_of(documents: Sequence[dict[str, Any]], columns: Sequence[Column], tit
     table = Table(title=title or None, title_justify="left")
     rows = [[c.cell(d) for c in shown] for d in documents]
     for i, column in enumerate(shown):
-        if column.kind == "text":
-            table.add_column(column.header, overflow="fold")
+        if column.kind == "text":  # folded, but not to a sliver
+            longest = max([len(column.header), *(len(r[i]) for r in rows)])
+            table.add_column(column.header, overflow="fold", min_width=min(longest, TEXT_MIN))
             continue
         widest = max([len(column.header), *(len(r[i]) for r in rows)])
         table.add_column(

@@ -33,19 +33,17 @@ SatelliteRef = Annotated[
 
 
 def _shares(operators: dict[str, float]) -> str:
-    return ", ".join(f"{partner}: {fraction:g}" for partner, fraction in operators.items())
+    return " ".join(f"{partner}:{fraction:g}" for partner, fraction in operators.items())
 
 
 SATELLITE_COLUMNS = [
     Column("id", "id", "id"),
     Column("NORAD", "norad_id", "id"),
     Column("name", "name"),
-    Column(
-        "operators", "operators", shown=lambda o: ", ".join(f"{p}: {f:g}" for p, f in o.items())
-    ),
+    Column("operators", "operators", shown=_shares),
     Column("sets", "element_sets", "number"),
     Column("latest epoch", "latest_epoch", "time"),
-    Column("demand s/day", "daily_demand_s", "number"),
+    Column("demand s/day", "daily_demand_s", "number", in_table=False),
     Column("payload", "payload", "word", shown=lambda p: p is not None),
 ]
 ELEMENT_COLUMNS = [

@@ -45,23 +45,22 @@ def _points(mask: dict[str, list[float]] | None) -> str | None:
     return f"{len(mask['azimuth_deg'])} pts" if mask else None
 
 
+def _degrees(value: float) -> str:
+    return f"{value:.3f}"
+
+
 STATION_COLUMNS = [
     Column("id", "id", "id"),
     Column("name", "name"),
-    Column("partner", "partner_id", "id"),
-    Column("lat °", "lat_deg", "number"),
-    Column("lon °", "lon_deg", "number"),
+    Column("owner", "partner_id", "id"),
+    Column("lat °", "lat_deg", "number", shown=_degrees),
+    Column("lon °", "lon_deg", "number", shown=_degrees),
     Column("alt m", "alt_m", "number", in_table=False),
     Column("min el °", "min_elevation_deg", "number"),
-    Column(
-        "mask",
-        "horizon_mask",
-        "word",
-        shown=lambda m: f"{len(m['azimuth_deg'])} pts" if m else None,
-    ),
+    Column("mask", "horizon_mask", "word", shown=_points),
     Column("turnaround s", "turnaround_s", "number", in_table=False),
     Column("bands", "bands"),
-    Column("outages", "unavailable", "number", shown=len),
+    Column("outages", "unavailable", "number", shown=len, in_table=False),
 ]
 MASK_COLUMNS = [
     Column("azimuth °", "azimuth_deg", "number"),
