@@ -110,7 +110,7 @@ class ApiClient:
             boundary = f"jointsat-{secrets.token_hex(16)}"
             name = file_name.replace('"', "%22").replace("\r", " ").replace("\n", " ")
             data = (
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
                 f'filename="{name}"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'
                 f"{text}\r\n--{boundary}--\r\n"
             ).encode()

@@ -16,8 +16,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jointsat.cli import common
+from jointsat.cli import common, remote
 from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict
+from jointsat.cli.remote import ServerToken, ServerUrl
+from jointsat.timelib import format_iso
 
 problem_app = typer.Typer(
     name="problem",
@@ -38,6 +40,8 @@ def problem_export(
         datetime | None, common.time_option("Its start (default: now), as `schedule --week`.")
     ] = None,
     days: Annotated[float, common.days_option("Its length in days.")] = WEEK_DAYS,
+    url: ServerUrl = None,
+    token: ServerToken = None,
     database_url: DatabaseUrl = None,
     strict: Strict = False,
     stale_leo_days: StaleLeoDays = None,
@@ -47,23 +51,31 @@ def problem_export(
 
     Passes the store has not predicted yet for the window are predicted (and kept),
     as `schedule --week` does. Stale elements are warned about (--strict: refused).
+    Against a server (--url, an admin's token) the server builds it by its own rules.
     """
-    from jointsat.store.schedules import StoreProblem
-
     errors = Console(stderr=True)
     moment = common.now()
     begins, ends = common.time_window(start or moment, days=days)
+    api = remote.server(url, token)
+    if api is not None and strict:
+        raise typer.BadParameter("the server applies its own rule", param_hint="'--strict'")
     with common.reporting_errors(errors), common.store_errors():
-        rule = common.stale_rule(stale_leo_days, stale_above_leo_days)
-        with common.store_session(database_url) as session:
-            found = StoreProblem(session, begins, ends, now=moment, stale_rule=rule)
-            common.check_provenance_freshness(errors, found.freshness, strict=strict)
-            document = found.problem.to_dict()
+        if api is not None:
+            window = {"start": format_iso(begins), "end": format_iso(ends)}
+            document = api.get("/schedules/problem", **window).body
+        else:
+            from jointsat.store.schedules import StoreProblem
+
+            rule = common.stale_rule(stale_leo_days, stale_above_leo_days)
+            with common.store_session(database_url) as session:
+                found = StoreProblem(session, begins, ends, now=moment, stale_rule=rule)
+                common.check_provenance_freshness(errors, found.freshness, strict=strict)
+                document = found.problem.to_dict()
         common.emit(json.dumps(document, indent=2) + "\n", output)
-        problem = found.problem
         errors.print(
-            f"problem of {len(problem.partners)} partner(s), {len(problem.satellites)} "
-            f"satellite(s), {len(problem.stations)} station(s), {len(problem.passes)} pass(es)"
+            f"problem of {len(document['partners'])} partner(s), "
+            f"{len(document['satellites'])} satellite(s), {len(document['stations'])} "
+            f"station(s), {len(document['passes'])} pass(es)"
             + ("" if output is None else f" written to {output}"),
             highlight=False,
             soft_wrap=True,
