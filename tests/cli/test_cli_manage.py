@@ -67,8 +67,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, new_sqlite_store: Any) -> Iterator[World]:
-    url = new_sqlite_store(tmp_path)
+def world(store_url: str) -> Iterator[World]:
+    url = store_url
     consortium = Consortium(url, now=datetime.now(UTC))
     (iss,) = parse_elements(ISS_TLE, source="stations.tle").elements
     with consortium.session() as s:
