@@ -48,7 +48,7 @@ CELLS = {
     "users": ("list", "create"),
     "satellites": ("list", "read", "create", "update", "history", "upload"),
     "passes": ("list",),
-    "schedules": ("list", "read", "create", "replan"),
+    "schedules": ("list", "read", "create", "replan", "problem"),
 }
 WINDOW = {"start": "2024-05-10T00:00:00Z", "end": "2024-05-10T06:00:00Z", "time_limit_s": 10}
 ISS = parse_elements(orbit_file("tle-CATNR-25544.txt").read_text()).elements[0]
@@ -61,7 +61,7 @@ def expected(role: str, resource: str, verb: str, owner: str) -> int:
     if resource == "schedules":
         if reads:
             return success
-        if verb == "create":
+        if verb in ("create", "problem"):  # a problem names every station and satellite
             return success if role == "admin" else 403
         return success if role == "admin" or (role == "operator" and owner == "own") else 403
     if resource in ("partners", "agreements"):
@@ -171,6 +171,9 @@ class World(Consortium):
                 return c.get(f"/api/v1/schedules/{self.schedule}", headers=h).status_code
             if verb == "create":
                 return c.post("/api/v1/schedules", json=WINDOW, headers=h).status_code
+            if verb == "problem":
+                window = {"start": WINDOW["start"], "end": WINDOW["end"]}
+                return c.get("/api/v1/schedules/problem", params=window, headers=h).status_code
             outage = {
                 "station_id": self.station[owner],
                 "start": "2024-05-10T13:00:00Z",

@@ -122,7 +122,7 @@ def test_the_openapi_declares_the_bearer_scheme_on_every_operation(client: TestC
         "bearer": {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token (`jointsat admin token create` prints one).",
+            "description": "An API token (`jointsat token create` prints one).",
         }
     }
     public = set()

@@ -12,7 +12,22 @@ from typing import Annotated
 import typer
 
 from jointsat import __version__
-from jointsat.cli import admin, archive, bench, demo, elements, passes, plan, requests, schedule
+from jointsat.cli import (
+    admin,
+    archive,
+    bench,
+    demo,
+    elements,
+    partners,
+    passes,
+    plan,
+    problem,
+    requests,
+    satellites,
+    schedule,
+    stations,
+    users,
+)
 
 app = typer.Typer(name="jointsat", no_args_is_help=True, add_completion=False)
 
@@ -48,6 +63,13 @@ app.command()(plan.plan)
 app.add_typer(requests.requests_app)
 app.add_typer(archive.archive_app)
 app.add_typer(elements.elements_app)
+app.add_typer(partners.partner_app)
+app.add_typer(partners.agreement_app)
+app.add_typer(stations.station_app)
+app.add_typer(satellites.satellite_app)
+app.add_typer(users.user_app)
+app.add_typer(users.token_app)
+app.add_typer(problem.problem_app)
 app.add_typer(bench.bench_app)
 
 __all__ = ["app"]

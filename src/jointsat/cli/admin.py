@@ -6,11 +6,9 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from jointsat.cli import common
+from jointsat.cli import common, users
 from jointsat.cli.common import DatabaseUrl
-from jointsat.errors import StoreError
 
 db_app = typer.Typer(
     name="db", help="Create and migrate the consortium store.", no_args_is_help=True
@@ -47,11 +45,9 @@ def db_downgrade(
 
 admin_app = typer.Typer(
     name="admin",
-    help="Set up the store's first admin and manage API tokens.",
+    help="Set up the store's first admin (then: jointsat user, jointsat token).",
     no_args_is_help=True,
 )
-token_app = typer.Typer(name="token", help="Create and revoke API tokens.", no_args_is_help=True)
-admin_app.add_typer(token_app)
 
 
 @admin_app.command("init")
@@ -76,111 +72,11 @@ def admin_init(
         typer.echo(f"it expires {expires_at.isoformat()}", err=True)
 
 
-@token_app.command("create")
-def token_create(
-    user: Annotated[str, typer.Option("--user", help="Name of the user the token is for.")],
-    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
-    days: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Days it lives (default JOINTSAT_TOKEN_DAYS, at most JOINTSAT_TOKEN_MAX_DAYS).",
-        ),
-    ] = None,
-    mints: Annotated[
-        bool, typer.Option("--mints", help="Let the token create tokens for its user.")
-    ] = False,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Create a token for a user and print it once (its expiry on standard error)."""
-    from jointsat.service.tokens import TokenLifetime, issue_token, user_named
-
-    with common.reporting_errors(Console(stderr=True)), common.store_errors():
-        settings = common.store_settings(database_url)
-        now = common.now()
-        expires_at = TokenLifetime.of(settings).expiry(now, days)
-        with common.store_session(settings.database_url) as session:
-            found = user_named(session, user)
-            if found.disabled_at is not None:
-                raise StoreError(f"user {user!r} is disabled; enable it first")
-            token = issue_token(
-                session, found, now=now, label=label, expires_at=expires_at, mints=mints
-            )
-        typer.echo(f"token for {user!r}, expires {expires_at.isoformat()}:", err=True)
-        typer.echo(token)
-
-
-@token_app.command("revoke")
-def token_revoke(
-    token_id: Annotated[int, typer.Argument(help="Id of the token to revoke.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Revoke a token and those it minted: requests that carry them are refused from now on."""
-    from jointsat.service.tokens import revoke
-
-    with common.store_work(database_url) as session:
-        row = revoke(session, token_id, now=common.now())
-        typer.echo(f"token {row.id} of user {row.user.name!r} revoked at {row.revoked_at}")
-
-
-@token_app.command("revoke-all")
-def token_revoke_all(
-    user: Annotated[str, typer.Option("--user", help="Name of the user whose tokens to revoke.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Revoke every token of a user at once (a leaked laptop, a person who left)."""
-    from jointsat.service.tokens import revoke_all, user_named
-
-    with common.store_work(database_url) as session:
-        count = revoke_all(session, user_named(session, user), now=common.now())
-        typer.echo(f"{count} token(s) of user {user!r} revoked")
-
-
-@token_app.command("list")
-def token_list(
-    user: Annotated[str, typer.Option("--user", help="Name of the user whose tokens to list.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List a user's tokens: id, label, created, expires, last used, revoked, mints."""
-    from jointsat.service.tokens import user_named
-    from jointsat.store.consortium import tokens
-
-    with common.store_work(database_url) as session:
-        for t in tokens(session, user_named(session, user).id):
-            when = {
-                "created": t.created_at,
-                "expires": t.expires_at,
-                "last_used": t.last_used_at,
-                "revoked": t.revoked_at,
-            }
-            shown = " ".join(f"{k}={v.isoformat() if v else '-'}" for k, v in when.items())
-            typer.echo(f"{t.id} {t.label!r} {shown} mints={'yes' if t.mints else 'no'}")
-
-
-def _set_disabled(user: str, disabled: bool, database_url: str | None) -> None:
-    from jointsat.service.tokens import set_disabled, user_named
-
-    with common.store_work(database_url) as session:
-        set_disabled(session, user_named(session, user), disabled, now=common.now())
-        typer.echo(f"user {user!r} {'disabled' if disabled else 'enabled'}")
-
-
-@admin_app.command("disable-user")
-def admin_disable_user(
-    user: Annotated[str, typer.Argument(help="Name of the user to disable.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Disable a user: every one of its tokens is refused from now on (until enabled)."""
-    _set_disabled(user, True, database_url)
-
-
-@admin_app.command("enable-user")
-def admin_enable_user(
-    user: Annotated[str, typer.Argument(help="Name of the user to enable again.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Enable a disabled user again: its unexpired, unrevoked tokens work again."""
-    _set_disabled(user, False, database_url)
+# The commands that were here moved to `jointsat token` and `jointsat user`; the old
+# names keep working, unlisted.
+admin_app.add_typer(users.token_app, name="token", hidden=True)
+admin_app.command("disable-user", hidden=True)(users.user_disable)
+admin_app.command("enable-user", hidden=True)(users.user_enable)
 
 
 GRACEFUL_SHUTDOWN_S = 3

@@ -50,7 +50,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 StaleRuleDep = Annotated[StaleRule, Depends(get_stale_rule)]
 
-BEARER_DESCRIPTION = "An API token (`jointsat admin token create` prints one)."
+BEARER_DESCRIPTION = "An API token (`jointsat token create` prints one)."
 BEARER = HTTPBearer(scheme_name="bearer", description=BEARER_DESCRIPTION, auto_error=False)
 OPTIONAL_BEARER = HTTPBearer(
     scheme_name="bearer-optional", description=BEARER_DESCRIPTION, auto_error=False

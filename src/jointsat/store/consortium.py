@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, defer, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from jointsat.orbits.elements import Elements
+from jointsat.errors import ElementsError, StoreError
+from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.ephemeris import Ephemeris
 from jointsat.planning.problem import Imager
 from jointsat.settings import SOURCE_KINDS
@@ -31,8 +32,11 @@ from jointsat.store.tables import (
     EphemerisRecord,
     GroundStation,
     Partner,
+    Role,
     Satellite,
     SatelliteOperator,
+    Unavailability,
+    UnavailabilityKind,
     User,
     Versioned,
     Visibility,
@@ -396,3 +400,107 @@ def ephemerides(session: Session, satellite_id: int) -> list[EphemerisRecord]:
         .order_by(EphemerisRecord.id)
     )
     return list(session.scalars(query))
+
+
+# --- what the service and the command line both change ---------------------------------
+
+
+def change_partner(partner: Partner, changes: dict[str, Any]) -> None:
+    """Apply changes to a partner (not committed); its agreement's version moves on with
+    the contribution share it shows."""
+    share = partner.contribution_share
+    for field, value in changes.items():
+        setattr(partner, field, value)
+    if partner.agreement is not None and partner.contribution_share != share:
+        touch(partner.agreement)
+
+
+def change_agreement(session: Session, row: Agreement, changes: dict[str, Any]) -> None:
+    """Apply changes to an agreement (not committed); its products' release times follow."""
+    from jointsat.store.products import refresh_release_times
+
+    for field, value in changes.items():
+        setattr(row, field, value)
+    if {"embargo_days", "public_release_days"} & set(changes):
+        session.flush()
+        refresh_release_times(session, [row.partner_id])
+
+
+def add_user(
+    session: Session, *, name: str, role: Role, partner_id: int | None, now: datetime
+) -> User:
+    """Add a user (not committed); refuse a partner that does not exist."""
+    if partner_id is not None and by_id(session, Partner, partner_id) is None:
+        raise StoreError(f"no partner with id {partner_id}")
+    user = User(name=name, role=role, partner_id=partner_id, created_at=now)
+    session.add(user)
+    return user
+
+
+def add_station(session: Session, fields: dict[str, Any]) -> GroundStation:
+    """Add a station of a partner (not committed); refuse a partner that does not exist."""
+    if by_id(session, Partner, fields["partner_id"]) is None:
+        raise StoreError(f"no partner with id {fields['partner_id']}")
+    station = GroundStation(**fields)
+    session.add(station)
+    return station
+
+
+def record_unavailability(
+    station: GroundStation, start: datetime, end: datetime, kind: UnavailabilityKind, reason: str
+) -> Unavailability:
+    """Record a window in which the station cannot be used (not committed); its version
+    moves on."""
+    window = Unavailability(start=start, end_at=end, kind=kind, reason=reason)
+    station.unavailable.append(window)
+    touch(station)
+    return window
+
+
+def station_kept(session: Session, station_id: int) -> tuple[str, list[int]]:
+    """Return why a station with history may not be removed, and the ids of the
+    schedules that have contacts at it (none: it may be removed)."""
+    from jointsat.store.schedules import schedules_using_station
+
+    used = schedules_using_station(session, station_id)
+    listed = ", ".join(str(i) for i in used[:20]) + (", ..." if len(used) > 20 else "")
+    refusal = (
+        f"station {station_id} has contacts in schedules {listed}".rstrip()
+        + "; it is kept with their history (record an unavailability to stop scheduling it)"
+    )
+    return refusal, used
+
+
+@dataclass(frozen=True)
+class ElementUpload:
+    """What an element upload stored: sets new and known, or one ephemeris (an OEM)."""
+
+    stored: int
+    already_known: int
+    ephemeris: StoredEphemeris | None = None
+
+
+def store_upload(
+    session: Session, satellite: Satellite, text: str, arrival: Arrival
+) -> ElementUpload | None:
+    """Store an element file (TLE, 3LE, OMM, or an OEM) of the satellite; None: it is gone.
+
+    All or nothing: a malformed record, or one of another catalog number, raises
+    ``ElementsError`` naming it, before anything is stored.
+    """
+    parsed = parse_elements(text, source=arrival.source, strict=True)
+    if parsed.ephemerides:
+        kept = store_ephemeris(session, satellite, parsed.ephemerides[0], text, arrival)
+        if kept is None:
+            return None
+        return ElementUpload(int(kept.new), int(not kept.new), kept)
+    foreign = [e for e in parsed.elements if e.norad_cat_id != satellite.norad_id]
+    if foreign:
+        raise ElementsError(
+            f"{arrival.source}: catalog number {foreign[0].norad_cat_id} is not this "
+            f"satellite's ({satellite.norad_id})"
+        )
+    stored = store_element_sets(session, satellite, parsed.elements, arrival)
+    if stored is None:
+        return None
+    return ElementUpload(stored, len(parsed.elements) - stored)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -234,6 +235,21 @@ def schedule_network(
     found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule)
     result = solver.solve(found.problem, policy, settings)
     return found.save(session, result, now=now), result
+
+
+def store_problem(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    stale_rule: StaleRule = DEFAULT_RULE,
+) -> dict[str, Any]:
+    """Return the problem ``schedule_network`` solves for the window, as a problem file.
+
+    The passes predicted for it are added to the session, as for a schedule.
+    """
+    return StoreProblem(session, start, end, now=now, stale_rule=stale_rule).problem.to_dict()
 
 
 def replan_network(

@@ -11,8 +11,7 @@ from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import patched, shown
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import Integer, Number, PathId
-from jointsat.store.consortium import agreement, agreements
-from jointsat.store.products import refresh_release_times
+from jointsat.store.consortium import agreement, agreements, change_agreement
 from jointsat.store.tables import Agreement, Visibility
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
@@ -50,7 +49,8 @@ class AgreementPublic(BaseModel):
     satellite_visibility: Visibility
 
 
-def _public(row: Agreement) -> AgreementPublic:
+def public(row: Agreement) -> AgreementPublic:
+    """Return the agreement as the API shows it (the command line shows it so too)."""
     return shown(
         AgreementPublic, row, share=row.partner.share, share_is_contribution=row.share is None
     )
@@ -68,7 +68,7 @@ def list_agreements(request: Request, session: SessionDep, _: UserDep) -> Respon
     """List every partner's agreement."""
 
     def make() -> list[AgreementPublic]:
-        return [_public(a) for a in agreements(session)]
+        return [public(a) for a in agreements(session)]
 
     return cached_json(request, session, ("agreements",), list[AgreementPublic], make)
 
@@ -80,7 +80,7 @@ def read_agreement(
     """Return a partner's agreement, its version as the ETag."""
     row = _get(session, partner_id)
     tagged(response, row)
-    return _public(row)
+    return public(row)
 
 
 @router.patch("/{partner_id}", response_model=AgreementPublic, responses=WRITE)
@@ -92,11 +92,7 @@ def update_agreement(
     row = _get(session, partner_id)
     changes = patched(body, NULLABLE)
     with write(row, f"no agreement for partner id {partner_id}"):
-        for field, value in changes.items():
-            setattr(row, field, value)
-        if {"embargo_days", "public_release_days"} & set(changes):
-            session.flush()
-            refresh_release_times(session, [partner_id])
+        change_agreement(session, row, changes)
         session.commit()
     write.tag(row)
-    return _public(row)
+    return public(row)

@@ -10,7 +10,7 @@ from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, ConditionalDe
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found, patched
 from jointsat.service.schemas import Number, PathId, Text
-from jointsat.store.consortium import add_partner, by_id, partners, touch
+from jointsat.store.consortium import add_partner, by_id, change_partner, partners
 from jointsat.store.tables import Partner
 
 router = APIRouter(prefix="/partners", tags=["partners"])
@@ -86,11 +86,7 @@ def update_partner(
     partner = _get(write.session, partner_id)
     changes = patched(body)
     with write(partner, f"no partner with id {partner_id}"):
-        share = partner.contribution_share
-        for field, value in changes.items():
-            setattr(partner, field, value)
-        if partner.agreement is not None and partner.contribution_share != share:
-            touch(partner.agreement)  # the agreement shows the share: its ETag moves on
+        change_partner(partner, changes)  # the agreement shows the share: its ETag too
         commit_or_conflict(write.session, f"name {body.name!r} clashes with an existing partner")
     write.tag(partner)
     return partner

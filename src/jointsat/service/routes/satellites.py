@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jointsat.constants import DAY_S
 from jointsat.errors import ElementsError, PlanningInputError
-from jointsat.orbits.elements import MAX_CATALOG_NUMBER, parse_elements
-from jointsat.orbits.ephemeris import Ephemeris
+from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind
 from jointsat.service.cache import ViewingDep
@@ -32,8 +31,7 @@ from jointsat.store.consortium import (
     add_satellite,
     by_id,
     element_set_history,
-    store_element_sets,
-    store_ephemeris,
+    store_upload,
 )
 from jointsat.store.requests import imager_of, set_payload
 from jointsat.store.tables import Partner, Satellite
@@ -71,8 +69,11 @@ class Payload(BaseModel):
     agility: AgilityFields = Field(default_factory=AgilityFields)
 
 
-def _imager(norad_id: int, payload: Payload | None) -> Imager | None:
-    """Check a payload with the planner's own rules, answering 422 naming a bad field."""
+def payload_imager(norad_id: int, payload: Payload | None) -> Imager | None:
+    """Check a payload with the planner's own rules, answering 422 naming a bad field.
+
+    The command line checks payloads with it too.
+    """
     if payload is None:
         return None
     try:
@@ -196,7 +197,8 @@ class UploadResult(BaseModel):
     )
 
 
-def _public(satellite: Satellite) -> SatellitePublic:
+def public(satellite: Satellite) -> SatellitePublic:
+    """Return the satellite as the API shows it (the command line shows it so too)."""
     epochs = [e.epoch for e in satellite.element_sets]
     return shown(
         SatellitePublic,
@@ -215,7 +217,7 @@ def list_satellites(viewing: ViewingDep) -> Response:
 
     def make() -> list[SatellitePublic]:
         seen = visible_satellites(viewing.session, viewing.user, flown=False)
-        return [_public(s) for s in seen]
+        return [public(s) for s in seen]
 
     return viewing.cached("satellites", list[SatellitePublic], make)
 
@@ -227,7 +229,7 @@ def read_satellite(
     """Return one satellite the caller may see, its version as the ETag."""
     satellite = visible_satellite(session, user, satellite_id)
     tagged(response, satellite)
-    return _public(satellite)
+    return public(satellite)
 
 
 @router.post("", response_model=SatellitePublic, status_code=201)
@@ -241,11 +243,11 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
         name=body.name,
         norad_id=body.norad_id,
         daily_demand_s=body.daily_demand_s,
-        imager=_imager(body.norad_id, body.payload),
+        imager=payload_imager(body.norad_id, body.payload),
         operators=body.operators,
     )
     commit_or_conflict(session, f"a satellite with catalog number {body.norad_id} exists")
-    return _public(satellite)
+    return public(satellite)
 
 
 @router.patch("/{satellite_id:int}", response_model=SatellitePublic, responses=WRITE)
@@ -257,7 +259,7 @@ def update_satellite(
     owners = [o.partner_id for o in satellite.operators]
     may_change(user, owners, "only the operators' operators or an admin may change it")
     given = body.model_fields_set
-    imager = _imager(satellite.norad_id, body.payload) if "payload" in given else None
+    imager = payload_imager(satellite.norad_id, body.payload) if "payload" in given else None
     with write(satellite, f"no satellite with id {satellite_id}"):
         if "payload" in given:
             set_payload(satellite, imager)
@@ -265,7 +267,7 @@ def update_satellite(
             satellite.daily_demand_s = body.daily_demand_s
         write.session.commit()
     write.tag(satellite)
-    return _public(satellite)
+    return public(satellite)
 
 
 @router.get("/{satellite_id:int}/elements", response_model=list[ElementSetPublic])
@@ -337,51 +339,22 @@ async def upload_elements(
     owners = [o.partner_id for o in satellite.operators]
     may_change(user, owners, "only the operators' operators or an admin may upload")
     text, source = await _upload_text(request)
+    arrival = Arrival(source, now, order=request.app.state.source_order)
     try:
-        parsed = parse_elements(text, source=source, strict=True)
+        upload = store_upload(session, satellite, text, arrival)
     except ElementsError as exc:
         raise ProblemError(422, "Unprocessable element sets", str(exc)) from None
-    arrival = Arrival(source, now, order=request.app.state.source_order)
-    if parsed.ephemerides:
-        return _store_ephemeris(session, satellite, parsed.ephemerides[0], text, arrival, response)
-    foreign = [e for e in parsed.elements if e.norad_cat_id != satellite.norad_id]
-    if foreign:
-        raise ProblemError(
-            422,
-            "Unprocessable element sets",
-            f"{source}: catalog number {foreign[0].norad_cat_id} is not this satellite's "
-            f"({satellite.norad_id})",
-        )
-    stored = store_element_sets(session, satellite, parsed.elements, arrival)
-    if stored is None:
+    if upload is None:
         raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
-    if stored == 0:
+    if upload.stored == 0:
         response.status_code = 200
     return UploadResult(
-        stored=stored, already_known=len(parsed.elements) - stored, satellite=_public(satellite)
-    )
-
-
-def _store_ephemeris(
-    session: SessionDep,
-    satellite: Satellite,
-    ephemeris: Ephemeris,
-    text: str,
-    arrival: Arrival,
-    response: Response,
-) -> UploadResult:
-    """Store an uploaded OEM as the satellite's ephemeris and say what it covers."""
-    satellite_id = satellite.id
-    kept = store_ephemeris(session, satellite, ephemeris, text, arrival)
-    if kept is None:
-        raise ProblemError(404, "Not found", f"no satellite with id {satellite_id}")
-    if not kept.new:
-        response.status_code = 200
-    return UploadResult(
-        stored=int(kept.new),
-        already_known=int(not kept.new),
-        satellite=_public(satellite),
-        ephemeris=shown(EphemerisPublic, kept.record),
+        stored=upload.stored,
+        already_known=upload.already_known,
+        satellite=public(satellite),
+        ephemeris=None
+        if upload.ephemeris is None
+        else shown(EphemerisPublic, upload.ephemeris.record),
     )
 
 

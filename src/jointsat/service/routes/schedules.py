@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from jointsat.scheduling.result import Policy
@@ -14,6 +14,7 @@ from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, StaleRuleDep, UserDep
 from jointsat.service.lookup import (
+    check_window,
     found,
     may_change,
     seen_element_set_ids,
@@ -22,7 +23,7 @@ from jointsat.service.lookup import (
     shown,
     visible_station,
 )
-from jointsat.service.schemas import PathId, RowId, Text, TimeWindow
+from jointsat.service.schemas import AwareDatetime, PathId, RowId, Text, TimeWindow
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, station_visibilities
 from jointsat.store.schedules import (
@@ -31,6 +32,7 @@ from jointsat.store.schedules import (
     replan_network,
     schedule_network,
     schedules,
+    store_problem,
 )
 from jointsat.store.tables import (
     ContactRecord,
@@ -182,6 +184,30 @@ def create_schedule(
         )
     session.commit()
     return _public(session, admin, _load(session, record.id))
+
+
+@router.get("/problem", response_model=dict[str, Any])
+def export_problem(
+    start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with zone")],
+    end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601 with zone")],
+    session: SessionDep,
+    _: AdminDep,
+    now: NowDep,
+    stale_rule: StaleRuleDep,
+) -> dict[str, Any]:
+    """Return the problem a schedule of the window solves, as a problem file (admin).
+
+    The problem ``POST /schedules`` (and ``jointsat schedule --week``) builds from the
+    store: partners' shares and priority classes, satellites, stations and their
+    unavailability, the stored passes (predicted now if need be). It is what
+    ``jointsat schedule --problem`` and ``jointsat replan`` read (docs/scheduling.md).
+    It names every station and satellite: the consortium admin's alone.
+    """
+    check_window(start, end, timedelta(days=MAX_HORIZON_DAYS), "days")
+    with refused_as_conflict("Cannot build the problem"):
+        document = store_problem(session, start, end, now=now, stale_rule=stale_rule)
+    session.commit()  # the passes predicted for it are kept
+    return document
 
 
 @router.get("", response_model=list[ScheduleSummary])

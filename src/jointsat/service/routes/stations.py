@@ -24,15 +24,8 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import Number, PathId, RowId, Text, TimeWindow
-from jointsat.store.consortium import by_id, touch
-from jointsat.store.schedules import schedules_using_station
-from jointsat.store.tables import (
-    GroundStation,
-    Partner,
-    Unavailability,
-    UnavailabilityKind,
-    User,
-)
+from jointsat.store.consortium import add_station, by_id, record_unavailability, station_kept
+from jointsat.store.tables import GroundStation, Partner, UnavailabilityKind, User
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 
@@ -118,7 +111,8 @@ class StationPublic(StationCreate):
     unavailable: list[UnavailabilityPublic]
 
 
-def _public(station: GroundStation) -> StationPublic:
+def public(station: GroundStation) -> StationPublic:
+    """Return the station as the API shows it (the command line shows it so too)."""
     return shown(
         StationPublic,
         station,
@@ -140,7 +134,7 @@ def list_stations(viewing: ViewingDep) -> Response:
     return viewing.cached(
         "stations",
         list[StationPublic],
-        lambda: [_public(s) for s in visible_stations(viewing.session, viewing.user)],
+        lambda: [public(s) for s in visible_stations(viewing.session, viewing.user)],
     )
 
 
@@ -151,7 +145,7 @@ def read_station(
     """Return one station the caller may see, its version as the ETag."""
     station = visible_station(session, user, station_id)
     tagged(response, station)
-    return _public(station)
+    return public(station)
 
 
 @router.post("", response_model=StationPublic, status_code=201)
@@ -160,14 +154,10 @@ def create_station(body: StationCreate, session: SessionDep, user: UserDep) -> S
     if by_id(session, Partner, body.partner_id) is None:
         raise ProblemError(422, "Unprocessable input", f"no partner with id {body.partner_id}")
     may_change(user, [body.partner_id], "only the partner's operators or an admin may add")
-    fields = body.model_dump(exclude={"horizon_mask"})
-    station = GroundStation(
-        **fields, horizon_mask=body.horizon_mask.model_dump() if body.horizon_mask else None
-    )
-    session.add(station)
+    station = add_station(session, body.model_dump())
     commit_or_conflict(session, f"the partner has a station named {body.name!r} already")
     session.refresh(station)
-    return _public(station)
+    return public(station)
 
 
 @router.patch("/{station_id}", response_model=StationPublic, responses=WRITE)
@@ -183,7 +173,7 @@ def update_station(
         clash = f"the partner has a station named {body.name!r} already"
         commit_or_conflict(write.session, clash)
     write.tag(station)
-    return _public(station)
+    return public(station)
 
 
 @router.delete("/{station_id}", status_code=204, responses=CONDITIONAL)
@@ -195,12 +185,7 @@ def delete_station(station_id: PathId, user: UserDep, write: ConditionalDep) -> 
     """
     session = write.session
     station = _changeable(session, user, station_id)
-    used = schedules_using_station(session, station_id)
-    listed = ", ".join(str(i) for i in used[:20]) + (", ..." if len(used) > 20 else "")
-    refusal = (
-        f"station {station_id} has contacts in schedules {listed}".rstrip()
-        + "; it is kept with their history (record an unavailability to stop scheduling it)"
-    )
+    refusal, used = station_kept(session, station_id)
     if used:
         raise ProblemError(409, "Conflict", refusal, schedule_ids=used)
     with write(station, f"no station with id {station_id}"):
@@ -223,9 +208,6 @@ def add_unavailability(
     """
     station = _changeable(write.session, user, station_id)
     with write(station, f"no station with id {station_id}"):
-        station.unavailable.append(
-            Unavailability(start=body.start, end_at=body.end, kind=body.kind, reason=body.reason)
-        )
-        touch(station)
+        record_unavailability(station, body.start, body.end, body.kind, body.reason)
         write.session.commit()
-    return _public(station)
+    return public(station)

@@ -26,8 +26,8 @@ from jointsat.service.tokens import (
     revoke_row,
     set_disabled,
 )
-from jointsat.store.consortium import by_id, tokens, users
-from jointsat.store.tables import ApiToken, Partner, Role, User
+from jointsat.store.consortium import add_user, by_id, tokens, users
+from jointsat.store.tables import ApiToken, Role, User
 
 router = APIRouter(tags=["users"])
 
@@ -123,10 +123,12 @@ def list_users(session: SessionDep, _: AdminDep) -> list[UserPublic]:
 @router.post("/users", response_model=UserPublic, status_code=201)
 def create_user(body: UserCreate, session: SessionDep, _: AdminDep, now: NowDep) -> UserPublic:
     """Add a user (consortium admin)."""
-    if body.partner_id is not None and by_id(session, Partner, body.partner_id) is None:
-        raise ProblemError(422, "Unprocessable input", f"no partner with id {body.partner_id}")
-    user = User(name=body.name, role=body.role, partner_id=body.partner_id, created_at=now)
-    session.add(user)
+    try:
+        user = add_user(
+            session, name=body.name, role=body.role, partner_id=body.partner_id, now=now
+        )
+    except StoreError as exc:
+        raise ProblemError(422, "Unprocessable input", str(exc)) from None
     commit_or_conflict(session, f"a user named {body.name!r} exists")
     return shown(UserPublic, user)
 

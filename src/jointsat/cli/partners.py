@@ -1,0 +1,306 @@
+"""``jointsat partner`` and ``jointsat agreement``: the consortium's members and their terms."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from jointsat.cli import remote
+from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
+from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.errors import JointsatError
+
+partner_app = typer.Typer(
+    name="partner", help="List, show, add, change and remove partners.", no_args_is_help=True
+)
+agreement_app = typer.Typer(
+    name="agreement",
+    help="List, show and set partners' agreements (share, priority, embargo).",
+    no_args_is_help=True,
+)
+
+PartnerRef = Annotated[str, typer.Argument(metavar="PARTNER", help="The partner's code or id.")]
+
+
+def _never(days: int | None) -> int | str:
+    return "never" if days is None else days
+
+
+PARTNER_COLUMNS = [
+    Column("id", "id", "id"),
+    Column("code", "code", "id"),
+    Column("name", "name"),
+    Column("contribution", "contribution_share", "number"),
+]
+AGREEMENT_COLUMNS = [
+    Column("partner", "partner_id", "id"),
+    Column("share", "share", "number"),
+    Column("share is contribution", "share_is_contribution", "word", in_table=False),
+    Column("priority", "priority_class", "number"),
+    Column("embargo d", "embargo_days", "number"),
+    Column(
+        "public d", "public_release_days", "number", shown=lambda d: "never" if d is None else d
+    ),
+    Column("stations", "station_visibility", "word"),
+    Column("satellites", "satellite_visibility", "word"),
+]
+
+
+def partner_documents(where: Work) -> list[dict[str, Any]]:
+    """Return every partner as the API shows it."""
+    if where.api is not None:
+        found: list[dict[str, Any]] = where.api.get("/partners").body
+        return found
+    from jointsat.service.routes.partners import PartnerPublic
+    from jointsat.store.consortium import partners
+
+    return [remote.shown(PartnerPublic, p) for p in partners(where.session)]
+
+
+def partner_id(where: Work, ref: str) -> int:
+    """Return the id of the partner of that code or id."""
+    return int(remote.pick(partner_documents(where), ref, "partner", ("code", "id"))["id"])
+
+
+@partner_app.command("list")
+def partner_list(
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the consortium's partners."""
+    with remote.work(url, token, database_url) as where:
+        found = partner_documents(where)
+    emit_rows(found, PARTNER_COLUMNS, fmt, title=f"{len(found)} partner(s)")
+
+
+@partner_app.command("show")
+def partner_show(
+    partner: PartnerRef,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show one partner."""
+    with remote.work(url, token, database_url) as where:
+        found = remote.pick(partner_documents(where), partner, "partner", ("code", "id"))
+    emit_one(found, PARTNER_COLUMNS, fmt)
+
+
+@partner_app.command("add")
+def partner_add(
+    code: Annotated[str, typer.Argument(help="Short code: lower-case letters, digits, - and _.")],
+    name: Annotated[str, typer.Option("--name", help="Its full name (unique).")],
+    share: Annotated[float, typer.Option("--share", help="Its contribution share, in (0, 1].")],
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a partner (its agreement starts from the defaults)."""
+    body = {"code": code, "name": name, "contribution_share": share}
+    with remote.work(url, token, database_url) as where:
+        if where.api is not None:
+            found = where.api.call("POST", "/partners", body=body).body
+        else:
+            from jointsat.service.routes.partners import PartnerCreate, PartnerPublic
+            from jointsat.store.consortium import add_partner
+
+            row = add_partner(where.session, **remote.checked(PartnerCreate, body).model_dump())
+            remote.committed(
+                where.session, f"code {code!r} or name {name!r} clashes with an existing partner"
+            )
+            found = remote.shown(PartnerPublic, row)
+    emit_one(found, PARTNER_COLUMNS, fmt)
+
+
+@partner_app.command("update")
+def partner_update(
+    partner: PartnerRef,
+    name: Annotated[str | None, typer.Option("--name", help="Its new name.")] = None,
+    share: Annotated[
+        float | None, typer.Option("--share", help="Its new contribution share, in (0, 1].")
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a partner's name or contribution share."""
+    body: dict[str, Any] = {"name": name, "contribution_share": share}
+    body = {k: v for k, v in body.items() if v is not None}
+    if not body:
+        raise typer.BadParameter("give --name or --share (or both)", param_hint="'--name'")
+    with remote.work(url, token, database_url) as where:
+        ident = partner_id(where, partner)
+        if where.api is not None:
+            found = remote.updated(where.api, f"/partners/{ident}", body)
+        else:
+            from jointsat.service.routes.partners import PartnerPublic, PartnerUpdate
+            from jointsat.store.consortium import change_partner
+            from jointsat.store.tables import Partner
+
+            changes = remote.checked(PartnerUpdate, body).model_dump(exclude_unset=True)
+            row = where.session.get_one(Partner, ident)
+            change_partner(row, changes)
+            remote.committed(where.session, f"name {name!r} clashes with an existing partner")
+            found = remote.shown(PartnerPublic, row)
+    emit_one(found, PARTNER_COLUMNS, fmt)
+
+
+@partner_app.command("remove")
+def partner_remove(
+    partner: PartnerRef,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a partner that owns no station, satellite share, request or plan."""
+    with remote.work(url, token, database_url) as where:
+        ident = partner_id(where, partner)
+        if where.api is not None:
+            remote.removed(where.api, f"/partners/{ident}")
+        else:
+            from jointsat.store.tables import Partner
+
+            where.session.delete(where.session.get_one(Partner, ident))
+            remote.committed(
+                where.session,
+                f"partner {ident} still owns stations, satellite shares, "
+                "observation requests or planned observations",
+            )
+    typer.echo(f"partner {partner} (id {ident}) removed")
+
+
+# --- agreements ---------------------------------------------------------------------------
+
+
+def agreement_documents(where: Work) -> list[dict[str, Any]]:
+    """Return every agreement as the API shows it."""
+    if where.api is not None:
+        found: list[dict[str, Any]] = where.api.get("/agreements").body
+        return found
+    from jointsat.service.routes.agreements import public
+    from jointsat.store.consortium import agreements
+
+    return [remote.json_of(public(a)) for a in agreements(where.session)]
+
+
+@agreement_app.command("list")
+def agreement_list(
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List every partner's agreement."""
+    with remote.work(url, token, database_url) as where:
+        found = agreement_documents(where)
+    emit_rows(found, AGREEMENT_COLUMNS, fmt, title=f"{len(found)} agreement(s)")
+
+
+@agreement_app.command("show")
+def agreement_show(
+    partner: PartnerRef,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show a partner's agreement."""
+    with remote.work(url, token, database_url) as where:
+        ident = partner_id(where, partner)
+        found = remote.pick(agreement_documents(where), str(ident), "agreement", ("partner_id",))
+    emit_one(found, AGREEMENT_COLUMNS, fmt)
+
+
+NEVER = "never"
+CONTRIBUTION = "contribution"
+
+
+@agreement_app.command("set")
+def agreement_set(
+    partner: PartnerRef,
+    share: Annotated[
+        str | None,
+        typer.Option(
+            "--share",
+            metavar="FRACTION",
+            help=f"Its share of the network, in (0, 1]; '{CONTRIBUTION}': its contribution.",
+        ),
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="Its priority class (0 to 1000).")
+    ] = None,
+    embargo_days: Annotated[
+        int | None,
+        typer.Option("--embargo-days", help="Days its products stay its own after acquisition."),
+    ] = None,
+    public_release_days: Annotated[
+        str | None,
+        typer.Option(
+            "--public-release-days",
+            metavar="DAYS",
+            help=f"Days after acquisition when its products become public; '{NEVER}'.",
+        ),
+    ] = None,
+    station_visibility: Annotated[
+        str | None,
+        typer.Option(help="Who sees its stations: private, consortium or public."),
+    ] = None,
+    satellite_visibility: Annotated[
+        str | None,
+        typer.Option(help="Who sees its satellites: private, consortium or public."),
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a partner's agreement; its products' release times follow."""
+    body: dict[str, Any] = {}
+    if share is not None:
+        body["share"] = None if share == CONTRIBUTION else _number(share, "--share", float)
+    if priority is not None:
+        body["priority_class"] = priority
+    if embargo_days is not None:
+        body["embargo_days"] = embargo_days
+    if public_release_days is not None:
+        body["public_release_days"] = (
+            None
+            if public_release_days == NEVER
+            else _number(public_release_days, "--public-release-days", int)
+        )
+    if station_visibility is not None:
+        body["station_visibility"] = station_visibility
+    if satellite_visibility is not None:
+        body["satellite_visibility"] = satellite_visibility
+    if not body:
+        raise typer.BadParameter("give at least one term to change", param_hint="'--share'")
+    with remote.work(url, token, database_url) as where:
+        ident = partner_id(where, partner)
+        if where.api is not None:
+            found = remote.updated(where.api, f"/agreements/{ident}", body)
+        else:
+            from jointsat.service.routes.agreements import AgreementUpdate, public
+            from jointsat.store.consortium import agreement, change_agreement
+
+            changes = remote.checked(AgreementUpdate, body).model_dump(exclude_unset=True)
+            row = agreement(where.session, ident)
+            if row is None:
+                raise JointsatError(f"no agreement for partner id {ident}")
+            change_agreement(where.session, row, changes)
+            where.session.commit()
+            found = remote.json_of(public(row))
+    emit_one(found, AGREEMENT_COLUMNS, fmt)
+
+
+def _number(text: str, option: str, kind: type[float] | type[int]) -> float | int:
+    try:
+        return kind(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number", param_hint=f"'{option}'") from None

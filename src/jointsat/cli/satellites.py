@@ -1,0 +1,318 @@
+"""``jointsat satellite``: satellites, their operators, payloads and element sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from jointsat.cli import common, remote
+from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
+from jointsat.cli.partners import partner_id
+from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.errors import InputError, JointsatError
+from jointsat.files import read_text
+from jointsat.jsonfile import Reader
+
+satellite_app = typer.Typer(
+    name="satellite",
+    help="List, show, add and change satellites; list and upload their element sets.",
+    no_args_is_help=True,
+)
+
+SatelliteRef = Annotated[
+    str,
+    typer.Argument(
+        metavar="SATELLITE", help="The satellite's catalog (NORAD) number, else its id or name."
+    ),
+]
+
+
+def _shares(operators: dict[str, float]) -> str:
+    return " ".join(f"{partner}:{fraction:g}" for partner, fraction in operators.items())
+
+
+SATELLITE_COLUMNS = [
+    Column("id", "id", "id"),
+    Column("NORAD", "norad_id", "id"),
+    Column("name", "name"),
+    Column("operators", "operators", shown=_shares),
+    Column("sets", "element_sets", "number"),
+    Column("latest epoch", "latest_epoch", "time"),
+    Column("demand s/day", "daily_demand_s", "number", in_table=False),
+    Column("payload", "payload", "word", shown=lambda p: p is not None),
+]
+ELEMENT_COLUMNS = [
+    Column("id", "id", "id"),
+    Column("epoch (UTC)", "epoch", "time"),
+    Column("age d", "age_days", "number", shown=lambda a: f"{a:.2f}"),
+    Column("chosen", "chosen", "word"),
+    Column("kind", "source_kind", "word"),
+    Column("source", "source"),
+    Column("received (UTC)", "received_at", "time", in_table=False),
+]
+
+
+def satellite_documents(where: Work) -> list[dict[str, Any]]:
+    """Return the satellites (those the caller sees) as the API shows them."""
+    if where.api is not None:
+        found: list[dict[str, Any]] = where.api.get("/satellites").body
+        return found
+    from jointsat.service.routes.satellites import public
+    from jointsat.store.consortium import satellites
+
+    return [remote.json_of(public(s)) for s in satellites(where.session)]
+
+
+def satellite_document(where: Work, ref: str) -> dict[str, Any]:
+    """Return the satellite of that catalog number (else that id, else that name)."""
+    return remote.pick(satellite_documents(where), ref, "satellite", ("norad_id", "id", "name"))
+
+
+@contextmanager
+def _problems() -> Iterator[None]:
+    """Turn the API's refusal of a payload into one line (the store's own check)."""
+    from jointsat.service.problems import ProblemError
+
+    try:
+        yield
+    except ProblemError as exc:
+        raise JointsatError(exc.detail) from None
+
+
+def _payload(path: Path | None) -> Any:
+    if path is None:
+        return None
+    read = Reader(str(path), InputError)
+    return read.json(read_text(path))
+
+
+@satellite_app.command("list")
+def satellite_list(
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the satellites (over a server: those the token may see)."""
+    with remote.work(url, token, database_url) as where:
+        found = satellite_documents(where)
+    emit_rows(found, SATELLITE_COLUMNS, fmt, title=f"{len(found)} satellite(s)")
+
+
+@satellite_app.command("show")
+def satellite_show(
+    satellite: SatelliteRef,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show one satellite (its payload in full with --format json)."""
+    with remote.work(url, token, database_url) as where:
+        found = satellite_document(where, satellite)
+    emit_one(found, SATELLITE_COLUMNS, fmt)
+
+
+PayloadFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--payload",
+        metavar="JSON",
+        exists=True,
+        dir_okay=False,
+        help="Its observing payload, for planning: a JSON object as the API takes it.",
+    ),
+]
+
+
+@satellite_app.command("add")
+def satellite_add(
+    name: Annotated[str, typer.Argument(help="The satellite's name.")],
+    norad: Annotated[int, typer.Option("--norad", help="Its catalog (NORAD) number.")],
+    operator: Annotated[
+        list[str],
+        typer.Option(
+            "--operator",
+            metavar="PARTNER=FRACTION",
+            help="A partner operating it and its fraction (repeat; fractions sum to 1).",
+        ),
+    ],
+    daily_demand: Annotated[
+        float | None,
+        typer.Option("--daily-demand", metavar="S", help="Contact seconds per day useful to it."),
+    ] = None,
+    payload: PayloadFile = None,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a satellite with the partners that operate it."""
+    shares = []
+    for item in operator:
+        who, sep, fraction = item.rpartition("=")
+        try:
+            shares.append((who, float(fraction)))
+        except ValueError:
+            sep = ""
+        if not sep or not who:
+            raise typer.BadParameter(f"{item!r} is no PARTNER=FRACTION", param_hint="'--operator'")
+    body: dict[str, Any] = {
+        "name": name,
+        "norad_id": norad,
+        "daily_demand_s": daily_demand,
+        "payload": _payload(payload),
+    }
+    with remote.work(url, token, database_url) as where:
+        body["operators"] = {str(partner_id(where, who)): f for who, f in shares}
+        if where.api is not None:
+            found = where.api.call("POST", "/satellites", body=body).body
+        else:
+            from jointsat.service.routes.satellites import SatelliteCreate, payload_imager, public
+            from jointsat.store.consortium import add_satellite
+
+            checked = remote.checked(SatelliteCreate, body)
+            with _problems():
+                imager = payload_imager(norad, checked.payload)
+            row = add_satellite(
+                where.session,
+                name=checked.name,
+                norad_id=checked.norad_id,
+                daily_demand_s=checked.daily_demand_s,
+                imager=imager,
+                operators=checked.operators,
+            )
+            remote.committed(where.session, f"a satellite with catalog number {norad} exists")
+            found = remote.json_of(public(row))
+    emit_one(found, SATELLITE_COLUMNS, fmt)
+
+
+@satellite_app.command("update")
+def satellite_update(
+    satellite: SatelliteRef,
+    daily_demand: Annotated[
+        float | None,
+        typer.Option("--daily-demand", metavar="S", help="Contact seconds per day useful to it."),
+    ] = None,
+    all_contacts: Annotated[
+        bool, typer.Option("--any-demand", help="Clear the daily demand: every contact helps.")
+    ] = False,
+    payload: PayloadFile = None,
+    no_payload: Annotated[
+        bool, typer.Option("--no-payload", help="Clear the payload: it does not observe.")
+    ] = False,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a satellite's daily contact demand or its payload."""
+    body: dict[str, Any] = {}
+    if daily_demand is not None or all_contacts:
+        if daily_demand is not None and all_contacts:
+            raise typer.BadParameter("give one of them", param_hint="'--daily-demand'")
+        body["daily_demand_s"] = daily_demand
+    if payload is not None or no_payload:
+        if payload is not None and no_payload:
+            raise typer.BadParameter("give one of them", param_hint="'--payload'")
+        body["payload"] = _payload(payload)
+    if not body:
+        raise typer.BadParameter("give something to change", param_hint="'--daily-demand'")
+    with remote.work(url, token, database_url) as where:
+        ident = int(satellite_document(where, satellite)["id"])
+        if where.api is not None:
+            found = remote.updated(where.api, f"/satellites/{ident}", body)
+        else:
+            from jointsat.service.routes.satellites import SatelliteUpdate, payload_imager, public
+            from jointsat.store.requests import set_payload
+            from jointsat.store.tables import Satellite
+
+            checked = remote.checked(SatelliteUpdate, body)
+            row = where.session.get_one(Satellite, ident)
+            if "payload" in body:
+                with _problems():
+                    set_payload(row, payload_imager(row.norad_id, checked.payload))
+            if "daily_demand_s" in body:
+                row.daily_demand_s = checked.daily_demand_s
+            where.session.commit()
+            found = remote.json_of(public(row))
+    emit_one(found, SATELLITE_COLUMNS, fmt)
+
+
+@satellite_app.command("elements")
+def satellite_elements(
+    satellite: SatelliteRef,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List a satellite's element sets, newest epoch first, with their age in days now.
+
+    At one epoch, the set predictions use (chosen) comes first.
+    """
+    now = common.now()
+    with remote.work(url, token, database_url) as where:
+        ident = int(satellite_document(where, satellite)["id"])
+        if where.api is not None:
+            found = where.api.get(f"/satellites/{ident}/elements").body
+        else:
+            from jointsat.constants import DAY_S
+            from jointsat.service.routes.satellites import ElementSetPublic
+            from jointsat.store.consortium import element_set_history
+
+            found = [
+                remote.shown(
+                    ElementSetPublic, e, age_days=(now - e.epoch).total_seconds() / DAY_S, raw=None
+                )
+                for e in element_set_history(where.session, ident)
+            ]
+    emit_rows(found, ELEMENT_COLUMNS, fmt, title=f"{len(found)} element set(s) of {satellite}")
+
+
+@satellite_app.command("upload")
+def satellite_upload(
+    satellite: SatelliteRef,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="Element sets (TLE, 3LE, OMM JSON/CSV/XML/KVN) or an OEM of this satellite.",
+        ),
+    ],
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Store a file's element sets (or an OEM) for the satellite: all of them, or none.
+
+    Sets already known (same epoch) are counted, not stored twice.
+    """
+    text = read_text(path)
+    with remote.work(url, token, database_url) as where:
+        ident = int(satellite_document(where, satellite)["id"])
+        if where.api is not None:
+            found = where.api.call(
+                "POST", f"/satellites/{ident}/elements", text=text, file_name=path.name
+            ).body
+            stored, known = found["stored"], found["already_known"]
+        else:
+            from jointsat.store.consortium import Arrival, store_upload
+            from jointsat.store.tables import Satellite
+
+            order = common.store_settings(database_url).source_order
+            row = where.session.get_one(Satellite, ident)
+            upload = store_upload(
+                where.session, row, text, Arrival(path.name, common.now(), order=order)
+            )
+            if upload is None:
+                raise JointsatError(f"no satellite with id {ident}")
+            stored, known = upload.stored, upload.already_known
+    typer.echo(f"{stored} stored, {known} already known: {path} for satellite {satellite}")

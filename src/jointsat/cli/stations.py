@@ -1,0 +1,405 @@
+"""``jointsat station``: ground stations, their horizon masks and unavailability windows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from jointsat.cli import common, remote
+from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
+from jointsat.cli.partners import partner_id
+from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.errors import JointsatError
+from jointsat.files import read_text
+from jointsat.timelib import format_iso
+
+station_app = typer.Typer(
+    name="station",
+    help="List, show, add, change and remove ground stations; their masks and outages.",
+    no_args_is_help=True,
+)
+mask_app = typer.Typer(
+    name="mask", help="Show or set a station's horizon mask.", no_args_is_help=True
+)
+unavailable_app = typer.Typer(
+    name="unavailable",
+    help="List or record windows in which a station cannot be used.",
+    no_args_is_help=True,
+)
+station_app.add_typer(mask_app)
+station_app.add_typer(unavailable_app)
+
+StationRef = Annotated[
+    str, typer.Argument(metavar="STATION", help="The station's id, or its name if unique.")
+]
+
+
+def _points(mask: dict[str, list[float]] | None) -> str | None:
+    return f"{len(mask['azimuth_deg'])} pts" if mask else None
+
+
+def _degrees(value: float) -> str:
+    return f"{value:.3f}"
+
+
+STATION_COLUMNS = [
+    Column("id", "id", "id"),
+    Column("name", "name"),
+    Column("owner", "partner_id", "id"),
+    Column("lat °", "lat_deg", "number", shown=_degrees),
+    Column("lon °", "lon_deg", "number", shown=_degrees),
+    Column("alt m", "alt_m", "number", in_table=False),
+    Column("min el °", "min_elevation_deg", "number"),
+    Column("mask", "horizon_mask", "word", shown=_points),
+    Column("turnaround s", "turnaround_s", "number", in_table=False),
+    Column("bands", "bands"),
+    Column("outages", "unavailable", "number", shown=len, in_table=False),
+]
+MASK_COLUMNS = [
+    Column("azimuth °", "azimuth_deg", "number"),
+    Column("elevation °", "elevation_deg", "number"),
+]
+WINDOW_COLUMNS = [
+    Column("id", "id", "id"),
+    Column("start (UTC)", "start", "time"),
+    Column("end (UTC)", "end", "time"),
+    Column("kind", "kind"),
+    Column("reason", "reason"),
+]
+
+
+def station_documents(where: Work) -> list[dict[str, Any]]:
+    """Return the stations (those the caller sees) as the API shows them."""
+    if where.api is not None:
+        found: list[dict[str, Any]] = where.api.get("/stations").body
+        return found
+    from jointsat.service.routes.stations import public
+    from jointsat.store.consortium import stations
+
+    return [remote.json_of(public(g)) for g in stations(where.session)]
+
+
+def station_document(where: Work, ref: str) -> dict[str, Any]:
+    """Return the station of that id (or unique name)."""
+    return remote.pick(station_documents(where), ref, "station", ("id", "name"))
+
+
+@station_app.command("list")
+def station_list(
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the ground stations (over a server: those the token may see)."""
+    with remote.work(url, token, database_url) as where:
+        found = station_documents(where)
+    emit_rows(found, STATION_COLUMNS, fmt, title=f"{len(found)} station(s)")
+
+
+@station_app.command("show")
+def station_show(
+    station: StationRef,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show one station."""
+    with remote.work(url, token, database_url) as where:
+        found = station_document(where, station)
+    emit_one(found, STATION_COLUMNS, fmt)
+
+
+MaskFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--mask-file",
+        metavar="CSV",
+        exists=True,
+        dir_okay=False,
+        help="Horizon mask: a CSV of azimuth_deg,elevation_deg rows (header optional).",
+    ),
+]
+MaskPoints = Annotated[
+    str | None,
+    typer.Option(
+        "--mask",
+        metavar="AZ:EL,...",
+        help="Horizon mask inline: azimuth:elevation pairs in degrees, e.g. '0:5,180:10'.",
+    ),
+]
+
+
+def read_mask(mask_file: Path | None, points: str | None) -> dict[str, list[float]] | None:
+    """Return the horizon mask of a CSV file or of inline pairs (None: neither given)."""
+    if mask_file is not None and points is not None:
+        raise typer.BadParameter("give one of them", param_hint="'--mask' / '--mask-file'")
+    pairs: list[tuple[str, str, str]] = []
+    if mask_file is not None:
+        for number, row in enumerate(csv.reader(io.StringIO(read_text(mask_file))), 1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != 2:
+                raise JointsatError(f"{mask_file} line {number}: give azimuth_deg,elevation_deg")
+            if number == 1 and row[0].strip() == "azimuth_deg":
+                continue
+            pairs.append((f"{mask_file} line {number}", row[0], row[1]))
+    elif points is not None:
+        for item in points.split(","):
+            az, sep, el = item.partition(":")
+            if not sep:
+                raise typer.BadParameter(f"{item!r} is no AZ:EL pair", param_hint="'--mask'")
+            pairs.append((f"--mask {item!r}", az, el))
+    else:
+        return None
+    azimuths, elevations = [], []
+    for where, az, el in pairs:
+        try:
+            azimuths.append(float(az))
+            elevations.append(float(el))
+        except ValueError:
+            raise JointsatError(f"{where}: not a number") from None
+    return {"azimuth_deg": azimuths, "elevation_deg": elevations}
+
+
+@station_app.command("add")
+def station_add(
+    name: Annotated[str, typer.Argument(help="The station's name (unique per partner).")],
+    partner: Annotated[str, typer.Option("--partner", help="The owner's code or id.")],
+    lat: Annotated[float, typer.Option("--lat", help="Latitude, degrees north.")],
+    lon: Annotated[float, typer.Option("--lon", help="Longitude, degrees east.")],
+    alt: Annotated[float, typer.Option("--alt", help="Altitude, metres.")] = 0.0,
+    min_elevation: Annotated[
+        float, typer.Option("--min-elevation", help="Lowest usable elevation, degrees.")
+    ] = 0.0,
+    turnaround: Annotated[
+        float, typer.Option("--turnaround", help="Seconds between two contacts.")
+    ] = 0.0,
+    band: Annotated[
+        list[str] | None, typer.Option("--band", help="A frequency band (repeat for several).")
+    ] = None,
+    mask_file: MaskFile = None,
+    mask: MaskPoints = None,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a ground station to a partner."""
+    body: dict[str, Any] = {
+        "name": name,
+        "lat_deg": lat,
+        "lon_deg": lon,
+        "alt_m": alt,
+        "min_elevation_deg": min_elevation,
+        "turnaround_s": turnaround,
+        "bands": band or [],
+        "horizon_mask": read_mask(mask_file, mask),
+    }
+    with remote.work(url, token, database_url) as where:
+        body["partner_id"] = partner_id(where, partner)
+        if where.api is not None:
+            found = where.api.call("POST", "/stations", body=body).body
+        else:
+            from jointsat.service.routes.stations import StationCreate, public
+            from jointsat.store.consortium import add_station
+
+            row = add_station(where.session, remote.checked(StationCreate, body).model_dump())
+            remote.committed(where.session, f"the partner has a station named {name!r} already")
+            where.session.refresh(row)
+            found = remote.json_of(public(row))
+    emit_one(found, STATION_COLUMNS, fmt)
+
+
+def _update(where: Work, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a station, over the API with the ETag read just before."""
+    if where.api is not None:
+        return remote.updated(where.api, f"/stations/{ident}", body)
+    from jointsat.service.routes.stations import StationUpdate, public
+    from jointsat.store.tables import GroundStation
+
+    changes = remote.checked(StationUpdate, body).model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None and field != "horizon_mask":
+            raise JointsatError(f"{field} cannot be null")
+    row = where.session.get_one(GroundStation, ident)
+    for field, value in changes.items():
+        setattr(row, field, value)
+    remote.committed(where.session, f"the partner has a station named {body.get('name')!r}")
+    return remote.json_of(public(row))
+
+
+@station_app.command("update")
+def station_update(
+    station: StationRef,
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    lat: Annotated[float | None, typer.Option("--lat", help="Latitude, degrees north.")] = None,
+    lon: Annotated[float | None, typer.Option("--lon", help="Longitude, degrees east.")] = None,
+    alt: Annotated[float | None, typer.Option("--alt", help="Altitude, metres.")] = None,
+    min_elevation: Annotated[
+        float | None, typer.Option("--min-elevation", help="Lowest usable elevation, degrees.")
+    ] = None,
+    turnaround: Annotated[
+        float | None, typer.Option("--turnaround", help="Seconds between two contacts.")
+    ] = None,
+    band: Annotated[
+        list[str] | None,
+        typer.Option("--band", help="Its frequency bands, all of them (repeat for several)."),
+    ] = None,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a station (its mask: `jointsat station mask set`)."""
+    given = {
+        "name": name,
+        "lat_deg": lat,
+        "lon_deg": lon,
+        "alt_m": alt,
+        "min_elevation_deg": min_elevation,
+        "turnaround_s": turnaround,
+        "bands": band,
+    }
+    body = {k: v for k, v in given.items() if v is not None}
+    if not body:
+        raise typer.BadParameter("give something to change", param_hint="'--name'")
+    with remote.work(url, token, database_url) as where:
+        found = _update(where, int(station_document(where, station)["id"]), body)
+    emit_one(found, STATION_COLUMNS, fmt)
+
+
+@station_app.command("remove")
+def station_remove(
+    station: StationRef,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a station no schedule has a contact at (else record an unavailability)."""
+    with remote.work(url, token, database_url) as where:
+        ident = int(station_document(where, station)["id"])
+        if where.api is not None:
+            remote.removed(where.api, f"/stations/{ident}")
+        else:
+            from jointsat.store.consortium import station_kept
+            from jointsat.store.tables import GroundStation
+
+            refusal, used = station_kept(where.session, ident)
+            if used:
+                raise JointsatError(refusal)
+            where.session.delete(where.session.get_one(GroundStation, ident))
+            remote.committed(where.session, refusal)
+    typer.echo(f"station {station} (id {ident}) removed")
+
+
+# --- horizon masks --------------------------------------------------------------------------
+
+
+@mask_app.command("show")
+def mask_show(
+    station: StationRef,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show a station's horizon mask: the lowest usable elevation at each azimuth.
+
+    JSON: the mask as the API has it (null: none, the minimum elevation holds all round).
+    """
+    with remote.work(url, token, database_url) as where:
+        found = station_document(where, station)
+    mask = found["horizon_mask"]
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(mask, indent=2))
+        return
+    rows = [] if mask is None else zip(mask["azimuth_deg"], mask["elevation_deg"], strict=True)
+    documents = [{"azimuth_deg": az, "elevation_deg": el} for az, el in rows]
+    title = f"horizon mask of station {found['id']} {found['name']}" + (
+        "" if mask else f": none (minimum elevation {found['min_elevation_deg']}°)"
+    )
+    emit_rows(documents, MASK_COLUMNS, fmt, title=title)
+
+
+@mask_app.command("set")
+def mask_set(
+    station: StationRef,
+    mask_file: MaskFile = None,
+    mask: MaskPoints = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the mask.")] = False,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a station's horizon mask from a CSV file or inline pairs (or --clear it)."""
+    points = read_mask(mask_file, mask)
+    if (points is None) == (not clear):
+        raise typer.BadParameter(
+            "give one of them", param_hint="'--mask' / '--mask-file' / '--clear'"
+        )
+    with remote.work(url, token, database_url) as where:
+        ident = int(station_document(where, station)["id"])
+        found = _update(where, ident, {"horizon_mask": points})
+    emit_one(found, STATION_COLUMNS, fmt)
+
+
+# --- unavailability -------------------------------------------------------------------------
+
+
+@unavailable_app.command("list")
+def unavailable_list(
+    station: StationRef,
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the windows in which a station cannot be used."""
+    with remote.work(url, token, database_url) as where:
+        found = station_document(where, station)
+    windows = found["unavailable"]
+    title = f"{len(windows)} window(s) of station {found['id']} {found['name']}"
+    emit_rows(windows, WINDOW_COLUMNS, fmt, title=title)
+
+
+@unavailable_app.command("add")
+def unavailable_add(
+    station: StationRef,
+    start: Annotated[datetime, common.time_option("Its start (UTC unless given a zone).")],
+    end: Annotated[datetime, common.time_option("Its end.")],
+    kind: Annotated[str, typer.Option("--kind", help="maintenance or outage.")] = "maintenance",
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "",
+    fmt: FormatOption = Format.TABLE,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Record a maintenance or outage window: schedules made after it leave it free."""
+    body = {"start": format_iso(start), "end": format_iso(end), "kind": kind, "reason": reason}
+    with remote.work(url, token, database_url) as where:
+        ident = int(station_document(where, station)["id"])
+        if where.api is not None:
+            path = f"/stations/{ident}"
+            etag = where.api.get(path).etag
+            found = where.api.call("POST", f"{path}/unavailability", body=body, if_match=etag).body
+        else:
+            from jointsat.service.routes.stations import UnavailabilityCreate, public
+            from jointsat.store.consortium import record_unavailability
+            from jointsat.store.tables import GroundStation
+
+            window = remote.checked(UnavailabilityCreate, body)
+            row = where.session.get_one(GroundStation, ident)
+            record_unavailability(row, window.start, window.end, window.kind, window.reason)
+            where.session.commit()
+            found = remote.json_of(public(row))
+    emit_rows(found["unavailable"], WINDOW_COLUMNS, fmt, title=f"windows of station {ident}")
