@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import typing
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, create_model
 
 from jointsat.errors import PredictionRefusedError
@@ -14,6 +15,7 @@ from jointsat.orbits.freshness import StaleRule
 from jointsat.orbits.passes import Pass
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import NowDep, SessionDep, StaleRuleDep, UserDep
+from jointsat.service.exports import CSV_TYPE, csv_text, file_response
 from jointsat.service.limits import PredictionBudget
 from jointsat.service.lookup import (
     check_window,
@@ -57,7 +59,10 @@ PASSES = list[PassPublic]  # type: ignore[valid-type]
 @router.get(
     "",
     response_model=PASSES,
-    responses={429: {"description": "The caller's new pass predictions of the hour are spent"}},
+    responses={
+        200: {"content": {"application/json": {}, CSV_TYPE: {}}},
+        429: {"description": "The caller's new pass predictions of the hour are spent"},
+    },
 )
 def list_passes(
     viewing: ViewingDep,
@@ -71,6 +76,11 @@ def list_passes(
         int | None,
         Query(ge=1, le=MAX_ID, description="Passes of its satellites or over its stations"),
     ] = None,
+    format: Annotated[
+        Literal["json", "csv"] | None,
+        Query(description="csv: the same rows as a CSV file (or send Accept: text/csv)"),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Return every pass in the window that the caller may see, filtered as asked.
 
@@ -85,7 +95,7 @@ def list_passes(
     query = (start, end, satellite_id, station_id, partner_id)
     budget = _budget(viewing.request, viewing.user)
     try:
-        return viewing.cached(
+        answer = viewing.cached(
             "passes",
             PASSES,
             lambda: _passes(
@@ -104,6 +114,24 @@ def list_passes(
         )
         refused.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
         return refused
+    if format == "csv" or (format is None and _wants_csv(accept)):
+        rows = json.loads(bytes(answer.body))
+        stem = f"passes-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}"
+        return file_response(csv_text(list(PassPublic.model_fields), rows), CSV_TYPE, f"{stem}.csv")
+    return answer
+
+
+def _wants_csv(accept: str | None) -> bool:
+    """Return whether the Accept header asks for CSV before JSON (a plain first match)."""
+    if not accept:
+        return False
+    for part in accept.split(","):
+        kind = part.split(";")[0].strip().lower()
+        if kind == "text/csv":
+            return True
+        if kind in ("application/json", "*/*", "application/*"):
+            return False
+    return False
 
 
 def _budget(request: Request, user: User) -> Budget | None:
