@@ -209,3 +209,35 @@ def test_passes_as_csv_are_the_json_passes(world: ExportWorld, who: str) -> None
         check_csv(answer.text, passes)
     json_again = world.get(who, "/api/v1/passes", **WINDOW, format="json")
     assert json_again.json() == passes
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_passes_as_icalendar_are_the_json_passes_filtered_by_elevation(
+    world: ExportWorld, who: str
+) -> None:
+    passes = world.json(who, "/api/v1/passes", **WINDOW)
+    high = [p for p in passes if p["max_elevation_deg"] >= 30.0]
+    if who == "admin":
+        assert 0 < len(high) < len(passes)  # the filter has something to leave out
+    filtered = world.json(who, "/api/v1/passes", **WINDOW, min_max_elevation_deg=30)
+    assert filtered == high
+    check_csv(
+        world.get(who, "/api/v1/passes", **WINDOW, format="csv", min_max_elevation_deg=30).text,
+        high,
+    )
+    answer = world.get(who, "/api/v1/passes", **WINDOW, format="ics", min_max_elevation_deg=30)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/calendar")
+    events = list(Calendar.from_ical(answer.content).walk("VEVENT"))
+    assert len(events) == len(high)
+    for event, row in zip(events, high, strict=True):
+        assert event.decoded("dtstart") == utc(row["aos"]).replace(microsecond=0)
+        assert timedelta(0) <= event.decoded("dtend") - utc(row["los"]) < timedelta(seconds=1)
+        assert str(event["summary"]) == f"{row['satellite']} over {row['station']}"
+        assert str(event["location"]) == row["station"]
+        description = str(event["description"])
+        assert f"max elevation {row['max_elevation_deg']:.1f} deg" in description
+        assert f"AOS {row['aos_azimuth_deg']:.1f} deg" in description
+        assert f"LOS {row['los_azimuth_deg']:.1f} deg" in description
+        assert ("truncated" in description) == row["truncated"]
+    assert len({str(e["uid"]) for e in events}) == len(events)

@@ -65,6 +65,24 @@ def contact_uid(contact: Mapping[str, Any]) -> str:
     return f"contact-{contact['norad_id']}-{contact['station_id']}-{start}@jointsat"
 
 
+def _covering(start_value: datetime | str, end_value: datetime | str) -> tuple[datetime, datetime]:
+    """Return a span in whole seconds that covers it (iCalendar counts whole seconds)."""
+    start = _utc(start_value).replace(microsecond=0)
+    end = _utc(end_value)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + timedelta(seconds=1)
+    return start, end
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT_ID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
 def _utc(value: datetime | str) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment.astimezone(UTC)
@@ -83,18 +101,10 @@ def contacts_calendar(
     the contact's start to the second below, ``DTEND`` its end to the second above (the
     event covers the contact), ``DTSTAMP`` the schedule's creation.
     """
-    calendar = Calendar()
-    calendar.add("prodid", PRODUCT_ID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", name)
+    calendar = _calendar(name)
     created = _utc(schedule["created_at"])
     for contact in contacts:
-        # iCalendar counts whole seconds: the event covers the contact (start down, end up).
-        start = _utc(contact["start"]).replace(microsecond=0)
-        end = _utc(contact["end"])
-        if end.microsecond:
-            end = end.replace(microsecond=0) + timedelta(seconds=1)
+        start, end = _covering(contact["start"], contact["end"])  # start down, end up
         partners = operators.get(contact["satellite_id"], "")
         event = Event()
         event.add("uid", contact_uid(contact))
@@ -121,6 +131,47 @@ def contacts_calendar(
             ),
         )
         event.add("categories", ["jointsat contact"])
+        calendar.add_component(event)
+    text: bytes = calendar.to_ical()
+    return text.decode("utf-8")
+
+
+def pass_uid(row: Mapping[str, Any]) -> str:
+    """Return a pass's event UID: the same pass (satellite, station, AOS) keeps it."""
+    aos = _utc(row["aos"]).strftime("%Y%m%dT%H%M%SZ")
+    return f"pass-{row['norad_id']}-{row['station_id']}-{aos}@jointsat"
+
+
+def passes_calendar(rows: Iterable[Mapping[str, Any]], name: str, stamp: datetime) -> str:
+    """Return passes (the JSON's rows) as an iCalendar file, one event per pass.
+
+    DTSTART and DTEND cover AOS to LOS in whole seconds (UTC); SUMMARY "SATELLITE over
+    STATION"; LOCATION the station; DESCRIPTION the maximum elevation, the AOS, TCA and
+    LOS azimuths, the duration and whether the window cut the pass. ``stamp`` (the
+    request's time) is every event's DTSTAMP.
+    """
+    calendar = _calendar(name)
+    for row in rows:
+        start, end = _covering(row["aos"], row["los"])
+        event = Event()
+        event.add("uid", pass_uid(row))
+        event.add("dtstamp", stamp.astimezone(UTC))
+        event.add("dtstart", start)
+        event.add("dtend", end)
+        event.add("summary", f"{row['satellite']} over {row['station']}")
+        event.add("location", row["station"])
+        lines = [
+            f"{row['satellite']} (NORAD {row['norad_id']}) over {row['station']}",
+            f"AOS {format_readable(_utc(row['aos']))}, TCA {format_readable(_utc(row['tca']))},"
+            f" LOS {format_readable(_utc(row['los']))} UTC, {row['duration_s'] / 60:.1f} min",
+            f"max elevation {row['max_elevation_deg']:.1f} deg",
+            f"azimuth AOS {row['aos_azimuth_deg']:.1f} deg, TCA {row['tca_azimuth_deg']:.1f} deg,"
+            f" LOS {row['los_azimuth_deg']:.1f} deg",
+        ]
+        if row.get("truncated"):
+            lines.append("truncated: the pass goes on beyond the window asked for")
+        event.add("description", "\n".join(lines))
+        event.add("categories", ["jointsat pass"])
         calendar.add_component(event)
     text: bytes = calendar.to_ical()
     return text.decode("utf-8")
