@@ -443,7 +443,8 @@ async function loadTimeline() {
   const end = new Date(start.getTime() + state.span * 1000);
   resetTimeline();
   timeline = new vis.Timeline($("#timeline"), new vis.DataSet(items), new vis.DataSet(groups), {
-    stack: false, stackSubgroups: true, subgroupOrder: "sgOrder", orientation: "top",
+    // Passes that overlap (co-located satellites over one station) stack, one line each.
+    stack: true, stackSubgroups: true, subgroupOrder: "sgOrder", orientation: "top",
     start, end, zoomMin: 60 * 1000, zoomMax: 31 * 86400 * 1000, showCurrentTime: false,
     selectable: true, multiselect: false, margin: { item: { horizontal: 0, vertical: 2 } },
     // The axis in UTC, 24 h, ISO dates, whatever the browser's locale and zone.
