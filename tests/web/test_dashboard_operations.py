@@ -262,6 +262,14 @@ def test_the_archive_shows_release_dates_and_the_rule_that_opens_each_product(
             )
         seen[who] = [p["visible_as"] for p in products]
         shoot(page, artifacts, f"archive-rules-{who}")
+        # Dates are typed as ISO dates (UTC), not in the browser's locale.
+        day = service.day_start.strftime("%Y-%m-%d")
+        page.fill("#archive-from", day)
+        page.fill("#archive-to", day)
+        page.click("#archive-filters button[type=submit]")
+        on_day = [p for p in products if p["acquired_start"].startswith(day)]
+        expect(page.locator("#archive-table tbody tr")).to_have_count(len(on_day))
+        expect(page.locator("#archive-count")).to_have_text(f"{len(on_day)} products")
         page.click("#sign-out")
     # ESA owns both products; CNES sees the old one as a member, the embargoed one not at all.
     assert seen == {"esa": ["owner", "owner"], "cnes": ["member"]}
