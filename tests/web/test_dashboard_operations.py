@@ -391,3 +391,27 @@ def test_an_empty_store_says_what_to_do(
     expect(hint).to_contain_text("jointsat demo")
     expect(hint).to_contain_text("POST /api/v1/")
     shoot(page, artifacts, f"empty-{view}")
+
+
+def test_the_operators_views_draw_under_the_csp(page: Page, service: Service) -> None:
+    from tests.web.test_csp import violations, watch
+
+    seen = watch(page, service)
+    open_dashboard(page, service, service.admin, "map")
+    iss = next(
+        s for s in service.get("/api/v1/satellites", service.admin) if s["norad_id"] == 25544
+    )
+    page.locator(f"#map path.sat-{iss['id']}").dispatch_event("click")
+    expect(page.locator(".leaflet-popup .popup-colocated li").first).to_be_attached()
+    page.check("#station-times")
+    for view in ("timeline", "passes", "archive", "map"):
+        show(page, view)
+    page.uncheck("#station-times")
+    before = stamp(service.day_start - timedelta(days=7))
+    page.goto(f"{service.base_url}/?at={before}&span=21600#timeline")
+    ready(page, "timeline")
+    expect(page.locator("#timeline-coverage")).to_be_visible()
+    found = violations(page)
+    assert found == [], "\n".join(sorted(set(found)))
+    assert [m for m in seen["console"] if "Content Security Policy" in m] == []
+    assert seen["elsewhere"] == []
