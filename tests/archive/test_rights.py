@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import ProductMetadata
-from jointsat.archive.rights import Caller, DataTerms, may_see, release_times
+from jointsat.archive.rights import Caller, DataTerms, Grant, grant, may_see, release_times
 from jointsat.errors import ArchiveInputError
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.products import StoredFile, record_product, visible_to
@@ -41,6 +41,27 @@ def test_owners_see_at_once_others_after_the_embargo_the_public_after_release() 
     assert may_see(other, [1], times, END + 30 * DAY)
     assert not may_see(public, [1], times, END + 364 * DAY)
     assert may_see(public, [1], times, END + 365 * DAY)
+
+
+def test_the_grant_names_the_rule_that_opens_the_product() -> None:
+    times = release_times([1], END, TERMS)  # members after 30 days, the public after 365
+    owner, other, public, admin = Caller(1), Caller(2), Caller.public(), Caller(admin=True)
+    cases = [
+        (admin, END, Grant.ADMIN),
+        (owner, END, Grant.OWNER),
+        (owner, END + 400 * DAY, Grant.OWNER),  # its own product, however old
+        (other, END + 29 * DAY, None),
+        (other, END + 30 * DAY, Grant.MEMBER),
+        (other, END + 400 * DAY, Grant.MEMBER),  # public by then, but a member all the same
+        (public, END + 364 * DAY, None),
+        (public, END + 365 * DAY, Grant.PUBLIC),
+    ]
+    assert [grant(who, [1], times, at) for who, at, _ in cases] == [g for _, _, g in cases]
+    # The public is never told it owns or shares a product; an owner-less caller
+    # (a partner's user) is never shown "public".
+    never_public = release_times([2], END, TERMS)
+    assert grant(public, [2], never_public, END + 4000 * DAY) is None
+    assert grant(Caller(1), [2], never_public, END) is Grant.MEMBER
 
 
 def test_the_most_restrictive_owner_wins_and_members_see_what_is_public() -> None:
@@ -137,3 +158,10 @@ def test_the_sql_filter_agrees_with_the_pure_rule(
         }
         found = set(session.scalars(select(Product.id).where(visible_to(caller, now))))
         assert found == expected
+        # The grant agrees with the rule, and the public is only ever granted "public".
+        for p in rows:
+            times = release_times(p.owner_ids, p.acquired_end, TERMS)
+            granted = grant(caller, p.owner_ids, times, now)
+            assert (granted is not None) == (p.id in expected)
+            if caller.is_public and granted is not None:
+                assert granted is Grant.PUBLIC

@@ -250,6 +250,15 @@ def expected_visible(who: str, owner: str, age_days: int) -> bool:
     return age_days >= embargo or (public is not None and age_days >= public)
 
 
+def expected_grant(who: str, owner: str) -> str:
+    """Say from the same rules which one lets ``who`` see a product it sees: the word shown."""
+    if who == "admin":
+        return "admin"
+    if who.startswith(owner):
+        return "owner"
+    return "public" if who == "public" else "member"
+
+
 def test_the_rights_matrix_holds_alike_in_list_read_and_download(world: World) -> None:
     esa = world.ingest("esa-operator", {"esa.fits": b"esa data"}).json()
     cnes = world.ingest("cnes-operator", {"cnes.tif": b"cnes data"}, {"satellite": VENUS}).json()
@@ -258,12 +267,16 @@ def test_the_rights_matrix_holds_alike_in_list_read_and_download(world: World) -
         world.now = ACQUIRED_END + timedelta(days=age)
         for who in ROLES:
             h = world.headers(who)
-            listed = {p["id"] for p in world.client.get("/api/v1/products", headers=h).json()}
+            rows = world.client.get("/api/v1/products", headers=h).json()
+            listed = {p["id"]: p["visible_as"] for p in rows}
             for owner, product in (("esa", esa), ("cnes", cnes)):
                 want = expected_visible(who, owner, age)
                 cell = f"{who} on {owner}'s product at {age} days"
                 assert (product["id"] in listed) == want, cell
                 read = world.client.get(f"/api/v1/products/{product['id']}", headers=h)
+                if want:  # the rule that lets it see the product, the same in list and read
+                    assert listed[product["id"]] == expected_grant(who, owner), cell
+                    assert read.json()["visible_as"] == listed[product["id"]], cell
                 file = product["files"][0]
                 got = world.client.get(file["href"], headers=h)
                 assert read.status_code == (200 if want else 404), cell

@@ -11,6 +11,9 @@ Rules (docs/archive.md):
   whose owners do not all release it is never public. Members see a public product
   too, even when the embargo is longer than the release delay.
 
+``grant`` names the rule under which a caller sees a product (admin, owner, member,
+public), which the API shows as each product's ``visible_as``.
+
 Everything here is pure: ``now`` is an argument. The store keeps each product's two
 release times (``release_times``) in columns, so that searches filter in SQL by the
 same rule ``may_see`` states.
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from jointsat.errors import ArchiveInputError
 
@@ -80,10 +84,35 @@ def release_times(
     return ReleaseTimes(min(members_from, public_from), public_from)
 
 
+class Grant(StrEnum):
+    """The rule that lets a caller see a product (docs/archive.md)."""
+
+    ADMIN = "admin"  # the consortium admin sees everything
+    OWNER = "owner"  # a user of an owning partner, at once
+    MEMBER = "member"  # another member, the embargo over (or the product public)
+    PUBLIC = "public"  # anyone, the public release passed
+
+
+def grant(
+    caller: Caller, owners: Iterable[int], times: ReleaseTimes, now: datetime
+) -> Grant | None:
+    """Return the rule under which ``caller`` sees the product at ``now``; None: hidden.
+
+    A member's own products are ``owner``'s whatever their age; another member's are
+    ``member``'s (members see a public product through its ``members_from``, which is
+    never after ``public_from``); the public's are only ever ``public``'s.
+    """
+    if caller.admin:
+        return Grant.ADMIN
+    if caller.partner_id is not None:
+        if caller.partner_id in set(owners):
+            return Grant.OWNER
+        return Grant.MEMBER if now >= times.members_from else None
+    if times.public_from is not None and now >= times.public_from:
+        return Grant.PUBLIC
+    return None
+
+
 def may_see(caller: Caller, owners: Iterable[int], times: ReleaseTimes, now: datetime) -> bool:
     """Return whether ``caller`` may see (find, read, download) the product at ``now``."""
-    if caller.admin:
-        return True
-    if caller.partner_id is not None:
-        return caller.partner_id in set(owners) or now >= times.members_from
-    return times.public_from is not None and now >= times.public_from
+    return grant(caller, owners, times, now) is not None

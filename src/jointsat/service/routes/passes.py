@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import typing
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, create_model
 
 from jointsat.errors import PredictionRefusedError
@@ -14,6 +15,13 @@ from jointsat.orbits.freshness import StaleRule
 from jointsat.orbits.passes import Pass
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import NowDep, SessionDep, StaleRuleDep, UserDep
+from jointsat.service.exports import (
+    CALENDAR_TYPE,
+    CSV_TYPE,
+    csv_text,
+    file_response,
+    passes_calendar,
+)
 from jointsat.service.limits import PredictionBudget
 from jointsat.service.lookup import (
     check_window,
@@ -57,7 +65,10 @@ PASSES = list[PassPublic]  # type: ignore[valid-type]
 @router.get(
     "",
     response_model=PASSES,
-    responses={429: {"description": "The caller's new pass predictions of the hour are spent"}},
+    responses={
+        200: {"content": {"application/json": {}, CSV_TYPE: {}, CALENDAR_TYPE: {}}},
+        429: {"description": "The caller's new pass predictions of the hour are spent"},
+    },
 )
 def list_passes(
     viewing: ViewingDep,
@@ -71,6 +82,18 @@ def list_passes(
         int | None,
         Query(ge=1, le=MAX_ID, description="Passes of its satellites or over its stations"),
     ] = None,
+    min_max_elevation_deg: Annotated[
+        float | None,
+        Query(ge=-90.0, le=90.0, description="Only passes whose maximum elevation reaches this"),
+    ] = None,
+    format: Annotated[
+        Literal["json", "csv", "ics"] | None,
+        Query(
+            description="csv: the same rows as a CSV file (or send Accept: text/csv);"
+            " ics: one iCalendar event per pass"
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Return every pass in the window that the caller may see, filtered as asked.
 
@@ -85,7 +108,7 @@ def list_passes(
     query = (start, end, satellite_id, station_id, partner_id)
     budget = _budget(viewing.request, viewing.user)
     try:
-        return viewing.cached(
+        answer = viewing.cached(
             "passes",
             PASSES,
             lambda: _passes(
@@ -104,6 +127,33 @@ def list_passes(
         )
         refused.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
         return refused
+    if format is None and _wants_csv(accept):
+        format = "csv"
+    if min_max_elevation_deg is None and format in (None, "json"):
+        return answer
+    rows = json.loads(bytes(answer.body))
+    if min_max_elevation_deg is not None:
+        rows = [r for r in rows if r["max_elevation_deg"] >= min_max_elevation_deg]
+    stem = f"passes-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}"
+    if format == "csv":
+        return file_response(csv_text(list(PassPublic.model_fields), rows), CSV_TYPE, f"{stem}.csv")
+    if format == "ics":
+        calendar = passes_calendar(rows, f"jointsat passes {stem[7:]}", now)
+        return file_response(calendar, CALENDAR_TYPE, f"{stem}.ics")
+    return Response(content=json.dumps(rows), media_type="application/json")
+
+
+def _wants_csv(accept: str | None) -> bool:
+    """Return whether the Accept header asks for CSV before JSON (a plain first match)."""
+    if not accept:
+        return False
+    for part in accept.split(","):
+        kind = part.split(";")[0].strip().lower()
+        if kind == "text/csv":
+            return True
+        if kind in ("application/json", "*/*", "application/*"):
+            return False
+    return False
 
 
 def _budget(request: Request, user: User) -> Budget | None:

@@ -20,13 +20,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.ingest import Ingest, check_ingest
 from jointsat.archive.metadata import ProductMetadata
+from jointsat.archive.rights import Caller, Grant, ReleaseTimes, grant
 from jointsat.errors import ArchiveRefusedError
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.service.cache import cached_products
@@ -109,6 +110,10 @@ class ProductOut(BaseModel):
     ingested_at: datetime
     members_from: datetime
     public_from: datetime | None
+    visible_as: Grant = Field(
+        description="The rule that lets this caller see the product: admin, owner,"
+        " member (the embargo over) or public (released)"
+    )
 
 
 class AuditEntryOut(BaseModel):
@@ -139,8 +144,13 @@ _PRODUCT_COLUMNS = ("id", *METADATA_COLUMNS, "ingested_at", "members_from", "pub
 _FILE_COLUMNS = ("name", "sha256", "size_bytes", "media_type")
 
 
-def product_out(request: Request, product: Product, codes: dict[int, str]) -> ProductOut:
-    """Return the API's view of a product."""
+def product_out(
+    request: Request, product: Product, codes: dict[int, str], caller: Caller, now: datetime
+) -> ProductOut:
+    """Return the API's view of a product to ``caller``, who may see it at ``now``."""
+    visible_as = _grant(product, caller, now)
+    if visible_as is None:  # the store's filter is the same rule (tests/archive/test_rights.py)
+        raise ProblemError(404, "Not found", f"no product {product.id!r}")
     box = (product.bbox_west, product.bbox_south, product.bbox_east, product.bbox_north)
     bbox = None if any(v is None for v in box) else [float(v) for v in box if v is not None]
     sky = (
@@ -155,6 +165,7 @@ def product_out(request: Request, product: Product, codes: dict[int, str]) -> Pr
         bbox=bbox,
         sky=sky,
         owners=[codes.get(p, str(p)) for p in product.owner_ids],
+        visible_as=visible_as,
         files=[
             ProductFileOut(
                 **{column: getattr(f, column) for column in _FILE_COLUMNS},
@@ -163,6 +174,12 @@ def product_out(request: Request, product: Product, codes: dict[int, str]) -> Pr
             for f in product.files
         ],
     )
+
+
+def _grant(product: Product, caller: Caller, now: datetime) -> Grant | None:
+    """Return the rule under which ``caller`` sees ``product`` at ``now`` (None: hidden)."""
+    times = ReleaseTimes(product.members_from, product.public_from)
+    return grant(caller, product.owner_ids, times, now)
 
 
 def _blobs(request: Request) -> BlobStore:
@@ -206,7 +223,7 @@ async def ingest_product(
     def commit() -> tuple[ProductOut, bool]:
         with sessions() as db:
             product, created = ingest.record(db, stored, now=now)
-            return product_out(request, product, partner_codes(db)), created
+            return product_out(request, product, partner_codes(db), caller_of(user), now), created
 
     body, created = await run_in_threadpool(commit)
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)
@@ -250,7 +267,8 @@ def list_products(
     def make() -> bytes:
         rows = product_page(session, caller, now, conditions, limit=limit, offset=offset)
         codes = partner_codes(session)
-        return _PRODUCTS.dump_json([product_out(request, p, codes) for p in rows])
+        shown = [p for p in rows if _grant(p, caller, now) is not None]  # the same rule twice
+        return _PRODUCTS.dump_json([product_out(request, p, codes, caller, now) for p in shown])
 
     key = ("products list", str(request.url))
     body = cached_products(request, session, caller, now, key, make)
@@ -306,7 +324,7 @@ def read_product(
 ) -> ProductOut:
     """Return a product the caller may see (404 otherwise, as for one that does not exist)."""
     product = _visible_or_404(request, session, user, now, product_id, action="read")
-    return product_out(request, product, partner_codes(session))
+    return product_out(request, product, partner_codes(session), caller_of(user), now)
 
 
 # --- download ---------------------------------------------------------------------

@@ -7,12 +7,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import ViewingDep
 from jointsat.service.deps import AdminDep, NowDep, SessionDep, StaleRuleDep, UserDep
+from jointsat.service.exports import (
+    CALENDAR_TYPE,
+    CSV_TYPE,
+    contacts_calendar,
+    csv_text,
+    file_response,
+)
 from jointsat.service.lookup import (
     check_window,
     found,
@@ -23,9 +31,10 @@ from jointsat.service.lookup import (
     shown,
     visible_station,
 )
-from jointsat.service.schemas import AwareDatetime, PathId, RowId, Text, TimeWindow
+from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId, RowId, Text, TimeWindow
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import satellite_visibilities, station_visibilities
+from jointsat.store.products import partner_codes
 from jointsat.store.schedules import (
     MAX_HORIZON_DAYS,
     load_schedule,
@@ -36,6 +45,7 @@ from jointsat.store.schedules import (
 )
 from jointsat.store.tables import (
     ContactRecord,
+    Partner,
     ScheduleRecord,
     Unavailability,
     UnavailabilityKind,
@@ -121,14 +131,30 @@ def _summary(record: ScheduleRecord) -> ScheduleSummary:
     return shown(ScheduleSummary, record, end=record.end_at, policy=Policy(record.policy))
 
 
-def _public(session: SessionDep, user: User, record: ScheduleRecord) -> SchedulePublic:
+def _seen_contacts(session: SessionDep, user: User, record: ScheduleRecord) -> list[ContactRecord]:
+    """Return the schedule's contacts on stations and satellites the caller may see."""
     stations = station_visibilities(session)
     satellites = satellite_visibilities(session)
-    seen: list[ContactRecord] = [
+    return [
         c
         for c in record.contacts
         if sees_station(user, c.station, stations) and sees_satellite(user, c.satellite, satellites)
     ]
+
+
+def _contact(c: ContactRecord) -> ContactPublic:
+    return shown(
+        ContactPublic,
+        c,
+        satellite=c.satellite.name,
+        norad_id=c.satellite.norad_id,
+        station=c.station.name,
+        end=c.end_at,
+    )
+
+
+def _public(session: SessionDep, user: User, record: ScheduleRecord) -> SchedulePublic:
+    seen = _seen_contacts(session, user, record)
     document = record.document
     provenance = dict(record.provenance)  # like the contacts: only what the caller sees
     if "station_ids" in provenance:
@@ -144,17 +170,7 @@ def _public(session: SessionDep, user: User, record: ScheduleRecord) -> Schedule
         partners={k: PartnerShare(**v) for k, v in document["partners"].items()},
         settings=document["settings"],
         provenance=provenance,
-        contacts=[
-            shown(
-                ContactPublic,
-                c,
-                satellite=c.satellite.name,
-                norad_id=c.satellite.norad_id,
-                station=c.station.name,
-                end=c.end_at,
-            )
-            for c in seen
-        ],
+        contacts=[_contact(c) for c in seen],
         hidden_contacts=len(record.contacts) - len(seen),
     )
 
@@ -228,6 +244,99 @@ def get_schedule(schedule_id: PathId, viewing: ViewingDep) -> Response:
         return _public(viewing.session, viewing.user, _load(viewing.session, schedule_id))
 
     return viewing.cached("schedule", SchedulePublic, make, schedule_id)
+
+
+StationFilter = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="Only the contacts over this station")
+]
+PartnerFilter = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_ID,
+        description="Only the contacts over this partner's stations or of satellites it operates",
+    ),
+]
+CONTACT_FILES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file", "content": {CSV_TYPE: {}, CALENDAR_TYPE: {}}},
+    404: {"description": "No such schedule, or a station hidden from the caller"},
+}
+
+
+def _export(
+    session: Session,
+    user: User,
+    schedule_id: int,
+    station_id: int | None,
+    partner_id: int | None,
+) -> tuple[ScheduleSummary, list[ContactRecord], str]:
+    """Return the schedule, the contacts the caller may see as filtered, and a file stem."""
+    record = _load(session, schedule_id)
+    stem = f"schedule-{schedule_id}-contacts"
+    if station_id is not None:
+        visible_station(session, user, station_id)  # 404 for a station hidden from the caller
+        stem += f"-station-{station_id}"
+    if partner_id is not None:
+        found(session.get(Partner, partner_id), "partner", partner_id)
+        stem += f"-partner-{partner_id}"
+    contacts = [
+        c
+        for c in _seen_contacts(session, user, record)
+        if (station_id is None or c.station_id == station_id)
+        and (
+            partner_id is None
+            or c.station.partner_id == partner_id
+            or any(o.partner_id == partner_id for o in c.satellite.operators)
+        )
+    ]
+    contacts.sort(key=lambda c: (c.start, c.station_id, c.satellite_id))
+    return _summary(record), contacts, stem
+
+
+@router.get("/{schedule_id}/contacts.csv", response_class=Response, responses=CONTACT_FILES)
+def export_contacts_csv(
+    schedule_id: PathId,
+    session: SessionDep,
+    user: UserDep,
+    station_id: StationFilter = None,
+    partner_id: PartnerFilter = None,
+) -> Response:
+    """Return the schedule's contacts the caller may see as CSV (the JSON's fields)."""
+    _, contacts, stem = _export(session, user, schedule_id, station_id, partner_id)
+    rows = [_contact(c).model_dump(mode="json") for c in contacts]
+    return file_response(csv_text(list(ContactPublic.model_fields), rows), CSV_TYPE, f"{stem}.csv")
+
+
+@router.get("/{schedule_id}/contacts.ics", response_class=Response, responses=CONTACT_FILES)
+def export_contacts_ics(
+    schedule_id: PathId,
+    session: SessionDep,
+    user: UserDep,
+    station_id: StationFilter = None,
+    partner_id: PartnerFilter = None,
+) -> Response:
+    """Return the schedule's contacts the caller may see as iCalendar, one event each.
+
+    Each event: UID stable per contact (satellite, station, start), DTSTART and DTEND
+    in UTC, SUMMARY "SATELLITE over STATION for OPERATORS", LOCATION the station,
+    DESCRIPTION the maximum elevation, duration and schedule.
+    """
+    summary, contacts, stem = _export(session, user, schedule_id, station_id, partner_id)
+    codes = partner_codes(session)
+    operators = {
+        c.satellite_id: ", ".join(
+            codes.get(o.partner_id, str(o.partner_id))
+            for o in sorted(c.satellite.operators, key=lambda o: -o.fraction)
+        )
+        for c in contacts
+    }
+    body = contacts_calendar(
+        summary.model_dump(mode="json"),
+        [_contact(c).model_dump(mode="json") for c in contacts],
+        operators,
+        name=f"jointsat schedule #{schedule_id} contacts",
+    )
+    return file_response(body, CALENDAR_TYPE, f"{stem}.ics")
 
 
 @router.post("/{schedule_id}/replan", response_model=SchedulePublic, status_code=201)

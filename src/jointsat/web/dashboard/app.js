@@ -51,6 +51,7 @@ async function signIn(token) {
   for (const id of ["#tabs", "#clock", "#who"]) $(id).hidden = false;
   $("#sign-in").hidden = true;
   document.body.dataset.signedIn = "true";
+  $("#station-times").checked = timeMode() === "station";
   showPage();
 }
 
@@ -78,7 +79,7 @@ function readClock() {
   if (at && Number.isNaN(parsed.getTime())) notify(`Ignored ?at=${at}: not a date`);
   const span = Number(params.get("span"));
   if ([5400, 21600, 86400].includes(span)) state.span = span;
-  $("#at").value = iso(state.at).slice(0, 19);
+  $("#at").value = utc(state.at);
   $("#span").value = String(state.span);
 }
 
@@ -89,7 +90,7 @@ function setClock(at, span) {
   params.set("at", iso(at));
   params.set("span", String(span));
   history.replaceState(null, "", `?${params}${location.hash}`);
-  $("#at").value = iso(at).slice(0, 19);
+  $("#at").value = utc(at);
   $("#span").value = String(span);
   state.loaded = {};
   showPage();
@@ -105,7 +106,7 @@ async function showPage() {
   for (const page of document.querySelectorAll("main > .page")) page.hidden = page.id !== `page-${name}`;
   for (const tab of document.querySelectorAll("#tabs a")) tab.classList.toggle("active", tab.dataset.page === name);
   for (const select of document.querySelectorAll(".schedule-choice")) select.value = String(state.scheduleId ?? "");
-  const key = `${name}|${iso(state.at)}|${state.span}|${state.scheduleId}`;
+  const key = `${name}|${iso(state.at)}|${state.span}|${state.scheduleId}|${timeMode()}`;
   if (state.loaded[name] === key) {
     if (name === "map" && map) map.invalidateSize();
     if (name === "timeline" && timeline) timeline.redraw();
@@ -116,6 +117,7 @@ async function showPage() {
   page.dataset.ready = "false";
   try {
     notify("");
+    emptyHint(name);
     await PAGES[name]();
   } catch (error) {
     state.loaded[name] = null;
@@ -126,6 +128,12 @@ async function showPage() {
 }
 
 // --- map -------------------------------------------------------------------------------
+
+// (Imports are hoisted: these sit here, by the code that uses them.)
+import { subSolarPoint, nightPolygon, stationRing, maskElevation } from "./sun.js";
+import {
+  timeMode, setTimeMode, when, timeColumn, minutes, degrees, stationById,
+} from "./core.js";
 
 let map = null;
 let layers = null;
@@ -139,9 +147,11 @@ async function ensureMap() {
   map = L.map("map", { minZoom: 1, maxZoom: 10, zoomSnap: 0.5, worldCopyJump: false,
     maxBounds: [[-85, -400], [85, 400]] }).setView([20, 0], 1.5);
   map.attributionControl.addAttribution("Natural Earth");
-  layers = { land: L.layerGroup().addTo(map), tracks: L.layerGroup().addTo(map),
+  layers = { land: L.layerGroup().addTo(map), night: L.layerGroup().addTo(map),
+    rings: L.layerGroup().addTo(map), tracks: L.layerGroup().addTo(map),
     footprints: L.layerGroup().addTo(map), stations: L.layerGroup().addTo(map),
-    satellites: L.layerGroup().addTo(map) };
+    satellites: L.layerGroup().addTo(map), sun: L.layerGroup().addTo(map) };
+  map.on("zoomend", () => { if (mapView.positions.length) drawSatellites(); });
   const land = await (await fetch("/static/basemap/ne_110m_land_from_world-atlas.geojson")).json();
   // Drawn three times, a world apart, so that land crossing the antimeridian shows whole.
   for (const offset of [-360, 0, 360]) {
@@ -178,6 +188,9 @@ function tooltip(text) {
   return el("span", { textContent: text });
 }
 
+const mapView = { positions: [], selected: null };
+const CLUSTER_PX = 12; // satellites closer than this on the screen share one label
+
 async function loadMap() {
   await ensureMap();
   map.invalidateSize();
@@ -187,7 +200,7 @@ async function loadMap() {
     el("span", { className: "swatch", style: `background:${satelliteColour(s.id)}` }),
     `${s.name} (${s.norad_id}) — ${operatorsText(s)}`)));
   $("#station-list tbody").replaceChildren(...state.stations.map((s) => el("tr", {},
-    el("td", { textContent: s.name }), el("td", { textContent: partnerById(s.partner_id)?.code ?? "" }),
+    el("td", { textContent: s.name, title: s.name }), el("td", { textContent: partnerById(s.partner_id)?.code ?? "" }),
     el("td", { textContent: s.lat_deg.toFixed(2) }), el("td", { textContent: wrapLon(s.lon_deg).toFixed(2) }))));
   for (const s of state.stations) {
     L.circleMarker([s.lat_deg, wrapLon(s.lon_deg)], { radius: 6, weight: 1, color: "#222222",
@@ -195,6 +208,7 @@ async function loadMap() {
       .bindTooltip(tooltip(`${s.name} (${partnerById(s.partner_id)?.code ?? "?"})`))
       .addTo(layers.stations);
   }
+  drawSun(state.at);
   const start = state.at;
   const end = new Date(start.getTime() + state.span * 1000);
   const step = state.span <= 5400 ? 30 : state.span <= 21600 ? 60 : 120;
@@ -215,6 +229,7 @@ async function loadMap() {
     }
   }
   const stale = [];
+  mapView.positions = [];
   if (positions.status === "fulfilled") {
     for (const p of positions.value) {
       if (p.stale) stale.push(`${p.name} (${p.elements_age_days.toFixed(0)} days)`);
@@ -222,19 +237,19 @@ async function loadMap() {
         problems.push(`${p.name}: ${p.error || "no position"}`);
         continue;
       }
-      const colour = satelliteColour(p.satellite_id);
-      L.circle([p.lat_deg, p.lon_deg], { radius: p.footprint_radius_km * 1000, color: colour,
+      mapView.positions.push(p);
+      L.circle([p.lat_deg, p.lon_deg], { radius: p.footprint_radius_km * 1000, color: satelliteColour(p.satellite_id),
         weight: 1, fillOpacity: 0.08, className: "footprint", interactive: false }).addTo(layers.footprints);
-      const age = p.stale ? ` · stale elements, ${p.elements_age_days.toFixed(0)} days old` : "";
-      L.circleMarker([p.lat_deg, p.lon_deg], { radius: 5, color: "#000000", weight: 1,
-        fillColor: colour, fillOpacity: 1, className: p.stale ? "satellite stale" : "satellite" })
-        .bindTooltip(tooltip(`${p.name} · ${p.alt_km.toFixed(0)} km · ${p.sunlit ? "sunlit" : "in shadow"}${age}`),
-          { permanent: true, direction: "right", className: p.stale ? "satellite-label stale" : "satellite-label" })
-        .addTo(layers.satellites);
     }
   } else {
     problems.push(`positions: ${positions.reason.message}`);
   }
+  drawSatellites();
+  const flying = mapView.positions.map((p) => p.satellite_id);
+  if (!flying.includes(mapView.selected)) mapView.selected = flying.length ? flying[0] : null;
+  $("#map-satellite").replaceChildren(...mapView.positions.map((p) => el("option",
+    { value: String(p.satellite_id), textContent: `${p.name} (${p.norad_id})` })));
+  $("#map-satellite").value = String(mapView.selected ?? "");
   $("#page-map").dataset.tracks = String(layers.tracks.getLayers().length);
   $("#page-map").dataset.stale = String(stale.length);
   const notices = [];
@@ -244,6 +259,133 @@ async function loadMap() {
       + `${stale.length > 5 ? ` and ${stale.length - 5} more` : ""}; their positions are indicative only.`);
   }
   if (notices.length) notify(notices.join(" "));
+  await selectSatellite(mapView.selected);
+}
+
+// The night side (shaded), the terminator, and the sub-solar point at the clock's time.
+function drawSun(at) {
+  L.polygon(nightPolygon(at), { className: "night", stroke: false, fillColor: "#0b1a33",
+    fillOpacity: 0.2, interactive: false }).addTo(layers.night);
+  L.polyline(nightPolygon(at).slice(1, -1), { className: "terminator", color: "#0b1a33", weight: 1,
+    opacity: 0.5, interactive: false }).addTo(layers.night);
+  const sun = subSolarPoint(at);
+  L.circleMarker([sun.lat, sun.lon], { radius: 7, weight: 2, color: "#9a6a00", fillColor: "#ffd34d",
+    fillOpacity: 1, className: "subsolar" })
+    .bindTooltip(tooltip(`Sub-solar point at ${when(at)}: ${sun.lat.toFixed(2)}°, ${sun.lon.toFixed(2)}°`))
+    .addTo(layers.sun);
+  Object.assign($("#map").dataset, { subsolarLat: String(sun.lat), subsolarLon: String(sun.lon),
+    subsolarAt: iso(at) });
+}
+
+// Each satellite's dot; those within CLUSTER_PX of each other at this zoom share one label
+// ("ISS (ZARYA) +3"), headed by the lowest catalog number (a station before its visitors),
+// and a click on any of them lists them all (popup and the side panel).
+function drawSatellites() {
+  layers.satellites.clearLayers();
+  const groups = [];
+  const sorted = [...mapView.positions].sort((a, b) => a.norad_id - b.norad_id);
+  for (const p of sorted) {
+    const point = map.latLngToLayerPoint([p.lat_deg, p.lon_deg]);
+    const group = groups.find((g) => g.point.distanceTo(point) <= CLUSTER_PX);
+    if (group) group.members.push(p);
+    else groups.push({ point, members: [p] });
+  }
+  for (const group of groups) {
+    const [head, ...others] = group.members;
+    for (const p of [...others].reverse().concat([head])) { // the head drawn last, on top
+      const classes = ["satellite", `sat-${p.satellite_id}`];
+      if (p.stale) classes.push("stale");
+      if (others.length) classes.push("colocated");
+      const marker = L.circleMarker([p.lat_deg, p.lon_deg], { radius: p === head ? 6 : 5, color: "#000000",
+        weight: 1, fillColor: satelliteColour(p.satellite_id), fillOpacity: 1, className: classes.join(" ") });
+      const age = p.stale ? ` · stale elements, ${p.elements_age_days.toFixed(0)} days old` : "";
+      const more = others.length ? ` +${others.length}` : "";
+      const text = `${p.name}${p === head ? more : ""} · ${p.alt_km.toFixed(0)} km · ${p.sunlit ? "sunlit" : "in shadow"}${age}`;
+      if (p === head) {
+        marker.bindTooltip(tooltip(text), { permanent: true, direction: "right",
+          className: `satellite-label${p.stale ? " stale" : ""}${others.length ? " cluster" : ""}` });
+      } else {
+        marker.bindTooltip(tooltip(text), { direction: "right" });
+      }
+      if (others.length) marker.bindPopup(() => colocatedList(group.members, "popup-colocated"));
+      marker.on("click", () => { showColocated(group.members); selectSatellite(p.satellite_id); });
+      marker.addTo(layers.satellites);
+    }
+  }
+  $("#page-map").dataset.clusters = String(groups.filter((g) => g.members.length > 1).length);
+}
+
+function colocatedList(members, className) {
+  return el("ul", { className: `legend ${className}` }, ...members.map((p) => el("li",
+    { dataset: { satellite: String(p.satellite_id) } },
+    el("span", { className: "swatch", style: `background:${satelliteColour(p.satellite_id)}` }),
+    `${p.name} (${p.norad_id}) · ${p.lat_deg.toFixed(2)}°, ${p.lon_deg.toFixed(2)}° · ${p.alt_km.toFixed(0)} km`
+    + ` · ${p.sunlit ? "sunlit" : "in shadow"}`)));
+}
+
+function showColocated(members) {
+  const list = colocatedList(members, "");
+  $("#colocated").replaceChildren(...list.children);
+  $("#colocated").dataset.count = String(members.length);
+}
+
+// The selected satellite: stations' footprints at its altitude, and its next passes.
+async function selectSatellite(id) {
+  mapView.selected = id;
+  $("#map-satellite").value = String(id ?? "");
+  const position = mapView.positions.find((p) => p.satellite_id === id);
+  const altKm = position ? position.alt_km : 500;
+  layers.rings.clearLayers();
+  for (const s of state.stations) {
+    const ring = stationRing({ ...s, lon_deg: wrapLon(s.lon_deg) }, altKm);
+    L.polyline(ring, { color: partnerColour(s.partner_id), weight: 1.2, dashArray: "4 3", opacity: 0.9,
+      className: "station-footprint", interactive: false }).addTo(layers.rings);
+  }
+  $("#map").dataset.footprints = String(layers.rings.getLayers().length);
+  $("#map-facts").textContent = position
+    ? `${position.name} at ${position.alt_km.toFixed(0)} km: the dashed rings are where each station sees it`
+      + " at its horizon mask (minimum elevation, raised by the mask per azimuth)."
+    : "No satellite has a position at this time.";
+  await loadNextPasses(id);
+}
+
+async function loadNextPasses(id) {
+  const table = $("#next-passes");
+  const body = table.querySelector("tbody");
+  table.dataset.ready = "false";
+  $("#next-aos").textContent = `AOS (${timeColumn()})`;
+  body.replaceChildren();
+  if (!id) { $("#next-note").textContent = ""; table.dataset.ready = "true"; return; }
+  const start = state.at;
+  const end = new Date(start.getTime() + 86400 * 1000);
+  const name = state.satellites.find((s) => s.id === id)?.name ?? `#${id}`;
+  try {
+    const passes = await api("passes", { start: iso(start), end: iso(end), satellite_id: id });
+    if (mapView.selected !== id) return;
+    const first = new Map();
+    for (const p of [...passes].sort((a, b) => (a.aos < b.aos ? -1 : a.aos > b.aos ? 1 : 0))) {
+      if (!first.has(p.station_id)) first.set(p.station_id, p);
+    }
+    body.replaceChildren(...[...first.values()].map((p) => {
+      const station = stationById(p.station_id);
+      const row = el("tr", { dataset: { station: String(p.station_id), aos: p.aos } },
+        el("td", { textContent: p.station, title: p.station }),
+        el("td", { textContent: when(p.aos, station, true) + (p.truncated ? " …" : ""),
+          title: `AOS ${when(p.aos, station)}, LOS ${when(p.los, station)}`
+            + (p.truncated ? "; in progress at the clock's time (truncated)" : "") }),
+        el("td", { textContent: degrees(p.max_elevation_deg) }),
+        el("td", { textContent: minutes(p.duration_s) }));
+      if (p.truncated) row.classList.add("truncated");
+      return row;
+    }));
+    table.dataset.count = String(first.size);
+    $("#next-note").textContent = `${name}: the first pass over each of ${first.size} of ${state.stations.length}`
+      + ` stations in the 24 h from ${when(start)}.`;
+  } catch (error) {
+    $("#next-note").textContent = `Next passes of ${name}: ${error.message}`;
+  } finally {
+    table.dataset.ready = "true";
+  }
 }
 
 // --- timeline ----------------------------------------------------------------------
@@ -270,7 +412,7 @@ async function loadTimeline() {
   const windowEnd = schedule ? new Date(schedule.end) : new Date(state.at.getTime() + state.span * 1000);
   const passes = await api("passes", { start: iso(windowStart), end: iso(windowEnd) });
   const groups = state.stations.map((s, order) => ({
-    id: s.id, order, content: el("span", {},
+    id: s.id, order, content: el("span", { className: "row-label", title: `${s.name} (${partnerById(s.partner_id)?.code ?? "?"})` },
       el("span", { className: "swatch", style: `background:${partnerColour(s.partner_id)}` }), s.name),
   }));
   const details = new Map();
@@ -278,15 +420,20 @@ async function loadTimeline() {
   passes.forEach((p, i) => {
     const id = `p${i}`;
     details.set(id, p);
+    const station = stationById(p.station_id);
     items.push({ id, group: p.station_id, subgroup: "a-pass", sgOrder: 0, start: p.aos, end: p.los,
-      className: "pass", content: itemContent(p.satellite, `pass of ${p.satellite}`) });
+      className: p.truncated ? "pass truncated" : "pass",
+      content: itemContent(p.satellite, `pass of ${p.satellite} over ${p.station}: ${when(p.aos, station)}`
+        + ` → ${when(p.los, station, true)}, max ${degrees(p.max_elevation_deg)}${p.truncated ? " (truncated by the window)" : ""}`) });
   });
   (schedule ? schedule.contacts : []).forEach((c, i) => {
     const id = `c${i}`;
     details.set(id, c);
+    const station = stationById(c.station_id);
     items.push({ id, group: c.station_id, subgroup: "b-contact", sgOrder: 1, start: c.start, end: c.end,
       className: "contact", style: `background:${operatorsGradient(c.satellite_id)}`,
-      content: itemContent(c.satellite, `contact: ${c.satellite} over ${c.station}`) });
+      content: itemContent(c.satellite, `contact: ${c.satellite} over ${c.station}: ${when(c.start, station)}`
+        + ` → ${when(c.end, station, true)}, max ${degrees(c.max_elevation_deg)}`) });
   });
   for (const s of state.stations) {
     for (const w of s.unavailable) {
@@ -298,24 +445,32 @@ async function loadTimeline() {
   const end = new Date(start.getTime() + state.span * 1000);
   resetTimeline();
   timeline = new vis.Timeline($("#timeline"), new vis.DataSet(items), new vis.DataSet(groups), {
-    stack: false, stackSubgroups: true, subgroupOrder: "sgOrder", orientation: "top",
+    // Passes that overlap (co-located satellites over one station) stack, one line each.
+    stack: true, stackSubgroups: true, subgroupOrder: "sgOrder", orientation: "top",
     start, end, zoomMin: 60 * 1000, zoomMax: 31 * 86400 * 1000, showCurrentTime: false,
     selectable: true, multiselect: false, margin: { item: { horizontal: 0, vertical: 2 } },
+    // The axis in UTC, 24 h, ISO dates, whatever the browser's locale and zone.
+    moment: (date) => vis.moment(date).utc(), locale: "en",
+    format: { minorLabels: AXIS_MINOR, majorLabels: AXIS_MAJOR },
   });
   timeline.on("select", ({ items: chosen }) => {
     const id = chosen[0];
     const what = details.get(id);
     if (!what) return;
+    const station = stationById(what.station_id);
     if (id.startsWith("c")) {
       showDetails("Contact", [["Satellite", `${what.satellite} (${what.norad_id})`], ["Station", what.station],
-        ["Start", `${utc(what.start)} UTC`], ["End", `${utc(what.end)} UTC`],
+        ["Start", when(what.start, station)], ["End", when(what.end, station)],
         ["Duration", `${((new Date(what.end) - new Date(what.start)) / 60000).toFixed(1)} min`],
         ["Max elevation", `${what.max_elevation_deg.toFixed(1)}°`],
         ["Operators", operatorsText(state.satellites.find((s) => s.id === what.satellite_id) || { operators: {} })]]);
     } else {
       showDetails("Pass", [["Satellite", `${what.satellite} (${what.norad_id})`], ["Station", what.station],
-        ["AOS", `${utc(what.aos)} UTC`], ["TCA", `${utc(what.tca)} UTC`], ["LOS", `${utc(what.los)} UTC`],
-        ["Max elevation", `${what.max_elevation_deg.toFixed(1)}°`], ["Sunlit", what.sunlit ? "yes" : "no"]]);
+        ["AOS", when(what.aos, station)], ["TCA", when(what.tca, station)], ["LOS", when(what.los, station)],
+        ["Duration", minutes(what.duration_s)],
+        ["Azimuths", `AOS ${degrees(what.aos_azimuth_deg)}, LOS ${degrees(what.los_azimuth_deg)}`],
+        ["Max elevation", `${what.max_elevation_deg.toFixed(1)}°`], ["Sunlit", what.sunlit ? "yes" : "no"],
+        ["Truncated", what.truncated ? "yes: the pass goes on beyond the window" : "no"]]);
     }
   });
   const contacts = schedule ? schedule.contacts.length : 0;
@@ -325,11 +480,35 @@ async function loadTimeline() {
     ? `${contacts} contacts, ${passes.length} passes in ${utc(schedule.start)} → ${utc(schedule.end)} UTC`
       + (schedule.hidden_contacts ? ` (${schedule.hidden_contacts} contacts on assets hidden from you)` : "")
     : `${passes.length} passes; no schedule yet`;
+  coverageNotice(schedule, start, end);
   $("#timeline-legend").replaceChildren(...state.partners.map((p) => el("li", {},
     el("span", { className: "swatch", style: `background:${partnerColour(p.id)}` }), p.code)),
   el("li", {}, el("span", { className: "swatch pass" }), "pass (not scheduled)"),
   el("li", {}, el("span", { className: "swatch unavailable" }), "station unavailable"),
   el("li", { textContent: "Contacts are coloured by their satellite's operators, by fraction." }));
+}
+
+// vis-timeline's axis labels (moment formats), 24 h and ISO dates.
+const AXIS_MINOR = { millisecond: "SSS", second: "HH:mm:ss", minute: "HH:mm", hour: "HH:mm",
+  weekday: "MM-DD", day: "MM-DD", week: "MM-DD", month: "YYYY-MM", year: "YYYY" };
+const AXIS_MAJOR = { millisecond: "YYYY-MM-DD HH:mm:ss [UTC]", second: "YYYY-MM-DD HH:mm [UTC]",
+  minute: "YYYY-MM-DD [UTC]", hour: "YYYY-MM-DD [UTC]", weekday: "YYYY-MM [UTC]", day: "YYYY-MM [UTC]",
+  week: "YYYY-MM [UTC]", month: "YYYY [UTC]", year: "" };
+
+// Say so when the clock's view lies outside the schedule's window, with a button there.
+function coverageNotice(schedule, start, end) {
+  let notice = $("#timeline-coverage");
+  if (!notice) {
+    notice = el("p", { id: "timeline-coverage", className: "coverage", role: "status" });
+    $("#page-timeline .toolbar").after(notice);
+  }
+  const outside = schedule && (end <= new Date(schedule.start) || start >= new Date(schedule.end));
+  notice.hidden = !outside;
+  if (!outside) { notice.replaceChildren(); return; }
+  const jump = el("button", { type: "button", className: "jump", textContent: "Jump there" });
+  jump.addEventListener("click", () => setClock(new Date(schedule.start), state.span));
+  notice.replaceChildren(`Schedule #${schedule.id} covers ${utc(schedule.start)} .. ${utc(schedule.end)} UTC;`
+    + ` the view (${utc(start)} .. ${utc(end)} UTC) shows none of its contacts. `, jump);
 }
 
 // --- passes ----------------------------------------------------------------------------
@@ -340,6 +519,7 @@ async function loadPasses() {
   const start = state.at;
   const end = new Date(start.getTime() + state.span * 1000);
   passView.rows = await api("passes", { start: iso(start), end: iso(end) });
+  passView.window = [start, end];
   passView.selected = null;
   fillChoice($("#filter-satellite"), state.satellites.map((s) => [s.id, s.name]));
   fillChoice($("#filter-station"), state.stations.map((s) => [s.id, s.name]));
@@ -371,11 +551,28 @@ function renderPasses() {
     th.dataset.sort = th.dataset.key === key ? (ascending ? "ascending" : "descending") : "";
   }
   $("#pass-count").textContent = `${rows.length} of ${passView.rows.length} passes`;
+  for (const [key, label] of [["aos", "AOS"], ["tca", "TCA"], ["los", "LOS"]]) {
+    $(`#pass-table th[data-key="${key}"]`).textContent = `${label} (${timeColumn()})`;
+  }
+  const short = timeMode() === "station";
   $("#pass-table tbody").replaceChildren(...rows.map((p) => {
-    const row = el("tr", { tabIndex: 0 },
-      ...[p.satellite, p.station, utc(p.aos), utc(p.tca), utc(p.los),
-        `${p.max_elevation_deg.toFixed(1)}°`, p.sunlit ? "yes" : "no"].map((t) => el("td", { textContent: t })));
+    const station = stationById(p.station_id);
+    // AOS in full; TCA and LOS as the time of day when on AOS's date (the title has it all).
+    const at = (value) => (short ? when(value, station) : utc(value));
+    const later = (value) => { const text = at(value); return text.slice(0, 10) === at(p.aos).slice(0, 10) ? text.slice(11) : text; };
+    const row = el("tr", { tabIndex: 0, title: `AOS ${when(p.aos, station)}, TCA ${when(p.tca, station)}, LOS ${when(p.los, station)}`,
+      dataset: { truncated: String(p.truncated) } },
+      ...[p.satellite, p.station, at(p.aos), later(p.tca), later(p.los),
+        `${p.max_elevation_deg.toFixed(1)}°`, minutes(p.duration_s), degrees(p.aos_azimuth_deg),
+        degrees(p.los_azimuth_deg), p.sunlit ? "yes" : "no"].map((t) => el("td", { textContent: t })));
     if (passView.selected === p) row.classList.add("selected");
+    if (p.truncated) {
+      row.classList.add("truncated");
+      const windowStart = state.at.getTime();
+      const cut = new Date(p.aos).getTime() <= windowStart ? "AOS" : "LOS";
+      row.cells[cut === "AOS" ? 2 : 4].append(el("span", { className: "truncated-mark", textContent: " ✂",
+        title: `Truncated: the pass goes on beyond the window; this ${cut} is the window's edge` }));
+    }
     if (p.stale) {
       row.classList.add("stale");
       row.title = `Stale elements: ${p.elements_age_days.toFixed(1)} days from their epoch at TCA`;
@@ -392,8 +589,11 @@ async function selectPass(pass, row) {
   row.classList.add("selected");
   $("#polar-title").textContent = `${pass.satellite} over ${pass.station}`;
   const duration = (new Date(pass.los) - new Date(pass.aos)) / 1000;
+  const station = stationById(pass.station_id);
   let samples;
-  let note = `AOS ${utc(pass.aos)}, LOS ${utc(pass.los)} UTC, max ${pass.max_elevation_deg.toFixed(1)}°`;
+  let note = `AOS ${when(pass.aos, station)} at ${degrees(pass.aos_azimuth_deg)}, LOS ${when(pass.los, station)}`
+    + ` at ${degrees(pass.los_azimuth_deg)}, ${minutes(duration)}, max ${pass.max_elevation_deg.toFixed(1)}°`
+    + (pass.truncated ? " (truncated by the window)" : "");
   try {
     const look = await api(`satellites/${pass.satellite_id}/look`, { station_id: pass.station_id,
       start: iso(new Date(pass.aos)), end: iso(new Date(pass.los)), step_s: Math.max(1, Math.ceil(duration / 120)) });
@@ -405,11 +605,11 @@ async function selectPass(pass, row) {
     note += ` (AOS, TCA and LOS only: ${error.message})`;
   }
   if (passView.selected !== pass) return;
-  drawPolar($("#polar"), samples);
+  drawPolar($("#polar"), samples, station);
   $("#polar-note").textContent = note;
 }
 
-function drawPolar(root, samples) {
+function drawPolar(root, samples, station = null) {
   const R = 110;
   const point = ([az, elev]) => {
     const r = ((90 - Math.max(0, elev)) / 90) * R;
@@ -417,6 +617,11 @@ function drawPolar(root, samples) {
     return [r * Math.sin(a), -r * Math.cos(a)];
   };
   root.replaceChildren();
+  if (station) { // the station's horizon: its minimum elevation raised by its mask, per azimuth
+    const mask = [];
+    for (let az = 0; az <= 360; az += 5) mask.push(point([az, maskElevation(station, az)]));
+    root.append(svg("polygon", { points: mask.map((p) => p.join(",")).join(" "), class: "mask" }));
+  }
   for (const elev of [0, 30, 60]) {
     root.append(svg("circle", { r: ((90 - elev) / 90) * R, class: "grid" }),
       svg("text", { x: 2, y: -((90 - elev) / 90) * R + 10, class: "grid-label" }, `${elev}°`));
@@ -518,6 +723,10 @@ async function searchArchive() {
     el("td", { textContent: p.instrument }), el("td", { textContent: p.processing_level }),
     el("td", { textContent: `${utc(p.acquired_start)} → ${utc(p.acquired_end)}` }),
     el("td", { textContent: p.owners.join(", ") }),
+    el("td", { className: "members-from", textContent: utc(p.members_from) }),
+    el("td", { className: "public-from", textContent: p.public_from ? utc(p.public_from) : "never" }),
+    el("td", { className: "visible-as", dataset: { rule: p.visible_as }, textContent: GRANTS[p.visible_as] ?? p.visible_as,
+      title: GRANT_HINTS[p.visible_as] ?? "" }),
     el("td", {}, ...p.files.map((f) => {
       const button = el("button", { type: "button", className: "download",
         textContent: `${f.name} (${size(f.size_bytes)})` });
@@ -526,22 +735,89 @@ async function searchArchive() {
     })))));
 }
 
+const GRANTS = { admin: "admin", owner: "owner", member: "member (embargo over)", public: "public" };
+const GRANT_HINTS = {
+  admin: "The consortium admin sees every product",
+  owner: "Your partner owns it: you see it at once",
+  member: "Another partner's: its embargo is over (members from)",
+  public: "Released to the public (public from)",
+};
+
 async function download(file, button) {
   button.disabled = true;
   try {
     const response = await fetch(file.href, { headers: { Authorization: `Bearer ${state.token}` } });
     if (!response.ok) throw new ApiError(response.status, response.statusText);
+    const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
     const url = URL.createObjectURL(await response.blob());
-    const link = el("a", { href: url, download: file.name });
+    const link = el("a", { href: url, download: file.name || (named ? named[1] : "download") });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (error) {
-    notify(`Download of ${file.name} failed: ${error.message}`);
+    notify(`Download of ${file.name || file.href} failed: ${error.message}`);
   } finally {
     button.disabled = false;
   }
+}
+
+// --- exports: files from the API, fetched with the token (docs/dashboard.md) -------------
+
+function exportUrl(kind) {
+  const satellite = $("#filter-satellite").value;
+  const station = $("#filter-station").value;
+  const elevation = Number($("#filter-elevation").value) || 0;
+  const [start, end] = passView.window || [state.at, new Date(state.at.getTime() + state.span * 1000)];
+  let path;
+  const params = {};
+  if (kind.startsWith("passes")) {
+    path = `${API}/passes`;
+    Object.assign(params, { start: iso(start), end: iso(end), satellite_id: satellite, station_id: station,
+      format: kind.endsWith(".csv") ? "csv" : "ics" });
+    if (elevation > 0) params.min_max_elevation_deg = elevation;
+  } else {
+    if (!state.scheduleId) return null;
+    path = `${API}/schedules/${state.scheduleId}/${kind}`;
+    params.station_id = station;
+  }
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(params)) if (value !== "" && value !== undefined) url.searchParams.set(key, value);
+  return url.href;
+}
+
+for (const button of document.querySelectorAll("button.export")) {
+  button.addEventListener("click", () => {
+    const href = exportUrl(button.dataset.export);
+    if (!href) { notify("There is no schedule yet: no contacts to export."); return; }
+    download({ href, name: "" }, button);
+  });
+}
+
+// --- empty pages say what to do ------------------------------------------------------------
+
+const FILL_STORE = "This store is empty: run `jointsat demo` then `jointsat serve` (the demo fills the"
+  + " store it serves), or add partners, stations and satellites (the CLI's admin commands, or"
+  + " POST /api/v1/partners, /api/v1/stations and /api/v1/satellites with an admin's token).";
+const MAKE_SCHEDULE = "No schedule yet: make one with `jointsat schedule --week 2024-05-10` (or any"
+  + " week), or POST /api/v1/schedules {\"start\": ..., \"end\": ...} with an admin's token.";
+
+function emptyHint(page) {
+  const section = $(`#page-${page}`);
+  if (!section) return;
+  let hint = section.querySelector(":scope > .empty-hint");
+  const needs = { map: "store", timeline: "schedule", passes: "store", fairness: "schedule" }[page];
+  const empty = !state.satellites.length && !state.stations.length;
+  const text = needs && empty ? FILL_STORE
+    : needs === "schedule" && !state.schedules.length ? MAKE_SCHEDULE
+      : needs === "store" && !state.satellites.length ? `No satellites you may see. ${FILL_STORE}`
+        : needs === "store" && !state.stations.length ? `No stations you may see. ${FILL_STORE}` : "";
+  if (!text) { if (hint) hint.remove(); return; }
+  if (!hint) {
+    hint = el("p", { className: "empty-hint", role: "status" });
+    section.prepend(hint);
+  }
+  hint.textContent = text;
 }
 
 // --- wiring -------------------------------------------------------------------------------
@@ -553,12 +829,21 @@ $("#sign-in-form").addEventListener("submit", (event) => {
 $("#sign-out").addEventListener("click", () => signOut());
 $("#clock").addEventListener("submit", (event) => {
   event.preventDefault();
-  const at = new Date(`${$("#at").value}Z`);
-  if (Number.isNaN(at.getTime())) { notify("Not a time"); return; }
+  const text = $("#at").value.trim().replace(" ", "T");
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(text) ? new Date(`${text}Z`) : new Date(NaN);
+  if (Number.isNaN(at.getTime())) { notify("Not a time: give it as ISO 8601 UTC, 24 h (2024-05-10 06:00:00)"); return; }
   setClock(at, Number($("#span").value));
 });
 $("#span").addEventListener("change", () => setClock(state.at, Number($("#span").value)));
 $("#now").addEventListener("click", () => setClock(new Date(), state.span));
+$("#station-times").addEventListener("change", () => {
+  setTimeMode($("#station-times").checked ? "station" : "utc");
+  showPage();
+});
+$("#map-satellite").addEventListener("change", () => {
+  const id = Number($("#map-satellite").value) || null;
+  selectSatellite(id).catch((error) => notify(`Could not select the satellite: ${error.message}`));
+});
 $("#to-schedule").addEventListener("click", () => {
   const schedule = selectedSchedule();
   if (schedule) setClock(new Date(schedule.start), state.span);

@@ -187,3 +187,50 @@ async function reloadPage(name, loader) {
 }
 
 export { apiWrite, apiRead, writeProblem, isAdmin, mayChange, reloadPage };
+
+// --- times: ISO 8601 UTC, 24 h, or a station's local mean solar time (docs/dashboard.md) ---
+// The one place the dashboard writes times. Stations have no time zone in the API, so the
+// "station" option shows local mean solar time (UTC + longitude / 15 h, to the second),
+// labelled LMT with its offset: an honest clock of the place, not its civil time.
+
+const TIMES_KEY = "jointsat.times";
+
+const timeMode = () => (sessionStorage.getItem(TIMES_KEY) === "station" ? "station" : "utc");
+
+function setTimeMode(mode) {
+  sessionStorage.setItem(TIMES_KEY, mode === "station" ? "station" : "utc");
+}
+
+function solarOffsetSeconds(lonDeg) {
+  const lon = ((((lonDeg + 180) % 360) + 360) % 360) - 180;
+  return Math.round(lon * 240);
+}
+
+function offsetText(seconds) {
+  const sign = seconds < 0 ? "−" : "+";
+  const minutes = Math.round(Math.abs(seconds) / 60);
+  return `UTC${sign}${String(Math.floor(minutes / 60)).padStart(2, "0")}:${String(minutes % 60).padStart(2, "0")}`;
+}
+
+// A time for people: "2024-05-10 06:00:00 UTC"; with a station, in "station" mode,
+// "2024-05-10 07:23:51 LMT (UTC+01:24)". ``short`` leaves the date out.
+function when(value, station = null, short = false) {
+  const date = new Date(value);
+  const cut = (text) => (short ? text.slice(11) : text);
+  if (timeMode() !== "station" || !station) return `${cut(utc(date))} UTC`;
+  const offset = solarOffsetSeconds(station.lon_deg);
+  return `${cut(utc(new Date(date.getTime() + offset * 1000)))} LMT (${offsetText(offset)})`;
+}
+
+// The label of a time column: "(UTC)", or "(station LMT)" in "station" mode.
+const timeColumn = () => (timeMode() === "station" ? "station LMT" : "UTC");
+
+const minutes = (seconds) => `${(seconds / 60).toFixed(1)} min`;
+const degrees = (value, digits = 1) => (value === null || value === undefined ? "—" : `${value.toFixed(digits)}°`);
+
+const stationById = (id) => state.stations.find((s) => s.id === Number(id)) || null;
+
+export {
+  TIMES_KEY, timeMode, setTimeMode, solarOffsetSeconds, offsetText, when, timeColumn, minutes,
+  degrees, stationById,
+};

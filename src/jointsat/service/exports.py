@@ -1,0 +1,177 @@
+"""Write what the API answers in JSON as files for other tools: CSV and iCalendar.
+
+- :func:`csv_text` writes rows of the JSON answer as CSV, one column per field in the
+  JSON's order, with the JSON's values (times ISO 8601 UTC ending in ``Z``, booleans
+  ``true``/``false``, an absent value empty): the same table, for a spreadsheet.
+- :func:`contacts_calendar` writes a schedule's contacts as an iCalendar file
+  (RFC 5545), one ``VEVENT`` per contact, for a station's or a partner's calendar.
+
+Both take what the routes have already filtered by the caller's rights: nothing here
+decides who sees what.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import Response
+from icalendar import Calendar, Event
+
+from jointsat.timelib import format_readable
+
+CSV_TYPE = "text/csv; charset=utf-8"
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+PRODUCT_ID = "-//jointsat//contacts//EN"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """Return ``rows`` (JSON objects) as CSV text with a header of ``columns``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(_cell(row.get(column)) for column in columns)
+    return buffer.getvalue()
+
+
+def file_response(body: str, media_type: str, filename: str) -> Response:
+    """Return ``body`` as a download named ``filename``."""
+    return Response(
+        content=body.encode("utf-8"),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def contact_uid(contact: Mapping[str, Any]) -> str:
+    """Return a contact's event UID: the same contact (satellite, station, start) keeps it.
+
+    Downloaded again, from this schedule or from one that re-plans it, an unchanged
+    contact updates its event in a calendar instead of adding a second one.
+    """
+    start = _utc(contact["start"]).strftime("%Y%m%dT%H%M%SZ")
+    return f"contact-{contact['norad_id']}-{contact['station_id']}-{start}@jointsat"
+
+
+def _covering(start_value: datetime | str, end_value: datetime | str) -> tuple[datetime, datetime]:
+    """Return a span in whole seconds that covers it (iCalendar counts whole seconds)."""
+    start = _utc(start_value).replace(microsecond=0)
+    end = _utc(end_value)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + timedelta(seconds=1)
+    return start, end
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT_ID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def _utc(value: datetime | str) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.astimezone(UTC)
+
+
+def contacts_calendar(
+    schedule: Mapping[str, Any],
+    contacts: Iterable[Mapping[str, Any]],
+    operators: Mapping[int, str],
+    name: str,
+) -> str:
+    """Return the contacts of ``schedule`` (its JSON) as an iCalendar file.
+
+    ``operators`` names each satellite's operating partners (satellite id: their
+    codes); ``name`` is the calendar's name. Every event is in UTC: ``DTSTART`` is
+    the contact's start to the second below, ``DTEND`` its end to the second above (the
+    event covers the contact), ``DTSTAMP`` the schedule's creation.
+    """
+    calendar = _calendar(name)
+    created = _utc(schedule["created_at"])
+    for contact in contacts:
+        start, end = _covering(contact["start"], contact["end"])  # start down, end up
+        partners = operators.get(contact["satellite_id"], "")
+        event = Event()
+        event.add("uid", contact_uid(contact))
+        event.add("dtstamp", created)
+        event.add("dtstart", start)
+        event.add("dtend", end)
+        summary = f"{contact['satellite']} over {contact['station']}"
+        event.add("summary", f"{summary} for {partners}" if partners else summary)
+        event.add("location", contact["station"])
+        event.add(
+            "description",
+            "\n".join(
+                [
+                    f"{contact['satellite']} (NORAD {contact['norad_id']}) over"
+                    f" {contact['station']}",
+                    f"{format_readable(start)} to {format_readable(end)} UTC,"
+                    f" {(end - start).total_seconds() / 60:.1f} min",
+                    f"max elevation {contact['max_elevation_deg']:.1f} deg",
+                    f"operators: {partners or 'none'}",
+                    f"schedule #{schedule['id']} ({schedule['policy']}),"
+                    f" {format_readable(_utc(schedule['start']))} to"
+                    f" {format_readable(_utc(schedule['end']))} UTC",
+                ]
+            ),
+        )
+        event.add("categories", ["jointsat contact"])
+        calendar.add_component(event)
+    text: bytes = calendar.to_ical()
+    return text.decode("utf-8")
+
+
+def pass_uid(row: Mapping[str, Any]) -> str:
+    """Return a pass's event UID: the same pass (satellite, station, AOS) keeps it."""
+    aos = _utc(row["aos"]).strftime("%Y%m%dT%H%M%SZ")
+    return f"pass-{row['norad_id']}-{row['station_id']}-{aos}@jointsat"
+
+
+def passes_calendar(rows: Iterable[Mapping[str, Any]], name: str, stamp: datetime) -> str:
+    """Return passes (the JSON's rows) as an iCalendar file, one event per pass.
+
+    DTSTART and DTEND cover AOS to LOS in whole seconds (UTC); SUMMARY "SATELLITE over
+    STATION"; LOCATION the station; DESCRIPTION the maximum elevation, the AOS, TCA and
+    LOS azimuths, the duration and whether the window cut the pass. ``stamp`` (the
+    request's time) is every event's DTSTAMP.
+    """
+    calendar = _calendar(name)
+    for row in rows:
+        start, end = _covering(row["aos"], row["los"])
+        event = Event()
+        event.add("uid", pass_uid(row))
+        event.add("dtstamp", stamp.astimezone(UTC))
+        event.add("dtstart", start)
+        event.add("dtend", end)
+        event.add("summary", f"{row['satellite']} over {row['station']}")
+        event.add("location", row["station"])
+        lines = [
+            f"{row['satellite']} (NORAD {row['norad_id']}) over {row['station']}",
+            f"AOS {format_readable(_utc(row['aos']))}, TCA {format_readable(_utc(row['tca']))},"
+            f" LOS {format_readable(_utc(row['los']))} UTC, {row['duration_s'] / 60:.1f} min",
+            f"max elevation {row['max_elevation_deg']:.1f} deg",
+            f"azimuth AOS {row['aos_azimuth_deg']:.1f} deg, TCA {row['tca_azimuth_deg']:.1f} deg,"
+            f" LOS {row['los_azimuth_deg']:.1f} deg",
+        ]
+        if row.get("truncated"):
+            lines.append("truncated: the pass goes on beyond the window asked for")
+        event.add("description", "\n".join(lines))
+        event.add("categories", ["jointsat pass"])
+        calendar.add_component(event)
+    text: bytes = calendar.to_ical()
+    return text.decode("utf-8")
