@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import socket
 import threading
@@ -301,12 +303,31 @@ def test_list_json_round_trips_ids_and_checksums(
         assert document["acquired_start"] == "2024-05-10T10:00:00Z"
         assert document["acquired_end"] == "2024-05-10T10:12:00Z"
         assert document["owners"] == ["esa"]
-    table = invoke("archive", "list")
+    as_csv = invoke("archive", "list", "--format", "csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert {r["id"]: r["sha256"] for r in rows} == printed
+    assert {r["file_name"] for r in rows} == {p.name for p in paths}
+    assert {r["acquired_start"] for r in rows} == {"2024-05-10T10:00:00Z"}
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+def test_list_table_fits_the_terminal_with_ids_and_times_whole(
+    store: str, metadata_file: Path, tmp_path: Path, columns: int
+) -> None:
+    """At any width, each line fits and each product's id and start show whole on its row."""
+    paths = write_files(tmp_path, 2)
+    lines = ingest(metadata_file, *paths).stdout.splitlines()
+    table = CliRunner().invoke(app, ["archive", "list"], env={"COLUMNS": str(columns)})
     assert table.exit_code == 0, table.output
-    flat = "".join(table.stdout.split())
-    for ident, sha256 in printed.items():
-        assert ident in flat
-        assert sha256 in flat.replace("│", "")
+    out = table.stdout.splitlines()
+    assert max(map(len, out)) <= columns
+    for line in lines:
+        ident, sha256 = line.split()[:2]
+        (row,) = [row for row in out if f" {ident} " in row]
+        assert "2024-05-10 10:00:00" in row
+        if columns >= 200:  # room for the checksum's first characters
+            assert sha256[:12] in row
 
 
 def test_list_of_an_empty_archive(store: str) -> None:
