@@ -8,7 +8,9 @@ which recomputes the geometry, the slews and the memory from the orbits.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.service.planning_world import START, PlanningWorld, earth_request
+from tests.support.consortium import bearer
 from tests.support.data import orbit_file
 from typer.testing import CliRunner, Result
 
@@ -350,3 +353,29 @@ def test_strict_refuses_a_plan_from_stale_elements_and_saves_nothing(
     assert warned.exit_code == 0, warned.output
     stale = [w for w in warned.stderr.splitlines() if "days old in this window" in w]
     assert len(stale) == len(set(stale)) == len(store.norad)  # once per satellite
+
+
+def test_requests_list_json_is_the_apis_and_the_table_fits_80_columns(
+    store: PlanningWorld,
+) -> None:
+    """The CLI's JSON is the API's list (the admin's view); CSV and table show each one."""
+    as_json = _run("requests", "list", "--format", "json", "--database-url", store.url)
+    assert as_json.exit_code == 0, as_json.output
+    api = store.client.get("/api/v1/requests", headers=bearer(store.tokens["admin"]))
+    assert api.status_code == 200, api.text
+    by_id = {r["id"]: r for r in api.json()}
+    listed = json.loads(as_json.stdout)
+    for r in listed:
+        assert r == by_id[r["id"]], (sorted(r.items()), sorted(by_id[r["id"]].items()))
+    as_csv = _run("requests", "list", "-f", "csv", "--database-url", store.url)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [int(r["id"]) for r in rows] == [r["id"] for r in listed]
+    assert {r["partner"] for r in rows} == set(store.requests)
+    table = CliRunner().invoke(
+        app, ["requests", "list", "--database-url", store.url], env={"COLUMNS": "80"}
+    )
+    lines = table.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    for request in listed:
+        (row,) = [line for line in lines if line.startswith(f"│ {request['id']:>2} │")]
+        assert f" {request['partner']} " in row
