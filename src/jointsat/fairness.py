@@ -154,6 +154,10 @@ class SearchSettings:
     workers: int = 0  # 0: one CP-SAT worker per core
     seed: int = 0
     relative_gap: float = DEFAULT_RELATIVE_GAP  # a level is optimal when proven this close
+    # Hears of each level as its search starts (its number from 1, its name): progress.
+    on_level: Callable[[int, str], None] | None = field(
+        default=None, kw_only=True, compare=False, repr=False
+    )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings for a result's provenance."""
@@ -321,10 +325,12 @@ def solve_levels(
     """
     run = Run()
     solution = sorted(start)
-    for goal in goals:
+    for number, goal in enumerate(goals, 1):
         left = settings.time_limit_s - run.wall_s
         if left < MIN_LEVEL_TIME_S:
             break
+        if settings.on_level is not None:
+            settings.on_level(number, goal.name)
         if goal.maximize:
             model.maximize(goal.expression)
         else:

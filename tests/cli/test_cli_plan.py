@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -379,3 +380,51 @@ def test_requests_list_json_is_the_apis_and_the_table_fits_80_columns(
     for request in listed:
         (row,) = [line for line in lines if line.startswith(f"│ {request['id']:>2} │")]
         assert f" {request['partner']} " in row
+
+
+def test_on_a_terminal_plan_prints_its_summary_and_progress_not_json(tmp_path: Path) -> None:
+    """A terminal without -o gets each partner's gain and requested gain (the problem's
+    sum) within 80 columns and how to get the JSON; stderr the steps that ran."""
+    document = problem_document()
+    problem_file = _write(tmp_path / "day.json", document)
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--problem", str(problem_file), "-e", str(ELEMENTS), "--time-limit", "5"],
+        env={"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.stdout)
+    assert "{" not in out
+    assert "--format json, or -o FILE" in out
+    assert max(map(len, out.splitlines())) <= 80
+    assert "requested" in out
+    for partner in ("esa", "nasa"):
+        (row,) = [line for line in out.splitlines() if line.startswith(f"│ {partner} ")]
+        requested = sum(r["gain"] for r in document["requests"] if r["partner"] == partner)
+        assert row.rstrip(" │").endswith(f" {requested:,}")
+    steps = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.stderr)
+    assert "✓ reading " in steps
+    assert f"✓ planning {len(document['requests'])} requests" in steps
+
+
+def test_plan_csv_is_each_partners_row_of_the_plan(tmp_path: Path) -> None:
+    problem_file = _write(tmp_path / "day.json", problem_document())
+    result = _run(
+        "plan",
+        "--problem",
+        str(problem_file),
+        "-e",
+        str(ELEMENTS),
+        "-f",
+        "csv",
+        "--time-limit",
+        "5",
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["partner"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert set(rows) == {"esa", "nasa"}
+    for partner, share in (("esa", 0.6), ("nasa", 0.4)):
+        row = rows[partner]
+        assert float(row["share_entitled"]) == pytest.approx(share)
+        assert int(row["gain"]) <= int(row["reachable_gain"]) <= int(row["requested_gain"])
+        assert float(row["normalized"]) == pytest.approx(int(row["gain"]) / share)

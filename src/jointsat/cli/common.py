@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from jointsat.cli import progress
 from jointsat.errors import JointsatError, StoreError
 from jointsat.files import write_text
 from jointsat.timelib import format_iso, format_readable, parse_iso
@@ -397,10 +398,14 @@ def fitted_table(
         shown.remove(max(reversed(secondary), key=lambda c: c.drop))
     table = Table(title=title)
     for column in shown:
-        justify = "right" if column.right else "left"
         # Ids, times and numbers keep a fixed width (their headers wrap); names fold.
         fixed = least(column) if column.whole or column.right else None
-        table.add_column(column.header, justify=justify, width=fixed, overflow="fold")
+        table.add_column(
+            column.header or "",
+            justify="right" if column.right else "left",
+            width=fixed,
+            overflow="fold",
+        )
     for i in range(len(records)):
         table.add_row(*(escape(cells[c.key][i]) for c in shown))
     return table
@@ -436,3 +441,55 @@ def emit_records(
     else:
         width = TABLE_FILE_WIDTH if output is not None else Console().width
         emit_table(fitted_table(records, columns, title, width), output)
+
+
+def result_format(chosen: OutputFormat | None, output: Path | None) -> OutputFormat:
+    """Return how to write a result document (a schedule, a plan) as the user asked.
+
+    ``--format`` when given; else its JSON to ``-o`` or to a pipe (as scripts expect),
+    and, on a terminal, the summary table instead of thousands of lines of JSON.
+    """
+    if chosen is not None:
+        return chosen
+    if output is not None or not Console().is_terminal:
+        return OutputFormat.JSON
+    return OutputFormat.TABLE
+
+
+ResultFormat = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="json: the whole document (the default with -o or in a pipe); table: the "
+        "summary (the default on a terminal); csv: the summary's rows.",
+    ),
+]
+"""The ``--format`` of a command whose result is one document (schedule, plan)."""
+
+
+class Steps:
+    """The long steps of a command, each shown by :func:`jointsat.cli.progress.step`.
+
+    Call it with a step's description as a context manager (a store ``Stage``);
+    :meth:`level` notes the solver's level in the running step.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._running: progress.Step | None = None
+
+    @contextmanager
+    def __call__(self, description: str) -> Iterator[progress.Step]:
+        """Show the step while the block runs."""
+        with progress.step(self._console, description) as running:
+            self._running = running
+            try:
+                yield running
+            finally:
+                self._running = None
+
+    def level(self, number: int, name: str) -> None:
+        """Note in the running step that the solver searches its level ``number``."""
+        if self._running is not None:
+            self._running.note(f"level {number}")
