@@ -1,9 +1,9 @@
 """Share fairly: the weighted leximin that the network scheduler and the planner both solve.
 
 Each partner p receives some amount T_p (contact seconds, observation gain) and is
-entitled to a share w_p. Its normalised amount is T_p / w_p, written with small
+entitled to a share w_p. Its normalized amount is T_p / w_p, written with small
 integer weights for CP-SAT (``integer_weights``). The weighted leximin maximises the
-smallest normalised amount, then the next smallest, and so on: level k maximises the
+smallest normalized amount, then the next smallest, and so on: level k maximises the
 sum of the k smallest, written exactly as max k*t - sum_p max(0, t - N_p) (Ogryczak
 and Sliwinski, 2003; ``smallest_sum``). Maximising these sums in turn is maximising
 the sorted vector lexicographically.
@@ -260,7 +260,7 @@ def smallest_sum(
 def hint_smallest_sums(
     model: cp_model.CpModel, helpers: Iterable[SmallestSum], normalized: np.ndarray
 ) -> None:
-    """Hint each level's helpers from the normalised amounts of a solution (model units)."""
+    """Hint each level's helpers from the normalized amounts of a solution (model units)."""
     for level in helpers:
         theta = int(np.sort(normalized[level.group])[level.k - 1])
         model.add_hint(level.t, theta)

@@ -103,7 +103,7 @@ PathName = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
 
 
 class TimeWindow(BaseModel):
-    """A request body holding a window: ``start`` and ``end``, with zones, end after start."""
+    """A request body holding a window: ``start`` and ``end`` (UTC if no offset), in order."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
