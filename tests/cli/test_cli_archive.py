@@ -589,3 +589,46 @@ def test_a_transfer_cut_short_is_refused(store: str, tmp_path: Path) -> None:
     assert "nothing written" in message
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == []
+
+
+def test_audit_lists_the_log_newest_first_in_every_format(store: str) -> None:
+    """The entries written, newest first, with the API's field names; the table keeps
+    each entry's time and product id whole at 80 columns."""
+    from jointsat.service.routes.products import AuditEntryOut
+    from jointsat.store.products import audit
+
+    engine = open_engine(store)
+    written = [
+        (datetime(2024, 5, 10, 12, k, tzinfo=UTC), f"{k:032x}", outcome)
+        for k, outcome in enumerate(("served", "refused", "served"))
+    ]
+    with session_factory(engine)() as session:
+        for at, product, outcome in written:
+            audit(
+                session,
+                at=at,
+                user=None,
+                action="download",
+                product_id=product,
+                outcome=outcome,
+                client="192.0.2.7",
+            )
+    engine.dispose()
+    as_json = invoke("archive", "audit", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    listed = json.loads(as_json.stdout)
+    assert set(listed[0]) == set(AuditEntryOut.model_fields)
+    newest_first = written[::-1]
+    assert [(e["at"], e["product_id"], e["outcome"]) for e in listed] == [
+        (at.strftime("%Y-%m-%dT%H:%M:%SZ"), p, o) for at, p, o in newest_first
+    ]
+    refused = invoke("archive", "audit", "-f", "csv", "--outcome", "refused")
+    (row,) = csv.DictReader(io.StringIO(refused.stdout))
+    assert (row["product_id"], row["client"]) == (written[1][1], "192.0.2.7")
+    since = invoke("archive", "audit", "-f", "json", "--since", "2024-05-10 12:01:00")
+    assert len(json.loads(since.stdout)) == 2  # the CLI's time: UTC without an offset
+    table = CliRunner().invoke(app, ["archive", "audit"], env={"COLUMNS": "80"})
+    lines = table.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    for at, product, _ in written:
+        assert any(at.strftime("%Y-%m-%d %H:%M:%S") in line and product in line for line in lines)

@@ -298,6 +298,74 @@ def archive_list(
         )
 
 
+AUDIT_FIELDS = (
+    "id",
+    "at",
+    "user_id",
+    "user_name",
+    "partner_id",
+    "action",
+    "product_id",
+    "file_name",
+    "outcome",
+    "bytes_sent",
+    "detail",
+    "count",
+    "client",
+)
+"""An audit entry's fields, as ``GET /api/v1/products/audit`` names them."""
+AUDIT_COLUMNS = (
+    Column("at", "at (UTC)", lambda e: format_readable(parse_iso(e["at"])), whole=True),
+    Column("product_id", "product", whole=True),
+    Column("action", "action"),
+    Column("outcome", "outcome"),
+    Column("user_name", "who", lambda e: e["user_name"] or e["client"] or "public", drop=1),
+    Column("count", "count", right=True, drop=2),
+    Column("file_name", "file", lambda e: e["file_name"] or "", drop=3),
+    Column("bytes_sent", "bytes", lambda e: f"{e['bytes_sent']:,}", right=True, drop=4),
+    Column("detail", "detail", drop=5),
+)
+"""The audit log's terminal table: when, which product, what happened, then the rest."""
+
+
+@archive_app.command("audit")
+def archive_audit(
+    product_id: Annotated[
+        str | None, typer.Option("--product", metavar="ID", help="Only this product's entries.")
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(metavar="OUTCOME", help="Only entries of this outcome (served, refused...)."),
+    ] = None,
+    since: Annotated[
+        datetime | None, common.time_option("Only entries at or after this time.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="At most N entries.")] = 1000,
+    output_format: Format = OutputFormat.TABLE,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the audit log, newest first: every download and every refused access.
+
+    The same entries as GET /api/v1/products/audit (the server's counts of the public's
+    refusals not yet written are written when it next answers that request or stops).
+    """
+    from jointsat.store.products import audit_log
+
+    with common.store_work(database_url) as session:
+        rows = audit_log(session, product_id=product_id, outcome=outcome, since=since, limit=limit)
+        entries = [
+            {f: format_iso(v) if f == "at" else v for f in AUDIT_FIELDS for v in [getattr(r, f)]}
+            for r in rows
+        ]
+    common.emit_records(
+        entries,
+        AUDIT_COLUMNS,
+        output_format,
+        title=f"{len(entries)} audit entries, newest first",
+        csv_columns=[Column(f) for f in AUDIT_FIELDS],
+    )
+
+
 @archive_app.command("get")
 def archive_get(
     product_id: Annotated[str, typer.Argument(metavar="ID", help="The product's id.")],
