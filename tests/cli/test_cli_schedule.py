@@ -139,6 +139,36 @@ def test_schedule_week_plans_the_store_and_keeps_it(tmp_path: Path) -> None:
     assert document["status"] in {"optimal", "feasible"}
     assert len(document["provenance"]["element_set_ids"]) >= 5
     assert set(document["partners"]) == {"esa", "nasa", "cnes", "dlr", "asi"}
+    # On a terminal without -o: the summary, where the schedule is, each step shown.
+    shown = CliRunner().invoke(
+        app,
+        [
+            "schedule",
+            "--week",
+            "--start",
+            "2024-05-10T00:00:00Z",
+            "--time-limit",
+            "20",
+            "--database-url",
+            url,
+        ],
+        env=TERMINAL,
+    )
+    assert shown.exit_code == 0, shown.output
+    out = _plain(shown.stdout)
+    assert "{" not in out
+    assert max(map(len, out.splitlines())) <= 80
+    assert "schedule 3 saved in the store" in " ".join(out.split())
+    assert "GET /api/v1/schedules/3" in " ".join(out.split())
+    rows = [line.split()[1] for line in out.splitlines() if line.startswith("│ ")]
+    assert sorted(rows) == sorted(document["partners"])
+    steps = _plain(shown.stderr)
+    for step in (
+        "reading the store and predicting the passes",
+        "sharing the network",
+        "saving the schedule",
+    ):
+        assert f"✓ {step}" in steps
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

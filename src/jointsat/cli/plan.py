@@ -343,12 +343,17 @@ def emit_plan(
         print_plan_summary(Console(file=text, width=common.TABLE_FILE_WIDTH), found)
         write_text(output, text.getvalue())
     else:
-        print_plan_summary(Console(), found)
-        where = f"{saved}; " if saved else ""
-        typer.echo(
-            f"{where}its {len(found.observations):,} observations in JSON: --format json, "
-            "or -o FILE"
-        )
+        console = Console()
+        print_plan_summary(console, found)
+        observations = f"its {len(found.observations):,} observations"
+        if saved:  # rerunning would make another plan
+            console.print(
+                f"{saved} ({observations}: GET /api/v1/plans/{document['id']} from jointsat "
+                "serve); -o FILE or --format json also writes the JSON",
+                highlight=False,
+            )
+        else:
+            console.print(f"{observations} in JSON: --format json, or -o FILE", highlight=False)
         return
     print_plan_summary(Console(stderr=True), found)
     if saved and output is not None:

@@ -254,10 +254,17 @@ def emit_schedule(
         print_schedule_summary(Console(file=text, width=common.TABLE_FILE_WIDTH), found)
         write_text(output, text.getvalue())
     else:
-        print_schedule_summary(Console(), found)
-        where = f"schedule {document['id']} saved in the store; " if "id" in document else ""
-        typer.echo(
-            f"{where}its {len(found.contacts):,} contacts in JSON: --format json, or -o FILE"
-        )
+        console = Console()
+        print_schedule_summary(console, found)
+        contacts = f"its {len(found.contacts):,} contacts"
+        if "id" in document:  # saved: rerunning would make another schedule
+            console.print(
+                f"schedule {document['id']} saved in the store ({contacts}: GET "
+                f"/api/v1/schedules/{document['id']} from jointsat serve); "
+                "-o FILE or --format json also writes the JSON",
+                highlight=False,
+            )
+        else:
+            console.print(f"{contacts} in JSON: --format json, or -o FILE", highlight=False)
         return
     print_schedule_summary(Console(stderr=True), found)
