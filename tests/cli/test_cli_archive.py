@@ -21,6 +21,7 @@ from typer.testing import CliRunner, Result
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict, product_id
 from jointsat.cli import app
+from jointsat.cli.archive import CSV_COLUMNS as ARCHIVE_CSV_COLUMNS
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.products import StoredFile, record_product
 from jointsat.store.tables import Partner, Product, Satellite, SatelliteOperator
@@ -334,6 +335,12 @@ def test_list_of_an_empty_archive(store: str) -> None:
     result = invoke("archive", "list", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
+    as_csv = invoke("archive", "list", "--format", "csv")
+    assert as_csv.stdout.splitlines() == [",".join(c.key for c in ARCHIVE_CSV_COLUMNS)]
+    for command in (("archive", "list"), ("archive", "audit")):
+        table = invoke(*command)
+        assert table.exit_code == 0, table.output
+        assert "0 " in table.stdout
 
 
 def test_get_restores_identical_bytes(store: str, metadata_file: Path, tmp_path: Path) -> None:

@@ -387,7 +387,7 @@ def fitted_table(
         header = column.header or ""
         word = max(_longest_word(header), *(_longest_word(t) for t in texts), 1)
         if column.whole or column.right:  # a fixed width: the longest value, never cut
-            return max(word, *(_longest_line(t) for t in texts))
+            return max([word, *(_longest_line(t) for t in texts)])
         natural = max(_longest_line(header), *(_longest_line(t) for t in texts), 1)
         return min(natural, max(word, FLEX_COMFORT))
 
