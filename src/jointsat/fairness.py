@@ -1,9 +1,9 @@
 """Share fairly: the weighted leximin that the network scheduler and the planner both solve.
 
 Each partner p receives some amount T_p (contact seconds, observation gain) and is
-entitled to a share w_p. Its normalised amount is T_p / w_p, written with small
+entitled to a share w_p. Its normalized amount is T_p / w_p, written with small
 integer weights for CP-SAT (``integer_weights``). The weighted leximin maximises the
-smallest normalised amount, then the next smallest, and so on: level k maximises the
+smallest normalized amount, then the next smallest, and so on: level k maximises the
 sum of the k smallest, written exactly as max k*t - sum_p max(0, t - N_p) (Ogryczak
 and Sliwinski, 2003; ``smallest_sum``). Maximising these sums in turn is maximising
 the sorted vector lexicographically.
@@ -154,6 +154,10 @@ class SearchSettings:
     workers: int = 0  # 0: one CP-SAT worker per core
     seed: int = 0
     relative_gap: float = DEFAULT_RELATIVE_GAP  # a level is optimal when proven this close
+    # Hears of each level as its search starts (its number from 1, its name): progress.
+    on_level: Callable[[int, str], None] | None = field(
+        default=None, kw_only=True, compare=False, repr=False
+    )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings for a result's provenance."""
@@ -256,7 +260,7 @@ def smallest_sum(
 def hint_smallest_sums(
     model: cp_model.CpModel, helpers: Iterable[SmallestSum], normalized: np.ndarray
 ) -> None:
-    """Hint each level's helpers from the normalised amounts of a solution (model units)."""
+    """Hint each level's helpers from the normalized amounts of a solution (model units)."""
     for level in helpers:
         theta = int(np.sort(normalized[level.group])[level.k - 1])
         model.add_hint(level.t, theta)
@@ -321,10 +325,12 @@ def solve_levels(
     """
     run = Run()
     solution = sorted(start)
-    for goal in goals:
+    for number, goal in enumerate(goals, 1):
         left = settings.time_limit_s - run.wall_s
         if left < MIN_LEVEL_TIME_S:
             break
+        if settings.on_level is not None:
+            settings.on_level(number, goal.name)
         if goal.maximize:
             model.maximize(goal.expression)
         else:

@@ -651,3 +651,44 @@ def test_the_threshold_is_an_option_and_a_variable(
     monkeypatch.setenv("JOINTSAT_STALE_LEO_DAYS", "soon")
     bad = invoke("passes", "-e", STATIONS_TLE, "-s", stations_csv, *window)
     assert_clean_failure(bad, 1, "JOINTSAT_STALE_LEO_DAYS: give a positive number of days")
+
+
+@pytest.mark.parametrize("columns", [80, 100, 200])
+def test_the_passes_table_fits_the_terminal_with_times_whole(
+    stations_csv: str, columns: int
+) -> None:
+    """Each pass of the CSV has its row, its AOS and LOS whole on it, the satellite's
+    catalog number too; no line is wider than the terminal (before: `CHE… │ McM… │ 202…`)."""
+    window = ("--start", START, "--days", "0.25")
+    rows = passes_csv(stations_csv, *window)
+    assert rows
+    result = CliRunner().invoke(
+        app,
+        ["passes", "-e", STATIONS_TLE, "-s", stations_csv, *window],
+        env={"COLUMNS": str(columns)},
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= columns
+    shown = [
+        i for i, line in enumerate(lines) if re.search(r"│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │", line)
+    ]
+    expected = sorted(
+        (
+            parse_utc(row["aos"]).strftime("%Y-%m-%d %H:%M:%S"),
+            parse_utc(row["los"]).strftime("%H:%M:%S"),
+            row["norad_id"],
+        )
+        for row in rows
+    )
+    found = []
+    for i, after in zip(shown, [*shown[1:], len(lines)], strict=True):
+        row_text = " ".join(lines[i:after])  # with a folded name's next lines
+        aos = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", lines[i])
+        los = re.findall(r"(?<=│ )\d\d:\d\d:\d\d(?= │)", lines[i])  # TCA, if shown, then LOS
+        norad = re.search(r"\((\d+)\) ", row_text)
+        assert aos, lines[i]
+        assert los, lines[i]
+        assert norad, row_text
+        found.append((aos.group(), los[-1], norad.group(1)))
+    assert sorted(found) == expected

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import socket
 import threading
@@ -19,6 +21,7 @@ from typer.testing import CliRunner, Result
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict, product_id
 from jointsat.cli import app
+from jointsat.cli.archive import CSV_COLUMNS as ARCHIVE_CSV_COLUMNS
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.products import StoredFile, record_product
 from jointsat.store.tables import Partner, Product, Satellite, SatelliteOperator
@@ -301,18 +304,43 @@ def test_list_json_round_trips_ids_and_checksums(
         assert document["acquired_start"] == "2024-05-10T10:00:00Z"
         assert document["acquired_end"] == "2024-05-10T10:12:00Z"
         assert document["owners"] == ["esa"]
-    table = invoke("archive", "list")
+    as_csv = invoke("archive", "list", "--format", "csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert {r["id"]: r["sha256"] for r in rows} == printed
+    assert {r["file_name"] for r in rows} == {p.name for p in paths}
+    assert {r["acquired_start"] for r in rows} == {"2024-05-10T10:00:00Z"}
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+def test_list_table_fits_the_terminal_with_ids_and_times_whole(
+    store: str, metadata_file: Path, tmp_path: Path, columns: int
+) -> None:
+    """At any width, each line fits and each product's id and start show whole on its row."""
+    paths = write_files(tmp_path, 2)
+    lines = ingest(metadata_file, *paths).stdout.splitlines()
+    table = CliRunner().invoke(app, ["archive", "list"], env={"COLUMNS": str(columns)})
     assert table.exit_code == 0, table.output
-    flat = "".join(table.stdout.split())
-    for ident, sha256 in printed.items():
-        assert ident in flat
-        assert sha256 in flat.replace("│", "")
+    out = table.stdout.splitlines()
+    assert max(map(len, out)) <= columns
+    for line in lines:
+        ident, sha256 = line.split()[:2]
+        (row,) = [row for row in out if f" {ident} " in row]
+        assert "2024-05-10 10:00:00" in row
+        if columns >= 200:  # room for the checksum's first characters
+            assert sha256[:12] in row
 
 
 def test_list_of_an_empty_archive(store: str) -> None:
     result = invoke("archive", "list", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
+    as_csv = invoke("archive", "list", "--format", "csv")
+    assert as_csv.stdout.splitlines() == [",".join(c.key for c in ARCHIVE_CSV_COLUMNS)]
+    for command in (("archive", "list"), ("archive", "audit")):
+        table = invoke(*command)
+        assert table.exit_code == 0, table.output
+        assert "0 " in table.stdout
 
 
 def test_get_restores_identical_bytes(store: str, metadata_file: Path, tmp_path: Path) -> None:
@@ -568,3 +596,46 @@ def test_a_transfer_cut_short_is_refused(store: str, tmp_path: Path) -> None:
     assert "nothing written" in message
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == []
+
+
+def test_audit_lists_the_log_newest_first_in_every_format(store: str) -> None:
+    """The entries written, newest first, with the API's field names; the table keeps
+    each entry's time and product id whole at 80 columns."""
+    from jointsat.service.routes.products import AuditEntryOut
+    from jointsat.store.products import audit
+
+    engine = open_engine(store)
+    written = [
+        (datetime(2024, 5, 10, 12, k, tzinfo=UTC), f"{k:032x}", outcome)
+        for k, outcome in enumerate(("served", "refused", "served"))
+    ]
+    with session_factory(engine)() as session:
+        for at, product, outcome in written:
+            audit(
+                session,
+                at=at,
+                user=None,
+                action="download",
+                product_id=product,
+                outcome=outcome,
+                client="192.0.2.7",
+            )
+    engine.dispose()
+    as_json = invoke("archive", "audit", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    listed = json.loads(as_json.stdout)
+    assert set(listed[0]) == set(AuditEntryOut.model_fields)
+    newest_first = written[::-1]
+    assert [(e["at"], e["product_id"], e["outcome"]) for e in listed] == [
+        (at.strftime("%Y-%m-%dT%H:%M:%SZ"), p, o) for at, p, o in newest_first
+    ]
+    refused = invoke("archive", "audit", "-f", "csv", "--outcome", "refused")
+    (row,) = csv.DictReader(io.StringIO(refused.stdout))
+    assert (row["product_id"], row["client"]) == (written[1][1], "192.0.2.7")
+    since = invoke("archive", "audit", "-f", "json", "--since", "2024-05-10 12:01:00")
+    assert len(json.loads(since.stdout)) == 2  # the CLI's time: UTC without an offset
+    table = CliRunner().invoke(app, ["archive", "audit"], env={"COLUMNS": "80"})
+    lines = table.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    for at, product, _ in written:
+        assert any(at.strftime("%Y-%m-%d %H:%M:%S") in line and product in line for line in lines)

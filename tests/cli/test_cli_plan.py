@@ -8,8 +8,11 @@ which recomputes the geometry, the slews and the memory from the orbits.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.service.planning_world import START, PlanningWorld, earth_request
+from tests.support.consortium import bearer
 from tests.support.data import orbit_file
 from typer.testing import CliRunner, Result
 
@@ -350,3 +354,77 @@ def test_strict_refuses_a_plan_from_stale_elements_and_saves_nothing(
     assert warned.exit_code == 0, warned.output
     stale = [w for w in warned.stderr.splitlines() if "days old in this window" in w]
     assert len(stale) == len(set(stale)) == len(store.norad)  # once per satellite
+
+
+def test_requests_list_json_is_the_apis_and_the_table_fits_80_columns(
+    store: PlanningWorld,
+) -> None:
+    """The CLI's JSON is the API's list (the admin's view); CSV and table show each one."""
+    as_json = _run("requests", "list", "--format", "json", "--database-url", store.url)
+    assert as_json.exit_code == 0, as_json.output
+    api = store.client.get("/api/v1/requests", headers=bearer(store.tokens["admin"]))
+    assert api.status_code == 200, api.text
+    by_id = {r["id"]: r for r in api.json()}
+    listed = json.loads(as_json.stdout)
+    for r in listed:
+        assert r == by_id[r["id"]], (sorted(r.items()), sorted(by_id[r["id"]].items()))
+    as_csv = _run("requests", "list", "-f", "csv", "--database-url", store.url)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [int(r["id"]) for r in rows] == [r["id"] for r in listed]
+    assert {r["partner"] for r in rows} == set(store.requests)
+    table = CliRunner().invoke(
+        app, ["requests", "list", "--database-url", store.url], env={"COLUMNS": "80"}
+    )
+    lines = table.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    for request in listed:
+        (row,) = [line for line in lines if line.startswith(f"│ {request['id']:>2} │")]
+        assert f" {request['partner']} " in row
+
+
+def test_on_a_terminal_plan_prints_its_summary_and_progress_not_json(tmp_path: Path) -> None:
+    """A terminal without -o gets each partner's gain and requested gain (the problem's
+    sum) within 80 columns and how to get the JSON; stderr the steps that ran."""
+    document = problem_document()
+    problem_file = _write(tmp_path / "day.json", document)
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--problem", str(problem_file), "-e", str(ELEMENTS), "--time-limit", "5"],
+        env={"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.stdout)
+    assert "{" not in out
+    assert "--format json, or -o FILE" in out
+    assert max(map(len, out.splitlines())) <= 80
+    assert "requested" in out
+    for partner in ("esa", "nasa"):
+        (row,) = [line for line in out.splitlines() if line.startswith(f"│ {partner} ")]
+        requested = sum(r["gain"] for r in document["requests"] if r["partner"] == partner)
+        assert row.rstrip(" │").endswith(f" {requested:,}")
+    steps = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.stderr)
+    assert "✓ reading " in steps
+    assert f"✓ planning {len(document['requests'])} requests" in steps
+
+
+def test_plan_csv_is_each_partners_row_of_the_plan(tmp_path: Path) -> None:
+    problem_file = _write(tmp_path / "day.json", problem_document())
+    result = _run(
+        "plan",
+        "--problem",
+        str(problem_file),
+        "-e",
+        str(ELEMENTS),
+        "-f",
+        "csv",
+        "--time-limit",
+        "5",
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["partner"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert set(rows) == {"esa", "nasa"}
+    for partner, share in (("esa", 0.6), ("nasa", 0.4)):
+        row = rows[partner]
+        assert float(row["share_entitled"]) == pytest.approx(share)
+        assert int(row["gain"]) <= int(row["reachable_gain"]) <= int(row["requested_gain"])
+        assert float(row["normalized"]) == pytest.approx(int(row["gain"]) / share)

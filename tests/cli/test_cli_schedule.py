@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -136,3 +139,90 @@ def test_schedule_week_plans_the_store_and_keeps_it(tmp_path: Path) -> None:
     assert document["status"] in {"optimal", "feasible"}
     assert len(document["provenance"]["element_set_ids"]) >= 5
     assert set(document["partners"]) == {"esa", "nasa", "cnes", "dlr", "asi"}
+    # On a terminal without -o: the summary, where the schedule is, each step shown.
+    shown = CliRunner().invoke(
+        app,
+        [
+            "schedule",
+            "--week",
+            "--start",
+            "2024-05-10T00:00:00Z",
+            "--time-limit",
+            "20",
+            "--database-url",
+            url,
+        ],
+        env=TERMINAL,
+    )
+    assert shown.exit_code == 0, shown.output
+    out = _plain(shown.stdout)
+    assert "{" not in out
+    assert max(map(len, out.splitlines())) <= 80
+    assert "schedule 3 saved in the store" in " ".join(out.split())
+    assert "GET /api/v1/schedules/3" in " ".join(out.split())
+    rows = [line.split()[1] for line in out.splitlines() if line.startswith("│ ")]
+    assert sorted(rows) == sorted(document["partners"])
+    steps = _plain(shown.stderr)
+    for step in (
+        "reading the store and predicting the passes",
+        "sharing the network",
+        "saving the schedule",
+    ):
+        assert f"✓ {step}" in steps
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+TERMINAL = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": "80"}  # rich: a terminal
+
+
+def _plain(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+def test_on_a_terminal_schedule_prints_its_summary_and_progress_not_json(
+    problem_file: Path,
+) -> None:
+    """A terminal without -o gets each partner's row and how to get the JSON; stderr the
+    steps that ran (the spinner's lines), each line within 80 columns."""
+    problem = json.loads(problem_file.read_text())
+    result = CliRunner().invoke(
+        app, ["schedule", "--problem", str(problem_file), "--time-limit", "5"], env=TERMINAL
+    )
+    assert result.exit_code == 0, result.output
+    out = _plain(result.stdout)
+    assert "{" not in out
+    assert "--format json, or -o FILE" in out
+    assert max(map(len, out.splitlines())) <= 80
+    rows = [line for line in out.splitlines() if line.startswith("│ ")]
+    assert sorted(row.split()[1] for row in rows) == sorted(p["id"] for p in problem["partners"])
+    steps = _plain(result.stderr)
+    assert "✓ reading " in steps
+    assert "✓ sharing the network (30 passes)" in steps
+
+
+def test_schedule_csv_is_each_partners_row_of_the_schedule(
+    problem_file: Path, tmp_path: Path
+) -> None:
+    """The CSV has the schedule document's names; its shares are the problem's."""
+    result = _run("schedule", "--problem", str(problem_file), "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == [
+        "partner",
+        "seconds",
+        "normalized",
+        "share_received",
+        "share_entitled",
+        "demand_s",
+        "demand_met",
+    ]
+    shares = {p["id"]: p["share"] for p in json.loads(problem_file.read_text())["partners"]}
+    total = sum(shares.values())
+    assert {r["partner"]: float(r["share_entitled"]) for r in rows} == pytest.approx(
+        {k: v / total for k, v in shares.items()}
+    )
+    received = sum(float(r["share_received"]) for r in rows)
+    assert received == pytest.approx(1.0) or received == 0.0
+    for r in rows:
+        share = float(r["share_entitled"]) * total
+        assert float(r["normalized"]) == pytest.approx(float(r["seconds"]) / share)

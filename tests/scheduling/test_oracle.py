@@ -20,7 +20,7 @@ from jointsat.scheduling.problem import Problem
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings, solve
 
-LEVEL_TOLERANCE_S = 1e-3  # normalised seconds; CP-SAT rounds f/w to 1e-6 relative
+LEVEL_TOLERANCE_S = 1e-3  # normalized seconds; CP-SAT rounds f/w to 1e-6 relative
 MILP_SLACK = 1e-5  # how far below a fixed level HiGHS may land (feasibility tolerance)
 EXACT = SolverSettings(time_limit_s=20, workers=2, relative_gap=0.0)
 
@@ -92,7 +92,7 @@ class Oracle:
         )
 
     def leximin(self, partners: list[str]) -> list[float]:
-        """Return the sorted normalised times, maximised level by level."""
+        """Return the sorted normalized times, maximised level by level."""
         levels: list[float] = []
         n = len(partners)
         for k in range(1, n + 1):

@@ -138,7 +138,7 @@ def test_predictions_are_stored_for_every_server_process(
     "params",
     [
         {"start": "2024-05-10T00:00:00Z", "end": "2024-05-09T00:00:00Z"},
-        {"start": "2024-05-10T00:00:00", "end": "2024-05-11T00:00:00Z"},
+        {"start": "2024-05-10T24:30:00", "end": "2024-05-11T00:00:00Z"},
         {"start": "2024-05-10T00:00:00Z", "end": "2024-07-10T00:00:00Z"},
         {"start": "yesterday", "end": "2024-05-11T00:00:00Z"},
         {"start": "2024-05-10T00:00:00Z"},

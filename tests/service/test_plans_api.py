@@ -131,7 +131,7 @@ def test_plans_use_the_schedule_named_and_refuse_bad_windows(world: PlanningWorl
         {**WINDOW, "objective": "most-photos"},
         {**WINDOW, "time_limit_s": 0},
         {**WINDOW, "time_limit_s": 10_000},
-        {**WINDOW, "start": "2024-05-10T00:00:00"},
+        {**WINDOW, "start": "10/05/2024 00:00"},
     ):
         response = world.client.post("/api/v1/plans", json=bad, headers=admin)
         assert response.status_code == 422, bad

@@ -381,10 +381,11 @@ def test_the_list_filters_by_acquisition_time_and_footprint(world: World) -> Non
         )
         assert answer.status_code == 422
         assert "bbox" in answer.json()["detail"]
-    naive = world.client.get(
-        "/api/v1/products", params={"start": "2024-05-10T00:00:00"}, headers=world.headers("admin")
+    bad = world.client.get(
+        "/api/v1/products", params={"start": "2024-05-10T00:61:00"}, headers=world.headers("admin")
     )
-    assert naive.status_code == 422
+    assert bad.status_code == 422
+    assert "an ISO 8601 time is needed" in bad.json()["detail"]
 
 
 METADATA_PART = (

@@ -20,10 +20,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import typer
 from fastapi.testclient import TestClient
 from skyfield.api import EarthSatellite, Loader, load, wgs84
 from tests.support.consortium import Consortium
 
+from jointsat.cli.common import parse_utc
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.tracks import horizon_radius_km
 from jointsat.store.tables import Partner, Role, Visibility
@@ -178,7 +180,7 @@ def test_a_decayed_satellite_is_a_row_with_its_error(world: World) -> None:
 @pytest.mark.parametrize(
     "params",
     [
-        {"at": "2024-05-10T12:00:00"},  # no zone
+        {"at": "2024-05-10T12:00:00 UTC"},  # not ISO 8601
         {"at": "yesterday"},
         {"min_elevation_deg": -1.0},
         {"min_elevation_deg": 91.0},
@@ -276,7 +278,7 @@ def test_a_satellite_decaying_in_the_window_keeps_its_track_up_to_the_failure(
         ({"start": "2024-05-10T00:00:00Z", "end": "2024-05-11T00:00:00Z", "step_s": 4}, "20000"),
         ({"step_s": 0}, "step_s"),
         ({"step_s": 3601}, "step_s"),
-        ({"start": "2024-05-10T12:00:00"}, "zone"),
+        ({"start": "2024-05-10 12:00 UTC"}, "an ISO 8601 time is needed"),
         ({"start": "9999-12-31T23:00:00Z"}, "calendar"),
     ],
 )
@@ -430,6 +432,58 @@ def test_positions_is_not_taken_for_a_satellite_id(world: World) -> None:
     one = client.get(f"/api/v1/satellites/{ids['iss']}", headers=auth["admin"])
     assert one.status_code == 200
     assert one.json()["norad_id"] == 25544
+
+
+# The times `jointsat` reads on its command line (tests/cli), each the same moment.
+CLI_TIMES = (
+    "2024-05-10T12:05:00Z",
+    "2024-05-10T12:05:00",  # no offset: UTC
+    "2024-05-10 12:05:00Z",
+    "2024-05-10 12:05:00",
+    "2024-05-10t12:05:00z",
+    "2024-05-10T14:05:00+02:00",
+    "2024-05-10T07:05:00-05:00",
+)
+
+
+def test_the_api_takes_the_times_the_cli_takes(world: World) -> None:
+    """Each of the CLI's spellings of a moment is that moment to the API too (a query
+    and a body), and the CLI's parser reads each as that moment."""
+    client, auth, ids = world
+    moment = datetime(2024, 5, 10, 12, 5, tzinfo=UTC)
+    answers = []
+    for text in CLI_TIMES:
+        assert parse_utc(text) == moment, text
+        answer = client.get(
+            "/api/v1/satellites/positions", params={"at": text}, headers=auth["viewer"]
+        )
+        assert answer.status_code == 200, (text, answer.text)
+        answers.append(answer.json())
+        track = client.get(
+            f"/api/v1/satellites/{ids['iss']}/track",
+            params={"start": text, "end": "2024-05-10T12:35:00Z", "step_s": 60},
+            headers=auth["viewer"],
+        )
+        assert track.status_code == 200, (text, track.text)
+        assert track.json()["start"] == "2024-05-10T12:05:00Z"
+    assert all(a == answers[0] for a in answers)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2024-05-10T12:05:00 UTC", "12:05", "2024-13-10"])
+def test_a_time_neither_reads_says_what_is_needed_like_the_cli(world: World, text: str) -> None:
+    """The API's 422 says what it needs, without pydantic's 'Value error,' prefix; the
+    command line refuses the same text."""
+    client, auth, _ = world
+    answer = client.get("/api/v1/satellites/positions", params={"at": text}, headers=auth["viewer"])
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert problem["detail"] == (
+        f"query.at: {text!r}: an ISO 8601 time is needed, e.g. 2024-05-10T06:00:00Z "
+        "(UTC if no offset)"
+    )
+    assert "Value error" not in answer.text
+    with pytest.raises(typer.BadParameter):
+        parse_utc(text)
 
 
 def test_a_time_in_another_zone_is_the_same_moment(world: World) -> None:

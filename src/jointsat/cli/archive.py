@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import metadata_from_dict
 from jointsat.archive.restore import FileSource, restore
 from jointsat.archive.rights import Caller
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.common import Column, DatabaseUrl, Format, OutputFormat
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
@@ -41,13 +38,6 @@ _METADATA_OPTIONS = {
     "acquired_end": "--end",
     "processing_level": "--level",
 }
-
-
-class ArchiveListFormat(StrEnum):
-    """Name the formats ``jointsat archive list`` can write."""
-
-    TABLE = "table"
-    JSON = "json"
 
 
 @contextmanager
@@ -196,17 +186,68 @@ def archive_ingest(
         )
 
 
+def _end_text(product: dict[str, Any]) -> str:
+    """Return an acquisition's end: its time of day when it ends on the day it began."""
+    start, end = parse_iso(product["acquired_start"]), parse_iso(product["acquired_end"])
+    return format_readable(end)[11:] if start.date() == end.date() else format_readable(end)
+
+
+def _files_text(key: str, shown: Callable[[Any], str]) -> Callable[[Any], str]:
+    return lambda product: "\n".join(shown(f[key]) for f in product["files"])
+
+
+LIST_COLUMNS = (
+    # The id `archive get` needs, the satellite and the acquisition's start always show;
+    # the others as the terminal's width allows (the checksum shortened: JSON and CSV
+    # have it whole).
+    Column("id", "id", whole=True),
+    Column("satellite", "NORAD", right=True),
+    Column("instrument", "instrument", lambda p: p["instrument"]),
+    Column("processing_level", "level", lambda p: p["processing_level"], drop=3),
+    Column(
+        "acquired_start",
+        "start (UTC)",
+        lambda p: format_readable(parse_iso(p["acquired_start"])),
+        whole=True,
+    ),
+    Column("acquired_end", "end", _end_text, whole=True, drop=2),
+    Column("owners", "owners", lambda p: ", ".join(p["owners"]), drop=1),
+    Column("files", "file", _files_text("name", str), drop=4),
+    Column("size_bytes", "bytes", _files_text("size_bytes", "{:,}".format), right=True, drop=5),
+    Column("sha256", "SHA-256", _files_text("sha256", lambda h: h[:12] + "…"), whole=True, drop=6),
+)
+CSV_COLUMNS = tuple(
+    Column(key)
+    for key in (
+        "id",
+        "satellite",
+        "satellite_name",
+        "instrument",
+        "processing_level",
+        "acquired_start",
+        "acquired_end",
+        "owners",
+        "members_from",
+        "public_from",
+        "ingested_at",
+        "file_name",
+        "sha256",
+        "size_bytes",
+        "media_type",
+    )
+)
+"""The CSV of ``archive list``: one line per file, its product's fields repeated."""
+
+
 @archive_app.command("list")
 def archive_list(
-    output_format: Annotated[
-        ArchiveListFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = ArchiveListFormat.TABLE,
-    database_url: DatabaseUrl = None,
+    output_format: Format = OutputFormat.TABLE, database_url: DatabaseUrl = None
 ) -> None:
     """List every archived product: id, files and checksums, satellite, acquisition, owners.
 
     The command line has the whole store, so it lists every product whatever its
-    embargo, oldest acquisition first.
+    embargo, oldest acquisition first. The table shows what fits the terminal (the
+    product's id and acquisition always); --format json or csv give every field.
     """
     from sqlalchemy import select
 
@@ -242,33 +283,87 @@ def archive_list(
                 }
                 for p in products
             ]
-        if output_format is ArchiveListFormat.JSON:
-            common.emit(json.dumps(documents, indent=2) + "\n", None)
-            return
-        table = Table(title=f"{len(documents)} archived product(s)")
-        for name in ("id", "NORAD", "instrument", "level", "start (UTC)", "end", "owners"):
-            table.add_column(name, justify="right" if name == "NORAD" else "left")
-        table.add_column("file")
-        table.add_column("bytes", justify="right")
-        table.add_column("SHA-256", no_wrap=True)
-        for d in documents:
-            start, end = parse_iso(d["acquired_start"]), parse_iso(d["acquired_end"])
-            table.add_row(
-                d["id"],
-                str(d["satellite"]),
-                escape(d["instrument"]),
-                escape(d["processing_level"]),
-                format_readable(start),
-                format_readable(end)[11:] if start.date() == end.date() else format_readable(end),
-                escape(", ".join(d["owners"])),
-                "\n".join(escape(f["name"]) for f in d["files"]),
-                "\n".join(f"{f['size_bytes']:,}" for f in d["files"]),
-                "\n".join(f["sha256"] for f in d["files"]),
-            )
-        console = Console()
-        if not console.is_terminal:  # a pipe or a file: keep each checksum on one line
-            console = Console(width=common.TABLE_FILE_WIDTH)
-        console.print(table)
+        per_file = [
+            {**d, **{k: v for k, v in f.items() if k != "name"}, "file_name": f["name"]}
+            for d in documents
+            for f in d["files"]
+        ]
+        common.emit_records(
+            documents,
+            LIST_COLUMNS,
+            output_format,
+            title=f"{len(documents)} archived product(s)",
+            csv_records=per_file,
+            csv_columns=CSV_COLUMNS,
+        )
+
+
+AUDIT_FIELDS = (
+    "id",
+    "at",
+    "user_id",
+    "user_name",
+    "partner_id",
+    "action",
+    "product_id",
+    "file_name",
+    "outcome",
+    "bytes_sent",
+    "detail",
+    "count",
+    "client",
+)
+"""An audit entry's fields, as ``GET /api/v1/products/audit`` names them."""
+AUDIT_COLUMNS = (
+    Column("at", "at (UTC)", lambda e: format_readable(parse_iso(e["at"])), whole=True),
+    Column("product_id", "product", whole=True),
+    Column("action", "action"),
+    Column("outcome", "outcome"),
+    Column("user_name", "who", lambda e: e["user_name"] or e["client"] or "public", drop=1),
+    Column("count", "count", right=True, drop=2),
+    Column("file_name", "file", lambda e: e["file_name"] or "", drop=3),
+    Column("bytes_sent", "bytes", lambda e: f"{e['bytes_sent']:,}", right=True, drop=4),
+    Column("detail", "detail", drop=5),
+)
+"""The audit log's terminal table: when, which product, what happened, then the rest."""
+
+
+@archive_app.command("audit")
+def archive_audit(
+    product_id: Annotated[
+        str | None, typer.Option("--product", metavar="ID", help="Only this product's entries.")
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(metavar="OUTCOME", help="Only entries of this outcome (served, refused...)."),
+    ] = None,
+    since: Annotated[
+        datetime | None, common.time_option("Only entries at or after this time.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="At most N entries.")] = 1000,
+    output_format: Format = OutputFormat.TABLE,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the audit log, newest first: every download and every refused access.
+
+    The same entries as GET /api/v1/products/audit (the server's counts of the public's
+    refusals not yet written are written when it next answers that request or stops).
+    """
+    from jointsat.store.products import audit_log
+
+    with common.store_work(database_url) as session:
+        rows = audit_log(session, product_id=product_id, outcome=outcome, since=since, limit=limit)
+        entries = [
+            {f: format_iso(v) if f == "at" else v for f in AUDIT_FIELDS for v in [getattr(r, f)]}
+            for r in rows
+        ]
+    common.emit_records(
+        entries,
+        AUDIT_COLUMNS,
+        output_format,
+        title=f"{len(entries)} audit entries, newest first",
+        csv_columns=[Column(f) for f in AUDIT_FIELDS],
+    )
 
 
 @archive_app.command("get")

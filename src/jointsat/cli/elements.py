@@ -9,10 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.common import Column, DatabaseUrl, Format, OutputFormat
 from jointsat.cli.elements_export import export
 from jointsat.files import write_text
 from jointsat.timelib import format_readable
@@ -22,9 +21,6 @@ elements_app = typer.Typer(
     help="Fetch element sets from their sources (CelesTrak, Space-Track), list, export them.",
     no_args_is_help=True,
 )
-
-
-LIST_COLUMNS = ("satellite", "name", "source", "epoch (UTC)", "age (days)", "fetched (UTC)", "used")
 
 
 class SourceName(StrEnum):
@@ -104,32 +100,55 @@ def _create_empty_store(url: str) -> None:
         migrate.upgrade(url)
 
 
+def _readable(key: str) -> common.Cell:
+    return lambda record: format_readable(record[key])
+
+
+LIST_COLUMNS = (
+    Column("satellite", "NORAD", right=True),
+    Column("satellite_name", "name", drop=2),
+    Column("id", "id", right=True, drop=3),
+    Column("source_kind", "source"),
+    Column("epoch", "epoch (UTC)", _readable("epoch"), whole=True),
+    Column("age_days", "age (days)", lambda r: f"{r['age_days']:.1f}", right=True),
+    Column("received_at", "fetched (UTC)", _readable("received_at"), whole=True, drop=1),
+    Column("chosen", "used", lambda r: "yes" if r["chosen"] else "no"),
+    Column("source", None),
+)
+"""The fields of ``elements list``: those of the API's element sets (``source`` in JSON
+and CSV only: a query or a file name, often long)."""
+
+
 @elements_app.command("list")
 def list_sets(
     satellite: Annotated[
         int | None, typer.Option(metavar="N", help="Only this catalog number's sets.")
     ] = None,
+    output_format: Format = OutputFormat.TABLE,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the stored element sets: source, epoch, age, when fetched, whether used."""
     from jointsat.store.sources import element_history
 
     now = common.now()
-    table = Table(
-        "satellite", "name", "source", "epoch (UTC)", "age (days)", "fetched (UTC)", "used"
-    )
     with common.store_work(database_url) as session:
-        for owner, record in element_history(session, satellite):
-            table.add_row(
-                str(owner.norad_id),
-                owner.name,
-                record.source_kind,
-                format_readable(record.epoch),
-                f"{(now - record.epoch).total_seconds() / 86400.0:.1f}",
-                format_readable(record.received_at),
-                "yes" if record.chosen else "no",
-            )
-    common.emit_table(table, None)
+        records = [
+            {
+                "satellite": owner.norad_id,
+                "satellite_name": owner.name,
+                "id": record.id,
+                "epoch": record.epoch,
+                "source_kind": record.source_kind,
+                "source": record.source,
+                "received_at": record.received_at,
+                "chosen": record.chosen,
+                "age_days": (now - record.epoch).total_seconds() / 86400.0,
+            }
+            for owner, record in element_history(session, satellite)
+        ]
+    common.emit_records(
+        records, LIST_COLUMNS, output_format, title=f"{len(records)} element set(s)"
+    )
 
 
 @elements_app.command()

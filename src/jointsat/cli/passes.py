@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays
+from jointsat.cli.common import (
+    Column,
+    DatabaseUrl,
+    Format,
+    OutputFormat,
+    StaleAboveLeoDays,
+    StaleLeoDays,
+)
 from jointsat.errors import JointsatError
 from jointsat.executors import default_workers, pool_of
 from jointsat.files import (
@@ -38,14 +43,6 @@ from jointsat.timelib import format_readable
 
 PROGRESS_DELAY_S = 1.0
 """Show the progress bar only once pass finding has run this long."""
-
-
-class OutputFormat(StrEnum):
-    """Name the formats ``jointsat passes`` can write."""
-
-    TABLE = "table"
-    CSV = "csv"
-    JSON = "json"
 
 
 def passes(
@@ -83,9 +80,7 @@ def passes(
             help="Minimum elevation in degrees for stations that set none.",
         ),
     ] = 0.0,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = OutputFormat.TABLE,
+    output_format: Format = OutputFormat.TABLE,
     output: Annotated[
         Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
     ] = None,
@@ -144,7 +139,8 @@ def passes(
         else:
             start_text, end_text = format_readable(found.start), format_readable(found.end)
             title = f"{len(found)} passes, {start_text} to {end_text} UTC"
-            common.emit_table(passes_table(found.rows(), title), output)
+            width = common.TABLE_FILE_WIDTH if output is not None else Console().width
+            common.emit_table(passes_table(found.rows(), title, width=width), output)
 
 
 def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, ...]]:
@@ -284,29 +280,30 @@ def _progress_callback(errors: Console) -> Iterator[ProgressCallback | None]:
         bar.close()
 
 
-_PassCell = Callable[[Pass], str]
-_PASS_TABLE_COLUMNS: tuple[tuple[str, bool, _PassCell], ...] = (
-    # header, shown in the compact table, cell
-    ("satellite", True, lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"),
-    ("station", True, lambda p: p.station.name),
-    ("AOS (UTC)", True, lambda p: format_readable(p.aos)),
-    ("TCA", False, lambda p: format_readable(p.tca)[11:]),
-    ("LOS", True, lambda p: format_readable(p.los)[11:]),
-    ("max el °", True, lambda p: f"{p.max_elevation_deg:.1f}"),
-    ("AOS az °", False, lambda p: f"{p.aos_azimuth_deg:.1f}"),
-    ("LOS az °", False, lambda p: f"{p.los_azimuth_deg:.1f}"),
-    ("minutes", True, lambda p: f"{p.duration_s / 60.0:.1f}"),
-    ("sunlit", False, lambda p: "yes" if p.sunlit else "no"),
-    ("truncated", False, lambda p: "yes" if p.truncated else ""),
+PASS_TABLE_COLUMNS: tuple[Column, ...] = (
+    # The essential columns first; the others (drop > 0) fill a wide terminal, the
+    # highest rank leaving first. The CSV and JSON (files.PASS_COLUMNS) keep them all.
+    Column("satellite", "satellite", lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"),
+    Column("station", "station", lambda p: p.station.name),
+    Column("aos", "AOS (UTC)", lambda p: format_readable(p.aos), whole=True),
+    Column("tca", "TCA", lambda p: format_readable(p.tca)[11:], whole=True, drop=1),
+    Column("los", "LOS", lambda p: format_readable(p.los)[11:], whole=True),
+    Column("max_elevation_deg", "max el °", lambda p: f"{p.max_elevation_deg:.1f}", right=True),
+    Column("aos_azimuth_deg", "AOS az °", lambda p: f"{p.aos_azimuth_deg:.1f}", right=True, drop=3),
+    Column("los_azimuth_deg", "LOS az °", lambda p: f"{p.los_azimuth_deg:.1f}", right=True, drop=4),
+    Column("duration_s", "minutes", lambda p: f"{p.duration_s / 60.0:.1f}", right=True),
+    Column("sunlit", "sunlit", lambda p: "yes" if p.sunlit else "no", drop=5),
+    Column("truncated", "truncated", lambda p: "yes" if p.truncated else "", drop=2),
 )
 
 
-def passes_table(rows: Sequence[Pass], title: str, *, compact: bool = False) -> Table:
-    """Return passes as a rich table; ``compact`` keeps only the essential columns."""
-    columns = [column for column in _PASS_TABLE_COLUMNS if column[1] or not compact]
-    table = Table(title=title)
-    for header, _, _ in columns:
-        table.add_column(header, justify="left" if header in ("satellite", "station") else "right")
-    for row in rows:
-        table.add_row(*(escape(cell(row)) for _, _, cell in columns))
-    return table
+def passes_table(
+    rows: Sequence[Pass], title: str, *, compact: bool = False, width: int | None = None
+) -> Table:
+    """Return passes as a rich table fitting ``width`` (default: the terminal's).
+
+    Times are never cut and names fold; secondary columns (TCA, azimuths, sunlit,
+    truncated) show where they fit. ``compact`` keeps only the essential columns.
+    """
+    columns = [c for c in PASS_TABLE_COLUMNS if not (compact and c.drop)]
+    return common.fitted_table(rows, columns, title, width or Console().width)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,11 +12,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict, TimeLimit
+from jointsat.cli.common import (
+    Column,
+    DatabaseUrl,
+    OutputFormat,
+    ResultFormat,
+    StaleAboveLeoDays,
+    StaleLeoDays,
+    Steps,
+    Strict,
+    TimeLimit,
+)
 from jointsat.errors import PlanningInputError
 from jointsat.files import read_elements, read_text, write_text
 from jointsat.jsonfile import Reader
@@ -74,8 +84,9 @@ def plan(
     objective: Annotated[Objective, typer.Option(help="What to optimise.")] = Objective.FAIR,
     time_limit: TimeLimit = 30.0,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write the plan JSON here.")
+        Path | None, typer.Option("-o", "--output", help="Write the plan JSON (or --format) here.")
     ] = None,
+    output_format: ResultFormat = None,
     database_url: DatabaseUrl = None,
     strict: Strict = False,
     stale_leo_days: StaleLeoDays = None,
@@ -84,7 +95,8 @@ def plan(
     """Choose and time partners' observations on the pooled satellites, fairly, with proof.
 
     Stale elements are warned about once per satellite (--strict: an error, and
-    nothing is saved).
+    nothing is saved). On a terminal without -o it prints the summary (each partner's
+    gain and share, the solver's status); --format json or -o FILE give the document.
     """
     from jointsat.planning.planner import PlannerSettings
 
@@ -93,7 +105,9 @@ def plan(
         raise typer.BadParameter(
             "give exactly one of them", param_hint="'--problem' / '--from-store'"
         )
-    settings = PlannerSettings(time_limit_s=time_limit)
+    steps = Steps(errors)
+    settings = PlannerSettings(time_limit_s=time_limit, on_level=steps.level)
+    chosen = common.result_format(output_format, output)
     if problem is not None:
         if not elements:
             raise typer.BadParameter("the satellites' orbits are needed", param_hint="'--elements'")
@@ -103,13 +117,12 @@ def plan(
             )
         with common.reporting_errors(errors):
             freshness = StaleCheck(
-                common.stale_rule(stale_leo_days, stale_above_leo_days), errors, strict
+                common.stale_rule(stale_leo_days, stale_above_leo_days), errors, strict, steps
             )
             found, document = _plan_file(
                 problem, elements, schedule_file, objective, settings, freshness
             )
-            common.emit(json.dumps(document, indent=2) + "\n", output)
-            print_plan_summary(errors, found)
+            emit_plan(found, document, chosen, output)
         return
     if elements or schedule_file:
         raise typer.BadParameter("--elements and --schedule go with --problem")
@@ -126,13 +139,12 @@ def plan(
             schedule_id,
             now=common.now(),
             freshness=StaleCheck(
-                common.stale_rule(stale_leo_days, stale_above_leo_days), errors, strict
+                common.stale_rule(stale_leo_days, stale_above_leo_days), errors, strict, steps
             ),
         )
-        if output is not None:
-            write_text(output, json.dumps(document, indent=2) + "\n")
-        print_plan_summary(errors, found)
-        typer.echo(f"plan {document['id']} saved in the store")
+        if output_format is None and output is None:  # the document stays in the store
+            chosen = OutputFormat.TABLE
+        emit_plan(found, document, chosen, output)
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,7 @@ class StaleCheck:
     rule: StaleRule
     errors: Console
     strict: bool
+    steps: Steps
 
 
 def _plan_file(
@@ -159,10 +172,11 @@ def _plan_file(
     from jointsat.planning.pipeline import plan_problem, with_downlinks
     from jointsat.planning.problem import PlanningProblem, downlinks_from_schedule
 
-    errors = freshness.errors
-    text = read_text(path)
-    found_problem = PlanningProblem.from_json(text, source=str(path))
-    element_files = read_elements(element_paths)
+    errors, steps = freshness.errors, freshness.steps
+    with steps(f"reading {path} and the element sets"):
+        text = read_text(path)
+        found_problem = PlanningProblem.from_json(text, source=str(path))
+        element_files = read_elements(element_paths)
     for problem in element_files.problems:
         common.warn(errors, str(problem))
     sources = [
@@ -194,7 +208,8 @@ def _plan_file(
     common.check_freshness(errors, ages, strict=freshness.strict)
     sources.append(elements_freshness(ages, freshness.rule))
     try:
-        planned = plan_problem(found_problem, orbits, objective, settings)
+        with steps(f"planning {len(found_problem.requests):,} requests"):
+            planned = plan_problem(found_problem, orbits, objective, settings)
     except PlanningInputError as error:  # a satellite of the problem without an orbit
         if error.source != "<string>":
             raise
@@ -240,6 +255,7 @@ def _plan_store(
             settings=settings,
             schedule_id=schedule_id,
             stale_rule=freshness.rule,
+            stage=freshness.steps,
         )
         common.check_provenance_freshness(
             freshness.errors, record.provenance, strict=freshness.strict
@@ -254,41 +270,91 @@ GAIN_COLUMNS: dict[str, PlanCell] = {
     "received": lambda _, got: f"{got.share_received:.1%}",
     "entitled": lambda _, got: f"{got.share_entitled:.1%}",
 }
+SUMMARY_COLUMNS: dict[str, PlanCell] = {
+    "gain": GAIN_COLUMNS["gain"],
+    "normalized": lambda _, got: f"{got.normalized:,.1f}",
+    "received": GAIN_COLUMNS["received"],
+    "entitled": GAIN_COLUMNS["entitled"],
+    "reachable": lambda _, got: f"{got.reachable_gain:,}",
+    "requested": lambda _, got: f"{got.requested_gain:,}",
+}
+"""A plan's summary: each partner's gain, against its share and what it requested."""
+CSV_FIELDS = (
+    "partner",
+    "gain",
+    "normalized",
+    "share_received",
+    "share_entitled",
+    "reachable_gain",
+    "requested_gain",
+)
+"""The CSV of a plan's summary: the plan document's names of its partners' fields."""
 
 
-def plan_table(found: Plan, title: str, columns: Mapping[str, PlanCell]) -> Table:
-    """Return a table of each partner of the plan: its name, then the columns' cells."""
-    table = Table(title=title)
-    table.add_column("partner")
-    for name in columns:
-        table.add_column(name, justify="right")
-    for partner, got in found.partners.items():
-        table.add_row(escape(partner), *(cell(partner, got) for cell in columns.values()))
-    return table
+def plan_table(
+    found: Plan, title: str, columns: Mapping[str, PlanCell], *, width: int | None = None
+) -> Table:
+    """Return a table of each partner of the plan: its name, then the columns' cells.
+
+    It fits ``width`` (default: the terminal's), the numbers never cut.
+    """
+
+    def cell(of: PlanCell) -> Callable[[tuple[str, PartnerGain]], str]:
+        return lambda row: of(*row)
+
+    fields = [
+        Column("partner", "partner", lambda row: row[0]),
+        *(Column(name, name, cell(of), right=True) for name, of in columns.items()),
+    ]
+    rows = list(found.partners.items())
+    return common.fitted_table(rows, fields, title, width or Console().width)
 
 
 def print_plan_summary(console: Console, found: Plan) -> None:
     """Print each partner's gain against its share, and how sure the planner is."""
     title = f"{found.objective.value} plan: {len(found.observations)} observations"
-    console.print(
-        plan_table(
-            found,
-            title,
-            {
-                "gain": GAIN_COLUMNS["gain"],
-                "normalised": lambda _, got: f"{got.normalized:,.1f}",
-                "received": GAIN_COLUMNS["received"],
-                "entitled": GAIN_COLUMNS["entitled"],
-                "reachable": lambda _, got: f"{got.reachable_gain:,}",
-                "asked": lambda _, got: f"{got.requested_gain:,}",
-            },
-        )
-    )
+    console.print(plan_table(found, title, SUMMARY_COLUMNS, width=console.width))
     console.print(
         f"status {found.status.value}, gain {found.total_gain:,} of a proven bound "
         f"{found.bound:,.0f} at '{found.levels[-1].name if found.levels else 'total gain'}', "
         f"gap {found.gap:.2%}, {len(found.unserved)} request(s) unserved "
         f"({found.solver}, {found.wall_s:.2f} s)",
         highlight=False,
-        soft_wrap=True,
     )
+
+
+def emit_plan(
+    found: Plan, document: dict[str, Any], output_format: OutputFormat, output: Path | None
+) -> None:
+    """Write the plan as asked: its JSON document, its summary's CSV, or its summary.
+
+    Beside a JSON or CSV result, the summary goes to stderr; a plan saved in the store
+    says its id on stdout, and a table on the terminal how to get the document.
+    """
+    saved = f"plan {document['id']} saved in the store" if "id" in document else None
+    if output_format is OutputFormat.JSON:
+        common.emit(json.dumps(document, indent=2) + "\n", output)
+    elif output_format is OutputFormat.CSV:
+        partners = document["partners"]
+        rows = [{"partner": code, **partners[code]} for code in found.partners]
+        common.emit(common.records_csv(rows, [Column(f) for f in CSV_FIELDS]), output)
+    elif output is not None:
+        text = io.StringIO()
+        print_plan_summary(Console(file=text, width=common.TABLE_FILE_WIDTH), found)
+        write_text(output, text.getvalue())
+    else:
+        console = Console()
+        print_plan_summary(console, found)
+        observations = f"its {len(found.observations):,} observations"
+        if saved:  # rerunning would make another plan
+            console.print(
+                f"{saved} ({observations}: GET /api/v1/plans/{document['id']} from jointsat "
+                "serve); -o FILE or --format json also writes the JSON",
+                highlight=False,
+            )
+        else:
+            console.print(f"{observations} in JSON: --format json, or -o FILE", highlight=False)
+        return
+    print_plan_summary(Console(stderr=True), found)
+    if saved and output is not None:
+        typer.echo(saved)

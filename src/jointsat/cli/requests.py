@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -11,12 +11,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.common import Column, DatabaseUrl, Format, OutputFormat
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
 from jointsat.planning.requests import request_from_dict
-from jointsat.timelib import format_readable
+from jointsat.timelib import format_readable, parse_iso
+
+if TYPE_CHECKING:
+    from jointsat.store.tables import ObservationRequest
 
 requests_app = typer.Typer(
     name="requests", help="Import and list partners' observation requests.", no_args_is_help=True
@@ -81,11 +84,64 @@ def requests_import(
         Console().print(table)
 
 
+def _target(request: dict[str, Any]) -> str:
+    if request["kind"] == "earth":
+        return f"{request['lat_deg']:.3f}, {request['lon_deg']:.3f}"
+    return f"RA {request['ra_deg']:.3f}, Dec {request['dec_deg']:.3f}"
+
+
+def _window_end(request: dict[str, Any], end: bool) -> str:
+    """Return a window's start, or its end (its time of day when on the start's day)."""
+    window = request.get("window")
+    if not window:
+        return "any"
+    start, stop = parse_iso(window["start"]), parse_iso(window["end"])
+    if not end:
+        return format_readable(start)
+    return format_readable(stop)[11:] if stop.date() == start.date() else format_readable(stop)
+
+
+def _satellites(request: dict[str, Any]) -> str:
+    return ", ".join(map(str, request["satellites"])) or "any"
+
+
+LIST_COLUMNS = (
+    Column("id", "id", right=True),
+    Column("partner", "partner"),
+    Column("kind", "kind", drop=2),
+    Column("target", "target", _target),
+    Column("gain", "gain", right=True),
+    Column("window_start", "from (UTC)", lambda r: _window_end(r, False), whole=True),
+    Column("window_end", "to", lambda r: _window_end(r, True), whole=True),
+    Column("satellites", "satellites", _satellites, drop=1),
+)
+CSV_COLUMNS = tuple(
+    Column(key)
+    for key in (
+        "id",
+        "partner",
+        "kind",
+        "gain",
+        "window_start",
+        "window_end",
+        "satellites",
+        "lat_deg",
+        "lon_deg",
+        "ra_deg",
+        "dec_deg",
+        "created_at",
+    )
+)
+"""The CSV of ``requests list``: a window's ends, each target's own fields (empty when the
+kind has none); the JSON gives every field of the API's requests."""
+
+
 @requests_app.command("list")
 def requests_list(
     partner: Annotated[
         str | None, typer.Option("--partner", metavar="CODE", help="Only this partner's.")
     ] = None,
+    output_format: Format = OutputFormat.TABLE,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the stored requests: target, gain, window."""
@@ -98,34 +154,33 @@ def requests_list(
         with common.store_session(database_url) as session:
             query = (
                 select(ObservationRequest)
-                .options(selectinload(ObservationRequest.partner))
+                .options(
+                    selectinload(ObservationRequest.partner),
+                    selectinload(ObservationRequest.creator),
+                )
                 .order_by(ObservationRequest.id)
             )
             if partner is not None:
                 query = query.join(Partner).where(Partner.code == partner)
-            rows = list(session.scalars(query))
-            table = Table(title=f"{len(rows)} request(s)")
-            for name in ("id", "partner", "kind", "target", "gain", "window (UTC)", "satellites"):
-                table.add_column(name, justify="right" if name in ("id", "gain") else "left")
-            for r in rows:
-                d = r.document
-                target = (
-                    f"{d['lat_deg']:.3f}, {d['lon_deg']:.3f}"
-                    if r.kind == "earth"
-                    else f"RA {d['ra_deg']:.3f}, Dec {d['dec_deg']:.3f}"
-                )
-                window = (
-                    f"{format_readable(r.window_start)} to {format_readable(r.window_end)}"
-                    if r.window_start and r.window_end
-                    else "any"
-                )
-                table.add_row(
-                    str(r.id),
-                    escape(r.partner.code),
-                    r.kind,
-                    target,
-                    str(r.gain),
-                    window,
-                    ", ".join(d.get("satellites", [])) or "any",
-                )
-        Console().print(table)
+            records = [_listed(r) for r in session.scalars(query)]
+        common.emit_records(
+            records,
+            LIST_COLUMNS,
+            output_format,
+            title=f"{len(records)} request(s)",
+            csv_records=[_flat(r) for r in records],
+            csv_columns=CSV_COLUMNS,
+        )
+
+
+def _listed(record: ObservationRequest) -> dict[str, Any]:
+    """Return a stored request as the API shows it (GET /api/v1/requests), defaults filled."""
+    from jointsat.service.routes.requests import _public as public
+
+    document: dict[str, Any] = public(record).model_dump(mode="json")
+    return document
+
+
+def _flat(request: dict[str, Any]) -> dict[str, Any]:
+    window = request.get("window") or {}
+    return {**request, "window_start": window.get("start"), "window_end": window.get("end")}

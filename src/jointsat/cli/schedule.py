@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -10,12 +11,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict, TimeLimit
+from jointsat.cli.common import (
+    Column,
+    DatabaseUrl,
+    OutputFormat,
+    ResultFormat,
+    StaleAboveLeoDays,
+    StaleLeoDays,
+    Steps,
+    Strict,
+    TimeLimit,
+)
 from jointsat.errors import ProblemInputError
-from jointsat.files import read_text
+from jointsat.files import read_text, write_text
 from jointsat.jsonfile import Reader
 from jointsat.provenance import file_replan, problem_file, schedule_provenance
 from jointsat.scheduling.problem import Problem
@@ -24,11 +34,13 @@ from jointsat.scheduling.result import Policy, contact_pass_ids
 if TYPE_CHECKING:
     from jointsat.orbits.freshness import StaleRule
     from jointsat.scheduling.result import Schedule
+    from jointsat.scheduling.solver import SolverSettings
 
 WEEK_DAYS = 7  # what `jointsat schedule --week` plans
 
 Output = Annotated[
-    Path | None, typer.Option("-o", "--output", help="Write the schedule JSON here, not stdout.")
+    Path | None,
+    typer.Option("-o", "--output", help="Write the schedule JSON (or --format) here, not stdout."),
 ]
 
 
@@ -46,6 +58,7 @@ def schedule(
     policy: Annotated[Policy, typer.Option(help="How to share the network.")] = Policy.FAIR,
     time_limit: TimeLimit = 30.0,
     output: Output = None,
+    output_format: ResultFormat = None,
     database_url: DatabaseUrl = None,
     strict: Strict = False,
     stale_leo_days: StaleLeoDays = None,
@@ -54,27 +67,30 @@ def schedule(
     """Share the pooled stations' passes among partners by policy, proven optimal in time.
 
     With --week, stale elements are warned about once per satellite (--strict: an
-    error, and nothing is saved).
+    error, and nothing is saved). On a terminal without -o it prints the summary (each
+    partner's share, the solver's status); --format json or -o FILE give the document.
     """
     errors = Console(stderr=True)
     if (problem is None) == (not week):
         raise typer.BadParameter("give exactly one of them", param_hint="'--problem' / '--week'")
+    steps = Steps(errors)
+    settings = _settings(time_limit, steps)
     with common.reporting_errors(errors):
         if problem is not None:
-            found, document = _schedule_file(problem, policy, time_limit)
+            found, document = _schedule_file(problem, policy, settings, steps)
         else:
             moment = common.now()
             found, document = _schedule_week(
                 database_url,
                 start or moment,
                 policy,
-                time_limit,
+                settings,
                 now=moment,
                 stale_rule=common.stale_rule(stale_leo_days, stale_above_leo_days),
                 fresh=lambda p: common.check_provenance_freshness(errors, p, strict=strict),
+                steps=steps,
             )
-        common.emit(json.dumps(document, indent=2) + "\n", output)
-        print_schedule_summary(errors, found)
+        emit_schedule(found, document, common.result_format(output_format, output), output)
 
 
 def replan(
@@ -95,44 +111,57 @@ def replan(
     ] = None,
     time_limit: TimeLimit = 30.0,
     output: Output = None,
+    output_format: ResultFormat = None,
 ) -> None:
-    """Re-plan after a station outage: keep what started, change the fewest contacts."""
+    """Re-plan after a station outage: keep what started, change the fewest contacts.
+
+    On a terminal without -o it prints the summary; --format json or -o FILE give the
+    new schedule's document.
+    """
     from jointsat.scheduling import solver
 
     errors = Console(stderr=True)
     station, outage_start, outage_end = outage
     begins, ends = common.parse_utc(outage_start), common.parse_utc(outage_end)
+    steps = Steps(errors)
     with common.reporting_errors(errors):
-        text = read_text(problem)
-        old = _read_json(schedule_file)
+        with steps("reading the schedule and its problem"):
+            text = read_text(problem)
+            old = _read_json(schedule_file)
+            read = Problem.from_json(text, source=str(problem))
         chosen = policy or Policy(old.get("policy", Policy.FAIR.value))
-        found = solver.replan(
-            Problem.from_json(text, source=str(problem)),
-            contact_pass_ids(old, source=str(schedule_file)),
-            now=now,
-            outage=(station, begins, ends),
-            policy=chosen,
-            settings=solver.SolverSettings(time_limit_s=time_limit),
-        )
+        with steps(f"re-planning around the outage of {station}"):
+            found = solver.replan(
+                read,
+                contact_pass_ids(old, source=str(schedule_file)),
+                now=now,
+                outage=(station, begins, ends),
+                policy=chosen,
+                settings=_settings(time_limit, steps),
+            )
         document = found.to_dict()
         document["provenance"] = schedule_provenance(
             problem_file(text), file_replan(str(schedule_file), (station, begins, ends), now)
         )
-        common.emit(json.dumps(document, indent=2) + "\n", output)
-        print_schedule_summary(errors, found)
+        emit_schedule(found, document, common.result_format(output_format, output), output)
+
+
+def _settings(time_limit: float, steps: Steps) -> SolverSettings:
+    from jointsat.scheduling.solver import SolverSettings
+
+    return SolverSettings(time_limit_s=time_limit, on_level=steps.level)
 
 
 def _schedule_file(
-    path: Path, policy: Policy, time_limit: float
+    path: Path, policy: Policy, settings: SolverSettings, steps: Steps
 ) -> tuple[Schedule, dict[str, Any]]:
     from jointsat.scheduling import solver
 
-    text = read_text(path)
-    found = solver.solve(
-        Problem.from_json(text, source=str(path)),
-        policy,
-        solver.SolverSettings(time_limit_s=time_limit),
-    )
+    with steps(f"reading {path}"):
+        text = read_text(path)
+        problem = Problem.from_json(text, source=str(path))
+    with steps(f"sharing the network ({len(problem.passes):,} passes)"):
+        found = solver.solve(problem, policy, settings)
     return found, {**found.to_dict(), "provenance": schedule_provenance(problem_file(text))}
 
 
@@ -140,17 +169,17 @@ def _schedule_week(
     database_url: str | None,
     start: datetime,
     policy: Policy,
-    time_limit: float,
+    settings: SolverSettings,
     *,
     now: datetime,
     stale_rule: StaleRule,
     fresh: Callable[[dict[str, Any]], None],
+    steps: Steps,
 ) -> tuple[Schedule, dict[str, Any]]:
     """Schedule the store's pooled network for the week from ``start`` and save it.
 
     ``fresh`` is shown the provenance before the schedule is saved: it may refuse it.
     """
-    from jointsat.scheduling.solver import SolverSettings
     from jointsat.store.schedules import schedule_network
 
     with common.store_session(database_url) as session:
@@ -160,8 +189,9 @@ def _schedule_week(
             start + timedelta(days=WEEK_DAYS),
             now=now,
             policy=policy,
-            settings=SolverSettings(time_limit_s=time_limit),
+            settings=settings,
             stale_rule=stale_rule,
+            stage=steps,
         )
         fresh(record.provenance)
     return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}
@@ -175,23 +205,66 @@ def _read_json(path: Path) -> dict[str, Any]:
     return document
 
 
+SUMMARY_COLUMNS = (
+    Column("partner", "partner"),
+    Column("seconds", "seconds", lambda r: f"{r['seconds']:,.0f}", right=True),
+    Column("normalized", "normalized", lambda r: f"{r['normalized']:,.0f}", right=True),
+    Column("share_received", "received", lambda r: f"{r['share_received']:.1%}", right=True),
+    Column("share_entitled", "entitled", lambda r: f"{r['share_entitled']:.1%}", right=True),
+    Column("demand_s", None),
+    Column("demand_met", "demand met", lambda r: "yes" if r["demand_met"] else "no"),
+)
+"""Each partner's row of a schedule's summary; CSV and JSON use the schedule's names."""
+
+
+def partner_rows(found: Schedule) -> list[dict[str, Any]]:
+    """Return each partner's row of the summary, with the schedule document's field names."""
+    partners = found.to_dict()["partners"]
+    return [
+        {"partner": code, **partners[code], "demand_met": got.demand_met}
+        for code, got in found.partners.items()
+    ]
+
+
 def print_schedule_summary(console: Console, found: Schedule) -> None:
     """Print each partner's received and entitled share, and how sure the solver is."""
-    table = Table(title=f"{found.policy.value} schedule: {len(found.contacts)} contacts")
-    for name in ("partner", "seconds", "normalised", "received", "entitled", "demand met"):
-        table.add_column(name, justify="left" if name == "partner" else "right")
-    for partner, got in found.partners.items():
-        table.add_row(
-            partner,
-            f"{got.seconds:,.0f}",
-            f"{got.normalized:,.0f}",
-            f"{got.share_received:.1%}",
-            f"{got.share_entitled:.1%}",
-            "yes" if got.demand_met else "no",
-        )
-    console.print(table)
+    title = f"{found.policy.value} schedule: {len(found.contacts)} contacts"
+    console.print(common.fitted_table(partner_rows(found), SUMMARY_COLUMNS, title, console.width))
     console.print(
         f"status {found.status.value}, {found.total_seconds:,.0f} s in all, gap "
         f"{found.gap:.2%} ({found.solver}, {found.wall_s:.2f} s)",
         highlight=False,
     )
+
+
+def emit_schedule(
+    found: Schedule, document: dict[str, Any], output_format: OutputFormat, output: Path | None
+) -> None:
+    """Write the schedule as asked: its JSON document, its summary's CSV, or its summary.
+
+    Beside a JSON or CSV result, the summary goes to stderr; the table (on a terminal)
+    ends saying where the document is and how to get it.
+    """
+    if output_format is OutputFormat.JSON:
+        common.emit(json.dumps(document, indent=2) + "\n", output)
+    elif output_format is OutputFormat.CSV:
+        common.emit(common.records_csv(partner_rows(found), SUMMARY_COLUMNS), output)
+    elif output is not None:
+        text = io.StringIO()
+        print_schedule_summary(Console(file=text, width=common.TABLE_FILE_WIDTH), found)
+        write_text(output, text.getvalue())
+    else:
+        console = Console()
+        print_schedule_summary(console, found)
+        contacts = f"its {len(found.contacts):,} contacts"
+        if "id" in document:  # saved: rerunning would make another schedule
+            console.print(
+                f"schedule {document['id']} saved in the store ({contacts}: GET "
+                f"/api/v1/schedules/{document['id']} from jointsat serve); "
+                "-o FILE or --format json also writes the JSON",
+                highlight=False,
+            )
+        else:
+            console.print(f"{contacts} in JSON: --format json, or -o FILE", highlight=False)
+        return
+    print_schedule_summary(Console(stderr=True), found)

@@ -229,7 +229,7 @@ def tle_exponent(value: float) -> str:
         raise ValueError(f"{value} cannot be written in a TLE")
     mantissa, exponent = f"{abs(value):.4e}".split("e")
     digits, power = mantissa.replace(".", ""), int(exponent) + 1
-    if power < -9:  # smaller than the columns can write normalised: round to their last digit
+    if power < -9:  # smaller than the columns can write normalized: round to their last digit
         digits, power = f"{round(abs(value) * 1e14):05d}", -9
     if digits == "00000":
         return " 00000+0"

@@ -15,7 +15,7 @@ from jointsat.timelib import format_iso
 class Objective(enum.StrEnum):
     """Say what the planner optimises (docs/planning.md)."""
 
-    FAIR = "fair"  # weighted leximin of gains per partner normalised by share, then total gain
+    FAIR = "fair"  # weighted leximin of gains per partner normalized by share, then total gain
     MAX_GAIN = "max-gain"  # the total gain
 
 

@@ -16,7 +16,7 @@ at its start and end, writing a known volume of data. The model:
 
 Objectives, solved one after another, each optimum kept as a constraint for the next:
 
-* ``fair``: the weighted leximin of gains per partner normalised by share (level k
+* ``fair``: the weighted leximin of gains per partner normalized by share (level k
   maximises the sum of the k smallest, as in the network scheduler), then the total
   gain. Partners with nothing observable are left out of the leximin.
 * ``max-gain``: the total gain.
@@ -177,7 +177,7 @@ class _Goal:
 
     name: str
     group: tuple[int, ...]  # the partners of the leximin; () for the total gain
-    k: int  # the number of smallest normalised gains summed; 0 for the total gain
+    k: int  # the number of smallest normalized gains summed; 0 for the total gain
     scale: float  # the model's integer value / scale = the value reported
     bound: float
 
@@ -256,7 +256,7 @@ def _goals(instance: Instance, objective: Objective) -> list[_Goal]:
         for k in range(1, len(group) + 1):
             goals.append(
                 _Goal(
-                    name=f"sum of the {k} smallest normalised gains",
+                    name=f"sum of the {k} smallest normalized gains",
                     group=group,
                     k=k,
                     scale=instance.scale,

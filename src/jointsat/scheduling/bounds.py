@@ -2,7 +2,7 @@
 
 * Each partner alone with the whole network, and the network's capacity: a weighted
   interval scheduling per satellite (single link) and per station (turnaround).
-* The smallest normalised time (the first fair level), by Lagrangian relaxation: for
+* The smallest normalized time (the first fair level), by Lagrangian relaxation: for
   any weights lambda on the partners (summing to 1), min_p N_p <= sum_p lambda_p N_p,
   whose maximum over schedules is at most that of the stations' conflicts alone, or of
   the satellites' alone, each a weighted interval scheduling solved exactly. The
@@ -24,9 +24,9 @@ SUBGRADIENT_STEPS = 20
 class CheapBounds:
     """Bounds that need no solver: each partner alone, the network's capacity, the minimum."""
 
-    normalized: np.ndarray  # per partner, normalised seconds
+    normalized: np.ndarray  # per partner, normalized seconds
     total: float
-    smallest: float = float("inf")  # on the smallest normalised time (Lagrangian)
+    smallest: float = float("inf")  # on the smallest normalized time (Lagrangian)
 
     @classmethod
     def of(cls, network: Network, usable: np.ndarray) -> CheapBounds:
@@ -46,9 +46,9 @@ class CheapBounds:
         return cls(normalized=normalized, total=min(float(per_satellite.sum()), per_station))
 
     def with_smallest(self, network: Network, usable: np.ndarray, reached: float) -> CheapBounds:
-        """Return the bounds with the Lagrangian bound on the smallest normalised time.
+        """Return the bounds with the Lagrangian bound on the smallest normalized time.
 
-        ``reached`` is the best smallest normalised time known (Polyak's target).
+        ``reached`` is the best smallest normalized time known (Polyak's target).
         """
         bound = smallest_bound(network, usable, reached)
         return CheapBounds(self.normalized, self.total, min(bound, float(self.normalized.min())))
@@ -94,7 +94,7 @@ def best_packing(
 
 
 def smallest_bound(network: Network, usable: np.ndarray, reached: float) -> float:
-    """Return an upper bound on the smallest normalised time any schedule gives.
+    """Return an upper bound on the smallest normalized time any schedule gives.
 
     Demands are left out (uncapped, every partner receives at least as much), so the
     bound stays valid with them.
@@ -102,7 +102,7 @@ def smallest_bound(network: Network, usable: np.ndarray, reached: float) -> floa
     passes = np.flatnonzero(usable)
     if passes.size == 0:
         return 0.0
-    # a[i, p]: what pass i adds to partner p's normalised time.
+    # a[i, p]: what pass i adds to partner p's normalized time.
     contribution = (network.operators[network.satellite] / network.shares) * network.duration_s[
         :, None
     ]

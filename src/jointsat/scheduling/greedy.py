@@ -1,6 +1,6 @@
 """Build a feasible schedule fast, without proof: the fallback and the solver's first hint.
 
-Fair greedy: the partner with the least normalised time so far (received / share)
+Fair greedy: the partner with the least normalized time so far (received / share)
 books its longest pass that still fits and is still useful to it; a partner with
 nothing left to book drops out. ``priority`` runs it class by class; ``max-total``
 books the longest useful passes first. Every booking keeps the schedule feasible,
@@ -138,7 +138,7 @@ def _fill(state: _State, candidates: np.ndarray) -> None:
 
 
 def _fair(state: _State, candidates: np.ndarray, group: list[int]) -> None:
-    """Let the poorest partner of the group (by normalised time) book, until none can."""
+    """Let the poorest partner of the group (by normalized time) book, until none can."""
     n = state.network
     operated = n.operators[n.satellite[candidates]] > 0  # candidates x partners
     queues = {k: list(candidates[operated[:, k]]) for k in group}

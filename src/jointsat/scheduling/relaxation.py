@@ -34,7 +34,7 @@ class Relaxation:
     """The linear relaxation of the CP-SAT model in solver.py, with the same units.
 
     ``coefficients[s, p]`` are the integer weights of satellite s's useful seconds in
-    partner p's normalised time (``jointsat.fairness.integer_weights``).
+    partner p's normalized time (``jointsat.fairness.integer_weights``).
     """
 
     def __init__(
@@ -72,7 +72,7 @@ class Relaxation:
         self.infinity = inf
 
     def smallest_sum(self, group: Sequence[int], k: int) -> pywraplp.LinearExpr:
-        """Return an expression whose maximum is the sum of the k smallest normalised times."""
+        """Return an expression whose maximum is the sum of the k smallest normalized times."""
         if k == len(group):
             return self.solver.Sum([self.normalized[p] for p in group])
         t = self.solver.NumVar(0.0, self.infinity, "")

@@ -3,14 +3,14 @@
 The model: one Boolean per eligible pass; at most one contact in each maximal clique
 of conflicting passes (network.py); per satellite an integer ``useful_s`` no more
 than its demand and no more than the seconds of its contacts. Partner p receives
-T_p = sum over satellites of operators[s][p] * useful_s, and its normalised time
+T_p = sum over satellites of operators[s][p] * useful_s, and its normalized time
 is T_p / share_p, written with integer weights (``integer_weights``).
 
 Policies are sequences of objectives solved one after another, each optimum kept
 as a constraint for the next (lexicographic optimisation):
 
-* ``fair``: weighted leximin of normalised times. Level k maximises the sum of the
-  k smallest normalised times, written exactly as max k*t - sum_p max(0, t - N_p)
+* ``fair``: weighted leximin of normalized times. Level k maximises the sum of the
+  k smallest normalized times, written exactly as max k*t - sum_p max(0, t - N_p)
   (Ogryczak and Sliwinski); maximising these sums in turn is maximising the sorted
   vector lexicographically. Then the total received time.
 * ``max-total``: the total received time.
@@ -242,7 +242,7 @@ def _solve(
 
 
 class _Model:
-    """The CP-SAT model of one problem: pass choices, useful seconds, normalised times."""
+    """The CP-SAT model of one problem: pass choices, useful seconds, normalized times."""
 
     def __init__(self, network: Network, kept: Sequence[int], free: np.ndarray) -> None:
         self.network = network
@@ -305,7 +305,7 @@ def _objectives(
         for k in range(1, len(group) + 1):
             objectives.append(
                 _Objective(
-                    name=f"sum of the {k} smallest normalised times{label}",
+                    name=f"sum of the {k} smallest normalized times{label}",
                     expression=_smallest_sum(model, group, k),
                     scale=model.scale,
                     relaxed=relaxation.smallest_sum(group, k) if relaxation else None,
@@ -346,7 +346,7 @@ def _fair_groups(network: Network, policy: Policy) -> list[tuple[list[int], str]
 
 
 def _smallest_sum(model: _Model, group: list[int], k: int) -> Any:
-    """Return an expression whose maximum is the sum of the k smallest normalised times."""
+    """Return an expression whose maximum is the sum of the k smallest normalized times."""
     top = max(model.normalized_top[p] for p in group)
     values = [model.normalized[p] for p in group]
     return smallest_sum(model.model, values, top, k, str(group[0]), group, model.levels)
@@ -518,7 +518,7 @@ def _levels_of(
             value, bound = sum_of_smallest(normalized[group], k), float(tops[:k].sum())
             levels.append(
                 Level(
-                    name=f"sum of the {k} smallest normalised times{label}",
+                    name=f"sum of the {k} smallest normalized times{label}",
                     value=value,
                     bound=bound,
                     optimal=value >= bound - 1e-9,

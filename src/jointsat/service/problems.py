@@ -201,7 +201,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
+            {"location": [str(p) for p in e.get("loc", ())], "message": validation_message(e)}
             for e in exc.errors()
         ]
         where = "; ".join(f"{'.'.join(e['location'])}: {e['message']}" for e in errors)
@@ -223,6 +223,22 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request)
         return problem_response(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
+
+
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """Return a validation error's message for people: the validator's own words.
+
+    pydantic prefixes what a validator raises (``Value error, end must be after
+    start``); the prefix says nothing to a caller, so it goes.
+    """
+    message = str(error.get("msg", ""))
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message.removeprefix(prefix)
+    return message
 
 
 def allowed_methods(request: Request) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from pydantic import (
 )
 
 from jointsat.jsonfile import MAX_ROW_ID, storable_json, storable_text
-from jointsat.timelib import to_utc
+from jointsat.timelib import parse_iso, to_utc
 
 # --- what every store can hold ----------------------------------------------------------
 #
@@ -65,20 +64,32 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range once turned to UTC") from None
 
 
-_RFC3339 = re.compile(r"\s*\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
+TIME_NEEDED = "an ISO 8601 time is needed, e.g. 2024-05-10T06:00:00Z (UTC if no offset)"
 
 
 def _written_time(value: Any) -> Any:
-    """Refuse what pydantic would read as a time but is no RFC 3339 one (0.5: a Unix time)."""
+    """Read a time as the command line does (``timelib.parse_iso``, UTC without an offset).
+
+    ``2024-05-10T06:00:00Z``, ``2024-05-10 06:00:00``, ``2024-05-10T08:00:00+02:00`` are
+    the same moment; a number (``0.5``: pydantic's Unix time) or other text is refused,
+    saying what is needed.
+    """
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("an RFC 3339 date-time is required, e.g. 2024-05-10T12:00:00Z")
-    return value
+    if not isinstance(value, str):
+        raise ValueError(TIME_NEEDED)
+    try:
+        return parse_iso(value, naive_is_utc=True)
+    except ValueError as error:
+        reason = str(error).removeprefix("time ")
+        if "out of range" in reason:
+            raise ValueError(reason) from None
+        raise ValueError(f"{value!r}: {TIME_NEEDED}") from None
 
 
 AwareDatetime = Annotated[datetime, BeforeValidator(_written_time), AfterValidator(_utc)]
-"""A datetime that must carry a zone; it is turned to UTC."""
+"""A time as the command line reads it (``timelib.parse_iso``): UTC when it has no
+offset, turned to UTC when it has one; anything else is a 422 saying what is needed."""
 
 MAX_ID = MAX_ROW_ID  # ids are 32-bit integers in every store
 RowId = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
@@ -92,7 +103,7 @@ PathName = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
 
 
 class TimeWindow(BaseModel):
-    """A request body holding a window: ``start`` and ``end``, with zones, end after start."""
+    """A request body holding a window: ``start`` and ``end`` (UTC if no offset), in order."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

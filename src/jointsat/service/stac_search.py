@@ -18,7 +18,7 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jointsat.jsonfile import storable_text
-from jointsat.service.problems import ProblemError
+from jointsat.service.problems import ProblemError, validation_message
 from jointsat.store.catalog import DEFAULT_LIMIT, ItemQuery
 from jointsat.timelib import read_iso, to_utc
 
@@ -211,7 +211,9 @@ def query_from_body(document: Any) -> ItemQuery:
     try:
         body = SearchBody.model_validate(document)
     except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {validation_message(e)}" for e in exc.errors()
+        )
         raise _bad(where) from None
     return ItemQuery(
         bbox=None if body.bbox is None else parse_bbox(body.bbox),

@@ -6,7 +6,7 @@ mono image; 13: a stereo image), each value with a recorder consumption; hard
 constraints listing forbidden value tuples, binding only when all their photos are
 selected; for multi-orbit instances, a recorder capacity. Answers: photo id -> value.
 
-The recorder is read in the normalised units the published best values use: a value
+The recorder is read in the normalized units the published best values use: a value
 consumes round(consumption / 451) units and the capacity is 200 units.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from jointsat.errors import Spot5Error
 
-RECORDER_UNIT = 451.0  # raw consumption per normalised unit (451.15 per mono image)
+RECORDER_UNIT = 451.0  # raw consumption per normalized unit (451.15 per mono image)
 RECORDER_CAPACITY_UNITS = 200
 STEREO = 13
 
@@ -32,7 +32,7 @@ class Photo:
     consumption: tuple[float, ...]  # raw, one per value
 
     def units(self, value: int) -> int:
-        """Return the normalised recorder units the photo takes with this value."""
+        """Return the normalized recorder units the photo takes with this value."""
         return round(self.consumption[self.values.index(value)] / RECORDER_UNIT)
 
 

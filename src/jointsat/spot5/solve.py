@@ -28,7 +28,7 @@ def solve(instance: Spot5, *, time_limit_s: float = 60.0, workers: int = 8) -> S
     """Select photographs for the most gain under every constraint, with CP-SAT.
 
     One Boolean per photo and value, at most one value per photo; each forbidden
-    tuple is a clause; the recorder a knapsack in normalised units.
+    tuple is a clause; the recorder a knapsack in normalized units.
 
     When the gains split into big ones, all multiples of some g, and small ones that
     sum to less than g (SPOT5's 1000 and 2000 against 1, 2, 5), the big gains decide

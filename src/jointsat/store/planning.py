@@ -31,7 +31,7 @@ from jointsat.provenance import elements_freshness, plan_provenance
 from jointsat.scheduling.problem import Window
 from jointsat.store.convert import orbit_of
 from jointsat.store.requests import OWN_FIELDS, imager_of, request_of
-from jointsat.store.schedules import consortium, shares_of
+from jointsat.store.schedules import Stage, consortium, no_stage, shares_of
 from jointsat.store.tables import (
     ElementSetRecord,
     ObservationRecord,
@@ -262,15 +262,19 @@ def plan_observations(
     settings: PlannerSettings | None = None,
     schedule_id: int | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
+    stage: Stage = no_stage,
 ) -> tuple[PlanRecord, Plan, StorePlanningProblem]:
     """Plan the pooled satellites' observations for the window and add the plan to the session.
 
     Its provenance says how old the satellites' elements get, stale past ``stale_rule``.
+    ``stage`` wraps its steps: reading the store, planning, saving.
     """
-    built = StorePlanningProblem(
-        session, start, end, schedule_id=schedule_id, stale_rule=stale_rule
-    )
-    planned = plan_problem(built.problem, built.orbits, objective, settings)
+    with stage("reading the store's satellites, requests and downlinks"):
+        built = StorePlanningProblem(
+            session, start, end, schedule_id=schedule_id, stale_rule=stale_rule
+        )
+    with stage(f"planning {len(built.problem.requests):,} requests"):
+        planned = plan_problem(built.problem, built.orbits, objective, settings)
     found = planned.plan
     problems = [
         {
@@ -281,7 +285,8 @@ def plan_observations(
         }
         for p in planned.opportunities.problems
     ]
-    record = built.save(session, found, now=now, extra={"propagation_problems": problems})
+    with stage("saving the plan"):
+        record = built.save(session, found, now=now, extra={"propagation_problems": problems})
     return record, found, built
 
 

@@ -11,7 +11,8 @@ stored pass ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -216,6 +217,15 @@ def _same_pass(passes: Sequence[StoredPass], contact: ContactRecord) -> str | No
     return best
 
 
+Stage = Callable[[str], AbstractContextManager[object]]
+"""Wraps each long step of a store computation, named (the CLI shows progress with it)."""
+
+
+def no_stage(_: str) -> AbstractContextManager[object]:
+    """Wrap a step in nothing: the default :data:`Stage`."""
+    return nullcontext()
+
+
 def schedule_network(
     session: Session,
     start: datetime,
@@ -225,16 +235,21 @@ def schedule_network(
     policy: Policy = Policy.FAIR,
     settings: solver.SolverSettings | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
+    stage: Stage = no_stage,
 ) -> tuple[ScheduleRecord, Schedule]:
     """Schedule the pooled network for the window and add the schedule to the session.
 
     One path for every caller (``jointsat schedule --week``, the service, the demo):
     return the record added and the schedule solved. Its provenance says how old the
-    satellites' elements get over the window, stale past ``stale_rule``.
+    satellites' elements get over the window, stale past ``stale_rule``. ``stage``
+    wraps its three steps: reading the store and its passes, solving, saving.
     """
-    found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule)
-    result = solver.solve(found.problem, policy, settings)
-    return found.save(session, result, now=now), result
+    with stage("reading the store and predicting the passes"):
+        found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule)
+    with stage(f"sharing the network ({len(found.passes):,} passes)"):
+        result = solver.solve(found.problem, policy, settings)
+    with stage("saving the schedule"):
+        return found.save(session, result, now=now), result
 
 
 def store_problem(

@@ -74,8 +74,8 @@ def list_passes(
     viewing: ViewingDep,
     now: NowDep,
     stale_rule: StaleRuleDep,
-    start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601 with zone")],
-    end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601 with zone")],
+    start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601, UTC if no offset")],
+    end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601, UTC if no offset")],
     satellite_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     station_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     partner_id: Annotated[

@@ -47,7 +47,7 @@ class PlanCreate(SolvingWindow):
 
 
 class PartnerGain(BaseModel):
-    """What a partner gained under a plan, against its entitlement and what it asked."""
+    """What a partner gained under a plan, against its entitlement and what it requested."""
 
     gain: int
     normalized: float = Field(description="Gain per unit of share")

@@ -398,7 +398,7 @@ def read_audit_log(
     product_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     outcome: Annotated[str | None, Query(max_length=20, pattern=NO_NUL)] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Entries at or after (with zone)")
+        AwareDatetime | None, Query(description="Entries at or after (ISO 8601, UTC if no offset)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,

@@ -57,8 +57,8 @@ TRACK_AFTER_NOW = timedelta(minutes=90)
 MAX_LOOK_SPAN = timedelta(days=1)
 MAX_LOOK_SAMPLES = 5_000  # a long pass every second, a day every 18 s (86,401 cost 5 s of CPU)
 
-Start = Annotated[AwareDatetime | None, Query(description="Window start, ISO 8601 with zone")]
-End = Annotated[AwareDatetime | None, Query(description="Window end, ISO 8601 with zone")]
+Start = Annotated[AwareDatetime | None, Query(description="Window start, ISO 8601")]
+End = Annotated[AwareDatetime | None, Query(description="Window end, ISO 8601")]
 AGE_DESCRIPTION = (
     "Age of the element set used: |time - its epoch| in days (the oldest over a window); "
     "of an ephemeris: the time since its creation; null where nothing predicts it"
@@ -211,7 +211,7 @@ def positions(
     now: NowDep,
     stale_rule: StaleRuleDep,
     at: Annotated[
-        AwareDatetime | None, Query(description="The moment, ISO 8601 with zone (default: now)")
+        AwareDatetime | None, Query(description="The moment, ISO 8601 (default: now)")
     ] = None,
     min_elevation_deg: Annotated[
         float, Query(ge=0.0, le=90.0, description="Elevation at the footprint's edge")
@@ -360,8 +360,8 @@ def look(
     user: UserDep,
     stale_rule: StaleRuleDep,
     station_id: Annotated[int, Query(ge=1, le=MAX_ID, description="The observing station")],
-    start: Annotated[AwareDatetime, Query(description="Window start (a pass's AOS), with zone")],
-    end: Annotated[AwareDatetime, Query(description="Window end (a pass's LOS), with zone")],
+    start: Annotated[AwareDatetime, Query(description="Window start (a pass's AOS), ISO 8601")],
+    end: Annotated[AwareDatetime, Query(description="Window end (a pass's LOS), ISO 8601")],
     step_s: Annotated[int, Query(ge=1, le=600, description="Seconds between samples")] = 10,
 ) -> Look:
     """Return azimuth, elevation and range from the station, for a pass's polar plot.
