@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from jointsat.cli import app
 from jointsat.store import migrate
@@ -18,9 +18,58 @@ def test_db_upgrade_and_downgrade(database_url: str) -> None:
     assert result.exit_code == 0, result.output
     assert migrate.current_revision(database_url) == migrate.head_revision()
     assert f"store at revision {migrate.head_revision()}" in result.output
-    result = runner.invoke(app, ["db", "downgrade", "base", "--database-url", database_url])
+    result = runner.invoke(
+        app, ["db", "downgrade", "base", "--yes", "--database-url", database_url]
+    )
     assert result.exit_code == 0, result.output
     assert migrate.current_revision(database_url) is None
+
+
+def _one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_a_downgrade_losing_data_is_refused_unless_forced(
+    database_url: str, tmp_path: Path
+) -> None:
+    from tests.store.test_migrations import _populate, _rows
+
+    migrate.upgrade(database_url)
+    _populate(database_url, tmp_path)
+    rows = _rows(database_url)
+    down = ["db", "downgrade", "base", "--database-url", database_url]
+    line = _one_line_error(runner.invoke(app, [*down, "--yes"]))
+    assert "would lose data (1 row(s) of agreements dropped;" in line
+    assert "--force" in line
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    assert _rows(database_url) == rows
+    line = _one_line_error(runner.invoke(app, [*down, "--force"]))  # input: not a terminal
+    assert "add --yes" in line
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    result = runner.invoke(app, [*down, "--force", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert migrate.current_revision(database_url) is None
+
+
+def test_a_downgrade_asks_first_on_a_terminal(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jointsat.cli import admin
+
+    migrate.upgrade(database_url)
+    monkeypatch.setattr(admin, "_interactive", lambda: True)
+    down = ["db", "downgrade", "0011", "--database-url", database_url]
+    declined = runner.invoke(app, down, input="n\n")
+    assert declined.exit_code == 1
+    assert "from revision 0012 down to 0011?" in declined.output
+    assert migrate.current_revision(database_url) == "0012"
+    accepted = runner.invoke(app, down, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert migrate.current_revision(database_url) == "0011"
 
 
 def test_db_upgrade_uses_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -35,14 +36,48 @@ def db_upgrade(
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Revision to go back to ('base': empty).")],
     database_url: DatabaseUrl = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Go down even if data is lost (rows, columns dropped)."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Take the store's schema back to an earlier revision."""
+    """Take the store's schema back to an earlier revision, in one transaction.
+
+    A downgrade that would lose data is refused unless --force; it asks for
+    confirmation (--yes does not, and is needed when the input is not a terminal).
+    Whatever fails, the store stays at the revision it was at.
+    """
     from jointsat.store import migrate
 
     with common.store_command(database_url) as settings:
         url = settings.database_url
-        migrate.downgrade(url, revision)
+        current = migrate.current_revision(url)
+        if current is None and revision == "base":
+            typer.echo(f"store at revision None (empty) already: {common.redacted(url)}")
+            return
+        losses = migrate.downgrade_losses(url, revision)  # tried, then undone
+        if losses and not force:
+            raise migrate.DataLossError(revision, losses)
+        if not yes:
+            if not _interactive():
+                raise StoreError(
+                    "a downgrade asks for confirmation and the input is not a terminal: "
+                    "add --yes to go ahead"
+                )
+            lose = f", losing {'; '.join(losses)}" if losses else ""
+            typer.confirm(
+                f"take the store {common.redacted(url)} from revision {current} down to "
+                f"{revision}{lose}?",
+                abort=True,
+            )
+        migrate.downgrade(url, revision, force=force)
         typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
+
+
+def _interactive() -> bool:
+    """Return whether the user can answer a question (standard input is a terminal)."""
+    return sys.stdin.isatty()
 
 
 admin_app = typer.Typer(

@@ -13,9 +13,8 @@ it would lose is counted, and the transaction is rolled back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
@@ -43,7 +42,7 @@ class DataLossError(StoreError):
         self.losses = losses
         shown = "; ".join(losses[:6]) + ("; ..." if len(losses) > 6 else "")
         super().__init__(
-            f"going down to {target} would lose data ({shown}); nothing changed: "
+            f"going down to {_shown(target)} would lose data ({shown}); nothing changed: "
             "back the store up, then run it again with --force"
         )
 
@@ -71,7 +70,7 @@ def downgrade(url: str, revision: str = "base", *, force: bool = False) -> list[
     with _transaction(url) as connection:
         losses = _downgrading(url, connection, revision)
         if losses and not force:
-            raise DataLossError(_shown(revision), losses)
+            raise DataLossError(revision, losses)
     return losses
 
 
@@ -210,13 +209,3 @@ def current_revision(url: str) -> str | None:
 def head_revision() -> str | None:
     """Return the newest revision the package knows."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-
-
-def revision_order() -> Callable[[str | None], int]:
-    """Return a function giving each revision's place from the base (None: 0)."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    places = {
-        s.revision: i
-        for i, s in enumerate(reversed(list(script.walk_revisions("base", "heads"))), 1)
-    }
-    return lambda revision: 0 if revision is None else places.get(revision, -1)
