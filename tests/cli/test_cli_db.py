@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,104 @@ def test_passes_from_the_store_use_its_ephemerides(store_url: str, tmp_path: Pat
     assert files.exit_code == 0, files.output
     assert stored.stdout == files.stdout
     assert len(stored.stdout.splitlines()) > 2  # passes in the covered half day, none after
+
+
+def _no_server(*_: object, **__: object) -> None:
+    raise AssertionError("the server was started")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        ("no folder", "its folder {folder}/gone does not exist"),
+        ("no file", "no store at {folder}/store.db; create it with `jointsat admin init"),
+        (
+            "empty file",
+            "has no schema (it was never migrated); create it with `jointsat admin init",
+        ),
+        ("old revision", "is at revision 0010, this jointsat needs 0012: back it up, then run"),
+    ],
+)
+def test_serve_refuses_a_store_it_cannot_serve(
+    make: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", _no_server)
+    monkeypatch.delenv("JOINTSAT_ARCHIVE_ROOT", raising=False)
+    path = tmp_path / ("gone/store.db" if make == "no folder" else "store.db")
+    url = f"sqlite:///{path}"
+    if make == "empty file":
+        path.touch()
+    if make == "old revision":
+        migrate.upgrade(url, "0010")
+    before = sorted(tmp_path.rglob("*"))
+    result = runner.invoke(app, ["serve", "--port", "1", "--database-url", url])
+    line = _one_line_error(result)
+    assert message.format(folder=tmp_path) in line
+    assert sorted(tmp_path.rglob("*")) == before  # nothing made for it
+
+
+def test_serve_demo_refuses_when_the_demo_was_never_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", _no_server)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    line = _one_line_error(runner.invoke(app, ["serve", "--demo"]))
+    assert line == (
+        f"error: no demo store at {tmp_path}/jointsat/jointsat-demo.db: run `jointsat demo` first"
+    )
+
+
+def test_serve_demo_says_what_it_serves(tmp_path: Path, sqlite_template: Path) -> None:
+    """A real `jointsat serve --demo` on a free port: its first lines, then an answer."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import httpx
+    from tests.support.server import START_S, free_port
+
+    from jointsat.demo import DEMO_STORE_FILE_NAME
+
+    data = tmp_path / "jointsat"
+    data.mkdir()
+    store = data / DEMO_STORE_FILE_NAME
+    shutil.copyfile(sqlite_template, store)  # a demo store with no partner yet: empty
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOINTSAT_")}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jointsat", "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_S
+        while True:
+            try:
+                answer = httpx.get(f"{base}/openapi.json", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert answer.status_code == 200
+    finally:
+        process.kill()
+        process.wait()
+    assert log.read_text().splitlines()[:5] == [  # then uvicorn's access log
+        f"store: sqlite:///{store}",
+        f"archive: {data / 'jointsat-demo.archive'}",
+        f"dashboard: {base}/",
+        f"API: {base}/api/v1 (docs: {base}/docs)",
+        "this store is empty: `jointsat demo` fills a demo store you can serve with "
+        "`jointsat serve --demo`; or add partners: `jointsat partner add ...`",
+    ]

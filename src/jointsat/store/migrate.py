@@ -209,3 +209,9 @@ def current_revision(url: str) -> str | None:
 def head_revision() -> str | None:
     """Return the newest revision the package knows."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def is_known(revision: str) -> bool:
+    """Return whether this jointsat knows the revision (a newer one's store says otherwise)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return any(s.revision == revision for s in script.walk_revisions())
