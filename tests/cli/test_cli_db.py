@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -310,3 +311,19 @@ def test_serve_demo_says_what_it_serves(tmp_path: Path, sqlite_template: Path) -
         "this store is empty: `jointsat demo` fills a demo store you can serve with "
         "`jointsat serve --demo`; or add partners: `jointsat partner add ...`",
     ]
+
+
+def test_serve_refuses_an_archive_another_store_owns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_sqlite_store: Callable[[Path], str]
+) -> None:
+    import uvicorn
+
+    from jointsat.archive.blobs import ArchiveOwner, write_owner
+
+    monkeypatch.setattr(uvicorn, "run", _no_server)
+    shared = tmp_path / "shared"
+    write_owner(shared, ArchiveOwner("another-store-id", "/elsewhere/other.db"))
+    monkeypatch.setenv("JOINTSAT_ARCHIVE_ROOT", str(shared))
+    url = new_sqlite_store(tmp_path / "mine")
+    line = _one_line_error(runner.invoke(app, ["serve", "--database-url", url]))
+    assert f"the archive at {shared} belongs to another store (/elsewhere/other.db)" in line
