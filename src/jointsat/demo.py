@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jointsat.archive.blobs import BlobStore
-from jointsat.archive.ingest import check_ingest, store_bytes
+from jointsat.archive.ingest import check_ingest, store_archive, store_bytes
 from jointsat.archive.metadata import SkyPosition, product_metadata
 from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.errors import StoreError
@@ -493,7 +493,7 @@ def run(
         yield Planned(plan, planned)
         with sessions() as session:
             archived = archive_plan(
-                session, BlobStore(settings.archive_folder), plan_record.id, now=now
+                session, store_archive(settings, session), plan_record.id, now=now
             )
         yield Archived(archived, settings.archive_folder)
     finally:

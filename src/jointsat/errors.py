@@ -69,6 +69,10 @@ class ArchiveStorageError(JointsatError):
     """
 
 
+class ArchiveOwnerError(ArchiveStorageError):
+    """Refuse to write to or sweep an archive another store owns (or may share)."""
+
+
 class Spot5Error(InputError):
     """Reject a SPOT5 file that cannot be read, naming the line."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,7 +50,8 @@ SOURCE_KINDS = ("upload", "supgp", "spacetrack", "celestrak")
 FETCHED_KINDS = SOURCE_KINDS[1:]  # the ones jointsat queries itself
 APP_NAME = "jointsat"  # the user's data folder is named for it
 STORE_FILE_NAME = "jointsat.db"  # the default store, in the user's data folder
-ARCHIVE_FOLDER_NAME = "archive"  # the default archive, beside a SQLite store's file
+ARCHIVE_SUFFIX = ".archive"  # a SQLite store's default archive: jointsat.db -> jointsat.archive/
+LEGACY_ARCHIVE_FOLDER_NAME = "archive"  # the default archive before each store had its own
 
 
 def user_data_folder() -> Path:
@@ -89,16 +91,61 @@ class Settings:
 
     @property
     def archive_folder(self) -> Path:
-        """Return the archive's root: as set, else ``archive/`` beside a SQLite store's file.
+        """Return the archive's root: as set, else one named after the store, beside it.
 
-        Beside a server database (PostgreSQL) it is ``archive/`` in the user's data folder.
+        A SQLite store ``NAME.db`` has ``NAME.archive/`` beside its file; a server
+        database (PostgreSQL) ``DATABASE@HOST.archive/`` in the user's data folder. Each
+        store has its own, so that no store's sweep can remove another's files.
         """
         if self.archive_root is not None:
             return self.archive_root
+        path = self.store_file
+        if path is not None:
+            return path.with_name(path.stem + ARCHIVE_SUFFIX)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite":  # in memory
+            return user_data_folder() / f"memory{ARCHIVE_SUFFIX}"
+        where = url.host or "local"
+        if url.port:
+            where += f"-{url.port}"
+        name = f"{url.database or url.get_backend_name()}@{where}"
+        return user_data_folder() / (re.sub(r"[^\w.@-]", "_", name) + ARCHIVE_SUFFIX)
+
+    @property
+    def legacy_archive_folder(self) -> Path | None:
+        """Return the ``archive/`` folder a SQLite store's files went to before, if any.
+
+        Only a store whose archive was not set explicitly had it (beside its file); the
+        store's archive reads from it what it does not hold itself, never writes or
+        sweeps it.
+        """
+        if self.archive_root is not None:
+            return None
+        path = self.store_file
+        if path is not None:
+            return path.parent / LEGACY_ARCHIVE_FOLDER_NAME
+        return user_data_folder() / LEGACY_ARCHIVE_FOLDER_NAME
+
+    @property
+    def store_file(self) -> Path | None:
+        """Return the SQLite store's file (absolute), None for a server or an in-memory store."""
         url = make_url(self.database_url)
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            return Path(url.database).expanduser().resolve().parent / ARCHIVE_FOLDER_NAME
-        return user_data_folder() / ARCHIVE_FOLDER_NAME
+            return Path(url.database).expanduser().resolve()
+        return None
+
+    @property
+    def store_location(self) -> str:
+        """Return where the store lives, for its archive to recognise it: a file or a URL.
+
+        The URL is shown without its password, query or driver.
+        """
+        path = self.store_file
+        if path is not None:
+            return str(path)
+        url = make_url(self.database_url)
+        plain = url.set(drivername=url.get_backend_name(), password=None, query={})
+        return plain.render_as_string(hide_password=True)
 
     @classmethod
     def from_environment(

@@ -85,7 +85,7 @@ def metadata_file(tmp_path: Path) -> Path:
 
 
 def archive(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "archive")
+    return BlobStore(tmp_path / "store.archive")  # beside store.db, named after it
 
 
 def products(url: str) -> list[Product]:
@@ -470,7 +470,7 @@ def server(store: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     with session_factory(engine).begin() as session:
         token = initialise(session, name="admin", now=datetime.now(UTC))
     engine.dispose()
-    app = create_app(Settings(database_url=store, archive_root=tmp_path / "archive"))
+    app = create_app(Settings(database_url=store, archive_root=archive(tmp_path).root))
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
     port = listening.getsockname()[1]

@@ -178,6 +178,7 @@ def test_every_write_bumps_the_store_revision_and_reads_do_not(database_url: str
 ARCHIVE_TABLES = ("products", "product_owners", "product_files", "audit_log")
 SOURCE_TABLES = ("element_sources", "element_source_queries", "element_source_requests")
 EPHEMERIS_TABLES = ("ephemerides",)  # revision 0011
+IDENTITY_TABLES = ("store_identity",)  # revision 0012
 
 
 def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None:
@@ -251,8 +252,9 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
         assert kept.request_ref == str(request_id)
         assert kept.target == {"lat_deg": 1.0}
     engine.dispose()
-    migrate.downgrade(database_url, "0004")  # the payload goes, the satellite stays
+    migrate.downgrade(database_url, "0004", force=True)  # the payload goes, the satellite stays
     assert _tables(database_url) == set(Base.metadata.tables) - {
+        *IDENTITY_TABLES,
         "observation_requests",
         "plans",
         "observations",
@@ -294,6 +296,122 @@ def test_ephemerides_go_with_their_satellite_and_with_revision_0011(database_url
         assert connection.execute(text("SELECT count(*) FROM ephemerides")).scalar() == 0
     engine.dispose()
     migrate.downgrade(database_url, "0010")
-    assert _tables(database_url) == set(Base.metadata.tables) - set(EPHEMERIS_TABLES)
+    assert _tables(database_url) == set(Base.metadata.tables) - {
+        *EPHEMERIS_TABLES,
+        *IDENTITY_TABLES,
+    }
     migrate.upgrade(database_url)
     assert _tables(database_url) == set(Base.metadata.tables)
+
+
+def _populate(url: str, folder: Path) -> None:
+    """Fill a store at the head revision: partners, a satellite, an agreement, a product."""
+    from jointsat.archive.blobs import BlobStore
+    from jointsat.archive.metadata import metadata_from_dict
+    from jointsat.store.products import StoredFile, record_product
+    from jointsat.store.tables import SatelliteOperator
+
+    engine = open_engine(url)
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        esa = Partner(code="esa", name="ESA", contribution_share=0.6)
+        nasa = Partner(code="nasa", name="NASA", contribution_share=0.4)
+        operators = [SatelliteOperator(partner=esa, fraction=1.0)]
+        session.add(Satellite(norad_id=44874, name="CHEOPS", operators=operators))
+        session.add_all([nasa, Agreement(partner=esa, embargo_days=30, public_release_days=365)])
+    frame = folder / "frame.fits"
+    frame.write_bytes(b"a frame " * 100)
+    with sessions() as session:
+        document = {
+            "satellite": 44874,
+            "instrument": "CCD",
+            "processing_level": "L1",
+            "acquired_start": "2024-05-10T10:00:00Z",
+            "acquired_end": "2024-05-10T10:12:00Z",
+        }
+        record_product(
+            session,
+            metadata_from_dict(document),
+            [StoredFile(frame.name, BlobStore(folder / "archive").put_file(frame))],
+            now=datetime(2024, 5, 11, tzinfo=UTC),
+        )
+    engine.dispose()
+
+
+def _rows(url: str) -> dict[str, int]:
+    engine = open_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one()
+                for name in sorted(inspect(connection).get_table_names())
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_downgrade_that_would_lose_data_is_refused_and_changes_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    migrate.upgrade(database_url)
+    _populate(database_url, tmp_path)
+    schema, rows = _schema(database_url), _rows(database_url)
+    for target in ("base", "0005", "0011"):  # 0011: only the store's identity goes
+        if target == "0011":
+            assert migrate.downgrade_losses(database_url, target) == []
+            continue
+        with pytest.raises(migrate.DataLossError) as refused:
+            migrate.downgrade(database_url, target)
+        assert "product_files" in str(refused.value)
+        assert "\n" not in str(refused.value)
+        assert migrate.current_revision(database_url) == migrate.head_revision()
+        assert _schema(database_url) == schema
+        assert _rows(database_url) == rows
+
+
+def test_a_forced_downgrade_ends_exactly_at_its_target(database_url: str, tmp_path: Path) -> None:
+    """The store is then what a new store migrated to that revision is, table by table."""
+    migrate.upgrade(database_url)
+    _populate(database_url, tmp_path)
+    lost = migrate.downgrade(database_url, "0005", force=True)  # the archive's tables go
+    assert "1 row(s) of products dropped" in lost
+    assert migrate.current_revision(database_url) == "0005"
+    forced = _schema(database_url)
+    assert _rows(database_url)["partners"] == 2  # what 0005 holds stays
+    migrate.downgrade(database_url, "base", force=True)
+    assert _tables(database_url) == set()
+    migrate.upgrade(database_url, "0005")
+    assert _schema(database_url) == forced
+    migrate.upgrade(database_url)  # and the store goes up again
+    assert _tables(database_url) == set(Base.metadata.tables)
+
+
+@pytest.mark.parametrize("fails_at", [1, 4])
+def test_a_downgrade_failing_midway_leaves_the_store_at_its_revision(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails_at: int
+) -> None:
+    """A failure injected in the Nth table drop of a downgrade across several revisions."""
+    from jointsat.store.migrations import schema as builders
+
+    migrate.upgrade(database_url)
+    _populate(database_url, tmp_path)
+    schema, rows = _schema(database_url), _rows(database_url)
+    drop = builders.drop_table
+    dropped: list[str] = []
+
+    def failing(name: str, indexes: Any = ()) -> None:
+        if len(dropped) + 1 == fails_at:
+            raise RuntimeError(f"injected failure before dropping {name}")
+        drop(name, indexes)
+        dropped.append(name)
+
+    monkeypatch.setattr(builders, "drop_table", failing)
+    with pytest.raises(RuntimeError, match="injected"):
+        migrate.downgrade(database_url, "0004", force=True)
+    assert len(dropped) == fails_at - 1
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    assert _schema(database_url) == schema
+    assert _rows(database_url) == rows
+    monkeypatch.setattr(builders, "drop_table", drop)
+    migrate.downgrade(database_url, "0004", force=True)  # nothing was left half done
+    assert migrate.current_revision(database_url) == "0004"

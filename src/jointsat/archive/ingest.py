@@ -17,17 +17,19 @@ product refers to, which ``jointsat archive sweep`` removes.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from jointsat.archive.blobs import BlobStore
+from jointsat.archive.blobs import ArchiveOwner, BlobStore
 from jointsat.archive.metadata import ProductMetadata
 from jointsat.archive.rights import Caller
 from jointsat.errors import ArchiveRefusedError
+from jointsat.settings import Settings
+from jointsat.store.identity import store_identity
 from jointsat.store.products import (
     DEFAULT_MEDIA_TYPE,
     ResolvedMetadata,
@@ -101,3 +103,22 @@ def store_bytes(
     with blobs.writer() as writer:
         writer.write(data)
         return StoredFile(name, writer.commit(), media_type)
+
+
+def store_archive(
+    settings: Settings, owner: Session | ArchiveOwner | Callable[[], ArchiveOwner]
+) -> BlobStore:
+    """Return the archive of the store in ``settings``, which refuses another store's folder.
+
+    ``owner`` is the store's session (its identity is read now), the owner itself, or
+    a function returning it when first needed. The archive reads what it lacks from
+    the ``archive/`` folder the store's files went to before each store had its own.
+    """
+    if isinstance(owner, Session):
+        owner = archive_owner(settings, owner)
+    return BlobStore(settings.archive_folder, owner=owner, fallback=settings.legacy_archive_folder)
+
+
+def archive_owner(settings: Settings, session: Session) -> ArchiveOwner:
+    """Return the store in ``settings`` as its archive records it: identity and location."""
+    return ArchiveOwner(store_identity(session), settings.store_location)

@@ -146,7 +146,7 @@ def archive_ingest(
     with status 2 before anything is stored; a file refused (its bytes archived already
     with other metadata) stops with status 2, the products printed before it staying.
     """
-    from jointsat.archive.ingest import check_ingest, store_file
+    from jointsat.archive.ingest import check_ingest, store_archive, store_file
 
     errors = Console(stderr=True)
     given = {
@@ -160,9 +160,9 @@ def archive_ingest(
     with common.reporting_errors(errors), common.store_errors():
         with _archive_input_errors(errors, "the metadata"):
             metadata = _ingest_metadata(metadata_file, given)
-        store = BlobStore(common.store_settings(database_url).archive_folder)
         created = 0
         with common.store_session(database_url) as session:
+            store = store_archive(common.store_settings(database_url), session)
             # The satellite, owners and contact are checked before any file is stored.
             with _archive_input_errors(errors, "the metadata"):
                 ingest = check_ingest(session, metadata, user=None)
@@ -420,7 +420,7 @@ def _local_product_files(database_url: str | None, product_id: str) -> list[File
 
     settings = common.store_settings(database_url)
     url = settings.database_url
-    store = BlobStore(settings.archive_folder)
+    store = BlobStore(settings.archive_folder, fallback=settings.legacy_archive_folder)
     with common.store_session(url) as session:
         product = session.get(Product, product_id)
         if product is None:
@@ -457,23 +457,34 @@ def archive_sweep(
             help="Leave files younger than this many minutes (ingests may still own them).",
         ),
     ] = 60.0,
+    claim: Annotated[
+        bool,
+        typer.Option(
+            "--claim",
+            help="Claim an archive that records no owning store (made by an older jointsat) "
+            "for this store: say so only when no other store uses the folder.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Remove blobs no product refers to and temporary files of interrupted ingests.
 
-    Only files older than --min-age are removed: a file being ingested is
-    unreferenced until its product is recorded. With --min-age 0, run it only while
-    no ingest runs, here or through the server.
+    Only this store's own archive is swept: one that another store owns is refused,
+    and so is one that records no owner but holds blobs this store does not refer to
+    (unless --claim). Only files older than --min-age are removed: a file being
+    ingested is unreferenced until its product is recorded. With --min-age 0, run it
+    only while no ingest runs, here or through the server.
     """
     from sqlalchemy import select
 
+    from jointsat.archive.ingest import store_archive
     from jointsat.store.tables import ProductFile
 
     with common.store_command(database_url) as settings:
         with common.store_session(settings.database_url) as session:
             referenced = set(session.scalars(select(ProductFile.sha256).distinct()))
-        store = BlobStore(settings.archive_folder)
-        blobs, parts = store.sweep(referenced, min_age_s=min_age_minutes * 60.0)
+            store = store_archive(settings, session)
+        blobs, parts = store.sweep(referenced, min_age_s=min_age_minutes * 60.0, claim=claim)
         typer.echo(
             f"removed {blobs} unreferenced blob(s) and {parts} temporary file(s) from {store.root}"
         )

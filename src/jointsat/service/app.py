@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from jointsat import __version__
-from jointsat.archive.blobs import BlobStore
+from jointsat.archive.blobs import ArchiveOwner
+from jointsat.archive.ingest import archive_owner, store_archive
 from jointsat.service import limits, problems, refresher, security, shedding
 from jointsat.service.cache import ResponseCache
 from jointsat.service.logs import redact_access_log
@@ -99,6 +100,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _owner(settings: Settings, app: FastAPI) -> ArchiveOwner:
+    """Return the store as its archive records it (read when the archive is first written)."""
+    with app.state.sessions() as session:
+        return archive_owner(settings, session)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
     """Return the service for the store in ``settings`` (migrated with `jointsat db upgrade`)."""
     app = FastAPI(
@@ -116,7 +123,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.clock = clock
     app.state.source_order = settings.source_order  # which element sets win at equal epoch
     app.state.stale_rule = settings.stale_rule
-    app.state.blobs = BlobStore(settings.archive_folder)
+    app.state.blobs = store_archive(settings, lambda: _owner(settings, app))
     app.state.response_cache = ResponseCache()
     app.state.token_lifetime = TokenLifetime.of(settings)
     redact_access_log()  # no token sent in a query string reaches the access log

@@ -106,7 +106,7 @@ class BlobResponse(Response):
         sent, complete = 0, False
         try:
             await send(start)
-            async with await anyio.open_file(self.store.path(self.sha256), "rb") as blob:
+            async with await anyio.open_file(self.store.locate(self.sha256), "rb") as blob:
                 await blob.seek(self.first)
                 left = self.last - self.first + 1
                 while left > 0:

@@ -407,6 +407,15 @@ class StoreRevision(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class StoreIdentity(Base):
+    """The store's random id (one row), which its archive records as its owner."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[str] = mapped_column(String(36))
+
+
 class PassPrediction(Base):
     """One run of the pass engine: which element sets and stations, over which window.
 

@@ -13,7 +13,8 @@ target_metadata = Base.metadata
 
 
 def run_migrations() -> None:
-    """Migrate on the given connection, or open one from the configured URL."""
+    """Migrate on the given connection (``jointsat.store.migrate`` gives one, in a
+    transaction), or open one from the configured URL."""
     connection = config.attributes.get("connection")
     if connection is not None:
         _migrate(connection)
@@ -30,6 +31,7 @@ def _migrate(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        transaction_per_migration=False,  # one transaction for all (jointsat.store.migrate)
     )
     with context.begin_transaction():
         context.run_migrations()
