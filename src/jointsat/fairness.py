@@ -339,8 +339,9 @@ def solve_levels(
     """Solve the levels in turn, each one's value kept as a constraint for the next.
 
     ``search(goal, left_s, solution)`` solves one level from the last solution, with
-    the objective set; ``left_s`` counts the time the settings count (``spent``). The run stops when time runs out, a level finds nothing, or
-    (``stop_when_unproven``) a level is not proven. Only the first level not proven
+    the objective set; ``left_s`` counts the time the settings count (``spent``). The
+    run stops when time runs out, a level finds nothing, or (``stop_when_unproven``) a
+    level is not proven. Only the first level not proven
     optimal has a bound valid for the objective; the later levels' bounds hold given
     the values kept before them. ``kept(goal, value)`` hears of each value kept.
     """
