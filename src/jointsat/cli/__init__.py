@@ -12,7 +12,18 @@ from typing import Annotated
 import typer
 
 from jointsat import __version__
-from jointsat.cli import admin, archive, bench, demo, elements, passes, plan, requests, schedule
+from jointsat.cli import (
+    admin,
+    archive,
+    bench,
+    data,
+    demo,
+    elements,
+    passes,
+    plan,
+    requests,
+    schedule,
+)
 
 app = typer.Typer(name="jointsat", no_args_is_help=True, add_completion=False)
 
@@ -49,5 +60,6 @@ app.add_typer(requests.requests_app)
 app.add_typer(archive.archive_app)
 app.add_typer(elements.elements_app)
 app.add_typer(bench.bench_app)
+app.add_typer(data.data_app)
 
 __all__ = ["app"]
