@@ -161,6 +161,9 @@ class SearchSettings:
     # sub-models), so that a result depends on the problem and these settings only,
     # never on the machine's speed or load. The wall time is then unbounded.
     deterministic: bool = False
+    # The CP-SAT strategies (subsolvers, e.g. "max_lp") to search with; empty: its whole
+    # portfolio. The demo's schedule is proven 4-5 times sooner by "max_lp" alone.
+    subsolvers: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings for a result's provenance."""
@@ -172,6 +175,8 @@ class SearchSettings:
         }
         if self.deterministic:
             found["deterministic"] = True
+        if self.subsolvers:
+            found["subsolvers"] = list(self.subsolvers)
         return found
 
     def cp_sat(self, seconds: float) -> cp_model.CpSolver:
@@ -192,6 +197,7 @@ class SearchSettings:
         solver.parameters.random_seed = self.seed
         solver.parameters.num_workers = self.workers
         solver.parameters.relative_gap_limit = self.relative_gap
+        solver.parameters.subsolvers.extend(self.subsolvers)
         return solver
 
     def spent(self, wall_s: float, deterministic_s: float) -> float:
