@@ -49,10 +49,10 @@ def demo(
     "stations" group (ISS, CSS, ...), so that the demo is reproducible and
     those elements are fresh. The pooled network is shared fairly (schedule 1),
     then the partners' requests are planned fairly on the satellites' payloads,
-    downlinked in that schedule's contacts (plan 1), deterministically: every run
-    makes the same schedule and plan. Each observation is archived as a stand-in
-    product under agreements whose delays are set from today, so that some products
-    are still under embargo, some open to the members, some public.
+    downlinked in that schedule's contacts (plan 1), deterministically: every
+    run makes the same schedule and plan. Each observation is archived as a
+    stand-in product under agreements whose delays are set from today: some
+    products are still under embargo, some open to the members, some public.
     """
     from jointsat import demo as workflow
 
