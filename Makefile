@@ -8,15 +8,21 @@ STAMP_DEV := $(VENV)/.installed-dev
 .PHONY: demo test test-fast lint format bench web clean
 
 $(BIN)/python:
+	@echo "Creating the virtual environment $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip's own lines and progress bars show the install going (a minute or two the first time).
+PIP_INSTALL := $(BIN)/python -m pip install --progress-bar on --disable-pip-version-check
+
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "Installing jointsat and its dependencies into $(VENV)..."
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Installing jointsat with its test and development tools into $(VENV)..."
+	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)

@@ -268,7 +268,7 @@ class Shell:
                     f"http://127.0.0.1:{self.port}/openapi.json", timeout=5
                 ).close()
                 return
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # slow under load
                 assert time.monotonic() < deadline, "jointsat serve did not answer"
                 time.sleep(0.2)
 

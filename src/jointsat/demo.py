@@ -9,15 +9,25 @@ each partner asks for a dozen Earth targets near its own stations that a 51.6-de
 orbit passes over (ASI, whose only station is in Antarctica, near its Malindi base)
 and for two directions on the sky observed by CHEOPS, drawn from a fixed seed so that
 every run asks the same.
+
+The agreements' embargo and public-release delays are set from the day the demo runs
+(``DATA_TERMS_FROM_NOW``), so that whatever that day each rule of the archive is at
+work on the week's products: some still under embargo (their owner alone sees them),
+some open to the other members only, some public. Its solves are deterministic
+(CP-SAT's deterministic time, one worker): every run on a machine with the same
+OR-Tools makes the same schedule and plan, however loaded the machine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 import random
+import shutil
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +39,7 @@ from sqlalchemy.orm import Session
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.ingest import check_ingest, store_archive, store_bytes
 from jointsat.archive.metadata import SkyPosition, product_metadata
+from jointsat.archive.rights import Caller, ReleaseTimes, may_see
 from jointsat.constants import MEAN_EARTH_RADIUS_KM
 from jointsat.errors import StoreError
 from jointsat.files import ElementFiles
@@ -42,7 +53,7 @@ from jointsat.planning.requests import EarthTarget, Kind, Mode, Request, SkyTarg
 from jointsat.scheduling.result import Schedule
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.tokens import initialise
-from jointsat.settings import Settings, user_data_folder
+from jointsat.settings import STORE_FILE_NAME, Settings, user_data_folder
 from jointsat.store import migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.planning import plan_observations
@@ -56,6 +67,7 @@ from jointsat.store.tables import (
     ObservationRequest,
     Partner,
     PlanRecord,
+    Product,
     Satellite,
     SatelliteOperator,
     Visibility,
@@ -63,12 +75,21 @@ from jointsat.store.tables import (
 from jointsat.timelib import format_iso
 
 DEMO_DAYS = 7
+# CP-SAT's deterministic time (SearchSettings.deterministic), not the clock's: the
+# schedule needs about 1 unit, the plan under 1 (2-5 s of one core each, problems
+# built included).
 SCHEDULE_TIME_LIMIT_S = 20.0
 PLAN_TIME_LIMIT_S = 10.0
+SOLVER_WORKERS = 1  # a deterministic search runs on one worker
+# CP-SAT's whole portfolio, interleaved on one worker, needed 4-5 units (10-12 s) to
+# prove the schedule's fourth level; its LP-heavy strategy alone, under one.
+SCHEDULE_SUBSOLVERS = ("max_lp",)
 DEMO_STORE_FILE_NAME = "jointsat-demo.db"  # in the user's data folder, made anew at each run
 
 # code: (name, contribution share, station visibility, public release of its data in
 # days after acquisition; None: never public). Every partner's embargo is EMBARGO_DAYS.
+# These are the agreements ``build`` writes unless given other terms; the demo itself
+# writes those of DATA_TERMS_FROM_NOW.
 PARTNERS = {
     "esa": ("European Space Agency", 0.35, Visibility.CONSORTIUM, 365),
     "nasa": ("NASA", 0.30, Visibility.CONSORTIUM, 365),
@@ -77,6 +98,17 @@ PARTNERS = {
     "asi": ("Agenzia Spaziale Italiana", 0.08, Visibility.CONSORTIUM, 365),
 }
 EMBARGO_DAYS = 180
+# code: (when the week's products open to the other members, when to the public), in
+# days from the day the demo runs (negative: before it; None: never public). With the
+# week in May 2024, fixed delays would have opened everything long ago: these show
+# each rule of the archive at work, whatever the day.
+DATA_TERMS_FROM_NOW: dict[str, tuple[int, int | None]] = {
+    "esa": (-30, 335),  # open to the members a month ago, public in 11 months
+    "nasa": (-60, -30),  # public a month ago
+    "cnes": (150, 515),  # under embargo for five more months
+    "dlr": (-30, None),  # open to the members a month ago, never public
+    "asi": (150, 515),  # under embargo for five more months
+}
 # The first word of a bundled station's name -> its (demo) owner.
 STATION_OWNERS = {
     "Kiruna": "esa",
@@ -167,21 +199,37 @@ class DemoConsortium:
     operators: dict[int, dict[str, float]]  # catalog number -> partner code -> fraction
 
 
+Terms = dict[str, tuple[int, int | None]]
+"""Each partner's data terms: (embargo days, public-release days or None: never public)."""
+
+
 def build(
-    session: Session, elements: ElementFiles, stations: tuple[Station, ...], *, now: datetime
+    session: Session,
+    elements: ElementFiles,
+    stations: tuple[Station, ...],
+    *,
+    now: datetime,
+    terms: Terms | None = None,
 ) -> DemoConsortium:
-    """Fill an empty, migrated store with the demo consortium and return its admin token."""
+    """Fill an empty, migrated store with the demo consortium and return its admin token.
+
+    ``terms`` sets the agreements' embargo and public-release days (default:
+    ``EMBARGO_DAYS`` and each partner's public release in ``PARTNERS``).
+    """
     if session.scalar(select(func.count()).select_from(Partner)):
         raise StoreError("the store already holds partners; the demo needs an empty store")
     token = initialise(session, name="admin", now=now)
     partners = {}
     for code, (name, share, visibility, public_days) in PARTNERS.items():
+        embargo_days, public_release_days = (
+            terms[code] if terms is not None else (EMBARGO_DAYS, public_days)
+        )
         partner = Partner(code=code, name=name, contribution_share=share)
         session.add(
             Agreement(
                 partner=partner,
-                embargo_days=EMBARGO_DAYS,
-                public_release_days=public_days,
+                embargo_days=embargo_days,
+                public_release_days=public_release_days,
                 station_visibility=visibility,
             )
         )
@@ -371,6 +419,80 @@ def archive_plan(session: Session, blobs: BlobStore, plan_id: int, *, now: datet
     return new
 
 
+class Rule(enum.StrEnum):
+    """The archive's rules, as a product stands under them at a moment."""
+
+    EMBARGOED = "embargoed"  # its owners (and the admin) only
+    MEMBERS = "members"  # every partner, not the public
+    PUBLIC = "public"  # anyone, without a token
+
+
+@dataclass(frozen=True)
+class RuleExample:
+    """A product of the demo under one rule of the archive at ``now``, and who sees it."""
+
+    rule: Rule
+    product_id: str
+    owner: str  # partner code
+    acquired_end: datetime
+    members_from: datetime
+    public_from: datetime | None
+    seen_by: tuple[str, ...]  # partner codes, then "public" when anyone may see it
+
+
+def rule_of(times: ReleaseTimes, now: datetime) -> Rule:
+    """Return the rule a product with these release times stands under at ``now``."""
+    if times.public_from is not None and now >= times.public_from:
+        return Rule.PUBLIC
+    return Rule.MEMBERS if now >= times.members_from else Rule.EMBARGOED
+
+
+def rule_examples(session: Session, now: datetime) -> list[RuleExample]:
+    """Return the first product (by acquisition) under each rule at ``now``, in rule order."""
+    codes = {p.id: p.code for p in session.scalars(select(Partner).order_by(Partner.id))}
+    found: dict[Rule, RuleExample] = {}
+    for product in session.scalars(select(Product).order_by(Product.acquired_start, Product.id)):
+        times = ReleaseTimes(product.members_from, product.public_from)
+        rule = rule_of(times, now)
+        if rule in found:
+            continue
+        owners = product.owner_ids
+        seen_by = [c for i, c in codes.items() if may_see(Caller(partner_id=i), owners, times, now)]
+        if may_see(Caller.public(), owners, times, now):
+            seen_by.append("public")
+        found[rule] = RuleExample(
+            rule=rule,
+            product_id=product.id,
+            owner=",".join(codes[i] for i in owners),
+            acquired_end=product.acquired_end,
+            members_from=product.members_from,
+            public_from=product.public_from,
+            seen_by=tuple(seen_by),
+        )
+    return [found[rule] for rule in Rule if rule in found]
+
+
+def data_terms(week: Week, now: datetime) -> Terms:
+    """Return the agreements' days that open the week's products as ``DATA_TERMS_FROM_NOW``.
+
+    A delay counted from the acquisition's end becomes one moment for the whole week
+    only roughly: one still running at ``now`` is counted from the week's start, so
+    that no product opens before that moment; one already over from the week's end,
+    so that every product opened by then (when the week ended long enough before).
+    """
+
+    def days(from_now: int) -> int:
+        moment = now + timedelta(days=from_now)
+        if moment > now:
+            return max(0, math.ceil((moment - week.start) / timedelta(days=1)))
+        return max(0, math.floor((moment - week.end) / timedelta(days=1)))
+
+    return {
+        code: (days(members), None if public is None else days(public))
+        for code, (members, public) in DATA_TERMS_FROM_NOW.items()
+    }
+
+
 @dataclass(frozen=True)
 class Week:
     """The demo's week: from the day after the newest element set of the first source."""
@@ -417,20 +539,40 @@ class Archived:
 
     products: int
     root: Path
+    rules: list[RuleExample]  # an example product under each rule of the archive, now
 
 
 Step = Week | Predicted | Built | Shared | Planned | Archived
 Predict = Callable[[datetime, datetime], Passes]
+Progress = Callable[[str], AbstractContextManager[object]]
+
+
+def _no_progress(_: str) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
+def demo_store_url() -> str:
+    """Return the URL of the demo's SQLite file in the user's data folder."""
+    return f"sqlite:///{user_data_folder() / DEMO_STORE_FILE_NAME}"
 
 
 def fresh_store_url() -> str:
-    """Return the URL of a new, empty demo SQLite file in the user's data folder."""
+    """Return the URL of the demo's store, emptied: its file and its own archive removed.
+
+    The archive's folder is removed only when it is the demo store's own (as
+    ``Settings.archive_folder`` names it), never one another store shares.
+    """
     folder = user_data_folder()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / DEMO_STORE_FILE_NAME
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+    url = demo_store_url()
+    archive = Settings(database_url=url).archive_folder
+    shared = Settings(database_url=f"sqlite:///{folder / STORE_FILE_NAME}").archive_folder
+    if archive != shared and archive.is_dir():
+        shutil.rmtree(archive)
+    return url
 
 
 def week_of(elements: ElementFiles) -> Week:
@@ -449,52 +591,75 @@ def run(
     *,
     now: datetime,
     predict: Predict,
+    progress: Progress = _no_progress,
 ) -> Iterator[Step]:
     """Run the demo into the empty store of ``settings``, yielding each step once done.
 
     The week is chosen, its passes predicted (by ``predict``, which the caller
-    gives: it reports progress and problems), the consortium built, the pooled
-    network shared fairly (a schedule), the partners' requests planned fairly,
-    downlinked in that schedule's contacts (a plan), and a stand-in product archived
-    per observation.
+    gives: it reports problems), the consortium built (its agreements' delays set
+    from ``now``: ``data_terms``), the pooled network shared fairly (a schedule), the
+    partners' requests planned fairly, downlinked in that schedule's contacts (a
+    plan), and a stand-in product archived per observation. ``progress(description)``
+    wraps each long step (the caller shows it running). The solves are deterministic.
     """
     week = week_of(elements)
     yield week
-    yield Predicted(predict(week.start, week.end))
-    migrate.upgrade(settings.database_url)
-    engine = open_engine(settings.database_url)
+    with progress("predicting the week's passes"):
+        passes = predict(week.start, week.end)
+    yield Predicted(passes)
+    engine = None
     try:
-        sessions = session_factory(engine)
-        with sessions.begin() as session:
-            consortium = build(session, elements, stations, now=now)
+        with progress("building the demo consortium's store"):
+            migrate.upgrade(settings.database_url)
+            engine = open_engine(settings.database_url)
+            sessions = session_factory(engine)
+            with sessions.begin() as session:
+                consortium = build(
+                    session, elements, stations, now=now, terms=data_terms(week, now)
+                )
         yield Built(consortium)
-        with sessions() as session:
+        with (
+            progress("sharing the pooled network fairly (CP-SAT, deterministic)"),
+            sessions() as session,
+        ):
             record, schedule = schedule_network(
                 session,
                 week.start,
                 week.end,
                 now=now,
-                settings=SolverSettings(time_limit_s=SCHEDULE_TIME_LIMIT_S),
+                settings=SolverSettings(
+                    time_limit_s=SCHEDULE_TIME_LIMIT_S,
+                    workers=SOLVER_WORKERS,
+                    deterministic=True,
+                    subsolvers=SCHEDULE_SUBSOLVERS,
+                ),
             )
             session.commit()
         shared = {"id": record.id, **schedule.to_dict(), "provenance": record.provenance}
         yield Shared(schedule, shared)
-        with sessions() as session:
+        with (
+            progress("planning the observations fairly (CP-SAT, deterministic)"),
+            sessions() as session,
+        ):
             plan_record, plan, _ = plan_observations(
                 session,
                 week.start,
                 week.end,
                 now=now,
-                settings=PlannerSettings(time_limit_s=PLAN_TIME_LIMIT_S),
+                settings=PlannerSettings(
+                    time_limit_s=PLAN_TIME_LIMIT_S, workers=SOLVER_WORKERS, deterministic=True
+                ),
                 schedule_id=record.id,
             )
             session.commit()
         planned = {"id": plan_record.id, **plan.to_dict(), "provenance": plan_record.provenance}
         yield Planned(plan, planned)
-        with sessions() as session:
+        with progress("archiving the observations' stand-in products"), sessions() as session:
             archived = archive_plan(
                 session, store_archive(settings, session), plan_record.id, now=now
             )
-        yield Archived(archived, settings.archive_folder)
+            rules = rule_examples(session, now)
+        yield Archived(archived, settings.archive_folder, rules)
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()

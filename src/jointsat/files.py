@@ -52,6 +52,16 @@ DEMO_ELEMENT_FILES = ("stations.tle", "cheops.tle")
 DEMO_STATIONS_FILE = "agency_stations.csv"
 """Name the stations file bundled in ``jointsat/data`` for the demo."""
 
+BUNDLED_FILES = {
+    "stations.tle": 'element sets (3LE) of CelesTrak\'s "stations" group: 27 objects (ISS, '
+    "CSS, ...), epochs 2024-05-08/09",
+    "cheops.tle": "element sets (TLE) of CHEOPS (NORAD 44874), epochs 2020-10-26 and 2024-09-16",
+    "agency_stations.csv": "21 agency ground stations from NASA's Directory of Station "
+    "Locations, 10 degree minimum elevation (stations CSV, docs/formats.md)",
+    "ATTRIBUTION.md": "where these files come from, and their licences",
+}
+"""Name and describe the files bundled in ``jointsat/data`` (``jointsat data``)."""
+
 _DECIMALS = 3
 
 
@@ -140,6 +150,13 @@ def read_demo_stations() -> tuple[Station, ...]:
     """Read the agency ground stations bundled with the package for the demo."""
     source, text = _demo_file(DEMO_STATIONS_FILE)
     return parse_stations(text, source=source)
+
+
+def bundled_file(name: str) -> Path:
+    """Return the path of a file bundled in ``jointsat/data`` (one of ``BUNDLED_FILES``)."""
+    if name not in BUNDLED_FILES:
+        raise InputError("not a file bundled with jointsat", source=name)
+    return Path(str(resources.files("jointsat") / "data" / name))
 
 
 def _demo_file(name: str) -> tuple[str, str]:

@@ -403,7 +403,7 @@ def test_demo_fills_a_store_the_service_then_serves(demo_store: tuple[str, Resul
 
     url, result = demo_store
     text = " ".join(result.stdout.split())
-    for _, share, _, _ in PARTNERS.values():
+    for _, share, *_ in PARTNERS.values():
         assert f"{share:.2f}" in text
     token = next(w.strip("'") for w in result.stdout.split() if w.startswith("jst_"))
     with TestClient(create_app(Settings(database_url=url))) as client:
@@ -483,8 +483,8 @@ def test_the_demo_plans_the_week_and_prints_the_stored_plan(
             assert check_plan(built.problem, built.orbits, found) == []
             partners = record.document["partners"]
             asked = record.provenance["request_ids"]
-            total = sum(share for _, share, _, _ in PARTNERS.values())
-            for code, (_, share, _, _) in PARTNERS.items():
+            total = sum(share for _, share, *_ in PARTNERS.values())
+            for code, (_, share, *_) in PARTNERS.items():
                 got = partners[code]
                 served = sum(o.partner == code for o in found.observations)
                 met = "yes" if got["gain"] >= got["reachable_gain"] else "no"
@@ -512,9 +512,9 @@ def test_the_demo_archives_a_product_per_observation_under_the_agreements(
     demo_store: tuple[str, Result],
 ) -> None:
     from jointsat.archive.blobs import BlobStore
-    from jointsat.demo import EMBARGO_DAYS, PARTNERS, archive_plan
+    from jointsat.demo import archive_plan
     from jointsat.settings import Settings
-    from jointsat.store.tables import Partner, Product
+    from jointsat.store.tables import Agreement, Partner, Product
 
     url, result = demo_store
     text = " ".join(result.stdout.split())
@@ -525,23 +525,76 @@ def test_the_demo_archives_a_product_per_observation_under_the_agreements(
             (plan,) = session.scalars(select(PlanRecord)).all()
             products = session.scalars(select(Product)).all()
             codes = {p.id: p.code for p in session.scalars(select(Partner))}
+            terms = {codes[a.partner_id]: a for a in session.scalars(select(Agreement))}
             assert f"archived: {len(products)} stand-in products" in text
             assert len(products) == len(plan.observations) > 0
             spans = {(o.start, o.end_at, codes[o.partner_id]) for o in plan.observations}
             for product in products:
                 (owner,) = [codes[i] for i in product.owner_ids]
                 assert (product.acquired_start, product.acquired_end, owner) in spans
-                assert product.members_from == product.acquired_end + timedelta(EMBARGO_DAYS)
-                public_days = PARTNERS[owner][3]
-                assert product.public_from == (
+                embargo = product.acquired_end + timedelta(terms[owner].embargo_days)
+                public_days = terms[owner].public_release_days
+                public = (
                     None if public_days is None else product.acquired_end + timedelta(public_days)
                 )
+                assert product.public_from == public
+                assert product.members_from == min(embargo, public or embargo)
                 (file,) = product.files
                 assert blobs.verify(file.sha256)
                 assert (product.footprint is None) == (product.ra_deg is not None)
             assert archive_plan(session, blobs, plan.id, now=datetime.now(UTC)) == 0
     finally:
         engine.dispose()
+
+
+def test_the_demo_shows_each_archive_rule_at_work_through_the_service(
+    demo_store: tuple[str, Result],
+) -> None:
+    """The products the demo prints as examples, asked for today through the API: the
+    embargoed one hidden from another partner's viewer, the members' one hidden from the
+    public, the public one open without a token."""
+    from fastapi.testclient import TestClient
+
+    from jointsat.service.app import create_app
+    from jointsat.service.tokens import issue_token
+    from jointsat.settings import Settings
+    from jointsat.store.tables import Partner, Role, User
+
+    url, result = demo_store
+    rows = {}
+    for line in result.stdout.splitlines():
+        words = line.split()
+        rule_row = len(words) >= 5 and re.fullmatch(r"[0-9a-f]{32}", words[1])
+        if rule_row and words[0] in ("embargoed", "members", "public"):
+            rows[words[0]] = words
+    assert set(rows) == {"embargoed", "members", "public"}
+    engine = open_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            now = datetime.now(UTC)
+            tokens = {}
+            for partner in session.scalars(select(Partner)):
+                user = User(name=f"viewer-{partner.code}", role=Role.VIEWER, partner=partner,
+                            created_at=now)  # fmt: skip
+                session.add(user)
+                session.flush()
+                tokens[partner.code] = issue_token(session, user, now=now)
+    finally:
+        engine.dispose()
+    embargoed, members, public = rows["embargoed"][1], rows["members"][1], rows["public"][1]
+    with TestClient(create_app(Settings(database_url=url))) as client:
+
+        def status(product: str, code: str | None) -> int:
+            headers = {} if code is None else {"Authorization": f"Bearer {tokens[code]}"}
+            return client.get(f"/api/v1/products/{product}", headers=headers).status_code
+
+        owner = rows["embargoed"][4]  # "asi only": its owner only
+        other = next(code for code in tokens if code != owner)
+        assert status(embargoed, owner) == 200
+        assert status(embargoed, other) == 404
+        assert status(members, other) == 200
+        assert status(members, None) in (401, 404)
+        assert status(public, None) == 200
 
 
 def test_demo_requests_lie_near_their_partners_sites() -> None:

@@ -16,6 +16,7 @@ from jointsat.cli import (
     admin,
     archive,
     bench,
+    data,
     demo,
     elements,
     partners,
@@ -71,5 +72,6 @@ app.add_typer(users.user_app)
 app.add_typer(users.token_app)
 app.add_typer(problem.problem_app)
 app.add_typer(bench.bench_app)
+app.add_typer(data.data_app)
 
 __all__ = ["app"]

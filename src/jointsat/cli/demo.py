@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from jointsat.cli import common
+from jointsat.cli import common, progress
 from jointsat.cli.passes import passes_table, predict
 from jointsat.cli.plan import GAIN_COLUMNS, plan_table
 from jointsat.cli.schedule import print_schedule_summary
@@ -26,7 +26,7 @@ from jointsat.planning.plan import Plan, Unserved
 from jointsat.timelib import format_readable
 
 if TYPE_CHECKING:
-    from jointsat.demo import DemoConsortium, Week
+    from jointsat.demo import DemoConsortium, RuleExample, Week
 
 DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
 DEMO_NEXT_PASSES = 10
@@ -38,8 +38,8 @@ def demo(
         typer.Option(
             "--database-url",
             metavar="URL",
-            help="An empty store to fill (default: a demo SQLite file in the user's data "
-            "folder, made anew at each run).",
+            help="An empty store to fill (default: the demo's SQLite file in the user's data "
+            "folder, made anew with its archive at each run; `jointsat serve --demo` serves it).",
         ),
     ] = None,
 ) -> None:
@@ -49,13 +49,19 @@ def demo(
     "stations" group (ISS, CSS, ...), so that the demo is reproducible and
     those elements are fresh. The pooled network is shared fairly (schedule 1),
     then the partners' requests are planned fairly on the satellites' payloads,
-    downlinked in that schedule's contacts (plan 1).
+    downlinked in that schedule's contacts (plan 1), deterministically: every
+    run makes the same schedule and plan. Each observation is archived as a
+    stand-in product under agreements whose delays are set from today: some
+    products are still under embargo, some open to the members, some public.
     """
     from jointsat import demo as workflow
 
     console = Console()
     errors = Console(stderr=True)
     moment = common.now()
+    # The prediction's own progress bar would be a second live display inside the
+    # step's spinner: its warnings go to stderr without it.
+    plain_errors = Console(stderr=True, force_terminal=False)
     with common.reporting_errors(errors):
         element_files = read_demo_elements()
         station_list = read_demo_stations()
@@ -68,8 +74,9 @@ def demo(
                 station_list,
                 now=moment,
                 predict=lambda start, end: predict(
-                    element_files, station_list, start, end, 0.0, errors, warn_stale=False
+                    element_files, station_list, start, end, 0.0, plain_errors, warn_stale=False
                 ),
+                progress=lambda description: progress.step(errors, description),
             )
             for step in steps:
                 match step:
@@ -95,19 +102,26 @@ def demo(
                             "another):"
                         )
                         _print_demo_plan(console, planned, plan_document["provenance"])
-                    case workflow.Archived(products=archived, root=root):
+                    case workflow.Archived(products=archived, root=root, rules=rules):
                         console.print(
                             f"\n[bold]The week's observations, archived[/]: {archived} stand-in "
                             "products (a JSON note each; the demo has no instrument data) in "
                             f"{escape(str(root))}, owned by the requesting partner, open to the "
                             "other partners after the embargo and to the public after the "
                             "public release (`jointsat archive list`, `/api/v1/products`, "
-                            "`/stac`)."
+                            "`/stac`). The agreements' delays are set from today, so that each "
+                            "rule is at work:"
                         )
+                        _print_rules(console, rules, moment)
+        serve = (
+            ".venv/bin/jointsat serve --demo"
+            if database_url is None
+            else f"JOINTSAT_DATABASE_URL='{escape(url)}' .venv/bin/jointsat serve"
+        )
         console.print(
             "\n[bold]The demo consortium is in the store[/] "
             f"{escape(common.redacted(url))}.\nServe it with:\n\n"
-            f"  JOINTSAT_DATABASE_URL='{escape(url)}' .venv/bin/jointsat serve\n\n"
+            f"  {serve}\n\n"
             "then open http://127.0.0.1:8000/ (the dashboard: map, timeline, passes, "
             "fairness, archive; `?at=2024-05-10T12:00:00Z` shows the demo's week) and sign "
             "in with the admin token (shown only now), or call the API with it, for "
@@ -228,7 +242,7 @@ def _print_consortium(console: Console, found: Passes, consortium: DemoConsortiu
     table.add_column("passes over its stations / min", justify="right")
     minutes = found.duration_s / 60.0
     station_owner = np.array([consortium.station_owner[s.name] for s in found.stations])
-    for code, (name, share, _, _) in PARTNERS.items():
+    for code, (name, share, *_) in PARTNERS.items():
         mine = [sid for sid, ops in consortium.operators.items() if code in ops]
         sat_rows = np.isin(np.array([found.satellites[i].norad_id for i in found.satellite]), mine)
         station_rows = station_owner[found.station] == code
@@ -273,3 +287,36 @@ def _print_demo_plan(console: Console, found: Plan, provenance: dict[str, Any]) 
             "Every request that could be observed is served: the shares received follow "
             "what partners asked, not their entitlements."
         )
+
+
+def _print_rules(console: Console, rules: Sequence[RuleExample], now: datetime) -> None:
+    """Print a product of the demo under each rule of the archive, and who may see it now."""
+    from rich import box
+
+    from jointsat.demo import PARTNERS
+
+    table = Table(
+        title=f"The archive's rules today ({format_readable(now)[:10]}): from when members "
+        "and the public may see a product, who sees it now",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for column in ("rule", "product", "members", "public", "seen by"):
+        table.add_column(column, no_wrap=True)
+    for example in rules:
+        partners = [c for c in example.seen_by if c != "public"]
+        if "public" in example.seen_by:
+            seen = "anyone"
+        elif len(partners) == len(PARTNERS):
+            seen = "partners"
+        else:
+            seen = f"{', '.join(partners)} only"
+        table.add_row(
+            example.rule.value,
+            example.product_id,
+            format_readable(example.members_from)[:10],
+            "never" if example.public_from is None else format_readable(example.public_from)[:10],
+            seen,
+        )
+    console.print(table)

@@ -393,27 +393,30 @@ def _cp_sat(
 
     def search(objective: _Objective, left: float, solution: list[int]) -> Attempt:
         """Prove the level from the relaxation if it can, else search the whole model."""
-        wall_s, start = 0.0, set(solution)
+        wall_s, deterministic_s, start = 0.0, 0.0, set(solution)
         if relaxation is not None and objective.relaxed is not None:
             found = _neighbourhood(model, relaxation, objective, settings, left, start)
-            wall_s, start = found.wall_s, set(found.solution or start)
+            wall_s, deterministic_s = found.wall_s, found.deterministic_s
+            start = set(found.solution or start)
             if found.level is not None:
                 return replace(found, solution=sorted(start))
-        if left - wall_s < MIN_LEVEL_TIME_S:
-            return Attempt(None, solution=sorted(start), wall_s=wall_s)
+        left -= settings.spent(wall_s, deterministic_s)
+        if left < MIN_LEVEL_TIME_S:
+            return Attempt(
+                None, solution=sorted(start), wall_s=wall_s, deterministic_s=deterministic_s
+            )
         if start:  # the last level's optimum satisfies this level's constraints
             _hint(model, start)
         else:
             model.model.clear_hints()  # type: ignore[no-untyped-call]
         found = search_whole(
-            model.model,
-            objective,
-            settings.cp_sat(left - wall_s),
-            model.x.items(),
-            settings.relative_gap,
+            model.model, objective, settings.cp_sat(left), model.x.items(), settings.relative_gap
         )
         return replace(
-            found, solution=found.solution or sorted(start), wall_s=wall_s + found.wall_s
+            found,
+            solution=found.solution or sorted(start),
+            wall_s=wall_s + found.wall_s,
+            deterministic_s=deterministic_s + found.deterministic_s,
         )
 
     def keep(objective: _Objective, value: int) -> None:
@@ -454,6 +457,7 @@ def _neighbourhood(
     found seeds the search of the whole model.
     """
     relaxed, wall_s = relaxation.maximize(objective.relaxed)
+    deterministic_s = 0.0  # GLOP's time counts on the clock only
     if relaxed is None:
         return Attempt(None, wall_s=wall_s)
     # Within the tolerance of the relaxation's bound, the level is proven; exact proofs
@@ -468,7 +472,7 @@ def _neighbourhood(
     )
     best: tuple[int, set[int]] | None = None
     for start, cap_s in starts:
-        seconds = min((left - wall_s) * NEIGHBOURHOOD_SHARE, cap_s)
+        seconds = min((left - settings.spent(wall_s, deterministic_s)) * NEIGHBOURHOOD_SHARE, cap_s)
         if seconds < MIN_LEVEL_TIME_S:
             break
         sub = model.model.clone()
@@ -479,6 +483,7 @@ def _neighbourhood(
         solver = settings.cp_sat(seconds)
         status = solver.solve(sub, _StopAt(bound - slack))
         wall_s += solver.wall_time
+        deterministic_s += solver.deterministic_time
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             continue
         value = round(solver.objective_value)
@@ -495,8 +500,13 @@ def _neighbourhood(
                 tolerance=settings.relative_gap,
                 wall_s=wall_s,
             )
-            return Attempt(level, value, sorted(found), wall_s)
-    return Attempt(None, solution=sorted(best[1]) if best else None, wall_s=wall_s)
+            return Attempt(level, value, sorted(found), wall_s, deterministic_s)
+    return Attempt(
+        None,
+        solution=sorted(best[1]) if best else None,
+        wall_s=wall_s,
+        deterministic_s=deterministic_s,
+    )
 
 
 def _levels_of(
