@@ -220,7 +220,7 @@ def _downlinks(world: World, plan: dict[str, Any], who: str) -> int:
     )
 
 
-def test_the_plan_is_drawn_per_satellite_with_served_against_asked(
+def test_the_plan_is_drawn_per_satellite_with_served_against_requested(
     page: Page, planned: World, artifacts: Path
 ) -> None:
     plan = planned.get(f"plans/{planned.ids['plan']}", "admin")

@@ -10,6 +10,7 @@ import typer
 
 from jointsat.cli import common, users
 from jointsat.cli.common import DatabaseUrl
+from jointsat.errors import StoreError
 
 if TYPE_CHECKING:
     from jointsat.settings import Settings

@@ -263,15 +263,15 @@ def _print_consortium(console: Console, found: Passes, consortium: DemoConsortiu
 
 def _print_demo_plan(console: Console, found: Plan, provenance: dict[str, Any]) -> None:
     """Print each partner's gain and share against its entitlement, and requests served."""
-    asked = {code: len(ids) for code, ids in provenance["request_ids"].items()}
+    requested = {code: len(ids) for code, ids in provenance["request_ids"].items()}
     served = Counter(o.partner for o in found.observations)
     title = (
         f"{found.objective.value} plan: {len(found.observations)} observations of "
-        f"{sum(asked.values())} requests"
+        f"{sum(requested.values())} requests"
     )
     columns = {
         **GAIN_COLUMNS,
-        "served / asked": lambda partner, _: f"{served[partner]} / {asked.get(partner, 0)}",
+        "served / requested": lambda partner, _: f"{served[partner]} / {requested.get(partner, 0)}",
         "demand met": lambda _, got: "yes" if got.demand_met else "no",
     }
     console.print(plan_table(found, title, columns))
@@ -285,7 +285,7 @@ def _print_demo_plan(console: Console, found: Plan, provenance: dict[str, Any]) 
     if all(got.demand_met for got in found.partners.values()):
         console.print(
             "Every request that could be observed is served: the shares received follow "
-            "what partners asked, not their entitlements."
+            "what partners requested, not their entitlements."
         )
 
 

@@ -796,9 +796,10 @@ for (const button of document.querySelectorAll("button.export")) {
 
 // --- empty pages say what to do ------------------------------------------------------------
 
-const FILL_STORE = "This store is empty: run `jointsat demo` then `jointsat serve` (the demo fills the"
-  + " store it serves), or add partners, stations and satellites (the CLI's admin commands, or"
-  + " POST /api/v1/partners, /api/v1/stations and /api/v1/satellites with an admin's token).";
+const FILL_STORE = "This store is empty: run `jointsat demo` then `jointsat serve --demo` (the"
+  + " demo's own store), or add partners, stations and satellites to this one (`jointsat partner"
+  + " add`, `jointsat station add`, `jointsat satellite add`, or POST /api/v1/partners,"
+  + " /api/v1/stations and /api/v1/satellites with an admin's token).";
 const MAKE_SCHEDULE = "No schedule yet: make one with `jointsat schedule --week 2024-05-10` (or any"
   + " week), or POST /api/v1/schedules {\"start\": ..., \"end\": ...} with an admin's token.";
 

@@ -1,6 +1,6 @@
 // The Requests and Plans pages: the partners' observation requests, and a plan of the
 // pooled satellites' observations on a timeline per satellite with what each partner was
-// served against what it asked (docs/dashboard.md). What is drawn is what the API answers
+// served against what it requested (docs/dashboard.md). What is drawn is what the API answers
 // to the signed-in token: a partner sees its own requests and observations in full and
 // the others' observations only as busy slots.
 /* global vis */
@@ -269,7 +269,7 @@ function drawGains(plan) {
     el("td", { className: "number served", textContent: String(g.gain) }),
     el("td", { className: "ratio" },
       el("span", { className: "bar", style: `width:${((served ?? 0) * 6).toFixed(1)}rem;background:${partnerColour(partner?.id)}` }),
-      served === null ? "nothing asked" : percent(served)),
+      served === null ? "nothing requested" : percent(served)),
     el("td", { className: "number entitled", textContent: percent(g.share_entitled) }),
     el("td", { className: "number received", textContent: percent(g.share_received) }),
     el("td", { className: "number", textContent: g.normalized.toFixed(1) }));
