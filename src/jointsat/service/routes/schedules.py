@@ -33,7 +33,7 @@ from jointsat.service.lookup import (
 )
 from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId, RowId, Text, TimeWindow
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
-from jointsat.store.consortium import satellite_visibilities, station_visibilities
+from jointsat.store.consortium import by_id, satellite_visibilities, station_visibilities
 from jointsat.store.products import partner_codes
 from jointsat.store.schedules import (
     MAX_HORIZON_DAYS,
@@ -277,7 +277,7 @@ def _export(
         visible_station(session, user, station_id)  # 404 for a station hidden from the caller
         stem += f"-station-{station_id}"
     if partner_id is not None:
-        found(session.get(Partner, partner_id), "partner", partner_id)
+        found(by_id(session, Partner, partner_id), "partner", partner_id)
         stem += f"-partner-{partner_id}"
     contacts = [
         c
