@@ -310,6 +310,7 @@ def test_list_json_round_trips_ids_and_checksums(
     assert {r["id"]: r["sha256"] for r in rows} == printed
     assert {r["file_name"] for r in rows} == {p.name for p in paths}
     assert {r["acquired_start"] for r in rows} == {"2024-05-10T10:00:00Z"}
+    assert {tuple(json.loads(r["owners"])) for r in rows} == {("esa",)}  # a list as JSON
 
 
 @pytest.mark.parametrize("columns", [80, 120, 200])

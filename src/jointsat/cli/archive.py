@@ -18,7 +18,8 @@ from jointsat.archive.metadata import metadata_from_dict
 from jointsat.archive.restore import FileSource, restore
 from jointsat.archive.rights import Caller
 from jointsat.cli import common
-from jointsat.cli.common import Column, DatabaseUrl, Format, OutputFormat
+from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.output import Column, Format, FormatOption, emit_rows
 from jointsat.errors import ArchiveInputError, ArchiveStorageError, JointsatError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
@@ -200,21 +201,16 @@ LIST_COLUMNS = (
     # The id `archive get` needs, the satellite and the acquisition's start always show;
     # the others as the terminal's width allows (the checksum shortened: JSON and CSV
     # have it whole).
-    Column("id", "id", whole=True),
-    Column("satellite", "NORAD", right=True),
-    Column("instrument", "instrument", lambda p: p["instrument"]),
-    Column("processing_level", "level", lambda p: p["processing_level"], drop=3),
-    Column(
-        "acquired_start",
-        "start (UTC)",
-        lambda p: format_readable(parse_iso(p["acquired_start"])),
-        whole=True,
-    ),
-    Column("acquired_end", "end", _end_text, whole=True, drop=2),
-    Column("owners", "owners", lambda p: ", ".join(p["owners"]), drop=1),
-    Column("files", "file", _files_text("name", str), drop=4),
-    Column("size_bytes", "bytes", _files_text("size_bytes", "{:,}".format), right=True, drop=5),
-    Column("sha256", "SHA-256", _files_text("sha256", lambda h: h[:12] + "…"), whole=True, drop=6),
+    Column("id", "id", "whole"),
+    Column("satellite", "NORAD", "number"),
+    Column("instrument", "instrument"),
+    Column("processing_level", "level", drop=3),
+    Column("acquired_start", "start (UTC)", "time"),
+    Column("acquired_end", "end", "whole", _end_text, drop=2),
+    Column("owners", "owners", drop=1),
+    Column("files", "file", shown=_files_text("name", str), drop=4),
+    Column("size_bytes", "bytes", "number", _files_text("size_bytes", "{:,}".format), drop=5),
+    Column("sha256", "SHA-256", "whole", _files_text("sha256", lambda h: h[:12] + "…"), drop=6),
 )
 CSV_COLUMNS = tuple(
     Column(key)
@@ -241,7 +237,7 @@ CSV_COLUMNS = tuple(
 
 @archive_app.command("list")
 def archive_list(
-    output_format: Format = OutputFormat.TABLE, database_url: DatabaseUrl = None
+    output_format: FormatOption = Format.TABLE, database_url: DatabaseUrl = None
 ) -> None:
     """List every archived product: id, files and checksums, satellite, acquisition, owners.
 
@@ -288,7 +284,7 @@ def archive_list(
             for d in documents
             for f in d["files"]
         ]
-        common.emit_records(
+        emit_rows(
             documents,
             LIST_COLUMNS,
             output_format,
@@ -315,14 +311,14 @@ AUDIT_FIELDS = (
 )
 """An audit entry's fields, as ``GET /api/v1/products/audit`` names them."""
 AUDIT_COLUMNS = (
-    Column("at", "at (UTC)", lambda e: format_readable(parse_iso(e["at"])), whole=True),
-    Column("product_id", "product", whole=True),
+    Column("at", "at (UTC)", "time"),
+    Column("product_id", "product", "whole"),
     Column("action", "action"),
     Column("outcome", "outcome"),
-    Column("user_name", "who", lambda e: e["user_name"] or e["client"] or "public", drop=1),
-    Column("count", "count", right=True, drop=2),
-    Column("file_name", "file", lambda e: e["file_name"] or "", drop=3),
-    Column("bytes_sent", "bytes", lambda e: f"{e['bytes_sent']:,}", right=True, drop=4),
+    Column("user_name", "who", shown=lambda e: e["user_name"] or e["client"] or "public", drop=1),
+    Column("count", "count", "number", drop=2),
+    Column("file_name", "file", drop=3),
+    Column("bytes_sent", "bytes", "number", lambda e: f"{e['bytes_sent']:,}", drop=4),
     Column("detail", "detail", drop=5),
 )
 """The audit log's terminal table: when, which product, what happened, then the rest."""
@@ -341,7 +337,7 @@ def archive_audit(
         datetime | None, common.time_option("Only entries at or after this time.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, metavar="N", help="At most N entries.")] = 1000,
-    output_format: Format = OutputFormat.TABLE,
+    output_format: FormatOption = Format.TABLE,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the audit log, newest first: every download and every refused access.
@@ -357,7 +353,7 @@ def archive_audit(
             {f: format_iso(v) if f == "at" else v for f in AUDIT_FIELDS for v in [getattr(r, f)]}
             for r in rows
         ]
-    common.emit_records(
+    emit_rows(
         entries,
         AUDIT_COLUMNS,
         output_format,

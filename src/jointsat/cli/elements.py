@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 
 from jointsat.cli import common
-from jointsat.cli.common import Column, DatabaseUrl, Format, OutputFormat
+from jointsat.cli.common import DatabaseUrl
 from jointsat.cli.elements_export import export
+from jointsat.cli.output import Column, Format, FormatOption, emit_rows
 from jointsat.files import write_text
-from jointsat.timelib import format_readable
 
 elements_app = typer.Typer(
     name="elements",
@@ -100,20 +100,16 @@ def _create_empty_store(url: str) -> None:
         migrate.upgrade(url)
 
 
-def _readable(key: str) -> common.Cell:
-    return lambda record: format_readable(record[key])
-
-
 LIST_COLUMNS = (
-    Column("satellite", "NORAD", right=True),
+    Column("satellite", "NORAD", "number"),
     Column("satellite_name", "name", drop=2),
-    Column("id", "id", right=True, drop=3),
+    Column("id", "id", "number", drop=3),
     Column("source_kind", "source"),
-    Column("epoch", "epoch (UTC)", _readable("epoch"), whole=True),
-    Column("age_days", "age (days)", lambda r: f"{r['age_days']:.1f}", right=True),
-    Column("received_at", "fetched (UTC)", _readable("received_at"), whole=True, drop=1),
-    Column("chosen", "used", lambda r: "yes" if r["chosen"] else "no"),
-    Column("source", None),
+    Column("epoch", "epoch (UTC)", "time"),
+    Column("age_days", "age (days)", "number", lambda r: f"{r['age_days']:.1f}"),
+    Column("received_at", "fetched (UTC)", "time", drop=1),
+    Column("chosen", "used", "whole"),
+    Column("source"),
 )
 """The fields of ``elements list``: those of the API's element sets (``source`` in JSON
 and CSV only: a query or a file name, often long)."""
@@ -124,7 +120,7 @@ def list_sets(
     satellite: Annotated[
         int | None, typer.Option(metavar="N", help="Only this catalog number's sets.")
     ] = None,
-    output_format: Format = OutputFormat.TABLE,
+    output_format: FormatOption = Format.TABLE,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the stored element sets: source, epoch, age, when fetched, whether used."""
@@ -146,9 +142,7 @@ def list_sets(
             }
             for owner, record in element_history(session, satellite)
         ]
-    common.emit_records(
-        records, LIST_COLUMNS, output_format, title=f"{len(records)} element set(s)"
-    )
+    emit_rows(records, LIST_COLUMNS, output_format, title=f"{len(records)} element set(s)")
 
 
 @elements_app.command()

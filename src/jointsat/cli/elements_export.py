@@ -12,6 +12,7 @@ from rich.console import Console
 
 from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.output import emit
 from jointsat.errors import JointsatError
 from jointsat.files import ElementFiles, read_elements
 from jointsat.orbits.elements import Elements, ElementsFormat, ParsedElements, write_elements
@@ -72,12 +73,12 @@ def export(
             if start is None or end is None:
                 raise typer.BadParameter("an OEM needs --start and --end")
             samples = sample_oem(orbit, _object_id(orbit), start, end, step_s)
-            common.emit(format_oem(samples, created=common.now()), output)
+            emit(format_oem(samples, created=common.now()), output)
             return
         sets = _element_sets(orbit)
         omm = output_format is ExportFormat.OMM
         text = write_elements(sets, ElementsFormat.OMM_JSON if omm else ElementsFormat.TLE)
-        common.emit(text, output)
+        emit(text, output)
 
 
 def _from_store(norad_id: int | None, database_url: str | None) -> ElementFiles:

@@ -29,22 +29,20 @@ def _never(days: int | None) -> int | str:
 
 
 PARTNER_COLUMNS = [
-    Column("id", "id", "id"),
-    Column("code", "code", "id"),
+    Column("id", "id", "whole"),
+    Column("code", "code", "whole"),
     Column("name", "name"),
-    Column("contribution", "contribution_share", "number"),
+    Column("contribution_share", "contribution", "number"),
 ]
 AGREEMENT_COLUMNS = [
-    Column("partner", "partner_id", "id"),
+    Column("partner_id", "partner", "whole"),
     Column("share", "share", "number"),
-    Column("share is contribution", "share_is_contribution", "word", in_table=False),
-    Column("priority", "priority_class", "number"),
-    Column("embargo d", "embargo_days", "number"),
-    Column(
-        "public d", "public_release_days", "number", shown=lambda d: "never" if d is None else d
-    ),
-    Column("stations", "station_visibility", "word"),
-    Column("satellites", "satellite_visibility", "word"),
+    Column("share_is_contribution", "share is contribution", "whole", drop=1),
+    Column("priority_class", "priority", "number"),
+    Column("embargo_days", "embargo d", "number"),
+    Column("public_release_days", "public d", "number", lambda a: _never(a["public_release_days"])),
+    Column("station_visibility", "stations", "whole"),
+    Column("satellite_visibility", "satellites", "whole"),
 ]
 
 

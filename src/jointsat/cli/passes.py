@@ -16,13 +16,15 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColum
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import (
+from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays
+from jointsat.cli.output import (
     Column,
-    DatabaseUrl,
     Format,
-    OutputFormat,
-    StaleAboveLeoDays,
-    StaleLeoDays,
+    FormatOption,
+    emit,
+    emit_table,
+    fitted_table,
+    table_width,
 )
 from jointsat.errors import JointsatError
 from jointsat.executors import default_workers, pool_of
@@ -80,7 +82,7 @@ def passes(
             help="Minimum elevation in degrees for stations that set none.",
         ),
     ] = 0.0,
-    output_format: Format = OutputFormat.TABLE,
+    output_format: FormatOption = Format.TABLE,
     output: Annotated[
         Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
     ] = None,
@@ -132,15 +134,14 @@ def passes(
             stale_rule=common.stale_rule(stale_leo_days, stale_above_leo_days),
             strict=strict,
         )
-        if output_format is OutputFormat.CSV:
-            common.emit(format_passes_csv(found), output)
-        elif output_format is OutputFormat.JSON:
-            common.emit(format_passes_json(found), output)
+        if output_format is Format.CSV:
+            emit(format_passes_csv(found), output)
+        elif output_format is Format.JSON:
+            emit(format_passes_json(found), output)
         else:
             start_text, end_text = format_readable(found.start), format_readable(found.end)
             title = f"{len(found)} passes, {start_text} to {end_text} UTC"
-            width = common.TABLE_FILE_WIDTH if output is not None else Console().width
-            common.emit_table(passes_table(found.rows(), title, width=width), output)
+            emit_table(passes_table(found.rows(), title, width=table_width(output)), output)
 
 
 def _from_store(database_url: str | None) -> tuple[ElementFiles, tuple[Station, ...]]:
@@ -280,20 +281,26 @@ def _progress_callback(errors: Console) -> Iterator[ProgressCallback | None]:
         bar.close()
 
 
+def _satellite(found: Pass) -> str:
+    return f"{found.satellite.name} ({found.satellite.norad_id})"
+
+
 PASS_TABLE_COLUMNS: tuple[Column, ...] = (
     # The essential columns first; the others (drop > 0) fill a wide terminal, the
     # highest rank leaving first. The CSV and JSON (files.PASS_COLUMNS) keep them all.
-    Column("satellite", "satellite", lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"),
-    Column("station", "station", lambda p: p.station.name),
-    Column("aos", "AOS (UTC)", lambda p: format_readable(p.aos), whole=True),
-    Column("tca", "TCA", lambda p: format_readable(p.tca)[11:], whole=True, drop=1),
-    Column("los", "LOS", lambda p: format_readable(p.los)[11:], whole=True),
-    Column("max_elevation_deg", "max el °", lambda p: f"{p.max_elevation_deg:.1f}", right=True),
-    Column("aos_azimuth_deg", "AOS az °", lambda p: f"{p.aos_azimuth_deg:.1f}", right=True, drop=3),
-    Column("los_azimuth_deg", "LOS az °", lambda p: f"{p.los_azimuth_deg:.1f}", right=True, drop=4),
-    Column("duration_s", "minutes", lambda p: f"{p.duration_s / 60.0:.1f}", right=True),
-    Column("sunlit", "sunlit", lambda p: "yes" if p.sunlit else "no", drop=5),
-    Column("truncated", "truncated", lambda p: "yes" if p.truncated else "", drop=2),
+    Column(
+        "satellite", "satellite", shown=lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"
+    ),
+    Column("station", "station", shown=lambda p: p.station.name),
+    Column("aos", "AOS (UTC)", "time", lambda p: p.aos),
+    Column("tca", "TCA", "whole", lambda p: format_readable(p.tca)[11:], drop=1),
+    Column("los", "LOS", "whole", lambda p: format_readable(p.los)[11:]),
+    Column("max_elevation_deg", "max el °", "number", lambda p: f"{p.max_elevation_deg:.1f}"),
+    Column("aos_azimuth_deg", "AOS az °", "number", lambda p: f"{p.aos_azimuth_deg:.1f}", drop=3),
+    Column("los_azimuth_deg", "LOS az °", "number", lambda p: f"{p.los_azimuth_deg:.1f}", drop=4),
+    Column("duration_s", "minutes", "number", lambda p: f"{p.duration_s / 60.0:.1f}"),
+    Column("sunlit", "sunlit", "whole", lambda p: p.sunlit, drop=5),
+    Column("truncated", "truncated", "whole", lambda p: "yes" if p.truncated else "", drop=2),
 )
 
 
@@ -306,4 +313,4 @@ def passes_table(
     truncated) show where they fit. ``compact`` keeps only the essential columns.
     """
     columns = [c for c in PASS_TABLE_COLUMNS if not (compact and c.drop)]
-    return common.fitted_table(rows, columns, title, width or Console().width)
+    return fitted_table(rows, columns, title, width or Console().width)

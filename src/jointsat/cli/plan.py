@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,19 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import (
-    Column,
-    DatabaseUrl,
-    OutputFormat,
-    ResultFormat,
-    StaleAboveLeoDays,
-    StaleLeoDays,
-    Steps,
-    Strict,
-    TimeLimit,
-)
+from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict, TimeLimit
+from jointsat.cli.output import Column, Format, ResultFormatOption, emit_result, fitted_table
+from jointsat.cli.progress import Steps
 from jointsat.errors import PlanningInputError
-from jointsat.files import read_elements, read_text, write_text
+from jointsat.files import read_elements, read_text
 from jointsat.jsonfile import Reader
 from jointsat.planning.plan import Objective, PartnerGain, Plan
 from jointsat.provenance import element_files as provenance_elements
@@ -86,7 +76,7 @@ def plan(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the plan JSON (or --format) here.")
     ] = None,
-    output_format: ResultFormat = None,
+    output_format: ResultFormatOption = None,
     database_url: DatabaseUrl = None,
     strict: Strict = False,
     stale_leo_days: StaleLeoDays = None,
@@ -107,7 +97,6 @@ def plan(
         )
     steps = Steps(errors)
     settings = PlannerSettings(time_limit_s=time_limit, on_level=steps.level)
-    chosen = common.result_format(output_format, output)
     if problem is not None:
         if not elements:
             raise typer.BadParameter("the satellites' orbits are needed", param_hint="'--elements'")
@@ -122,7 +111,7 @@ def plan(
             found, document = _plan_file(
                 problem, elements, schedule_file, objective, settings, freshness
             )
-            emit_plan(found, document, chosen, output)
+            emit_plan(found, document, output_format, output)
         return
     if elements or schedule_file:
         raise typer.BadParameter("--elements and --schedule go with --problem")
@@ -143,8 +132,8 @@ def plan(
             ),
         )
         if output_format is None and output is None:  # the document stays in the store
-            chosen = OutputFormat.TABLE
-        emit_plan(found, document, chosen, output)
+            output_format = Format.TABLE
+        emit_plan(found, document, output_format, output)
 
 
 @dataclass(frozen=True)
@@ -303,11 +292,11 @@ def plan_table(
         return lambda row: of(*row)
 
     fields = [
-        Column("partner", "partner", lambda row: row[0]),
-        *(Column(name, name, cell(of), right=True) for name, of in columns.items()),
+        Column("partner", "partner", shown=lambda row: row[0]),
+        *(Column(name, name, "number", cell(of)) for name, of in columns.items()),
     ]
     rows = list(found.partners.items())
-    return common.fitted_table(rows, fields, title, width or Console().width)
+    return fitted_table(rows, fields, title, width or Console().width)
 
 
 def print_plan_summary(console: Console, found: Plan) -> None:
@@ -324,7 +313,7 @@ def print_plan_summary(console: Console, found: Plan) -> None:
 
 
 def emit_plan(
-    found: Plan, document: dict[str, Any], output_format: OutputFormat, output: Path | None
+    found: Plan, document: dict[str, Any], output_format: Format | None, output: Path | None
 ) -> None:
     """Write the plan as asked: its JSON document, its summary's CSV, or its summary.
 
@@ -332,29 +321,23 @@ def emit_plan(
     says its id on stdout, and a table on the terminal how to get the document.
     """
     saved = f"plan {document['id']} saved in the store" if "id" in document else None
-    if output_format is OutputFormat.JSON:
-        common.emit(json.dumps(document, indent=2) + "\n", output)
-    elif output_format is OutputFormat.CSV:
-        partners = document["partners"]
-        rows = [{"partner": code, **partners[code]} for code in found.partners]
-        common.emit(common.records_csv(rows, [Column(f) for f in CSV_FIELDS]), output)
-    elif output is not None:
-        text = io.StringIO()
-        print_plan_summary(Console(file=text, width=common.TABLE_FILE_WIDTH), found)
-        write_text(output, text.getvalue())
+    observations = f"its {len(found.observations):,} observations"
+    if saved:  # rerunning would make another plan
+        hint = (
+            f"{saved} ({observations}: GET /api/v1/plans/{document['id']} from jointsat "
+            "serve); -o FILE or --format json also writes the JSON"
+        )
     else:
-        console = Console()
-        print_plan_summary(console, found)
-        observations = f"its {len(found.observations):,} observations"
-        if saved:  # rerunning would make another plan
-            console.print(
-                f"{saved} ({observations}: GET /api/v1/plans/{document['id']} from jointsat "
-                "serve); -o FILE or --format json also writes the JSON",
-                highlight=False,
-            )
-        else:
-            console.print(f"{observations} in JSON: --format json, or -o FILE", highlight=False)
-        return
-    print_plan_summary(Console(stderr=True), found)
+        hint = f"{observations} in JSON: --format json, or -o FILE"
+    partners = document["partners"]
+    emit_result(
+        document,
+        output_format,
+        output,
+        summary=lambda console: print_plan_summary(console, found),
+        rows=[{"partner": code, **partners[code]} for code in found.partners],
+        columns=[Column(f) for f in CSV_FIELDS],
+        hint=hint,
+    )
     if saved and output is not None:
         typer.echo(saved)

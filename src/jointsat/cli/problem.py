@@ -8,7 +8,6 @@ their unavailability, the stored passes), in the format ``jointsat schedule
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from rich.console import Console
 
 from jointsat.cli import common, remote
 from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict
+from jointsat.cli.output import emit, json_text
 from jointsat.cli.remote import ServerToken, ServerUrl
 from jointsat.timelib import format_iso
 
@@ -71,7 +71,7 @@ def problem_export(
                 found = StoreProblem(session, begins, ends, now=moment, stale_rule=rule)
                 common.check_provenance_freshness(errors, found.freshness, strict=strict)
                 document = found.problem.to_dict()
-        common.emit(json.dumps(document, indent=2) + "\n", output)
+        emit(json_text(document), output)
         errors.print(
             f"problem of {len(document['partners'])} partner(s), "
             f"{len(document['satellites'])} satellite(s), {len(document['stations'])} "

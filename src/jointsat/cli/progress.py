@@ -59,3 +59,30 @@ def step(console: Console, description: str, *, done: str | None = None) -> Iter
     console.print(
         f"[green]✓[/] {escape(done or description)} [dim]({elapsed_s:.1f} s)[/]", highlight=False
     )
+
+
+class Steps:
+    """The long steps of a command, each shown by :func:`step`.
+
+    Call it with a step's description as a context manager (a store ``Stage``);
+    :meth:`level` notes the solver's level in the running step.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._running: Step | None = None
+
+    @contextmanager
+    def __call__(self, description: str) -> Iterator[Step]:
+        """Show the step while the block runs."""
+        with step(self._console, description) as running:
+            self._running = running
+            try:
+                yield running
+            finally:
+                self._running = None
+
+    def level(self, number: int, name: str) -> None:
+        """Note in the running step that the solver searches its level ``number``."""
+        if self._running is not None:
+            self._running.note(f"level {number}")

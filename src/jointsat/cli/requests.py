@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from jointsat.cli import common
-from jointsat.cli.common import Column, DatabaseUrl, Format, OutputFormat
+from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.output import Column, Format, FormatOption, emit_rows
 from jointsat.errors import PlanningInputError, StoreError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 requests_app = typer.Typer(
     name="requests", help="Import and list partners' observation requests.", no_args_is_help=True
 )
+
+
+IMPORTED_COLUMNS = (
+    Column("file_id", "file id", "whole"),
+    Column("id", "stored id", "number"),
+    Column("kind", "kind"),
+    Column("gain", "gain", "number"),
+)
+"""What ``requests import`` prints: each request's id in the file against the store's."""
 
 
 @requests_app.command("import")
@@ -51,9 +60,6 @@ def requests_import(
             owner = session.scalars(select(Partner).where(Partner.code == partner)).one_or_none()
             if owner is None:
                 raise StoreError(f"no partner with code {partner!r}")
-            table = Table(title=f"{len(items)} request(s) of {escape(partner)} stored")
-            for name in ("file id", "stored id", "kind", "gain"):
-                table.add_column(name)
             records = []
             for i, item in enumerate(items):
                 where = f"requests[{i}]"
@@ -75,13 +81,14 @@ def requests_import(
                 record = ObservationRequest(partner=owner)
                 fill_request(record, request, now=moment)
                 session.add(record)
-                records.append((found.get("id", "-"), record, request))
+                records.append((found.get("id"), record, request))
             session.flush()
-            for file_id, record, request in records:
-                table.add_row(
-                    escape(str(file_id)), str(record.id), request.kind.value, str(request.gain)
-                )
-        Console().print(table)
+            stored = [
+                {"file_id": file_id, "id": record.id, "kind": request.kind, "gain": request.gain}
+                for file_id, record, request in records
+            ]
+        title = f"{len(items)} request(s) of {escape(partner)} stored"
+        emit_rows(stored, IMPORTED_COLUMNS, Format.TABLE, title=title)
 
 
 def _target(request: dict[str, Any]) -> str:
@@ -101,19 +108,15 @@ def _window_end(request: dict[str, Any], end: bool) -> str:
     return format_readable(stop)[11:] if stop.date() == start.date() else format_readable(stop)
 
 
-def _satellites(request: dict[str, Any]) -> str:
-    return ", ".join(map(str, request["satellites"])) or "any"
-
-
 LIST_COLUMNS = (
-    Column("id", "id", right=True),
+    Column("id", "id", "number"),
     Column("partner", "partner"),
     Column("kind", "kind", drop=2),
-    Column("target", "target", _target),
-    Column("gain", "gain", right=True),
-    Column("window_start", "from (UTC)", lambda r: _window_end(r, False), whole=True),
-    Column("window_end", "to", lambda r: _window_end(r, True), whole=True),
-    Column("satellites", "satellites", _satellites, drop=1),
+    Column("target", "target", shown=_target),
+    Column("gain", "gain", "number"),
+    Column("window_start", "from (UTC)", "whole", lambda r: _window_end(r, False)),
+    Column("window_end", "to", "whole", lambda r: _window_end(r, True)),
+    Column("satellites", "satellites", shown=lambda r: r["satellites"] or "any", drop=1),
 )
 CSV_COLUMNS = tuple(
     Column(key)
@@ -141,7 +144,7 @@ def requests_list(
     partner: Annotated[
         str | None, typer.Option("--partner", metavar="CODE", help="Only this partner's.")
     ] = None,
-    output_format: Format = OutputFormat.TABLE,
+    output_format: FormatOption = Format.TABLE,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the stored requests: target, gain, window."""
@@ -163,7 +166,7 @@ def requests_list(
             if partner is not None:
                 query = query.join(Partner).where(Partner.code == partner)
             records = [_listed(r) for r in session.scalars(query)]
-        common.emit_records(
+        emit_rows(
             records,
             LIST_COLUMNS,
             output_format,
@@ -175,7 +178,7 @@ def requests_list(
 
 def _listed(record: ObservationRequest) -> dict[str, Any]:
     """Return a stored request as the API shows it (GET /api/v1/requests), defaults filled."""
-    from jointsat.service.routes.requests import _public as public
+    from jointsat.service.routes.requests import public
 
     document: dict[str, Any] = public(record).model_dump(mode="json")
     return document

@@ -37,23 +37,23 @@ def _shares(operators: dict[str, float]) -> str:
 
 
 SATELLITE_COLUMNS = [
-    Column("id", "id", "id"),
-    Column("NORAD", "norad_id", "id"),
+    Column("id", "id", "whole"),
+    Column("norad_id", "NORAD", "whole"),
     Column("name", "name"),
-    Column("operators", "operators", shown=_shares),
-    Column("sets", "element_sets", "number"),
-    Column("latest epoch", "latest_epoch", "time"),
-    Column("demand s/day", "daily_demand_s", "number", in_table=False),
-    Column("payload", "payload", "word", shown=lambda p: p is not None),
+    Column("operators", "operators", shown=lambda s: _shares(s["operators"])),
+    Column("element_sets", "sets", "number"),
+    Column("latest_epoch", "latest epoch", "time"),
+    Column("daily_demand_s", "demand s/day", "number", drop=1),
+    Column("payload", "payload", "whole", lambda s: s["payload"] is not None),
 ]
 ELEMENT_COLUMNS = [
-    Column("id", "id", "id"),
-    Column("epoch (UTC)", "epoch", "time"),
-    Column("age d", "age_days", "number", shown=lambda a: f"{a:.2f}"),
-    Column("chosen", "chosen", "word"),
-    Column("kind", "source_kind", "word"),
+    Column("id", "id", "whole"),
+    Column("epoch", "epoch (UTC)", "time"),
+    Column("age_days", "age d", "number", lambda e: f"{e['age_days']:.2f}"),
+    Column("chosen", "chosen", "whole"),
+    Column("source_kind", "kind", "whole"),
     Column("source", "source"),
-    Column("received (UTC)", "received_at", "time", in_table=False),
+    Column("received_at", "received (UTC)", "time", drop=1),
 ]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,19 +11,11 @@ import typer
 from rich.console import Console
 
 from jointsat.cli import common
-from jointsat.cli.common import (
-    Column,
-    DatabaseUrl,
-    OutputFormat,
-    ResultFormat,
-    StaleAboveLeoDays,
-    StaleLeoDays,
-    Steps,
-    Strict,
-    TimeLimit,
-)
+from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, Strict, TimeLimit
+from jointsat.cli.output import Column, Format, ResultFormatOption, emit_result, fitted_table
+from jointsat.cli.progress import Steps
 from jointsat.errors import ProblemInputError
-from jointsat.files import read_text, write_text
+from jointsat.files import read_text
 from jointsat.jsonfile import Reader
 from jointsat.provenance import file_replan, problem_file, schedule_provenance
 from jointsat.scheduling.problem import Problem
@@ -58,7 +48,7 @@ def schedule(
     policy: Annotated[Policy, typer.Option(help="How to share the network.")] = Policy.FAIR,
     time_limit: TimeLimit = 30.0,
     output: Output = None,
-    output_format: ResultFormat = None,
+    output_format: ResultFormatOption = None,
     database_url: DatabaseUrl = None,
     strict: Strict = False,
     stale_leo_days: StaleLeoDays = None,
@@ -90,7 +80,7 @@ def schedule(
                 fresh=lambda p: common.check_provenance_freshness(errors, p, strict=strict),
                 steps=steps,
             )
-        emit_schedule(found, document, common.result_format(output_format, output), output)
+        emit_schedule(found, document, output_format, output)
 
 
 def replan(
@@ -111,7 +101,7 @@ def replan(
     ] = None,
     time_limit: TimeLimit = 30.0,
     output: Output = None,
-    output_format: ResultFormat = None,
+    output_format: ResultFormatOption = None,
 ) -> None:
     """Re-plan after a station outage: keep what started, change the fewest contacts.
 
@@ -143,7 +133,7 @@ def replan(
         document["provenance"] = schedule_provenance(
             problem_file(text), file_replan(str(schedule_file), (station, begins, ends), now)
         )
-        emit_schedule(found, document, common.result_format(output_format, output), output)
+        emit_schedule(found, document, output_format, output)
 
 
 def _settings(time_limit: float, steps: Steps) -> SolverSettings:
@@ -207,12 +197,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 SUMMARY_COLUMNS = (
     Column("partner", "partner"),
-    Column("seconds", "seconds", lambda r: f"{r['seconds']:,.0f}", right=True),
-    Column("normalized", "normalized", lambda r: f"{r['normalized']:,.0f}", right=True),
-    Column("share_received", "received", lambda r: f"{r['share_received']:.1%}", right=True),
-    Column("share_entitled", "entitled", lambda r: f"{r['share_entitled']:.1%}", right=True),
-    Column("demand_s", None),
-    Column("demand_met", "demand met", lambda r: "yes" if r["demand_met"] else "no"),
+    Column("seconds", "seconds", "number", lambda r: f"{r['seconds']:,.0f}"),
+    Column("normalized", "normalized", "number", lambda r: f"{r['normalized']:,.0f}"),
+    Column("share_received", "received", "number", lambda r: f"{r['share_received']:.1%}"),
+    Column("share_entitled", "entitled", "number", lambda r: f"{r['share_entitled']:.1%}"),
+    Column("demand_s"),
+    Column("demand_met", "demand met"),
 )
 """Each partner's row of a schedule's summary; CSV and JSON use the schedule's names."""
 
@@ -229,7 +219,7 @@ def partner_rows(found: Schedule) -> list[dict[str, Any]]:
 def print_schedule_summary(console: Console, found: Schedule) -> None:
     """Print each partner's received and entitled share, and how sure the solver is."""
     title = f"{found.policy.value} schedule: {len(found.contacts)} contacts"
-    console.print(common.fitted_table(partner_rows(found), SUMMARY_COLUMNS, title, console.width))
+    console.print(fitted_table(partner_rows(found), SUMMARY_COLUMNS, title, console.width))
     console.print(
         f"status {found.status.value}, {found.total_seconds:,.0f} s in all, gap "
         f"{found.gap:.2%} ({found.solver}, {found.wall_s:.2f} s)",
@@ -238,33 +228,28 @@ def print_schedule_summary(console: Console, found: Schedule) -> None:
 
 
 def emit_schedule(
-    found: Schedule, document: dict[str, Any], output_format: OutputFormat, output: Path | None
+    found: Schedule, document: dict[str, Any], output_format: Format | None, output: Path | None
 ) -> None:
     """Write the schedule as asked: its JSON document, its summary's CSV, or its summary.
 
     Beside a JSON or CSV result, the summary goes to stderr; the table (on a terminal)
     ends saying where the document is and how to get it.
     """
-    if output_format is OutputFormat.JSON:
-        common.emit(json.dumps(document, indent=2) + "\n", output)
-    elif output_format is OutputFormat.CSV:
-        common.emit(common.records_csv(partner_rows(found), SUMMARY_COLUMNS), output)
-    elif output is not None:
-        text = io.StringIO()
-        print_schedule_summary(Console(file=text, width=common.TABLE_FILE_WIDTH), found)
-        write_text(output, text.getvalue())
+    contacts = f"its {len(found.contacts):,} contacts"
+    if "id" in document:  # saved: rerunning would make another schedule
+        hint = (
+            f"schedule {document['id']} saved in the store ({contacts}: GET "
+            f"/api/v1/schedules/{document['id']} from jointsat serve); "
+            "-o FILE or --format json also writes the JSON"
+        )
     else:
-        console = Console()
-        print_schedule_summary(console, found)
-        contacts = f"its {len(found.contacts):,} contacts"
-        if "id" in document:  # saved: rerunning would make another schedule
-            console.print(
-                f"schedule {document['id']} saved in the store ({contacts}: GET "
-                f"/api/v1/schedules/{document['id']} from jointsat serve); "
-                "-o FILE or --format json also writes the JSON",
-                highlight=False,
-            )
-        else:
-            console.print(f"{contacts} in JSON: --format json, or -o FILE", highlight=False)
-        return
-    print_schedule_summary(Console(stderr=True), found)
+        hint = f"{contacts} in JSON: --format json, or -o FILE"
+    emit_result(
+        document,
+        output_format,
+        output,
+        summary=lambda console: print_schedule_summary(console, found),
+        rows=partner_rows(found),
+        columns=SUMMARY_COLUMNS,
+        hint=hint,
+    )

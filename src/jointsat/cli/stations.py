@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +13,7 @@ import typer
 
 from jointsat.cli import common, remote
 from jointsat.cli.common import DatabaseUrl
-from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
+from jointsat.cli.output import Column, Format, FormatOption, emit, emit_one, emit_rows, json_text
 from jointsat.cli.partners import partner_id
 from jointsat.cli.remote import ServerToken, ServerUrl, Work
 from jointsat.errors import JointsatError
@@ -41,35 +41,36 @@ StationRef = Annotated[
 ]
 
 
-def _points(mask: dict[str, list[float]] | None) -> str | None:
+def _points(station: dict[str, Any]) -> str | None:
+    mask = station["horizon_mask"]
     return f"{len(mask['azimuth_deg'])} pts" if mask else None
 
 
-def _degrees(value: float) -> str:
-    return f"{value:.3f}"
+def _degrees(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda station: f"{station[key]:.3f}"
 
 
 STATION_COLUMNS = [
-    Column("id", "id", "id"),
+    Column("id", "id", "whole"),
     Column("name", "name"),
-    Column("owner", "partner_id", "id"),
-    Column("lat °", "lat_deg", "number", shown=_degrees),
-    Column("lon °", "lon_deg", "number", shown=_degrees),
-    Column("alt m", "alt_m", "number", in_table=False),
-    Column("min el °", "min_elevation_deg", "number"),
-    Column("mask", "horizon_mask", "word", shown=_points),
-    Column("turnaround s", "turnaround_s", "number", in_table=False),
+    Column("partner_id", "owner", "whole"),
+    Column("lat_deg", "lat °", "number", _degrees("lat_deg")),
+    Column("lon_deg", "lon °", "number", _degrees("lon_deg")),
+    Column("alt_m", "alt m", "number", drop=2),
+    Column("min_elevation_deg", "min el °", "number"),
+    Column("horizon_mask", "mask", "whole", _points),
+    Column("turnaround_s", "turnaround s", "number", drop=1),
     Column("bands", "bands"),
-    Column("outages", "unavailable", "number", shown=len, in_table=False),
+    Column("unavailable", "outages", "number", lambda s: len(s["unavailable"]), drop=3),
 ]
 MASK_COLUMNS = [
-    Column("azimuth °", "azimuth_deg", "number"),
-    Column("elevation °", "elevation_deg", "number"),
+    Column("azimuth_deg", "azimuth °", "number"),
+    Column("elevation_deg", "elevation °", "number"),
 ]
 WINDOW_COLUMNS = [
-    Column("id", "id", "id"),
-    Column("start (UTC)", "start", "time"),
-    Column("end (UTC)", "end", "time"),
+    Column("id", "id", "whole"),
+    Column("start", "start (UTC)", "time"),
+    Column("end", "end (UTC)", "time"),
     Column("kind", "kind"),
     Column("reason", "reason"),
 ]
@@ -320,7 +321,7 @@ def mask_show(
         found = station_document(where, station)
     mask = found["horizon_mask"]
     if fmt is Format.JSON:
-        typer.echo(json.dumps(mask, indent=2))
+        emit(json_text(mask))
         return
     rows = [] if mask is None else zip(mask["azimuth_deg"], mask["elevation_deg"], strict=True)
     documents = [{"azimuth_deg": az, "elevation_deg": el} for az, el in rows]

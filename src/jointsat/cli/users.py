@@ -32,31 +32,31 @@ def _status(token: dict[str, Any]) -> str:
 
 
 USER_COLUMNS = [
-    Column("id", "id", "id"),
+    Column("id", "id", "whole"),
     Column("name", "name"),
-    Column("role", "role", "word"),
-    Column("partner", "partner_id", "id"),
-    Column("created (UTC)", "created_at", "time"),
-    Column("disabled (UTC)", "disabled_at", "time"),
+    Column("role", "role", "whole"),
+    Column("partner_id", "partner", "whole"),
+    Column("created_at", "created (UTC)", "time"),
+    Column("disabled_at", "disabled (UTC)", "time"),
 ]
 TOKEN_COLUMNS = [
-    Column("id", "id", "id"),
-    Column("user", "user_id", "id"),
+    Column("id", "id", "whole"),
+    Column("user_id", "user", "whole"),
     Column("label", "label"),
-    Column("created (UTC)", "created_at", "time", in_table=False),
-    Column("expires (UTC)", "expires_at", "time"),
-    Column("last used (UTC)", "last_used_at", "time"),
-    Column("revoked (UTC)", "revoked_at", "time", in_table=False),
-    Column("status", "status", "word", derived=_status, in_csv=False),
-    Column("mints", "mints", "word", in_table=False),
-    Column("minted by", "minted_by_id", "id", in_table=False),
+    Column("created_at", "created (UTC)", "time", drop=2),
+    Column("expires_at", "expires (UTC)", "time"),
+    Column("last_used_at", "last used (UTC)", "time"),
+    Column("revoked_at", "revoked (UTC)", "time", drop=1),
+    Column("status", "status", "whole", _status, in_csv=False),
+    Column("mints", "mints", "whole", drop=3),
+    Column("minted_by_id", "minted by", "whole", drop=4),
 ]
 ISSUED_COLUMNS = [
-    Column("id", "id", "id"),
-    Column("token", "token", "id"),
+    Column("id", "id", "whole"),
+    Column("token", "token", "whole"),
     Column("label", "label"),
-    Column("expires (UTC)", "expires_at", "time"),
-    Column("mints", "mints", "word"),
+    Column("expires_at", "expires (UTC)", "time"),
+    Column("mints", "mints", "whole"),
 ]
 
 

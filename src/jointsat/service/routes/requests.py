@@ -120,7 +120,8 @@ class SkyPublic(SkyFields, _Stored):
 RequestPublic = Annotated[EarthPublic | SkyPublic, Field(discriminator="kind")]
 
 
-def _public(record: ObservationRequest) -> EarthPublic | SkyPublic:
+def public(record: ObservationRequest) -> EarthPublic | SkyPublic:
+    """Return a stored request as the API shows it (``jointsat requests list`` too)."""
     document = dict(record.document)
     document["satellites"] = [int(s) for s in document.get("satellites", [])]
     stored: dict[str, Any] = {
@@ -171,7 +172,7 @@ def list_requests(
     """List the requests the caller may see: its partner's (the admin: everyone's)."""
 
     def make() -> list[EarthPublic | SkyPublic]:
-        return [_public(r) for r in visible_requests(viewing.session, viewing.user, partner_id)]
+        return [public(r) for r in visible_requests(viewing.session, viewing.user, partner_id)]
 
     return viewing.cached("requests", list[RequestPublic], make, partner_id)
 
@@ -194,7 +195,7 @@ def create_request(
     fill_request(record, _checked(session, user, body, partner), now=now, user=user)
     session.add(record)
     session.commit()
-    return _public(record)
+    return public(record)
 
 
 @router.get("/{request_id}", response_model=RequestPublic, responses=READ)
@@ -204,7 +205,7 @@ def read_request(
     """Return one request the caller may see, its version as the ETag."""
     record = visible_request(session, user, request_id)
     tagged(response, record)
-    return _public(record)
+    return public(record)
 
 
 @router.put("/{request_id}", response_model=RequestPublic, responses=WRITE)
@@ -221,7 +222,7 @@ def replace_request(
         fill_request(record, _checked(session, user, body, record.partner), now=now)
         session.commit()
     write.tag(record)
-    return _public(record)
+    return public(record)
 
 
 @router.delete("/{request_id}", status_code=204, responses=CONDITIONAL)
