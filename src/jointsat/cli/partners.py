@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from jointsat.cli import remote
-from jointsat.cli.common import DatabaseUrl
-from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
-from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.cli.output import Column, Format, FormatOption, emit_one
+from jointsat.cli.remote import Place
 from jointsat.errors import JointsatError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 partner_app = typer.Typer(
     name="partner", help="List, show, add, change and remove partners.", no_args_is_help=True
@@ -46,62 +48,30 @@ AGREEMENT_COLUMNS = [
 ]
 
 
-def partner_documents(where: Work) -> list[dict[str, Any]]:
-    """Return every partner as the API shows it."""
-    if where.api is not None:
-        found: list[dict[str, Any]] = where.api.get("/partners").body
-        return found
+def _partners(session: Session) -> list[dict[str, Any]]:
+    """Return every partner in the store as the API shows it."""
     from jointsat.service.routes.partners import PartnerPublic
     from jointsat.store.consortium import partners
 
-    return [remote.shown(PartnerPublic, p) for p in partners(where.session)]
+    return [remote.shown(PartnerPublic, p) for p in partners(session)]
 
 
-def partner_id(where: Work, ref: str) -> int:
-    """Return the id of the partner of that code or id."""
-    return int(remote.pick(partner_documents(where), ref, "partner", ("code", "id"))["id"])
+PARTNERS = remote.Kind("partner", "/partners", _partners, ("code", "id"), PARTNER_COLUMNS)
+"""The consortium's partners, named by code (else id)."""
+PARTNERS.commands(partner_app, "List the consortium's partners.", (PartnerRef, "Show one partner."))
 
 
-@partner_app.command("list")
-def partner_list(
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List the consortium's partners."""
-    with remote.work(url, token, database_url) as where:
-        found = partner_documents(where)
-    emit_rows(found, PARTNER_COLUMNS, fmt, title=f"{len(found)} partner(s)")
-
-
-@partner_app.command("show")
-def partner_show(
-    partner: PartnerRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Show one partner."""
-    with remote.work(url, token, database_url) as where:
-        found = remote.pick(partner_documents(where), partner, "partner", ("code", "id"))
-    emit_one(found, PARTNER_COLUMNS, fmt)
-
-
-@partner_app.command("add")
+@remote.command(partner_app, "add")
 def partner_add(
+    place: Place,
     code: Annotated[str, typer.Argument(help="Short code: lower-case letters, digits, - and _.")],
     name: Annotated[str, typer.Option("--name", help="Its full name (unique).")],
     share: Annotated[float, typer.Option("--share", help="Its contribution share, in (0, 1].")],
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Add a partner (its agreement starts from the defaults)."""
     body = {"code": code, "name": name, "contribution_share": share}
-    with remote.work(url, token, database_url) as where:
+    with place.work() as where:
         if where.api is not None:
             found = where.api.call("POST", "/partners", body=body).body
         else:
@@ -116,25 +86,23 @@ def partner_add(
     emit_one(found, PARTNER_COLUMNS, fmt)
 
 
-@partner_app.command("update")
+@remote.command(partner_app, "update")
 def partner_update(
+    place: Place,
     partner: PartnerRef,
     name: Annotated[str | None, typer.Option("--name", help="Its new name.")] = None,
     share: Annotated[
         float | None, typer.Option("--share", help="Its new contribution share, in (0, 1].")
     ] = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a partner's name or contribution share."""
     body: dict[str, Any] = {"name": name, "contribution_share": share}
     body = {k: v for k, v in body.items() if v is not None}
     if not body:
         raise typer.BadParameter("give --name or --share (or both)", param_hint="'--name'")
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
+    with place.work() as where:
+        ident = PARTNERS.ident(where, partner)
         if where.api is not None:
             found = remote.updated(where.api, f"/partners/{ident}", body)
         else:
@@ -150,16 +118,11 @@ def partner_update(
     emit_one(found, PARTNER_COLUMNS, fmt)
 
 
-@partner_app.command("remove")
-def partner_remove(
-    partner: PartnerRef,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+@remote.command(partner_app, "remove")
+def partner_remove(place: Place, partner: PartnerRef) -> None:
     """Remove a partner that owns no station, satellite share, request or plan."""
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
+    with place.work() as where:
+        ident = PARTNERS.ident(where, partner)
         if where.api is not None:
             remote.removed(where.api, f"/partners/{ident}")
         else:
@@ -177,51 +140,35 @@ def partner_remove(
 # --- agreements ---------------------------------------------------------------------------
 
 
-def agreement_documents(where: Work) -> list[dict[str, Any]]:
-    """Return every agreement as the API shows it."""
-    if where.api is not None:
-        found: list[dict[str, Any]] = where.api.get("/agreements").body
-        return found
+def _agreements(session: Session) -> list[dict[str, Any]]:
+    """Return every agreement in the store as the API shows it."""
     from jointsat.service.routes.agreements import public
     from jointsat.store.consortium import agreements
 
-    return [remote.json_of(public(a)) for a in agreements(where.session)]
+    return [remote.json_of(public(a)) for a in agreements(session)]
 
 
-@agreement_app.command("list")
-def agreement_list(
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List every partner's agreement."""
-    with remote.work(url, token, database_url) as where:
-        found = agreement_documents(where)
-    emit_rows(found, AGREEMENT_COLUMNS, fmt, title=f"{len(found)} agreement(s)")
-
-
-@agreement_app.command("show")
-def agreement_show(
-    partner: PartnerRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Show a partner's agreement."""
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
-        found = remote.pick(agreement_documents(where), str(ident), "agreement", ("partner_id",))
-    emit_one(found, AGREEMENT_COLUMNS, fmt)
+AGREEMENTS = remote.Kind(
+    "agreement",
+    "/agreements",
+    _agreements,
+    ("partner_id",),
+    AGREEMENT_COLUMNS,
+    resolve=lambda where, ref: str(PARTNERS.ident(where, ref)),
+)
+"""The partners' agreements, each named by its partner (code or id)."""
+AGREEMENTS.commands(
+    agreement_app, "List every partner's agreement.", (PartnerRef, "Show a partner's agreement.")
+)
 
 
 NEVER = "never"
 CONTRIBUTION = "contribution"
 
 
-@agreement_app.command("set")
+@remote.command(agreement_app, "set")
 def agreement_set(
+    place: Place,
     partner: PartnerRef,
     share: Annotated[
         str | None,
@@ -255,9 +202,6 @@ def agreement_set(
         typer.Option(help="Who sees its satellites: private, consortium or public."),
     ] = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a partner's agreement; its products' release times follow."""
     body: dict[str, Any] = {}
@@ -279,8 +223,8 @@ def agreement_set(
         body["satellite_visibility"] = satellite_visibility
     if not body:
         raise typer.BadParameter("give at least one term to change", param_hint="'--share'")
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
+    with place.work() as where:
+        ident = PARTNERS.ident(where, partner)
         if where.api is not None:
             found = remote.updated(where.api, f"/agreements/{ident}", body)
         else:
