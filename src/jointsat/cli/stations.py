@@ -147,6 +147,27 @@ def read_mask(mask_file: Path | None, points: str | None) -> dict[str, list[floa
     return {"azimuth_deg": azimuths, "elevation_deg": elevations}
 
 
+def _fields(
+    name: str | None,
+    lat: float | None,
+    lon: float | None,
+    alt: float | None,
+    min_elevation: float | None,
+    turnaround: float | None,
+    bands: list[str] | None,
+) -> dict[str, Any]:
+    """Return a station's fields, as the API names them, from the options that give them."""
+    return {
+        "name": name,
+        "lat_deg": lat,
+        "lon_deg": lon,
+        "alt_m": alt,
+        "min_elevation_deg": min_elevation,
+        "turnaround_s": turnaround,
+        "bands": bands,
+    }
+
+
 @remote.command(station_app, "add")
 def station_add(
     place: Place,
@@ -169,16 +190,8 @@ def station_add(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Add a ground station to a partner."""
-    body: dict[str, Any] = {
-        "name": name,
-        "lat_deg": lat,
-        "lon_deg": lon,
-        "alt_m": alt,
-        "min_elevation_deg": min_elevation,
-        "turnaround_s": turnaround,
-        "bands": band or [],
-        "horizon_mask": read_mask(mask_file, mask),
-    }
+    body = _fields(name, lat, lon, alt, min_elevation, turnaround, band or [])
+    body["horizon_mask"] = read_mask(mask_file, mask)
     with place.work() as where:
         body["partner_id"] = PARTNERS.ident(where, partner)
         if where.api is not None:
@@ -233,15 +246,7 @@ def station_update(
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Change a station (its mask: `jointsat station mask set`)."""
-    given = {
-        "name": name,
-        "lat_deg": lat,
-        "lon_deg": lon,
-        "alt_m": alt,
-        "min_elevation_deg": min_elevation,
-        "turnaround_s": turnaround,
-        "bands": band,
-    }
+    given = _fields(name, lat, lon, alt, min_elevation, turnaround, band)
     body = {k: v for k, v in given.items() if v is not None}
     if not body:
         raise typer.BadParameter("give something to change", param_hint="'--name'")
