@@ -101,40 +101,38 @@ def partner_update(
     body = {k: v for k, v in body.items() if v is not None}
     if not body:
         raise typer.BadParameter("give --name or --share (or both)", param_hint="'--name'")
-    with place.work() as where:
-        ident = PARTNERS.ident(where, partner)
-        if where.api is not None:
-            found = remote.updated(where.api, f"/partners/{ident}", body)
-        else:
-            from jointsat.service.routes.partners import PartnerPublic, PartnerUpdate
-            from jointsat.store.consortium import change_partner
-            from jointsat.store.tables import Partner
+    PARTNERS.change(place, partner, body, _change_partner, fmt)
 
-            changes = remote.checked(PartnerUpdate, body).model_dump(exclude_unset=True)
-            row = where.session.get_one(Partner, ident)
-            change_partner(row, changes)
-            remote.committed(where.session, f"name {name!r} clashes with an existing partner")
-            found = remote.shown(PartnerPublic, row)
-    emit_one(found, PARTNER_COLUMNS, fmt)
+
+def _change_partner(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a partner in the store (see :data:`remote.Change`)."""
+    from jointsat.service.routes.partners import PartnerPublic, PartnerUpdate
+    from jointsat.store.consortium import change_partner
+    from jointsat.store.tables import Partner
+
+    changes = remote.checked(PartnerUpdate, body).model_dump(exclude_unset=True)
+    row = session.get_one(Partner, ident)
+    change_partner(row, changes)
+    remote.committed(session, f"name {body.get('name')!r} clashes with an existing partner")
+    return remote.shown(PartnerPublic, row)
 
 
 @remote.command(partner_app, "remove")
 def partner_remove(place: Place, partner: PartnerRef) -> None:
     """Remove a partner that owns no station, satellite share, request or plan."""
-    with place.work() as where:
-        ident = PARTNERS.ident(where, partner)
-        if where.api is not None:
-            remote.removed(where.api, f"/partners/{ident}")
-        else:
-            from jointsat.store.tables import Partner
+    PARTNERS.remove(place, partner, _remove_partner)
 
-            where.session.delete(where.session.get_one(Partner, ident))
-            remote.committed(
-                where.session,
-                f"partner {ident} still owns stations, satellite shares, "
-                "observation requests or planned observations",
-            )
-    typer.echo(f"partner {partner} (id {ident}) removed")
+
+def _remove_partner(session: Session, ident: int) -> None:
+    """Remove a partner from the store, unless something of the store needs it."""
+    from jointsat.store.tables import Partner
+
+    session.delete(session.get_one(Partner, ident))
+    remote.committed(
+        session,
+        f"partner {ident} still owns stations, satellite shares, "
+        "observation requests or planned observations",
+    )
 
 
 # --- agreements ---------------------------------------------------------------------------
@@ -224,21 +222,22 @@ def agreement_set(
     if not body:
         raise typer.BadParameter("give at least one term to change", param_hint="'--share'")
     with place.work() as where:
-        ident = PARTNERS.ident(where, partner)
-        if where.api is not None:
-            found = remote.updated(where.api, f"/agreements/{ident}", body)
-        else:
-            from jointsat.service.routes.agreements import AgreementUpdate, public
-            from jointsat.store.consortium import agreement, change_agreement
-
-            changes = remote.checked(AgreementUpdate, body).model_dump(exclude_unset=True)
-            row = agreement(where.session, ident)
-            if row is None:
-                raise JointsatError(f"no agreement for partner id {ident}")
-            change_agreement(where.session, row, changes)
-            where.session.commit()
-            found = remote.json_of(public(row))
+        found = AGREEMENTS.update(where, PARTNERS.ident(where, partner), body, _change_agreement)
     emit_one(found, AGREEMENT_COLUMNS, fmt)
+
+
+def _change_agreement(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a partner's agreement in the store (see :data:`remote.Change`)."""
+    from jointsat.service.routes.agreements import AgreementUpdate, public
+    from jointsat.store.consortium import agreement, change_agreement
+
+    changes = remote.checked(AgreementUpdate, body).model_dump(exclude_unset=True)
+    row = agreement(session, ident)
+    if row is None:
+        raise JointsatError(f"no agreement for partner id {ident}")
+    change_agreement(session, row, changes)
+    session.commit()
+    return remote.json_of(public(row))
 
 
 def _number(text: str, option: str, kind: type[float] | type[int]) -> float | int:

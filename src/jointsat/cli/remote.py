@@ -143,6 +143,13 @@ def command(group: typer.Typer, name: str) -> Callable[[Command], Command]:
     return register
 
 
+Doc = dict[str, Any]
+"""A document as the API shows it in JSON."""
+Change = Callable[["Session", int, Doc], Doc]
+"""What changes a document's row in the store (by the API's rules): its id and the
+changes; it returns the document as the API shows it."""
+
+
 @dataclass(frozen=True)
 class Kind:
     """A kind of document that management commands list, show and change.
@@ -177,6 +184,34 @@ class Kind:
     def ident(self, where: Work, ref: str) -> int:
         """Return the id of the one a reference names."""
         return int(self.document(where, ref)["id"])
+
+    def update(
+        self, where: Work, ident: int, body: dict[str, Any], stored: Change
+    ) -> dict[str, Any]:
+        """Change the one of that id: over the API a PATCH (with the ETag read just before),
+        on the store ``stored``; return it as the API shows it."""
+        if where.api is not None:
+            return updated(where.api, f"{self.path}/{ident}", body)
+        return stored(where.session, ident, body)
+
+    def change(self, place: Place, ref: str, body: Doc, stored: Change, fmt: Format) -> None:
+        """Change the one a reference names and show it (an ``update`` command's work)."""
+        with place.work() as where:
+            found = self.update(where, self.ident(where, ref), body, stored)
+        emit_one(found, self.columns, fmt)
+
+    def remove(self, place: Place, ref: str, stored: Callable[[Session, int], None]) -> None:
+        """Remove the one a reference names and say so (a ``remove`` command's work).
+
+        Over the API a DELETE with the ETag read just before; on the store ``stored``.
+        """
+        with place.work() as where:
+            ident = self.ident(where, ref)
+            if where.api is not None:
+                removed(where.api, f"{self.path}/{ident}")
+            else:
+                stored(where.session, ident)
+        typer.echo(f"{self.what} {ref} (id {ident}) removed")
 
     def commands(self, group: typer.Typer, list_help: str, show: tuple[Any, str] | None) -> None:
         """Give a command group ``list`` (every one) and ``show`` (one) with these helps.

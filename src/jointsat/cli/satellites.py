@@ -200,25 +200,24 @@ def satellite_update(
         body["payload"] = _payload(payload)
     if not body:
         raise typer.BadParameter("give something to change", param_hint="'--daily-demand'")
-    with place.work() as where:
-        ident = SATELLITES.ident(where, satellite)
-        if where.api is not None:
-            found = remote.updated(where.api, f"/satellites/{ident}", body)
-        else:
-            from jointsat.service.routes.satellites import SatelliteUpdate, payload_imager, public
-            from jointsat.store.requests import set_payload
-            from jointsat.store.tables import Satellite
+    SATELLITES.change(place, satellite, body, _change_satellite, fmt)
 
-            checked = remote.checked(SatelliteUpdate, body)
-            row = where.session.get_one(Satellite, ident)
-            if "payload" in body:
-                with _problems():
-                    set_payload(row, payload_imager(row.norad_id, checked.payload))
-            if "daily_demand_s" in body:
-                row.daily_demand_s = checked.daily_demand_s
-            where.session.commit()
-            found = remote.json_of(public(row))
-    emit_one(found, SATELLITE_COLUMNS, fmt)
+
+def _change_satellite(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a satellite in the store (see :data:`remote.Change`)."""
+    from jointsat.service.routes.satellites import SatelliteUpdate, payload_imager, public
+    from jointsat.store.requests import set_payload
+    from jointsat.store.tables import Satellite
+
+    checked = remote.checked(SatelliteUpdate, body)
+    row = session.get_one(Satellite, ident)
+    if "payload" in body:
+        with _problems():
+            set_payload(row, payload_imager(row.norad_id, checked.payload))
+    if "daily_demand_s" in body:
+        row.daily_demand_s = checked.daily_demand_s
+    session.commit()
+    return remote.json_of(public(row))
 
 
 @remote.command(satellite_app, "elements")

@@ -14,7 +14,7 @@ import typer
 from jointsat.cli import common, remote
 from jointsat.cli.output import Column, Format, FormatOption, emit, emit_one, emit_rows, json_text
 from jointsat.cli.partners import PARTNERS
-from jointsat.cli.remote import Place, Work
+from jointsat.cli.remote import Place
 from jointsat.errors import JointsatError
 from jointsat.files import read_text
 from jointsat.timelib import format_iso
@@ -207,10 +207,8 @@ def station_add(
     emit_one(found, STATION_COLUMNS, fmt)
 
 
-def _update(where: Work, ident: int, body: dict[str, Any]) -> dict[str, Any]:
-    """Change a station, over the API with the ETag read just before."""
-    if where.api is not None:
-        return remote.updated(where.api, f"/stations/{ident}", body)
+def _change_station(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a station in the store (see :data:`remote.Change`)."""
     from jointsat.service.routes.stations import StationUpdate, public
     from jointsat.store.tables import GroundStation
 
@@ -218,10 +216,10 @@ def _update(where: Work, ident: int, body: dict[str, Any]) -> dict[str, Any]:
     for field, value in changes.items():
         if value is None and field != "horizon_mask":
             raise JointsatError(f"{field} cannot be null")
-    row = where.session.get_one(GroundStation, ident)
+    row = session.get_one(GroundStation, ident)
     for field, value in changes.items():
         setattr(row, field, value)
-    remote.committed(where.session, f"the partner has a station named {body.get('name')!r}")
+    remote.committed(session, f"the partner has a station named {body.get('name')!r}")
     return remote.json_of(public(row))
 
 
@@ -250,28 +248,25 @@ def station_update(
     body = {k: v for k, v in given.items() if v is not None}
     if not body:
         raise typer.BadParameter("give something to change", param_hint="'--name'")
-    with place.work() as where:
-        found = _update(where, STATIONS.ident(where, station), body)
-    emit_one(found, STATION_COLUMNS, fmt)
+    STATIONS.change(place, station, body, _change_station, fmt)
 
 
 @remote.command(station_app, "remove")
 def station_remove(place: Place, station: StationRef) -> None:
     """Remove a station no schedule has a contact at (else record an unavailability)."""
-    with place.work() as where:
-        ident = STATIONS.ident(where, station)
-        if where.api is not None:
-            remote.removed(where.api, f"/stations/{ident}")
-        else:
-            from jointsat.store.consortium import station_kept
-            from jointsat.store.tables import GroundStation
+    STATIONS.remove(place, station, _remove_station)
 
-            refusal, used = station_kept(where.session, ident)
-            if used:
-                raise JointsatError(refusal)
-            where.session.delete(where.session.get_one(GroundStation, ident))
-            remote.committed(where.session, refusal)
-    typer.echo(f"station {station} (id {ident}) removed")
+
+def _remove_station(session: Session, ident: int) -> None:
+    """Remove a station from the store, unless a schedule has a contact at it."""
+    from jointsat.store.consortium import station_kept
+    from jointsat.store.tables import GroundStation
+
+    refusal, used = station_kept(session, ident)
+    if used:
+        raise JointsatError(refusal)
+    session.delete(session.get_one(GroundStation, ident))
+    remote.committed(session, refusal)
 
 
 # --- horizon masks --------------------------------------------------------------------------
@@ -312,10 +307,7 @@ def mask_set(
         raise typer.BadParameter(
             "give one of them", param_hint="'--mask' / '--mask-file' / '--clear'"
         )
-    with place.work() as where:
-        ident = STATIONS.ident(where, station)
-        found = _update(where, ident, {"horizon_mask": points})
-    emit_one(found, STATION_COLUMNS, fmt)
+    STATIONS.change(place, station, {"horizon_mask": points}, _change_station, fmt)
 
 
 # --- unavailability -------------------------------------------------------------------------
