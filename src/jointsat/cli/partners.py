@@ -72,18 +72,20 @@ def partner_add(
     """Add a partner (its agreement starts from the defaults)."""
     body = {"code": code, "name": name, "contribution_share": share}
     with place.work() as where:
-        if where.api is not None:
-            found = where.api.call("POST", "/partners", body=body).body
-        else:
-            from jointsat.service.routes.partners import PartnerCreate, PartnerPublic
-            from jointsat.store.consortium import add_partner
-
-            row = add_partner(where.session, **remote.checked(PartnerCreate, body).model_dump())
-            remote.committed(
-                where.session, f"code {code!r} or name {name!r} clashes with an existing partner"
-            )
-            found = remote.shown(PartnerPublic, row)
+        found = PARTNERS.create(where, body, _add_partner)
     emit_one(found, PARTNER_COLUMNS, fmt)
+
+
+def _add_partner(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a partner to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.partners import PartnerCreate, PartnerPublic
+    from jointsat.store.consortium import add_partner
+
+    row = add_partner(session, **remote.checked(PartnerCreate, body).model_dump())
+    remote.committed(
+        session, f"code {body['code']!r} or name {body['name']!r} clashes with an existing partner"
+    )
+    return remote.shown(PartnerPublic, row)
 
 
 @remote.command(partner_app, "update")

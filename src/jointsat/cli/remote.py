@@ -145,6 +145,9 @@ def command(group: typer.Typer, name: str) -> Callable[[Command], Command]:
 
 Doc = dict[str, Any]
 """A document as the API shows it in JSON."""
+Add = Callable[["Session", Doc], Doc]
+"""What adds a document's row to the store (by the API's rules): the document as the API
+takes it; it returns the document as the API shows it."""
 Change = Callable[["Session", int, Doc], Doc]
 """What changes a document's row in the store (by the API's rules): its id and the
 changes; it returns the document as the API shows it."""
@@ -185,11 +188,21 @@ class Kind:
         """Return the id of the one a reference names."""
         return int(self.document(where, ref)["id"])
 
-    def update(
-        self, where: Work, ident: int, body: dict[str, Any], stored: Change
-    ) -> dict[str, Any]:
-        """Change the one of that id: over the API a PATCH (with the ETag read just before),
-        on the store ``stored``; return it as the API shows it."""
+    def create(self, where: Work, body: Doc, stored: Add) -> Doc:
+        """Add one; return it as the API shows it.
+
+        Over the API a POST; on the store ``stored``.
+        """
+        if where.api is not None:
+            found: Doc = where.api.call("POST", self.path, body=body).body
+            return found
+        return stored(where.session, body)
+
+    def update(self, where: Work, ident: int, body: Doc, stored: Change) -> Doc:
+        """Change the one of that id; return it as the API shows it.
+
+        Over the API a PATCH with the ETag read just before; on the store ``stored``.
+        """
         if where.api is not None:
             return updated(where.api, f"{self.path}/{ident}", body)
         return stored(where.session, ident, body)

@@ -149,26 +149,28 @@ def satellite_add(
     }
     with place.work() as where:
         body["operators"] = {str(PARTNERS.ident(where, who)): f for who, f in shares}
-        if where.api is not None:
-            found = where.api.call("POST", "/satellites", body=body).body
-        else:
-            from jointsat.service.routes.satellites import SatelliteCreate, payload_imager, public
-            from jointsat.store.consortium import add_satellite
-
-            checked = remote.checked(SatelliteCreate, body)
-            with _problems():
-                imager = payload_imager(norad, checked.payload)
-            row = add_satellite(
-                where.session,
-                name=checked.name,
-                norad_id=checked.norad_id,
-                daily_demand_s=checked.daily_demand_s,
-                imager=imager,
-                operators=checked.operators,
-            )
-            remote.committed(where.session, f"a satellite with catalog number {norad} exists")
-            found = remote.json_of(public(row))
+        found = SATELLITES.create(where, body, _add_satellite)
     emit_one(found, SATELLITE_COLUMNS, fmt)
+
+
+def _add_satellite(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a satellite to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.satellites import SatelliteCreate, payload_imager, public
+    from jointsat.store.consortium import add_satellite
+
+    checked = remote.checked(SatelliteCreate, body)
+    with _problems():
+        imager = payload_imager(body["norad_id"], checked.payload)
+    row = add_satellite(
+        session,
+        name=checked.name,
+        norad_id=checked.norad_id,
+        daily_demand_s=checked.daily_demand_s,
+        imager=imager,
+        operators=checked.operators,
+    )
+    remote.committed(session, f"a satellite with catalog number {body['norad_id']} exists")
+    return remote.json_of(public(row))
 
 
 @remote.command(satellite_app, "update")

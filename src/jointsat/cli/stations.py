@@ -194,17 +194,19 @@ def station_add(
     body["horizon_mask"] = read_mask(mask_file, mask)
     with place.work() as where:
         body["partner_id"] = PARTNERS.ident(where, partner)
-        if where.api is not None:
-            found = where.api.call("POST", "/stations", body=body).body
-        else:
-            from jointsat.service.routes.stations import StationCreate, public
-            from jointsat.store.consortium import add_station
-
-            row = add_station(where.session, remote.checked(StationCreate, body).model_dump())
-            remote.committed(where.session, f"the partner has a station named {name!r} already")
-            where.session.refresh(row)
-            found = remote.json_of(public(row))
+        found = STATIONS.create(where, body, _add_station)
     emit_one(found, STATION_COLUMNS, fmt)
+
+
+def _add_station(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a station to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.stations import StationCreate, public
+    from jointsat.store.consortium import add_station
+
+    row = add_station(session, remote.checked(StationCreate, body).model_dump())
+    remote.committed(session, f"the partner has a station named {body['name']!r} already")
+    session.refresh(row)
+    return remote.json_of(public(row))
 
 
 def _change_station(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:

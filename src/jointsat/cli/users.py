@@ -93,23 +93,25 @@ def user_add(
             "role": role,
             "partner_id": None if partner is None else PARTNERS.ident(where, partner),
         }
-        if where.api is not None:
-            found = where.api.call("POST", "/users", body=body).body
-        else:
-            from jointsat.service.routes.users import UserCreate, UserPublic
-            from jointsat.store.consortium import add_user
-
-            checked = remote.checked(UserCreate, body)
-            row = add_user(
-                where.session,
-                name=checked.name,
-                role=checked.role,
-                partner_id=checked.partner_id,
-                now=common.now(),
-            )
-            remote.committed(where.session, f"a user named {name!r} exists")
-            found = remote.shown(UserPublic, row)
+        found = USERS.create(where, body, _add_user)
     emit_one(found, USER_COLUMNS, fmt)
+
+
+def _add_user(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a user to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.users import UserCreate, UserPublic
+    from jointsat.store.consortium import add_user
+
+    checked = remote.checked(UserCreate, body)
+    row = add_user(
+        session,
+        name=checked.name,
+        role=checked.role,
+        partner_id=checked.partner_id,
+        now=common.now(),
+    )
+    remote.committed(session, f"a user named {body['name']!r} exists")
+    return remote.shown(UserPublic, row)
 
 
 def _set_disabled(place: Place, user: str, disabled: bool, fmt: Format) -> None:
