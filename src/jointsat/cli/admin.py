@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,12 +28,28 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Revision to reach.")] = "head",
 ) -> None:
     """Bring the store's schema up to date (creating the store if it is new)."""
+    with _upgraded(database_url, revision) as settings:
+        _say_revision(settings.database_url)
+
+
+@contextmanager
+def _upgraded(database_url: str | None, revision: str = "head") -> Iterator[Settings]:
+    """Yield the store's settings once its schema is at ``revision`` (the store made if new).
+
+    Its errors end the command with one line on stderr.
+    """
     from jointsat.store import migrate
 
     with common.store_command(database_url) as settings:
-        url = settings.database_url
-        migrate.upgrade(url, revision)
-        typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
+        migrate.upgrade(settings.database_url, revision)
+        yield settings
+
+
+def _say_revision(url: str) -> None:
+    """Print the revision the store is at now."""
+    from jointsat.store import migrate
+
+    typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
 
 
 @db_app.command("downgrade")
@@ -74,7 +92,7 @@ def db_downgrade(
                 abort=True,
             )
         migrate.downgrade(url, revision, force=force)
-        typer.echo(f"store at revision {migrate.current_revision(url)}: {common.redacted(url)}")
+        _say_revision(url)
 
 
 def _interactive() -> bool:
@@ -96,11 +114,9 @@ def admin_init(
 ) -> None:
     """Create (or migrate) the store and its first admin; print the admin's token once."""
     from jointsat.service.tokens import TokenLifetime, initialise
-    from jointsat.store import migrate
 
-    with common.store_command(database_url) as settings:
+    with _upgraded(database_url) as settings:
         url = settings.database_url
-        migrate.upgrade(url)
         now = common.now()
         expires_at = TokenLifetime.of(settings).expiry(now, None)
         with common.store_session(url) as session:

@@ -295,20 +295,22 @@ def emit_result(
     summary: Callable[[Console], None],
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[Column],
-    hint: str,
+    what: str,
+    held: str,
 ) -> None:
     """Write a result (a schedule, a plan) as asked: its JSON, its summary's CSV, its summary.
 
     ``fmt`` None: as :func:`result_format` chooses. ``summary`` prints the summary
     table on a console; ``rows`` and ``columns`` are its CSV. On a terminal the summary
-    ends with ``hint`` (how to get the document); beside a JSON or CSV result, or a
-    table written to ``output``, the summary goes to stderr.
+    ends saying how to get the document (:func:`result_hint`: a ``what`` that holds
+    ``held``); beside a JSON or CSV result, or a table written to ``output``, the
+    summary goes to stderr.
     """
     fmt = result_format(fmt, output)
     if fmt is Format.TABLE and output is None:
         console = Console()
         summary(console)
-        console.print(hint, highlight=False)
+        console.print(result_hint(what, document, held), highlight=False)
         return
     if fmt is Format.TABLE:
         buffer = io.StringIO()
@@ -317,6 +319,20 @@ def emit_result(
     else:
         emit(json_text(document) if fmt is Format.JSON else csv_text(rows, columns), output)
     summary(Console(stderr=True))
+
+
+def result_hint(what: str, document: Mapping[str, Any], held: str) -> str:
+    """Return how to get a result's whole document, ``held`` saying what it holds.
+
+    A result saved in the store (its document has an id) says where the server serves it.
+    """
+    if "id" not in document:
+        return f"{held} in JSON: --format json, or -o FILE"
+    ident = document["id"]
+    return (
+        f"{what} {ident} saved in the store ({held}: GET /api/v1/{what}s/{ident} from "
+        "jointsat serve); -o FILE or --format json also writes the JSON"
+    )
 
 
 def emit_one(record: Mapping[str, Any], columns: Sequence[Column], fmt: Format) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from jointsat.cli import remote
-from jointsat.cli.common import DatabaseUrl
-from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
-from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.cli.output import Column, Format, FormatOption, emit_one
+from jointsat.cli.remote import Place
 from jointsat.errors import JointsatError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 partner_app = typer.Typer(
     name="partner", help="List, show, add, change and remove partners.", no_args_is_help=True
@@ -46,182 +48,127 @@ AGREEMENT_COLUMNS = [
 ]
 
 
-def partner_documents(where: Work) -> list[dict[str, Any]]:
-    """Return every partner as the API shows it."""
-    if where.api is not None:
-        found: list[dict[str, Any]] = where.api.get("/partners").body
-        return found
+def _partners(session: Session) -> list[dict[str, Any]]:
+    """Return every partner in the store as the API shows it."""
     from jointsat.service.routes.partners import PartnerPublic
     from jointsat.store.consortium import partners
 
-    return [remote.shown(PartnerPublic, p) for p in partners(where.session)]
+    return [remote.shown(PartnerPublic, p) for p in partners(session)]
 
 
-def partner_id(where: Work, ref: str) -> int:
-    """Return the id of the partner of that code or id."""
-    return int(remote.pick(partner_documents(where), ref, "partner", ("code", "id"))["id"])
+PARTNERS = remote.Kind("partner", "/partners", _partners, ("code", "id"), PARTNER_COLUMNS)
+"""The consortium's partners, named by code (else id)."""
+PARTNERS.commands(partner_app, "List the consortium's partners.", (PartnerRef, "Show one partner."))
 
 
-@partner_app.command("list")
-def partner_list(
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List the consortium's partners."""
-    with remote.work(url, token, database_url) as where:
-        found = partner_documents(where)
-    emit_rows(found, PARTNER_COLUMNS, fmt, title=f"{len(found)} partner(s)")
-
-
-@partner_app.command("show")
-def partner_show(
-    partner: PartnerRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Show one partner."""
-    with remote.work(url, token, database_url) as where:
-        found = remote.pick(partner_documents(where), partner, "partner", ("code", "id"))
-    emit_one(found, PARTNER_COLUMNS, fmt)
-
-
-@partner_app.command("add")
+@remote.command(partner_app, "add")
 def partner_add(
+    place: Place,
     code: Annotated[str, typer.Argument(help="Short code: lower-case letters, digits, - and _.")],
     name: Annotated[str, typer.Option("--name", help="Its full name (unique).")],
     share: Annotated[float, typer.Option("--share", help="Its contribution share, in (0, 1].")],
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Add a partner (its agreement starts from the defaults)."""
     body = {"code": code, "name": name, "contribution_share": share}
-    with remote.work(url, token, database_url) as where:
-        if where.api is not None:
-            found = where.api.call("POST", "/partners", body=body).body
-        else:
-            from jointsat.service.routes.partners import PartnerCreate, PartnerPublic
-            from jointsat.store.consortium import add_partner
-
-            row = add_partner(where.session, **remote.checked(PartnerCreate, body).model_dump())
-            remote.committed(
-                where.session, f"code {code!r} or name {name!r} clashes with an existing partner"
-            )
-            found = remote.shown(PartnerPublic, row)
+    with place.work() as where:
+        found = PARTNERS.create(where, body, _add_partner)
     emit_one(found, PARTNER_COLUMNS, fmt)
 
 
-@partner_app.command("update")
+def _add_partner(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a partner to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.partners import PartnerCreate, PartnerPublic
+    from jointsat.store.consortium import add_partner
+
+    row = add_partner(session, **remote.checked(PartnerCreate, body).model_dump())
+    remote.committed(
+        session, f"code {body['code']!r} or name {body['name']!r} clashes with an existing partner"
+    )
+    return remote.shown(PartnerPublic, row)
+
+
+@remote.command(partner_app, "update")
 def partner_update(
+    place: Place,
     partner: PartnerRef,
     name: Annotated[str | None, typer.Option("--name", help="Its new name.")] = None,
     share: Annotated[
         float | None, typer.Option("--share", help="Its new contribution share, in (0, 1].")
     ] = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a partner's name or contribution share."""
     body: dict[str, Any] = {"name": name, "contribution_share": share}
     body = {k: v for k, v in body.items() if v is not None}
     if not body:
         raise typer.BadParameter("give --name or --share (or both)", param_hint="'--name'")
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
-        if where.api is not None:
-            found = remote.updated(where.api, f"/partners/{ident}", body)
-        else:
-            from jointsat.service.routes.partners import PartnerPublic, PartnerUpdate
-            from jointsat.store.consortium import change_partner
-            from jointsat.store.tables import Partner
-
-            changes = remote.checked(PartnerUpdate, body).model_dump(exclude_unset=True)
-            row = where.session.get_one(Partner, ident)
-            change_partner(row, changes)
-            remote.committed(where.session, f"name {name!r} clashes with an existing partner")
-            found = remote.shown(PartnerPublic, row)
-    emit_one(found, PARTNER_COLUMNS, fmt)
+    PARTNERS.change(place, partner, body, _change_partner, fmt)
 
 
-@partner_app.command("remove")
-def partner_remove(
-    partner: PartnerRef,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+def _change_partner(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a partner in the store (see :data:`remote.Change`)."""
+    from jointsat.service.routes.partners import PartnerPublic, PartnerUpdate
+    from jointsat.store.consortium import change_partner
+    from jointsat.store.tables import Partner
+
+    changes = remote.checked(PartnerUpdate, body).model_dump(exclude_unset=True)
+    row = session.get_one(Partner, ident)
+    change_partner(row, changes)
+    remote.committed(session, f"name {body.get('name')!r} clashes with an existing partner")
+    return remote.shown(PartnerPublic, row)
+
+
+@remote.command(partner_app, "remove")
+def partner_remove(place: Place, partner: PartnerRef) -> None:
     """Remove a partner that owns no station, satellite share, request or plan."""
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
-        if where.api is not None:
-            remote.removed(where.api, f"/partners/{ident}")
-        else:
-            from jointsat.store.tables import Partner
+    PARTNERS.remove(place, partner, _remove_partner)
 
-            where.session.delete(where.session.get_one(Partner, ident))
-            remote.committed(
-                where.session,
-                f"partner {ident} still owns stations, satellite shares, "
-                "observation requests or planned observations",
-            )
-    typer.echo(f"partner {partner} (id {ident}) removed")
+
+def _remove_partner(session: Session, ident: int) -> None:
+    """Remove a partner from the store, unless something of the store needs it."""
+    from jointsat.store.tables import Partner
+
+    session.delete(session.get_one(Partner, ident))
+    remote.committed(
+        session,
+        f"partner {ident} still owns stations, satellite shares, "
+        "observation requests or planned observations",
+    )
 
 
 # --- agreements ---------------------------------------------------------------------------
 
 
-def agreement_documents(where: Work) -> list[dict[str, Any]]:
-    """Return every agreement as the API shows it."""
-    if where.api is not None:
-        found: list[dict[str, Any]] = where.api.get("/agreements").body
-        return found
+def _agreements(session: Session) -> list[dict[str, Any]]:
+    """Return every agreement in the store as the API shows it."""
     from jointsat.service.routes.agreements import public
     from jointsat.store.consortium import agreements
 
-    return [remote.json_of(public(a)) for a in agreements(where.session)]
+    return [remote.json_of(public(a)) for a in agreements(session)]
 
 
-@agreement_app.command("list")
-def agreement_list(
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List every partner's agreement."""
-    with remote.work(url, token, database_url) as where:
-        found = agreement_documents(where)
-    emit_rows(found, AGREEMENT_COLUMNS, fmt, title=f"{len(found)} agreement(s)")
-
-
-@agreement_app.command("show")
-def agreement_show(
-    partner: PartnerRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Show a partner's agreement."""
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
-        found = remote.pick(agreement_documents(where), str(ident), "agreement", ("partner_id",))
-    emit_one(found, AGREEMENT_COLUMNS, fmt)
+AGREEMENTS = remote.Kind(
+    "agreement",
+    "/agreements",
+    _agreements,
+    ("partner_id",),
+    AGREEMENT_COLUMNS,
+    resolve=lambda where, ref: str(PARTNERS.ident(where, ref)),
+)
+"""The partners' agreements, each named by its partner (code or id)."""
+AGREEMENTS.commands(
+    agreement_app, "List every partner's agreement.", (PartnerRef, "Show a partner's agreement.")
+)
 
 
 NEVER = "never"
 CONTRIBUTION = "contribution"
 
 
-@agreement_app.command("set")
+@remote.command(agreement_app, "set")
 def agreement_set(
+    place: Place,
     partner: PartnerRef,
     share: Annotated[
         str | None,
@@ -255,9 +202,6 @@ def agreement_set(
         typer.Option(help="Who sees its satellites: private, consortium or public."),
     ] = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a partner's agreement; its products' release times follow."""
     body: dict[str, Any] = {}
@@ -279,22 +223,23 @@ def agreement_set(
         body["satellite_visibility"] = satellite_visibility
     if not body:
         raise typer.BadParameter("give at least one term to change", param_hint="'--share'")
-    with remote.work(url, token, database_url) as where:
-        ident = partner_id(where, partner)
-        if where.api is not None:
-            found = remote.updated(where.api, f"/agreements/{ident}", body)
-        else:
-            from jointsat.service.routes.agreements import AgreementUpdate, public
-            from jointsat.store.consortium import agreement, change_agreement
-
-            changes = remote.checked(AgreementUpdate, body).model_dump(exclude_unset=True)
-            row = agreement(where.session, ident)
-            if row is None:
-                raise JointsatError(f"no agreement for partner id {ident}")
-            change_agreement(where.session, row, changes)
-            where.session.commit()
-            found = remote.json_of(public(row))
+    with place.work() as where:
+        found = AGREEMENTS.update(where, PARTNERS.ident(where, partner), body, _change_agreement)
     emit_one(found, AGREEMENT_COLUMNS, fmt)
+
+
+def _change_agreement(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a partner's agreement in the store (see :data:`remote.Change`)."""
+    from jointsat.service.routes.agreements import AgreementUpdate, public
+    from jointsat.store.consortium import agreement, change_agreement
+
+    changes = remote.checked(AgreementUpdate, body).model_dump(exclude_unset=True)
+    row = agreement(session, ident)
+    if row is None:
+        raise JointsatError(f"no agreement for partner id {ident}")
+    change_agreement(session, row, changes)
+    session.commit()
+    return remote.json_of(public(row))
 
 
 def _number(text: str, option: str, kind: type[float] | type[int]) -> float | int:

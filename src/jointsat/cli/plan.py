@@ -320,15 +320,6 @@ def emit_plan(
     Beside a JSON or CSV result, the summary goes to stderr; a plan saved in the store
     says its id on stdout, and a table on the terminal how to get the document.
     """
-    saved = f"plan {document['id']} saved in the store" if "id" in document else None
-    observations = f"its {len(found.observations):,} observations"
-    if saved:  # rerunning would make another plan
-        hint = (
-            f"{saved} ({observations}: GET /api/v1/plans/{document['id']} from jointsat "
-            "serve); -o FILE or --format json also writes the JSON"
-        )
-    else:
-        hint = f"{observations} in JSON: --format json, or -o FILE"
     partners = document["partners"]
     emit_result(
         document,
@@ -337,7 +328,8 @@ def emit_plan(
         summary=lambda console: print_plan_summary(console, found),
         rows=[{"partner": code, **partners[code]} for code in found.partners],
         columns=[Column(f) for f in CSV_FIELDS],
-        hint=hint,
+        what="plan",
+        held=f"its {len(found.observations):,} observations",
     )
-    if saved and output is not None:
-        typer.echo(saved)
+    if "id" in document and output is not None:  # rerunning would make another plan
+        typer.echo(f"plan {document['id']} saved in the store")

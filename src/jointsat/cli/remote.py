@@ -11,9 +11,10 @@ between is refused ("changed since read; try again") rather than overwritten.
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -21,6 +22,8 @@ import typer
 from rich.console import Console
 
 from jointsat.cli import common
+from jointsat.cli.common import DatabaseUrl
+from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
 from jointsat.errors import JointsatError, StoreError
 
 if TYPE_CHECKING:
@@ -91,6 +94,163 @@ def work(url: str | None, token: str | None, database_url: str | None) -> Iterat
             return
         with common.store_session(database_url) as session:
             yield Work(None, session)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the command line says a command works: a server (``url``, ``token``) or a store."""
+
+    url: str | None
+    token: str | None
+    database_url: str | None
+
+    def work(self) -> AbstractContextManager[Work]:
+        """Open it for the command: see :func:`work`."""
+        return work(self.url, self.token, self.database_url)
+
+
+_PLACE_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+    for name, option in (("url", ServerUrl), ("token", ServerToken), ("database_url", DatabaseUrl))
+]
+"""The options every management command ends with, that make its :class:`Place`."""
+
+Command = Callable[..., None]
+
+
+def command(group: typer.Typer, name: str) -> Callable[[Command], Command]:
+    """Register a management command: a function whose first parameter is its :class:`Place`.
+
+    On the command line that parameter is the options every such command ends with,
+    ``--url``, ``--token`` and ``--database-url`` (after the function's own). Returns
+    the command as typer runs it, which another group may register too.
+    """
+
+    def register(function: Command) -> Command:
+        _, *own = inspect.signature(function, eval_str=True).parameters.values()
+
+        def run(**given: Any) -> None:
+            function(
+                Place(given.pop("url"), given.pop("token"), given.pop("database_url")), **given
+            )
+
+        run.__signature__ = inspect.Signature([*own, *_PLACE_OPTIONS])  # type: ignore[attr-defined]
+        run.__doc__ = function.__doc__
+        run.__name__ = run.__qualname__ = function.__name__
+        group.command(name)(run)
+        return run
+
+    return register
+
+
+Doc = dict[str, Any]
+"""A document as the API shows it in JSON."""
+Add = Callable[["Session", Doc], Doc]
+"""What adds a document's row to the store (by the API's rules): the document as the API
+takes it; it returns the document as the API shows it."""
+Change = Callable[["Session", int, Doc], Doc]
+"""What changes a document's row in the store (by the API's rules): its id and the
+changes; it returns the document as the API shows it."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of document that management commands list, show and change.
+
+    ``what``: its name in messages and titles; ``path``: its list in the API;
+    ``stored``: the same list made from the store; ``keys``: the fields a reference
+    (what the user types) matches, in order of preference; ``columns``: how it is
+    listed; ``resolve``: what turns a reference into the value the keys match (an
+    agreement's: its partner's id), None: the reference itself.
+    """
+
+    what: str
+    path: str
+    stored: Callable[[Session], list[dict[str, Any]]]
+    keys: tuple[str, ...]
+    columns: Sequence[Column]
+    resolve: Callable[[Work, str], str] | None = None
+
+    def documents(self, where: Work) -> list[dict[str, Any]]:
+        """Return every one the caller sees, as the API shows them."""
+        if where.api is not None:
+            found: list[dict[str, Any]] = where.api.get(self.path).body
+            return found
+        return self.stored(where.session)
+
+    def document(self, where: Work, ref: str) -> dict[str, Any]:
+        """Return the one a reference names (see :func:`pick`)."""
+        if self.resolve is not None:
+            ref = self.resolve(where, ref)
+        return pick(self.documents(where), ref, self.what, self.keys)
+
+    def ident(self, where: Work, ref: str) -> int:
+        """Return the id of the one a reference names."""
+        return int(self.document(where, ref)["id"])
+
+    def create(self, where: Work, body: Doc, stored: Add) -> Doc:
+        """Add one; return it as the API shows it.
+
+        Over the API a POST; on the store ``stored``.
+        """
+        if where.api is not None:
+            found: Doc = where.api.call("POST", self.path, body=body).body
+            return found
+        return stored(where.session, body)
+
+    def update(self, where: Work, ident: int, body: Doc, stored: Change) -> Doc:
+        """Change the one of that id; return it as the API shows it.
+
+        Over the API a PATCH with the ETag read just before; on the store ``stored``.
+        """
+        if where.api is not None:
+            return updated(where.api, f"{self.path}/{ident}", body)
+        return stored(where.session, ident, body)
+
+    def change(self, place: Place, ref: str, body: Doc, stored: Change, fmt: Format) -> None:
+        """Change the one a reference names and show it (an ``update`` command's work)."""
+        with place.work() as where:
+            found = self.update(where, self.ident(where, ref), body, stored)
+        emit_one(found, self.columns, fmt)
+
+    def remove(self, place: Place, ref: str, stored: Callable[[Session, int], None]) -> None:
+        """Remove the one a reference names and say so (a ``remove`` command's work).
+
+        Over the API a DELETE with the ETag read just before; on the store ``stored``.
+        """
+        with place.work() as where:
+            ident = self.ident(where, ref)
+            if where.api is not None:
+                removed(where.api, f"{self.path}/{ident}")
+            else:
+                stored(where.session, ident)
+        typer.echo(f"{self.what} {ref} (id {ident}) removed")
+
+    def commands(self, group: typer.Typer, list_help: str, show: tuple[Any, str] | None) -> None:
+        """Give a command group ``list`` (every one) and ``show`` (one) with these helps.
+
+        ``show``: the command's argument (an ``Annotated`` typer argument: the
+        reference) and its help; None: no ``show``. Both take ``--format`` and the
+        options that say where to work.
+        """
+
+        def list_command(place: Place, fmt: FormatOption = Format.TABLE) -> None:
+            with place.work() as where:
+                found = self.documents(where)
+            emit_rows(found, self.columns, fmt, title=f"{len(found)} {self.what}(s)")
+
+        list_command.__doc__ = list_help
+        command(group, "list")(list_command)
+        if show is None:
+            return
+
+        def show_command(place: Place, ref: str, fmt: FormatOption = Format.TABLE) -> None:
+            with place.work() as where:
+                found = self.document(where, ref)
+            emit_one(found, self.columns, fmt)
+
+        show_command.__annotations__["ref"], show_command.__doc__ = show
+        command(group, "show")(show_command)
 
 
 def checked(model: type[ModelT], document: dict[str, Any]) -> ModelT:

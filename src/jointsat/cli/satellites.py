@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from jointsat.cli import common, remote
-from jointsat.cli.common import DatabaseUrl
 from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
-from jointsat.cli.partners import partner_id
-from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.cli.partners import PARTNERS
+from jointsat.cli.remote import Place
 from jointsat.errors import InputError, JointsatError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 satellite_app = typer.Typer(
     name="satellite",
@@ -57,20 +59,19 @@ ELEMENT_COLUMNS = [
 ]
 
 
-def satellite_documents(where: Work) -> list[dict[str, Any]]:
-    """Return the satellites (those the caller sees) as the API shows them."""
-    if where.api is not None:
-        found: list[dict[str, Any]] = where.api.get("/satellites").body
-        return found
+def _satellites(session: Session) -> list[dict[str, Any]]:
+    """Return every satellite in the store as the API shows it."""
     from jointsat.service.routes.satellites import public
     from jointsat.store.consortium import satellites
 
-    return [remote.json_of(public(s)) for s in satellites(where.session)]
+    return [remote.json_of(public(s)) for s in satellites(session)]
 
 
-def satellite_document(where: Work, ref: str) -> dict[str, Any]:
-    """Return the satellite of that catalog number (else that id, else that name)."""
-    return remote.pick(satellite_documents(where), ref, "satellite", ("norad_id", "id", "name"))
+SATELLITES = remote.Kind(
+    "satellite", "/satellites", _satellites, ("norad_id", "id", "name"), SATELLITE_COLUMNS
+)
+"""The satellites (over a server: those the token may see), named by catalog number, else
+id, else name."""
 
 
 @contextmanager
@@ -91,31 +92,11 @@ def _payload(path: Path | None) -> Any:
     return read.json(read_text(path))
 
 
-@satellite_app.command("list")
-def satellite_list(
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List the satellites (over a server: those the token may see)."""
-    with remote.work(url, token, database_url) as where:
-        found = satellite_documents(where)
-    emit_rows(found, SATELLITE_COLUMNS, fmt, title=f"{len(found)} satellite(s)")
-
-
-@satellite_app.command("show")
-def satellite_show(
-    satellite: SatelliteRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Show one satellite (its payload in full with --format json)."""
-    with remote.work(url, token, database_url) as where:
-        found = satellite_document(where, satellite)
-    emit_one(found, SATELLITE_COLUMNS, fmt)
+SATELLITES.commands(
+    satellite_app,
+    "List the satellites (over a server: those the token may see).",
+    (SatelliteRef, "Show one satellite (its payload in full with --format json)."),
+)
 
 
 PayloadFile = Annotated[
@@ -130,8 +111,9 @@ PayloadFile = Annotated[
 ]
 
 
-@satellite_app.command("add")
+@remote.command(satellite_app, "add")
 def satellite_add(
+    place: Place,
     name: Annotated[str, typer.Argument(help="The satellite's name.")],
     norad: Annotated[int, typer.Option("--norad", help="Its catalog (NORAD) number.")],
     operator: Annotated[
@@ -148,9 +130,6 @@ def satellite_add(
     ] = None,
     payload: PayloadFile = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Add a satellite with the partners that operate it."""
     shares = []
@@ -168,32 +147,35 @@ def satellite_add(
         "daily_demand_s": daily_demand,
         "payload": _payload(payload),
     }
-    with remote.work(url, token, database_url) as where:
-        body["operators"] = {str(partner_id(where, who)): f for who, f in shares}
-        if where.api is not None:
-            found = where.api.call("POST", "/satellites", body=body).body
-        else:
-            from jointsat.service.routes.satellites import SatelliteCreate, payload_imager, public
-            from jointsat.store.consortium import add_satellite
-
-            checked = remote.checked(SatelliteCreate, body)
-            with _problems():
-                imager = payload_imager(norad, checked.payload)
-            row = add_satellite(
-                where.session,
-                name=checked.name,
-                norad_id=checked.norad_id,
-                daily_demand_s=checked.daily_demand_s,
-                imager=imager,
-                operators=checked.operators,
-            )
-            remote.committed(where.session, f"a satellite with catalog number {norad} exists")
-            found = remote.json_of(public(row))
+    with place.work() as where:
+        body["operators"] = {str(PARTNERS.ident(where, who)): f for who, f in shares}
+        found = SATELLITES.create(where, body, _add_satellite)
     emit_one(found, SATELLITE_COLUMNS, fmt)
 
 
-@satellite_app.command("update")
+def _add_satellite(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a satellite to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.satellites import SatelliteCreate, payload_imager, public
+    from jointsat.store.consortium import add_satellite
+
+    checked = remote.checked(SatelliteCreate, body)
+    with _problems():
+        imager = payload_imager(body["norad_id"], checked.payload)
+    row = add_satellite(
+        session,
+        name=checked.name,
+        norad_id=checked.norad_id,
+        daily_demand_s=checked.daily_demand_s,
+        imager=imager,
+        operators=checked.operators,
+    )
+    remote.committed(session, f"a satellite with catalog number {body['norad_id']} exists")
+    return remote.json_of(public(row))
+
+
+@remote.command(satellite_app, "update")
 def satellite_update(
+    place: Place,
     satellite: SatelliteRef,
     daily_demand: Annotated[
         float | None,
@@ -207,9 +189,6 @@ def satellite_update(
         bool, typer.Option("--no-payload", help="Clear the payload: it does not observe.")
     ] = False,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a satellite's daily contact demand or its payload."""
     body: dict[str, Any] = {}
@@ -223,42 +202,37 @@ def satellite_update(
         body["payload"] = _payload(payload)
     if not body:
         raise typer.BadParameter("give something to change", param_hint="'--daily-demand'")
-    with remote.work(url, token, database_url) as where:
-        ident = int(satellite_document(where, satellite)["id"])
-        if where.api is not None:
-            found = remote.updated(where.api, f"/satellites/{ident}", body)
-        else:
-            from jointsat.service.routes.satellites import SatelliteUpdate, payload_imager, public
-            from jointsat.store.requests import set_payload
-            from jointsat.store.tables import Satellite
-
-            checked = remote.checked(SatelliteUpdate, body)
-            row = where.session.get_one(Satellite, ident)
-            if "payload" in body:
-                with _problems():
-                    set_payload(row, payload_imager(row.norad_id, checked.payload))
-            if "daily_demand_s" in body:
-                row.daily_demand_s = checked.daily_demand_s
-            where.session.commit()
-            found = remote.json_of(public(row))
-    emit_one(found, SATELLITE_COLUMNS, fmt)
+    SATELLITES.change(place, satellite, body, _change_satellite, fmt)
 
 
-@satellite_app.command("elements")
+def _change_satellite(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a satellite in the store (see :data:`remote.Change`)."""
+    from jointsat.service.routes.satellites import SatelliteUpdate, payload_imager, public
+    from jointsat.store.requests import set_payload
+    from jointsat.store.tables import Satellite
+
+    checked = remote.checked(SatelliteUpdate, body)
+    row = session.get_one(Satellite, ident)
+    if "payload" in body:
+        with _problems():
+            set_payload(row, payload_imager(row.norad_id, checked.payload))
+    if "daily_demand_s" in body:
+        row.daily_demand_s = checked.daily_demand_s
+    session.commit()
+    return remote.json_of(public(row))
+
+
+@remote.command(satellite_app, "elements")
 def satellite_elements(
-    satellite: SatelliteRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
+    place: Place, satellite: SatelliteRef, fmt: FormatOption = Format.TABLE
 ) -> None:
     """List a satellite's element sets, newest epoch first, with their age in days now.
 
     At one epoch, the set predictions use (chosen) comes first.
     """
     now = common.now()
-    with remote.work(url, token, database_url) as where:
-        ident = int(satellite_document(where, satellite)["id"])
+    with place.work() as where:
+        ident = SATELLITES.ident(where, satellite)
         if where.api is not None:
             found = where.api.get(f"/satellites/{ident}/elements").body
         else:
@@ -275,8 +249,9 @@ def satellite_elements(
     emit_rows(found, ELEMENT_COLUMNS, fmt, title=f"{len(found)} element set(s) of {satellite}")
 
 
-@satellite_app.command("upload")
+@remote.command(satellite_app, "upload")
 def satellite_upload(
+    place: Place,
     satellite: SatelliteRef,
     path: Annotated[
         Path,
@@ -287,17 +262,14 @@ def satellite_upload(
             help="Element sets (TLE, 3LE, OMM JSON/CSV/XML/KVN) or an OEM of this satellite.",
         ),
     ],
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Store a file's element sets (or an OEM) for the satellite: all of them, or none.
 
     Sets already known (same epoch) are counted, not stored twice.
     """
     text = read_text(path)
-    with remote.work(url, token, database_url) as where:
-        ident = int(satellite_document(where, satellite)["id"])
+    with place.work() as where:
+        ident = SATELLITES.ident(where, satellite)
         if where.api is not None:
             found = where.api.call(
                 "POST", f"/satellites/{ident}/elements", text=text, file_name=path.name
@@ -307,7 +279,7 @@ def satellite_upload(
             from jointsat.store.consortium import Arrival, store_upload
             from jointsat.store.tables import Satellite
 
-            order = common.store_settings(database_url).source_order
+            order = common.store_settings(place.database_url).source_order
             row = where.session.get_one(Satellite, ident)
             upload = store_upload(
                 where.session, row, text, Arrival(path.name, common.now(), order=order)

@@ -235,15 +235,6 @@ def emit_schedule(
     Beside a JSON or CSV result, the summary goes to stderr; the table (on a terminal)
     ends saying where the document is and how to get it.
     """
-    contacts = f"its {len(found.contacts):,} contacts"
-    if "id" in document:  # saved: rerunning would make another schedule
-        hint = (
-            f"schedule {document['id']} saved in the store ({contacts}: GET "
-            f"/api/v1/schedules/{document['id']} from jointsat serve); "
-            "-o FILE or --format json also writes the JSON"
-        )
-    else:
-        hint = f"{contacts} in JSON: --format json, or -o FILE"
     emit_result(
         document,
         output_format,
@@ -251,5 +242,6 @@ def emit_schedule(
         summary=lambda console: print_schedule_summary(console, found),
         rows=partner_rows(found),
         columns=SUMMARY_COLUMNS,
-        hint=hint,
+        what="schedule",
+        held=f"its {len(found.contacts):,} contacts",
     )

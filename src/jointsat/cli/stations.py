@@ -7,18 +7,20 @@ import io
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from jointsat.cli import common, remote
-from jointsat.cli.common import DatabaseUrl
 from jointsat.cli.output import Column, Format, FormatOption, emit, emit_one, emit_rows, json_text
-from jointsat.cli.partners import partner_id
-from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.cli.partners import PARTNERS
+from jointsat.cli.remote import Place
 from jointsat.errors import JointsatError
 from jointsat.files import read_text
 from jointsat.timelib import format_iso
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 station_app = typer.Typer(
     name="station",
@@ -76,47 +78,21 @@ WINDOW_COLUMNS = [
 ]
 
 
-def station_documents(where: Work) -> list[dict[str, Any]]:
-    """Return the stations (those the caller sees) as the API shows them."""
-    if where.api is not None:
-        found: list[dict[str, Any]] = where.api.get("/stations").body
-        return found
+def _stations(session: Session) -> list[dict[str, Any]]:
+    """Return every station in the store as the API shows it."""
     from jointsat.service.routes.stations import public
     from jointsat.store.consortium import stations
 
-    return [remote.json_of(public(g)) for g in stations(where.session)]
+    return [remote.json_of(public(g)) for g in stations(session)]
 
 
-def station_document(where: Work, ref: str) -> dict[str, Any]:
-    """Return the station of that id (or unique name)."""
-    return remote.pick(station_documents(where), ref, "station", ("id", "name"))
-
-
-@station_app.command("list")
-def station_list(
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List the ground stations (over a server: those the token may see)."""
-    with remote.work(url, token, database_url) as where:
-        found = station_documents(where)
-    emit_rows(found, STATION_COLUMNS, fmt, title=f"{len(found)} station(s)")
-
-
-@station_app.command("show")
-def station_show(
-    station: StationRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Show one station."""
-    with remote.work(url, token, database_url) as where:
-        found = station_document(where, station)
-    emit_one(found, STATION_COLUMNS, fmt)
+STATIONS = remote.Kind("station", "/stations", _stations, ("id", "name"), STATION_COLUMNS)
+"""The ground stations (over a server: those the token may see), named by id (else name)."""
+STATIONS.commands(
+    station_app,
+    "List the ground stations (over a server: those the token may see).",
+    (StationRef, "Show one station."),
+)
 
 
 MaskFile = Annotated[
@@ -171,8 +147,30 @@ def read_mask(mask_file: Path | None, points: str | None) -> dict[str, list[floa
     return {"azimuth_deg": azimuths, "elevation_deg": elevations}
 
 
-@station_app.command("add")
+def _fields(
+    name: str | None,
+    lat: float | None,
+    lon: float | None,
+    alt: float | None,
+    min_elevation: float | None,
+    turnaround: float | None,
+    bands: list[str] | None,
+) -> dict[str, Any]:
+    """Return a station's fields, as the API names them, from the options that give them."""
+    return {
+        "name": name,
+        "lat_deg": lat,
+        "lon_deg": lon,
+        "alt_m": alt,
+        "min_elevation_deg": min_elevation,
+        "turnaround_s": turnaround,
+        "bands": bands,
+    }
+
+
+@remote.command(station_app, "add")
 def station_add(
+    place: Place,
     name: Annotated[str, typer.Argument(help="The station's name (unique per partner).")],
     partner: Annotated[str, typer.Option("--partner", help="The owner's code or id.")],
     lat: Annotated[float, typer.Option("--lat", help="Latitude, degrees north.")],
@@ -190,40 +188,29 @@ def station_add(
     mask_file: MaskFile = None,
     mask: MaskPoints = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Add a ground station to a partner."""
-    body: dict[str, Any] = {
-        "name": name,
-        "lat_deg": lat,
-        "lon_deg": lon,
-        "alt_m": alt,
-        "min_elevation_deg": min_elevation,
-        "turnaround_s": turnaround,
-        "bands": band or [],
-        "horizon_mask": read_mask(mask_file, mask),
-    }
-    with remote.work(url, token, database_url) as where:
-        body["partner_id"] = partner_id(where, partner)
-        if where.api is not None:
-            found = where.api.call("POST", "/stations", body=body).body
-        else:
-            from jointsat.service.routes.stations import StationCreate, public
-            from jointsat.store.consortium import add_station
-
-            row = add_station(where.session, remote.checked(StationCreate, body).model_dump())
-            remote.committed(where.session, f"the partner has a station named {name!r} already")
-            where.session.refresh(row)
-            found = remote.json_of(public(row))
+    body = _fields(name, lat, lon, alt, min_elevation, turnaround, band or [])
+    body["horizon_mask"] = read_mask(mask_file, mask)
+    with place.work() as where:
+        body["partner_id"] = PARTNERS.ident(where, partner)
+        found = STATIONS.create(where, body, _add_station)
     emit_one(found, STATION_COLUMNS, fmt)
 
 
-def _update(where: Work, ident: int, body: dict[str, Any]) -> dict[str, Any]:
-    """Change a station, over the API with the ETag read just before."""
-    if where.api is not None:
-        return remote.updated(where.api, f"/stations/{ident}", body)
+def _add_station(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a station to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.stations import StationCreate, public
+    from jointsat.store.consortium import add_station
+
+    row = add_station(session, remote.checked(StationCreate, body).model_dump())
+    remote.committed(session, f"the partner has a station named {body['name']!r} already")
+    session.refresh(row)
+    return remote.json_of(public(row))
+
+
+def _change_station(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Change a station in the store (see :data:`remote.Change`)."""
     from jointsat.service.routes.stations import StationUpdate, public
     from jointsat.store.tables import GroundStation
 
@@ -231,15 +218,16 @@ def _update(where: Work, ident: int, body: dict[str, Any]) -> dict[str, Any]:
     for field, value in changes.items():
         if value is None and field != "horizon_mask":
             raise JointsatError(f"{field} cannot be null")
-    row = where.session.get_one(GroundStation, ident)
+    row = session.get_one(GroundStation, ident)
     for field, value in changes.items():
         setattr(row, field, value)
-    remote.committed(where.session, f"the partner has a station named {body.get('name')!r}")
+    remote.committed(session, f"the partner has a station named {body.get('name')!r}")
     return remote.json_of(public(row))
 
 
-@station_app.command("update")
+@remote.command(station_app, "update")
 def station_update(
+    place: Place,
     station: StationRef,
     name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
     lat: Annotated[float | None, typer.Option("--lat", help="Latitude, degrees north.")] = None,
@@ -256,69 +244,44 @@ def station_update(
         typer.Option("--band", help="Its frequency bands, all of them (repeat for several)."),
     ] = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a station (its mask: `jointsat station mask set`)."""
-    given = {
-        "name": name,
-        "lat_deg": lat,
-        "lon_deg": lon,
-        "alt_m": alt,
-        "min_elevation_deg": min_elevation,
-        "turnaround_s": turnaround,
-        "bands": band,
-    }
+    given = _fields(name, lat, lon, alt, min_elevation, turnaround, band)
     body = {k: v for k, v in given.items() if v is not None}
     if not body:
         raise typer.BadParameter("give something to change", param_hint="'--name'")
-    with remote.work(url, token, database_url) as where:
-        found = _update(where, int(station_document(where, station)["id"]), body)
-    emit_one(found, STATION_COLUMNS, fmt)
+    STATIONS.change(place, station, body, _change_station, fmt)
 
 
-@station_app.command("remove")
-def station_remove(
-    station: StationRef,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+@remote.command(station_app, "remove")
+def station_remove(place: Place, station: StationRef) -> None:
     """Remove a station no schedule has a contact at (else record an unavailability)."""
-    with remote.work(url, token, database_url) as where:
-        ident = int(station_document(where, station)["id"])
-        if where.api is not None:
-            remote.removed(where.api, f"/stations/{ident}")
-        else:
-            from jointsat.store.consortium import station_kept
-            from jointsat.store.tables import GroundStation
+    STATIONS.remove(place, station, _remove_station)
 
-            refusal, used = station_kept(where.session, ident)
-            if used:
-                raise JointsatError(refusal)
-            where.session.delete(where.session.get_one(GroundStation, ident))
-            remote.committed(where.session, refusal)
-    typer.echo(f"station {station} (id {ident}) removed")
+
+def _remove_station(session: Session, ident: int) -> None:
+    """Remove a station from the store, unless a schedule has a contact at it."""
+    from jointsat.store.consortium import station_kept
+    from jointsat.store.tables import GroundStation
+
+    refusal, used = station_kept(session, ident)
+    if used:
+        raise JointsatError(refusal)
+    session.delete(session.get_one(GroundStation, ident))
+    remote.committed(session, refusal)
 
 
 # --- horizon masks --------------------------------------------------------------------------
 
 
-@mask_app.command("show")
-def mask_show(
-    station: StationRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+@remote.command(mask_app, "show")
+def mask_show(place: Place, station: StationRef, fmt: FormatOption = Format.TABLE) -> None:
     """Show a station's horizon mask: the lowest usable elevation at each azimuth.
 
     JSON: the mask as the API has it (null: none, the minimum elevation holds all round).
     """
-    with remote.work(url, token, database_url) as where:
-        found = station_document(where, station)
+    with place.work() as where:
+        found = STATIONS.document(where, station)
     mask = found["horizon_mask"]
     if fmt is Format.JSON:
         emit(json_text(mask))
@@ -331,16 +294,14 @@ def mask_show(
     emit_rows(documents, MASK_COLUMNS, fmt, title=title)
 
 
-@mask_app.command("set")
+@remote.command(mask_app, "set")
 def mask_set(
+    place: Place,
     station: StationRef,
     mask_file: MaskFile = None,
     mask: MaskPoints = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the mask.")] = False,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Set a station's horizon mask from a CSV file or inline pairs (or --clear it)."""
     points = read_mask(mask_file, mask)
@@ -348,47 +309,36 @@ def mask_set(
         raise typer.BadParameter(
             "give one of them", param_hint="'--mask' / '--mask-file' / '--clear'"
         )
-    with remote.work(url, token, database_url) as where:
-        ident = int(station_document(where, station)["id"])
-        found = _update(where, ident, {"horizon_mask": points})
-    emit_one(found, STATION_COLUMNS, fmt)
+    STATIONS.change(place, station, {"horizon_mask": points}, _change_station, fmt)
 
 
 # --- unavailability -------------------------------------------------------------------------
 
 
-@unavailable_app.command("list")
-def unavailable_list(
-    station: StationRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+@remote.command(unavailable_app, "list")
+def unavailable_list(place: Place, station: StationRef, fmt: FormatOption = Format.TABLE) -> None:
     """List the windows in which a station cannot be used."""
-    with remote.work(url, token, database_url) as where:
-        found = station_document(where, station)
+    with place.work() as where:
+        found = STATIONS.document(where, station)
     windows = found["unavailable"]
     title = f"{len(windows)} window(s) of station {found['id']} {found['name']}"
     emit_rows(windows, WINDOW_COLUMNS, fmt, title=title)
 
 
-@unavailable_app.command("add")
+@remote.command(unavailable_app, "add")
 def unavailable_add(
+    place: Place,
     station: StationRef,
     start: Annotated[datetime, common.time_option("Its start (UTC unless given a zone).")],
     end: Annotated[datetime, common.time_option("Its end.")],
     kind: Annotated[str, typer.Option("--kind", help="maintenance or outage.")] = "maintenance",
     reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "",
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Record a maintenance or outage window: schedules made after it leave it free."""
     body = {"start": format_iso(start), "end": format_iso(end), "kind": kind, "reason": reason}
-    with remote.work(url, token, database_url) as where:
-        ident = int(station_document(where, station)["id"])
+    with place.work() as where:
+        ident = STATIONS.ident(where, station)
         if where.api is not None:
             path = f"/stations/{ident}"
             etag = where.api.get(path).etag

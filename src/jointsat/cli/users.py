@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from jointsat.cli import common, remote
-from jointsat.cli.common import DatabaseUrl
 from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
-from jointsat.cli.partners import partner_id
-from jointsat.cli.remote import ServerToken, ServerUrl, Work
+from jointsat.cli.partners import PARTNERS
+from jointsat.cli.remote import Place, Work
 from jointsat.errors import StoreError
 from jointsat.timelib import read_iso
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 user_app = typer.Typer(
     name="user", help="List, add, disable and enable users.", no_args_is_help=True
@@ -60,37 +62,22 @@ ISSUED_COLUMNS = [
 ]
 
 
-def user_documents(where: Work) -> list[dict[str, Any]]:
-    """Return every user as the API shows them (over a server: an admin's token only)."""
-    if where.api is not None:
-        found: list[dict[str, Any]] = where.api.get("/users").body
-        return found
+def _users(session: Session) -> list[dict[str, Any]]:
+    """Return every user in the store as the API shows them."""
     from jointsat.service.routes.users import UserPublic
     from jointsat.store.consortium import users
 
-    return [remote.shown(UserPublic, u) for u in users(where.session)]
+    return [remote.shown(UserPublic, u) for u in users(session)]
 
 
-def user_document(where: Work, ref: str) -> dict[str, Any]:
-    """Return the user of that name (else that id)."""
-    return remote.pick(user_documents(where), ref, "user", ("name", "id"))
+USERS = remote.Kind("user", "/users", _users, ("name", "id"), USER_COLUMNS)
+"""The users (over a server: an admin's token only), named by name (else id)."""
+USERS.commands(user_app, "List every user.", None)
 
 
-@user_app.command("list")
-def user_list(
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List every user."""
-    with remote.work(url, token, database_url) as where:
-        found = user_documents(where)
-    emit_rows(found, USER_COLUMNS, fmt, title=f"{len(found)} user(s)")
-
-
-@user_app.command("add")
+@remote.command(user_app, "add")
 def user_add(
+    place: Place,
     name: Annotated[str, typer.Argument(help="The user's name (unique).")],
     role: Annotated[str, typer.Option("--role", help="admin, operator or viewer.")],
     partner: Annotated[
@@ -98,46 +85,38 @@ def user_add(
         typer.Option("--partner", help="The partner (code or id) of an operator or viewer."),
     ] = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Add a user; then `jointsat token create --user NAME` gives it a token."""
-    with remote.work(url, token, database_url) as where:
+    with place.work() as where:
         body = {
             "name": name,
             "role": role,
-            "partner_id": None if partner is None else partner_id(where, partner),
+            "partner_id": None if partner is None else PARTNERS.ident(where, partner),
         }
-        if where.api is not None:
-            found = where.api.call("POST", "/users", body=body).body
-        else:
-            from jointsat.service.routes.users import UserCreate, UserPublic
-            from jointsat.store.consortium import add_user
-
-            checked = remote.checked(UserCreate, body)
-            row = add_user(
-                where.session,
-                name=checked.name,
-                role=checked.role,
-                partner_id=checked.partner_id,
-                now=common.now(),
-            )
-            remote.committed(where.session, f"a user named {name!r} exists")
-            found = remote.shown(UserPublic, row)
+        found = USERS.create(where, body, _add_user)
     emit_one(found, USER_COLUMNS, fmt)
 
 
-def _set_disabled(
-    user: str,
-    disabled: bool,
-    fmt: Format,
-    url: str | None,
-    token: str | None,
-    database_url: str | None,
-) -> None:
-    with remote.work(url, token, database_url) as where:
-        ident = int(user_document(where, user)["id"])
+def _add_user(session: Session, body: dict[str, Any]) -> dict[str, Any]:
+    """Add a user to the store (see :data:`remote.Add`)."""
+    from jointsat.service.routes.users import UserCreate, UserPublic
+    from jointsat.store.consortium import add_user
+
+    checked = remote.checked(UserCreate, body)
+    row = add_user(
+        session,
+        name=checked.name,
+        role=checked.role,
+        partner_id=checked.partner_id,
+        now=common.now(),
+    )
+    remote.committed(session, f"a user named {body['name']!r} exists")
+    return remote.shown(UserPublic, row)
+
+
+def _set_disabled(place: Place, user: str, disabled: bool, fmt: Format) -> None:
+    with place.work() as where:
+        ident = USERS.ident(where, user)
         if where.api is not None:
             found = where.api.call("PATCH", f"/users/{ident}", body={"disabled": disabled}).body
         else:
@@ -152,8 +131,9 @@ def _set_disabled(
     emit_one(found, USER_COLUMNS, fmt)
 
 
-@user_app.command("update")
+@remote.command(user_app, "update")
 def user_update(
+    place: Place,
     user: UserRef,
     disabled: Annotated[
         bool,
@@ -162,36 +142,21 @@ def user_update(
         ),
     ],
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Change a user: what the API lets change is whether it is disabled."""
-    _set_disabled(user, disabled, fmt, url, token, database_url)
+    _set_disabled(place, user, disabled, fmt)
 
 
-@user_app.command("disable")
-def user_disable(
-    user: UserRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+@remote.command(user_app, "disable")
+def user_disable(place: Place, user: UserRef, fmt: FormatOption = Format.TABLE) -> None:
     """Disable a user: every one of its tokens is refused from now on (until enabled)."""
-    _set_disabled(user, True, fmt, url, token, database_url)
+    _set_disabled(place, user, True, fmt)
 
 
-@user_app.command("enable")
-def user_enable(
-    user: UserRef,
-    fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+@remote.command(user_app, "enable")
+def user_enable(place: Place, user: UserRef, fmt: FormatOption = Format.TABLE) -> None:
     """Enable a disabled user again: its unexpired, unrevoked tokens work again."""
-    _set_disabled(user, False, fmt, url, token, database_url)
+    _set_disabled(place, user, False, fmt)
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -209,14 +174,15 @@ def _user_id(where: Work, user: str | None) -> int:
     if user is not None:
         if where.api is not None and _caller(where)["name"] == user:
             return int(_caller(where)["id"])
-        return int(user_document(where, user)["id"])
+        return USERS.ident(where, user)
     if where.api is None:
         raise typer.BadParameter("name the user (on the store)", param_hint="'--user'")
     return int(_caller(where)["id"])
 
 
-@token_app.command("create")
+@remote.command(token_app, "create")
 def token_create(
+    place: Place,
     user: Annotated[
         str | None,
         typer.Option(
@@ -235,15 +201,12 @@ def token_create(
         bool, typer.Option("--mints", help="Let the token create tokens for its user.")
     ] = False,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Create a token and print it once; its id (to revoke it) and expiry on stderr.
 
     With --format json: the API's answer (id, token, label, expires_at, mints).
     """
-    with remote.work(url, token, database_url) as where:
+    with place.work() as where:
         ident = _user_id(where, user)
         if where.api is not None:
             body = {"label": label, "expires_in_days": days, "mints": mints}
@@ -254,7 +217,7 @@ def token_create(
             from jointsat.store.tables import User
 
             now = common.now()
-            settings = common.store_settings(database_url)
+            settings = common.store_settings(place.database_url)
             expires_at = TokenLifetime.of(settings).expiry(now, days)
             row = where.session.get_one(User, ident)
             if row.disabled_at is not None:
@@ -279,28 +242,26 @@ def token_create(
     typer.echo(found["token"])
 
 
-@token_app.command("list")
+@remote.command(token_app, "list")
 def token_list(
+    place: Place,
     user: Annotated[
         str | None,
         typer.Option("--user", help="Name of the user whose tokens to list (default: all)."),
     ] = None,
     fmt: FormatOption = Format.TABLE,
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """List tokens (never the tokens themselves): a user's, or everyone's.
 
     Over a server, a token that is not an admin's lists its own user's.
     """
-    with remote.work(url, token, database_url) as where:
+    with place.work() as where:
         if user is not None:
             ids = [_user_id(where, user)]
         elif where.api is not None and _caller(where)["role"] != "admin":
             ids = [int(_caller(where)["id"])]
         else:
-            ids = [int(u["id"]) for u in user_documents(where)]
+            ids = [int(u["id"]) for u in USERS.documents(where)]
         found: list[dict[str, Any]] = []
         for ident in ids:
             if where.api is not None:
@@ -313,15 +274,13 @@ def token_list(
     emit_rows(found, TOKEN_COLUMNS, fmt, title=f"{len(found)} token(s)")
 
 
-@token_app.command("revoke")
+@remote.command(token_app, "revoke")
 def token_revoke(
+    place: Place,
     token_id: Annotated[int, typer.Argument(metavar="ID", help="Id of the token to revoke.")],
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a token and those it minted: requests that carry them are refused from now on."""
-    with remote.work(url, token, database_url) as where:
+    with place.work() as where:
         if where.api is not None:
             where.api.call("DELETE", f"/tokens/{token_id}")
         else:
@@ -331,15 +290,13 @@ def token_revoke(
     typer.echo(f"token {token_id} revoked")
 
 
-@token_app.command("revoke-all")
+@remote.command(token_app, "revoke-all")
 def token_revoke_all(
+    place: Place,
     user: Annotated[str, typer.Option("--user", help="Name of the user whose tokens to revoke.")],
-    url: ServerUrl = None,
-    token: ServerToken = None,
-    database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke every token of a user at once (a leaked laptop, a person who left)."""
-    with remote.work(url, token, database_url) as where:
+    with place.work() as where:
         ident = _user_id(where, user)
         if where.api is not None:
             count = where.api.call("DELETE", f"/users/{ident}/tokens").body["revoked"]

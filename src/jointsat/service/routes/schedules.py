@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
@@ -263,14 +263,23 @@ CONTACT_FILES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class ContactExport:
+    """A contacts export: the schedule, the contacts the caller may see as filtered, a file stem."""
+
+    schedule: ScheduleSummary
+    contacts: list[ContactRecord]
+    stem: str
+
+
 def _export(
-    session: Session,
-    user: User,
-    schedule_id: int,
-    station_id: int | None,
-    partner_id: int | None,
-) -> tuple[ScheduleSummary, list[ContactRecord], str]:
-    """Return the schedule, the contacts the caller may see as filtered, and a file stem."""
+    schedule_id: PathId,
+    session: SessionDep,
+    user: UserDep,
+    station_id: StationFilter = None,
+    partner_id: PartnerFilter = None,
+) -> ContactExport:
+    """Return what a contacts export (CSV, iCalendar) of the schedule holds for the caller."""
     record = _load(session, schedule_id)
     stem = f"schedule-{schedule_id}-contacts"
     if station_id is not None:
@@ -290,38 +299,29 @@ def _export(
         )
     ]
     contacts.sort(key=lambda c: (c.start, c.station_id, c.satellite_id))
-    return _summary(record), contacts, stem
+    return ContactExport(_summary(record), contacts, stem)
+
+
+ExportDep = Annotated[ContactExport, Depends(_export)]
 
 
 @router.get("/{schedule_id}/contacts.csv", response_class=Response, responses=CONTACT_FILES)
-def export_contacts_csv(
-    schedule_id: PathId,
-    session: SessionDep,
-    user: UserDep,
-    station_id: StationFilter = None,
-    partner_id: PartnerFilter = None,
-) -> Response:
+def export_contacts_csv(export: ExportDep) -> Response:
     """Return the schedule's contacts the caller may see as CSV (the JSON's fields)."""
-    _, contacts, stem = _export(session, user, schedule_id, station_id, partner_id)
-    rows = [_contact(c).model_dump(mode="json") for c in contacts]
-    return file_response(csv_text(list(ContactPublic.model_fields), rows), CSV_TYPE, f"{stem}.csv")
+    rows = [_contact(c).model_dump(mode="json") for c in export.contacts]
+    text = csv_text(list(ContactPublic.model_fields), rows)
+    return file_response(text, CSV_TYPE, f"{export.stem}.csv")
 
 
 @router.get("/{schedule_id}/contacts.ics", response_class=Response, responses=CONTACT_FILES)
-def export_contacts_ics(
-    schedule_id: PathId,
-    session: SessionDep,
-    user: UserDep,
-    station_id: StationFilter = None,
-    partner_id: PartnerFilter = None,
-) -> Response:
+def export_contacts_ics(export: ExportDep, session: SessionDep) -> Response:
     """Return the schedule's contacts the caller may see as iCalendar, one event each.
 
     Each event: UID stable per contact (satellite, station, start), DTSTART and DTEND
     in UTC, SUMMARY "SATELLITE over STATION for OPERATORS", LOCATION the station,
     DESCRIPTION the maximum elevation, duration and schedule.
     """
-    summary, contacts, stem = _export(session, user, schedule_id, station_id, partner_id)
+    contacts = export.contacts
     codes = partner_codes(session)
     operators = {
         c.satellite_id: ", ".join(
@@ -331,12 +331,12 @@ def export_contacts_ics(
         for c in contacts
     }
     body = contacts_calendar(
-        summary.model_dump(mode="json"),
+        export.schedule.model_dump(mode="json"),
         [_contact(c).model_dump(mode="json") for c in contacts],
         operators,
-        name=f"jointsat schedule #{schedule_id} contacts",
+        name=f"jointsat schedule #{export.schedule.id} contacts",
     )
-    return file_response(body, CALENDAR_TYPE, f"{stem}.ics")
+    return file_response(body, CALENDAR_TYPE, f"{export.stem}.ics")
 
 
 @router.post("/{schedule_id}/replan", response_model=SchedulePublic, status_code=201)
