@@ -29,10 +29,10 @@ demo: $(STAMP_RUN)
 	$(BIN)/jointsat demo
 
 test: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 test-fast: $(STAMP_DEV)
-	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q -m "not slow"
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks

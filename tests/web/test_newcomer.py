@@ -126,7 +126,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         server.wait(timeout=30)
 
 
-def test_serve_says_what_it_serves(demo: Demo) -> None:
+def _serve_says_what_it_serves(demo: Demo) -> None:
     said = demo.serve_log.read_text()
     assert "jointsat-demo.db" in said
     assert "jointsat-demo.archive" in said
@@ -149,7 +149,7 @@ def _show(page: Page, view: str, shot: str) -> None:
     page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
 
 
-def test_every_page_shows_the_demo_to_its_admin(page: Page, demo: Demo) -> None:
+def _every_page_shows_the_demo_to_its_admin(page: Page, demo: Demo) -> None:
     token = demo.admin
     _sign_in(page, demo, token, "map")
     _show(page, "map", "01-map")
@@ -201,6 +201,7 @@ def test_every_page_shows_the_demo_to_its_admin(page: Page, demo: Demo) -> None:
         expect(page.locator("#page-manage")).to_have_attribute("data-ready", "true")
         assert page.locator(f"{table} tbody tr").count() > 0
         page.screenshot(path=str(SHOTS / f"{number:02d}-manage-{name}.png"), full_page=True)
+    page.click("#sign-out")
 
 
 def _viewer(demo: Demo, partner: str) -> str:
@@ -212,7 +213,7 @@ def _viewer(demo: Demo, partner: str) -> str:
     return token
 
 
-def test_the_embargoed_product_is_hidden_from_the_partners_it_must_be_hidden_from(
+def _the_embargoed_product_is_hidden_from_the_partners_it_must_be_hidden_from(
     page: Page, demo: Demo
 ) -> None:
     embargoed, seen_by = demo.rules["embargoed"]
@@ -234,3 +235,10 @@ def test_the_embargoed_product_is_hidden_from_the_partners_it_must_be_hidden_fro
     assert public in public_ids
     assert members_only not in public_ids
     assert embargoed not in public_ids
+
+
+def test_the_newcomers_path(page: Page, demo: Demo) -> None:
+    """One walk, in README's order (one test: `make demo` runs once, on one worker)."""
+    _serve_says_what_it_serves(demo)
+    _every_page_shows_the_demo_to_its_admin(page, demo)
+    _the_embargoed_product_is_hidden_from_the_partners_it_must_be_hidden_from(page, demo)
