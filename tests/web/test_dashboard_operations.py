@@ -14,12 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +29,7 @@ if TYPE_CHECKING:
 pytest.importorskip("playwright", reason="the dashboard tests need Playwright for Python")
 from icalendar import Calendar
 from playwright.sync_api import Browser, Page, expect
-from tests.support.server import free_port
+from tests.support.server import served
 from tests.web.conftest import Service as ServiceType
 from tests.web.test_dashboard import TIMEOUT_MS, open_dashboard, ready, shoot, show
 
@@ -349,31 +344,8 @@ def empty_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceT
     with session_factory(engine).begin() as session:
         token = initialise(session, name="admin", now=datetime.now(UTC))
     engine.dispose()
-    port = free_port()
-    env = {**os.environ, "JOINTSAT_DATABASE_URL": url, "JOINTSAT_ARCHIVE_ROOT": str(folder / "a")}
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "jointsat", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    found = ServiceType(f"http://127.0.0.1:{port}", token, {}, 0, datetime.now(UTC), {}, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                found.get("/api/v1/me", token)
-                break
-            except (OSError, urllib.error.URLError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(log.read_text(errors="replace")[-3000:]) from None
-                time.sleep(0.1)
-        yield found
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with served(url, folder / "a", folder / "server.log", ready="/api/v1/me") as server:
+        yield ServiceType(server.base, token, {}, 0, datetime.now(UTC), {}, server.log)
 
 
 @pytest.mark.parametrize("view", ["map", "timeline", "passes", "fairness"])
