@@ -63,7 +63,6 @@ def main() -> None:
                     end,
                     min_elevation_deg=args.min_elevation,
                     executor=pool,
-                    parts=workers,
                 )
             ours_s = min(ours_s, time.perf_counter() - t)
         ratio = sky_s / ours_s

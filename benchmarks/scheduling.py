@@ -71,7 +71,7 @@ def build_problem(
     ]
     t = time.perf_counter()
     with pool_of(2) as pool:
-        found: Passes = find_passes(elements, sites, start, end, executor=pool, parts=2)
+        found: Passes = find_passes(elements, sites, start, end, executor=pool)
     predicted_s = time.perf_counter() - t
     ids = list(SHARES)
     rng = np.random.default_rng(DEMAND_SEED)

@@ -2,7 +2,7 @@
 
 The pure packages never start processes: a caller that wants the pass engine
 spread over cores makes a pool here and passes it in
-(``find_passes(..., executor=pool, parts=n)``).
+(``find_passes(..., executor=pool)``).
 """
 
 from __future__ import annotations

@@ -209,7 +209,6 @@ def predict(
             end,
             min_elevation_deg=min_elevation_deg,
             executor=pool,
-            parts=n,
             progress=progress,
             stale_rule=stale_rule,
         )

@@ -1,14 +1,15 @@
 """Find every pass of many satellites over many ground stations.
 
 The engine (:mod:`jointsat.orbits.pass_scan`, :mod:`jointsat.orbits.pass_finish`)
-runs in this process, or on blocks of satellites on an executor the caller hands in
-(a process pool from :mod:`jointsat.executors`): workers belong to the caller.
+runs on blocks of whole satellites (:func:`plan_blocks`): here, one after the other,
+or as tasks on an executor the caller hands in (a Dask client's, from
+:mod:`jointsat.executors`): workers belong to the caller.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,12 +39,17 @@ from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, concat_fiel
 from jointsat.timelib import TimeOrigin
 
 __all__ = [
+    "Block",
+    "BlockJob",
     "Pass",
     "Passes",
     "ProgressCallback",
     "PropagationProblem",
     "SatelliteId",
     "find_passes",
+    "iter_passes",
+    "merge_blocks",
+    "plan_blocks",
 ]
 
 ProgressCallback = Callable[[int, int], None]
@@ -162,6 +168,122 @@ class Passes:
         ]
 
 
+BLOCK_SATELLITE_STATION_DAYS = 50_000.0
+"""Work in one block of satellites (satellites x stations x days): seconds of one core."""
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """A block of satellites to predict as one task, anywhere: plain, picklable records.
+
+    ``first`` is the index of the block's first satellite among all of them.
+    Propagators cannot be pickled: the task gets element records (or
+    ephemerides, plain arrays) and :meth:`run` builds its own.
+    """
+
+    first: int
+    records: tuple[OrbitRecord, ...]
+    stations: tuple[Station, ...]
+    start: datetime
+    end: datetime
+    min_elevation_deg: float
+    stale_rule: StaleRule
+
+    def run(self) -> Passes:
+        """Return the block's passes, satellites indexed within the block."""
+        return _predict(
+            build_orbits(self.records),
+            self.stations,
+            self.start,
+            self.end,
+            self.min_elevation_deg,
+            self.stale_rule,
+        )
+
+
+@dataclass(frozen=True)
+class Block:
+    """The passes of one block of satellites; ``first`` places it among all satellites."""
+
+    first: int
+    passes: Passes
+
+
+def plan_blocks(
+    elements: Sequence[OrbitRecord],
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    *,
+    min_elevation_deg: float = 0.0,
+    stale_rule: StaleRule = DEFAULT_RULE,
+    satellites_per_block: int | None = None,
+) -> list[BlockJob]:
+    """Split a prediction into blocks of whole satellites, each sized to take seconds.
+
+    Without ``satellites_per_block`` a block holds about
+    :data:`BLOCK_SATELLITE_STATION_DAYS` of work. Every element set of one
+    catalog number lands in the same block.
+    """
+    start, end = _check_window(start, end)
+    satellites = build_orbits(elements)
+    Sites.build(stations, min_elevation_deg)  # bad input fails here, not in a task
+    days = max((end - start).total_seconds() / 86_400.0, 1e-6)
+    size = satellites_per_block or max(
+        1, int(BLOCK_SATELLITE_STATION_DAYS // max(1.0, len(stations) * days))
+    )
+    return [
+        BlockJob(
+            first,
+            tuple(r for s in satellites[first : first + size] for r in orbit_records(s)),
+            tuple(stations),
+            start,
+            end,
+            min_elevation_deg,
+            stale_rule,
+        )
+        for first in range(0, len(satellites), size)
+    ]
+
+
+def iter_passes(
+    elements: Sequence[OrbitRecord],
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    *,
+    min_elevation_deg: float = 0.0,
+    executor: Executor | None = None,
+    satellites_per_block: int | None = None,
+    progress: ProgressCallback | None = None,
+    stale_rule: StaleRule = DEFAULT_RULE,
+) -> Iterator[Block]:
+    """Yield the passes block of satellites by block, as each block finishes.
+
+    Each block's passes are sorted like :class:`Passes`; blocks come in the order
+    they finish (with an ``executor``, any order). ``progress(done, total)``
+    counts blocks. See :func:`find_passes` for the rest.
+    """
+    jobs = plan_blocks(
+        elements,
+        stations,
+        start,
+        end,
+        min_elevation_deg=min_elevation_deg,
+        stale_rule=stale_rule,
+        satellites_per_block=satellites_per_block,
+    )
+    if executor is None:
+        done_blocks: Iterator[tuple[BlockJob, Passes]] = ((job, job.run()) for job in jobs)
+    else:
+        futures = {executor.submit(BlockJob.run, job): job for job in jobs}
+        done_blocks = ((futures[f], f.result()) for f in as_completed(futures))
+    for done, (job, passes) in enumerate(done_blocks, start=1):
+        if progress is not None:
+            progress(done, len(jobs))
+        yield Block(job.first, passes)
+
+
 def find_passes(
     elements: Sequence[OrbitRecord],
     stations: Sequence[Station],
@@ -170,7 +292,7 @@ def find_passes(
     *,
     min_elevation_deg: float = 0.0,
     executor: Executor | None = None,
-    parts: int = 1,
+    satellites_per_block: int | None = None,
     progress: ProgressCallback | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
 ) -> Passes:
@@ -180,11 +302,13 @@ def find_passes(
     uses the set whose epoch is nearest. An ephemeris (an OEM) is a satellite
     of its own, predicted only within its coverage. ``min_elevation_deg`` applies to
     stations whose own ``min_elevation_deg`` is None; a station's horizon mask,
-    when set, applies on top of its minimum elevation. With an ``executor``,
-    the satellites are split into ``parts`` blocks, each a task on it (SGP4
-    holds the GIL: give a process pool, :func:`jointsat.executors.process_pool`);
-    without one, everything runs here. ``progress(done, total)`` is called as
-    work advances.
+    when set, applies on top of its minimum elevation.
+
+    The satellites are predicted in blocks (:func:`plan_blocks`); with an
+    ``executor`` (a process pool, or a Dask client's ``get_executor()``: SGP4
+    holds the GIL, threads do not help) each block is a task on it; without one,
+    everything runs here. The result is the same either way, bit for bit.
+    ``progress(done, total)`` is called as blocks finish.
 
     AOS and LOS are the times the elevation crosses the station's threshold,
     TCA the time of greatest elevation. Passes cut by the window's edges are
@@ -192,26 +316,35 @@ def find_passes(
     elements used at its TCA, stale past ``stale_rule``'s threshold.
     """
     start, end = _check_window(start, end)
-    satellites = build_orbits(elements)
+    blocks = iter_passes(
+        elements,
+        stations,
+        start,
+        end,
+        min_elevation_deg=min_elevation_deg,
+        executor=executor,
+        satellites_per_block=satellites_per_block,
+        progress=progress,
+        stale_rule=stale_rule,
+    )
+    return merge_blocks(list(blocks), stations, start, end)
+
+
+def _predict(
+    satellites: Sequence[Orbit],
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    min_elevation_deg: float,
+    stale_rule: StaleRule,
+) -> Passes:
+    """Run the engine here on built orbits: scan chunk by chunk, then finish."""
     sites = Sites.build(stations, min_elevation_deg)
-    if executor is not None and parts > 1 and len(satellites) > 1:
-        return _in_parts(
-            executor,
-            satellites,
-            stations,
-            (start, end),
-            min_elevation_deg,
-            stale_rule,
-            parts,
-            progress,
-        )
     duration_s = (end - start).total_seconds()
     window = Window(TimeOrigin.of(start), duration_s)
-
-    plan = plan_chunks(satellites, sites.count, duration_s)
     found: list[Found] = []
     problems: list[PropagationProblem] = []
-    for done, (step_s, members) in enumerate(plan, start=1):
+    for step_s, members in plan_chunks(satellites, sites.count, duration_s):
         chunk = [satellites[i] for i in members]
         result, chunk_problems = scan(chunk, np.asarray(members), step_s, window, sites)
         found.append(result)
@@ -219,8 +352,6 @@ def find_passes(
             PropagationProblem(i, start + timedelta(seconds=t), code, error_message(code))
             for i, t, code in chunk_problems
         )
-        if progress is not None:
-            progress(done, len(plan))
     passes = finish(concat_fields(found, NOTHING_FOUND), satellites, window, sites)
     ages = ages_at(satellites, passes["satellite"], window.origin, passes["tca_s"])
     return Passes(
@@ -236,82 +367,54 @@ def find_passes(
     )
 
 
-def _in_parts(
-    executor: Executor,
-    satellites: Sequence[Orbit],
-    stations: Sequence[Station],
-    window: tuple[datetime, datetime],
-    min_elevation_deg: float,
-    stale_rule: StaleRule,
-    parts: int,
-    progress: ProgressCallback | None,
+def merge_blocks(
+    blocks: Sequence[Block], stations: Sequence[Station], start: datetime, end: datetime
 ) -> Passes:
-    """Run find_passes on blocks of satellites on the executor and merge the results.
-
-    Propagators cannot be pickled: each task gets element records (or
-    ephemerides, plain arrays) and builds its own.
-    """
-    start, end = window
-    blocks = [list(b) for b in np.array_split(np.arange(len(satellites)), parts) if b.size]
-    jobs = [
-        (
-            [e for i in block for e in orbit_records(satellites[i])],
-            stations,
-            start,
-            end,
-            min_elevation_deg,
-            stale_rule,
-        )
-        for block in blocks
-    ]
-    results: list[Passes | None] = [None] * len(jobs)
-    futures = {executor.submit(_find_passes_job, job): n for n, job in enumerate(jobs)}
-    for done, future in enumerate(as_completed(futures), start=1):
-        results[futures[future]] = future.result()
-        if progress is not None:
-            progress(done, len(jobs))
-    found = [r for r in results if r is not None]
-    offsets = np.cumsum([0] + [len(p.satellites) for p in found])
+    """Join blocks (in any order) into one :class:`Passes`, as if predicted at once."""
+    found = sorted(blocks, key=lambda b: b.first)
+    if len(found) == 1 and found[0].first == 0:
+        return found[0].passes
     columns = {
         name: np.concatenate(
-            [
-                getattr(p, name) + (offsets[n] if name == "satellite" else 0)
-                for n, p in enumerate(found)
-            ]
+            [np.zeros(0, dtype=_DTYPES[name])]
+            + [getattr(b.passes, name) + (b.first if name == "satellite" else 0) for b in found]
         )
-        for name in _COLUMNS
+        for name in PASS_ARRAYS
     }
     order = np.lexsort((columns["station"], columns["satellite"], columns["aos_s"]))
     problems = [
-        dataclasses.replace(q, satellite=q.satellite + int(offsets[n]))
-        for n, p in enumerate(found)
-        for q in p.problems
+        dataclasses.replace(q, satellite=q.satellite + b.first)
+        for b in found
+        for q in b.passes.problems
     ]
     return Passes(
         start=start,
         end=end,
-        satellites=tuple(s for p in found for s in p.satellites),
+        satellites=tuple(s for b in found for s in b.passes.satellites),
         stations=tuple(stations),
         problems=tuple(sorted(problems, key=lambda q: (q.satellite, q.time))),
-        freshness=tuple(f for p in found for f in p.freshness),
+        freshness=tuple(f for b in found for f in b.passes.freshness),
         **{name: values[order] for name, values in columns.items()},
     )
 
 
-def _find_passes_job(
-    job: tuple[list[OrbitRecord], Sequence[Station], datetime, datetime, float, StaleRule],
-) -> Passes:
-    elements, stations, start, end, min_elevation_deg, stale_rule = job
-    return find_passes(
-        elements, stations, start, end, min_elevation_deg=min_elevation_deg, stale_rule=stale_rule
-    )
-
-
-_COLUMNS = tuple(
+PASS_ARRAYS = tuple(
     f.name
     for f in dataclasses.fields(Passes)
     if f.name not in ("start", "end", "satellites", "stations", "freshness", "problems")
-)  # the per-pass arrays
+)
+"""Name the per-pass arrays of :class:`Passes`, one value per pass."""
+
+_DTYPES = {
+    name: (
+        np.int64
+        if name in ("satellite", "station")
+        else bool
+        if name in ("sunlit", "truncated", "stale")
+        else float
+    )
+    for name in PASS_ARRAYS
+}
 
 
 def _check_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
