@@ -16,9 +16,6 @@ from numpy.typing import NDArray
 import jointsat
 from jointsat.errors import ElementsError, InputError, JointsatError, StationsError
 from jointsat.files import (
-    PASS_COLUMNS,
-    format_passes_csv,
-    format_passes_json,
     read_demo_elements,
     read_demo_stations,
     read_elements,
@@ -28,6 +25,7 @@ from jointsat.files import (
 )
 from jointsat.orbits.passes import Passes, SatelliteId
 from jointsat.orbits.stations import Station
+from jointsat.pass_output import PASS_COLUMNS, format_passes_csv, format_passes_json
 
 DATA = Path(jointsat.__file__).parent / "data"
 ISS_3LE = """\

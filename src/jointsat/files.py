@@ -2,14 +2,11 @@
 
 This is the I/O edge. The orbit core parses and formats text; this module
 opens the files, decodes them and names them in every error. Passes are
-written as CSV or JSON with the columns of :data:`PASS_COLUMNS`.
+written by :mod:`jointsat.pass_output`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,32 +16,10 @@ from pathlib import Path
 from jointsat.errors import ElementsError, InputError, JointsatError
 from jointsat.orbits.elements import Elements, ParsedElements, parse_elements
 from jointsat.orbits.ephemeris import Ephemeris
-from jointsat.orbits.passes import Pass, Passes
 from jointsat.orbits.propagation import OrbitRecord
 from jointsat.orbits.stations import Station, parse_stations
-from jointsat.timelib import format_iso_ms
 
 StrPath = str | os.PathLike[str]
-PassValue = str | int | float | bool
-
-PASS_COLUMNS = (
-    "satellite",
-    "norad_id",
-    "station",
-    "aos",
-    "tca",
-    "los",
-    "max_elevation_deg",
-    "aos_azimuth_deg",
-    "los_azimuth_deg",
-    "duration_s",
-    "sunlit",
-    "truncated",
-    "tca_azimuth_deg",
-    "elements_age_days",
-    "stale",
-)
-"""Name the columns of a passes CSV file (and the keys of a passes JSON object), in order."""
 
 DEMO_ELEMENT_FILES = ("stations.tle", "cheops.tle")
 """Name the element files bundled in ``jointsat/data`` for the demo."""
@@ -61,8 +36,6 @@ BUNDLED_FILES = {
     "ATTRIBUTION.md": "where these files come from, and their licences",
 }
 """Name and describe the files bundled in ``jointsat/data`` (``jointsat data``)."""
-
-_DECIMALS = 3
 
 
 @dataclass(frozen=True)
@@ -171,48 +144,3 @@ def write_text(path: StrPath, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise JointsatError(f"{os.fspath(path)}: cannot write ({exc.strerror})") from None
-
-
-def pass_record(row: Pass) -> dict[str, PassValue]:
-    """Return one pass as a mapping of :data:`PASS_COLUMNS` to JSON-ready values."""
-    return {
-        "satellite": row.satellite.name,
-        "norad_id": row.satellite.norad_id,
-        "station": row.station.name,
-        "aos": format_iso_ms(row.aos),
-        "tca": format_iso_ms(row.tca),
-        "los": format_iso_ms(row.los),
-        "max_elevation_deg": round(row.max_elevation_deg, _DECIMALS),
-        "aos_azimuth_deg": round(row.aos_azimuth_deg, _DECIMALS),
-        "los_azimuth_deg": round(row.los_azimuth_deg, _DECIMALS),
-        "duration_s": round(row.duration_s, _DECIMALS),
-        "sunlit": row.sunlit,
-        "truncated": row.truncated,
-        "tca_azimuth_deg": round(row.tca_azimuth_deg, _DECIMALS),
-        "elements_age_days": round(row.elements_age_days, _DECIMALS),
-        "stale": row.stale,
-    }
-
-
-def format_passes_csv(passes: Passes) -> str:
-    """Return the passes as CSV text with a header of :data:`PASS_COLUMNS`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(PASS_COLUMNS)
-    for row in passes.rows():
-        writer.writerow(_csv_cell(value) for value in pass_record(row).values())
-    return buffer.getvalue()
-
-
-def format_passes_json(passes: Passes) -> str:
-    """Return the passes as a JSON list of objects keyed by :data:`PASS_COLUMNS`."""
-    return json.dumps([pass_record(row) for row in passes.rows()], indent=2) + "\n"
-
-
-def _csv_cell(value: PassValue) -> str:
-    """Return a value as CSV writes it: booleans as true/false, fixed decimals for floats."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.{_DECIMALS}f}"
-    return str(value)

@@ -12,13 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING, Any
 
 from jointsat.errors import StoreError
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
-from jointsat.store.database import normalise_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 DATABASE_URL_VARIABLE = "JOINTSAT_DATABASE_URL"
 ARCHIVE_ROOT_VARIABLE = "JOINTSAT_ARCHIVE_ROOT"
@@ -102,7 +102,7 @@ class Settings:
         path = self.store_file
         if path is not None:
             return path.with_name(path.stem + ARCHIVE_SUFFIX)
-        url = make_url(self.database_url)
+        url = _parsed(self.database_url)
         if url.get_backend_name() == "sqlite":  # in memory
             return user_data_folder() / f"memory{ARCHIVE_SUFFIX}"
         where = url.host or "local"
@@ -129,7 +129,7 @@ class Settings:
     @property
     def store_file(self) -> Path | None:
         """Return the SQLite store's file (absolute), None for a server or an in-memory store."""
-        url = make_url(self.database_url)
+        url = _parsed(self.database_url)
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             return Path(url.database).expanduser().resolve()
         return None
@@ -143,7 +143,7 @@ class Settings:
         path = self.store_file
         if path is not None:
             return str(path)
-        url = make_url(self.database_url)
+        url = _parsed(self.database_url)
         plain = url.set(drivername=url.get_backend_name(), password=None, query={})
         return plain.render_as_string(hide_password=True)
 
@@ -163,6 +163,8 @@ class Settings:
             folder.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{folder / STORE_FILE_NAME}"
         elif not database_url:
+            from jointsat.store.database import normalise_url
+
             url = normalise_url(url)
         root = environ.get(ARCHIVE_ROOT_VARIABLE, "").strip()
         limits: dict[str, Any] = {
@@ -310,3 +312,10 @@ def _credentials(environ: Mapping[str, str]) -> Credentials | None:
             "line and the password on its second"
         )
     return Credentials(lines[0].strip(), lines[1].rstrip("\r\n"))
+
+
+def _parsed(url: str) -> URL:
+    """Return a database URL parsed (SQLAlchemy is imported only when a store is used)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url)

@@ -19,8 +19,8 @@ import jointsat
 from jointsat.cli import app
 from jointsat.cli.common import parse_utc
 from jointsat.cli.passes import DelayedProgress
-from jointsat.files import PASS_COLUMNS
 from jointsat.orbits.elements import Elements
+from jointsat.pass_output import PASS_COLUMNS
 from jointsat.planning.checker import check_plan
 from jointsat.planning.plan import Objective, Observation, PartnerGain, Plan
 from jointsat.planning.requests import EarthTarget, Mode, SkyTarget

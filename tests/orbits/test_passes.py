@@ -708,7 +708,13 @@ def test_worker_processes_give_the_same_passes() -> None:
     one = find_passes(elements, stations, START, end, min_elevation_deg=5.0)
     with process_pool(2) as pool:
         two = find_passes(
-            elements, stations, START, end, min_elevation_deg=5.0, executor=pool, satellites_per_block=3
+            elements,
+            stations,
+            START,
+            end,
+            min_elevation_deg=5.0,
+            executor=pool,
+            satellites_per_block=3,
         )
     assert two.satellites == one.satellites
     assert two.problems == one.problems

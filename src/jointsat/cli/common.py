@@ -12,6 +12,7 @@ that use them so that ``jointsat --help`` stays quick.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -184,18 +185,30 @@ def _stale_elements(errors: Console, stale: list[tuple[str, float, str]], *, str
 
 @contextmanager
 def store_errors() -> Iterator[None]:
-    """Turn a bad URL, an unreachable server or an unknown revision into a StoreError."""
-    from alembic.util import CommandError
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    """Turn a bad URL, an unreachable server or an unknown revision into a StoreError.
 
+    SQLAlchemy and Alembic are looked at only if they were imported: a command
+    that reads files never pays for importing them.
+    """
     try:
         yield
-    except ArgumentError as exc:
-        raise StoreError(f"not a database URL: {exc}") from None
-    except OperationalError as exc:
-        raise StoreError(f"cannot reach the store: {str(exc.orig).strip()}") from None
-    except CommandError as exc:
-        raise StoreError(f"cannot migrate: {exc}") from None
+    except Exception as exc:
+        converted = _store_error(exc)
+        if converted is None:
+            raise
+        raise converted from None
+
+
+def _store_error(exc: Exception) -> StoreError | None:
+    database = sys.modules.get("sqlalchemy.exc")
+    migrations = sys.modules.get("alembic.util")
+    if database is not None and isinstance(exc, database.ArgumentError):
+        return StoreError(f"not a database URL: {exc}")
+    if database is not None and isinstance(exc, database.OperationalError):
+        return StoreError(f"cannot reach the store: {str(exc.orig).strip()}")
+    if migrations is not None and isinstance(exc, migrations.CommandError):
+        return StoreError(f"cannot migrate: {exc}")
+    return None
 
 
 def store_settings(database_url: str | None) -> Settings:

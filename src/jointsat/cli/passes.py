@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +21,6 @@ from jointsat.cli import common
 from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays
 from jointsat.cli.output import (
     Column,
-    Format,
-    FormatOption,
     emit,
     emit_table,
     fitted_table,
@@ -28,20 +28,32 @@ from jointsat.cli.output import (
 )
 from jointsat.errors import JointsatError
 from jointsat.executors import default_workers, pool_of
-from jointsat.files import (
-    ElementFiles,
-    format_passes_csv,
-    format_passes_json,
-    read_elements,
-    read_stations,
-)
+from jointsat.files import ElementFiles, read_elements, read_stations
 from jointsat.orbits.elements import ElementsFormat, ParsedElements
 from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
-from jointsat.orbits.passes import Pass, Passes, ProgressCallback, find_passes
+from jointsat.orbits.passes import (
+    Block,
+    Pass,
+    Passes,
+    ProgressCallback,
+    iter_passes,
+    merge_blocks,
+)
 from jointsat.orbits.propagation import OrbitRecord
 from jointsat.orbits.stations import Station
+from jointsat.pass_output import format_passes_csv, format_passes_json
 from jointsat.timelib import format_readable
+
+
+class PassFormat(StrEnum):
+    """Name the formats ``jointsat passes`` writes."""
+
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+    PARQUET = "parquet"
+
 
 PROGRESS_DELAY_S = 1.0
 """Show the progress bar only once pass finding has run this long."""
@@ -82,7 +94,16 @@ def passes(
             help="Minimum elevation in degrees for stations that set none.",
         ),
     ] = 0.0,
-    output_format: FormatOption = Format.TABLE,
+    output_format: Annotated[
+        PassFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table: for people, fitted to the terminal; csv: a header line, then one "
+            "line per pass; json: a list of objects; parquet: a Parquet file (needs "
+            "--output), written block of satellites by block as they finish.",
+        ),
+    ] = PassFormat.TABLE,
     output: Annotated[
         Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
     ] = None,
@@ -115,6 +136,8 @@ def passes(
     window_start, window_end = common.time_window(start, days=days, end=end)
     if not from_store and (not elements or stations is None):
         raise typer.BadParameter("give --elements and --stations, or --from-store")
+    if output_format is PassFormat.PARQUET and output is None:
+        raise typer.BadParameter("Parquet is written to a file: give --output FILE.parquet")
     errors = Console(stderr=True)
     with common.reporting_errors(errors), common.store_errors():
         if from_store:
@@ -123,7 +146,8 @@ def passes(
             element_files = read_elements(elements, strict=strict)
         if stations is not None:
             station_list = read_stations(stations)
-        found = predict(
+        run = partial(
+            predict,
             element_files,
             station_list,
             window_start,
@@ -134,9 +158,18 @@ def passes(
             stale_rule=common.stale_rule(stale_leo_days, stale_above_leo_days),
             strict=strict,
         )
-        if output_format is Format.CSV:
+        if output_format is PassFormat.PARQUET:
+            assert output is not None
+            from jointsat.pass_output import ParquetPasses
+
+            with ParquetPasses(output) as parquet:
+                run(sink=parquet.write)
+            errors.print(f"{parquet.rows} passes written to {output}", highlight=False)
+            return
+        found = run()
+        if output_format is PassFormat.CSV:
             emit(format_passes_csv(found), output)
-        elif output_format is Format.JSON:
+        elif output_format is PassFormat.JSON:
             emit(format_passes_json(found), output)
         else:
             start_text, end_text = format_readable(found.start), format_readable(found.end)
@@ -186,13 +219,16 @@ def predict(
     stale_rule: StaleRule = DEFAULT_RULE,
     strict: bool = False,
     warn_stale: bool = True,
+    sink: Callable[[Passes], None] | None = None,
 ) -> Passes:
     """Find the passes, warning on stderr about unreadable element sets and SGP4 failures.
 
     Stale elements are warned about once per satellite, with their oldest age in the
     window; with ``strict`` they are an error; ``warn_stale`` False leaves them to the
     caller (``Passes.freshness``). Without ``workers``, big jobs (many satellites) use
-    one process per core.
+    one process per core. With a ``sink``, each block of satellites' passes goes to it
+    as the block finishes and is not kept: the passes returned are then empty, with
+    every satellite's freshness and problems.
     """
     for problem in element_files.problems:
         common.warn(errors, str(problem))
@@ -201,8 +237,9 @@ def predict(
     if not element_files.orbits:
         raise JointsatError(f"no usable element sets in {', '.join(element_files.sources)}")
     n = workers or default_workers(len(element_files.orbits))
+    kept: list[Block] = []
     with _progress_callback(errors) as progress, pool_of(n) as pool:
-        found = find_passes(
+        for block in iter_passes(
             element_files.orbits,
             stations,
             start,
@@ -211,7 +248,12 @@ def predict(
             executor=pool,
             progress=progress,
             stale_rule=stale_rule,
-        )
+        ):
+            if sink is not None:
+                sink(block.passes)
+                block = Block(block.first, block.passes.without_rows())
+            kept.append(block)
+    found = merge_blocks(kept, stations, start, end)
     if warn_stale:
         common.check_freshness(errors, found.freshness, strict=strict)
     for failure in found.problems:
@@ -286,7 +328,7 @@ def _satellite(found: Pass) -> str:
 
 PASS_TABLE_COLUMNS: tuple[Column, ...] = (
     # The essential columns first; the others (drop > 0) fill a wide terminal, the
-    # highest rank leaving first. The CSV and JSON (files.PASS_COLUMNS) keep them all.
+    # highest rank leaving first. The CSV and JSON (pass_output.PASS_COLUMNS) keep them all.
     Column(
         "satellite", "satellite", shown=lambda p: f"{p.satellite.name} ({p.satellite.norad_id})"
     ),

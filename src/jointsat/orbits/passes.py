@@ -142,6 +142,10 @@ class Passes:
         """Return each pass's duration from AOS to LOS in seconds."""
         return self.los_s - self.aos_s
 
+    def without_rows(self) -> Passes:
+        """Return these passes' satellites, freshness and problems, with no pass."""
+        return dataclasses.replace(self, **{name: getattr(self, name)[:0] for name in PASS_ARRAYS})
+
     def time(self, seconds: float) -> datetime:
         """Return the UTC datetime ``seconds`` after the window's start."""
         return self.start + timedelta(seconds=float(seconds))
