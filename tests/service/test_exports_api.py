@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from icalendar import Calendar
 from tests.service.test_access_matrix import World
 from tests.support.consortium import PUBLIC
 
 from jointsat.store.tables import Partner, Role, Visibility
+from jointsat.timelib import parse_iso
 
 # Callers: the admin, an operator and a viewer of "own", a viewer of "consortium" (another
 # partner) and one of "private" (whose satellite and stations others may not see).
@@ -209,6 +211,33 @@ def test_passes_as_csv_are_the_json_passes(world: ExportWorld, who: str) -> None
         check_csv(answer.text, passes)
     json_again = world.get(who, "/api/v1/passes", **WINDOW, format="json")
     assert json_again.json() == passes
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_passes_as_parquet_are_the_json_passes(world: ExportWorld, who: str) -> None:
+    passes = world.json(who, "/api/v1/passes", **WINDOW)
+    if who == "admin":
+        assert passes
+    for answer in (
+        world.get(who, "/api/v1/passes", **WINDOW, format="parquet"),
+        world.client.get(
+            "/api/v1/passes",
+            params=WINDOW,
+            headers={**world.headers(who), "Accept": "application/vnd.apache.parquet"},
+        ),
+    ):
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/vnd.apache.parquet"
+        table = pq.read_table(io.BytesIO(answer.content))
+        if passes:
+            assert table.column_names == list(passes[0])
+        assert table.num_rows == len(passes)
+        for row, expected in zip(table.to_pylist(), passes, strict=True):
+            for key, value in expected.items():
+                if key in ("aos", "tca", "los"):
+                    assert row[key] == parse_iso(value), key
+                else:
+                    assert row[key] == value, key
 
 
 @pytest.mark.parametrize("who", CALLERS)

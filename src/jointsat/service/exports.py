@@ -1,8 +1,10 @@
-"""Write what the API answers in JSON as files for other tools: CSV and iCalendar.
+"""Write what the API answers in JSON as files for other tools: CSV, Parquet and iCalendar.
 
 - :func:`csv_text` writes rows of the JSON answer as CSV, one column per field in the
   JSON's order, with the JSON's values (times ISO 8601 UTC ending in ``Z``, booleans
   ``true``/``false``, an absent value empty): the same table, for a spreadsheet.
+- :func:`parquet_file` writes the same rows as a Parquet file, typed by the answer's
+  model (times as UTC timestamps), for dataframes and column stores.
 - :func:`contacts_calendar` writes a schedule's contacts as an iCalendar file
   (RFC 5545), one ``VEVENT`` per contact, for a station's or a partner's calendar.
 
@@ -14,17 +16,20 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Response
 from icalendar import Calendar, Event
+from pydantic import BaseModel
 
 from jointsat.timelib import format_readable
 
 CSV_TYPE = "text/csv; charset=utf-8"
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
+PARQUET_TYPE = "application/vnd.apache.parquet"
 PRODUCT_ID = "-//jointsat//contacts//EN"
 
 
@@ -46,10 +51,42 @@ def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def file_response(body: str, media_type: str, filename: str) -> Response:
+def parquet_file(model: type[BaseModel], rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """Return ``rows`` (JSON objects of ``model``) as a Parquet file, a column per field.
+
+    Fields typed ``int``, ``float``, ``bool`` and ``str`` keep their types; datetimes
+    become UTC timestamps (microseconds); anything else is written as JSON text.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
+    fields = []
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if kind is datetime:
+            fields.append(pa.field(name, pa.timestamp("us", tz="UTC")))
+        else:
+            fields.append(pa.field(name, types.get(kind, pa.string())))  # type: ignore[arg-type]
+    schema = pa.schema(fields)
+    columns = []
+    for field in schema:
+        values = [row.get(field.name) for row in rows]
+        if pa.types.is_timestamp(field.type):
+            columns.append(pa.array(values, pa.string()).cast(field.type))
+        elif field.type == pa.string() and model.model_fields[field.name].annotation is not str:
+            columns.append(pa.array([None if v is None else json.dumps(v) for v in values]))
+        else:
+            columns.append(pa.array(values, field.type))
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns, schema=schema), sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def file_response(body: str | bytes, media_type: str, filename: str) -> Response:
     """Return ``body`` as a download named ``filename``."""
     return Response(
-        content=body.encode("utf-8"),
+        content=body.encode("utf-8") if isinstance(body, str) else body,
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -18,8 +18,10 @@ from jointsat.service.deps import NowDep, SessionDep, StaleRuleDep, UserDep
 from jointsat.service.exports import (
     CALENDAR_TYPE,
     CSV_TYPE,
+    PARQUET_TYPE,
     csv_text,
     file_response,
+    parquet_file,
     passes_calendar,
 )
 from jointsat.service.limits import PredictionBudget
@@ -66,7 +68,9 @@ PASSES = list[PassPublic]  # type: ignore[valid-type]
     "",
     response_model=PASSES,
     responses={
-        200: {"content": {"application/json": {}, CSV_TYPE: {}, CALENDAR_TYPE: {}}},
+        200: {
+            "content": {"application/json": {}, CSV_TYPE: {}, PARQUET_TYPE: {}, CALENDAR_TYPE: {}}
+        },
         429: {"description": "The caller's new pass predictions of the hour are spent"},
     },
 )
@@ -87,9 +91,10 @@ def list_passes(
         Query(ge=-90.0, le=90.0, description="Only passes whose maximum elevation reaches this"),
     ] = None,
     format: Annotated[
-        Literal["json", "csv", "ics"] | None,
+        Literal["json", "csv", "parquet", "ics"] | None,
         Query(
             description="csv: the same rows as a CSV file (or send Accept: text/csv);"
+            " parquet: as a Parquet file (or Accept: application/vnd.apache.parquet);"
             " ics: one iCalendar event per pass"
         ),
     ] = None,
@@ -127,8 +132,8 @@ def list_passes(
         )
         refused.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
         return refused
-    if format is None and _wants_csv(accept):
-        format = "csv"
+    if format is None:
+        format = _accepted(accept)
     if min_max_elevation_deg is None and format in (None, "json"):
         return answer
     rows = json.loads(bytes(answer.body))
@@ -137,23 +142,25 @@ def list_passes(
     stem = f"passes-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}"
     if format == "csv":
         return file_response(csv_text(list(PassPublic.model_fields), rows), CSV_TYPE, f"{stem}.csv")
+    if format == "parquet":
+        return file_response(parquet_file(PassPublic, rows), PARQUET_TYPE, f"{stem}.parquet")
     if format == "ics":
         calendar = passes_calendar(rows, f"jointsat passes {stem[7:]}", now)
         return file_response(calendar, CALENDAR_TYPE, f"{stem}.ics")
     return Response(content=json.dumps(rows), media_type="application/json")
 
 
-def _wants_csv(accept: str | None) -> bool:
-    """Return whether the Accept header asks for CSV before JSON (a plain first match)."""
-    if not accept:
-        return False
-    for part in accept.split(","):
+def _accepted(accept: str | None) -> Literal["csv", "parquet"] | None:
+    """Return the file type the Accept header asks for before JSON (a plain first match)."""
+    for part in (accept or "").split(","):
         kind = part.split(";")[0].strip().lower()
         if kind == "text/csv":
-            return True
+            return "csv"
+        if kind == PARQUET_TYPE:
+            return "parquet"
         if kind in ("application/json", "*/*", "application/*"):
-            return False
-    return False
+            return None
+    return None
 
 
 def _budget(request: Request, user: User) -> Budget | None:
