@@ -160,15 +160,15 @@ def _cells(
         "station": station_names[columns.station],
         "norad_id": columns.norad_id.astype(_TEXT),
     }
-    for name, values in columns.times.items():
-        text = np.datetime_as_string(values, unit="ms", timezone="UTC").astype(_TEXT)
+    for name, moments in columns.times.items():
+        text = np.datetime_as_string(moments, unit="ms", timezone="UTC").astype(_TEXT)
         by_name[name] = (
             np.strings.add(np.strings.add(time_quote, text), time_quote) if time_quote else text
         )
     for name, values in columns.numbers.items():
         by_name[name] = fixed_decimals(values, DECIMALS, missing)
-    for name, values in columns.flags.items():
-        by_name[name] = np.where(values, flag_text[0], flag_text[1]).astype(_TEXT)
+    for name, flags in columns.flags.items():
+        by_name[name] = np.where(flags, flag_text[0], flag_text[1]).astype(_TEXT)
     return [by_name[name] for name in PASS_COLUMNS]
 
 

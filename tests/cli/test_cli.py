@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from jointsat.scheduling.result import Status
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.planning import StorePlanningProblem
 from jointsat.store.tables import PlanRecord, ScheduleRecord
+from jointsat.timelib import format_iso_ms
 
 DATA = Path(jointsat.__file__).parent / "data"
 STATIONS_TLE = str(DATA / "stations.tle")
@@ -172,6 +174,31 @@ def test_json_output_matches_the_csv_rows(stations_csv: str) -> None:
         assert record["stale"] == (row["stale"] == "true")
         for key in PASS_COLUMNS[6:10] + PASS_COLUMNS[12:14]:
             assert record[key] == float(row[key])
+
+
+def test_parquet_output_holds_the_csv_rows(stations_csv: str, tmp_path: Path) -> None:
+    common = ["passes", "-e", STATIONS_TLE, "-s", stations_csv, "--start", START, "--days", "1"]
+    refused = invoke(*common, "--format", "parquet")
+    assert refused.exit_code == 2
+    assert "--output" in refused.output
+    path = tmp_path / "passes.parquet"
+    written = invoke(*common, "--format", "parquet", "--output", str(path))
+    assert written.exit_code == 0, written.output
+    rows = passes_csv(stations_csv, "--start", START, "--days", "1")
+    table = pq.read_table(path).sort_by([("aos", "ascending")])
+    assert f"{len(rows)} passes written to {path}" in " ".join(written.stderr.split())
+    assert table.column_names == list(PASS_COLUMNS)
+    as_text = {
+        tuple(
+            format_iso_ms(v) if isinstance(v, datetime)
+            else ("true" if v else "false") if isinstance(v, bool)
+            else f"{v:.3f}" if isinstance(v, float)
+            else str(v)
+            for v in record.values()
+        )
+        for record in table.to_pylist()
+    }  # fmt: skip
+    assert as_text == {tuple(row.values()) for row in rows}
 
 
 @pytest.mark.parametrize("output", ["csv", "json", "table"])
