@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -379,7 +380,8 @@ def _cull_indexed(
     cos_reach = np.array([np.cos(min(lists[s].radius_rad, np.pi)) for s in block])
     distinct = {id(lists[s]): lists[s] for s in block}  # satellites of one reach share lists
     station_of = np.concatenate([lst.station for lst in distinct.values()])
-    at = dict(zip(distinct, np.cumsum([0] + [lst.station.size for lst in distinct.values()])))
+    sizes = [lst.station.size for lst in distinct.values()]
+    at = dict(zip(distinct, np.cumsum([0, *sizes])[:-1], strict=True))
     offset = np.array([at[id(lists[s])] for s in block], dtype=np.int64)
     point, row = ranges((start + offset[:, None]).ravel(), count.ravel())
     b_i, k_i = point // samples, point % samples
@@ -567,18 +569,43 @@ def scan(
 
 @dataclass(frozen=True)
 class Exact:
-    """Exact SGP4 states of (satellite, station, time) rows, seen from the station."""
+    """Exact SGP4 states of (satellite, station, time) rows, seen from the station.
+
+    Azimuths are worked out when first asked for.
+    """
 
     r_teme: FloatArray
     r_ecef: FloatArray
     sine: FloatArray  # sin(elevation), NaN where SGP4 failed
     sine_rate: FloatArray  # its time derivative (1/s)
-    azimuth_deg: FloatArray
-    azimuth_rate_deg_s: FloatArray
+    rho: FloatArray  # position relative to the station, Earth-fixed
+    v_ecef: FloatArray
+    station: IntArray
+    sites: Sites
 
     @property
     def elevation_deg(self) -> FloatArray:
         return np.asarray(np.degrees(np.arcsin(np.clip(self.sine, -1.0, 1.0))))
+
+    @cached_property
+    def _east_north(self) -> tuple[FloatArray, FloatArray]:
+        enu = self.sites.enu
+        return dot(self.rho, enu[self.station, 0]), dot(self.rho, enu[self.station, 1])
+
+    @cached_property
+    def azimuth_deg(self) -> FloatArray:
+        east, north = self._east_north
+        return np.asarray(np.mod(np.degrees(np.arctan2(east, north)), 360.0))
+
+    @property
+    def azimuth_rate_deg_s(self) -> FloatArray:
+        enu = self.sites.enu
+        east, north = self._east_north
+        east_rate = dot(self.v_ecef, enu[self.station, 0])
+        north_rate = dot(self.v_ecef, enu[self.station, 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            az_rate = (north * east_rate - east * north_rate) / (east * east + north * north)
+        return np.asarray(np.degrees(az_rate))
 
 
 def exact_states(
@@ -594,12 +621,7 @@ def exact_states(
     r_ecef, v_ecef = teme_to_ecef(r, v, gmst82_rad(jd, fr))
     rho = r_ecef - sites.ecef_km[station]
     f, df = sine_elevation(rho, v_ecef, sites.up[station])
-    enu = sites.enu[station]
-    east, north = dot(rho, enu[:, 0]), dot(rho, enu[:, 1])
-    east_rate, north_rate = dot(v_ecef, enu[:, 0]), dot(v_ecef, enu[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        az_rate = (north * east_rate - east * north_rate) / (east * east + north * north)
-    return Exact(r, r_ecef, f, df, azimuth_deg(rho, enu), np.degrees(az_rate))
+    return Exact(r, r_ecef, f, df, rho, v_ecef, station, sites)
 
 
 def azimuth_deg(rho: FloatArray, enu: FloatArray) -> FloatArray:
