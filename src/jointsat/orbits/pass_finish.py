@@ -45,7 +45,7 @@ def finish(
     # is far from linear in time); a crossing that will not settle is found
     # again by bracketing on exact states.
     ends = np.concatenate([rise, sett])
-    ends = ends[polish[ends]]
+    ends = np.sort(ends[polish[ends]])  # by pair, so by satellite: one slice of rows each
     t_cross, az_cross = c_t.copy(), np.full(c_t.size, np.nan)
     peak = found.c_peak[order]
     pending, hard = ends, []

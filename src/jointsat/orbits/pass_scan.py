@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,9 @@ from jointsat.errors import InputError
 from jointsat.orbits.frames import enu_basis, geodetic_to_ecef, gmst82_rad, teme_to_ecef
 from jointsat.orbits.propagation import Orbit, propagate, propagate_rows
 from jointsat.orbits.search import ALL, bracket_root
+from jointsat.orbits.station_index import CellLists, StationCells
 from jointsat.orbits.stations import HorizonMask, Station
-from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, dot
+from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray, dot, ranges
 from jointsat.timelib import TimeOrigin
 
 # Largest geocentric angle (rad) a satellite may sweep between two grid samples.
@@ -95,6 +97,7 @@ class Sites:
     sin_threshold: FloatArray  # (M,)
     min_elevation_deg: FloatArray  # (M,) the station's own minimum, mask aside
     masks: tuple[HorizonMask | None, ...]
+    cells: StationCells  # the stations' spatial index, for the cull
 
     def limit_deg(self, station: IntArray, azimuth_deg: FloatArray) -> FloatArray:
         """Return the elevation a satellite must reach at each (station, azimuth) row."""
@@ -141,6 +144,7 @@ class Sites:
             sin_threshold=np.sin(np.radians(threshold)),
             min_elevation_deg=own,
             masks=masks,
+            cells=StationCells(ecef / radius[:, None]),
         )
 
 
@@ -270,6 +274,139 @@ class _Cubic:
         return np.asarray(height / np.sqrt(_horner(self.range_sq[rows], u)))
 
 
+# The cull looks up stations in a spatial index when that forms fewer than
+# 1 / INDEX_COST of the dense (satellite, sample, station) triples: an indexed
+# candidate costs about that many dense ones.
+INDEX_COST = 6.0
+INDEX_MIN_STATIONS = 64  # below, the dense cull is always cheaper
+CULL_SLACK_RAD = 1e-9  # rounding in the coarse tests, which only need to keep a superset
+
+
+def cull(
+    direction: FloatArray, cap: FloatArray, sweep: FloatArray, sites: Sites
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Return the (satellite, station, interval) that may hold a visible moment.
+
+    ``direction`` (n, T, 3) holds unit geocentric directions (Earth-fixed, NaN
+    where SGP4 failed), ``cap`` (n, M) the visibility caps' radii, ``sweep`` (n,)
+    the most a satellite turns in a step. Interval k, between samples k and k+1
+    at angles a0 and a1 from the station, is kept when 0.5 (a0 + a1 - sweep) <=
+    cap: a visible moment t needs a0 <= cap + rate (t - t0) and a1 <= cap + rate
+    (t1 - t). Such an interval has an end within cap + sweep / 2, which is what
+    the coarse tests look for: densely over every triple, or among the stations
+    a spatial index lists near each sample. Both keep the same rows (the exact
+    test is the same arithmetic), ordered by satellite, station, then interval.
+    """
+    n, samples = direction.shape[:2]
+    if sites.count < INDEX_MIN_STATIONS:
+        return _cull_dense(direction, cap, sweep, sites)
+    reach = cap.max(axis=1, initial=0.0) + 0.5 * sweep + CULL_SLACK_RAD
+    lists = [sites.cells.lists(float(r)) for r in reach]
+    cells = sites.cells.cell_of(direction)
+    indexed = np.array([lst.count[c].sum() for lst, c in zip(lists, cells, strict=True)])
+    dense_size = samples * sites.count
+    if INDEX_COST * float(indexed.sum()) >= float(n * dense_size):
+        return _cull_dense(direction, cap, sweep, sites)
+    parts = []
+    for block in _blocks(indexed):
+        parts.append(_cull_indexed(direction, cap, sweep, sites, block, lists, cells))
+    s_i, m_i, k_i = (np.concatenate(a) for a in zip(*parts, strict=True))
+    order = np.argsort((s_i * sites.count + m_i) * samples + k_i)
+    return s_i[order], m_i[order], k_i[order]
+
+
+def _blocks(sizes: IntArray) -> list[IntArray]:
+    """Split rows into consecutive blocks of at most CHUNK_ELEMENTS in total (or one row)."""
+    blocks, first, total = [], 0, 0
+    for i, size in enumerate(sizes.tolist()):
+        if total and total + size > CHUNK_ELEMENTS:
+            blocks.append(np.arange(first, i))
+            first, total = i, 0
+        total += size
+    blocks.append(np.arange(first, sizes.size))
+    return [b for b in blocks if b.size]
+
+
+def _cosines(direction: FloatArray, unit: FloatArray) -> FloatArray:
+    """Return the cosines of the angles between unit vectors, element by element."""
+    return dot(direction, unit)
+
+
+def _kept(c0: FloatArray, c1: FloatArray, sweep: FloatArray, cap: FloatArray) -> BoolArray:
+    """Say whether a0 + a1 <= 2 cap + sweep, from the cosines of a0 and a1 (in [0, pi]).
+
+    Where the bound passes pi every interval is kept; below, the sum a0 + a1 must
+    stay under pi (c0 + c1 >= 0), where cos(a0 + a1) falls as it grows.
+    """
+    bound = 2.0 * cap + sweep
+    c0, c1 = np.clip(c0, -1.0, 1.0), np.clip(c1, -1.0, 1.0)
+    cos_sum = c0 * c1 - np.sqrt((1.0 - c0 * c0) * (1.0 - c1 * c1))
+    within = (c0 + c1 >= 0.0) & (cos_sum >= np.cos(np.minimum(bound, np.pi)))
+    return np.asarray(within | (bound > np.pi))
+
+
+def _cull_dense(
+    direction: FloatArray, cap: FloatArray, sweep: FloatArray, sites: Sites
+) -> tuple[IntArray, IntArray, IntArray]:
+    n, samples = direction.shape[:2]
+    per_satellite = np.full(n, samples * sites.count, dtype=np.int64)
+    coarse = np.cos(np.minimum(cap + 0.5 * sweep[:, None] + CULL_SLACK_RAD, np.pi))  # (n, M)
+    parts = []
+    for block in _blocks(per_satellite):
+        cos_angle = _cosines(direction[block][:, :, None, :], sites.unit[None, None, :, :])
+        near = np.maximum(cos_angle[:, :-1], cos_angle[:, 1:]) >= coarse[block][:, None, :]
+        b_i, m_i, k_i = np.nonzero(near.transpose(0, 2, 1))  # ordered by pair, then time
+        s_i = block[b_i]
+        keep = _kept(
+            cos_angle[b_i, k_i, m_i], cos_angle[b_i, k_i + 1, m_i], sweep[s_i], cap[s_i, m_i]
+        )
+        parts.append((s_i[keep], m_i[keep], k_i[keep]))
+    s_i, m_i, k_i = (np.concatenate(a) for a in zip(*parts, strict=True))
+    return s_i, m_i, k_i
+
+
+def _cull_indexed(
+    direction: FloatArray,
+    cap: FloatArray,
+    sweep: FloatArray,
+    sites: Sites,
+    block: IntArray,
+    lists: list[CellLists],
+    cells: IntArray,
+) -> tuple[IntArray, IntArray, IntArray]:
+    samples = direction.shape[1]
+    start = np.stack([lists[s].start[cells[s]] for s in block])  # (b, T)
+    count = np.stack([lists[s].count[cells[s]] for s in block])
+    cos_reach = np.array([np.cos(min(lists[s].radius_rad, np.pi)) for s in block])
+    distinct = {id(lists[s]): lists[s] for s in block}  # satellites of one reach share lists
+    station_of = np.concatenate([lst.station for lst in distinct.values()])
+    sizes = [lst.station.size for lst in distinct.values()]
+    at = dict(zip(distinct, np.cumsum([0, *sizes])[:-1], strict=True))
+    offset = np.array([at[id(lists[s])] for s in block], dtype=np.int64)
+    point, row = ranges((start + offset[:, None]).ravel(), count.ravel())
+    b_i, k_i = point // samples, point % samples
+    m_i = station_of[row]
+    s_i = block[b_i]
+    cos_k = _cosines(direction[s_i, k_i], sites.unit[m_i])
+    # Hits: samples within the reach (rounded up) of the station. Each interval
+    # with an end among them is formed once: from its first end if that is a
+    # hit, else from its second.
+    hit = cos_k >= cos_reach[b_i]
+    s_i, m_i, k_i, b_i, cos_k = s_i[hit], m_i[hit], k_i[hit], b_i[hit], cos_k[hit]
+    station = sites.unit[m_i]
+    cos_next = _cosines(direction[s_i, np.minimum(k_i + 1, samples - 1)], station)
+    cos_prev = _cosines(direction[s_i, np.maximum(k_i - 1, 0)], station)
+    ahead = k_i < samples - 1
+    behind = (k_i > 0) & ~(cos_prev >= cos_reach[b_i])
+    s_i = np.concatenate([s_i[ahead], s_i[behind]])
+    m_i = np.concatenate([m_i[ahead], m_i[behind]])
+    k_i = np.concatenate([k_i[ahead], k_i[behind] - 1])
+    c0 = np.concatenate([cos_k[ahead], cos_prev[behind]])
+    c1 = np.concatenate([cos_next[ahead], cos_k[behind]])
+    keep = _kept(c0, c1, sweep[s_i], cap[s_i, m_i])
+    return s_i[keep], m_i[keep], k_i[keep]
+
+
 def scan(
     chunk: Sequence[Orbit], members: IntArray, step_s: float, window: Window, sites: Sites
 ) -> tuple[Found, list[tuple[int, float, int]]]:
@@ -286,22 +423,14 @@ def scan(
     r_ecef, v_ecef = teme_to_ecef(r_teme, v_teme, gmst)
 
     # Cull by the central angle between the satellite and the station's vertical.
-    radius = np.linalg.norm(r_ecef, axis=-1)  # (n, T)
-    cos_angle = (r_ecef / radius[..., None]) @ sites.unit.T  # (n, T, M)
+    radius = np.sqrt(dot(r_ecef, r_ecef))  # (n, T)
+    direction = r_ecef / radius[..., None]
     r_max = np.array([s.max_radius_km for s in chunk])
     elev = np.radians(sites.threshold_deg)
     ratio = sites.radius_km[None, :] * np.cos(elev)[None, :] / r_max[:, None]
     cap = np.arccos(np.clip(ratio, -1.0, 1.0)) - elev[None, :] + CULL_MARGIN_RAD  # (n, M)
     sweep = np.array([s.max_angular_rate_rad_s for s in chunk]) * step_s
-    # An interval can hold a visible moment only if its nearer end lies within
-    # cap + sweep (a cheap test on cosines); the exact bound then uses both ends.
-    reach = np.cos(np.minimum(cap + sweep[:, None], np.pi))[:, None, :]
-    near = np.maximum(cos_angle[:, :-1], cos_angle[:, 1:]) >= reach  # (n, T-1, M)
-    s_i, m_i, k_i = np.nonzero(near.transpose(0, 2, 1))  # ordered by pair, then time
-    a0 = np.arccos(np.clip(cos_angle[s_i, k_i, m_i], -1.0, 1.0))
-    a1 = np.arccos(np.clip(cos_angle[s_i, k_i + 1, m_i], -1.0, 1.0))
-    keep = 0.5 * (a0 + a1 - sweep[s_i]) <= cap[s_i, m_i]
-    s_i, m_i, k_i = s_i[keep], m_i[keep], k_i[keep]
+    s_i, m_i, k_i = cull(direction, cap, sweep, sites)
     sat = members[s_i]
 
     # Exact values at both ends of each candidate interval.
@@ -440,18 +569,43 @@ def scan(
 
 @dataclass(frozen=True)
 class Exact:
-    """Exact SGP4 states of (satellite, station, time) rows, seen from the station."""
+    """Exact SGP4 states of (satellite, station, time) rows, seen from the station.
+
+    Azimuths are worked out when first asked for.
+    """
 
     r_teme: FloatArray
     r_ecef: FloatArray
     sine: FloatArray  # sin(elevation), NaN where SGP4 failed
     sine_rate: FloatArray  # its time derivative (1/s)
-    azimuth_deg: FloatArray
-    azimuth_rate_deg_s: FloatArray
+    rho: FloatArray  # position relative to the station, Earth-fixed
+    v_ecef: FloatArray
+    station: IntArray
+    sites: Sites
 
     @property
     def elevation_deg(self) -> FloatArray:
         return np.asarray(np.degrees(np.arcsin(np.clip(self.sine, -1.0, 1.0))))
+
+    @cached_property
+    def _east_north(self) -> tuple[FloatArray, FloatArray]:
+        enu = self.sites.enu
+        return dot(self.rho, enu[self.station, 0]), dot(self.rho, enu[self.station, 1])
+
+    @cached_property
+    def azimuth_deg(self) -> FloatArray:
+        east, north = self._east_north
+        return np.asarray(np.mod(np.degrees(np.arctan2(east, north)), 360.0))
+
+    @property
+    def azimuth_rate_deg_s(self) -> FloatArray:
+        enu = self.sites.enu
+        east, north = self._east_north
+        east_rate = dot(self.v_ecef, enu[self.station, 0])
+        north_rate = dot(self.v_ecef, enu[self.station, 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            az_rate = (north * east_rate - east * north_rate) / (east * east + north * north)
+        return np.asarray(np.degrees(az_rate))
 
 
 def exact_states(
@@ -467,12 +621,7 @@ def exact_states(
     r_ecef, v_ecef = teme_to_ecef(r, v, gmst82_rad(jd, fr))
     rho = r_ecef - sites.ecef_km[station]
     f, df = sine_elevation(rho, v_ecef, sites.up[station])
-    enu = sites.enu[station]
-    east, north = dot(rho, enu[:, 0]), dot(rho, enu[:, 1])
-    east_rate, north_rate = dot(v_ecef, enu[:, 0]), dot(v_ecef, enu[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        az_rate = (north * east_rate - east * north_rate) / (east * east + north * north)
-    return Exact(r, r_ecef, f, df, azimuth_deg(rho, enu), np.degrees(az_rate))
+    return Exact(r, r_ecef, f, df, rho, v_ecef, station, sites)
 
 
 def azimuth_deg(rho: FloatArray, enu: FloatArray) -> FloatArray:

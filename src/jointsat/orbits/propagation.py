@@ -14,6 +14,7 @@ outside it).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -348,6 +349,14 @@ def propagate_rows(
     err = np.zeros(k, dtype=np.uint8)
     r = np.empty((k, 3))
     v = np.empty((k, 3))
+    if k and bool((satellite[1:] >= satellite[:-1]).all()):  # rows grouped already: slices
+        edges = [0, *(np.flatnonzero(np.diff(satellite)) + 1).tolist(), k]
+        for a, b in itertools.pairwise(edges):
+            e, rr, vv = satellites[int(satellite[a])].propagate(jd[a:b], fr[a:b])
+            err[a:b], r[a:b], v[a:b] = e, rr, vv
+        r[err != 0] = np.nan
+        v[err != 0] = np.nan
+        return err, r, v
     order = np.argsort(satellite, kind="stable")
     sorted_sat = satellite[order]
     bounds = np.flatnonzero(np.diff(sorted_sat)) + 1

@@ -39,35 +39,44 @@ def bracket_root(
     the functions of the given rows. Each row stops when its estimate moves by
     no more than ``tolerance``, or after ``iterations`` steps.
     """
+    n = lo.size
+    x_out = np.full(n, np.nan)
+    # The state of the rows still active, compacted: no row waits on another.
+    active = np.arange(n)
     lo, hi, f_lo, f_hi = lo.copy(), hi.copy(), f_lo.copy(), f_hi.copy()
-    x = np.full(lo.shape, np.nan)  # no estimate yet: the first step always counts as a move
-    kept_lo = np.zeros(lo.shape, dtype=bool)
-    kept_hi = np.zeros(lo.shape, dtype=bool)
-    active = np.arange(lo.size)  # each row stops on its own, whatever rows it shares a call with
+    x = np.full(n, np.nan)  # no estimate yet: the first step always counts as a move
+    kept_lo = np.zeros(n, dtype=bool)
+    kept_hi = np.zeros(n, dtype=bool)
     for _ in range(iterations):
         if active.size == 0:
             break
-        a_lo, a_hi, af_lo, af_hi = lo[active], hi[active], f_lo[active], f_hi[active]
-        denom = af_hi - af_lo
+        denom = f_hi - f_lo
         safe = denom != 0.0
         x_new = np.where(
-            safe, (a_lo * af_hi - a_hi * af_lo) / np.where(safe, denom, 1.0), 0.5 * (a_lo + a_hi)
+            safe, (lo * f_hi - hi * f_lo) / np.where(safe, denom, 1.0), 0.5 * (lo + hi)
         )
-        np.clip(x_new, a_lo, a_hi, out=x_new)
-        fx = fun(x_new, ALL if active.size == lo.size else active)
-        moved = np.abs(x_new - x[active])
-        x[active] = x_new
-        left = (fx > 0.0) == (af_lo > 0.0)  # the root lies in [x, hi]
+        np.clip(x_new, lo, hi, out=x_new)
+        fx = fun(x_new, ALL if active.size == n else active)
+        moved = np.abs(x_new - x)
+        x = x_new
+        left = (fx > 0.0) == (f_lo > 0.0)  # the root lies in [x, hi]
         # Illinois: halve the value kept at the stale end when it is kept twice.
-        af_hi = np.where(left & kept_hi[active], 0.5 * af_hi, af_hi)
-        af_lo = np.where(~left & kept_lo[active], 0.5 * af_lo, af_lo)
-        lo[active] = np.where(left, x_new, a_lo)
-        f_lo[active] = np.where(left, fx, af_lo)
-        hi[active] = np.where(left, a_hi, x_new)
-        f_hi[active] = np.where(left, af_hi, fx)
-        kept_hi[active], kept_lo[active] = left, ~left
-        active = active[~(moved <= tolerance)]
-    return x
+        f_hi = np.where(left & kept_hi, 0.5 * f_hi, f_hi)
+        f_lo = np.where(~left & kept_lo, 0.5 * f_lo, f_lo)
+        lo = np.where(left, x_new, lo)
+        f_lo = np.where(left, fx, f_lo)
+        hi = np.where(left, hi, x_new)
+        f_hi = np.where(left, f_hi, fx)
+        kept_hi, kept_lo = left, ~left
+        done = moved <= tolerance
+        if done.any():
+            x_out[active[done]] = x[done]
+            going = ~done
+            active, x, lo, hi, f_lo, f_hi, kept_lo, kept_hi = (
+                a[going] for a in (active, x, lo, hi, f_lo, f_hi, kept_lo, kept_hi)
+            )
+    x_out[active] = x
+    return x_out
 
 
 def bisect(
