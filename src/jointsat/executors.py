@@ -55,11 +55,14 @@ def dask_client(cluster: str | None, workers: int) -> Iterator[Client | None]:
     machine (127.0.0.1, no dashboard) and stops it on leaving; ``tcp://HOST:PORT``
     connects to a running scheduler (``workers`` is then the cluster's business). Hand
     the pure engines ``client.get_executor()``. Dask is imported only when asked for.
+    A cluster named otherwise, or a scheduler that cannot be reached, is a JointsatError.
     """
     if cluster is None:
         yield None
         return
     from distributed import Client, LocalCluster
+
+    from jointsat.errors import JointsatError
 
     if cluster == "local":
         local = LocalCluster(  # type: ignore[no-untyped-call]
@@ -73,6 +76,10 @@ def dask_client(cluster: str | None, workers: int) -> Iterator[Client | None]:
             yield client
         return
     if not cluster.startswith("tcp://"):
-        raise ValueError(f"a cluster is 'local' or tcp://HOST:PORT, not {cluster!r}")
-    with Client(cluster) as client:  # type: ignore[no-untyped-call]
-        yield client
+        raise JointsatError(f"a cluster is 'local' or tcp://HOST:PORT, not {cluster!r}")
+    try:
+        remote = Client(cluster)  # type: ignore[no-untyped-call]
+    except OSError as error:
+        raise JointsatError(f"cannot reach the Dask scheduler at {cluster}: {error}") from None
+    with remote:
+        yield remote

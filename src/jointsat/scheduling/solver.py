@@ -84,7 +84,7 @@ DEFAULT_MAX_MODEL_PASSES = 300_000
 LARGE_MODEL_PASSES = 50_000
 # Independent components are solved in parts of at least this many eligible passes:
 # below it, a part's own model costs more than it saves.
-DEFAULT_MIN_PART_PASSES = 500
+DEFAULT_MIN_PART_PASSES = 50
 RELAXATION_ROUNDING = 1e-9  # relative; GLOP's optimum is accurate to well within this
 # A level's relaxation-led search gets this share of the time left, capped: from the
 # last level's schedule it proves a level in 0.2-0.4 s or not at all (the relaxation's
