@@ -19,21 +19,28 @@ Two cases, printed side by side in one run (issue 4):
 * a large day: 500 LEO satellites over 100 SatNOGS stations for 1 day. Target: a
   feasible schedule within 60 s, with its gap to the best bound (every contact second
   useful: no demand cap).
+* a federation (issue 17): the week's satellites and stations split among 4 regional
+  consortia that share nothing, each the week's 5 partners over its quarter (20
+  partners in all), scheduled together. Anchor: CP-SAT on the one model (decompose
+  off); jointsat: its independent parts solved apart, in this process and on a
+  2-process Dask LocalCluster. Fails unless the parts reach the whole's objective.
 
-    python -m benchmarks.scheduling [--week-only | --day-only] [--time-limit S]
+    python -m benchmarks.scheduling [--week-only | --day-only | --federation-only]
+        [--time-limit S]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from benchmarks.common import agency_stations, leo_satellites
 from benchmarks.passes_scaling import satnogs_stations
-from jointsat.executors import pool_of
+from jointsat.executors import dask_client, pool_of
 from jointsat.files import read_demo_elements
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes, find_passes
@@ -42,7 +49,7 @@ from jointsat.scheduling import problem as model
 from jointsat.scheduling.greedy import _State
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Options, Partner, PassWindow, Problem, Satellite, Window
-from jointsat.scheduling.result import Policy, evaluate, fairness_gap
+from jointsat.scheduling.result import Policy, Schedule, evaluate, fairness_gap
 from jointsat.scheduling.solver import SolverSettings, solve
 
 START = datetime(2024, 5, 10, tzinfo=UTC)
@@ -53,6 +60,8 @@ DAILY_DEMAND_MIN = (30, 60, 120, 240)
 DEMAND_SEED = 3
 WEEK_TARGET_S = 30.0
 DAY_TARGET_S = 60.0
+CONSORTIA = 4
+FEDERATION_DAYS = 7.0
 
 
 def build_problem(
@@ -226,16 +235,120 @@ def large_day(time_limit_s: float) -> None:
     )
 
 
+def federation_problem() -> Problem:
+    """Return the federation: 4 consortia, each 5 partners over its quarter of the week."""
+    elements = sorted(read_demo_elements().elements, key=lambda e: e.norad_cat_id)
+    stations = agency_stations(20)
+    problems = [
+        build_problem(elements[k::CONSORTIA], stations[k::CONSORTIA], START, FEDERATION_DAYS)[0]
+        for k in range(CONSORTIA)
+    ]
+
+    def named(k: int, x: str) -> str:
+        return f"c{k}.{x}"
+
+    return Problem(
+        horizon=problems[0].horizon,
+        partners=tuple(
+            Partner(named(k, p.id), p.share / CONSORTIA, p.priority)
+            for k, one in enumerate(problems)
+            for p in one.partners
+        ),
+        satellites=tuple(
+            Satellite(named(k, s.id), {named(k, q): f for q, f in s.operators.items()}, s.demand_s)
+            for k, one in enumerate(problems)
+            for s in one.satellites
+        ),
+        stations=tuple(
+            model.Station(named(k, g.id), named(k, g.owner), g.turnaround_s)
+            for k, one in enumerate(problems)
+            for g in one.stations
+        ),
+        passes=tuple(
+            PassWindow(
+                named(k, q.id),
+                named(k, q.satellite),
+                named(k, q.station),
+                q.start,
+                q.end,
+                q.max_elevation_deg,
+            )
+            for k, one in enumerate(problems)
+            for q in one.passes
+        ),
+        options=problems[0].options,
+    )
+
+
+def federation(time_limit_s: float) -> None:
+    problem = federation_problem()
+    print(
+        f"federation: {CONSORTIA} consortia sharing nothing, {len(problem.partners)} partners, "
+        f"{len(problem.satellites)} satellites, {len(problem.stations)} stations, "
+        f"{len(problem.passes)} passes over {FEDERATION_DAYS:g} days"
+    )
+    whole_settings = SolverSettings(time_limit_s=time_limit_s, decompose=False)
+    parts_settings = SolverSettings(time_limit_s=time_limit_s)
+
+    def timed(label: str, run: Callable[[], Schedule]) -> tuple[Schedule, float]:
+        t = time.perf_counter()
+        found = run()
+        elapsed = time.perf_counter() - t
+        worst = min(r.normalized for r in found.partners.values())
+        print(
+            f"  {label:38s} {elapsed:7.2f} s  {found.status.value:8s} "
+            f"total {found.total_seconds / 3600:7.1f} h  min normalized {worst / 3600:6.1f} h  "
+            f"levels proven {sum(lv.optimal for lv in found.levels)}/{len(found.levels)}"
+        )
+        return found, elapsed
+
+    whole, whole_s = timed(
+        "anchor: one CP-SAT model", lambda: solve(problem, Policy.FAIR, whole_settings)
+    )
+    parts, parts_s = timed(
+        "jointsat: parts, one process", lambda: solve(problem, Policy.FAIR, parts_settings)
+    )
+    with dask_client("local", 2) as client:
+        assert client is not None
+        executor = client.get_executor()
+        dask, dask_s = timed(
+            "jointsat: parts, 2-process Dask cluster",
+            lambda: solve(problem, Policy.FAIR, parts_settings, executor=executor),
+        )
+    record = parts.settings["decomposition"]
+    print(
+        f"  {record['components']} components in {record['parts']} parts of "
+        f"{record['part_passes']} passes, {record['parts_proven']} proven; ratio whole/parts "
+        f"{whole_s / parts_s:.1f}x in one process, {whole_s / dask_s:.1f}x on Dask"
+    )
+    fair = [
+        np.sort([r.normalized for r in found.partners.values()]) for found in (whole, parts, dask)
+    ]
+    # Each level is proven within 1e-4 of its bound: sorted times agree to about that.
+    print(
+        "  largest difference of a sorted normalized time: parts vs whole "
+        f"{np.max(np.abs(fair[1] - fair[0]) / np.maximum(fair[0], 1)):.1e}, Dask vs one "
+        f"process {np.max(np.abs(fair[2] - fair[1]) / np.maximum(fair[1], 1)):.1e} (relative)"
+    )
+    if record["parts"] < CONSORTIA or not np.allclose(fair[1], fair[2], rtol=1e-3):
+        raise SystemExit("federation: not solved in parts, or Dask differs from one process")
+    if whole.status.value == "optimal" and not np.allclose(fair[0], fair[1], rtol=1e-3):
+        raise SystemExit("federation: the parts miss the whole's proven optimum")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--week-only", action="store_true")
     parser.add_argument("--day-only", action="store_true")
+    parser.add_argument("--federation-only", action="store_true")
     parser.add_argument("--time-limit", type=float, default=None, help="CP-SAT seconds")
     args = parser.parse_args()
-    if not args.day_only:
+    if not (args.day_only or args.federation_only):
         week(args.time_limit or WEEK_TARGET_S)
-    if not args.week_only:
+    if not (args.week_only or args.federation_only):
         large_day(args.time_limit or DAY_TARGET_S * 0.75)
+    if not (args.week_only or args.day_only):
+        federation(args.time_limit or WEEK_TARGET_S)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 PARALLEL_FROM_ELEMENT_SETS = 40
 """Element sets from which pass finding is spread over the cores by default."""
@@ -41,3 +45,41 @@ def pool_of(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         return
     with process_pool(workers) as pool:
         yield pool
+
+
+@contextmanager
+def dask_client(cluster: str | None, workers: int) -> Iterator[Client | None]:
+    """Yield a Dask client for ``cluster``, or None (work in this process) for none.
+
+    ``"local"`` starts a cluster of ``workers`` processes of one thread each on this
+    machine (127.0.0.1, no dashboard) and stops it on leaving; ``tcp://HOST:PORT``
+    connects to a running scheduler (``workers`` is then the cluster's business). Hand
+    the pure engines ``client.get_executor()``. Dask is imported only when asked for.
+    A cluster named otherwise, or a scheduler that cannot be reached, is a JointsatError.
+    """
+    if cluster is None:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    from jointsat.errors import JointsatError
+
+    if cluster == "local":
+        local = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+        with local, Client(local) as client:  # type: ignore[no-untyped-call]
+            yield client
+        return
+    if not cluster.startswith("tcp://"):
+        raise JointsatError(f"a cluster is 'local' or tcp://HOST:PORT, not {cluster!r}")
+    try:
+        remote = Client(cluster)  # type: ignore[no-untyped-call]
+    except OSError as error:
+        raise JointsatError(f"cannot reach the Dask scheduler at {cluster}: {error}") from None
+    with remote:
+        yield remote

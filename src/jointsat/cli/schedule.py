@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +16,7 @@ from jointsat.cli.common import DatabaseUrl, StaleAboveLeoDays, StaleLeoDays, St
 from jointsat.cli.output import Column, Format, ResultFormatOption, emit_result, fitted_table
 from jointsat.cli.progress import Steps
 from jointsat.errors import ProblemInputError
+from jointsat.executors import dask_client
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
 from jointsat.provenance import file_replan, problem_file, schedule_provenance
@@ -53,6 +55,18 @@ def schedule(
     strict: Strict = False,
     stale_leo_days: StaleLeoDays = None,
     stale_above_leo_days: StaleAboveLeoDays = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="local|tcp://HOST:PORT",
+            help="Solve the network's independent parts on a Dask cluster: a local one "
+            "(--workers processes) or a running scheduler's.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, metavar="N", help="With --cluster local: its worker processes."),
+    ] = 2,
 ) -> None:
     """Share the pooled stations' passes among partners by policy, proven optimal in time.
 
@@ -65,9 +79,10 @@ def schedule(
         raise typer.BadParameter("give exactly one of them", param_hint="'--problem' / '--week'")
     steps = Steps(errors)
     settings = _settings(time_limit, steps)
-    with common.reporting_errors(errors):
+    with common.reporting_errors(errors), dask_client(cluster, workers) as client:
+        executor = None if client is None else client.get_executor()  # type: ignore[no-untyped-call]
         if problem is not None:
-            found, document = _schedule_file(problem, policy, settings, steps)
+            found, document = _schedule_file(problem, policy, settings, steps, executor)
         else:
             moment = common.now()
             found, document = _schedule_week(
@@ -79,6 +94,7 @@ def schedule(
                 stale_rule=common.stale_rule(stale_leo_days, stale_above_leo_days),
                 fresh=lambda p: common.check_provenance_freshness(errors, p, strict=strict),
                 steps=steps,
+                executor=executor,
             )
         emit_schedule(found, document, output_format, output)
 
@@ -143,7 +159,7 @@ def _settings(time_limit: float, steps: Steps) -> SolverSettings:
 
 
 def _schedule_file(
-    path: Path, policy: Policy, settings: SolverSettings, steps: Steps
+    path: Path, policy: Policy, settings: SolverSettings, steps: Steps, executor: Executor | None
 ) -> tuple[Schedule, dict[str, Any]]:
     from jointsat.scheduling import solver
 
@@ -151,7 +167,7 @@ def _schedule_file(
         text = read_text(path)
         problem = Problem.from_json(text, source=str(path))
     with steps(f"sharing the network ({len(problem.passes):,} passes)"):
-        found = solver.solve(problem, policy, settings)
+        found = solver.solve(problem, policy, settings, executor=executor)
     return found, {**found.to_dict(), "provenance": schedule_provenance(problem_file(text))}
 
 
@@ -165,6 +181,7 @@ def _schedule_week(
     stale_rule: StaleRule,
     fresh: Callable[[dict[str, Any]], None],
     steps: Steps,
+    executor: Executor | None,
 ) -> tuple[Schedule, dict[str, Any]]:
     """Schedule the store's pooled network for the week from ``start`` and save it.
 
@@ -182,6 +199,7 @@ def _schedule_week(
             settings=settings,
             stale_rule=stale_rule,
             stage=steps,
+            executor=executor,
         )
         fresh(record.provenance)
     return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}

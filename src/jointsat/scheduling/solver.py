@@ -38,6 +38,7 @@ hint on large problems.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,7 @@ from jointsat.fairness import (
     sum_of_smallest,
 )
 from jointsat.scheduling.bounds import CheapBounds
+from jointsat.scheduling.decompose import combine, components, pack, sub_network
 from jointsat.scheduling.greedy import fill, greedy, rounded
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem, Window
@@ -80,6 +82,9 @@ DEFAULT_MAX_MODEL_PASSES = 300_000
 # From this many passes CP-SAT starts from the greedy schedule (below, the hint only
 # slows it down) and the dominance reduction is skipped (it costs more than it saves).
 LARGE_MODEL_PASSES = 50_000
+# Independent components are solved in parts of at least this many eligible passes:
+# below it, a part's own model costs more than it saves.
+DEFAULT_MIN_PART_PASSES = 50
 RELAXATION_ROUNDING = 1e-9  # relative; GLOP's optimum is accurate to well within this
 # A level's relaxation-led search gets this share of the time left, capped: from the
 # last level's schedule it proves a level in 0.2-0.4 s or not at all (the relaxation's
@@ -98,6 +103,9 @@ class SolverSettings(SearchSettings):
     # not proven in 20 s with 2).
     workers: int = 8
     max_model_passes: int = DEFAULT_MAX_MODEL_PASSES
+    # Solve independent components apart (decompose.py); False: always one model.
+    decompose: bool = True
+    min_part_passes: int = DEFAULT_MIN_PART_PASSES
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings for a schedule's provenance."""
@@ -115,9 +123,56 @@ def solve(
     problem: Problem,
     policy: Policy = Policy.FAIR,
     settings: SolverSettings | None = None,
+    *,
+    executor: Executor | None = None,
 ) -> Schedule:
-    """Return the schedule the policy asks for, proven optimal when time allows."""
-    return _solve(Network.of(problem), policy, settings or SolverSettings())
+    """Return the schedule the policy asks for, proven optimal when time allows.
+
+    A network whose passes fall into independent components (decompose.py) is solved
+    in parts, each with the whole time limit and its own proofs, and the schedules
+    combined: exactly the whole's optimum (docs/scheduling.md, "Decomposition").
+    The parts run on ``executor`` when one is handed in (a process pool, a Dask
+    client's ``get_executor()``), else one after another here. The schedule's
+    ``settings["decomposition"]`` says how many components and parts there were and
+    which parts were proven.
+    """
+    settings = settings or SolverSettings()
+    network = Network.of(problem)
+    if not settings.decompose:
+        return _solve(network, policy, settings)
+    found = components(network, policy)
+    parts = pack(found, settings.min_part_passes)
+    record: dict[str, Any] = {
+        "components": len(found),
+        "parts": max(len(parts), 1),
+        "min_part_passes": settings.min_part_passes,
+    }
+    if len(parts) <= 1:
+        whole = _solve(network, policy, settings)
+        return replace(whole, settings={**whole.settings, "decomposition": record})
+    networks = [sub_network(network, part) for part in parts]
+    if executor is None:
+        solved = [_solve(sub, policy, settings) for sub in networks]
+    else:
+        remote = replace(settings, on_level=None)  # progress stays here: not sent
+        futures = [executor.submit(solve_part, sub, policy, remote) for sub in networks]
+        solved = [future.result() for future in futures]
+    record |= {
+        "part_passes": [len(part) for part in parts],
+        "part_status": [part.status.value for part in solved],
+        "parts_proven": sum(part.status is Status.OPTIMAL for part in solved),
+    }
+    return combine(
+        network,
+        policy,
+        solved,
+        {**settings.as_dict(), "kept_contacts": 0, "decomposition": record},
+    )
+
+
+def solve_part(network: Network, policy: Policy, settings: SolverSettings) -> Schedule:
+    """Solve one part of a decomposed network (a task an executor runs)."""
+    return _solve(network, policy, settings)
 
 
 def replan(

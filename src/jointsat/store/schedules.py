@@ -12,6 +12,7 @@ stored pass ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -236,18 +237,20 @@ def schedule_network(
     settings: solver.SolverSettings | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
     stage: Stage = no_stage,
+    executor: Executor | None = None,
 ) -> tuple[ScheduleRecord, Schedule]:
     """Schedule the pooled network for the window and add the schedule to the session.
 
     One path for every caller (``jointsat schedule --week``, the service, the demo):
     return the record added and the schedule solved. Its provenance says how old the
     satellites' elements get over the window, stale past ``stale_rule``. ``stage``
-    wraps its three steps: reading the store and its passes, solving, saving.
+    wraps its three steps: reading the store and its passes, solving, saving. The
+    network's independent parts are solved on ``executor`` when one is handed in.
     """
     with stage("reading the store and predicting the passes"):
         found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule)
     with stage(f"sharing the network ({len(found.passes):,} passes)"):
-        result = solver.solve(found.problem, policy, settings)
+        result = solver.solve(found.problem, policy, settings, executor=executor)
     with stage("saving the schedule"):
         return found.save(session, result, now=now), result
 
