@@ -66,6 +66,9 @@ CULL_MARGIN_RAD = float(np.radians(0.5))
 INTERPOLATION_MARGIN_SINE = 0.05
 # Array elements (satellites x stations x samples) scanned in one chunk.
 CHUNK_ELEMENTS = 500_000
+# Stations counted when sizing a chunk of satellites: above it chunks stop shrinking
+# (1,000 LEO x 300 stations: 11.6 us a pass with chunks of 9 satellites, 9.9 with 130).
+CHUNK_STATIONS = 16
 # Root searches stop when an estimate moves less than this fraction of a step
 # (40 ms at a LEO step). A crossing then gets a Newton step on exact states,
 # which leaves it within about a millisecond; at an extremum 40 ms leaves the elevation
@@ -163,7 +166,9 @@ def plan_chunks(
     plan: list[tuple[float, list[int]]] = []
     for step_s, members in sorted(by_step.items()):
         samples = int(np.ceil(duration_s / step_s)) + 1
-        per_chunk = max(1, CHUNK_ELEMENTS // max(1, samples * n_stations))
+        # The cull bounds its own memory (_blocks); past a few stations, more
+        # satellites per chunk only spread the per-chunk work over more passes.
+        per_chunk = max(1, CHUNK_ELEMENTS // max(1, samples * min(n_stations, CHUNK_STATIONS)))
         plan.extend((step_s, members[i : i + per_chunk]) for i in range(0, len(members), per_chunk))
     return plan
 
