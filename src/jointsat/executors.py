@@ -77,28 +77,31 @@ def dask_client(cluster: str | None, workers: int) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     if cluster is None or cluster == LOCAL:
-        with (
-            LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                # No dashboard, but the scheduler's HTTP routes (health, metrics) still
-                # listen: on a free port of 127.0.0.1, not on 8787.
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            ) as local,
-            Client(local) as client,
-        ):
-            yield client
+        with LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # No dashboard, but the scheduler's HTTP routes (health, metrics) still
+            # listen: on a free port of 127.0.0.1, not on 8787.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as local:
+            client = Client(local)
+            try:
+                yield client
+            finally:  # not ``with client``: a service closes it on another thread
+                client.close()
         return
     try:
         client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise JointsatError(f"cannot reach the Dask scheduler at {cluster}: {reason}") from None
-    with client:
+    try:
         yield client
+    finally:
+        client.close()
 
 
 def cluster_blocks(
