@@ -42,6 +42,12 @@ MAX_DEFAULT_WORKERS = 8
 CONNECT_TIMEOUT_S = 10.0
 """How long to try reaching a running scheduler before saying it cannot be reached."""
 
+NANNY_MALLOC_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+"""Dask's nanny starts workers with glibc's trim threshold fixed at 64 KiB, which turns
+off malloc's adaptive mmap threshold: the pass engine's large temporary arrays are then
+mapped and unmapped again and again, a third slower. A local cluster's workers keep
+glibc's default (the setting None: not set)."""
+
 PARTITION_NAME = "part-{:05d}.parquet"
 """A block's Parquet file in a partitioned output directory, by the block's position."""
 
@@ -74,19 +80,23 @@ def dask_client(cluster: str | None, workers: int) -> Iterator[Client]:
     client disconnects at the end and the cluster runs on. A scheduler that cannot be
     reached within :data:`CONNECT_TIMEOUT_S` is a :class:`JointsatError`.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if cluster is None or cluster == LOCAL:
-        with LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            # No dashboard, but the scheduler's HTTP routes (health, metrics) still
-            # listen: on a free port of 127.0.0.1, not on 8787.
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        ) as local:
+        with (
+            dask.config.set({NANNY_MALLOC_TRIM: None}),
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                # No dashboard, but the scheduler's HTTP routes (health, metrics) still
+                # listen: on a free port of 127.0.0.1, not on 8787.
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            ) as local,
+        ):
             client = Client(local)
             try:
                 yield client
