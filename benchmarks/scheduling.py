@@ -40,7 +40,7 @@ import numpy as np
 
 from benchmarks.common import agency_stations, leo_satellites
 from benchmarks.passes_scaling import satnogs_stations
-from jointsat.executors import dask_client, pool_of
+from jointsat.executors import dask_client
 from jointsat.files import read_demo_elements
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes, find_passes
@@ -79,8 +79,15 @@ def build_problem(
         for s in stations
     ]
     t = time.perf_counter()
-    with pool_of(2) as pool:
-        found: Passes = find_passes(elements, sites, start, end, executor=pool)
+    with dask_client("local", 2) as client:
+        found: Passes = find_passes(
+            elements,
+            sites,
+            start,
+            end,
+            executor=client.get_executor(),
+            satellites_per_block=-(-len(elements) // 2),  # one block per worker
+        )
     predicted_s = time.perf_counter() - t
     ids = list(SHARES)
     rng = np.random.default_rng(DEMAND_SEED)

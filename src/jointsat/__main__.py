@@ -2,4 +2,5 @@
 
 from jointsat.cli import app
 
-app(prog_name="jointsat")
+if __name__ == "__main__":  # not again in a process spawned for a local Dask cluster
+    app(prog_name="jointsat")

@@ -45,6 +45,7 @@ REFRESH_HOURS_VARIABLE = "JOINTSAT_ELEMENTS_REFRESH_HOURS"  # unset: the service
 REFRESH_SOURCE_VARIABLE = "JOINTSAT_ELEMENTS_REFRESH_SOURCE"
 MAX_REFRESH_HOURS = 24 * 366
 SOURCE_ORDER_VARIABLE = "JOINTSAT_ELEMENTS_SOURCE_ORDER"  # preferred first, comma-separated
+DASK_SCHEDULER_VARIABLE = "JOINTSAT_DASK_SCHEDULER"  # the service predicts passes there
 SOURCE_KINDS = ("upload", "supgp", "spacetrack", "celestrak")
 """Where element sets come from, preferred first by default: at equal epoch the first wins."""
 FETCHED_KINDS = SOURCE_KINDS[1:]  # the ones jointsat queries itself
@@ -88,6 +89,7 @@ class Settings:
     elements_refresh_source: str = "celestrak"
     source_order: tuple[str, ...] = SOURCE_KINDS
     stale_rule: StaleRule = DEFAULT_RULE  # when predictions' elements are too old
+    dask_scheduler: str | None = None  # a Dask scheduler's address: predict passes there
 
     @property
     def archive_folder(self) -> Path:
@@ -151,7 +153,7 @@ class Settings:
     def from_environment(
         cls, environ: Mapping[str, str] | None = None, *, database_url: str | None = None
     ) -> Settings:
-        """Read JOINTSAT_DATABASE_URL and JOINTSAT_ARCHIVE_ROOT; a given URL wins.
+        """Read the JOINTSAT_* variables (JOINTSAT_DATABASE_URL: a given URL wins).
 
         Without either URL the store is a SQLite file in the user's data folder,
         which is created when missing.
@@ -178,6 +180,7 @@ class Settings:
             token_days=_days(environ, TOKEN_DAYS_VARIABLE, cls.token_days),
             token_max_days=_days(environ, TOKEN_MAX_DAYS_VARIABLE, cls.token_max_days),
             stale_rule=stale_rule_from_environment(environ),
+            dask_scheduler=environ.get(DASK_SCHEDULER_VARIABLE, "").strip() or None,
             **limits,
         )
         return replace(settings, **_source_settings(environ))

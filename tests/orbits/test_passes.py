@@ -21,7 +21,6 @@ from tests.support.data import orbit_file
 
 from jointsat.constants import WGS84_A_KM
 from jointsat.errors import InputError, TimeWindowError
-from jointsat.executors import process_pool
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.frames import (
     WGS84_B_KM,
@@ -698,28 +697,6 @@ def test_sunlit_at_tca_matches_skyfield() -> None:
         shadowed += not passes.sunlit[k]
     assert compared > 500
     assert shadowed > 50
-
-
-def test_worker_processes_give_the_same_passes() -> None:
-    rng = np.random.default_rng(8)
-    elements = [e for _, e in random_elements(rng)][:8]
-    stations = random_stations(rng, 3)
-    end = START + timedelta(hours=12)
-    one = find_passes(elements, stations, START, end, min_elevation_deg=5.0)
-    with process_pool(2) as pool:
-        two = find_passes(
-            elements,
-            stations,
-            START,
-            end,
-            min_elevation_deg=5.0,
-            executor=pool,
-            satellites_per_block=3,
-        )
-    assert two.satellites == one.satellites
-    assert two.problems == one.problems
-    for column in ("satellite", "station", "aos_s", "tca_s", "los_s", "max_elevation_deg"):
-        np.testing.assert_array_equal(getattr(two, column), getattr(one, column))
 
 
 # (g) Horizon masks.

@@ -166,6 +166,8 @@ def serve(
             settings = _demo_settings(database_url)
         named = f" --database-url {common.redacted(settings.database_url)}"
         partners = _servable(settings, named if demo or database_url else "")
+        if settings.dask_scheduler is not None:
+            _reachable(settings.dask_scheduler)
         _print_start(settings, host, port, partners)
         if workers == 1:
             app = exit_when_stuck(create_app(settings))
@@ -186,6 +188,17 @@ def serve(
             workers=workers,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
+
+
+def _reachable(scheduler: str) -> None:
+    """Refuse a Dask scheduler (JOINTSAT_DASK_SCHEDULER) that cannot be reached, in one line.
+
+    Each server process connects on its own; this checks once, before any starts.
+    """
+    from jointsat.executors import dask_client
+
+    with dask_client(scheduler, 1):
+        pass
 
 
 def _demo_settings(database_url: str | None) -> Settings:
@@ -254,6 +267,8 @@ def _print_start(settings: Settings, host: str, port: int, partners: int) -> Non
     typer.echo(archive)
     typer.echo(f"dashboard: {base}/")
     typer.echo(f"API: {base}/api/v1 (docs: {base}/docs)")
+    if settings.dask_scheduler is not None:
+        typer.echo(f"pass predictions: on the Dask cluster at {settings.dask_scheduler}")
     if partners == 0:
         typer.echo(
             "this store is empty: `jointsat demo` fills a demo store you can serve with "

@@ -27,18 +27,30 @@ from jointsat.cli.output import (
     table_width,
 )
 from jointsat.errors import JointsatError
-from jointsat.executors import default_workers, pool_of
+from jointsat.executors import (
+    LOCAL,
+    PartitionWriter,
+    Written,
+    cluster_blocks,
+    dask_client,
+    default_workers,
+    local_workers,
+    partition_directory,
+    run_block,
+)
 from jointsat.files import ElementFiles, read_elements, read_stations
 from jointsat.orbits.elements import ElementsFormat, ParsedElements
 from jointsat.orbits.ephemeris import OUTSIDE_COVERAGE
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.orbits.passes import (
     Block,
+    BlockJob,
     Pass,
     Passes,
     ProgressCallback,
-    iter_passes,
     merge_blocks,
+    plan_blocks,
+    run_blocks,
 )
 from jointsat.orbits.propagation import OrbitRecord
 from jointsat.orbits.stations import Station
@@ -101,7 +113,9 @@ def passes(
             "-f",
             help="table: for people, fitted to the terminal; csv: a header line, then one "
             "line per pass; json: a list of objects; parquet: a Parquet file (needs "
-            "--output), written block of satellites by block as they finish.",
+            "--output), written block of satellites by block as they finish; with "
+            "--cluster, a directory of Parquet files, one per block, each written by the "
+            "worker that computed it.",
         ),
     ] = PassFormat.TABLE,
     output: Annotated[
@@ -120,7 +134,19 @@ def passes(
     workers: Annotated[
         int | None,
         typer.Option(
-            min=1, metavar="N", help="Processes to use (default: one per core for big jobs)."
+            min=1,
+            metavar="N",
+            help="Worker processes of a local Dask cluster; 1: this process alone "
+            "(default: one per core for big predictions, else 1).",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="local|tcp://HOST:PORT",
+            help="Predict on Dask: local starts a cluster of --workers processes here; an "
+            "address uses a running scheduler and its workers.",
         ),
     ] = None,
     from_store: Annotated[
@@ -137,7 +163,13 @@ def passes(
     if not from_store and (not elements or stations is None):
         raise typer.BadParameter("give --elements and --stations, or --from-store")
     if output_format is PassFormat.PARQUET and output is None:
-        raise typer.BadParameter("Parquet is written to a file: give --output FILE.parquet")
+        where = "DIRECTORY" if cluster is not None else "FILE.parquet"
+        raise typer.BadParameter(f"Parquet is written to a file: give --output {where}")
+    if cluster is not None and cluster != LOCAL and workers is not None:
+        raise typer.BadParameter(
+            f"--workers sizes a local cluster; the cluster at {cluster} has its own workers",
+            param_hint="'--workers'",
+        )
     errors = Console(stderr=True)
     with common.reporting_errors(errors), common.store_errors():
         if from_store:
@@ -155,9 +187,20 @@ def passes(
             min_elevation_deg,
             errors,
             workers=workers,
+            cluster=cluster,
             stale_rule=common.stale_rule(stale_leo_days, stale_above_leo_days),
             strict=strict,
         )
+        if output_format is PassFormat.PARQUET and cluster is not None:
+            assert output is not None
+            partitions = Partitions(partition_directory(output))
+            run(partitions=partitions)
+            errors.print(
+                f"{partitions.rows} passes written to {output} "
+                f"({partitions.files} Parquet files, one per block)",
+                highlight=False,
+            )
+            return
         if output_format is PassFormat.PARQUET:
             assert output is not None
             from jointsat.pass_output import ParquetPasses
@@ -207,6 +250,21 @@ class StoredOrbits(ElementFiles):
         return self.records
 
 
+@dataclass
+class Partitions:
+    """A directory the workers write their blocks' passes to, and what they wrote."""
+
+    directory: Path
+    rows: int = 0
+    files: int = 0
+
+    def add(self, written: Written) -> Block:
+        """Count a block a worker wrote; return it (without its passes)."""
+        self.rows += written.rows
+        self.files += 1
+        return written.block
+
+
 def predict(
     element_files: ElementFiles,
     stations: Sequence[Station],
@@ -216,18 +274,26 @@ def predict(
     errors: Console,
     *,
     workers: int | None = None,
+    cluster: str | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
     strict: bool = False,
     warn_stale: bool = True,
     sink: Callable[[Passes], None] | None = None,
+    partitions: Partitions | None = None,
 ) -> Passes:
     """Find the passes, warning on stderr about unreadable element sets and SGP4 failures.
 
     Stale elements are warned about once per satellite, with their oldest age in the
     window; with ``strict`` they are an error; ``warn_stale`` False leaves them to the
-    caller (``Passes.freshness``). Without ``workers``, big jobs (many satellites) use
-    one process per core. With a ``sink``, each block of satellites' passes goes to it
-    as the block finishes and is not kept: the passes returned are then empty, with
+    caller (``Passes.freshness``).
+
+    Where it runs: with ``cluster`` on Dask (``"local"``: a cluster of ``workers``
+    processes started here; an address: a running scheduler's workers); else on a
+    local cluster of ``workers`` processes when more than one; else, and by default for
+    small predictions (:func:`jointsat.executors.default_workers`), in this process.
+    With a ``sink``, each block of satellites' passes goes to it as the block finishes
+    and is not kept; with ``partitions`` (a cluster only) each worker writes its
+    blocks' passes there itself. Either way the passes returned are then empty, with
     every satellite's freshness and problems.
     """
     for problem in element_files.problems:
@@ -236,19 +302,20 @@ def predict(
         common.warn(errors, f"skipped {len(element_files.problems)} unreadable element set(s)")
     if not element_files.orbits:
         raise JointsatError(f"no usable element sets in {', '.join(element_files.sources)}")
-    n = workers or default_workers(len(element_files.orbits))
+    jobs = plan_blocks(
+        element_files.orbits,
+        stations,
+        start,
+        end,
+        min_elevation_deg=min_elevation_deg,
+        stale_rule=stale_rule,
+    )
     kept: list[Block] = []
-    with _progress_callback(errors) as progress, pool_of(n) as pool:
-        for block in iter_passes(
-            element_files.orbits,
-            stations,
-            start,
-            end,
-            min_elevation_deg=min_elevation_deg,
-            executor=pool,
-            progress=progress,
-            stale_rule=stale_rule,
-        ):
+    with (
+        _progress_callback(errors) as progress,
+        _blocks(jobs, cluster, workers, progress, partitions) as blocks,
+    ):
+        for block in blocks:
             if sink is not None:
                 sink(block.passes)
                 block = Block(block.first, block.passes.without_rows())
@@ -272,6 +339,32 @@ def predict(
             "passes after it are lost",
         )
     return found
+
+
+@contextmanager
+def _blocks(
+    jobs: Sequence[BlockJob],
+    cluster: str | None,
+    workers: int | None,
+    progress: ProgressCallback | None,
+    partitions: Partitions | None,
+) -> Iterator[Iterator[Block]]:
+    """Yield the planned blocks' passes as they finish, computed where the caller says."""
+    if cluster is None:
+        n = workers or default_workers(len(jobs))
+        if n <= 1:
+            if partitions is not None:
+                raise JointsatError("Parquet partitions are written by a cluster's workers")
+            yield run_blocks(jobs, progress=progress)
+            return
+    else:
+        n = workers or local_workers(len(jobs))
+    with dask_client(cluster, n) as client:
+        if partitions is None:
+            yield cluster_blocks(client, jobs, run_block, progress=progress)
+            return
+        writer = PartitionWriter(str(partitions.directory))
+        yield (partitions.add(w) for w in cluster_blocks(client, jobs, writer, progress=progress))
 
 
 class DelayedProgress:

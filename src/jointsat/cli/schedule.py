@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -79,7 +80,8 @@ def schedule(
         raise typer.BadParameter("give exactly one of them", param_hint="'--problem' / '--week'")
     steps = Steps(errors)
     settings = _settings(time_limit, steps)
-    with common.reporting_errors(errors), dask_client(cluster, workers) as client:
+    clients = nullcontext(None) if cluster is None else dask_client(cluster, workers)
+    with common.reporting_errors(errors), clients as client:
         executor = None if client is None else client.get_executor()  # type: ignore[no-untyped-call]
         if problem is not None:
             found, document = _schedule_file(problem, policy, settings, steps, executor)

@@ -50,6 +50,7 @@ __all__ = [
     "iter_passes",
     "merge_blocks",
     "plan_blocks",
+    "run_blocks",
 ]
 
 ProgressCallback = Callable[[int, int], None]
@@ -277,6 +278,21 @@ def iter_passes(
         stale_rule=stale_rule,
         satellites_per_block=satellites_per_block,
     )
+    return run_blocks(jobs, executor=executor, progress=progress)
+
+
+def run_blocks(
+    jobs: Sequence[BlockJob],
+    *,
+    executor: Executor | None = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[Block]:
+    """Yield the passes of planned blocks (:func:`plan_blocks`) as each block finishes.
+
+    Without an ``executor`` the blocks run here, in order; with one, each is a task
+    on it and they come in the order they finish. ``progress(done, total)`` counts
+    blocks.
+    """
     if executor is None:
         done_blocks: Iterator[tuple[BlockJob, Passes]] = ((job, job.run()) for job in jobs)
     else:
@@ -309,9 +325,10 @@ def find_passes(
     when set, applies on top of its minimum elevation.
 
     The satellites are predicted in blocks (:func:`plan_blocks`); with an
-    ``executor`` (a process pool, or a Dask client's ``get_executor()``: SGP4
-    holds the GIL, threads do not help) each block is a task on it; without one,
-    everything runs here. The result is the same either way, bit for bit.
+    ``executor`` (a Dask client's ``get_executor()``, from
+    :func:`jointsat.executors.dask_client`, or any ``concurrent.futures`` process
+    pool: SGP4 holds the GIL, threads do not help) each block is a task on it;
+    without one, everything runs here. The result is the same either way, bit for bit.
     ``progress(done, total)`` is called as blocks finish.
 
     AOS and LOS are the times the elevation crosses the station's threshold,
@@ -381,7 +398,12 @@ def merge_blocks(
     columns = {
         name: np.concatenate(
             [np.zeros(0, dtype=_DTYPES[name])]
-            + [getattr(b.passes, name) + (b.first if name == "satellite" else 0) for b in found]
+            + [
+                getattr(b.passes, name) + b.first
+                if name == "satellite"
+                else getattr(b.passes, name)
+                for b in found
+            ]  # flags stay booleans: adding 0 would make them integers
         )
         for name in PASS_ARRAYS
     }

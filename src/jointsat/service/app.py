@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from jointsat import __version__
 from jointsat.archive.blobs import ArchiveOwner
 from jointsat.archive.ingest import archive_owner, store_archive
-from jointsat.service import limits, problems, refresher, security, shedding
+from jointsat.service import cluster, limits, problems, refresher, security, shedding
 from jointsat.service.cache import ResponseCache
 from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
@@ -131,6 +131,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     limits.install(app, settings)  # body limits, a token before a body, prediction budget
     shedding.install(app)  # outside the limits: at most so many requests at once, then 503
     refresher.install(app, settings)  # refreshes element sets on a schedule, when configured
+    cluster.install(app, settings)  # pass predictions on a Dask cluster, when configured
     _serve_docs(app)
     _serve_dashboard(app)
     for router in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Annotated
 
@@ -46,9 +47,16 @@ def get_stale_rule(request: Request) -> StaleRule:
     return rule
 
 
+def get_pass_executor(request: Request) -> Executor | None:
+    """Return where pass predictions run: the Dask cluster's executor, None: here."""
+    executor: Executor | None = request.app.state.pass_executor
+    return executor
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[datetime, Depends(get_now)]
 StaleRuleDep = Annotated[StaleRule, Depends(get_stale_rule)]
+PassExecutorDep = Annotated[Executor | None, Depends(get_pass_executor)]
 
 BEARER_DESCRIPTION = "An API token (`jointsat token create` prints one)."
 BEARER = HTTPBearer(scheme_name="bearer", description=BEARER_DESCRIPTION, auto_error=False)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -74,6 +75,7 @@ def window_passes(
     station_ids: Collection[int] | None = None,
     budget: Budget | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
+    executor: Executor | None = None,
 ) -> WindowPasses:
     """Return the passes in [start, end] of these satellites over these stations (None: all).
 
@@ -81,7 +83,8 @@ def window_passes(
     station, cut to the window; a missing prediction is made and committed at
     once (see :func:`stored_passes`), if ``budget`` (None: no limit) allows it, else
     ``PredictionRefusedError``. The ages of the elements (stored passes keep none)
-    are computed now, under ``stale_rule``.
+    are computed now, under ``stale_rule``. A prediction runs on ``executor`` when
+    given (the service's Dask cluster), else here.
     """
     satellites, stations = network(session)
     if not satellites or not stations:
@@ -92,7 +95,9 @@ def window_passes(
         wait = None if budget is None else budget()
         if wait is not None:
             raise PredictionRefusedError(wait)
-        prediction, _ = stored_passes(session, satellites, stations, *days, now=now)
+        prediction, _ = stored_passes(
+            session, satellites, stations, *days, now=now, executor=executor
+        )
     query = select(PassRecord).where(
         PassRecord.prediction_id == prediction.id, PassRecord.los > start, PassRecord.aos < end
     )
@@ -214,19 +219,21 @@ def stored_passes(
     end: datetime,
     *,
     now: datetime,
+    executor: Executor | None = None,
 ) -> tuple[PassPrediction, list[PassRecord]]:
     """Return the prediction for these satellites, stations and window, and its passes by AOS.
 
     The satellites' element sets and ephemerides must be loaded. A new prediction is committed at
     once, so call this with no uncommitted changes in the session; if another
-    process stored the same prediction meanwhile, its copy is read instead.
+    process stored the same prediction meanwhile, its copy is read instead. The
+    prediction's blocks of satellites run on ``executor`` when given, else here.
     """
     if session.new or session.dirty or session.deleted:
         raise ValueError("commit or discard the session's changes before predicting passes")
     key = fingerprint(satellites, stations, start, end)
     prediction = _find(session, key)
     if prediction is None:
-        rows, prediction_row = _predict(satellites, stations, start, end, key, now)
+        rows, prediction_row = _predict(satellites, stations, start, end, key, now, executor)
         try:
             prediction_id = session.scalars(
                 insert(PassPrediction).values(**prediction_row).returning(PassPrediction.id)
@@ -267,12 +274,14 @@ def _predict(
     end: datetime,
     key: str,
     now: datetime,
+    executor: Executor | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     found = find_passes(
         records_of(satellites),
         [station_of(g) for g in stations],
         start,
         end,
+        executor=executor,
     )
     by_norad = {s.norad_id: s.id for s in satellites}
     satellite_ids = [by_norad[s.norad_id] for s in found.satellites]

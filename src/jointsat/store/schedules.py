@@ -51,6 +51,7 @@ class StoreProblem:
         *,
         now: datetime,
         stale_rule: StaleRule = DEFAULT_RULE,
+        executor: Executor | None = None,
     ) -> None:
         if end <= start:
             raise StoreError("the schedule's end must be after its start")
@@ -88,6 +89,7 @@ class StoreProblem:
             now=now,
             satellite_ids=[s.id for s in satellites],
             stale_rule=stale_rule,
+            executor=executor,
         )
         self.freshness = elements_freshness(
             freshness_of(satellites, start, end, stale_rule), stale_rule
@@ -244,11 +246,12 @@ def schedule_network(
     One path for every caller (``jointsat schedule --week``, the service, the demo):
     return the record added and the schedule solved. Its provenance says how old the
     satellites' elements get over the window, stale past ``stale_rule``. ``stage``
-    wraps its three steps: reading the store and its passes, solving, saving. The
-    network's independent parts are solved on ``executor`` when one is handed in.
+    wraps its three steps: reading the store and its passes, solving, saving. Passes
+    not yet predicted are predicted on ``executor`` when one is handed in, and the
+    network's independent parts are solved on it; else everything runs here.
     """
     with stage("reading the store and predicting the passes"):
-        found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule)
+        found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule, executor=executor)
     with stage(f"sharing the network ({len(found.passes):,} passes)"):
         result = solver.solve(found.problem, policy, settings, executor=executor)
     with stage("saving the schedule"):
@@ -262,12 +265,14 @@ def store_problem(
     *,
     now: datetime,
     stale_rule: StaleRule = DEFAULT_RULE,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Return the problem ``schedule_network`` solves for the window, as a problem file.
 
     The passes predicted for it are added to the session, as for a schedule.
     """
-    return StoreProblem(session, start, end, now=now, stale_rule=stale_rule).problem.to_dict()
+    found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule, executor=executor)
+    return found.problem.to_dict()
 
 
 def replan_network(
@@ -277,13 +282,21 @@ def replan_network(
     now: datetime,
     settings: solver.SolverSettings | None = None,
     stale_rule: StaleRule = DEFAULT_RULE,
+    executor: Executor | None = None,
 ) -> ScheduleRecord:
     """Re-plan a schedule from the store as it is now (its outages recorded), keeping the past.
 
     Contacts of the previous schedule that started before ``now`` are kept; the
     rest are re-solved for the same policy, changing the fewest contacts.
     """
-    found = StoreProblem(session, previous.start, previous.end_at, now=now, stale_rule=stale_rule)
+    found = StoreProblem(
+        session,
+        previous.start,
+        previous.end_at,
+        now=now,
+        stale_rule=stale_rule,
+        executor=executor,
+    )
     by_pair: dict[tuple[int, int], list[StoredPass]] = {}
     for p in found.passes:
         by_pair.setdefault((p.satellite_id, p.station_id), []).append(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from jointsat.errors import PredictionRefusedError
 from jointsat.orbits.freshness import StaleRule
 from jointsat.orbits.passes import Pass
 from jointsat.service.cache import ViewingDep
-from jointsat.service.deps import NowDep, SessionDep, StaleRuleDep, UserDep
+from jointsat.service.deps import NowDep, PassExecutorDep, SessionDep, StaleRuleDep, UserDep
 from jointsat.service.exports import (
     CALENDAR_TYPE,
     CSV_TYPE,
@@ -78,6 +79,7 @@ def list_passes(
     viewing: ViewingDep,
     now: NowDep,
     stale_rule: StaleRuleDep,
+    executor: PassExecutorDep,
     start: Annotated[AwareDatetime, Query(description="Window start, ISO 8601, UTC if no offset")],
     end: Annotated[AwareDatetime, Query(description="Window end, ISO 8601, UTC if no offset")],
     satellite_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -117,7 +119,13 @@ def list_passes(
             "passes",
             PASSES,
             lambda: _passes(
-                viewing.session, viewing.user, now, *query, budget=budget, stale_rule=stale_rule
+                viewing.session,
+                viewing.user,
+                now,
+                *query,
+                budget=budget,
+                stale_rule=stale_rule,
+                executor=executor,
             ),
             *query,
         )
@@ -183,6 +191,7 @@ def _passes(
     *,
     budget: Budget | None = None,
     stale_rule: StaleRule,
+    executor: Executor | None = None,
 ) -> list[_PassOf]:
     satellites = {s.id: s for s in visible_satellites(session, user, satellite_id)}
     if satellite_id is not None and not satellites:
@@ -202,6 +211,7 @@ def _passes(
         station_ids=stations,
         budget=budget,
         stale_rule=stale_rule,
+        executor=executor,
     )
     rows = []
     for p in found.passes:

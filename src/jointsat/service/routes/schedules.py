@@ -13,7 +13,14 @@ from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import ViewingDep
-from jointsat.service.deps import AdminDep, NowDep, SessionDep, StaleRuleDep, UserDep
+from jointsat.service.deps import (
+    AdminDep,
+    NowDep,
+    PassExecutorDep,
+    SessionDep,
+    StaleRuleDep,
+    UserDep,
+)
 from jointsat.service.exports import (
     CALENDAR_TYPE,
     CSV_TYPE,
@@ -186,6 +193,7 @@ def create_schedule(
     admin: AdminDep,
     now: NowDep,
     stale_rule: StaleRuleDep,
+    executor: PassExecutorDep,
 ) -> SchedulePublic:
     """Schedule the pooled network for a window by policy and keep it (consortium admin)."""
     with refused_as_conflict("Cannot schedule"):
@@ -197,6 +205,7 @@ def create_schedule(
             policy=body.policy,
             settings=SolverSettings(time_limit_s=body.time_limit_s),
             stale_rule=stale_rule,
+            executor=executor,
         )
     session.commit()
     return _public(session, admin, _load(session, record.id))
@@ -210,6 +219,7 @@ def export_problem(
     _: AdminDep,
     now: NowDep,
     stale_rule: StaleRuleDep,
+    executor: PassExecutorDep,
 ) -> dict[str, Any]:
     """Return the problem a schedule of the window solves, as a problem file (admin).
 
@@ -221,7 +231,9 @@ def export_problem(
     """
     check_window(start, end, timedelta(days=MAX_HORIZON_DAYS), "days")
     with refused_as_conflict("Cannot build the problem"):
-        document = store_problem(session, start, end, now=now, stale_rule=stale_rule)
+        document = store_problem(
+            session, start, end, now=now, stale_rule=stale_rule, executor=executor
+        )
     session.commit()  # the passes predicted for it are kept
     return document
 
@@ -347,6 +359,7 @@ def replan_schedule(
     user: UserDep,
     now: NowDep,
     stale_rule: StaleRuleDep,
+    executor: PassExecutorDep,
 ) -> SchedulePublic:
     """Record a station outage and re-plan the schedule from now (its owner's operators, admin).
 
@@ -374,6 +387,7 @@ def replan_schedule(
             now=now,
             settings=SolverSettings(time_limit_s=body.time_limit_s),
             stale_rule=stale_rule,
+            executor=executor,
         )
     session.commit()
     return _public(session, user, _load(session, record.id))
