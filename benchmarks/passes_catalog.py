@@ -61,7 +61,7 @@ def catalogue(count: int, *, seed: int = 17) -> list[Elements]:
             dataclasses.replace(
                 base,
                 object_name=f"{kind.upper()}-{i:05d}",
-                object_id=f"2024-{i // 26 + 1:03d}{chr(65 + i % 26)}",
+                object_id=f"{2000 + i // 20_000}-{i // 26 % 999 + 1:03d}{chr(65 + i % 26)}",
                 norad_cat_id=10_000 + i,
                 epoch_jd=2460440.5,  # 2024-05-10 00:00 UTC
                 epoch_fr=0.0,

@@ -19,6 +19,7 @@ Everything runs on arrays: no Python loop over passes or station pairs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from jointsat.constants import WGS84_A_KM
 from jointsat.errors import InputError
 from jointsat.orbits.frames import enu_basis, geodetic_to_ecef, gmst82_rad, teme_to_ecef
 from jointsat.orbits.propagation import Orbit, propagate, propagate_rows
@@ -66,9 +68,6 @@ CULL_MARGIN_RAD = float(np.radians(0.5))
 INTERPOLATION_MARGIN_SINE = 0.05
 # Array elements (satellites x stations x samples) scanned in one chunk.
 CHUNK_ELEMENTS = 500_000
-# Stations counted when sizing a chunk of satellites: above it chunks stop shrinking
-# (1,000 LEO x 300 stations: 11.6 us a pass with chunks of 9 satellites, 9.9 with 130).
-CHUNK_STATIONS = 16
 # Root searches stop when an estimate moves less than this fraction of a step
 # (40 ms at a LEO step). A crossing then gets a Newton step on exact states,
 # which leaves it within about a millisecond; at an extremum 40 ms leaves the elevation
@@ -160,17 +159,42 @@ def _step_s(satellite: Orbit) -> float:
 def plan_chunks(
     satellites: Sequence[Orbit], n_stations: int, duration_s: float
 ) -> list[tuple[float, list[int]]]:
+    """Group satellites sharing a grid step into chunks of bounded work and memory.
+
+    A chunk holds about :data:`CHUNK_ELEMENTS` candidate (satellite, station, sample)
+    triples, counting for each satellite the share of stations its samples can come
+    near (:func:`_near_share`): the triples the cull keeps, whose arrays are what a
+    chunk holds in memory. The cull bounds its own memory (``_blocks``).
+    """
     by_step: dict[float, list[int]] = {}
     for i, s in enumerate(satellites):
         by_step.setdefault(_step_s(s), []).append(i)
     plan: list[tuple[float, list[int]]] = []
     for step_s, members in sorted(by_step.items()):
         samples = int(np.ceil(duration_s / step_s)) + 1
-        # The cull bounds its own memory (_blocks); past a few stations, more
-        # satellites per chunk only spread the per-chunk work over more passes.
-        per_chunk = max(1, CHUNK_ELEMENTS // max(1, samples * min(n_stations, CHUNK_STATIONS)))
-        plan.extend((step_s, members[i : i + per_chunk]) for i in range(0, len(members), per_chunk))
+        chunk: list[int] = []
+        load = 0.0
+        for i in members:
+            weight = samples * max(1.0, n_stations * _near_share(satellites[i], step_s))
+            if chunk and load + weight > CHUNK_ELEMENTS:
+                plan.append((step_s, chunk))
+                chunk, load = [], 0.0
+            chunk.append(i)
+            load += weight
+        if chunk:
+            plan.append((step_s, chunk))
     return plan
+
+
+def _near_share(satellite: Orbit, step_s: float) -> float:
+    """Return the share of the sphere within the cull's first radius of a satellite.
+
+    The radius is the cap at a zero-degree threshold on the equatorial radius (the
+    widest), plus the margin and half a step's sweep: the cull's first test.
+    """
+    cap = math.acos(min(1.0, WGS84_A_KM / satellite.max_radius_km)) + CULL_MARGIN_RAD
+    radius = min(math.pi, cap + 0.5 * satellite.max_angular_rate_rad_s * step_s)
+    return (1.0 - math.cos(radius)) / 2.0
 
 
 @dataclass(frozen=True)
