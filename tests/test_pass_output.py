@@ -134,3 +134,16 @@ def _rows(passes: Passes, part: slice) -> Passes:
     from jointsat.orbits.passes import PASS_ARRAYS
 
     return replace(passes, **{name: getattr(passes, name)[part] for name in PASS_ARRAYS})
+
+
+def test_passes_without_rows_hold_no_memory_of_their_rows(passes: Passes) -> None:
+    from jointsat.orbits.passes import PASS_ARRAYS
+
+    empty = passes.without_rows()
+    assert len(empty) == 0
+    assert empty.satellites == passes.satellites
+    assert empty.freshness == passes.freshness
+    for name in PASS_ARRAYS:
+        column = getattr(empty, name)
+        assert column.base is None  # its own (empty) buffer, not a view of the rows
+        assert column.dtype == getattr(passes, name).dtype

@@ -144,8 +144,14 @@ class Passes:
         return self.los_s - self.aos_s
 
     def without_rows(self) -> Passes:
-        """Return these passes' satellites, freshness and problems, with no pass."""
-        return dataclasses.replace(self, **{name: getattr(self, name)[:0] for name in PASS_ARRAYS})
+        """Return these passes' satellites, freshness and problems, with no pass.
+
+        The empty columns are new arrays, not views: a view would keep the passes'
+        memory alive (a streamed catalogue's would grow with its output).
+        """
+        return dataclasses.replace(
+            self, **{name: getattr(self, name)[:0].copy() for name in PASS_ARRAYS}
+        )
 
     def time(self, seconds: float) -> datetime:
         """Return the UTC datetime ``seconds`` after the window's start."""
