@@ -47,6 +47,8 @@ format: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.passes_vs_skyfield
 	$(BIN)/python -m benchmarks.passes_scaling
+	$(BIN)/python -m benchmarks.passes_catalog
+	$(BIN)/python -m benchmarks.passes_cluster
 	$(BIN)/python -m benchmarks.scheduling
 	$(BIN)/python -m benchmarks.planning
 	$(BIN)/python -m benchmarks.api_load
