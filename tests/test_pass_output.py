@@ -31,7 +31,6 @@ from jointsat.pass_output import (
     fixed_decimals,
     format_passes_csv,
     format_passes_json,
-    parquet_bytes,
 )
 from jointsat.timelib import format_iso_ms
 
@@ -98,7 +97,6 @@ def test_json_and_parquet_hold_the_csv_values(passes: Passes, tmp_path: Path) ->
     table = stored.read()
     assert table.column_names == list(PASS_COLUMNS)
     assert table.schema == arrow_table(passes).schema
-    assert pq.read_table(io.BytesIO(parquet_bytes(passes))).equals(table)
     for row, record, cells in zip(rows, records, table.to_pylist(), strict=True):
         assert list(record) == list(PASS_COLUMNS)
         for key in PASS_COLUMNS:

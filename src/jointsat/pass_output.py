@@ -4,7 +4,7 @@ Every format has the columns of :data:`PASS_COLUMNS`, with the same values:
 times are UTC to the millisecond (truncated), the other numbers rounded to
 :data:`DECIMALS` decimals, ``duration_s`` is LOS minus AOS as written. Text is
 built with numpy's string functions over whole columns, not row by row: 30,000
-passes take a few tens of milliseconds. Parquet goes through pyarrow, imported
+passes take about a tenth of a second. Parquet goes through pyarrow, imported
 only when Parquet is asked for, one row group per block of satellites
 (:class:`ParquetPasses`), so a catalogue's passes never sit in memory at once.
 """
@@ -117,14 +117,13 @@ class PassColumns:
         )
 
 
-def format_passes_csv(passes: Passes, *, header: bool = True) -> str:
+def format_passes_csv(passes: Passes) -> str:
     """Return the passes as CSV text (RFC 4180, ``\\n`` line ends) with :data:`PASS_COLUMNS`."""
     columns = PassColumns.of(passes)
-    lines = [",".join(PASS_COLUMNS)] if header else []
+    lines = [",".join(PASS_COLUMNS)]
     if len(columns):
-        cells = _cells(columns, _csv_text, "", ("true", "false"))
-        lines.extend(_joined(cells, ",").tolist())
-    return "\n".join(lines) + "\n" if lines else ""
+        lines.extend(_joined(_cells(columns, _csv_text, ""), ",").tolist())
+    return "\n".join(lines) + "\n"
 
 
 def format_passes_json(passes: Passes) -> str:
@@ -135,7 +134,7 @@ def format_passes_json(passes: Passes) -> str:
     columns = PassColumns.of(passes)
     if not len(columns):
         return "[]\n"
-    cells = _cells(columns, json.dumps, "null", ("true", "false"), time_quote='"')
+    cells = _cells(columns, json.dumps, "null", time_quote='"')
     keyed = [
         np.strings.add(f"{json.dumps(name)}: ", cell)
         for name, cell in zip(PASS_COLUMNS, cells, strict=True)
@@ -148,7 +147,6 @@ def _cells(
     columns: PassColumns,
     quote_name: Any,
     missing: str,
-    flag_text: tuple[str, str],
     *,
     time_quote: str = "",
 ) -> list[NDArray[Any]]:
@@ -168,7 +166,7 @@ def _cells(
     for name, values in columns.numbers.items():
         by_name[name] = fixed_decimals(values, DECIMALS, missing)
     for name, flags in columns.flags.items():
-        by_name[name] = np.where(flags, flag_text[0], flag_text[1]).astype(_TEXT)
+        by_name[name] = np.where(flags, "true", "false").astype(_TEXT)
     return [by_name[name] for name in PASS_COLUMNS]
 
 
@@ -217,16 +215,14 @@ def arrow_schema() -> pa.Schema:
 
 
 def arrow_table(passes: Passes) -> pa.Table:
-    """Return the passes as an Arrow table of :func:`arrow_schema` (names dictionary-encoded)."""
+    """Return the passes as an Arrow table of :func:`arrow_schema`."""
     import pyarrow as pa
 
     columns = PassColumns.of(passes)
     schema = arrow_schema()
 
     def names(index: NDArray[np.int64], values: tuple[str, ...]) -> pa.Array:
-        return pa.DictionaryArray.from_arrays(
-            pa.array(index, pa.int32()), pa.array(values, pa.string())
-        ).cast(pa.string())
+        return pa.array(values, pa.string()).take(pa.array(index))
 
     arrays: dict[str, pa.Array] = {
         "satellite": names(columns.satellite, columns.satellite_names),
@@ -287,13 +283,3 @@ class ParquetPasses:
         trace: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def parquet_bytes(passes: Passes) -> bytes:
-    """Return the passes as the bytes of a Parquet file (for an HTTP answer)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    sink = pa.BufferOutputStream()
-    pq.write_table(arrow_table(passes), sink, compression="zstd")
-    return bytes(sink.getvalue().to_pybytes())

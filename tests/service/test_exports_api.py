@@ -193,19 +193,22 @@ def test_the_public_and_unknown_schedules_get_nothing(world: ExportWorld) -> Non
     assert world.get(PUBLIC, "/api/v1/passes", **WINDOW, format="csv").status_code == 401
 
 
+def _passes_file(world: ExportWorld, who: str, format: str, media_type: str) -> list[Any]:
+    """Return the window's passes asked as a file both ways: ``format=`` and ``Accept``."""
+    return [
+        world.get(who, "/api/v1/passes", **WINDOW, format=format),
+        world.client.get(
+            "/api/v1/passes", params=WINDOW, headers={**world.headers(who), "Accept": media_type}
+        ),
+    ]
+
+
 @pytest.mark.parametrize("who", CALLERS)
 def test_passes_as_csv_are_the_json_passes(world: ExportWorld, who: str) -> None:
     passes = world.json(who, "/api/v1/passes", **WINDOW)
     if who == "admin":
         assert passes
-    for answer in (
-        world.get(who, "/api/v1/passes", **WINDOW, format="csv"),
-        world.client.get(
-            "/api/v1/passes",
-            params=WINDOW,
-            headers={**world.headers(who), "Accept": "text/csv"},
-        ),
-    ):
+    for answer in _passes_file(world, who, "csv", "text/csv"):
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/csv")
         check_csv(answer.text, passes)
@@ -218,14 +221,7 @@ def test_passes_as_parquet_are_the_json_passes(world: ExportWorld, who: str) -> 
     passes = world.json(who, "/api/v1/passes", **WINDOW)
     if who == "admin":
         assert passes
-    for answer in (
-        world.get(who, "/api/v1/passes", **WINDOW, format="parquet"),
-        world.client.get(
-            "/api/v1/passes",
-            params=WINDOW,
-            headers={**world.headers(who), "Accept": "application/vnd.apache.parquet"},
-        ),
-    ):
+    for answer in _passes_file(world, who, "parquet", "application/vnd.apache.parquet"):
         assert answer.status_code == 200
         assert answer.headers["content-type"] == "application/vnd.apache.parquet"
         table = pq.read_table(io.BytesIO(answer.content))
