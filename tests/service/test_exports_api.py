@@ -190,7 +190,8 @@ def test_the_public_and_unknown_schedules_get_nothing(world: ExportWorld) -> Non
         assert world.get(PUBLIC, base + suffix).status_code == 401
         assert world.get("admin", f"/api/v1/schedules/999999/contacts{suffix}").status_code == 404
         assert world.get("viewer", base + suffix, partner_id=999999).status_code == 404
-    assert world.get(PUBLIC, "/api/v1/passes", **WINDOW, format="csv").status_code == 401
+    for format in ("csv", "parquet"):
+        assert world.get(PUBLIC, "/api/v1/passes", **WINDOW, format=format).status_code == 401
 
 
 def _passes_file(world: ExportWorld, who: str, format: str, media_type: str) -> list[Any]:
