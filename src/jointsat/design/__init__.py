@@ -1,0 +1,1 @@
+"""Mission design: coverage and revisit of candidate constellations over areas."""
