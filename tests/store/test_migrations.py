@@ -179,6 +179,7 @@ ARCHIVE_TABLES = ("products", "product_owners", "product_files", "audit_log")
 SOURCE_TABLES = ("element_sources", "element_source_queries", "element_source_requests")
 EPHEMERIS_TABLES = ("ephemerides",)  # revision 0011
 IDENTITY_TABLES = ("store_identity",)  # revision 0012
+DESIGN_TABLES = ("areas", "design_studies", "design_study_areas")  # revision 0013
 
 
 def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None:
@@ -261,6 +262,7 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
         *ARCHIVE_TABLES,
         *SOURCE_TABLES,
         *EPHEMERIS_TABLES,
+        *DESIGN_TABLES,
     }
     engine = open_engine(database_url)
     columns = {c["name"] for c in inspect(engine).get_columns("satellites")}
@@ -299,6 +301,7 @@ def test_ephemerides_go_with_their_satellite_and_with_revision_0011(database_url
     assert _tables(database_url) == set(Base.metadata.tables) - {
         *EPHEMERIS_TABLES,
         *IDENTITY_TABLES,
+        *DESIGN_TABLES,
     }
     migrate.upgrade(database_url)
     assert _tables(database_url) == set(Base.metadata.tables)

@@ -14,6 +14,13 @@ Rules (docs/archive.md):
 ``grant`` names the rule under which a caller sees a product (admin, owner, member,
 public), which the API shows as each product's ``visible_as``.
 
+Mission design (docs/store.md, "Design studies") follows the same idea for what is
+derived from a partner's areas of interest:
+- an area is seen by the admin, by its owning partner's users, and, when its
+  visibility is ``consortium``, by every member (never by the public);
+- a design study is seen only by a caller who sees *every* area it used, like a
+  derived product and its sources; seeing it, the caller sees its provenance too.
+
 Everything here is pure: ``now`` is an argument. The store keeps each product's two
 release times (``release_times``) in columns, so that searches filter in SQL by the
 same rule ``may_see`` states.
@@ -116,3 +123,37 @@ def grant(
 def may_see(caller: Caller, owners: Iterable[int], times: ReleaseTimes, now: datetime) -> bool:
     """Return whether ``caller`` may see (find, read, download) the product at ``now``."""
     return grant(caller, owners, times, now) is not None
+
+
+# --- mission design: areas of interest and the studies derived from them --------------
+
+AREA_PRIVATE = "private"
+AREA_CONSORTIUM = "consortium"
+AREA_VISIBILITIES = (AREA_PRIVATE, AREA_CONSORTIUM)
+"""Who sees an area besides the admin and its owner: nobody else, or every member."""
+
+
+def sees_area(caller: Caller, owner: int, visibility: str) -> bool:
+    """Return whether ``caller`` sees an area owned by partner ``owner``.
+
+    The admin and the owner's users always do; another member only a ``consortium``
+    area; the public never. A visibility other than the two known ones hides the area
+    (the rule fails closed).
+    """
+    if caller.admin:
+        return True
+    if caller.partner_id is None:
+        return False
+    return caller.partner_id == owner or visibility == AREA_CONSORTIUM
+
+
+def sees_study(caller: Caller, areas: Iterable[tuple[int, str]]) -> bool:
+    """Return whether ``caller`` sees a study that used ``areas`` ((owner, visibility) each).
+
+    Only when it sees every one of them: a study's figures are derived from each area,
+    so a study over a hidden area would reveal it. A study without areas is the admin's.
+    """
+    used = list(areas)
+    if not used:
+        return caller.admin
+    return all(sees_area(caller, owner, visibility) for owner, visibility in used)

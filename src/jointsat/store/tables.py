@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -85,6 +86,29 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"
     VIEWER = "viewer"
+
+
+class AreaVisibility(enum.StrEnum):
+    """Say who sees a partner's area of interest: its own users, or every member."""
+
+    PRIVATE = "private"
+    CONSORTIUM = "consortium"
+
+
+class StudyKind(enum.StrEnum):
+    """Say what a design study computes: one coverage study, or a sweep of designs."""
+
+    COVERAGE = "coverage"
+    SWEEP = "sweep"
+
+
+class StudyStatus(enum.StrEnum):
+    """Say where a design study stands: waiting, running, finished, or failed (with why)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class UnavailabilityKind(enum.StrEnum):
@@ -744,3 +768,84 @@ class SourceRequest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AreaRecord(Base):
+    """A partner's area of interest for mission design, kept as a GeoJSON Feature.
+
+    ``feature`` is the Feature as ``jointsat.design.areas.area_json`` writes it (its
+    ``name`` and ``partner`` properties are the row's name and the partner's code).
+    ``visibility``: ``private`` areas are seen by the partner's users and the admin only,
+    ``consortium`` ones by every member (``jointsat.archive.rights``, design section).
+    Names are unique per partner, not across partners, so that a clash tells nothing of
+    another partner's private areas.
+    """
+
+    __tablename__ = "areas"
+    __table_args__ = (UniqueConstraint("partner_id", "name", name="partner_area_name"),)
+    no_revision: ClassVar[bool] = True  # nothing cached is derived from areas
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = _reference("partners", "RESTRICT", index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    visibility: Mapped[AreaVisibility] = mapped_column(_enum(AreaVisibility, "area_visibility"))
+    feature: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[int | None] = _reference("users", "SET NULL")
+
+    partner: Mapped[Partner] = relationship()
+
+
+class DesignStudyRecord(Base):
+    """A mission-design study: what was asked, where it stands, and what it found.
+
+    ``inputs`` is the request as checked (constellation specs, area ids, window, access
+    rule, grid); ``summary`` the figures per area and partner (or, for a sweep, each
+    design's row); ``points_parquet`` the per-point table as a Parquet file (a coverage
+    study; loaded only when asked for); ``error`` why it failed. A study runs in the
+    background: ``heartbeat_at`` is moved on while it runs, so that a study left
+    ``running`` by a server that stopped can be told from one still running.
+    """
+
+    __tablename__ = "design_studies"
+    no_revision: ClassVar[bool] = True  # nothing cached is derived from studies
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[StudyKind] = mapped_column(_enum(StudyKind, "study_kind"))
+    status: Mapped[StudyStatus] = mapped_column(_enum(StudyStatus, "study_status"))
+    partner_id: Mapped[int | None] = _reference("partners", "RESTRICT", index=True)
+    created_by: Mapped[int | None] = _reference("users", "SET NULL")
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    points_parquet: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    points: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    partner: Mapped[Partner | None] = relationship()
+    creator: Mapped[User | None] = relationship()
+    area_links: Mapped[list[DesignStudyArea]] = _owned("study", "DesignStudyArea.position")
+
+    @property
+    def area_ids(self) -> list[int]:
+        """Return the ids of the areas the study used, in the order given."""
+        return [link.area_id for link in self.area_links]
+
+
+class DesignStudyArea(Base):
+    """An area a study used (the study refers to it; the area cannot go while it does)."""
+
+    __tablename__ = "design_study_areas"
+    no_revision: ClassVar[bool] = True
+
+    study_id: Mapped[int] = _reference("design_studies", "CASCADE", primary_key=True)
+    area_id: Mapped[int] = _reference("areas", "RESTRICT", primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    study: Mapped[DesignStudyRecord] = relationship(back_populates="area_links")
+    area: Mapped[AreaRecord] = relationship()

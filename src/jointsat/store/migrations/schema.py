@@ -48,6 +48,11 @@ def json(name: str, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, sa.JSON(), nullable=nullable)
 
 
+def binary(name: str, nullable: bool = False) -> sa.Column[Any]:
+    """Return a column of bytes of any size (BLOB, BYTEA)."""
+    return sa.Column(name, sa.LargeBinary(), nullable=nullable)
+
+
 def reals(*names: str, nullable: bool = False) -> list[sa.Column[Any]]:
     """Return a FLOAT column for each name."""
     return [sa.Column(name, sa.Float(), nullable=nullable) for name in names]
