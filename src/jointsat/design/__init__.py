@@ -1,0 +1,1 @@
+"""Design a mission: constellations, areas of interest, equal-area grids and their coverage."""
