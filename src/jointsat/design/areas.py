@@ -45,8 +45,6 @@ BoolArray = NDArray[np.bool_]
 AREA_KINDS = ("polygon", "band", "globe")
 """The kinds of :class:`Area`: GeoJSON polygons, a band of latitude, the whole Earth."""
 
-_POINTS_PER_BLOCK = 2_000_000  # points x edges tested at once by the ray casting
-
 
 @dataclass(frozen=True, eq=False)
 class _PlanarRing:
@@ -72,35 +70,34 @@ class _PlanarRing:
         )
 
     def contains(self, lat_deg: FloatArray, lon_deg: FloatArray) -> BoolArray:
-        """Return whether each point is inside the ring (even-odd rule, planar)."""
+        """Return whether each point is inside the ring (even-odd rule, planar).
+
+        A ray from the point towards +longitude crosses an edge when the edge spans the
+        point's latitude (lowest end included, highest not) and meets it east of the
+        point; an odd count of crossings is inside. With the points sorted by latitude
+        each edge visits only the points of its own span.
+        """
         inside = np.zeros(lat_deg.shape, dtype=bool)
         lon_min, lon_max, lat_min, lat_max = self.box
         x0, y0 = self.lon_deg[:-1], self.lat_deg[:-1]
         x1, y1 = self.lon_deg[1:], self.lat_deg[1:]
-        crossing_edges = y0 != y1  # a level edge is never crossed by a level ray
-        x0, y0, x1, y1 = (
-            x0[crossing_edges],
-            y0[crossing_edges],
-            x1[crossing_edges],
-            y1[crossing_edges],
-        )
-        slope = (x1 - x0) / (y1 - y0)
-        block = max(1, _POINTS_PER_BLOCK // max(1, len(x0)))
+        sloped = y0 != y1  # a level ray never crosses a level edge
+        x0, y0, x1, y1 = x0[sloped], y0[sloped], x1[sloped], y1[sloped]
+        slope = ((x1 - x0) / (y1 - y0)).tolist()
         for shift in self.shifts:
             lon = lon_deg + shift
-            candidates = np.flatnonzero(
+            chosen = np.flatnonzero(
                 (lon >= lon_min) & (lon <= lon_max) & (lat_deg >= lat_min) & (lat_deg <= lat_max)
             )
-            for start in range(0, len(candidates), block):
-                chosen = candidates[start : start + block]
-                px = lon[chosen, None]
-                py = lat_deg[chosen, None]
-                # A ray from the point towards +longitude crosses the edge when the edge
-                # straddles the point's latitude and meets it east of the point.
-                straddles = (y0 > py) != (y1 > py)
-                east = px < x0 + (py - y0) * slope
-                odd = np.count_nonzero(straddles & east, axis=1) % 2 == 1
-                inside[chosen] |= odd
+            chosen = chosen[np.argsort(lat_deg[chosen], kind="stable")]
+            px, py = lon[chosen], lat_deg[chosen]
+            first = np.searchsorted(py, np.minimum(y0, y1), side="left").tolist()
+            past = np.searchsorted(py, np.maximum(y0, y1), side="left").tolist()
+            odd = np.zeros(len(chosen), dtype=bool)
+            for i, (a, b) in enumerate(zip(first, past, strict=True)):
+                if a < b:
+                    odd[a:b] ^= px[a:b] < x0[i] + (py[a:b] - y0[i]) * slope[i]
+            inside[chosen] |= odd
         return inside
 
 
@@ -168,8 +165,8 @@ class Polygon:
         """Return whether each point (degrees, longitudes in [-180, 180]) is inside."""
         inside = self._rings[0].contains(lat_deg, lon_deg)
         for hole in self._rings[1:]:
-            if inside.any():
-                inside &= ~hole.contains(lat_deg, lon_deg)
+            kept = np.flatnonzero(inside)
+            inside[kept] = ~hole.contains(lat_deg[kept], lon_deg[kept])
         return inside
 
 
