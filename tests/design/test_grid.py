@@ -28,7 +28,7 @@ area_sum_fraction = 1e-3
 # A band's edge cuts cells: those whose centre is inside count whole. Measured at
 # resolution 3 (cells 111 km across), under 0.3 % of the band's area.
 band_share_fraction = 1e-2
-# H3 is equal-area to within a factor 2 between cells, weighted exactly by their areas.
+# Weighted by their exact areas, H3's centres give the sphere's mean to sampling error.
 sin_squared_fraction = 5e-3
 
 

@@ -3,15 +3,16 @@
 Coverage is measured at grid points, each weighted by the area it stands for. A plain
 longitude-latitude grid crowds its points towards the poles; H3 (Uber's hierarchical
 hexagonal grid, https://h3geo.org) tiles the sphere with cells of nearly equal area
-(hexagons and twelve pentagons per resolution), so its cell centres sample the Earth
-evenly, and each cell's exact area weighs its point.
+(hexagons and twelve pentagons per resolution, within a factor of 2.4 of each other),
+so its cell centres sample the Earth almost evenly, and each cell's own area weighs
+its point.
 
 Conventions:
 
 * A cell's centre (``h3.cell_to_latlng``) is taken as a geodetic WGS-84 latitude and a
-  longitude: H3 itself works on a sphere, and the difference (up to 0.19 degree of
-  latitude between geodetic and spherical) only moves where the grid's points sit, not
-  how evenly they do.
+  longitude. H3 itself works on a sphere; reading its latitudes as geodetic moves the
+  grid's points by at most a fifth of a degree of latitude (the most that geodetic and
+  geocentric latitudes differ), which changes where they sit, not how evenly.
 * A cell's area (``h3.cell_area``, km^2) is on H3's authalic sphere (radius
   6371.0072 km, the sphere of the WGS-84 ellipsoid's surface area): the cells of a
   resolution sum to that sphere's 510.07 million km^2, the Earth's surface area.
