@@ -105,7 +105,3 @@ class SourceError(JointsatError):
 
 class SourceBlockedError(SourceError):
     """Refuse to query a source that answered an error: an operator must unblock it first."""
-
-
-class DesignError(InputError):
-    """Reject a mission-design input: a constellation, an area, an access rule or a window."""

@@ -88,6 +88,11 @@ class Grid:
         return len(self.cell)
 
 
+def cell_names(cells: NDArray[np.uint64]) -> NDArray[np.object_]:
+    """Return H3 indices as their usual hexadecimal strings (``832830fffffffff``)."""
+    return np.array([h3_int.int_to_str(int(c)) for c in cells.tolist()], dtype=object)
+
+
 def sample(areas: Sequence[Area], resolution: int) -> tuple[Grid, tuple[NDArray[np.intp], ...]]:
     """Return the grid of the cells inside any area, and each area's cells in it.
 
