@@ -17,11 +17,20 @@ MINUTES_PER_DAY = 1_440.0
 WGS72_MU_KM3_S2 = 398_600.8
 """SGP4's (WGS-72) gravitational parameter of the Earth, km^3/s^2."""
 
+WGS72_RADIUS_KM = 6378.135
+"""SGP4's (WGS-72) Earth radius, the reference radius of its zonal harmonics, km."""
+
+WGS72_J2 = 0.001082616
+"""SGP4's (WGS-72) second zonal harmonic of the Earth's gravity field."""
+
 WGS84_A_KM = 6378.137
 """WGS-84 equatorial radius (semi-major axis of the ellipsoid), km."""
 
 WGS84_F = 1.0 / 298.257223563
 """WGS-84 flattening."""
+
+TROPICAL_YEAR_DAYS = 365.2422
+"""Days in a tropical year: the mean Sun goes once round the equator in this time."""
 
 EARTH_ROTATION_RAD_S = 7.292115146706979e-5
 """The Earth's mean rotation rate relative to the stars (GMST rate), rad/s."""

@@ -73,6 +73,16 @@ class ArchiveOwnerError(ArchiveStorageError):
     """Refuse to write to or sweep an archive another store owns (or may share)."""
 
 
+class DesignError(InputError):
+    """Reject a mission-design input: a constellation, an area of interest, a grid size.
+
+    Unlike a file's error it names no source unless given one: the message is the reason.
+    """
+
+    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
+        super().__init__(reason, source=source, location=location)
+
+
 class Spot5Error(InputError):
     """Reject a SPOT5 file that cannot be read, naming the line."""
 
@@ -95,7 +105,3 @@ class SourceError(JointsatError):
 
 class SourceBlockedError(SourceError):
     """Refuse to query a source that answered an error: an operator must unblock it first."""
-
-
-class DesignError(InputError):
-    """Reject a mission-design input: a constellation, an area, an access rule or a window."""

@@ -18,6 +18,7 @@ from jointsat.cli import (
     bench,
     data,
     demo,
+    design,
     elements,
     partners,
     passes,
@@ -73,5 +74,6 @@ app.add_typer(users.token_app)
 app.add_typer(problem.problem_app)
 app.add_typer(bench.bench_app)
 app.add_typer(data.data_app)
+app.add_typer(design.design_app)
 
 __all__ = ["app"]

@@ -208,7 +208,8 @@ class _BandIndex:
         phic = np.radians(lat_deg[cap])
         psi = np.radians(radius_deg[cap])
         half = np.maximum(_half_width(phi_a, phic, psi), _half_width(phi_b, phic, psi))
-        # The widest latitude of a cap is where a meridian touches it: sin(phi) = sin(phic)/cos(psi).
+        # The widest latitude of a cap, where a meridian touches it:
+        # sin(phi) = sin(phic) / cos(psi).
         with np.errstate(invalid="ignore", divide="ignore"):
             tangent = np.arcsin(np.clip(np.sin(phic) / np.cos(psi), -1.0, 1.0))
         inside = (tangent > phi_a) & (tangent < phi_b)
