@@ -49,10 +49,7 @@ AREA_TABLE = {
 
 def test_every_cell_of_the_area_table() -> None:
     assert len(AREA_TABLE) == len(CALLERS) * len(AREAS)
-    got = {
-        (name, owner, v): sees_area(CALLERS[name], owner, v)
-        for name, owner, v in AREA_TABLE
-    }
+    got = {(name, owner, v): sees_area(CALLERS[name], owner, v) for name, owner, v in AREA_TABLE}
     assert got == AREA_TABLE
 
 

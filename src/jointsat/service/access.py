@@ -19,6 +19,12 @@ Rules:
   hides it) and another partner's only as a busy slot (satellite, times, partner; no
   request or target), and only on satellites it may see; the rest are counted, not
   shown. The admin sees every observation in full.
+- Areas of interest and design studies (``jointsat.archive.rights``): an area is seen
+  by the admin, its partner's users, and every member when it is ``consortium``; a
+  study only by who sees every area it used. Its partner's operators and the admin
+  add and delete an area; operators and the admin start studies; the study's partner's
+  operators (or, for the admin's, the admin) delete one. A hidden area or study is a
+  404, whatever the verb.
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
+from jointsat.archive.rights import Caller, sees_area, sees_study
 from jointsat.store.tables import (
+    AreaRecord,
+    DesignStudyRecord,
     GroundStation,
     ObservationRecord,
     Role,
@@ -89,3 +98,19 @@ def observation_view(
     if observation.partner_id == user.partner_id:
         return ObservationView.FULL if satellite_seen else ObservationView.OWN_HIDDEN_SATELLITE
     return ObservationView.BUSY if satellite_seen else ObservationView.HIDDEN
+
+
+def design_caller(user: User) -> Caller:
+    """Return the user as the rights of mission design see it: the admin, or a partner's."""
+    return Caller(partner_id=user.partner_id, admin=user.role is Role.ADMIN)
+
+
+def sees_area_record(user: User, area: AreaRecord) -> bool:
+    """Return whether the user may see the stored area."""
+    return sees_area(design_caller(user), area.partner_id, area.visibility.value)
+
+
+def sees_study_record(user: User, study: DesignStudyRecord) -> bool:
+    """Return whether the user may see the stored study: it sees every area it used."""
+    used = [(link.area.partner_id, link.area.visibility.value) for link in study.area_links]
+    return sees_study(design_caller(user), used)

@@ -13,11 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from jointsat import __version__
 from jointsat.archive.blobs import ArchiveOwner
 from jointsat.archive.ingest import archive_owner, store_archive
-from jointsat.service import cluster, limits, problems, refresher, security, shedding
+from jointsat.service import cluster, limits, problems, refresher, security, shedding, studies
 from jointsat.service.cache import ResponseCache
 from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
     agreements,
+    design,
     me,
     partners,
     passes,
@@ -132,6 +133,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     shedding.install(app)  # outside the limits: at most so many requests at once, then 503
     refresher.install(app, settings)  # refreshes element sets on a schedule, when configured
     cluster.install(app, settings)  # pass predictions on a Dask cluster, when configured
+    studies.install(app)  # design studies run in the background (on that cluster too)
     _serve_docs(app)
     _serve_dashboard(app)
     for router in (
@@ -148,6 +150,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         plans.router,
         products.router,
         sources.router,
+        design.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(stac.router)  # the STAC API, at /stac

@@ -15,7 +15,14 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jointsat.service.access import changes, sees_request, sees_satellite, sees_station
+from jointsat.service.access import (
+    changes,
+    sees_area_record,
+    sees_request,
+    sees_satellite,
+    sees_station,
+    sees_study_record,
+)
 from jointsat.service.problems import ProblemError
 from jointsat.store.consortium import (
     by_id,
@@ -25,8 +32,17 @@ from jointsat.store.consortium import (
     station_visibilities,
     stations,
 )
+from jointsat.store.design import areas, studies, study
 from jointsat.store.requests import observation_requests
-from jointsat.store.tables import GroundStation, ObservationRequest, Role, Satellite, User
+from jointsat.store.tables import (
+    AreaRecord,
+    DesignStudyRecord,
+    GroundStation,
+    ObservationRequest,
+    Role,
+    Satellite,
+    User,
+)
 
 RowT = TypeVar("RowT")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -185,3 +201,31 @@ def visible_request(session: Session, user: User, request_id: int) -> Observatio
     if record is not None and not sees_request(user, record.partner_id):
         record = None
     return found(record, "request", request_id)
+
+
+def visible_areas(session: Session, user: User) -> list[AreaRecord]:
+    """Return the areas of interest the user sees, by id."""
+    return [a for a in areas(session) if sees_area_record(user, a)]
+
+
+def visible_area(session: Session, user: User, area_id: int) -> AreaRecord:
+    """Return the area if the user sees it, else answer 404."""
+    area = by_id(session, AreaRecord, area_id)
+    if area is not None and not sees_area_record(user, area):
+        area = None
+    return found(area, "area", area_id)
+
+
+def visible_studies(session: Session, user: User) -> list[DesignStudyRecord]:
+    """Return the design studies the user sees (every area of each), by id."""
+    return [s for s in studies(session) if sees_study_record(user, s)]
+
+
+def visible_study(
+    session: Session, user: User, study_id: int, *, with_points: bool = False
+) -> DesignStudyRecord:
+    """Return the study if the user sees it, else answer 404."""
+    record = study(session, study_id, with_points=with_points)
+    if record is not None and not sees_study_record(user, record):
+        record = None
+    return found(record, "design study", study_id)
