@@ -12,7 +12,14 @@ each cell is written here from the issue's rules, not taken from the service's c
 - passes: a satellite hidden from the caller is a 404 there too;
 - schedules: every member lists and reads them (the contacts it may not see are left
   out); only the consortium admin creates one; an outage is reported, and the schedule
-  re-planned, by the station's operators or an admin (all stations here are visible).
+  re-planned, by the station's operators or an admin (all stations here are visible);
+- areas of interest: each owner has one, private for "own" and "private", consortium for
+  "consortium"; a private area of another partner is hidden (404); a partner's
+  operators and the admin add and delete its areas;
+- design studies: each owner has one over its area, seen by who sees that area (else
+  404, its table too); operators and the admin start one over an area they see (one
+  they may not see is a 422, as if absent), viewers never; the study's partner's
+  operators and the admin delete it.
 """
 
 from __future__ import annotations
@@ -20,11 +27,12 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tests.service.design_world import SMALL, box, finish
 from tests.service.planning_world import OWNERS as PLANNING_OWNERS
 from tests.service.planning_world import PlanningWorld
 from tests.support.consortium import Consortium, element_set
@@ -32,7 +40,9 @@ from tests.support.data import orbit_file
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.freshness import StaleRule
+from jointsat.store.design import StudyInputs, add_study
 from jointsat.store.tables import (
+    AreaRecord,
     ElementSetRecord,
     Partner,
     Role,
@@ -49,15 +59,24 @@ CELLS = {
     "satellites": ("list", "read", "create", "update", "history", "upload"),
     "passes": ("list",),
     "schedules": ("list", "read", "create", "replan", "problem"),
+    "areas": ("list", "read", "create", "delete"),
+    "studies": ("list", "read", "points", "create", "delete"),
 }
+AREA_VISIBILITY = {"own": "private", "consortium": "consortium", "private": "private"}
 WINDOW = {"start": "2024-05-10T00:00:00Z", "end": "2024-05-10T06:00:00Z", "time_limit_s": 10}
 ISS = parse_elements(orbit_file("tle-CATNR-25544.txt").read_text()).elements[0]
 
 
 def expected(role: str, resource: str, verb: str, owner: str) -> int:
     """Return the status the rules give for one cell."""
-    reads = verb in ("list", "read", "history")
+    reads = verb in ("list", "read", "history", "points")
     success = {"create": 201, "delete": 204, "upload": 201, "replan": 201}.get(verb, 200)
+    if resource == "studies" and verb == "create":
+        if role == "viewer":
+            return 403
+        return 422 if owner == "private" and role != "admin" else 202
+    if resource == "areas" and verb == "create":  # partners are seen by all: never a 404
+        return success if role == "admin" or (role == "operator" and owner == "own") else 403
     if resource == "schedules":
         if reads:
             return success
@@ -119,6 +138,37 @@ class World(Consortium):
         )
         assert made.status_code == 201, made.text
         self.schedule = made.json()["id"]
+        self.area = {owner: self.add_area(owner) for owner in OWNERS}
+        self.study = {owner: self.add_study(owner) for owner in OWNERS}
+        finish(self.client)
+
+    def add_area(self, owner: str) -> int:
+        """Add, as the admin, an area of the owner's with the owner's visibility."""
+        made = self.client.post(
+            f"/api/v1/partners/{self.partner[owner]}/areas",
+            params={"visibility": AREA_VISIBILITY[owner]},
+            json=box(f"{owner}-area-{next(self.counter)}", 10.0, 45.0, 14.0, 49.0),
+            headers={"Authorization": f"Bearer {self.tokens['admin']}"},
+        )
+        assert made.status_code == 201, made.text
+        return int(made.json()[0]["id"])
+
+    def add_study(self, owner: str) -> int:
+        """Add, as the admin, a small study over the owner's area (of the owner's partner)."""
+        with self.session() as session:
+            area = session.get_one(AreaRecord, self.area[owner])
+            inputs = StudyInputs(
+                area_ids=(area.id,),
+                start=NOW,
+                end=NOW + timedelta(hours=1),
+                constellations=("walker:1/1/0:550:53",),
+                grid_deg=2.0,
+            )
+            record = add_study(
+                session, "matrix", inputs, [area], now=NOW, partner_id=self.partner[owner]
+            )
+            session.flush()
+            return record.id
 
     def call(self, role: str, resource: str, verb: str, owner: str) -> int:
         c, n = self.client, next(self.counter)
@@ -182,6 +232,30 @@ class World(Consortium):
             return c.post(
                 f"/api/v1/schedules/{self.schedule}/replan", json=outage, headers=h
             ).status_code
+        elif resource == "areas":
+            if verb == "create":
+                body = box(f"new-{n}", 0.0, 0.0, 1.0, 1.0)
+                return c.post(f"/api/v1/partners/{pid}/areas", json=body, headers=h).status_code
+            if verb == "delete":  # an area of the owner's, made for the cell
+                return c.delete(f"/api/v1/areas/{self.add_area(owner)}", headers=h).status_code
+            if verb == "list":
+                listed = c.get("/api/v1/areas", headers=h).json()
+                return 200 if self.area[owner] in {a["id"] for a in listed} else 404
+            return c.get(f"/api/v1/areas/{self.area[owner]}", headers=h).status_code
+        elif resource == "studies":
+            if verb == "create":
+                body = {"name": f"s{n}", **SMALL, "area_ids": [self.area[owner]]}
+                return c.post("/api/v1/design/studies", json=body, headers=h).status_code
+            if verb == "delete":  # a study of the owner's, made for the cell
+                path = f"/api/v1/design/studies/{self.add_study(owner)}"
+                return c.delete(path, headers=h).status_code
+            if verb == "list":
+                listed = c.get("/api/v1/design/studies", headers=h).json()
+                return 200 if self.study[owner] in {s["id"] for s in listed} else 404
+            path = f"/api/v1/design/studies/{self.study[owner]}"
+            if verb == "points":
+                return c.get(f"{path}/points", headers=h).status_code
+            return c.get(path, headers=h).status_code
         else:  # passes of one satellite
             window = "start=2024-05-10T00:00:00Z&end=2024-05-10T06:00:00Z"
             return c.get(f"/api/v1/passes?{window}&satellite_id={sid}", headers=h).status_code

@@ -317,6 +317,11 @@ def test_the_per_point_table_is_the_engines_in_every_format(world: World) -> Non
         ({"area_ids": [999]}, "no area with id 999"),
         ({"area_ids": "hidden"}, "no area with id"),
         ({"area_ids": []}, "area_ids"),
+        ({"grid_deg": 20}, "holds no grid point"),  # the alps between 781 km cells
+        (
+            {"area_ids": "globe", "constellations": ["walker:24/6/1:550:53"], "days": 10},
+            "too large for the service: 288,122 grid points x 24 satellites x 10 days",
+        ),
     ],
 )
 def test_inputs_are_checked_before_anything_is_stored(
@@ -324,6 +329,13 @@ def test_inputs_are_checked_before_anything_is_stored(
 ) -> None:
     if change.get("area_ids") == "hidden":  # DLR's private area, to ESA: as if absent
         change = {"area_ids": [world.area["dlr-private"]]}
+    if change.get("area_ids") == "globe":
+        everywhere = box("everywhere", -180.0, -90.0, 180.0, 90.0)
+        change = {
+            **change,
+            "area_ids": [world.add_area("esa", everywhere, "private")],
+            "grid_deg": 0.5,
+        }
     body = {"name": "bad", **SMALL, "area_ids": [world.area["esa-open"]], **change}
     answer = world.client.post(
         "/api/v1/design/studies", json=body, headers=world.headers("esa-operator")

@@ -36,7 +36,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker, undefer
 from jointsat import __version__
 from jointsat.design.access import AccessRule
 from jointsat.design.areas import Area, area_json, read_geojson
+from jointsat.constants import DAY_S
 from jointsat.design.constellations import Constellation, parse_constellation
+from jointsat.design.grid import resolution_for, sample
 from jointsat.design.merit import FIGURES
 from jointsat.design.study import CoverageStudy, run_coverage
 from jointsat.design.sweep import (
@@ -78,14 +80,22 @@ class StudyLimits:
     max_satellites: int = 10_000
     max_designs: int = 500
     max_areas: int = 100
+    # Grid points x satellites x days (a sweep: summed over its designs); None: any.
+    max_point_satellite_days: float | None = None
 
 
 API_LIMITS = StudyLimits(
-    max_days=31.0, min_grid_deg=0.5, max_satellites=100, max_designs=50, max_areas=20
+    max_days=31.0,
+    min_grid_deg=0.5,
+    max_satellites=100,
+    max_designs=50,
+    max_areas=20,
+    max_point_satellite_days=50e6,
 )
-"""What the service runs (docs/store.md, "Design studies"): a study over the whole globe
-at these limits is one run of the engine on one core (minutes to an hour); larger ones
-belong to ``jointsat design`` on a cluster."""
+"""What the service runs (docs/store.md, "Design studies"): at most 50 million grid
+points x satellites x days, about ten minutes of one core (the engine studies some 75,000
+a second: 41,000 points x 24 satellites x 1 day in 14 s); larger studies belong to
+``jointsat design`` on a cluster."""
 
 
 # --- areas ---------------------------------------------------------------------------
@@ -316,6 +326,7 @@ def prepare(
             )
         job = StudyJob(inputs, areas, inputs.area_ids, constellations=constellations)
         job.coverage()  # the engine's own checks (grid range, satellites, names)
+        _check_work(job, satellites, limits)
         return job
     if inputs.constellations:
         raise DesignError("a sweep makes its own designs: give no constellations")
@@ -342,7 +353,24 @@ def prepare(
         design.constellation(inputs.start)
     job = StudyJob(inputs, areas, inputs.area_ids, designs=designs)
     job.sweep_settings()
+    _check_work(job, sum(d.total for d in designs), limits)
     return job
+
+
+def _check_work(job: StudyJob, satellites: int, limits: StudyLimits) -> None:
+    """Sample the areas (every area must hold a point) and refuse more work than allowed."""
+    if limits.max_point_satellite_days is None:
+        return
+    grid, _ = sample(job.areas, resolution_for(job.inputs.grid_deg))
+    days = (job.inputs.end - job.inputs.start).total_seconds() / DAY_S
+    work = len(grid) * satellites * days
+    if work > limits.max_point_satellite_days:
+        raise DesignError(
+            f"the study is too large for the service: {len(grid):,} grid points x "
+            f"{satellites} satellites x {days:g} days is {work / 1e6:,.0f} million, over "
+            f"{limits.max_point_satellite_days / 1e6:,.0f} million: coarsen grid_deg, "
+            "shorten the window, or run it with `jointsat design`"
+        )
 
 
 # --- studies -------------------------------------------------------------------------
