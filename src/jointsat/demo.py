@@ -41,8 +41,9 @@ from jointsat.archive.ingest import check_ingest, store_archive, store_bytes
 from jointsat.archive.metadata import SkyPosition, product_metadata
 from jointsat.archive.rights import Caller, ReleaseTimes, may_see
 from jointsat.constants import MEAN_EARTH_RADIUS_KM
+from jointsat.design.areas import Area, read_geojson
 from jointsat.errors import StoreError
-from jointsat.files import ElementFiles
+from jointsat.files import ElementFiles, read_demo_areas
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.passes import Passes
 from jointsat.orbits.stations import Station
@@ -54,13 +55,14 @@ from jointsat.scheduling.result import Schedule
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.tokens import initialise
 from jointsat.settings import STORE_FILE_NAME, Settings, user_data_folder
-from jointsat.store import migrate
+from jointsat.store import design, migrate
 from jointsat.store.database import open_engine, session_factory
 from jointsat.store.planning import plan_observations
 from jointsat.store.requests import fill_request, set_payload
 from jointsat.store.schedules import schedule_network
 from jointsat.store.tables import (
     Agreement,
+    AreaVisibility,
     ContactRecord,
     ElementSetRecord,
     GroundStation,
@@ -187,6 +189,13 @@ STAR_DURATION_S = 1_200.0
 AGENCY_SITES = {
     "asi": {"Malindi KENS": (-2.9955575, 40.194505, 12.314)},  # Broglio Space Centre
 }
+# Mission design: a candidate constellation studied over every partner's area of interest
+# (data/demo_areas.geojson: hand-drawn boxes; DLR's private, like its stations) for the
+# week's first day, on a 2-degree equal-area grid, through the service's own path.
+DESIGN_CONSTELLATION = "walker:12/3/1:550:53"
+DESIGN_DAYS = 1
+DESIGN_GRID_DEG = 2.0
+DESIGN_MIN_ELEVATION_DEG = 10.0
 
 
 @dataclass(frozen=True)
@@ -272,6 +281,9 @@ def build(
         record = ObservationRequest(partner=partners[request.partner])
         fill_request(record, request, now=now)
         session.add(record)
+    for area, seen_by in demo_areas():
+        assert area.partner is not None  # every demo area names its partner
+        design.add_area(session, partners[area.partner], area, seen_by, now=now)
     session.flush()
     return DemoConsortium(
         admin_token=token,
@@ -279,6 +291,17 @@ def build(
         station_owner=owner_of,
         operators=SATELLITE_OPERATORS,
     )
+
+
+def demo_areas() -> list[tuple[Area, AreaVisibility]]:
+    """Return each partner's area of interest (bundled GeoJSON) and who may see it."""
+    source, text = read_demo_areas()
+    features = json.loads(text)["features"]
+    areas = read_geojson(text, source=source)
+    return [
+        (area, AreaVisibility(feature["properties"]["visibility"]))
+        for area, feature in zip(areas, features, strict=True)
+    ]
 
 
 def demo_requests(stations: Sequence[Station], owner_of: dict[str, str]) -> tuple[Request, ...]:
@@ -542,13 +565,62 @@ class Archived:
     rules: list[RuleExample]  # an example product under each rule of the archive, now
 
 
-Step = Week | Predicted | Built | Shared | Planned | Archived
+@dataclass(frozen=True)
+class Studied:
+    """A candidate constellation's coverage of the partners' areas, studied and saved."""
+
+    study_id: int
+    constellation: str
+    days: int
+    status: str
+    error: str | None
+    partners: list[dict[str, Any]]  # the summary's figures per partner
+
+
+Step = Week | Predicted | Built | Shared | Planned | Archived | Studied
 Predict = Callable[[datetime, datetime], Passes]
 Progress = Callable[[str], AbstractContextManager[object]]
 
 
 def _no_progress(_: str) -> AbstractContextManager[object]:
     return nullcontext()
+
+
+def study_coverage(sessions: Any, start: datetime, *, now: datetime) -> Studied:
+    """Store and run the demo's design study, as the service would (its checks, its path).
+
+    ``DESIGN_CONSTELLATION`` over every partner's area for ``DESIGN_DAYS`` from ``start``:
+    checked within the service's limits, stored queued, then run by
+    ``store.design.run_study``, the service's background runner's own path.
+    """
+    with sessions.begin() as session:
+        records = design.areas(session)
+        inputs = design.StudyInputs(
+            area_ids=tuple(r.id for r in records),
+            start=start,
+            end=start + timedelta(days=DESIGN_DAYS),
+            constellations=(DESIGN_CONSTELLATION,),
+            min_elevation_deg=DESIGN_MIN_ELEVATION_DEG,
+            grid_deg=DESIGN_GRID_DEG,
+        )
+        design.prepare(inputs, records, design.API_LIMITS)
+        name = f"{DESIGN_CONSTELLATION} over the partners' areas"
+        record = design.add_study(session, name, inputs, records, now=now)
+        session.flush()
+        study_id = record.id
+    design.run_study(sessions, study_id, clock=lambda: now)
+    with sessions() as session:
+        done = design.study(session, study_id)
+        assert done is not None
+        summary = done.summary or {}
+        return Studied(
+            study_id,
+            DESIGN_CONSTELLATION,
+            DESIGN_DAYS,
+            done.status.value,
+            done.error,
+            list(summary.get("partners", [])),
+        )
 
 
 def demo_store_url() -> str:
@@ -660,6 +732,9 @@ def run(
             )
             rules = rule_examples(session, now)
         yield Archived(archived, settings.archive_folder, rules)
+        with progress("studying a constellation's coverage of the partners' areas"):
+            studied = study_coverage(sessions, week.start, now=now)
+        yield studied
     finally:
         if engine is not None:
             engine.dispose()

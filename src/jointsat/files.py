@@ -33,6 +33,8 @@ BUNDLED_FILES = {
     "cheops.tle": "element sets (TLE) of CHEOPS (NORAD 44874), epochs 2020-10-26 and 2024-09-16",
     "agency_stations.csv": "21 agency ground stations from NASA's Directory of Station "
     "Locations, 10 degree minimum elevation (stations CSV, docs/formats.md)",
+    "demo_areas.geojson": "the demo partners' areas of interest: hand-drawn boxes around "
+    "their regions (GeoJSON, RFC 7946)",
     "ATTRIBUTION.md": "where these files come from, and their licences",
 }
 """Name and describe the files bundled in ``jointsat/data`` (``jointsat data``)."""
@@ -123,6 +125,15 @@ def read_demo_stations() -> tuple[Station, ...]:
     """Read the agency ground stations bundled with the package for the demo."""
     source, text = _demo_file(DEMO_STATIONS_FILE)
     return parse_stations(text, source=source)
+
+
+DEMO_AREAS_FILE = "demo_areas.geojson"
+"""Name the demo partners' areas of interest bundled in ``jointsat/data``."""
+
+
+def read_demo_areas() -> tuple[str, str]:
+    """Return the source name and GeoJSON text of the demo partners' areas of interest."""
+    return _demo_file(DEMO_AREAS_FILE)
 
 
 def bundled_file(name: str) -> Path:

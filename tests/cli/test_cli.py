@@ -450,6 +450,20 @@ def test_demo_fills_a_store_the_service_then_serves(demo_store: tuple[str, Resul
         assert printed is not None
         assert len(served["observations"]) == int(printed[1])
         assert served["total_gain"] == int(printed[2].replace(",", ""))
+        # The design study over every partner's area, as printed per partner.
+        (study,) = client.get("/api/v1/design/studies", headers=headers).json()
+        assert study["status"] == "done"
+        assert {a["partner"] for a in study["areas"]} == set(PARTNERS)
+        assert f"/api/v1/design/studies/{study['id']}" in text
+        summary = client.get(f"/api/v1/design/studies/{study['id']}", headers=headers).json()
+        assert {p["partner"] for p in summary["summary"]["partners"]} == set(PARTNERS)
+        for row in summary["summary"]["partners"]:
+            coverage = 100.0 * row["figures"]["coverage_fraction"]["mean"]
+            revisit = row["figures"]["max_gap_s"]["max"] / 60.0
+            assert (
+                f"│ {row['partner']} │ {row['points']} │ {coverage:.1f} % │ {revisit:.0f} min"
+                in (text)
+            )
     again = invoke("demo", "--database-url", url)
     assert again.exit_code == 1
     assert "needs an empty store" in again.stderr

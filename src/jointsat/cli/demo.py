@@ -26,7 +26,7 @@ from jointsat.planning.plan import Plan, Unserved
 from jointsat.timelib import format_readable
 
 if TYPE_CHECKING:
-    from jointsat.demo import DemoConsortium, RuleExample, Week
+    from jointsat.demo import DemoConsortium, RuleExample, Studied, Week
 
 DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
 DEMO_NEXT_PASSES = 10
@@ -113,6 +113,8 @@ def demo(
                             "rule is at work:"
                         )
                         _print_rules(console, rules, moment)
+                    case workflow.Studied():
+                        _print_study(console, step)
         serve = (
             ".venv/bin/jointsat serve --demo"
             if database_url is None
@@ -123,7 +125,7 @@ def demo(
             f"{escape(common.redacted(url))}.\nServe it with:\n\n"
             f"  {serve}\n\n"
             "then open http://127.0.0.1:8000/ (the dashboard: map, timeline, passes, "
-            "fairness, archive, requests, plans, management; `?at=2024-05-10T12:00:00Z` "
+            "fairness, archive, requests, plans, design, management; `?at=2024-05-10T12:00:00Z` "
             "shows the demo's week) and sign in with the admin token (shown only now), "
             "or call the API with it, for example for its partners or the plan:\n\n"
             f"  curl -H 'Authorization: Bearer {consortium.admin_token}' "
@@ -320,3 +322,39 @@ def _print_rules(console: Console, rules: Sequence[RuleExample], now: datetime) 
             seen,
         )
     console.print(table)
+
+
+def _print_study(console: Console, studied: Studied) -> None:
+    """Print the demo's design study: per partner, coverage and the longest wait."""
+    console.print(
+        f"\n[bold]A candidate constellation's coverage of the partners' areas[/] (design study "
+        f"{studied.study_id} in the store, `/api/v1/design/studies/{studied.study_id}`, the "
+        f"dashboard's Design page): {escape(studied.constellation)}, {studied.days} day, "
+        "10 degree minimum elevation, 2 degree equal-area grid; DLR's area is private, so "
+        "only DLR and the admin see the study.",
+        highlight=False,
+    )
+    if studied.status != "done":
+        console.print(f"The study {studied.status}: {escape(studied.error or '')}")
+        return
+    table = Table(title="Coverage per partner (area-weighted over its area's points)")
+    for column in ("partner", "points", "coverage", "max revisit", "mean revisit"):
+        table.add_column(column, justify="left" if column == "partner" else "right")
+    for row in studied.partners:
+        figures = row["figures"]
+        table.add_row(
+            escape(row["partner"]),
+            str(row["points"]),
+            _share(figures["coverage_fraction"]["mean"]),
+            _minutes(figures["max_gap_s"]["max"]),
+            _minutes(figures["mean_gap_s"]["mean"]),
+        )
+    console.print(table)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100.0 * value:.1f} %"
+
+
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else f"{value / 60.0:.0f} min"

@@ -34,9 +34,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker, undefer
 
 from jointsat import __version__
+from jointsat.constants import DAY_S
 from jointsat.design.access import AccessRule
 from jointsat.design.areas import Area, area_json, read_geojson
-from jointsat.constants import DAY_S
 from jointsat.design.constellations import Constellation, parse_constellation
 from jointsat.design.grid import resolution_for, sample
 from jointsat.design.merit import FIGURES
