@@ -10,6 +10,7 @@ import {
 } from "./core.js";
 import { loadRequests, loadPlans } from "./plans.js";
 import { loadManage } from "./manage.js";
+import { loadDesign } from "./design.js";
 
 // --- sign-in, the clock and pages ----------------------------------------------------
 
@@ -97,7 +98,8 @@ function setClock(at, span) {
 }
 
 const PAGES = { map: loadMap, timeline: loadTimeline, passes: loadPasses, fairness: loadFairness,
-  archive: loadArchive, requests: loadRequests, plans: loadPlans, manage: loadManage };
+  archive: loadArchive, requests: loadRequests, plans: loadPlans, design: loadDesign,
+  manage: loadManage };
 
 async function showPage() {
   if (!state.me) return;
@@ -132,7 +134,7 @@ async function showPage() {
 // (Imports are hoisted: these sit here, by the code that uses them.)
 import { subSolarPoint, nightPolygon, stationRing, maskElevation } from "./sun.js";
 import {
-  timeMode, setTimeMode, when, timeColumn, minutes, degrees, stationById,
+  timeMode, setTimeMode, when, timeColumn, minutes, degrees, stationById, unwrapped,
 } from "./core.js";
 
 let map = null;
@@ -158,28 +160,6 @@ async function ensureMap() {
     L.geoJSON(unwrapped(land, offset), { interactive: false, style: { className: "land",
       color: "#9c9682", weight: 0.6, fillColor: "#f2efe6", fillOpacity: 1 } }).addTo(layers.land);
   }
-}
-
-// The land's rings with longitudes made continuous (a ring crossing the antimeridian goes
-// on past 180 instead of jumping back across the map), then moved by ``offset`` degrees.
-function unwrapped(collection, offset) {
-  const ring = (points) => {
-    let previous = null;
-    return points.map(([lon, lat]) => {
-      let x = lon;
-      if (previous !== null) {
-        while (x - previous > 180) x -= 360;
-        while (x - previous < -180) x += 360;
-      }
-      previous = x;
-      return [x + offset, lat];
-    });
-  };
-  const polygons = (geometry) => (geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates);
-  return { type: "FeatureCollection", features: collection.features.map((feature) => ({
-    type: "Feature", properties: {}, geometry: { type: "MultiPolygon",
-      coordinates: polygons(feature.geometry).map((rings) => rings.map(ring)) },
-  })) };
 }
 
 const wrapLon = (lon) => ((((lon + 180) % 360) + 360) % 360) - 180;

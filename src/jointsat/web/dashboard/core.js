@@ -234,3 +234,29 @@ export {
   TIMES_KEY, timeMode, setTimeMode, solarOffsetSeconds, offsetText, when, timeColumn, minutes,
   degrees, stationById,
 };
+
+// --- the basemap -------------------------------------------------------------------------
+
+// The land's rings with longitudes made continuous (a ring crossing the antimeridian goes
+// on past 180 instead of jumping back across the map), then moved by ``offset`` degrees.
+function unwrapped(collection, offset) {
+  const ring = (points) => {
+    let previous = null;
+    return points.map(([lon, lat]) => {
+      let x = lon;
+      if (previous !== null) {
+        while (x - previous > 180) x -= 360;
+        while (x - previous < -180) x += 360;
+      }
+      previous = x;
+      return [x + offset, lat];
+    });
+  };
+  const polygons = (geometry) => (geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates);
+  return { type: "FeatureCollection", features: collection.features.map((feature) => ({
+    type: "Feature", properties: {}, geometry: { type: "MultiPolygon",
+      coordinates: polygons(feature.geometry).map((rings) => rings.map(ring)) },
+  })) };
+}
+
+export { unwrapped };
