@@ -153,7 +153,6 @@ def create_areas(
     for area in parsed:
         if len(area.name) > 200:
             raise field_problem(["body"], f"area name {area.name[:40]!r}... is over 200 characters")
-        storable_text(area.name)
         if area.name in taken:
             raise ProblemError(409, "Conflict", f"partner {partner.code} has an area {area.name!r}")
     records = [add_area(session, partner, a, visibility, now=now, user=user) for a in parsed]

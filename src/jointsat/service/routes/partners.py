@@ -101,6 +101,6 @@ def delete_partner(partner_id: PathId, _: AdminDep, write: ConditionalDep) -> Re
             write.session,
             partner,
             f"partner {partner_id} still owns stations, satellite shares, "
-            "observation requests or planned observations",
+            "observation requests, planned observations, areas of interest or design studies",
         )
     return answer
