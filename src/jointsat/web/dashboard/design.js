@@ -27,6 +27,9 @@ const DEFAULT_FIGURE = "max_gap_s";
 const RAMP = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 const NO_VALUE = "#9a9a9a";
 const POINT_COLUMNS = 6; // area, partner, cell, lat_deg, lon_deg, area_km2; then the figures
+// Above this many points the markers are drawn on a canvas, not as SVG elements (a global
+// study at 0.5 degrees has 288,000 points: too many elements for a page).
+const SVG_POINTS = 20_000;
 
 const view = { studies: [], study: null, points: null };
 let designMap = null;
@@ -163,20 +166,22 @@ function drawPoints(fit = false) {
   for (let i = 0; i < columns.cell.length; i += 1) if (!partner || columns.partner[i] === partner) rows.push(i);
   const values = rows.map((i) => columns[figure][i]);
   const finite = values.filter((v) => v !== null && v !== undefined);
-  const lo = finite.length ? Math.min(...finite) : 0;
-  const hi = finite.length ? Math.max(...finite) : 0;
+  // (A loop, not Math.min(...finite): a spread of 288,000 arguments overflows the stack.)
+  const lo = finite.reduce((a, b) => (b < a ? b : a), finite.length ? finite[0] : 0);
+  const hi = finite.reduce((a, b) => (b > a ? b : a), finite.length ? finite[0] : 0);
   const span = hi > lo ? hi - lo : 1;
   layers.points.clearLayers();
+  const renderer = rows.length > SVG_POINTS ? L.canvas({ padding: 0.2 }) : undefined;
   const bounds = [];
   rows.forEach((i, k) => {
     const value = values[k];
     const colour = value === null || value === undefined ? NO_VALUE : rampColour((value - lo) / span);
     const where = [columns.lat_deg[i], columns.lon_deg[i]];
     bounds.push(where);
-    L.circleMarker(where, { radius: 5, weight: 0.6, color: "#222222", fillColor: colour,
-      fillOpacity: 0.9, className: "design-point" })
-      .bindTooltip(el("span", { textContent: `${columns.area[i]} (${columns.partner[i]}) ${columns.cell[i]}: `
-        + `${figure} ${figureText(figure, value)}` }))
+    L.circleMarker(where, { radius: renderer ? 2 : 5, weight: 0.6, color: "#222222", fillColor: colour,
+      fillOpacity: 0.9, className: "design-point", renderer })
+      .bindTooltip(() => el("span", { textContent: `${columns.area[i]} (${columns.partner[i]}) `
+        + `${columns.cell[i]}: ${figure} ${figureText(figure, value)}` }))
       .addTo(layers.points);
   });
   $("#design-map").dataset.markers = String(rows.length);
