@@ -290,46 +290,59 @@ class _Track:
         )  # (12, nodes): the cubic's coefficients, constant term first
 
     def margin(
-        self, r: FloatArray, v: FloatArray, point: IntArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Return the coverage margin q and its rate dq/dt (1/s) for states (3, n) at points."""
-        p = self.p[:, point]
+        self, r: FloatArray, v: FloatArray | None, p: FloatArray, u: FloatArray
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """Return the coverage margin q and its rate dq/dt (1/s) for states (3, n) seen from
+        points at ``p`` with verticals ``u`` (3, n); without velocities, q alone."""
         rho = r - p
         rng2 = _dot3(rho, rho)
         rng = np.sqrt(rng2)
-        rho_v = _dot3(rho, v)
         if self.half_angle:
-            rad2 = _dot3(r, r)
-            rad = np.sqrt(rad2)
-            r_v = _dot3(r, v)
+            rad = np.sqrt(_dot3(r, r))
             a = _dot3(r, rho)
             b = rad * rng
+            if v is None:
+                return a / b - self.threshold, None
+            rho_v = _dot3(rho, v)
+            r_v = _dot3(r, v)
             da = rho_v + r_v
             db = r_v / rad * rng + rad * rho_v / rng
             return a / b - self.threshold, (da * b - a * db) / (b * b)
-        up = self.u[:, point]
-        a = _dot3(rho, up)
-        return a / rng - self.threshold, (_dot3(v, up) - a * rho_v / rng2) / rng
+        a = _dot3(rho, u)
+        if v is None:
+            return a / rng - self.threshold, None
+        rho_v = _dot3(rho, v)
+        return a / rng - self.threshold, (_dot3(v, u) - a * rho_v / rng2) / rng
 
     def at_nodes(self, node: IntArray, point: IntArray) -> tuple[FloatArray, FloatArray]:
         """Return the margin and its rate at the nodes for the points."""
-        return self._chunked(
-            lambda a, b: self.margin(self.r[:, node[a:b]], self.v[:, node[a:b]], point[a:b]),
-            node.size,
-        )
+
+        def evaluate(a: int, b: int) -> tuple[FloatArray, FloatArray | None]:
+            n, k = node[a:b], point[a:b]
+            return self.margin(self.r[:, n], self.v[:, n], self.p[:, k], self.u[:, k])
+
+        q, rate = self._chunked(evaluate, node.size, rate=True)
+        assert rate is not None
+        return q, rate
 
     def _chunked(
-        self, evaluate: Callable[[int, int], tuple[FloatArray, FloatArray]], n: int
-    ) -> tuple[FloatArray, FloatArray]:
+        self,
+        evaluate: Callable[[int, int], tuple[FloatArray, FloatArray | None]],
+        n: int,
+        *,
+        rate: bool,
+    ) -> tuple[FloatArray, FloatArray | None]:
         """Evaluate in chunks of :data:`CHUNK_ROWS` rows: their temporaries stay in cache."""
         if n <= CHUNK_ROWS:
             return evaluate(0, n)
         q = np.empty(n)
-        rate = np.empty(n)
+        dq = np.empty(n) if rate else None
         for a in range(0, n, CHUNK_ROWS):
             b = min(a + CHUNK_ROWS, n)
-            q[a:b], rate[a:b] = evaluate(a, b)
-        return q, rate
+            q[a:b], part = evaluate(a, b)
+            if dq is not None:
+                dq[a:b] = part
+        return q, dq
 
     def hermite(self, node: IntArray, tau: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Return interpolated states (3, n) at fraction ``tau`` of the step after ``node``.
@@ -342,14 +355,39 @@ class _Track:
         v = (c1 + tau * (2.0 * c2 + 3.0 * tau * c3)) * (1.0 / self.h)
         return r, v
 
+    def position(self, node: IntArray, tau: FloatArray) -> FloatArray:
+        """Return interpolated positions (3, n) alone."""
+        c = self.poly[:, node]
+        return np.asarray(c[0:3] + tau * (c[3:6] + tau * (c[6:9] + tau * c[9:12])))
+
     def between(
         self, node: IntArray, tau: FloatArray, point: IntArray
     ) -> tuple[FloatArray, FloatArray]:
-        def evaluate(a: int, b: int) -> tuple[FloatArray, FloatArray]:
-            r, v = self.hermite(node[a:b], tau[a:b])
-            return self.margin(r, v, point[a:b])
+        """Return the margin and its rate between nodes for the points."""
+        return self.seen_from(node, tau, self.p[:, point], self.u[:, point])
 
-        return self._chunked(evaluate, node.size)
+    def seen_from(
+        self, node: IntArray, tau: FloatArray, p: FloatArray, u: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Return the margin and its rate between nodes, seen from points given as vectors."""
+
+        def evaluate(a: int, b: int) -> tuple[FloatArray, FloatArray | None]:
+            r, v = self.hermite(node[a:b], tau[a:b])
+            return self.margin(r, v, p[:, a:b], u[:, a:b])
+
+        q, rate = self._chunked(evaluate, node.size, rate=True)
+        assert rate is not None
+        return q, rate
+
+    def margin_from(
+        self, node: IntArray, tau: FloatArray, p: FloatArray, u: FloatArray
+    ) -> FloatArray:
+        """Return the margin alone between nodes, seen from points given as vectors."""
+
+        def evaluate(a: int, b: int) -> tuple[FloatArray, FloatArray | None]:
+            return self.margin(self.position(node[a:b], tau[a:b]), None, p[:, a:b], u[:, a:b])
+
+        return self._chunked(evaluate, node.size, rate=False)[0]
 
 
 def _dot3(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -592,8 +630,9 @@ def _peak_accesses(
     with np.errstate(invalid="ignore"):
         cos_d = np.cos(np.radians(lam_p)) / np.cos(psi_c)
     half_s = np.arccos(np.clip(cos_d, -1.0, 1.0)) / np.maximum(rate, 1e-12)
-    t_a, ok_a = _newton(track, point, t_c - half_s, t_c, rising=True)
-    t_l, ok_l = _newton(track, point, t_c + half_s, t_c, rising=False)
+    p, u = track.p[:, point], track.u[:, point]
+    t_a, ok_a = _newton(track, p, u, t_c - half_s, t_c, rising=True)
+    t_l, ok_l = _newton(track, p, u, t_c + half_s, t_c, rising=False)
     ok = ok_a & ok_l & (half_s > 2.0) & (t_a > 0.0) & (t_l < duration)
     # Where Newton's method is not sure (a grazing pass, the window's ends): walk.
     redo = np.flatnonzero(~ok)
@@ -634,27 +673,51 @@ def _central_angle(
         return np.asarray(np.arccos(np.minimum(earth_km * np.cos(el) / radius_km, 1.0)) - el)
 
 
-NEWTON_STEPS = 2
-NEWTON_TOLERANCE_S = 0.5
-"""Newton's last step must be this small (s): the error after it is then far below 1 ms."""
+NEWTON_TOLERANCE_S = 0.1
+"""The chord step must be this small (s): what is left after it is a few milliseconds."""
 
 
 def _newton(
-    track: _Track, point: IntArray, guess_s: FloatArray, peak_s: FloatArray, *, rising: bool
+    track: _Track,
+    p: FloatArray,
+    u: FloatArray,
+    guess_s: FloatArray,
+    peak_s: FloatArray,
+    *,
+    rising: bool,
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Return crossings of the margin found by Newton's method from ``guess_s``, and whether
-    each is sure: converged (last step under the tolerance), on the right side of the peak,
-    with the margin rising (AOS) or falling (LOS) there."""
+    """Return crossings of the margin found from ``guess_s``, and whether each is sure.
+
+    A Newton step, then a chord step with the first step's slope (its convergence factor
+    is the slope's relative change over the first step's length, about 1 %). Sure means:
+    the chord step was under :data:`NEWTON_TOLERANCE_S`, the crossing lies on the right
+    side of the peak, and the margin rises there (AOS) or falls (LOS).
+    """
     h = track.h
-    t = np.clip(guess_s, 0.0, track.last * h)
-    step = np.full(t.size, np.inf)
-    rate = np.zeros(t.size)
-    for _ in range(NEWTON_STEPS):
-        node = np.clip(np.floor(t / h).astype(np.int64), 0, track.last - 1)
-        q, rate = track.between(node, t / h - node, point)
+    end = track.last * h
+    t = np.clip(guess_s, 0.0, end)
+    node = np.clip(np.floor(t / h).astype(np.int64), 0, track.last - 1)
+    q, rate = track.seen_from(node, t / h - node, p, u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.nan_to_num(-q / rate, nan=0.0, posinf=0.0, neginf=0.0)
+    t = np.clip(t + step, 0.0, end)
+    node = np.clip(np.floor(t / h).astype(np.int64), 0, track.last - 1)
+    q = track.margin_from(node, t / h - node, p, u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = -q / rate
+    t = np.clip(t + np.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0), 0.0, end)
+    # Rows not yet sure get one more Newton step.
+    again = np.flatnonzero(~(np.abs(step) < NEWTON_TOLERANCE_S))
+    if again.size:
+        t_again = t[again]
+        node = np.clip(np.floor(t_again / h).astype(np.int64), 0, track.last - 1)
+        q, rate_again = track.seen_from(node, t_again / h - node, p[:, again], u[:, again])
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = -q / rate
-        t = np.clip(t + np.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0), 0.0, track.last * h)
+            step_again = -q / rate_again
+        t[again] = np.clip(
+            t_again + np.nan_to_num(step_again, nan=0.0, posinf=0.0, neginf=0.0), 0.0, end
+        )
+        step[again], rate[again] = step_again, rate_again
     side = (t < peak_s) if rising else (t > peak_s)
     slope = (rate > 0.0) if rising else (rate < 0.0)
     sure = (np.abs(step) < NEWTON_TOLERANCE_S) & side & slope & np.isfinite(t)

@@ -34,7 +34,7 @@ from jointsat.orbits.propagation import Orbit
 from jointsat.orbits.vectors import FloatArray
 from jointsat.timelib import TimeOrigin
 
-_CHUNK_SAMPLES = 2_000
+_CHUNK_CELLS = 8_000_000  # (point, sample) pairs tested at once: 64 MB of cosines
 
 
 def sampled_accesses(
@@ -54,11 +54,12 @@ def sampled_accesses(
     enu = np.stack(
         [_east(points), _north(points), points.up], axis=-2
     )  # the rows topocentric() wants
+    chunk = max(1, _CHUNK_CELLS // max(len(points), 1))
     out = []
     for orbit in orbits:
         point_parts, sample_parts = [], []
-        for first in range(0, samples, _CHUNK_SAMPLES):
-            t = t_all[first : first + _CHUNK_SAMPLES]
+        for first in range(0, samples, chunk):
+            t = t_all[first : first + chunk]
             jd, fr = origin.julian(t)
             err, r_teme, v_teme = orbit.propagate(jd, fr)
             r, v = teme_to_ecef(r_teme, v_teme, gmst82_rad(jd, fr))
