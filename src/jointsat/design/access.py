@@ -871,6 +871,8 @@ def find_accesses(
     node_step_s: float = NODE_STEP_S,
 ) -> list[SatelliteAccesses]:
     """Return every satellite's accesses to every point over ``[start, end]``."""
+    if end <= start:
+        raise DesignError("the study's end must be after its start")
     index = _BandIndex(points)
     return [
         satellite_accesses(orbit, points, start, end, rule, index=index, node_step_s=node_step_s)

@@ -28,7 +28,6 @@ from jointsat.design.access import (
     central_angle_elevation_deg,
     central_angle_half_angle_deg,
 )
-from jointsat.design.intervals import Intervals, merge, sort
 from jointsat.orbits.frames import WGS84_B_KM, gmst82_rad, teme_to_ecef, topocentric
 from jointsat.orbits.propagation import Orbit
 from jointsat.orbits.vectors import FloatArray
@@ -125,15 +124,12 @@ def _runs(
     point: np.ndarray, sample: np.ndarray, step_s: float, duration_s: float
 ) -> SatelliteAccesses:
     """Turn covered (point, sample) pairs into intervals: runs of consecutive samples."""
-    found = merge(
-        sort(
-            Intervals(
-                point.astype(np.int64),
-                sample * step_s - 0.5 * step_s,
-                sample * step_s + 0.5 * step_s,
-            )
-        )
-    )
-    start = np.maximum(found.start_s, 0.0)
-    end = np.minimum(found.end_s, duration_s)
-    return SatelliteAccesses(found.group, start, end, 0, int(point.size), len(found))
+    order = np.lexsort((sample, point))
+    point, sample = point[order], sample[order]
+    opens = np.ones(point.size, dtype=bool)
+    opens[1:] = (point[1:] != point[:-1]) | (sample[1:] != sample[:-1] + 1)
+    first = np.flatnonzero(opens)
+    last = np.append(first[1:], point.size) - 1
+    start = np.maximum(sample[first] * step_s - 0.5 * step_s, 0.0)
+    end = np.minimum(sample[last] * step_s + 0.5 * step_s, duration_s)
+    return SatelliteAccesses(point[first].astype(np.int64), start, end, 0, int(point.size), first.size)
