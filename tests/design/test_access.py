@@ -126,4 +126,6 @@ def test_rules_refuse_what_cannot_be_measured() -> None:
         AccessRule(min_elevation_deg=90.0)
     with pytest.raises(DesignError, match="end must be after"):
         find_accesses([], points(3, seed=1), START, START, AccessRule())
-    assert find_accesses([], points(3, seed=1), START, START + timedelta(hours=1), AccessRule()) == []
+    assert (
+        find_accesses([], points(3, seed=1), START, START + timedelta(hours=1), AccessRule()) == []
+    )
