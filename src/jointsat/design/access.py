@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from jointsat.constants import WGS84_A_KM
 from jointsat.design.intervals import Intervals, merge, sort
@@ -110,25 +110,32 @@ class AccessRule:
             return False
         elevation = 0.0 if self.min_elevation_deg is None else self.min_elevation_deg
         return bool(
-            central_angle_half_angle_deg(self.half_angle_deg, radius_km, WGS84_A_KM)
-            < central_angle_elevation_deg(elevation, radius_km, WGS84_A_KM)
+            footprint_deg(self.half_angle_deg, 0.0, radius_km, WGS84_A_KM)
+            < footprint_deg(None, elevation, radius_km, WGS84_A_KM)
         )
 
 
-def central_angle_elevation_deg(elevation_deg: float, radius_km: float, earth_km: float) -> float:
-    """Return the Earth central angle from the sub-satellite point to the elevation's edge."""
-    e = math.radians(elevation_deg)
-    ratio = min(earth_km * math.cos(e) / radius_km, 1.0)
-    return math.degrees(math.acos(ratio) - e)
+def footprint_deg(
+    half_angle_deg: float | None, elevation_deg: float, radius_km: ArrayLike, earth_km: ArrayLike
+) -> FloatArray:
+    """Return the Earth central angle from the sub-satellite point to the footprint's edge.
 
-
-def central_angle_half_angle_deg(half_angle_deg: float, radius_km: float, earth_km: float) -> float:
-    """Return the Earth central angle from the sub-satellite point to a nadir cone's edge."""
-    eta = math.radians(half_angle_deg)
-    s = radius_km * math.sin(eta) / earth_km
-    if s >= 1.0:  # the cone reaches past the limb: the horizon bounds it
-        return math.degrees(math.acos(min(earth_km / radius_km, 1.0)))
-    return math.degrees(math.asin(s) - eta)
+    For satellites at ``radius_km`` from the centre of a sphere of radius ``earth_km``:
+    the edge of a nadir cone of ``half_angle_deg`` (the horizon where the cone reaches
+    past the limb), or else where the satellite stands ``elevation_deg`` high.
+    """
+    radius = np.asarray(radius_km, dtype=float)
+    earth = np.asarray(earth_km, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if half_angle_deg is not None:
+            eta = math.radians(half_angle_deg)
+            s = radius * math.sin(eta) / earth
+            limb = np.arccos(np.minimum(earth / radius, 1.0))
+            lam = np.where(s >= 1.0, limb, np.arcsin(np.minimum(s, 1.0)) - eta)
+        else:
+            e = math.radians(elevation_deg)
+            lam = np.arccos(np.minimum(earth * math.cos(e) / radius, 1.0)) - e
+    return np.asarray(np.degrees(lam))
 
 
 @dataclass(frozen=True, eq=False)
@@ -470,7 +477,8 @@ def satellite_accesses(
     index = index or _BandIndex(points)
     geometry = _Geometry(r, v, radius, h)
     half_angle_deg = rule.half_angle_deg if half_angle else None
-    lam = _footprint_deg(half_angle_deg, elevation_deg, radius)
+    # The smallest geocentric radius of a point on the ellipsoid widens the footprint.
+    lam = footprint_deg(half_angle_deg, elevation_deg, radius, WGS84_B_KM)
 
     at_start, at_end = _edge_accesses(track, geometry, index, lam, good, duration)
     peaks = _peak_accesses(track, geometry, index, lam, half_angle_deg, elevation_deg, duration)
@@ -605,7 +613,7 @@ def _peak_accesses(
     sin_x = _dot3(pu, w) / np.sqrt(_dot3(w, w))
     cross_deg = np.degrees(np.arcsin(np.clip(np.abs(sin_x), 0.0, 1.0)))
     radius_c = (1.0 - tau) * geometry.radius[lo] + tau * geometry.radius[lo + 1]
-    lam_p = _point_footprint_deg(half_angle_deg, elevation_deg, radius_c, track.point_radius[point])
+    lam_p = footprint_deg(half_angle_deg, elevation_deg, radius_c, track.point_radius[point])
     near = cross_deg <= lam_p + PEAK_MARGIN_DEG
     lo, tau, point = lo[near], tau[near], point[near]
     lam_p, radius_c, cross_deg = lam_p[near], radius_c[near], cross_deg[near]
@@ -642,22 +650,6 @@ def _peak_accesses(
     # Those reaching the window's ends are found from the ends (_edge_accesses).
     inside = (t_a > 0.0) & (t_l < duration)
     return point[inside], t_a[inside], t_l[inside]
-
-
-def _point_footprint_deg(
-    half_angle_deg: float | None, elevation_deg: float, radius_km: FloatArray, earth_km: FloatArray
-) -> FloatArray:
-    """Return the spherical footprint's central angle for each satellite radius and point radius."""
-    with np.errstate(invalid="ignore"):
-        if half_angle_deg is not None:
-            eta = math.radians(half_angle_deg)
-            s = radius_km * math.sin(eta) / earth_km
-            limb = np.arccos(np.minimum(earth_km / radius_km, 1.0))
-            lam = np.where(s >= 1.0, limb, np.arcsin(np.minimum(s, 1.0)) - eta)
-        else:
-            e = math.radians(elevation_deg)
-            lam = np.arccos(np.minimum(earth_km * math.cos(e) / radius_km, 1.0)) - e
-    return np.asarray(np.degrees(lam))
 
 
 def _central_angle(
@@ -827,26 +819,6 @@ def _nodes_per_step(footprint_deg: float, turn_deg: float) -> int:
     if turn_deg <= 0.0:
         return 30
     return int(np.clip(round(2.0 * footprint_deg / turn_deg), 1, 30))
-
-
-def _footprint_deg(
-    half_angle_deg: float | None, elevation_deg: float, radius_km: FloatArray
-) -> FloatArray:
-    """Return, per node, a bound on the central angle within which a point can be covered.
-
-    The Earth's radius is taken as the ellipsoid's smallest (polar), which widens the angle.
-    """
-    earth = WGS84_B_KM
-    with np.errstate(invalid="ignore"):
-        if half_angle_deg is not None:
-            eta = math.radians(half_angle_deg)
-            s = radius_km * math.sin(eta) / earth
-            limb = np.arccos(np.minimum(earth / radius_km, 1.0))
-            lam = np.where(s >= 1.0, limb, np.arcsin(np.minimum(s, 1.0)) - eta)
-        else:
-            e = math.radians(elevation_deg)
-            lam = np.arccos(np.minimum(earth * math.cos(e) / radius_km, 1.0)) - e
-    return np.asarray(np.degrees(lam))
 
 
 def _propagate(

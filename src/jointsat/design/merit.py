@@ -95,7 +95,9 @@ def point_figures(
     if n:
         first_event = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
         np.put(deepest, group[first_event], np.maximum.reduceat(depth, first_event))
-    in_view_s = np.bincount(group, weights=np.where(rise, -time, time), minlength=points)
+    in_view_s = np.asarray(
+        np.bincount(group, weights=np.where(rise, -time, time), minlength=points), dtype=float
+    )
     return _from_union(union, in_view_s, deepest, points, duration_s)
 
 

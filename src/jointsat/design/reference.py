@@ -25,8 +25,7 @@ from jointsat.design.access import (
     AccessRule,
     GroundPoints,
     SatelliteAccesses,
-    central_angle_elevation_deg,
-    central_angle_half_angle_deg,
+    footprint_deg,
 )
 from jointsat.orbits.frames import WGS84_B_KM, gmst82_rad, teme_to_ecef, topocentric
 from jointsat.orbits.propagation import Orbit
@@ -83,9 +82,9 @@ def _reach_deg(rule: AccessRule, radius_km: float) -> float:
     if not math.isfinite(radius_km) or radius_km <= WGS84_B_KM:
         return -1.0  # cos > 1: nothing is near
     elevation = 0.0 if rule.min_elevation_deg is None else rule.min_elevation_deg
-    reach = central_angle_elevation_deg(elevation, radius_km, WGS84_B_KM)
+    reach = float(footprint_deg(None, elevation, radius_km, WGS84_B_KM))
     if rule.half_angle_deg is not None:
-        reach = min(reach, central_angle_half_angle_deg(rule.half_angle_deg, radius_km, WGS84_B_KM))
+        reach = min(reach, float(footprint_deg(rule.half_angle_deg, 0.0, radius_km, WGS84_B_KM)))
     return reach + CAP_MARGIN_DEG
 
 
@@ -132,4 +131,6 @@ def _runs(
     last = np.append(first[1:], point.size) - 1
     start = np.maximum(sample[first] * step_s - 0.5 * step_s, 0.0)
     end = np.minimum(sample[last] * step_s + 0.5 * step_s, duration_s)
-    return SatelliteAccesses(point[first].astype(np.int64), start, end, 0, int(point.size), first.size)
+    return SatelliteAccesses(
+        point[first].astype(np.int64), start, end, 0, int(point.size), first.size
+    )
