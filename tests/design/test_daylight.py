@@ -92,11 +92,8 @@ def test_daylight_windows_agree_with_skyfields_sun(
         # Inside every window the Sun is above the threshold; between them, below.
         fractions = np.linspace(0.0, 1.0, 9)[1:-1]
         inside = (starts[:, None] + fractions * (ends - starts)[:, None]).ravel()
-        cuts = (
-            np.concatenate([[0.0], ends, [duration]]),
-            np.concatenate([[0.0], starts, [duration]]),
-        )
-        gap_from, gap_to = cuts[0][:-1], cuts[1][1:]
+        gap_from = np.concatenate([[0.0], ends])
+        gap_to = np.concatenate([starts, [duration]])
         gaps = gap_to > gap_from
         outside = (gap_from[gaps, None] + fractions * (gap_to - gap_from)[gaps, None]).ravel()
         assert np.all(sun_altitude_deg(sky, lat, lon, start, inside) >= threshold_deg), (lat, lon)
