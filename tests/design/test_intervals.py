@@ -2,9 +2,7 @@
 
 The oracle for each operation is the textbook loop over one group at a time, written
 here from the functions' docstrings: intervals are closed ``[start, end]``; a group's
-union joins touching intervals; an intersection keeps only pieces of positive length;
-``max_overlap`` counts the intervals in progress at a moment, an interval ending at a
-moment no longer counting there (half-open ``[start, end)``).
+union joins touching intervals; an intersection keeps only pieces of positive length.
 
 The hypothesis cases draw times on a grid of quarter seconds, so that touching and
 nested intervals occur often and the column-wise arithmetic (which separates groups by
@@ -21,7 +19,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jointsat.design.intervals import Intervals, clip, intersect, max_overlap, merge, sort
+from jointsat.design.intervals import Intervals, clip, intersect, merge, sort
 
 ten_microseconds = 1e-5  # s: what adding a group's offset may cost at a week's scale
 Row = tuple[int, float, float]
@@ -85,16 +83,6 @@ def naive_intersect(a: list[Row], b: list[Row], *, common: bool = False) -> list
     return out
 
 
-def naive_max_overlap(rows: list[Row], groups: int) -> list[int]:
-    """Return per group the most intervals in progress at one moment (``start <= t < end``)."""
-    depth = [0] * groups
-    for g in range(groups):
-        mine = [(s, e) for h, s, e in rows if h == g]
-        for t, _ in mine:  # the count only rises at a start
-            depth[g] = max(depth[g], sum(1 for s, e in mine if s <= t < e))
-    return depth
-
-
 @settings(max_examples=150, deadline=None)
 @given(rows_strategy)
 def test_sort_orders_by_group_then_start_and_keeps_every_interval(rows: list[Row]) -> None:
@@ -136,19 +124,10 @@ def test_clip_cuts_to_the_window_and_drops_empty_pieces(
     assert rows_of(clip(intervals_of(rows), lo, hi)) == expected
 
 
-@settings(max_examples=150, deadline=None)
-@given(rows_strategy)
-def test_max_overlap_counts_the_deepest_moment_per_group(rows: list[Row]) -> None:
-    found = max_overlap(intervals_of(rows), GROUPS + 1)  # one group more: never used, 0
-    assert found.tolist() == naive_max_overlap(rows, GROUPS + 1)
-
-
 def test_hand_made_cases() -> None:
     a = intervals_of([(0, 0.0, 10.0), (0, 10.0, 12.0), (0, 2.0, 3.0), (1, 5.0, 6.0)])
     # Touching [0, 10] and [10, 12] join; the nested [2, 3] disappears.
     assert rows_of(merge(sort(a))) == [(0, 0.0, 12.0), (1, 5.0, 6.0)]
-    # Half-open counting: [0, 10] and [10, 12] never overlap; [2, 3] inside [0, 10] does.
-    assert max_overlap(a, 3).tolist() == [2, 1, 0]
     windows = intervals_of([(0, 1.0, 2.5), (0, 11.0, 20.0), (1, 6.0, 7.0)])
     assert rows_of(intersect(a, windows)) == [
         (0, 1.0, 2.5),
@@ -171,7 +150,6 @@ def test_empty_inputs() -> None:
     assert len(intersect(some, empty)) == 0
     assert len(intersect(some, empty, common=True)) == 0
     assert len(clip(empty, 0.0, 1.0)) == 0
-    assert max_overlap(empty, 3).tolist() == [0, 0, 0]
 
 
 def test_a_weeks_study_at_millisecond_times_loses_at_most_ten_microseconds() -> None:
