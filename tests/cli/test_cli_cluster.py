@@ -351,3 +351,35 @@ def test_small_predictions_run_in_this_process_without_dask(tmp_path: Path) -> N
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(_python_path()))
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
+
+
+DESIGN = [
+    *("--aoi", "band:-45:45", "--start", "2026-12-01T00:00:00Z", "--days", "0.25"),
+    *("--grid-deg", "8", "--min-elevation", "10"),
+]
+
+
+def test_a_coverage_study_on_a_running_cluster_is_the_study_of_one_process(
+    scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jointsat.design import study
+
+    monkeypatch.setattr(study, "CHUNK_POINTS", 100)  # several chunks: several tasks
+    common = ["design", "coverage", "-c", "walker:6/3/1:550:53", *DESIGN]
+    alone = invoke(*common, "-o", str(tmp_path / "alone.csv"))
+    assert alone.exit_code == 0, alone.output  # type: ignore[attr-defined]
+    clustered = invoke(*common, "-o", str(tmp_path / "clustered.csv"), "--cluster", scheduler)
+    assert clustered.exit_code == 0, clustered.output  # type: ignore[attr-defined]
+    table = (tmp_path / "alone.csv").read_text()
+    assert table.count("\n") > 300
+    assert (tmp_path / "clustered.csv").read_text() == table
+
+
+def test_a_sweep_on_a_running_cluster_is_the_sweep_of_one_process(scheduler: str) -> None:
+    common = ["design", "sweep", *DESIGN, "--total", "4,6", "--planes", "2", "--phasing", "1"]
+    alone = invoke(*common)
+    assert alone.exit_code == 0, alone.output  # type: ignore[attr-defined]
+    clustered = invoke(*common, "--cluster", scheduler)
+    assert clustered.exit_code == 0, clustered.output  # type: ignore[attr-defined]
+    assert clustered.stdout == alone.stdout  # type: ignore[attr-defined]
+    assert alone.stdout.count("\n") == 3  # type: ignore[attr-defined]

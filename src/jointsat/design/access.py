@@ -34,12 +34,12 @@ Satellites whose SGP4 fails at some node (decayed) cover nothing from that node 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from jointsat.constants import WGS84_A_KM
 from jointsat.design.intervals import Intervals, merge, sort
@@ -59,6 +59,9 @@ CAP_MARGIN_DEG = 0.5
 """Added to every footprint cap: geodetic against geocentric vertical (0.19 deg) and more."""
 
 _MAX_REFINE = 30
+
+CHUNK_ROWS = 65_536
+"""Rows evaluated at once: about twice as fast as a million, whose temporaries leave the cache."""
 
 
 @dataclass(frozen=True)
@@ -107,25 +110,32 @@ class AccessRule:
             return False
         elevation = 0.0 if self.min_elevation_deg is None else self.min_elevation_deg
         return bool(
-            central_angle_half_angle_deg(self.half_angle_deg, radius_km, WGS84_A_KM)
-            < central_angle_elevation_deg(elevation, radius_km, WGS84_A_KM)
+            footprint_deg(self.half_angle_deg, 0.0, radius_km, WGS84_A_KM)
+            < footprint_deg(None, elevation, radius_km, WGS84_A_KM)
         )
 
 
-def central_angle_elevation_deg(elevation_deg: float, radius_km: float, earth_km: float) -> float:
-    """Return the Earth central angle from the sub-satellite point to the elevation's edge."""
-    e = math.radians(elevation_deg)
-    ratio = min(earth_km * math.cos(e) / radius_km, 1.0)
-    return math.degrees(math.acos(ratio) - e)
+def footprint_deg(
+    half_angle_deg: float | None, elevation_deg: float, radius_km: ArrayLike, earth_km: ArrayLike
+) -> FloatArray:
+    """Return the Earth central angle from the sub-satellite point to the footprint's edge.
 
-
-def central_angle_half_angle_deg(half_angle_deg: float, radius_km: float, earth_km: float) -> float:
-    """Return the Earth central angle from the sub-satellite point to a nadir cone's edge."""
-    eta = math.radians(half_angle_deg)
-    s = radius_km * math.sin(eta) / earth_km
-    if s >= 1.0:  # the cone reaches past the limb: the horizon bounds it
-        return math.degrees(math.acos(min(earth_km / radius_km, 1.0)))
-    return math.degrees(math.asin(s) - eta)
+    For satellites at ``radius_km`` from the centre of a sphere of radius ``earth_km``:
+    the edge of a nadir cone of ``half_angle_deg`` (the horizon where the cone reaches
+    past the limb), or else where the satellite stands ``elevation_deg`` high.
+    """
+    radius = np.asarray(radius_km, dtype=float)
+    earth = np.asarray(earth_km, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if half_angle_deg is not None:
+            eta = math.radians(half_angle_deg)
+            s = radius * math.sin(eta) / earth
+            limb = np.arccos(np.minimum(earth / radius, 1.0))
+            lam = np.where(s >= 1.0, limb, np.arcsin(np.minimum(s, 1.0)) - eta)
+        else:
+            e = math.radians(elevation_deg)
+            lam = np.arccos(np.minimum(earth * math.cos(e) / radius, 1.0)) - e
+    return np.asarray(np.degrees(lam))
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,29 +297,59 @@ class _Track:
         )  # (12, nodes): the cubic's coefficients, constant term first
 
     def margin(
-        self, r: FloatArray, v: FloatArray, point: IntArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Return the coverage margin q and its rate dq/dt (1/s) for states (3, n) at points."""
-        p = self.p[:, point]
+        self, r: FloatArray, v: FloatArray | None, p: FloatArray, u: FloatArray
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """Return the coverage margin q and its rate dq/dt (1/s) for states (3, n) seen from
+        points at ``p`` with verticals ``u`` (3, n); without velocities, q alone."""
         rho = r - p
         rng2 = _dot3(rho, rho)
         rng = np.sqrt(rng2)
-        rho_v = _dot3(rho, v)
         if self.half_angle:
-            rad2 = _dot3(r, r)
-            rad = np.sqrt(rad2)
-            r_v = _dot3(r, v)
+            rad = np.sqrt(_dot3(r, r))
             a = _dot3(r, rho)
             b = rad * rng
+            if v is None:
+                return a / b - self.threshold, None
+            rho_v = _dot3(rho, v)
+            r_v = _dot3(r, v)
             da = rho_v + r_v
             db = r_v / rad * rng + rad * rho_v / rng
             return a / b - self.threshold, (da * b - a * db) / (b * b)
-        up = self.u[:, point]
-        a = _dot3(rho, up)
-        return a / rng - self.threshold, (_dot3(v, up) - a * rho_v / rng2) / rng
+        a = _dot3(rho, u)
+        if v is None:
+            return a / rng - self.threshold, None
+        rho_v = _dot3(rho, v)
+        return a / rng - self.threshold, (_dot3(v, u) - a * rho_v / rng2) / rng
 
     def at_nodes(self, node: IntArray, point: IntArray) -> tuple[FloatArray, FloatArray]:
-        return self.margin(self.r[:, node], self.v[:, node], point)
+        """Return the margin and its rate at the nodes for the points."""
+
+        def evaluate(a: int, b: int) -> tuple[FloatArray, FloatArray | None]:
+            n, k = node[a:b], point[a:b]
+            return self.margin(self.r[:, n], self.v[:, n], self.p[:, k], self.u[:, k])
+
+        q, rate = self._chunked(evaluate, node.size, rate=True)
+        assert rate is not None
+        return q, rate
+
+    def _chunked(
+        self,
+        evaluate: Callable[[int, int], tuple[FloatArray, FloatArray | None]],
+        n: int,
+        *,
+        rate: bool,
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """Evaluate in chunks of :data:`CHUNK_ROWS` rows: their temporaries stay in cache."""
+        if n <= CHUNK_ROWS:
+            return evaluate(0, n)
+        q = np.empty(n)
+        dq = np.empty(n) if rate else None
+        for a in range(0, n, CHUNK_ROWS):
+            b = min(a + CHUNK_ROWS, n)
+            q[a:b], part = evaluate(a, b)
+            if dq is not None:
+                dq[a:b] = part
+        return q, dq
 
     def hermite(self, node: IntArray, tau: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Return interpolated states (3, n) at fraction ``tau`` of the step after ``node``.
@@ -322,11 +362,39 @@ class _Track:
         v = (c1 + tau * (2.0 * c2 + 3.0 * tau * c3)) * (1.0 / self.h)
         return r, v
 
+    def position(self, node: IntArray, tau: FloatArray) -> FloatArray:
+        """Return interpolated positions (3, n) alone."""
+        c = self.poly[:, node]
+        return np.asarray(c[0:3] + tau * (c[3:6] + tau * (c[6:9] + tau * c[9:12])))
+
     def between(
         self, node: IntArray, tau: FloatArray, point: IntArray
     ) -> tuple[FloatArray, FloatArray]:
-        r, v = self.hermite(node, tau)
-        return self.margin(r, v, point)
+        """Return the margin and its rate between nodes for the points."""
+        return self.seen_from(node, tau, self.p[:, point], self.u[:, point])
+
+    def seen_from(
+        self, node: IntArray, tau: FloatArray, p: FloatArray, u: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Return the margin and its rate between nodes, seen from points given as vectors."""
+
+        def evaluate(a: int, b: int) -> tuple[FloatArray, FloatArray | None]:
+            r, v = self.hermite(node[a:b], tau[a:b])
+            return self.margin(r, v, p[:, a:b], u[:, a:b])
+
+        q, rate = self._chunked(evaluate, node.size, rate=True)
+        assert rate is not None
+        return q, rate
+
+    def margin_from(
+        self, node: IntArray, tau: FloatArray, p: FloatArray, u: FloatArray
+    ) -> FloatArray:
+        """Return the margin alone between nodes, seen from points given as vectors."""
+
+        def evaluate(a: int, b: int) -> tuple[FloatArray, FloatArray | None]:
+            return self.margin(self.position(node[a:b], tau[a:b]), None, p[:, a:b], u[:, a:b])
+
+        return self._chunked(evaluate, node.size, rate=False)[0]
 
 
 def _dot3(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -409,12 +477,12 @@ def satellite_accesses(
     index = index or _BandIndex(points)
     geometry = _Geometry(r, v, radius, h)
     half_angle_deg = rule.half_angle_deg if half_angle else None
-    lam = _footprint_deg(half_angle_deg, elevation_deg, radius)
+    # The smallest geocentric radius of a point on the ellipsoid widens the footprint.
+    lam = footprint_deg(half_angle_deg, elevation_deg, radius, WGS84_B_KM)
 
-    found = [
-        _peak_accesses(track, geometry, index, lam, half_angle_deg, elevation_deg, duration),
-        *_edge_accesses(track, geometry, index, lam, good, duration),
-    ]
+    at_start, at_end = _edge_accesses(track, geometry, index, lam, good, duration)
+    peaks = _peak_accesses(track, geometry, index, lam, half_angle_deg, elevation_deg, duration)
+    found = [at_start, peaks, at_end]  # in time order for each point
     intervals = Intervals(
         np.concatenate([f[0] for f in found]).astype(np.int64),
         np.concatenate([f[1] for f in found]),
@@ -426,6 +494,9 @@ def satellite_accesses(
         # An access this long may hold several maxima of the geocentric angle (a high
         # orbit): each found it, so merge them into one.
         intervals = merge(sort(intervals))
+    else:  # by point, each point's in time order: a radix sort for up to 32,767 points
+        small = np.int16 if len(points) <= np.iinfo(np.int16).max else np.int64
+        intervals = intervals.take(np.argsort(intervals.group.astype(small), kind="stable"))
     keep = intervals.end_s > intervals.start_s
     return SatelliteAccesses(
         intervals.group[keep],
@@ -508,16 +579,23 @@ def _peak_accesses(
     # passes from ahead of the satellite to behind it: along . p > 0, then <= 0.
     unit_p = track.unit
     along_t = geometry.along_t
-    g_lo = _dot3(unit_p[:, point], along_t[:, first_node[step]])
-    ahead = g_lo > 0.0
-    step, point = step[ahead], point[ahead]
     pu = unit_p[:, point]
+    g_lo = _dot3(pu, along_t[:, first_node[step]])
     g_hi = _dot3(pu, along_t[:, last_node[step]])
-    behind = g_hi <= 0.0
-    step, point, pu, g_hi = step[behind], point[behind], pu[:, behind], g_hi[behind]
-    g_lo = g_lo[ahead][behind]
+    peak = np.flatnonzero((g_lo > 0.0) & (g_hi <= 0.0))
+    step, point, pu, g_lo, g_hi = step[peak], point[peak], pu[:, peak], g_lo[peak], g_hi[peak]
     lo = first_node[step].copy()
     hi = last_node[step].copy()
+    # The node step holding the crossing: first guessed by interpolating over the coarse
+    # step (the along-track angle moves almost evenly), then bisected where the guess fails.
+    guess = lo + np.minimum(
+        np.floor(g_lo / (g_lo - g_hi) * (hi - lo)).astype(np.int64), np.maximum(hi - lo - 1, 0)
+    )
+    g_a = _dot3(pu, along_t[:, guess])
+    g_b = _dot3(pu, along_t[:, guess + 1])
+    hit = (g_a > 0.0) & (g_b <= 0.0)
+    lo[hit], g_lo[hit] = guess[hit], g_a[hit]
+    hi[hit], g_hi[hit] = guess[hit] + 1, g_b[hit]
     while True:
         wide = np.flatnonzero(hi - lo > 1)
         if wide.size == 0:
@@ -535,24 +613,34 @@ def _peak_accesses(
     sin_x = _dot3(pu, w) / np.sqrt(_dot3(w, w))
     cross_deg = np.degrees(np.arcsin(np.clip(np.abs(sin_x), 0.0, 1.0)))
     radius_c = (1.0 - tau) * geometry.radius[lo] + tau * geometry.radius[lo + 1]
-    lam_p = _point_footprint_deg(half_angle_deg, elevation_deg, radius_c, track.point_radius[point])
+    lam_p = footprint_deg(half_angle_deg, elevation_deg, radius_c, track.point_radius[point])
     near = cross_deg <= lam_p + PEAK_MARGIN_DEG
     lo, tau, point = lo[near], tau[near], point[near]
-    cross_deg, lam_p = cross_deg[near], lam_p[near]
+    lam_p, radius_c, cross_deg = lam_p[near], radius_c[near], cross_deg[near]
     rate = (1.0 - tau) * geometry.rate_rad_s[lo] + tau * geometry.rate_rad_s[lo + 1]
-    q_c, _ = track.between(lo, tau, point)
-    covered = q_c >= 0.0
+    # Near the footprint's edge the exact margin decides; well inside, the point is seen.
+    # There the closest approach's central angle is read from the exact margin, so that
+    # the sphere's estimate of the pass's half-length starts from the true peak.
+    psi_c = np.radians(cross_deg)
+    edge = np.flatnonzero(cross_deg >= lam_p - PEAK_MARGIN_DEG)
+    q_c, _ = track.between(lo[edge], tau[edge], point[edge])
+    psi_c[edge] = _central_angle(
+        q_c + track.threshold, track.half_angle, radius_c[edge], track.point_radius[point[edge]]
+    )
+    covered = np.ones(lo.size, dtype=bool)
+    covered[edge] = q_c >= 0.0
     geometry.passes += int(covered.sum())
-    lo, tau, point = lo[covered], tau[covered], point[covered]
-    cross_deg, lam_p, rate = cross_deg[covered], lam_p[covered], rate[covered]
+    lo, tau, point, psi_c = lo[covered], tau[covered], point[covered], psi_c[covered]
+    lam_p, rate = lam_p[covered], rate[covered]
     t_c = (lo + tau) * h
 
     # The crossings, from the spherical footprint's estimate, by Newton's method.
     with np.errstate(invalid="ignore"):
-        cos_d = np.cos(np.radians(lam_p)) / np.cos(np.radians(cross_deg))
+        cos_d = np.cos(np.radians(lam_p)) / np.cos(psi_c)
     half_s = np.arccos(np.clip(cos_d, -1.0, 1.0)) / np.maximum(rate, 1e-12)
-    t_a, ok_a = _newton(track, point, t_c - half_s, t_c, rising=True)
-    t_l, ok_l = _newton(track, point, t_c + half_s, t_c, rising=False)
+    p, u = track.p[:, point], track.u[:, point]
+    t_a, ok_a = _newton(track, p, u, t_c - half_s, t_c, rising=True)
+    t_l, ok_l = _newton(track, p, u, t_c + half_s, t_c, rising=False)
     ok = ok_a & ok_l & (half_s > 2.0) & (t_a > 0.0) & (t_l < duration)
     # Where Newton's method is not sure (a grazing pass, the window's ends): walk.
     redo = np.flatnonzero(~ok)
@@ -564,43 +652,64 @@ def _peak_accesses(
     return point[inside], t_a[inside], t_l[inside]
 
 
-def _point_footprint_deg(
-    half_angle_deg: float | None, elevation_deg: float, radius_km: FloatArray, earth_km: FloatArray
+def _central_angle(
+    value: FloatArray, half_angle: bool, radius_km: FloatArray, earth_km: FloatArray
 ) -> FloatArray:
-    """Return the spherical footprint's central angle for each satellite radius and point radius."""
+    """Return the central angle (rad) at which a sphere gives this elevation sine or
+    off-nadir cosine, for satellites at ``radius_km`` over points at ``earth_km``."""
     with np.errstate(invalid="ignore"):
-        if half_angle_deg is not None:
-            eta = math.radians(half_angle_deg)
-            s = radius_km * math.sin(eta) / earth_km
-            limb = np.arccos(np.minimum(earth_km / radius_km, 1.0))
-            lam = np.where(s >= 1.0, limb, np.arcsin(np.minimum(s, 1.0)) - eta)
-        else:
-            e = math.radians(elevation_deg)
-            lam = np.arccos(np.minimum(earth_km * math.cos(e) / radius_km, 1.0)) - e
-    return np.asarray(np.degrees(lam))
+        if half_angle:
+            eta = np.arccos(np.clip(value, -1.0, 1.0))
+            return np.asarray(np.arcsin(np.minimum(radius_km * np.sin(eta) / earth_km, 1.0)) - eta)
+        el = np.arcsin(np.clip(value, -1.0, 1.0))
+        return np.asarray(np.arccos(np.minimum(earth_km * np.cos(el) / radius_km, 1.0)) - el)
 
 
-NEWTON_STEPS = 2
-NEWTON_TOLERANCE_S = 0.5
-"""Newton's last step must be this small (s): the error after it is then far below 1 ms."""
+NEWTON_TOLERANCE_S = 0.1
+"""The chord step must be this small (s): what is left after it is a few milliseconds."""
 
 
 def _newton(
-    track: _Track, point: IntArray, guess_s: FloatArray, peak_s: FloatArray, *, rising: bool
+    track: _Track,
+    p: FloatArray,
+    u: FloatArray,
+    guess_s: FloatArray,
+    peak_s: FloatArray,
+    *,
+    rising: bool,
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Return crossings of the margin found by Newton's method from ``guess_s``, and whether
-    each is sure: converged (last step under the tolerance), on the right side of the peak,
-    with the margin rising (AOS) or falling (LOS) there."""
+    """Return crossings of the margin found from ``guess_s``, and whether each is sure.
+
+    A Newton step, then a chord step with the first step's slope (its convergence factor
+    is the slope's relative change over the first step's length, about 1 %). Sure means:
+    the chord step was under :data:`NEWTON_TOLERANCE_S`, the crossing lies on the right
+    side of the peak, and the margin rises there (AOS) or falls (LOS).
+    """
     h = track.h
-    t = np.clip(guess_s, 0.0, track.last * h)
-    step = np.full(t.size, np.inf)
-    rate = np.zeros(t.size)
-    for _ in range(NEWTON_STEPS):
-        node = np.clip(np.floor(t / h).astype(np.int64), 0, track.last - 1)
-        q, rate = track.between(node, t / h - node, point)
+    end = track.last * h
+    t = np.clip(guess_s, 0.0, end)
+    node = np.clip(np.floor(t / h).astype(np.int64), 0, track.last - 1)
+    q, rate = track.seen_from(node, t / h - node, p, u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = np.nan_to_num(-q / rate, nan=0.0, posinf=0.0, neginf=0.0)
+    t = np.clip(t + step, 0.0, end)
+    node = np.clip(np.floor(t / h).astype(np.int64), 0, track.last - 1)
+    q = track.margin_from(node, t / h - node, p, u)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = -q / rate
+    t = np.clip(t + np.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0), 0.0, end)
+    # Rows not yet sure get one more Newton step.
+    again = np.flatnonzero(~(np.abs(step) < NEWTON_TOLERANCE_S))
+    if again.size:
+        t_again = t[again]
+        node = np.clip(np.floor(t_again / h).astype(np.int64), 0, track.last - 1)
+        q, rate_again = track.seen_from(node, t_again / h - node, p[:, again], u[:, again])
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = -q / rate
-        t = np.clip(t + np.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0), 0.0, track.last * h)
+            step_again = -q / rate_again
+        t[again] = np.clip(
+            t_again + np.nan_to_num(step_again, nan=0.0, posinf=0.0, neginf=0.0), 0.0, end
+        )
+        step[again], rate[again] = step_again, rate_again
     side = (t < peak_s) if rising else (t > peak_s)
     slope = (rate > 0.0) if rising else (rate < 0.0)
     sure = (np.abs(step) < NEWTON_TOLERANCE_S) & side & slope & np.isfinite(t)
@@ -614,11 +723,12 @@ def _edge_accesses(
     lam: FloatArray,
     good: NDArray[np.bool_],
     duration: float,
-) -> list[tuple[IntArray, FloatArray, FloatArray]]:
+) -> tuple[tuple[IntArray, FloatArray, FloatArray], tuple[IntArray, FloatArray, FloatArray]]:
     """Return the accesses under way at the window's start, then those at its end."""
     nodes = track.last
-    out = []
-    for node, backward in ((0, False), (nodes, True)):
+    none = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    out = [none, none]
+    for k, (node, backward) in enumerate(((0, False), (nodes, True))):
         if not good[node]:
             continue
         sub = geometry.sub[node]
@@ -634,10 +744,10 @@ def _edge_accesses(
         other = _walk(track, at, tau, near, backward=backward)
         if backward:  # those also under way at the start are found from the start
             keep = other > 0.0
-            out.append((near[keep], other[keep], np.full(int(keep.sum()), duration)))
+            out[k] = (near[keep], other[keep], np.full(int(keep.sum()), duration))
         else:
-            out.append((near, np.zeros(near.size), other))
-    return out
+            out[k] = (near, np.zeros(near.size), other)
+    return out[0], out[1]
 
 
 def _walk(
@@ -646,50 +756,57 @@ def _walk(
     """Return the time (s) where the margin falls below zero, walking from a covered moment.
 
     Starts at fraction ``tau`` of the node step after ``node``; walks node by node until the
-    margin is negative (or the window ends), then refines the crossing in that step.
+    margin is negative (or the window ends), then refines all the crossings at once.
     """
     h = track.h
     n = node.size
     time = np.empty(n)
+    # Each row's bracket: the node step, the outer end (margin < 0) and the inner end.
+    bracket_node = np.zeros(n, dtype=np.int64)
+    outer_q = np.full(n, np.nan)
+    inner_tau = np.zeros(n)
+    crossing = np.zeros(n, dtype=bool)
     # The first node on the walking side, and the covered moment next to it.
     at = node + (0 if backward else 1)
     inner_node = node.copy()
-    inner_tau = tau.copy()
+    inner_at = tau.copy()
     pending = np.arange(n)
     while pending.size:
         q, _ = track.at_nodes(at[pending], point[pending])
         crossed = ~(q >= 0.0)  # NaN (SGP4 failed) counts as not covered
         edge = (at[pending] <= 0) if backward else (at[pending] >= track.last)
-        stop_edge = ~crossed & edge
-        rows = pending[stop_edge]
+        rows = pending[~crossed & edge]
         time[rows] = at[rows] * h
-        done = crossed | edge
-        walk_on = pending[~done]
-        # The node reached is covered: it becomes the inner end of the next step.
-        inner_node[walk_on] = at[walk_on] - (0 if backward else 1)
-        inner_tau[walk_on] = 0.0 if backward else 1.0
-        at[walk_on] += -1 if backward else 1
         cross = pending[crossed]
-        if cross.size:
-            step_node = at[cross] if backward else at[cross] - 1
-            outer_tau = np.zeros(cross.size) if backward else np.ones(cross.size)
-            # The bracket [outer, inner] within node step ``step_node``.
-            inner = np.where(
-                inner_node[cross] == step_node, inner_tau[cross], 1.0 if backward else 0.0
-            )
-            q_in, _ = track.between(step_node, inner, point[cross])
-            root = _illinois(
-                lambda rows, x, s=step_node, p=point[cross]: track.between(s[rows], x, p[rows])[0],
-                outer_tau,
-                q[crossed],
-                inner,
-                q_in,
-                CROSSING_TOLERANCE_S / h,
-            )
-            # Where SGP4 failed at the outer node, the access ends at the last covered moment.
-            root = np.where(np.isnan(q[crossed]), inner, root)
-            time[cross] = (step_node + root) * h
+        step_node = at[cross] if backward else at[cross] - 1
+        bracket_node[cross] = step_node
+        outer_q[cross] = q[crossed]
+        inner_tau[cross] = np.where(
+            inner_node[cross] == step_node, inner_at[cross], 1.0 if backward else 0.0
+        )
+        crossing[cross] = True
+        # The node reached is covered: it becomes the inner end of the next step.
+        walk_on = pending[~(crossed | edge)]
+        inner_node[walk_on] = at[walk_on] - (0 if backward else 1)
+        inner_at[walk_on] = 0.0 if backward else 1.0
+        at[walk_on] += -1 if backward else 1
         pending = walk_on
+    cross = np.flatnonzero(crossing)
+    if cross.size:
+        s, p, inner = bracket_node[cross], point[cross], inner_tau[cross]
+        q_in, _ = track.between(s, inner, p)
+        outer = np.zeros(cross.size) if backward else np.ones(cross.size)
+        root = _illinois(
+            lambda rows, x: track.between(s[rows], x, p[rows])[0],
+            outer,
+            outer_q[cross],
+            inner,
+            q_in,
+            CROSSING_TOLERANCE_S / h,
+        )
+        # Where SGP4 failed at the outer node, the access ends at the last covered moment.
+        root = np.where(np.isnan(outer_q[cross]), inner, root)
+        time[cross] = (s + root) * h
     return time
 
 
@@ -702,26 +819,6 @@ def _nodes_per_step(footprint_deg: float, turn_deg: float) -> int:
     if turn_deg <= 0.0:
         return 30
     return int(np.clip(round(2.0 * footprint_deg / turn_deg), 1, 30))
-
-
-def _footprint_deg(
-    half_angle_deg: float | None, elevation_deg: float, radius_km: FloatArray
-) -> FloatArray:
-    """Return, per node, a bound on the central angle within which a point can be covered.
-
-    The Earth's radius is taken as the ellipsoid's smallest (polar), which widens the angle.
-    """
-    earth = WGS84_B_KM
-    with np.errstate(invalid="ignore"):
-        if half_angle_deg is not None:
-            eta = math.radians(half_angle_deg)
-            s = radius_km * math.sin(eta) / earth
-            limb = np.arccos(np.minimum(earth / radius_km, 1.0))
-            lam = np.where(s >= 1.0, limb, np.arcsin(np.minimum(s, 1.0)) - eta)
-        else:
-            e = math.radians(elevation_deg)
-            lam = np.arccos(np.minimum(earth * math.cos(e) / radius_km, 1.0)) - e
-    return np.asarray(np.degrees(lam))
 
 
 def _propagate(
@@ -746,6 +843,8 @@ def find_accesses(
     node_step_s: float = NODE_STEP_S,
 ) -> list[SatelliteAccesses]:
     """Return every satellite's accesses to every point over ``[start, end]``."""
+    if end <= start:
+        raise DesignError("the study's end must be after its start")
     index = _BandIndex(points)
     return [
         satellite_accesses(orbit, points, start, end, rule, index=index, node_step_s=node_step_s)

@@ -1,4 +1,4 @@
-"""Operate on many sets of time intervals at once: sort, merge, intersect, count overlaps.
+"""Operate on many sets of time intervals at once: sort, merge, intersect, clip.
 
 A set of intervals is three columns: the group each belongs to (a grid point, a
 satellite), and its start and end in seconds from the study's start. Every function
@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from jointsat.orbits.vectors import BoolArray, FloatArray, IntArray
 
@@ -107,21 +106,3 @@ def clip(intervals: Intervals, start_s: float, end_s: float) -> Intervals:
     end = np.minimum(intervals.end_s, end_s)
     keep = end > start
     return Intervals(intervals.group[keep], start[keep], end[keep])
-
-
-def max_overlap(intervals: Intervals, groups: int) -> NDArray[np.int64]:
-    """Return, per group ``0..groups-1``, the most intervals that overlap at one moment."""
-    depth = np.zeros(groups, dtype=np.int64)
-    if len(intervals) == 0:
-        return depth
-    span = _span(intervals.start_s, intervals.end_s)
-    offset = intervals.group.astype(float) * span
-    order = np.argsort(offset + intervals.start_s, kind="stable")
-    starts = (offset + intervals.start_s)[order]
-    ends = np.sort(offset + intervals.end_s)
-    # At each interval's start: those of its group begun so far, less those ended by then
-    # (earlier groups have begun and ended entirely, so they cancel).
-    begun = np.arange(1, starts.size + 1)
-    ended = np.searchsorted(ends, starts, side="right")
-    np.maximum.at(depth, intervals.group[order], begun - ended)
-    return depth

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from jointsat.design.intervals import Intervals, max_overlap, merge, sort
+from jointsat.design.intervals import Intervals
 from jointsat.orbits.vectors import FloatArray, IntArray
 
 FIGURES = (
@@ -66,16 +66,49 @@ def point_figures(
     """Return every point's figures from each satellite's accesses (group = point index).
 
     Each satellite's intervals must be disjoint per point (as the access engine gives
-    them) and lie within ``[0, duration_s]``.
+    them) and lie within ``[0, duration_s]``; sorted by point then start (as the engine
+    gives them) they are merged fastest.
+
+    One sweep over the starts and ends of all satellites' intervals, ordered by point
+    and time, gives everything: the number of satellites in view after each event, the
+    union's accesses (where that number leaves and comes back to zero) and its greatest
+    value. At equal times starts come first, so that accesses that touch join.
     """
-    both = Intervals(
-        np.concatenate([a.group for a in per_satellite] or [np.empty(0, np.int64)]),
-        np.concatenate([a.start_s for a in per_satellite] or [np.empty(0)]),
-        np.concatenate([a.end_s for a in per_satellite] or [np.empty(0)]),
+    groups = [a.group for a in per_satellite]
+    n = sum(g.size for g in groups)
+    group = np.concatenate([*groups, *groups]) if n else np.empty(0, np.int64)
+    time = (
+        np.concatenate([*(a.start_s for a in per_satellite), *(a.end_s for a in per_satellite)])
+        if n
+        else np.empty(0)
     )
-    in_view_s = np.bincount(both.group, weights=both.duration_s(), minlength=points)
-    deepest = max_overlap(both, points)
-    union = merge(sort(both))
+    span = 2.0 * duration_s + 1.0
+    order = np.argsort(group * span + time, kind="stable")
+    rise = order < n
+    depth = np.cumsum(np.where(rise, 1, -1))
+    group = group[order]
+    time = time[order]
+    opens = rise & (depth == 1)
+    closes = ~rise & (depth == 0)
+    union = Intervals(group[opens], time[opens], time[closes])
+    deepest = np.zeros(points, dtype=np.int64)
+    if n:
+        first_event = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        np.put(deepest, group[first_event], np.maximum.reduceat(depth, first_event))
+    in_view_s = np.asarray(
+        np.bincount(group, weights=np.where(rise, -time, time), minlength=points), dtype=float
+    )
+    return _from_union(union, in_view_s, deepest, points, duration_s)
+
+
+def _from_union(
+    union: Intervals,
+    in_view_s: FloatArray,
+    deepest: IntArray,
+    points: int,
+    duration_s: float,
+) -> PointFigures:
+    """Return the figures from each point's accesses (ordered by point, then time)."""
     g = union.group
     count = np.bincount(g, minlength=points)
     covered_s = np.bincount(g, weights=union.duration_s(), minlength=points)

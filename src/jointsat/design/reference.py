@@ -25,16 +25,14 @@ from jointsat.design.access import (
     AccessRule,
     GroundPoints,
     SatelliteAccesses,
-    central_angle_elevation_deg,
-    central_angle_half_angle_deg,
+    footprint_deg,
 )
-from jointsat.design.intervals import Intervals, merge, sort
 from jointsat.orbits.frames import WGS84_B_KM, gmst82_rad, teme_to_ecef, topocentric
 from jointsat.orbits.propagation import Orbit
 from jointsat.orbits.vectors import FloatArray
 from jointsat.timelib import TimeOrigin
 
-_CHUNK_SAMPLES = 2_000
+_CHUNK_CELLS = 8_000_000  # (point, sample) pairs tested at once: 64 MB of cosines
 
 
 def sampled_accesses(
@@ -54,11 +52,12 @@ def sampled_accesses(
     enu = np.stack(
         [_east(points), _north(points), points.up], axis=-2
     )  # the rows topocentric() wants
+    chunk = max(1, _CHUNK_CELLS // max(len(points), 1))
     out = []
     for orbit in orbits:
         point_parts, sample_parts = [], []
-        for first in range(0, samples, _CHUNK_SAMPLES):
-            t = t_all[first : first + _CHUNK_SAMPLES]
+        for first in range(0, samples, chunk):
+            t = t_all[first : first + chunk]
             jd, fr = origin.julian(t)
             err, r_teme, v_teme = orbit.propagate(jd, fr)
             r, v = teme_to_ecef(r_teme, v_teme, gmst82_rad(jd, fr))
@@ -83,9 +82,9 @@ def _reach_deg(rule: AccessRule, radius_km: float) -> float:
     if not math.isfinite(radius_km) or radius_km <= WGS84_B_KM:
         return -1.0  # cos > 1: nothing is near
     elevation = 0.0 if rule.min_elevation_deg is None else rule.min_elevation_deg
-    reach = central_angle_elevation_deg(elevation, radius_km, WGS84_B_KM)
+    reach = float(footprint_deg(None, elevation, radius_km, WGS84_B_KM))
     if rule.half_angle_deg is not None:
-        reach = min(reach, central_angle_half_angle_deg(rule.half_angle_deg, radius_km, WGS84_B_KM))
+        reach = min(reach, float(footprint_deg(rule.half_angle_deg, 0.0, radius_km, WGS84_B_KM)))
     return reach + CAP_MARGIN_DEG
 
 
@@ -124,15 +123,14 @@ def _runs(
     point: np.ndarray, sample: np.ndarray, step_s: float, duration_s: float
 ) -> SatelliteAccesses:
     """Turn covered (point, sample) pairs into intervals: runs of consecutive samples."""
-    found = merge(
-        sort(
-            Intervals(
-                point.astype(np.int64),
-                sample * step_s - 0.5 * step_s,
-                sample * step_s + 0.5 * step_s,
-            )
-        )
+    order = np.lexsort((sample, point))
+    point, sample = point[order], sample[order]
+    opens = np.ones(point.size, dtype=bool)
+    opens[1:] = (point[1:] != point[:-1]) | (sample[1:] != sample[:-1] + 1)
+    first = np.flatnonzero(opens)
+    last = np.append(first[1:], point.size) - 1
+    start = np.maximum(sample[first] * step_s - 0.5 * step_s, 0.0)
+    end = np.minimum(sample[last] * step_s + 0.5 * step_s, duration_s)
+    return SatelliteAccesses(
+        point[first].astype(np.int64), start, end, 0, int(point.size), first.size
     )
-    start = np.maximum(found.start_s, 0.0)
-    end = np.minimum(found.end_s, duration_s)
-    return SatelliteAccesses(found.group, start, end, 0, int(point.size), len(found))

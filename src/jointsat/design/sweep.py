@@ -219,7 +219,9 @@ def pareto_front(cost: np.ndarray, value: np.ndarray) -> list[int]:
     front: list[int] = []
     best = math.inf
     for k in order:
-        if value[k] < best:
+        # A design equal on both to the last one kept is not dominated by it either.
+        twin = bool(front) and cost[k] == cost[front[-1]] and value[k] == best
+        if value[k] < best or twin:
             front.append(int(k))
             best = float(value[k])
     return front
