@@ -5,7 +5,9 @@ each test creates its own database there and drops it afterwards, so runs never 
 each other's data.
 
 ``database_url`` is empty (for the migrations' own tests); ``store_url`` is migrated to
-the head revision. Alembic runs once per session (per xdist worker) and backend, into a
+the head revision. ``module_store_url`` is a migrated store a module's tests share: a
+world built once in it serves the tests that only read it (each test still sees every
+backend). Alembic runs once per session (per xdist worker) and backend, into a
 template that each test copies: the SQLite file, or ``CREATE DATABASE ... TEMPLATE``.
 """
 
@@ -97,5 +99,22 @@ def store_url(
     """Yield the URL of a fresh store of each backend, migrated to the head revision."""
     if request.param == "sqlite":
         yield new_sqlite_store(tmp_path)
+    else:
+        yield from _postgres_database(template=request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_store_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    new_sqlite_store: Callable[[Path], str],
+) -> Iterator[str]:
+    """Yield a store of each backend, migrated to the head revision, for one module's tests.
+
+    For a world that a module's tests only read (a write refused changes nothing): built
+    once per module and backend (per xdist worker) instead of once per test.
+    """
+    if request.param == "sqlite":
+        yield new_sqlite_store(tmp_path_factory.mktemp("module-store"))
     else:
         yield from _postgres_database(template=request.getfixturevalue("postgres_template"))

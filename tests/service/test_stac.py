@@ -229,8 +229,30 @@ class World(Consortium):
             )
 
 
+@pytest.fixture(scope="module")
+def shared_world(
+    module_store_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The world the module's tests read, built once per backend: they only read it."""
+    made = World(module_store_url, tmp_path_factory.mktemp("stac") / "archive")
+    yield made
+    made.close()
+
+
 @pytest.fixture
-def world(store_url: str, tmp_path: Path) -> Iterator[World]:
+def world(shared_world: World) -> World:
+    """The shared world with its clock back at NOW (a test may move it; it writes nothing).
+
+    Its refused reads add audit entries, which only the audit tests read: they have a
+    world of their own (``fresh_world``).
+    """
+    shared_world.now = NOW
+    return shared_world
+
+
+@pytest.fixture
+def fresh_world(store_url: str, tmp_path: Path) -> Iterator[World]:
+    """A world of the test's own, for a test that reads the audit log."""
     made = World(store_url, tmp_path / "archive")
     yield made
     made.close()
@@ -490,7 +512,8 @@ def test_collections_and_ids_narrow_the_search(world: World) -> None:
 # --- rights -----------------------------------------------------------------------
 
 
-def test_a_product_hidden_from_a_caller_is_absent_404_and_audited(world: World) -> None:
+def test_a_product_hidden_from_a_caller_is_absent_404_and_audited(fresh_world: World) -> None:
+    world = fresh_world
     spec = SPECS[12]  # a CHEOPS product: ESA's, embargo 30 days, public after 365
     assert spec.owners == ("esa",)
     product_id = world.ids[spec.index]
@@ -524,7 +547,8 @@ def test_a_product_hidden_from_a_caller_is_absent_404_and_audited(world: World) 
     assert ("read", "refused", "dlr-viewer", spec.end) in logged
 
 
-def test_reading_an_unknown_item_is_404_and_audited(world: World) -> None:
+def test_reading_an_unknown_item_is_404_and_audited(fresh_world: World) -> None:
+    world = fresh_world
     answer = world.get("dlr", "/stac/collections/cheops/items/no-such-product")
     assert answer.status_code == 404
     with session_factory(world.engine)() as session:
