@@ -5,10 +5,10 @@ each test creates its own database there and drops it afterwards, so runs never 
 each other's data.
 
 ``database_url`` is empty (for the migrations' own tests); ``store_url`` is migrated to
-the head revision. ``module_store_url`` is a migrated store a module's tests share: a
-world built once in it serves the tests that only read it (each test still sees every
-backend). Alembic runs once per session (per xdist worker) and backend, into a
-template that each test copies: the SQLite file, or ``CREATE DATABASE ... TEMPLATE``.
+the head revision; ``module_stores`` makes migrated stores for the worlds that a module's
+tests share (tests.support.shared). Alembic runs once per session (per xdist worker) and
+backend, into a template that each store copies: the SQLite file, or ``CREATE DATABASE
+... TEMPLATE``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -104,17 +105,19 @@ def store_url(
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def module_store_url(
+def module_stores(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     new_sqlite_store: Callable[[Path], str],
-) -> Iterator[str]:
-    """Yield a store of each backend, migrated to the head revision, for one module's tests.
+) -> Iterator[Callable[[], str]]:
+    """Yield a maker of stores of each backend, migrated to the head revision, for a module.
 
-    For a world that a module's tests only read (a write refused changes nothing): built
-    once per module and backend (per xdist worker) instead of once per test.
+    For worlds a module's tests share (tests.support.shared): each call gives a new
+    store; the module's PostgreSQL databases are dropped after it.
     """
     if request.param == "sqlite":
-        yield new_sqlite_store(tmp_path_factory.mktemp("module-store"))
-    else:
-        yield from _postgres_database(template=request.getfixturevalue("postgres_template"))
+        yield lambda: new_sqlite_store(tmp_path_factory.mktemp("module-store"))
+        return
+    template = request.getfixturevalue("postgres_template")
+    with ExitStack() as made:
+        yield lambda: made.enter_context(contextmanager(_postgres_database)(template))

@@ -15,7 +15,7 @@ interval by comparing datetimes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -32,6 +32,7 @@ from pystac.extensions.view import ViewExtension
 from sqlalchemy import select
 from tests.archive.test_catalog import schema_errors
 from tests.support.consortium import Consortium
+from tests.support.shared import SharedWorld
 
 from jointsat.archive import rights
 from jointsat.archive.blobs import BlobStore
@@ -231,23 +232,26 @@ class World(Consortium):
 
 @pytest.fixture(scope="module")
 def shared_world(
-    module_store_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """The world the module's tests read, built once per backend: they only read it."""
-    made = World(module_store_url, tmp_path_factory.mktemp("stac") / "archive")
-    yield made
-    made.close()
+    module_stores: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedWorld[World]]:
+    """The world the module's tests read, built once per backend (tests.support.shared)."""
+    shared = SharedWorld(
+        lambda: World(module_stores(), tmp_path_factory.mktemp("stac") / "archive")
+    )
+    yield shared
+    shared.close()
 
 
 @pytest.fixture
-def world(shared_world: World) -> World:
+def world(shared_world: SharedWorld[World]) -> Iterator[World]:
     """The shared world with its clock back at NOW (a test may move it; it writes nothing).
 
     Its refused reads add audit entries, which only the audit tests read: they have a
     world of their own (``fresh_world``).
     """
-    shared_world.now = NOW
-    return shared_world
+    with shared_world.use() as world:
+        world.now = NOW
+        yield world
 
 
 @pytest.fixture
