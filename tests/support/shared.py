@@ -9,12 +9,13 @@ was. A test that changed the store fails, and the next test gets a world built a
 so no test ever sees another's writes.
 
 Writes that bump no revision (audit entries, tokens: ``no_revision`` tables) escape
-the check: a test that reads those, or counts them, has a world of its own.
+the check: a test that reads those, or counts them, has a world of its own. What else
+a world keeps (its archive's files) joins the check through ``state``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
@@ -35,9 +36,14 @@ def revision(world: Consortium) -> int:
 class SharedWorld(Generic[W]):
     """A world built at first use and kept while the tests using it change nothing."""
 
-    def __init__(self, make: Callable[[], W]) -> None:
+    def __init__(self, make: Callable[[], W], state: Callable[[W], Hashable] | None = None) -> None:
+        """``make`` builds the world; ``state``, what besides the store must stay as it was."""
         self._make = make
+        self._state = state
         self._world: W | None = None
+
+    def _seen(self, world: W) -> tuple[int, Hashable]:
+        return revision(world), None if self._state is None else self._state(world)
 
     @contextmanager
     def use(self) -> Iterator[W]:
@@ -45,13 +51,13 @@ class SharedWorld(Generic[W]):
         if self._world is None:
             self._world = self._make()
         world = self._world
-        before = revision(world)
+        before = self._seen(world)
         yield world
-        after = revision(world)
+        after = self._seen(world)
         if after != before:
             self.close()
             pytest.fail(
-                f"the test changed the shared store (revision {before} -> {after}); "
+                f"the test changed the shared world (revision and state {before} -> {after}); "
                 "a test that writes needs a world of its own"
             )
 
