@@ -130,7 +130,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
     else:
-        yield from _postgres_database()
+        with _postgres_copy(request.getfixturevalue("postgres_empty_copies")) as url:
+            yield url
 
 
 @pytest.fixture(scope="session")
@@ -168,6 +169,14 @@ def postgres_template() -> Iterator[str]:
 def postgres_copies(postgres_template: str) -> Iterator[PostgresCopies]:
     """Yield the session's maker of copies of the PostgreSQL template."""
     copies = PostgresCopies(_postgres_server(), postgres_template)
+    yield copies
+    copies.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_empty_copies() -> Iterator[PostgresCopies]:
+    """Yield the session's maker of empty PostgreSQL databases (copies of template1)."""
+    copies = PostgresCopies(_postgres_server(), "template1")
     yield copies
     copies.close()
 
