@@ -23,12 +23,15 @@ in order, so that a later block uses what an earlier one wrote:
   reason. ``make`` is never run here: ``make demo`` and ``make test`` install a
   virtual environment and run the whole suite, which this test is part of.
 
-``jointsat demo`` takes about 20 s; the session runs each distinct demo command once
-and gives a later document the files it wrote and the output it printed.
+``jointsat demo`` takes about 20 s; the run (all xdist workers together) runs each
+distinct demo command once and gives a later document the files it wrote and the
+output it printed.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import re
 import shlex
@@ -38,7 +41,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,19 +234,18 @@ class Shell:
         return done.stdout
 
     def demo(self, command: Command, where: str) -> str:
-        """Run a demo command, or give what the session's first run of it wrote."""
-        known = self.demos.runs.get(shlex.join(command.argv))
-        if known is None:
-            before = files_of(self.folder)
-            stdout = self.shell(command.text, where)
-            files = self.demos.folder / str(len(self.demos.runs))
-            for path, stamp in files_of(self.folder).items():
-                if before.get(path) != stamp:
-                    (files / path).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(self.folder / path, files / path)
-            known = self.demos.runs[shlex.join(command.argv)] = DemoRun(files, stdout)
-        else:
-            shutil.copytree(known.files, self.folder, dirs_exist_ok=True)
+        """Run a demo command, or give what the run's first run of it wrote."""
+        with self.demos.claim(shlex.join(command.argv)) as (known, files):
+            if known is None:
+                before = files_of(self.folder)
+                stdout = self.shell(command.text, where)
+                for path, stamp in files_of(self.folder).items():
+                    if before.get(path) != stamp:
+                        (files / path).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(self.folder / path, files / path)
+                known = self.demos.keep(files, stdout)
+            else:
+                shutil.copytree(known.files, self.folder, dirs_exist_ok=True)
         return known.stdout
 
     def serve(self, prefix: list[str], words: list[str]) -> None:
@@ -285,14 +288,44 @@ class Shell:
 
 @dataclass
 class Demos:
-    """The session's demo runs, by command, and the folder keeping what they wrote."""
+    """The run's demo runs, by command, kept in a folder that the xdist workers share.
+
+    A worker takes a command's lock before running it, so that a document on another
+    worker waits for the run and copies what it wrote instead of running it again.
+    """
 
     folder: Path
-    runs: dict[str, DemoRun] = field(default_factory=dict)
+
+    @contextmanager
+    def claim(self, command: str) -> Iterator[tuple[DemoRun | None, Path]]:
+        """Hold the command's lock; yield its run if one is kept, and its files' folder."""
+        folder = self.folder / hashlib.sha256(command.encode()).hexdigest()[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                stdout = folder / "stdout"
+                if stdout.exists():
+                    yield DemoRun(folder / "files", stdout.read_text()), folder / "files"
+                else:  # none yet, or one that failed part of the way: start afresh
+                    shutil.rmtree(folder / "files", ignore_errors=True)
+                    yield None, folder / "files"
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @staticmethod
+    def keep(files: Path, stdout: str) -> DemoRun:
+        """Record a finished run (its files are in place): later claims get it."""
+        files.mkdir(parents=True, exist_ok=True)
+        (files.parent / "stdout").write_text(stdout)
+        return DemoRun(files, stdout)
 
 
 @pytest.fixture(scope="session")
 def demos(tmp_path_factory: pytest.TempPathFactory) -> Demos:
+    """The demo runs of this pytest run: of every xdist worker, under one folder."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return Demos(tmp_path_factory.getbasetemp().parent / "doc-demos")
     return Demos(tmp_path_factory.mktemp("demos"))
 
 

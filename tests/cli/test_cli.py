@@ -412,13 +412,7 @@ def test_progress_bar_appears_only_after_the_delay() -> None:
     assert shown(3600.0) == ""
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Result]:
-    """Run the demo once into a SQLite store; return the store's URL and the run."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-    result = invoke("demo", "--database-url", url)
-    assert result.exit_code == 0, result.output
-    return url, result
+# demo_store: tests/cli/conftest.py, one run of the demo into a store for the session.
 
 
 def test_demo_fills_a_store_the_service_then_serves(demo_store: tuple[str, Result]) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from tests.support.consortium import Consortium, bearer
 from tests.support.server import in_thread
+from tests.support.shared import SharedWorld
 from typer.testing import CliRunner, Result
 
 from jointsat.cli import app
@@ -66,10 +68,8 @@ class World:
         return answer.json()
 
 
-@pytest.fixture
-def world(store_url: str) -> Iterator[World]:
-    url = store_url
-    consortium = Consortium(url, now=datetime.now(UTC))
+def _fill(consortium: Consortium) -> None:
+    """Add the module's consortium to the store."""
     (iss,) = parse_elements(ISS_TLE, source="stations.tle").elements
     with consortium.session() as s:
         consortium.add_admin(s)
@@ -80,8 +80,14 @@ def world(store_url: str) -> Iterator[World]:
         consortium.add_satellite(s, "ISS (ZARYA)", 25544, {esa: 0.5, asi: 0.5}, [iss])
         consortium.add_station(s, "Kiruna", esa, 67.857, 20.964)
         consortium.add_station(s, "Matera", asi, 40.649, 16.704, min_elevation_deg=5.0)
+
+
+@pytest.fixture
+def world(store_url: str) -> Iterator[World]:
+    consortium = Consortium(store_url, now=datetime.now(UTC))
+    _fill(consortium)
     try:
-        yield World(url, consortium)
+        yield World(store_url, consortium)
     finally:
         consortium.close()
 
@@ -92,6 +98,40 @@ def served(world: World, tmp_path: Path) -> Iterator[World]:
     with in_thread(create_app(settings)) as base:
         world.server = base
         yield world
+
+
+class Served(Consortium):
+    """The module's consortium, served over HTTP until closed."""
+
+    def __init__(self, url: str, archive: Path) -> None:
+        super().__init__(url, now=datetime.now(UTC))
+        _fill(self)
+        self._server = ExitStack()
+        settings = Settings(database_url=url, archive_root=archive)
+        self.world = World(url, self, self._server.enter_context(in_thread(create_app(settings))))
+
+    def close(self) -> None:
+        self._server.close()
+        super().close()
+
+
+@pytest.fixture(scope="module")
+def shared_served(
+    module_stores: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedWorld[Served]]:
+    """One served world per backend for the tests that only read (tests.support.shared)."""
+    shared = SharedWorld(
+        lambda: Served(module_stores(), tmp_path_factory.mktemp("manage") / "archive")
+    )
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def reading(shared_served: SharedWorld[Served]) -> Iterator[World]:
+    """The shared served world, for a test that only reads, on the store and over HTTP."""
+    with shared_served.use() as served:
+        yield served.world
 
 
 def ok(result: Result) -> str:
@@ -141,15 +181,17 @@ LISTINGS = [
 
 @pytest.mark.parametrize(("command", "path"), LISTINGS, ids=[c[0] for c, _ in LISTINGS])
 def test_json_is_the_apis_answer_on_the_store_and_over_http(
-    served: World, command: tuple[str, ...], path: str
+    reading: World, command: tuple[str, ...], path: str
 ) -> None:
+    served = reading
     expected = served.api("admin", path)
     assert expected  # something to compare
     assert json.loads(ok(served.store(*command, "--format", "json"))) == expected
     assert json.loads(ok(served.remote("admin", *command, "--format", "json"))) == expected
 
 
-def test_show_json_is_the_apis_answer(served: World) -> None:
+def test_show_json_is_the_apis_answer(reading: World) -> None:
+    served = reading
     station_id = served.api("admin", "/stations")[1]["id"]
     expected = served.api("admin", f"/stations/{station_id}")
     for result in (
@@ -165,7 +207,8 @@ def test_show_json_is_the_apis_answer(served: World) -> None:
     )
 
 
-def test_element_sets_list_with_their_age(served: World) -> None:
+def test_element_sets_list_with_their_age(reading: World) -> None:
+    served = reading
     expected = served.api("admin", "/satellites/1/elements")
     for result in (
         served.store("satellite", "elements", "25544", "-f", "json"),
@@ -183,7 +226,8 @@ def test_element_sets_list_with_their_age(served: World) -> None:
 # --- CSV and tables ----------------------------------------------------------------------
 
 
-def test_csv_has_a_header_and_a_row_each_with_the_api_values(served: World) -> None:
+def test_csv_has_a_header_and_a_row_each_with_the_api_values(reading: World) -> None:
+    served = reading
     expected = served.api("admin", "/stations")
     found = rows(ok(served.store("station", "list", "--format", "csv")))
     assert [r["id"] for r in found] == [str(s["id"]) for s in expected]

@@ -7,10 +7,12 @@ import hashlib
 import io
 import json
 import re
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from tests.scheduling.instances import T0, random_document
 from typer.testing import CliRunner, Result
 
@@ -117,9 +119,13 @@ def test_schedule_needs_a_problem_or_the_week(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # a week of the pooled network planned (~10 s alone)
-def test_schedule_week_plans_the_store_and_keeps_it(tmp_path: Path) -> None:
+def test_schedule_week_plans_the_store_and_keeps_it(
+    tmp_path: Path, demo_store: tuple[str, Result]
+) -> None:
+    demo = make_url(demo_store[0]).database
+    with sqlite3.connect(str(demo)) as source, sqlite3.connect(tmp_path / "demo.db") as copy:
+        source.backup(copy)  # the session's demo store (tests/cli/conftest.py), a copy
     url = f"sqlite:///{tmp_path}/demo.db"
-    assert _run("demo", "--database-url", url).exit_code == 0
     out = tmp_path / "week.json"
     result = _run(
         "schedule",

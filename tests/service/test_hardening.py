@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 from tests.support.consortium import NOW, Consortium
 from tests.support.server import free_port
+from tests.support.shared import SharedWorld
 
 from jointsat.service.app import create_app
 from jointsat.service.security import CONTENT_SECURITY_POLICY
@@ -39,11 +40,28 @@ from jointsat.store.tables import ContactRecord, Role, ScheduleRecord
 # --- security headers -----------------------------------------------------------------
 
 
+class Served(Consortium):
+    """A store with its admin, and the service over it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        with self.session() as session:
+            self.add_admin(session)
+        self.client = self.serve()
+
+
+@pytest.fixture(scope="module")
+def served(module_stores: Callable[[], str]) -> Iterator[SharedWorld[Served]]:
+    """One service per backend for the module's tests that only read (tests.support.shared)."""
+    shared = SharedWorld(lambda: Served(module_stores()))
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def client(consortium: Consortium) -> TestClient:
-    with consortium.session() as session:
-        consortium.add_admin(session)
-    return consortium.serve()
+def client(served: SharedWorld[Served]) -> Iterator[TestClient]:
+    with served.use() as world:
+        yield world.client
 
 
 @pytest.mark.parametrize(

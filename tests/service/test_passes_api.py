@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
+from tests.support.shared import SharedWorld
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.orbits.passes import find_passes
@@ -29,8 +30,8 @@ SITES = {  # name: (owner, lat, lon, alt)
 World = tuple[TestClient, dict[str, dict[str, str]]]
 
 
-@pytest.fixture
-def world(consortium: Consortium) -> Iterator[World]:
+def _fill(consortium: Consortium) -> None:
+    """Add the module's consortium to the store."""
     elements = parse_elements(orbit_file("stations.tle").read_text()).elements[:3]
     with consortium.session() as session:
         consortium.add_admin(session)
@@ -48,8 +49,41 @@ def world(consortium: Consortium) -> Iterator[World]:
                 session, e.object_name, e.norad_cat_id, {partners[owner]: 1.0}, [e]
             )
         consortium.add_user(session, "esa-view", Role.VIEWER, partners["esa"])
+
+
+@pytest.fixture
+def world(consortium: Consortium) -> Iterator[World]:
+    _fill(consortium)
     with consortium.serve() as client:
         yield client, {k: consortium.headers(k) for k in ("admin", "esa-view")}
+
+
+class Served(Consortium):
+    """The module's consortium, and the service over it (its lifespan started)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        _fill(self)
+        self.client = self.serve().__enter__()
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        super().close()
+
+
+@pytest.fixture(scope="module")
+def shared_world(module_stores: Callable[[], str]) -> Iterator[SharedWorld[Served]]:
+    """One world per backend for the requests refused (tests.support.shared)."""
+    shared = SharedWorld(lambda: Served(module_stores()))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def refusing_world(shared_world: SharedWorld[Served]) -> Iterator[World]:
+    """The shared world, for a test whose requests are all refused."""
+    with shared_world.use() as served:
+        yield served.client, {k: served.headers(k) for k in ("admin", "esa-view")}
 
 
 def _window(days: float = 1.0) -> dict[str, str]:
@@ -144,8 +178,8 @@ def test_predictions_are_stored_for_every_server_process(
         {"start": "2024-05-10T00:00:00Z"},
     ],
 )
-def test_bad_windows_are_problems(world: World, params: dict[str, str]) -> None:
-    client, auth = world
+def test_bad_windows_are_problems(refusing_world: World, params: dict[str, str]) -> None:
+    client, auth = refusing_world
     response = client.get("/api/v1/passes", params=params, headers=auth["admin"])
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from tests.support.consortium import Consortium
+from tests.support.shared import SharedWorld
 
 from jointsat.store.tables import Role
 
@@ -88,6 +89,26 @@ def world(store_url: str, tmp_path: Path) -> Iterator[World]:
     made.close()
 
 
+@pytest.fixture(scope="module")
+def shared_world(
+    module_stores: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedWorld[World]]:
+    """One world per backend for the ingests that must be refused (tests.support.shared)."""
+    shared = SharedWorld(
+        lambda: World(module_stores(), tmp_path_factory.mktemp("products") / "archive"),
+        state=lambda world: (world.blob_count(), tuple(world.leftovers())),
+    )
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def refusing_world(shared_world: SharedWorld[World]) -> Iterator[World]:
+    """The shared world, for a test whose ingests are all refused: it must stay empty."""
+    with shared_world.use() as world:
+        yield world
+
+
 def test_ingest_answers_with_the_checksums_and_is_idempotent(world: World) -> None:
     science, quicklook = os.urandom(300_000), b"quicklook"
     made = world.ingest("esa-operator", {"science.fits": science, "quick.png": quicklook})
@@ -139,8 +160,9 @@ def test_ingest_answers_with_the_checksums_and_is_idempotent(world: World) -> No
     ],
 )
 def test_bad_ingests_are_refused_naming_the_reason_and_leave_nothing(
-    world: World, who: str, metadata: dict[str, Any], status: int, names: str
+    refusing_world: World, who: str, metadata: dict[str, Any], status: int, names: str
 ) -> None:
+    world = refusing_world
     answer = world.ingest(who, {"a.fits": os.urandom(5000)}, metadata)
     assert answer.status_code == status, answer.text
     assert names in answer.json()["detail"]
@@ -160,7 +182,8 @@ def post_raw(world: World, body: bytes, boundary: str = "xyz") -> Any:
     )
 
 
-def test_the_metadata_must_come_before_the_files(world: World) -> None:
+def test_the_metadata_must_come_before_the_files(refusing_world: World) -> None:
+    world = refusing_world
     boundary = "xyz"
     body = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
@@ -172,7 +195,8 @@ def test_the_metadata_must_come_before_the_files(world: World) -> None:
     assert "before the files" in answer.json()["detail"]
 
 
-def test_a_body_without_its_closing_boundary_is_refused(world: World) -> None:
+def test_a_body_without_its_closing_boundary_is_refused(refusing_world: World) -> None:
+    world = refusing_world
     boundary = "xyz"
     metadata = {
         "satellite": CHEOPS,
@@ -415,8 +439,9 @@ METADATA_PART = (
     ],
 )
 def test_malformed_parts_are_refused_and_leave_nothing(
-    world: World, file_part: str, status: int, names: str
+    refusing_world: World, file_part: str, status: int, names: str
 ) -> None:
+    world = refusing_world
     answer = post_raw(world, (METADATA_PART + file_part + "\r\n--xyz--\r\n").encode())
     assert answer.status_code == status, answer.text
     assert names in answer.json()["detail"]

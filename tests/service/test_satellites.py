@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
+from tests.support.shared import SharedWorld
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.store.consortium import Arrival, store_element_sets
@@ -51,6 +52,21 @@ def world(store_url: str) -> Iterator[World]:
     w = World(store_url)
     yield w
     w.close()
+
+
+@pytest.fixture(scope="module")
+def shared_world(module_stores: Callable[[], str]) -> Iterator[SharedWorld[World]]:
+    """One world per backend for the requests refused (tests.support.shared)."""
+    shared = SharedWorld(lambda: World(module_stores()))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def refusing_world(shared_world: SharedWorld[World]) -> Iterator[World]:
+    """The shared world, for a test whose requests are all refused."""
+    with shared_world.use() as world:
+        yield world
 
 
 def test_a_joint_satellite_and_its_element_history(world: World) -> None:
@@ -162,8 +178,9 @@ def test_a_rejected_upload_stores_nothing_and_names_the_line(world: World) -> No
     [({}, 422), ({1: 0.5}, 422), ({1: 0.7, 2: 0.7}, 422), ({999_999: 1.0}, 422)],
 )
 def test_operator_fractions_must_make_one_satellite(
-    world: World, operators: dict[int, float], status: int
+    refusing_world: World, operators: dict[int, float], status: int
 ) -> None:
+    world = refusing_world
     response = world.client.post(
         "/api/v1/satellites",
         json={"name": "X", "norad_id": 1, "operators": operators},

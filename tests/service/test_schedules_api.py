@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
+from tests.support.shared import SharedWorld
 
 from jointsat.orbits.elements import parse_elements
 from jointsat.store.tables import Partner, Role, Visibility
@@ -28,8 +29,8 @@ DAY = {"start": START.isoformat(), "end": (START + timedelta(days=1)).isoformat(
 World = tuple[TestClient, dict[str, dict[str, str]]]
 
 
-@pytest.fixture
-def world(consortium: Consortium) -> Iterator[World]:
+def _fill(consortium: Consortium) -> None:
+    """Add the module's consortium to the store."""
     elements = parse_elements(orbit_file("stations.tle").read_text()).elements[:4]
     with consortium.session() as session:
         consortium.add_admin(session)
@@ -65,8 +66,41 @@ def world(consortium: Consortium) -> Iterator[World]:
             ("nasa-ops", Role.OPERATOR, "nasa"),
         ):
             consortium.add_user(session, name, role, partners[partner])
+
+
+@pytest.fixture
+def world(consortium: Consortium) -> Iterator[World]:
+    _fill(consortium)
     with consortium.serve() as client:
         yield client, {k: consortium.headers(k) for k in consortium.tokens}
+
+
+class Served(Consortium):
+    """The module's consortium, and the service over it (its lifespan started)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        _fill(self)
+        self.client = self.serve().__enter__()
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        super().close()
+
+
+@pytest.fixture(scope="module")
+def shared_world(module_stores: Callable[[], str]) -> Iterator[SharedWorld[Served]]:
+    """One world per backend for the requests refused (tests.support.shared)."""
+    shared = SharedWorld(lambda: Served(module_stores()))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def refusing_world(shared_world: SharedWorld[Served]) -> Iterator[World]:
+    """The shared world, for a test whose requests are all refused."""
+    with shared_world.use() as served:
+        yield served.client, {k: served.headers(k) for k in served.tokens}
 
 
 def _check_feasible(contacts: list[dict[str, Any]]) -> None:
@@ -188,8 +222,8 @@ def test_an_outage_re_plans_from_now_keeping_the_past(world: World) -> None:
         {"start": "0001-01-01T00:00:00+00:01", "end": "2000-01-01T00:00:00Z"},  # found by
     ],  # schemathesis: a time that overflows once turned to UTC
 )
-def test_bad_schedule_requests_are_problems(world: World, body: dict[str, Any]) -> None:
-    client, auth = world
+def test_bad_schedule_requests_are_problems(refusing_world: World, body: dict[str, Any]) -> None:
+    client, auth = refusing_world
     response = client.post("/api/v1/schedules", json=body, headers=auth["admin"])
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

@@ -15,7 +15,7 @@ interval by comparing datetimes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -32,6 +32,7 @@ from pystac.extensions.view import ViewExtension
 from sqlalchemy import select
 from tests.archive.test_catalog import schema_errors
 from tests.support.consortium import Consortium
+from tests.support.shared import SharedWorld
 
 from jointsat.archive import rights
 from jointsat.archive.blobs import BlobStore
@@ -229,8 +230,33 @@ class World(Consortium):
             )
 
 
+@pytest.fixture(scope="module")
+def shared_world(
+    module_stores: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedWorld[World]]:
+    """The world the module's tests read, built once per backend (tests.support.shared)."""
+    shared = SharedWorld(
+        lambda: World(module_stores(), tmp_path_factory.mktemp("stac") / "archive")
+    )
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def world(store_url: str, tmp_path: Path) -> Iterator[World]:
+def world(shared_world: SharedWorld[World]) -> Iterator[World]:
+    """The shared world with its clock back at NOW (a test may move it; it writes nothing).
+
+    Its refused reads add audit entries, which only the audit tests read: they have a
+    world of their own (``fresh_world``).
+    """
+    with shared_world.use() as world:
+        world.now = NOW
+        yield world
+
+
+@pytest.fixture
+def fresh_world(store_url: str, tmp_path: Path) -> Iterator[World]:
+    """A world of the test's own, for a test that reads the audit log."""
     made = World(store_url, tmp_path / "archive")
     yield made
     made.close()
@@ -490,7 +516,8 @@ def test_collections_and_ids_narrow_the_search(world: World) -> None:
 # --- rights -----------------------------------------------------------------------
 
 
-def test_a_product_hidden_from_a_caller_is_absent_404_and_audited(world: World) -> None:
+def test_a_product_hidden_from_a_caller_is_absent_404_and_audited(fresh_world: World) -> None:
+    world = fresh_world
     spec = SPECS[12]  # a CHEOPS product: ESA's, embargo 30 days, public after 365
     assert spec.owners == ("esa",)
     product_id = world.ids[spec.index]
@@ -524,7 +551,8 @@ def test_a_product_hidden_from_a_caller_is_absent_404_and_audited(world: World) 
     assert ("read", "refused", "dlr-viewer", spec.end) in logged
 
 
-def test_reading_an_unknown_item_is_404_and_audited(world: World) -> None:
+def test_reading_an_unknown_item_is_404_and_audited(fresh_world: World) -> None:
+    world = fresh_world
     answer = world.get("dlr", "/stac/collections/cheops/items/no-such-product")
     assert answer.status_code == 404
     with session_factory(world.engine)() as session:

@@ -246,6 +246,42 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             server.wait(timeout=30)
 
 
+@dataclass(frozen=True)
+class Empty:
+    """A running server over a store that holds its admin only, and the admin's token."""
+
+    base_url: str
+    admin: str
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Empty]:
+    """Serve a migrated store with its admin only (no partner, request or plan).
+
+    For the pages' empty states; the tests only read it, so one serves the session.
+    """
+    from tests.support.server import served
+
+    from jointsat.service.tokens import initialise
+    from jointsat.store import migrate
+    from jointsat.store.database import open_engine, session_factory
+
+    if _browser_missing():
+        pytest.skip(_browser_missing() or "")
+    folder = tmp_path_factory.mktemp("empty")
+    url = f"sqlite:///{folder / 'store.db'}"
+    migrate.upgrade(url)
+    engine = open_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            token = initialise(session, name="admin", now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+    with served(url, folder / "archive", folder / "server.log", ready="/api/v1/me") as server:
+        yield Empty(server.base, token, server.log)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """Launch Debian's chromium, headless, never a browser Playwright would download."""

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 pytest.importorskip("playwright", reason="the dashboard tests need Playwright for Python")
 from icalendar import Calendar
 from playwright.sync_api import Browser, Page, expect
-from tests.support.server import served
+from tests.web.conftest import Empty
 from tests.web.conftest import Service as ServiceType
 from tests.web.test_dashboard import TIMEOUT_MS, open_dashboard, ready, shoot, show
 
@@ -331,21 +331,11 @@ def test_passes_mark_truncation_show_azimuths_and_export_what_is_shown(
 
 
 @pytest.fixture(scope="module")
-def empty_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceType]:
+def empty_service(empty_store: Empty) -> ServiceType:
     """``jointsat serve`` on a migrated store with its admin only: nothing else."""
-    from jointsat.service.tokens import initialise
-    from jointsat.store import migrate
-    from jointsat.store.database import open_engine, session_factory
-
-    folder = tmp_path_factory.mktemp("empty")
-    url = f"sqlite:///{folder / 'store.db'}"
-    migrate.upgrade(url)
-    engine = open_engine(url)
-    with session_factory(engine).begin() as session:
-        token = initialise(session, name="admin", now=datetime.now(UTC))
-    engine.dispose()
-    with served(url, folder / "a", folder / "server.log", ready="/api/v1/me") as server:
-        yield ServiceType(server.base, token, {}, 0, datetime.now(UTC), {}, server.log)
+    return ServiceType(
+        empty_store.base_url, empty_store.admin, {}, 0, datetime.now(UTC), {}, empty_store.log
+    )
 
 
 @pytest.mark.parametrize("view", ["map", "timeline", "passes", "fairness"])

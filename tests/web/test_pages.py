@@ -3,10 +3,10 @@
 Two more servers beside the shared one (conftest.py): ``planned`` serves a copy of the
 shared demo store with a fair plan of the demo day (its downlinks: the shared schedule's
 contacts) and an operator of ESA, so that the management tests change nothing the other
-tests read; ``empty`` serves a store with its admin only, for the empty states. Each
-test checks the page against the API's answer to the same token, and each change made
-through the page by reading it back through the API. Screenshots go to
-test-artifacts/dashboard/.
+tests read; ``empty`` (conftest.py's ``empty_store``) serves a store with its admin
+only, for the empty states. Each test checks the page against the API's answer to the
+same token, and each change made through the page by reading it back through the API.
+Screenshots go to test-artifacts/dashboard/.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 pytest.importorskip("playwright", reason="the dashboard tests need Playwright for Python")
 from playwright.sync_api import Page, expect
-from tests.web.conftest import NOW
+from tests.web.conftest import NOW, Empty
 from tests.web.test_csp import RECORD_VIOLATIONS, violations
 from tests.web.test_dashboard import TIMEOUT_MS, ready, shoot
 
@@ -111,24 +111,9 @@ def planned(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="module")
-def empty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def empty(empty_store: Empty) -> World:
     """Serve a store that holds its admin only: no partner, request or plan."""
-    from jointsat.service.tokens import initialise
-    from jointsat.store import migrate
-    from jointsat.store.database import open_engine, session_factory
-
-    folder = tmp_path_factory.mktemp("empty")
-    url = f"sqlite:///{folder / 'store.db'}"
-    migrate.upgrade(url)
-    engine = open_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            token = initialise(session, name="admin", now=datetime.now(UTC))
-            session.commit()
-    finally:
-        engine.dispose()
-    with served(url, folder / "archive", folder / "server.log", ready="/api/v1/partners") as s:
-        yield World(s.base, {"admin": token}, NOW, {})
+    return World(empty_store.base_url, {"admin": empty_store.admin}, NOW, {})
 
 
 def sign_in(page: Page, world: World, who: str, view: str) -> None:
