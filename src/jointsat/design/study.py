@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from jointsat.timelib import TimeOrigin, format_iso, to_utc
 
 MAX_STUDY_DAYS = 366.0
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -288,19 +289,7 @@ def run_coverage(
         )
         for first in range(0, len(grid), CHUNK_POINTS)
     ]
-    if executor is None:
-        outcomes = []
-        for k, chunk in enumerate(chunks):
-            outcomes.append(chunk.run())
-            if progress is not None:
-                progress(k + 1, len(chunks))
-    else:
-        futures = [executor.submit(chunk.run) for chunk in chunks]
-        outcomes = []
-        for k, future in enumerate(futures):
-            outcomes.append(future.result())
-            if progress is not None:
-                progress(k + 1, len(chunks))
+    outcomes = run_tasks([chunk.run for chunk in chunks], executor, progress)
     figures = concat_fields([o[0] for o in outcomes], _no_figures())
     orbits = build_orbits(records)
     reports = tuple(
@@ -313,6 +302,28 @@ def run_coverage(
         for k, orbit in enumerate(orbits)
     )
     return CoverageResult(study, grid, area_rows, figures, reports)
+
+
+def run_tasks(
+    tasks: Sequence[Callable[[], T]], executor: Executor | None, progress: Progress | None
+) -> list[T]:
+    """Return each task's result, run here in turn or as tasks on ``executor``.
+
+    ``progress(done, total)`` is called as results come in (in the tasks' order).
+    """
+    results: list[T] = []
+    if executor is None:
+        for task in tasks:
+            results.append(task())
+            if progress is not None:
+                progress(len(results), len(tasks))
+        return results
+    futures = [executor.submit(task) for task in tasks]
+    for future in futures:
+        results.append(future.result())
+        if progress is not None:
+            progress(len(results), len(tasks))
+    return results
 
 
 def _no_figures() -> PointFigures:

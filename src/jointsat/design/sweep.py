@@ -24,7 +24,7 @@ from jointsat.design.access import AccessRule
 from jointsat.design.areas import Area
 from jointsat.design.constellations import Constellation, sun_synchronous, walker
 from jointsat.design.merit import FIGURES, PERCENTILES
-from jointsat.design.study import CoverageStudy, run_coverage
+from jointsat.design.study import CoverageStudy, run_coverage, run_tasks
 from jointsat.errors import DesignError
 
 HIGHER_IS_BETTER = frozenset(
@@ -239,17 +239,5 @@ def run_sweep(
         raise DesignError("the sweep has no valid design (P must divide T, and F < P)")
     if len(designs) > MAX_DESIGNS:
         raise DesignError(f"a sweep studies at most {MAX_DESIGNS} designs, not {len(designs)}")
-    jobs = [DesignJob(d, settings) for d in designs]
-    rows: list[dict[str, Any]] = []
-    if executor is None:
-        for k, job in enumerate(jobs):
-            rows.append(job.run())
-            if progress is not None:
-                progress(k + 1, len(jobs))
-    else:
-        futures = [executor.submit(job.run) for job in jobs]
-        for k, future in enumerate(futures):
-            rows.append(future.result())
-            if progress is not None:
-                progress(k + 1, len(jobs))
+    rows = run_tasks([DesignJob(d, settings).run for d in designs], executor, progress)
     return SweepResult(settings, tuple(rows))
