@@ -6,26 +6,29 @@ lies within the sensor's half-angle from the satellite's nadir
 (:attr:`AccessRule.half_angle_deg`, the largest off-nadir look angle). Each satellite
 gives, for each point, the intervals during which it covers the point.
 
-The method is the pass engine's, turned round (docs/design.md, "Method"):
+The method is the pass engine's, turned round (docs/design.md, "Method and accuracy"):
 
 1. SGP4 states at nodes ``h`` seconds apart over the window (Earth-fixed). Between
    nodes a cubic Hermite interpolation of position and velocity is used (0.4 m at
    ``h`` = 60 s for a low orbit, far below what moves an access by 0.1 s).
-2. The window is cut into coarse steps of ``m`` nodes. In each, only the points of the
-   *footprint cap* can be covered: those within the coverage's central angle of the
-   ground track during the step (a bound computed from the step's own nodes). The
-   points come from an index of latitude bands sorted by longitude, so a cap costs a
-   few searches, not a test of every point.
-3. A pass of a satellite over a point is the rise and fall of a *coverage margin* ``q``
-   (the sine of the elevation less that of the minimum, or the cosine of the off-nadir
-   angle less that of the half-angle). Each pass has one maximum; the step holding it
-   is found from the sign of ``dq/dt`` at the step's ends, the maximum itself by
-   regula falsi on ``dq/dt``. If ``q`` is negative there, the pass brings no access.
-4. From the maximum, nodes are walked back and forth to the first node where ``q`` is
-   negative; each crossing is then refined by regula falsi (Illinois) on the
-   interpolated margin, to better than :data:`CROSSING_TOLERANCE_S`.
+2. The window is cut into coarse steps of ``m`` nodes. In each, only the points of a
+   cap round the ground track can have their closest approach there within the
+   footprint (a bound computed from the step's own nodes). The points come from an
+   index of latitude bands sorted by longitude, so a cap costs a few searches, not a
+   test of every point.
+3. A pass's closest approach falls in the node step where the point goes from ahead of
+   the satellite to behind it (the sign of the along-track direction's dot product with
+   the point). The distance across the track there decides: well inside the footprint
+   the point is covered, well outside it is not, near the edge the exact *coverage
+   margin* ``q`` decides (the sine of the elevation less that of the minimum, or the
+   cosine of the off-nadir angle less that of the half-angle).
+4. The access's start and end are estimated from the spherical footprint and refined
+   on ``q`` by a Newton step and a chord step (a further Newton step where needed);
+   where that is not sure (a grazing pass, the window's ends) nodes are walked to the
+   first where ``q`` is negative and the crossing refined by regula falsi (Illinois),
+   to better than :data:`CROSSING_TOLERANCE_S`.
 5. Points covered at the window's start or end are walked from there, so that an access
-   under way at either end is found whatever its maximum.
+   under way at either end is found whatever its closest approach.
 
 Satellites whose SGP4 fails at some node (decayed) cover nothing from that node on;
 :class:`SatelliteAccesses` counts those nodes.
