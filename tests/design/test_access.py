@@ -71,11 +71,11 @@ def assert_same_accesses(engine: list[object], reference: list[object]) -> int:
 def test_accesses_match_fine_sampling(rule: AccessRule, inclination_deg: float) -> None:
     constellation = walker(4, 2, 1, 550.0, inclination_deg, epoch=START)
     orbits = build_orbits(constellation.elements)
-    where = points(120, seed=7)
-    end = START + timedelta(hours=3)
+    where = points(100, seed=7)
+    end = START + timedelta(hours=2)
     engine = find_accesses(orbits, where, START, end, rule)
     reference = sampled_accesses(orbits, where, START, end, rule, REFERENCE_STEP_S)
-    assert assert_same_accesses(engine, reference) > 40
+    assert assert_same_accesses(engine, reference) > 15
 
 
 def test_an_access_under_way_at_either_end_is_cut_there() -> None:
