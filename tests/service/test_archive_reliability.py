@@ -4,7 +4,8 @@ A server process (uvicorn, SQLite store and archive root in tmp_path) is killed 
 SIGKILL while clients upload, sent bodies cut short, a wrong checksum, and a product
 bigger than its disk allows (RLIMIT_FSIZE: writes fail with EFBIG). After each, what
 the archive lists is complete and intact, and nothing else is left: no temporary file,
-no blob of a refused upload.
+no blob of a refused upload. The tests whose uploads must all leave nothing share one
+server (``refusing``), replaced after any test that left something.
 """
 
 from __future__ import annotations
@@ -174,6 +175,39 @@ def archive(tmp_path: Path, new_sqlite_store: Callable[[Path], str]) -> Iterator
         yield a
     finally:
         a.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_archives() -> Iterator[list[Archive]]:
+    """Hold the started server that the refusing tests share (at most one), stop it after."""
+    held: list[Archive] = []
+    yield held
+    for a in held:
+        a.stop()
+
+
+@pytest.fixture
+def refusing(
+    shared_archives: list[Archive],
+    tmp_path_factory: pytest.TempPathFactory,
+    new_sqlite_store: Callable[[Path], str],
+) -> Iterator[Archive]:
+    """A started server shared by the tests whose uploads must all leave nothing.
+
+    After each, the server must be up with no product, blob or temporary file: else
+    it is stopped, and the next test starts another.
+    """
+    if not shared_archives:
+        folder = tmp_path_factory.mktemp("refusing")
+        started = Archive(folder, new_sqlite_store(folder))
+        shared_archives.append(started)
+        started.start()
+    a = shared_archives[0]
+    yield a
+    stopped = a.server is None or a.server.poll() is not None
+    if stopped or a.products() or a.blob_count() or a.wait_for_no_temporaries():
+        a.stop()
+        shared_archives.clear()
 
 
 def multipart(
@@ -380,8 +414,8 @@ def sending_cut_short(archive: Archive, body: bytes, cut: int, boundary: str) ->
         yield
 
 
-def test_a_connection_closed_mid_file_leaves_nothing(archive: Archive) -> None:
-    archive.start()
+def test_a_connection_closed_mid_file_leaves_nothing(refusing: Archive) -> None:
+    archive = refusing  # started
     before = archive.blob_count()
     data = os.urandom(4 * MB)
     boundary = uuid.uuid4().hex
@@ -396,9 +430,9 @@ def test_a_connection_closed_mid_file_leaves_nothing(archive: Archive) -> None:
 
 
 def test_a_connection_closed_in_the_second_file_leaves_no_blob_of_the_first(
-    archive: Archive,
+    refusing: Archive,
 ) -> None:
-    archive.start()
+    archive = refusing  # started
     first, second = os.urandom(MB), os.urandom(4 * MB)
     boundary = uuid.uuid4().hex
     files = [("first.bin", first), ("second.bin", second)]
@@ -423,9 +457,9 @@ def test_a_connection_closed_in_the_second_file_leaves_no_blob_of_the_first(
     ids=["after-the-bytes", "after-the-line-end", "at-a-delimiter", "before-a-next-part"],
 )
 def test_a_body_without_its_closing_boundary_is_refused_and_leaves_nothing(
-    archive: Archive, ending: bytes
+    refusing: Archive, ending: bytes
 ) -> None:
-    archive.start()
+    archive = refusing  # started
     before = archive.blob_count()
     data = os.urandom(MB)
     boundary = uuid.uuid4().hex
