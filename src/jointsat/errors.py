@@ -83,6 +83,16 @@ class DesignError(InputError):
         super().__init__(reason, source=source, location=location)
 
 
+class AnalysisInputError(InputError):
+    """Reject an analysis input: a light curve, an optical product, an area, a setting.
+
+    Unlike a file's error it names no source unless given one: the message is the reason.
+    """
+
+    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
+        super().__init__(reason, source=source, location=location)
+
+
 class Spot5Error(InputError):
     """Reject a SPOT5 file that cannot be read, naming the line."""
 
