@@ -1,0 +1,1 @@
+"""The registered analysis pipelines: name, version, parameters, product kinds."""
