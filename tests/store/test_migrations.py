@@ -180,6 +180,7 @@ SOURCE_TABLES = ("element_sources", "element_source_queries", "element_source_re
 EPHEMERIS_TABLES = ("ephemerides",)  # revision 0011
 IDENTITY_TABLES = ("store_identity",)  # revision 0012
 DESIGN_TABLES = ("areas", "design_studies", "design_study_areas")  # revision 0013
+ANALYSIS_TABLES = ("product_sources", "analysis_runs", "analysis_run_sources")  # revision 0014
 
 
 def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None:
@@ -263,6 +264,7 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
         *SOURCE_TABLES,
         *EPHEMERIS_TABLES,
         *DESIGN_TABLES,
+        *ANALYSIS_TABLES,
     }
     engine = open_engine(database_url)
     columns = {c["name"] for c in inspect(engine).get_columns("satellites")}
@@ -302,6 +304,7 @@ def test_ephemerides_go_with_their_satellite_and_with_revision_0011(database_url
         *EPHEMERIS_TABLES,
         *IDENTITY_TABLES,
         *DESIGN_TABLES,
+        *ANALYSIS_TABLES,
     }
     migrate.upgrade(database_url)
     assert _tables(database_url) == set(Base.metadata.tables)

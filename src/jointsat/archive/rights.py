@@ -14,6 +14,13 @@ Rules (docs/archive.md):
 ``grant`` names the rule under which a caller sees a product (admin, owner, member,
 public), which the API shows as each product's ``visible_as``.
 
+A derived product (an analysis's result, docs/analysis.md) is seen only by a caller
+who sees every one of its sources: it is owned by the partners that own *every*
+source (``derived_owners``), and it opens to members and to the public at the latest
+of its sources' times (``derived_release_times``: never public if one source never
+is). Under those two, the rules above give the derived product to nobody who does not
+see each source; ``sees_derived`` states the rule on the sources themselves.
+
 Mission design (docs/store.md, "Design studies") follows the same idea for what is
 derived from a partner's areas of interest:
 - an area is seen by the admin, by its owning partner's users, and, when its
@@ -123,6 +130,50 @@ def grant(
 def may_see(caller: Caller, owners: Iterable[int], times: ReleaseTimes, now: datetime) -> bool:
     """Return whether ``caller`` may see (find, read, download) the product at ``now``."""
     return grant(caller, owners, times, now) is not None
+
+
+# --- derived products: an analysis's results under its sources' terms -----------------
+
+
+def derived_owners(source_owners: Iterable[Iterable[int]]) -> frozenset[int]:
+    """Return the owners of a product derived from sources with these owners: those of all.
+
+    A partner owning only some of the sources must not see the result before it may see
+    the others; an empty set leaves the product to the admin until its release times.
+    """
+    sets = [frozenset(owners) for owners in source_owners]
+    if not sets:
+        raise ArchiveInputError("a derived product needs at least one source")
+    return frozenset.intersection(*sets)
+
+
+def derived_release_times(sources: Iterable[ReleaseTimes]) -> ReleaseTimes:
+    """Return when a product derived from sources released at these times opens: the latest.
+
+    Its members' release is the latest of its sources'; it is public only if every
+    source is, from the latest public release.
+    """
+    times = list(sources)
+    if not times:
+        raise ArchiveInputError("a derived product needs at least one source")
+    members_from = max(t.members_from for t in times)
+    publics = [t.public_from for t in times]
+    if any(p is None for p in publics):
+        return ReleaseTimes(members_from, None)
+    return ReleaseTimes(members_from, max(p for p in publics if p is not None))
+
+
+def sees_derived(
+    caller: Caller, sources: Iterable[tuple[Iterable[int], ReleaseTimes]], now: datetime
+) -> bool:
+    """Return whether ``caller`` may see what is derived from ``sources`` ((owners, times) each).
+
+    Only when it sees every source; a result of no source is the admin's alone.
+    """
+    given = list(sources)
+    if not given:
+        return caller.admin
+    return all(may_see(caller, owners, times, now) for owners, times in given)
 
 
 # --- mission design: areas of interest and the studies derived from them --------------

@@ -103,7 +103,8 @@ class StudyKind(enum.StrEnum):
 
 
 class StudyStatus(enum.StrEnum):
-    """Say where a design study stands: waiting, running, finished, or failed (with why)."""
+    """Say where a background job (a design study, an analysis run) stands: waiting,
+    running, finished, or failed (with why)."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -216,6 +217,9 @@ class Agreement(Versioned, Base):
     satellite_visibility: Mapped[Visibility] = mapped_column(
         _enum(Visibility, "visibility"), default=Visibility.CONSORTIUM
     )
+    # The analysis pipelines run on each product of the partner's as it is archived
+    # (names in ``jointsat.analysis.registry``), e.g. ["transits"]; None: none.
+    analyses: Mapped[list[str] | None] = mapped_column(JSON)
 
     partner: Mapped[Partner] = relationship(back_populates="agreement")
 
@@ -656,6 +660,17 @@ class Product(Base):
     satellite: Mapped[Satellite] = relationship()
     owners: Mapped[list[ProductOwner]] = _owned("product", order_by="ProductOwner.partner_id")
     files: Mapped[list[ProductFile]] = _owned("product", order_by="ProductFile.name")
+    source_links: Mapped[list[ProductSource]] = relationship(
+        foreign_keys="ProductSource.product_id",
+        back_populates="product",
+        cascade="all, delete-orphan",
+        order_by="ProductSource.position",
+    )
+
+    @property
+    def source_ids(self) -> list[str]:
+        """Return the ids of the products this one is derived from (none: not derived)."""
+        return [link.source_id for link in self.source_links]
 
     @property
     def owner_ids(self) -> list[int]:
@@ -673,6 +688,29 @@ class ProductOwner(Base):
     partner_id: Mapped[int] = _reference("partners", "RESTRICT", primary_key=True, index=True)
 
     product: Mapped[Product] = relationship(back_populates="owners")
+
+
+class ProductSource(Base):
+    """A product a derived product was made from (STAC's ``derived_from``).
+
+    A derived product is seen only by who sees every source (``archive.rights``); a
+    source cannot be deleted while a product derived from it remains.
+    """
+
+    __tablename__ = "product_sources"
+    no_revision: ClassVar[bool] = True
+
+    product_id: Mapped[str] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[str] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+    product: Mapped[Product] = relationship(
+        foreign_keys=[product_id], back_populates="source_links"
+    )
 
 
 class ProductFile(Base):
@@ -849,3 +887,59 @@ class DesignStudyArea(Base):
 
     study: Mapped[DesignStudyRecord] = relationship(back_populates="area_links")
     area: Mapped[AreaRecord] = relationship()
+
+
+class AnalysisRun(Base):
+    """A run of an analysis pipeline on archived products: the job and what it made.
+
+    A run is queued (by hand, or on ingest for the pipelines an agreement lists), then
+    claimed and run by one process; it ends ``done`` with its derived product, or
+    ``failed`` with the reason, and a failed run can be queued again (``attempts``
+    counts the tries). ``heartbeat_at`` moves on while it runs, so that a run left
+    ``running`` by a process that stopped is told from one still running. A run is
+    seen by who sees every source product (``archive.rights.sees_derived``).
+    """
+
+    __tablename__ = "analysis_runs"
+    no_revision: ClassVar[bool] = True  # nothing cached is derived from runs
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(50))
+    version: Mapped[str] = mapped_column(String(20))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trigger: Mapped[str] = mapped_column(String(20))  # "request", "ingest"
+    status: Mapped[StudyStatus] = mapped_column(_enum(StudyStatus, "analysis_status"))
+    partner_id: Mapped[int | None] = _reference("partners", "SET NULL", index=True)
+    created_by: Mapped[int | None] = _reference("users", "SET NULL")
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    product_id: Mapped[str | None] = _reference("products", "SET NULL", index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    product: Mapped[Product | None] = relationship()
+    source_links: Mapped[list[AnalysisRunSource]] = _owned("run", "AnalysisRunSource.position")
+
+    @property
+    def source_ids(self) -> list[str]:
+        """Return the ids of the products the run reads, in the order given."""
+        return [link.product_id for link in self.source_links]
+
+
+class AnalysisRunSource(Base):
+    """A product an analysis run reads (it cannot be deleted while the run refers to it)."""
+
+    __tablename__ = "analysis_run_sources"
+    no_revision: ClassVar[bool] = True
+
+    run_id: Mapped[int] = _reference("analysis_runs", "CASCADE", primary_key=True)
+    product_id: Mapped[str] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+    run: Mapped[AnalysisRun] = relationship(back_populates="source_links")
+    product: Mapped[Product] = relationship()
