@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker, undefer
 
 from jointsat import __version__
@@ -51,6 +51,7 @@ from jointsat.design.sweep import (
 )
 from jointsat.design_output import coverage_parquet_bytes
 from jointsat.errors import DesignError
+from jointsat.store import jobs
 from jointsat.store.tables import (
     AreaRecord,
     AreaVisibility,
@@ -66,9 +67,8 @@ from jointsat.timelib import format_iso, parse_iso
 _log = logging.getLogger(__name__)
 
 SWEEP_KINDS = ("walker-delta", "walker-star", "sso")
-ABANDONED_AFTER = timedelta(minutes=5)
-"""A running study whose heartbeat is older than this was left by a server that stopped."""
-INTERRUPTED = "interrupted: the server stopped while it ran; submit it again"
+ABANDONED_AFTER = jobs.ABANDONED_AFTER
+INTERRUPTED = jobs.INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -432,63 +432,22 @@ def study(
 
 def claim(session: Session, study_id: int, now: datetime) -> bool:
     """Mark a queued study running (committed); False when it is not queued (any more)."""
-    done = session.execute(
-        update(DesignStudyRecord)
-        .where(DesignStudyRecord.id == study_id, DesignStudyRecord.status == StudyStatus.QUEUED)
-        .values(status=StudyStatus.RUNNING, started_at=now, heartbeat_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(getattr(done, "rowcount", 0) == 1)
+    return jobs.claim(session, DesignStudyRecord, study_id, now)
 
 
 def queued(session: Session) -> list[int]:
     """Return the ids of the queued studies, oldest first."""
-    return list(
-        session.scalars(
-            select(DesignStudyRecord.id)
-            .where(DesignStudyRecord.status == StudyStatus.QUEUED)
-            .order_by(DesignStudyRecord.id)
-        )
-    )
+    return jobs.queued(session, DesignStudyRecord)
 
 
 def beat(session: Session, study_id: int, now: datetime) -> None:
     """Note that a running study is still being run (committed)."""
-    session.execute(
-        update(DesignStudyRecord)
-        .where(DesignStudyRecord.id == study_id, DesignStudyRecord.status == StudyStatus.RUNNING)
-        .values(heartbeat_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
+    jobs.beat(session, DesignStudyRecord, study_id, now)
 
 
 def fail_abandoned(session: Session, now: datetime, after: timedelta = ABANDONED_AFTER) -> int:
     """Mark failed the running studies whose heartbeat stopped ``after`` ago (committed)."""
-    done = session.execute(
-        update(DesignStudyRecord)
-        .where(
-            DesignStudyRecord.status == StudyStatus.RUNNING,
-            DesignStudyRecord.heartbeat_at < now - after,
-        )
-        .values(status=StudyStatus.FAILED, error=INTERRUPTED, finished_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return int(getattr(done, "rowcount", 0) or 0)
-
-
-def _settle(
-    session: Session, study_id: int, values: Mapping[str, object], from_status: StudyStatus
-) -> None:
-    session.execute(
-        update(DesignStudyRecord)
-        .where(DesignStudyRecord.id == study_id, DesignStudyRecord.status == from_status)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
+    return jobs.fail_abandoned(session, DesignStudyRecord, now, after)
 
 
 @dataclass(frozen=True, eq=False)
@@ -578,8 +537,7 @@ def run_study(
         outcome = run_job(job, executor=executor, progress=progress)
     except StudyInterruptedError:
         with sessions() as session:
-            back = {"status": StudyStatus.QUEUED, "started_at": None, "heartbeat_at": None}
-            _settle(session, study_id, back, StudyStatus.RUNNING)
+            jobs.requeue(session, DesignStudyRecord, study_id)
         return StudyStatus.QUEUED
     except Exception as error:  # stored with its reason, never lost
         _log.exception("design study %s failed", study_id)
@@ -599,13 +557,12 @@ def run_study(
             "finished_at": clock(),
             "error": None,
         }
-        _settle(session, study_id, values, StudyStatus.RUNNING)
+        jobs.settle(session, DesignStudyRecord, study_id, values, StudyStatus.RUNNING)
     return StudyStatus.DONE
 
 
 def _failed(session: Session, study_id: int, reason: str, now: datetime) -> None:
-    values = {"status": StudyStatus.FAILED, "error": reason[:4000], "finished_at": now}
-    _settle(session, study_id, values, StudyStatus.RUNNING)
+    jobs.fail(session, DesignStudyRecord, study_id, reason, now)
 
 
 # --- the per-point table -------------------------------------------------------------

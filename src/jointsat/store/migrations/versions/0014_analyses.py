@@ -11,9 +11,7 @@ down_revision = "0013"
 
 
 def upgrade() -> None:
-    schema.append_columns(
-        "agreements", schema.json("analyses", nullable=True)
-    )
+    schema.append_columns("agreements", schema.json("analyses", nullable=True))
     schema.create_table(
         "product_sources",
         schema.string("product_id", 32),
