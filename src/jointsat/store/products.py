@@ -21,7 +21,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import ProductMetadata, product_id
-from jointsat.archive.rights import Caller, DataTerms, ReleaseTimes, may_see, release_times
+from jointsat.archive.rights import (
+    Caller,
+    DataTerms,
+    ReleaseTimes,
+    derived_release_times,
+    may_see,
+    release_times,
+)
 from jointsat.errors import ArchiveConflictError, ArchiveInputError
 from jointsat.store.tables import (
     Agreement,
@@ -31,6 +38,7 @@ from jointsat.store.tables import (
     Product,
     ProductFile,
     ProductOwner,
+    ProductSource,
     Role,
     Satellite,
     SatelliteOperator,
@@ -226,20 +234,41 @@ def refresh_release_times(session: Session, partner_ids: Iterable[int] | None = 
     """Recompute the release times of products owned by ``partner_ids`` (None: all).
 
     Call it after an agreement's embargo or public release changes; the caller commits.
-    Returns how many products changed.
+    Derived products follow their sources (every one, whoever owns them: the latest
+    of their sources' times, ``rights.derived_release_times``). Returns how many
+    products changed.
     """
     terms = data_terms(session)
-    query = select(Product).options(selectinload(Product.owners))
+    derived = select(ProductSource.product_id)
+    query = select(Product).options(selectinload(Product.owners)).where(Product.id.not_in(derived))
     if partner_ids is not None:
         owned = select(ProductOwner.product_id).where(ProductOwner.partner_id.in_(partner_ids))
         query = query.where(Product.id.in_(owned))
     changed = 0
     for product in session.scalars(query):
-        times = release_times(product.owner_ids, product.acquired_end, terms)
-        if (product.members_from, product.public_from) != (times.members_from, times.public_from):
-            product.members_from, product.public_from = times.members_from, times.public_from
-            changed += 1
+        changed += _release(product, release_times(product.owner_ids, product.acquired_end, terms))
+    session.flush()
+    derived_query = (
+        select(Product)
+        .where(Product.id.in_(derived))
+        .options(selectinload(Product.source_links))
+        .order_by(Product.ingested_at, Product.id)  # one derived from another follows it
+    )
+    for product in session.scalars(derived_query):
+        sources = [session.get(Product, s) for s in product.source_ids]
+        times = derived_release_times(
+            ReleaseTimes(p.members_from, p.public_from) for p in sources if p is not None
+        )
+        changed += _release(product, times)
     return changed
+
+
+def _release(product: Product, times: ReleaseTimes) -> int:
+    """Set a product's release times; return 1 if they changed, else 0."""
+    if (product.members_from, product.public_from) == (times.members_from, times.public_from):
+        return 0
+    product.members_from, product.public_from = times.members_from, times.public_from
+    return 1
 
 
 def visible_to(caller: Caller, now: datetime) -> ColumnElement[bool]:

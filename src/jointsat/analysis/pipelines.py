@@ -1,0 +1,207 @@
+"""Run a registered pipeline on files: what a run does, wherever it runs.
+
+``compute`` takes only plain, picklable values (the pipeline's name, its settings, the
+sources' files by path, the area as GeoJSON) and returns the files it made, so that it
+runs alike in the calling process and on a Dask worker (which must see the archive's
+folder at the same path, as the pass engine's workers see their output folder).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jointsat import __version__
+from jointsat.errors import AnalysisInputError
+
+JSON_TYPE = "application/json"
+CSV_TYPE = "text/csv"
+PNG_TYPE = "image/png"
+COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+NDVI_COLUMNS = ("date", "valid_fraction", "ndvi_mean", "ndvi_median", "ndvi_smoothed")
+"""The columns of ``jointsat analyse ndvi``'s CSV (and of a derived product's)."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A source product's file as a run reads it: from the archive, by path."""
+
+    product_id: str
+    name: str
+    path: str
+    sha256: str
+    acquired: datetime
+
+
+@dataclass(frozen=True)
+class MadeFile:
+    """A file a run made: its name, bytes and media type."""
+
+    name: str
+    data: bytes
+    media_type: str
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """What a run made: its files, a JSON summary, its footprint, and library versions."""
+
+    files: tuple[MadeFile, ...]
+    summary: dict[str, Any]
+    footprint: dict[str, Any] | None = None
+    libraries: dict[str, str] = field(default_factory=dict)
+
+
+def json_ready(value: Any) -> Any:
+    """Return ``value`` with NaN and infinities as None, so that it is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(json_ready(value), indent=2, sort_keys=True).encode() + b"\n"
+
+
+def compute(
+    name: str,
+    settings: Mapping[str, Any],
+    sources: Sequence[Sequence[SourceFile]],
+    aoi: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """Run pipeline ``name`` with ``settings`` on the sources' files; return what it made.
+
+    ``sources`` holds each source product's files; the first file of a product that
+    the pipeline can read is the one it reads.
+    """
+    if name == "transits":
+        return _transits(settings, sources)
+    if name == "ndvi":
+        if aoi is None:
+            raise AnalysisInputError("the ndvi pipeline needs an area")
+        return _ndvi(settings, sources, aoi)
+    raise AnalysisInputError(f"no analysis pipeline {name!r}")
+
+
+def _first_readable(files: Sequence[SourceFile], read: Any) -> Any:
+    reasons = []
+    for source in files:
+        try:
+            return read(source)
+        except AnalysisInputError as error:
+            reasons.append(f"{source.name}: {error}")
+    product = files[0].product_id if files else "?"
+    raise AnalysisInputError(f"product {product}: no file could be read ({'; '.join(reasons)})")
+
+
+def _transits(settings: Mapping[str, Any], sources: Sequence[Sequence[SourceFile]]) -> Outcome:
+    from jointsat.analysis.lightcurves import read_light_curve
+    from jointsat.analysis.transit_plots import library_versions, plot_search
+    from jointsat.analysis.transits import SearchMethod, TransitSettings, search_transits
+
+    given = dict(settings)
+    if "method" in given:
+        given["method"] = SearchMethod(given["method"])
+    try:
+        chosen = TransitSettings(**given)
+    except TypeError as error:
+        raise AnalysisInputError(f"transit settings: {error}") from None
+    files: list[MadeFile] = []
+    searches = []
+    for product_files in sources:
+        curve = _first_readable(product_files, lambda f: read_light_curve(f.path, name=f.name))
+        search = search_transits(curve, chosen)
+        stem = _stem(curve.name)
+        searches.append(search.as_dict())
+        files.append(MadeFile(f"{stem}.png", plot_search(search, curve), PNG_TYPE))
+    summary = {"settings": chosen.as_dict(), "curves": searches}
+    files.insert(0, MadeFile("transits.json", _json_bytes(summary), JSON_TYPE))
+    return Outcome(tuple(files), json_ready(summary), None, library_versions())
+
+
+def _stem(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    for suffix in (".fits.gz", ".fits", ".fit", ".csv"):
+        if base.lower().endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def _ndvi(
+    settings: Mapping[str, Any],
+    sources: Sequence[Sequence[SourceFile]],
+    aoi: Mapping[str, Any],
+) -> Outcome:
+    from jointsat.analysis.ndvi import NdviSettings, Smoother, date_statistics, ndvi_series
+    from jointsat.analysis.optical import library_versions, read_scene, write_ndvi_cog
+
+    given = dict(settings)
+    if "smoother" in given:
+        given["smoother"] = Smoother(given["smoother"])
+    if "percentiles" in given:
+        given["percentiles"] = tuple(given["percentiles"])
+    try:
+        chosen = NdviSettings(**given)
+    except TypeError as error:
+        raise AnalysisInputError(f"ndvi settings: {error}") from None
+    dates = []
+    rasters: list[MadeFile] = []
+    for product_files in sources:
+        scene = _first_readable(product_files, lambda f: read_scene(f.path, aoi, name=f.name))
+        dates.append(
+            date_statistics(
+                scene.name,
+                scene.acquired,
+                scene.red,
+                scene.nir,
+                scene.valid,
+                scene.inside,
+                scene.masked_counts,
+                chosen,
+            )
+        )
+        day = scene.acquired.strftime("%Y%m%dT%H%M%S")
+        rasters.append(MadeFile(f"ndvi_{day}.tif", write_ndvi_cog(scene), COG_TYPE))
+    series = ndvi_series(dates, chosen)
+    rows = [row.as_dict() for row in series]
+    summary = {"settings": chosen.as_dict(), "dates": rows}
+    files = (
+        MadeFile("ndvi.csv", ndvi_csv(series), CSV_TYPE),
+        MadeFile("ndvi.json", _json_bytes(summary), JSON_TYPE),
+        *sorted(rasters, key=lambda f: f.name),
+    )
+    geometry = aoi.get("geometry", aoi) if aoi.get("type") == "Feature" else aoi
+    return Outcome(files, json_ready(summary), dict(geometry), library_versions())
+
+
+def ndvi_csv(series: Sequence[Any]) -> bytes:
+    """Return the NDVI series as CSV: a row per date, ``NDVI_COLUMNS`` (empty: NaN)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(NDVI_COLUMNS)
+    for row in series:
+        values = row.as_dict()
+        writer.writerow([values["acquired"]] + [_cell(values[c]) for c in NDVI_COLUMNS[1:]])
+    return out.getvalue().encode()
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def provenance_versions() -> dict[str, str]:
+    """Return jointsat's version (the pipelines' own are in the registry)."""
+    return {"jointsat": __version__}
