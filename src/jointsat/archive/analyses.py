@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -34,7 +35,6 @@ from jointsat.analysis.registry import (
     product_kind,
 )
 from jointsat.archive.blobs import BlobStore
-from jointsat.archive.ingest import store_bytes
 from jointsat.archive.metadata import geometry_bbox
 from jointsat.archive.rights import Caller, sees_area
 from jointsat.errors import AnalysisInputError, ArchiveInputError
@@ -47,7 +47,7 @@ from jointsat.store.analyses import (
     run,
     source_products,
 )
-from jointsat.store.products import visible
+from jointsat.store.products import StoredFile, visible
 from jointsat.store.tables import Agreement, AnalysisRun, AreaRecord, Product, StudyStatus
 
 _log = logging.getLogger(__name__)
@@ -277,7 +277,9 @@ def _record(
     found = run(session, run_id)
     assert found is not None
     products = source_products(found)
-    stored = [store_bytes(blobs, f.name, f.data, f.media_type) for f in outcome.files]
+    stored = [
+        StoredFile(f.name, blobs.put(io.BytesIO(f.data)), f.media_type) for f in outcome.files
+    ]
     provenance = {
         "pipeline": found.pipeline,
         "version": found.version,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from jointsat.archive.analyses import queue_on_ingest
 from jointsat.archive.blobs import ArchiveOwner, BlobStore
 from jointsat.archive.metadata import ProductMetadata
 from jointsat.archive.rights import Caller
@@ -64,11 +65,15 @@ class Ingest:
 
         The same files of the same satellite give the product recorded already, unless
         its metadata differs or the caller may not see it (``ArchiveConflictError``,
-        which then names nothing of it).
+        which then names nothing of it). A new product gets the analysis runs its
+        owners' agreements ask for on ingest, queued (``archive.analyses``).
         """
-        return record_product(
+        product, created = record_product(
             session, self.resolved, files, now=now, user_id=self.user_id, caller=self.caller
         )
+        if created:
+            queue_on_ingest(session, product, now)
+        return product, created
 
 
 def check_ingest(session: Session, metadata: ProductMetadata, *, user: User | None) -> Ingest:

@@ -13,7 +13,16 @@ from fastapi.staticfiles import StaticFiles
 from jointsat import __version__
 from jointsat.archive.blobs import ArchiveOwner
 from jointsat.archive.ingest import archive_owner, store_archive
-from jointsat.service import cluster, limits, problems, refresher, security, shedding, studies
+from jointsat.service import (
+    analyses,
+    cluster,
+    limits,
+    problems,
+    refresher,
+    security,
+    shedding,
+    studies,
+)
 from jointsat.service.cache import ResponseCache
 from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
@@ -134,6 +143,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     refresher.install(app, settings)  # refreshes element sets on a schedule, when configured
     cluster.install(app, settings)  # pass predictions on a Dask cluster, when configured
     studies.install(app)  # design studies run in the background (on that cluster too)
+    analyses.install(app)  # and so do analysis runs
     _serve_docs(app)
     _serve_dashboard(app)
     for router in (
