@@ -42,6 +42,9 @@ from jointsat.service.routes import (
     tracks,
     users,
 )
+from jointsat.service.routes import (
+    analyses as analysis_routes,
+)
 from jointsat.service.tokens import TokenLifetime
 from jointsat.settings import Settings
 from jointsat.store.database import open_engine, session_factory
@@ -161,6 +164,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         products.router,
         sources.router,
         design.router,
+        analysis_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(stac.router)  # the STAC API, at /stac

@@ -226,6 +226,8 @@ async def ingest_product(
             return product_out(request, product, partner_codes(db), caller_of(user), now), created
 
     body, created = await run_in_threadpool(commit)
+    if created:
+        request.app.state.analysis_runner.nudge()  # the analyses its agreements ask for
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)
 
 
