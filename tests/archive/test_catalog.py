@@ -106,6 +106,7 @@ class Row:
     public_from: datetime | None = None
     ingested_at: datetime = INGESTED
     files: list[File] = field(default_factory=lambda: [File("image 1.fits", b"\x00\x01" * 50)])
+    source_ids: list[str] = field(default_factory=list)
 
 
 SQUARE = {
@@ -172,6 +173,14 @@ def test_an_earth_item_is_valid_stac_with_its_files_checksums() -> None:
         "collection": f"{BASE}stac/collections/cheops",
         "root": f"{BASE}stac",
     }
+
+
+def test_a_derived_item_links_to_its_sources() -> None:
+    sources = ["a" * 32, "b" * 32]
+    document = _served(Row(source_ids=sources))
+    links = [link["href"] for link in document["links"] if link["rel"] == "derived_from"]
+    assert links == [f"{BASE}stac/collections/cheops/items/{s}" for s in sources]
+    assert not [link for link in _served(Row())["links"] if link["rel"] == "derived_from"]
 
 
 def test_a_footprint_across_the_antimeridian_has_west_beyond_east() -> None:

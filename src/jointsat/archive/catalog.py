@@ -84,6 +84,8 @@ class ProductRow(Protocol):
     def satellite(self) -> SatelliteRow: ...
     @property
     def files(self) -> Sequence[FileRow]: ...
+    @property
+    def source_ids(self) -> list[str]: ...
 
 
 def slug(name: str) -> str:
@@ -190,6 +192,15 @@ def item_dict(
             pystac.Link("parent", here, JSON),
             pystac.Link("collection", here, JSON),
             pystac.Link("root", stac_url(base_url), JSON),
+            # a derived product's sources are of its satellite, in its collection
+            *(
+                pystac.Link(
+                    "derived_from",
+                    stac_url(base_url, "collections", collection_id, "items", source),
+                    GEOJSON,
+                )
+                for source in product.source_ids
+            ),
         ]
     )
     return _json(stac_item)

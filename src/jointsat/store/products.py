@@ -306,7 +306,11 @@ def visible(session: Session, caller: Caller, now: datetime, product_id: str) ->
     return session.scalars(
         select(Product)
         .where(Product.id == product_id, visible_to(caller, now))
-        .options(selectinload(Product.owners), selectinload(Product.files))
+        .options(
+            selectinload(Product.owners),
+            selectinload(Product.files),
+            selectinload(Product.source_links),
+        )
     ).one_or_none()
 
 
@@ -319,6 +323,7 @@ def search(caller: Caller, now: datetime) -> Select[Product]:
             selectinload(Product.owners),
             selectinload(Product.files),
             selectinload(Product.satellite),
+            selectinload(Product.source_links),
         )
         .order_by(Product.acquired_start, Product.id)
     )

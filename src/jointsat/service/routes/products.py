@@ -114,6 +114,10 @@ class ProductOut(BaseModel):
         description="The rule that lets this caller see the product: admin, owner,"
         " member (the embargo over) or public (released)"
     )
+    derived_from: list[str] = Field(
+        default_factory=list,
+        description="The products an analysis made this one from (none: not derived)",
+    )
 
 
 class AuditEntryOut(BaseModel):
@@ -166,6 +170,7 @@ def product_out(
         sky=sky,
         owners=[codes.get(p, str(p)) for p in product.owner_ids],
         visible_as=visible_as,
+        derived_from=product.source_ids,
         files=[
             ProductFileOut(
                 **{column: getattr(f, column) for column in _FILE_COLUMNS},
