@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from jointsat.errors import JointsatError, StoreError
 from jointsat.timelib import format_readable, parse_iso
@@ -256,3 +258,52 @@ def store_work(database_url: str | None) -> Iterator[Session]:
     """Yield a session of the store to a command; its errors end it with one line on stderr."""
     with reporting_errors(Console(stderr=True)), store_errors(), store_session(database_url) as s:
         yield s
+
+
+Cluster = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        metavar="local|tcp://HOST:PORT",
+        help="Run on Dask: local starts a cluster of --workers processes here; an address "
+        "uses a running scheduler and its workers.",
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(min=1, metavar="N", help="Worker processes of a local Dask cluster."),
+]
+
+
+@contextmanager
+def dask_executor(cluster: str | None, workers: int | None) -> Iterator[Executor | None]:
+    """Yield Dask's executor when a cluster is asked for (or several workers), else None."""
+    if cluster is None and (workers is None or workers == 1):
+        yield None
+        return
+    from jointsat.executors import dask_client, local_workers
+
+    with dask_client(cluster, workers or local_workers(64)) as client:
+        yield client.get_executor()  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def progress_bar(console: Console, description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """Yield a progress callback drawing a bar on a terminal (nothing elsewhere)."""
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield tick

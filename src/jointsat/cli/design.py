@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -20,7 +18,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from jointsat.cli import common
@@ -102,19 +99,6 @@ GridDeg = Annotated[
         help="Spacing of the equal-area (H3) grid of points, in degrees at the equator.",
     ),
 ]
-Cluster = Annotated[
-    str | None,
-    typer.Option(
-        "--cluster",
-        metavar="local|tcp://HOST:PORT",
-        help="Run on Dask: local starts a cluster of --workers processes here; an address "
-        "uses a running scheduler and its workers.",
-    ),
-]
-Workers = Annotated[
-    int | None,
-    typer.Option(min=1, metavar="N", help="Worker processes of a local Dask cluster."),
-]
 
 
 def coverage(
@@ -168,8 +152,8 @@ def coverage(
             "--summary",
         ),
     ] = None,
-    cluster: Cluster = None,
-    workers: Workers = None,
+    cluster: common.Cluster = None,
+    workers: common.Workers = None,
 ) -> None:
     """Study a constellation's coverage and revisit over areas: figures per point and area."""
     from jointsat.design.study import CoverageStudy, run_coverage
@@ -189,7 +173,10 @@ def coverage(
             relay_min_elevation_deg=relay_min_elevation_deg,
         )
         fmt = _table_format(table_format, output)
-        with _executor(cluster, workers) as executor, _bar(errors, "studying coverage") as tick:
+        with (
+            common.dask_executor(cluster, workers) as executor,
+            common.progress_bar(errors, "studying coverage") as tick,
+        ):
             result = run_coverage(study, executor=executor, progress=tick)
         document = result.summary()
         if output is not None:
@@ -296,8 +283,8 @@ def sweep(
     sweep_format: Annotated[
         SweepFormat, typer.Option("--format", "-f", help="csv or json.")
     ] = SweepFormat.CSV,
-    cluster: Cluster = None,
-    workers: Workers = None,
+    cluster: common.Cluster = None,
+    workers: common.Workers = None,
 ) -> None:
     """Study a grid of designs; one row per design, with the Pareto front of cost and figure."""
     from jointsat.design.sweep import SweepSettings, run_sweep, sso_designs, walker_designs
@@ -327,7 +314,10 @@ def sweep(
             figure,
             statistic,
         )
-        with _executor(cluster, workers) as executor, _bar(errors, "studying designs") as tick:
+        with (
+            common.dask_executor(cluster, workers) as executor,
+            common.progress_bar(errors, "studying designs") as tick,
+        ):
             result = run_sweep(designs, settings, executor=executor, progress=tick)
         rows = result.table()
         if sweep_format is SweepFormat.JSON:
@@ -419,40 +409,6 @@ def _table_format(chosen: TableFormat | None, output: Path | None) -> TableForma
     if output is not None and output.suffix.lower() in (".parquet", ".pq"):
         return TableFormat.PARQUET
     return TableFormat.CSV
-
-
-@contextmanager
-def _executor(cluster: str | None, workers: int | None) -> Iterator[Executor | None]:
-    """Yield Dask's executor when a cluster is asked for (or several workers), else None."""
-    if cluster is None and (workers is None or workers == 1):
-        yield None
-        return
-    from jointsat.executors import dask_client, local_workers
-
-    with dask_client(cluster, workers or local_workers(64)) as client:
-        yield client.get_executor()  # type: ignore[no-untyped-call]
-
-
-@contextmanager
-def _bar(console: Console, description: str) -> Iterator[Callable[[int, int], None] | None]:
-    """Yield a progress callback drawing a bar on a terminal (nothing elsewhere)."""
-    if not console.is_terminal:
-        yield None
-        return
-    with Progress(
-        *Progress.get_default_columns()[:1],
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(description, total=None)
-
-        def tick(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield tick
 
 
 design_app.command()(coverage)
