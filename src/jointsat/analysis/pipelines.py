@@ -14,7 +14,6 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from jointsat import __version__
@@ -36,8 +35,7 @@ class SourceFile:
     product_id: str
     name: str
     path: str
-    sha256: str
-    acquired: datetime
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ def _ndvi(
     rows = [row.as_dict() for row in series]
     summary = {"settings": chosen.as_dict(), "dates": rows}
     files = (
-        MadeFile("ndvi.csv", ndvi_csv(series), CSV_TYPE),
+        MadeFile("ndvi.csv", ndvi_csv(rows), CSV_TYPE),
         MadeFile("ndvi.json", _json_bytes(summary), JSON_TYPE),
         *sorted(rasters, key=lambda f: f.name),
     )
@@ -185,13 +183,13 @@ def _ndvi(
     return Outcome(files, json_ready(summary), dict(geometry), library_versions())
 
 
-def ndvi_csv(series: Sequence[Any]) -> bytes:
-    """Return the NDVI series as CSV: a row per date, ``NDVI_COLUMNS`` (empty: NaN)."""
+def ndvi_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """Return an NDVI series (``NdviDate.as_dict()`` rows) as CSV: ``NDVI_COLUMNS``, a row
+    per date (an empty cell: no value)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(NDVI_COLUMNS)
-    for row in series:
-        values = row.as_dict()
+    for values in rows:
         writer.writerow([values["acquired"]] + [_cell(values[c]) for c in NDVI_COLUMNS[1:]])
     return out.getvalue().encode()
 

@@ -198,7 +198,6 @@ def _inputs(blobs: BlobStore, products: Sequence[Product]) -> list[list[SourceFi
                 name=f.name,
                 path=str(blobs.locate(f.sha256)),
                 sha256=f.sha256,
-                acquired=p.acquired_start,
             )
             for f in p.files
         ]

@@ -14,6 +14,7 @@ import typer
 from jointsat import __version__
 from jointsat.cli import (
     admin,
+    analyse,
     archive,
     bench,
     data,
@@ -75,5 +76,6 @@ app.add_typer(problem.problem_app)
 app.add_typer(bench.bench_app)
 app.add_typer(data.data_app)
 app.add_typer(design.design_app)
+app.add_typer(analyse.analyse_app)
 
 __all__ = ["app"]
