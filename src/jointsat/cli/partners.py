@@ -45,6 +45,7 @@ AGREEMENT_COLUMNS = [
     Column("public_release_days", "public d", "number", lambda a: _never(a["public_release_days"])),
     Column("station_visibility", "stations", "whole"),
     Column("satellite_visibility", "satellites", "whole"),
+    Column("analyses", "on ingest", "text", lambda a: ", ".join(a["analyses"]), drop=2),
 ]
 
 
@@ -201,6 +202,15 @@ def agreement_set(
         str | None,
         typer.Option(help="Who sees its satellites: private, consortium or public."),
     ] = None,
+    on_ingest: Annotated[
+        str | None,
+        typer.Option(
+            "--on-ingest",
+            metavar="PIPELINE,...",
+            help="Analysis pipelines run on each of its products as it is archived "
+            "(e.g. transits,ndvi; '' for none).",
+        ),
+    ] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Change a partner's agreement; its products' release times follow."""
@@ -221,6 +231,8 @@ def agreement_set(
         body["station_visibility"] = station_visibility
     if satellite_visibility is not None:
         body["satellite_visibility"] = satellite_visibility
+    if on_ingest is not None:
+        body["analyses"] = [name.strip() for name in on_ingest.split(",") if name.strip()]
     if not body:
         raise typer.BadParameter("give at least one term to change", param_hint="'--share'")
     with place.work() as where:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
 
+from fastapi import APIRouter, Request, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from jointsat.analysis.registry import PIPELINES
 from jointsat.service.cache import cached_json
 from jointsat.service.concurrency import READ, WRITE, ConditionalDep, tagged
 from jointsat.service.deps import AdminDep, SessionDep, UserDep
@@ -15,6 +18,16 @@ from jointsat.store.consortium import agreement, agreements, change_agreement
 from jointsat.store.tables import Agreement, Visibility
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
+
+
+def _pipeline_name(name: str) -> str:
+    if name not in PIPELINES:
+        raise ValueError(f"no analysis pipeline {name!r}; the pipelines are {', '.join(PIPELINES)}")
+    return name
+
+
+AnalysisName = Annotated[str, AfterValidator(_pipeline_name)]
+"""A registered analysis pipeline's name (``jointsat.analysis.registry``)."""
 NULLABLE = ("share", "public_release_days")  # null: the contribution share; never public
 
 
@@ -34,6 +47,12 @@ class AgreementUpdate(BaseModel):
     )
     station_visibility: Visibility | None = None
     satellite_visibility: Visibility | None = None
+    analyses: list[AnalysisName] | None = Field(
+        default=None,
+        max_length=len(PIPELINES),
+        description="The analysis pipelines run on each of its products as it is archived"
+        " ([]: none)",
+    )
 
 
 class AgreementPublic(BaseModel):
@@ -47,12 +66,17 @@ class AgreementPublic(BaseModel):
     public_release_days: int | None
     station_visibility: Visibility
     satellite_visibility: Visibility
+    analyses: list[str] = Field(description="The pipelines run on its products on ingest")
 
 
 def public(row: Agreement) -> AgreementPublic:
     """Return the agreement as the API shows it (the command line shows it so too)."""
     return shown(
-        AgreementPublic, row, share=row.partner.share, share_is_contribution=row.share is None
+        AgreementPublic,
+        row,
+        share=row.partner.share,
+        share_is_contribution=row.share is None,
+        analyses=row.analyses or [],
     )
 
 
