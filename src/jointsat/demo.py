@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jointsat import demo_analysis
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.ingest import check_ingest, store_archive, store_bytes
 from jointsat.archive.metadata import SkyPosition, product_metadata
@@ -577,7 +578,7 @@ class Studied:
     partners: list[dict[str, Any]]  # the summary's figures per partner
 
 
-Step = Week | Predicted | Built | Shared | Planned | Archived | Studied
+Step = Week | Predicted | Built | Shared | Planned | Archived | Studied | demo_analysis.Analysed
 Predict = Callable[[datetime, datetime], Passes]
 Progress = Callable[[str], AbstractContextManager[object]]
 
@@ -735,6 +736,11 @@ def run(
         with progress("studying a constellation's coverage of the partners' areas"):
             studied = study_coverage(sessions, week.start, now=now)
         yield studied
+        with progress("analysing a light curve and a season of optical products"):
+            with sessions() as session:
+                blobs = store_archive(settings, session)
+            analysed = demo_analysis.analyse(sessions, blobs, week.start, now=now)
+        yield analysed
     finally:
         if engine is not None:
             engine.dispose()

@@ -27,6 +27,7 @@ from jointsat.timelib import format_readable
 
 if TYPE_CHECKING:
     from jointsat.demo import DemoConsortium, RuleExample, Studied, Week
+    from jointsat.demo_analysis import Analysed
 
 DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
 DEMO_NEXT_PASSES = 10
@@ -115,6 +116,8 @@ def demo(
                         _print_rules(console, rules, moment)
                     case workflow.Studied():
                         _print_study(console, step)
+                    case workflow.demo_analysis.Analysed():
+                        _print_analyses(console, step)
         serve = (
             ".venv/bin/jointsat serve --demo"
             if database_url is None
@@ -322,6 +325,63 @@ def _print_rules(console: Console, rules: Sequence[RuleExample], now: datetime) 
             seen,
         )
     console.print(table)
+
+
+def _print_analyses(console: Console, analysed: Analysed) -> None:
+    console.print(
+        "\n[bold]Post-launch interpretation[/] (`jointsat analyse runs`, `/api/v1/analyses`,"
+        " the dashboard's Archive page; docs/analysis.md): a real light curve (Kepler-6, standing"
+        f" in for CHEOPS photometry) archived for ESA as product {analysed.light_curve_id},"
+        f" searched for transits at ingest (run {analysed.transits_run}, derived product"
+        f" {analysed.transits_product}):",
+        soft_wrap=True,
+        highlight=False,
+    )
+    table = Table(box=None, pad_edge=False)
+    for header in ("period d", "T0 BJD_TDB", "depth ppm", "duration h", "SDE", "SNR", "transits"):
+        table.add_column(header, justify="right")
+    for c in analysed.candidates:
+        table.add_row(
+            f"{c['period_d']:.4f}",
+            f"{c['t0_bjd']:.4f}",
+            f"{c['depth_ppm']:,.0f}",
+            f"{c['duration_h']:.2f}",
+            f"{c['sde']:.1f}",
+            f"{c['snr']:.1f}",
+            str(c["transits"]),
+        )
+    console.print(table)
+    console.print(
+        f"{len(analysed.optical_ids)} VENuS-like L2A products (MUSCATE layout, from a real"
+        f" Sentinel-2 window with a seeded season and clouds) archived for CNES, each given"
+        f" NDVI at ingest ({analysed.on_ingest_runs} runs in all, the transit search"
+        " included), and the season's NDVI over a field (run"
+        f" {analysed.series_run}, derived product {analysed.series_product}):",
+        soft_wrap=True,
+        highlight=False,
+    )
+    series = Table(box=None, pad_edge=False)
+    for header in ("date", "valid", "mean", "median", "smoothed"):
+        series.add_column(header, justify="right")
+    for row in analysed.series:
+        series.add_row(
+            str(row["acquired"])[:10],
+            _fraction(row["valid_fraction"]),
+            _ndvi(row["ndvi_mean"]),
+            _ndvi(row["ndvi_median"]),
+            _ndvi(row["ndvi_smoothed"]),
+        )
+    console.print(series)
+    for failure in analysed.failures:
+        console.print(f"[red]{escape(failure)}[/]")
+
+
+def _fraction(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+def _ndvi(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _print_study(console: Console, studied: Studied) -> None:
