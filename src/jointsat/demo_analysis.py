@@ -70,9 +70,9 @@ class Analysed:
 
 def field_of_the_window() -> dict[str, Any]:
     """Return the demo's field: a polygon inside the VENuS-like products' window (WGS84)."""
-    from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
-
     from rasterio.warp import transform_geom
+
+    from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
 
     west, north = DEMO_TRANSFORM * (20, 15)
     east, south = DEMO_TRANSFORM * (80, 85)
@@ -82,9 +82,9 @@ def field_of_the_window() -> dict[str, Any]:
 
 
 def _window_footprint() -> dict[str, Any]:
-    from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
-
     from rasterio.warp import transform_geom
+
+    from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
 
     west, north = DEMO_TRANSFORM * (0, 0)
     east, south = DEMO_TRANSFORM * (100, 100)
