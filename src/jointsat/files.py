@@ -35,6 +35,8 @@ BUNDLED_FILES = {
     "Locations, 10 degree minimum elevation (stations CSV, docs/formats.md)",
     "demo_areas.geojson": "the demo partners' areas of interest: hand-drawn boxes around "
     "their regions (GeoJSON, RFC 7946)",
+    "s2_tile_100.npz": "a 100 x 100 pixel window of a real Sentinel-2 10 m tile (blue, green, "
+    "red, near infrared; reflectance x 10,000) for the demo's VENuS-like products",
     "ATTRIBUTION.md": "where these files come from, and their licences",
 }
 """Name and describe the files bundled in ``jointsat/data`` (``jointsat data``)."""

@@ -3,6 +3,7 @@
 - ``lightcurves`` reads photometry (Kepler/TESS/CHEOPS-style FITS, CSV);
   ``transits`` detrends it and searches for transits (TLS, BLS).
 - ``optical`` reads multispectral products (MUSCATE L2A, GeoTIFF, STAC items) over an
-  area; ``ndvi`` turns them into an NDVI time series.
+  area; ``ndvi`` turns them into an NDVI time series; ``venus_like`` builds VENuS-like
+  MUSCATE products from a real Sentinel-2 tile for the demo and the tests.
 - ``registry`` names the pipelines, their versions, parameters and product kinds.
 """
