@@ -190,7 +190,7 @@ def ndvi_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(NDVI_COLUMNS)
     for values in rows:
-        writer.writerow([values["acquired"]] + [_cell(values[c]) for c in NDVI_COLUMNS[1:]])
+        writer.writerow([_cell(values[c]) for c in NDVI_COLUMNS])
     return out.getvalue().encode()
 
 

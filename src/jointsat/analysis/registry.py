@@ -91,7 +91,7 @@ PIPELINES: Mapping[str, Pipeline] = {
             ProductKind.OPTICAL_L2A,
             ProductKind.NDVI_SERIES,
             Sources.ALL,
-            ("min_valid_fraction", "smoother", "smoothing", "percentiles"),
+            ("min_valid_fraction", "smoother", "smoothing", "savgol_polyorder", "percentiles"),
             needs_area=True,
         ),
     )

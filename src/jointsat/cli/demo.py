@@ -365,7 +365,7 @@ def _print_analyses(console: Console, analysed: Analysed) -> None:
         series.add_column(header, justify="right")
     for row in analysed.series:
         series.add_row(
-            str(row["acquired"])[:10],
+            str(row["date"])[:10],
             _fraction(row["valid_fraction"]),
             _ndvi(row["ndvi_mean"]),
             _ndvi(row["ndvi_median"]),
