@@ -74,8 +74,8 @@ def field_of_the_window() -> dict[str, Any]:
 
     from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
 
-    west, north = DEMO_TRANSFORM * (20, 15)
-    east, south = DEMO_TRANSFORM * (80, 85)
+    west, north = DEMO_TRANSFORM @ (20, 15)
+    east, south = DEMO_TRANSFORM @ (80, 85)
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
     local = {"type": "Polygon", "coordinates": [ring]}
     return dict(transform_geom(DEMO_CRS, "EPSG:4326", local))
@@ -86,8 +86,8 @@ def _window_footprint() -> dict[str, Any]:
 
     from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
 
-    west, north = DEMO_TRANSFORM * (0, 0)
-    east, south = DEMO_TRANSFORM * (100, 100)
+    west, north = DEMO_TRANSFORM @ (0, 0)
+    east, south = DEMO_TRANSFORM @ (100, 100)
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
     return dict(transform_geom(DEMO_CRS, "EPSG:4326", {"type": "Polygon", "coordinates": [ring]}))
 
