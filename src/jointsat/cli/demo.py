@@ -56,6 +56,7 @@ def demo(
     products are still under embargo, some open to the members, some public.
     """
     from jointsat import demo as workflow
+    from jointsat import demo_analysis as analysed_step
 
     console = Console()
     errors = Console(stderr=True)
@@ -116,7 +117,7 @@ def demo(
                         _print_rules(console, rules, moment)
                     case workflow.Studied():
                         _print_study(console, step)
-                    case workflow.demo_analysis.Analysed():
+                    case analysed_step.Analysed():
                         _print_analyses(console, step)
         serve = (
             ".venv/bin/jointsat serve --demo"
