@@ -271,6 +271,33 @@ def library_versions() -> dict[str, str]:
 # --------------------------------------------------------------------------- area
 
 
+def aoi_footprint(aoi: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the area as one GeoJSON geometry in WGS-84 longitude and latitude.
+
+    A derived product's footprint: the area's polygons (a MultiPolygon when there are
+    several), reprojected from the CRS its ``crs`` member names, if any.
+    """
+    crs, geometries = _aoi_geometries(aoi)
+    wgs84 = CRS.from_user_input("OGC:CRS84")
+    if crs != wgs84:
+        geometries = [_as_lists(transform_geom(crs, wgs84, g)) for g in geometries]
+    if len(geometries) == 1:
+        return geometries[0]
+    polygons: list[Any] = []
+    for g in geometries:
+        polygons.extend(g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]])
+    return {"type": "MultiPolygon", "coordinates": polygons}
+
+
+def _as_lists(geometry: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a geometry with its coordinates as nested lists (GDAL gives tuples)."""
+
+    def lists(value: Any) -> Any:
+        return [lists(v) for v in value] if isinstance(value, list | tuple) else float(value)
+
+    return {"type": geometry["type"], "coordinates": lists(geometry["coordinates"])}
+
+
 def _aoi_geometries(aoi: Mapping[str, Any]) -> tuple[CRS, list[dict[str, Any]]]:
     if not isinstance(aoi, Mapping):
         raise AnalysisInputError("the area must be a GeoJSON object (a mapping)")

@@ -142,7 +142,12 @@ def _ndvi(
     aoi: Mapping[str, Any],
 ) -> Outcome:
     from jointsat.analysis.ndvi import NdviSettings, Smoother, date_statistics, ndvi_series
-    from jointsat.analysis.optical import library_versions, read_scene, write_ndvi_cog
+    from jointsat.analysis.optical import (
+        aoi_footprint,
+        library_versions,
+        read_scene,
+        write_ndvi_cog,
+    )
 
     given = dict(settings)
     if "smoother" in given:
@@ -179,8 +184,7 @@ def _ndvi(
         MadeFile("ndvi.json", _json_bytes(summary), JSON_TYPE),
         *sorted(rasters, key=lambda f: f.name),
     )
-    geometry = aoi.get("geometry", aoi) if aoi.get("type") == "Feature" else aoi
-    return Outcome(files, json_ready(summary), dict(geometry), library_versions())
+    return Outcome(files, json_ready(summary), aoi_footprint(aoi), library_versions())
 
 
 def ndvi_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:

@@ -162,6 +162,7 @@ def archive_ingest(
         with _archive_input_errors(errors, "the metadata"):
             metadata = _ingest_metadata(metadata_file, given)
         created = 0
+        made: list[str] = []
         with common.store_session(database_url) as session:
             store = store_archive(common.store_settings(database_url), session)
             # The satellite, owners and contact are checked before any file is stored.
@@ -180,11 +181,35 @@ def archive_ingest(
                 typer.echo(f"{product.id} {stored.blob.sha256} {path}")
                 sys.stdout.flush()
                 created += new
+                if new:
+                    made.append(product.id)
         errors.print(
             f"{len(paths)} product(s) archived in {escape(str(store.root))}, {created} new",
             highlight=False,
             soft_wrap=True,
         )
+        _analyse_new(made, database_url, errors)
+
+
+def _analyse_new(product_ids: list[str], database_url: str | None, errors: Console) -> None:
+    """Run the analyses the new products' owners' agreements asked for at ingest."""
+    from jointsat.archive.rights import Caller
+    from jointsat.store.analyses import visible_runs
+    from jointsat.store.tables import StudyStatus
+
+    with common.store_session(database_url) as session:
+        waiting = {
+            r.id
+            for ident in product_ids
+            for r in visible_runs(
+                session, Caller(admin=True), common.now(), status=StudyStatus.QUEUED, product=ident
+            )
+        }
+    if waiting:
+        errors.print(f"running the {len(waiting)} analysis run(s) the agreements ask for at ingest")
+        from jointsat.cli.analyse import queued
+
+        queued(only=sorted(waiting), database_url=database_url)
 
 
 def _end_text(product: dict[str, Any]) -> str:
@@ -267,6 +292,7 @@ def archive_list(
                     "members_from": format_iso(p.members_from),
                     "public_from": None if p.public_from is None else format_iso(p.public_from),
                     "ingested_at": format_iso(p.ingested_at),
+                    "derived_from": p.source_ids,
                     "files": [
                         {
                             "name": f.name,
