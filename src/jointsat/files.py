@@ -37,6 +37,8 @@ BUNDLED_FILES = {
     "their regions (GeoJSON, RFC 7946)",
     "s2_tile_100.npz": "a 100 x 100 pixel window of a real Sentinel-2 10 m tile (blue, green, "
     "red, near infrared; reflectance x 10,000) for the demo's VENuS-like products",
+    "kplr010874614-2009131105131_llc.fits": "a real Kepler light curve of Kepler-6 (a hot "
+    "Jupiter, P = 3.2347 d), quarter 0, for the demo's transit search (Kepler FITS)",
     "ATTRIBUTION.md": "where these files come from, and their licences",
 }
 """Name and describe the files bundled in ``jointsat/data`` (``jointsat data``)."""
