@@ -383,3 +383,24 @@ def test_a_sweep_on_a_running_cluster_is_the_sweep_of_one_process(scheduler: str
     assert clustered.exit_code == 0, clustered.output  # type: ignore[attr-defined]
     assert clustered.stdout == alone.stdout  # type: ignore[attr-defined]
     assert alone.stdout.count("\n") == 3  # type: ignore[attr-defined]
+
+
+def test_ndvi_on_a_running_cluster_is_the_ndvi_of_one_process(
+    scheduler: str, tmp_path: Path
+) -> None:
+    from jointsat.analysis.venus_like import build_product, load_demo_tile, seeded_season
+    from jointsat.demo_analysis import field_of_the_window
+
+    products = [
+        str(build_product(tmp_path, red=d.red, nir=d.nir, acquired=d.acquired, cloud_mask=d.clm))
+        for d in seeded_season(load_demo_tile(), 3, seed=5)
+    ]
+    aoi = tmp_path / "field.json"
+    aoi.write_text(json.dumps(field_of_the_window()))
+    common = ["analyse", "ndvi", *products, "--aoi", str(aoi)]
+    alone = invoke(*common)
+    assert alone.exit_code == 0, alone.output  # type: ignore[attr-defined]
+    clustered = invoke(*common, "--cluster", scheduler)
+    assert clustered.exit_code == 0, clustered.output  # type: ignore[attr-defined]
+    assert clustered.stdout == alone.stdout  # type: ignore[attr-defined]
+    assert alone.stdout.count("\n") == 4  # type: ignore[attr-defined]
