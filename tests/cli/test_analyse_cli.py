@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.support.data import shared
 from typer.testing import CliRunner, Result
 
 from jointsat.analysis.registry import KIND_PROPERTY
@@ -198,3 +199,48 @@ def test_ndvi_of_archived_products_stores_a_run_and_a_derived_product(
     refused = invoke("analyse", "transits", ids[0], "--archive")
     assert refused.exit_code != 0
     assert "reads light-curve products" in refused.output
+
+
+KEPLER6 = "lightcurves/kplr010874614-2009131105131_llc.fits"
+KEPLER6_T0_BJD = 2454954.48636  # Dunham et al. 2010
+half_an_hour_d = 0.5 / 24
+
+
+def check_kepler6(candidate: dict[str, Any]) -> None:
+    assert abs(candidate["period_d"] - KEPLER6_PERIOD_D) / KEPLER6_PERIOD_D < 0.005
+    cycles = round((candidate["t0_bjd"] - KEPLER6_T0_BJD) / KEPLER6_PERIOD_D)
+    predicted = KEPLER6_T0_BJD + cycles * KEPLER6_PERIOD_D
+    assert abs(candidate["t0_bjd"] - predicted) < half_an_hour_d
+    assert candidate["transits"] == 3
+
+
+@pytest.mark.parametrize("method", ["tls", "bls"])
+def test_transits_of_a_file_finds_kepler_6b(method: str, tmp_path: Path) -> None:
+    out, plots = tmp_path / "candidates.json", tmp_path / "plots"
+    result = invoke(
+        "analyse", "transits", str(shared(KEPLER6)), "--method", method,
+        "-o", str(out), "--plots", str(plots),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["settings"]["method"] == method
+    (curve,) = document["curves"]
+    check_kepler6(curve["candidates"][0])
+    (plot,) = plots.glob("*.png")
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_an_agreement_runs_the_transit_search_when_the_cli_ingests(
+    store: str, tmp_path: Path
+) -> None:
+    (source,) = ingest(tmp_path, CHEOPS, "light-curve", shared(KEPLER6))
+    (run,) = json.loads(invoke("analyse", "runs", "--format", "json").stdout)
+    assert (run["pipeline"], run["status"], run["trigger"]) == ("transits 1.0", "done", "ingest")
+    assert run["products"] == source
+    # the same search by hand gives the same candidates, from the archive
+    result = invoke("analyse", "transits", source, "--archive")
+    assert result.exit_code == 0, result.output
+    check_kepler6(json.loads(result.stdout)["curves"][0]["candidates"][0])
+    runs = json.loads(invoke("analyse", "runs", "--format", "json").stdout)
+    assert len(runs) == 2
+    assert runs[0]["product_id"] == runs[1]["product_id"]  # the same files: one product
