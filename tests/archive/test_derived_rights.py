@@ -20,10 +20,12 @@ from jointsat.archive.rights import (
     Caller,
     DataTerms,
     ReleaseTimes,
+    derived_over_area,
     derived_owners,
     derived_release_times,
     may_see,
     release_times,
+    sees_area,
     sees_derived,
 )
 from jointsat.errors import ArchiveInputError
@@ -102,3 +104,34 @@ def test_a_derived_product_needs_a_source() -> None:
         derived_release_times([])
     assert sees_derived(Caller(admin=True), [], START)
     assert not sees_derived(Caller(partner_id=1), [], START)
+
+
+@given(
+    st.lists(source, min_size=1, max_size=3),
+    st.fixed_dictionaries({p: terms for p in PARTNERS}),
+    callers,
+    st.integers(0, 1500).map(lambda d: START + d * DAY),
+    st.sampled_from(PARTNERS),
+    st.sampled_from(["private", "consortium", "unknown"]),
+)
+def test_a_result_over_an_area_opens_to_nobody_who_does_not_see_the_area(
+    sources: list[tuple[set[int], datetime]],
+    agreement: dict[int, DataTerms],
+    caller: Caller,
+    now: datetime,
+    area_owner: int,
+    visibility: str,
+) -> None:
+    given_sources = [(owners, release_times(owners, end, agreement)) for owners, end in sources]
+    owners, times = derived_over_area(
+        derived_owners(o for o, _ in given_sources),
+        derived_release_times(t for _, t in given_sources),
+        (area_owner, visibility),
+    )
+    if may_see(caller, owners, times, now):
+        assert sees_derived(caller, given_sources, now)
+        assert sees_area(caller, area_owner, visibility)
+    assert times.public_from is None  # areas are never public
+    if visibility != "consortium":  # private, or unknown: the rule fails closed
+        assert not may_see(Caller(partner_id=9), owners, times, now)
+    assert derived_over_area(owners, times, None) == (owners, times)

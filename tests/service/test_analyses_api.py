@@ -339,3 +339,54 @@ def test_a_product_of_the_wrong_kind_and_a_hidden_area_are_refused(world: World)
         "transits": "light-curve",
         "ndvi": "optical-l2a",
     }
+
+
+def _area(world: World, name: str, visibility: str) -> int:
+    from jointsat.store.tables import AreaRecord, AreaVisibility
+
+    with world.session() as session:
+        area = AreaRecord(
+            partner_id=world.ids["cnes"],
+            name=name,
+            visibility=AreaVisibility(visibility),
+            feature={"type": "Feature", "properties": {}, "geometry": FIELD},
+            created_at=NOW,
+        )
+        session.add(area)
+        session.commit()
+        return area.id
+
+
+def test_a_result_over_a_private_area_is_its_owners_alone(world: World) -> None:
+    source = world.optical_product(3)  # CNES's, no embargo: every member sees it
+    made = {}
+    for visibility in ("private", "consortium"):
+        area_id = _area(world, f"field {visibility}", visibility)
+        asked = world.client.post(
+            "/api/v1/analyses",
+            json={
+                "pipeline": "ndvi",
+                "products": [source["id"]],
+                "parameters": {"area_id": area_id},
+            },
+            headers=world.headers("cnes-operator"),
+        )
+        assert asked.status_code == 202, asked.text
+        made[visibility] = asked.json()[0]["id"]
+    world.finish()
+    private = world.get("cnes-operator", f"/api/v1/analyses/{made['private']}").json()
+    shared_run = world.get("cnes-operator", f"/api/v1/analyses/{made['consortium']}").json()
+    assert private["status"] == shared_run["status"] == "done"
+    assert world.get("dlr-viewer", f"/api/v1/analyses/{made['private']}").status_code == 404
+    assert world.get("dlr-viewer", f"/api/v1/products/{private['product_id']}").status_code == 404
+    assert world.get("dlr-viewer", f"/api/v1/analyses/{made['consortium']}").status_code == 200
+    product = world.get("dlr-viewer", f"/api/v1/products/{shared_run['product_id']}").json()
+    assert product["public_from"] is None  # areas are never public
+    world.clock = NOW + timedelta(days=EMBARGO_DAYS + 30)  # every embargo over
+    try:
+        assert (
+            world.get("dlr-viewer", f"/api/v1/products/{private['product_id']}").status_code == 404
+        )
+        assert world.get(None, f"/api/v1/products/{shared_run['product_id']}").status_code == 404
+    finally:
+        world.clock = NOW

@@ -281,11 +281,11 @@ def aoi_footprint(aoi: Mapping[str, Any]) -> dict[str, Any]:
     wgs84 = CRS.from_user_input("OGC:CRS84")
     if crs != wgs84:
         geometries = [_as_lists(transform_geom(crs, wgs84, g)) for g in geometries]
-    if len(geometries) == 1:
-        return geometries[0]
     polygons: list[Any] = []
     for g in geometries:
         polygons.extend(g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]])
+    if len(polygons) == 1:
+        return {"type": "Polygon", "coordinates": polygons[0]}
     return {"type": "MultiPolygon", "coordinates": polygons}
 
 

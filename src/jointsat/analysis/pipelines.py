@@ -68,7 +68,8 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def _json_bytes(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
+    """Return ``value`` as indented JSON bytes (keys sorted, NaN as null)."""
     return json.dumps(json_ready(value), indent=2, sort_keys=True).encode() + b"\n"
 
 
@@ -124,7 +125,7 @@ def _transits(settings: Mapping[str, Any], sources: Sequence[Sequence[SourceFile
         searches.append(search.as_dict())
         files.append(MadeFile(f"{stem}.png", plot_search(search, curve), PNG_TYPE))
     summary = {"settings": chosen.as_dict(), "curves": searches}
-    files.insert(0, MadeFile("transits.json", _json_bytes(summary), JSON_TYPE))
+    files.insert(0, MadeFile("transits.json", json_bytes(summary), JSON_TYPE))
     return Outcome(tuple(files), json_ready(summary), None, library_versions())
 
 
@@ -181,7 +182,7 @@ def _ndvi(
     summary = {"settings": chosen.as_dict(), "dates": rows}
     files = (
         MadeFile("ndvi.csv", ndvi_csv(rows), CSV_TYPE),
-        MadeFile("ndvi.json", _json_bytes(summary), JSON_TYPE),
+        MadeFile("ndvi.json", json_bytes(summary), JSON_TYPE),
         *sorted(rasters, key=lambda f: f.name),
     )
     return Outcome(files, json_ready(summary), aoi_footprint(aoi), library_versions())

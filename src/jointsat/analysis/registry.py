@@ -19,6 +19,9 @@ from jointsat.errors import AnalysisInputError
 KIND_PROPERTY = "jointsat:kind"
 """The product property that names a product's kind."""
 
+AREA_PROPERTY = "jointsat:area_id"
+"""The derived product property that names the stored area it was computed over."""
+
 
 class ProductKind(StrEnum):
     """What a product holds, as far as the pipelines are concerned."""

@@ -24,7 +24,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from jointsat.analysis.pipelines import Outcome, SourceFile, compute
+from jointsat.analysis.pipelines import (
+    JSON_TYPE,
+    MadeFile,
+    Outcome,
+    SourceFile,
+    compute,
+    json_bytes,
+)
 from jointsat.analysis.registry import (
     KIND_PROPERTY,
     Pipeline,
@@ -276,9 +283,6 @@ def _record(
     found = run(session, run_id)
     assert found is not None
     products = source_products(found)
-    stored = [
-        StoredFile(f.name, blobs.put(io.BytesIO(f.data)), f.media_type) for f in outcome.files
-    ]
     provenance = {
         "pipeline": found.pipeline,
         "version": found.version,
@@ -289,6 +293,10 @@ def _record(
             for p in products
         ],
     }
+    # The provenance is a file of the product too: the same results made from other
+    # parameters (another area, another rule) are another product.
+    files = [*outcome.files, MadeFile("provenance.json", json_bytes(provenance), JSON_TYPE)]
+    stored = [StoredFile(f.name, blobs.put(io.BytesIO(f.data)), f.media_type) for f in files]
     made = pipeline(found.pipeline).makes
     return record_derived(
         session,
@@ -298,6 +306,7 @@ def _record(
         footprint=outcome.footprint,
         processing_level="derived",
         now=now,
+        area_id=found.parameters.get("area_id"),
     )
 
 

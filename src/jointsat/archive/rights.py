@@ -26,7 +26,9 @@ derived from a partner's areas of interest:
 - an area is seen by the admin, by its owning partner's users, and, when its
   visibility is ``consortium``, by every member (never by the public);
 - a design study is seen only by a caller who sees *every* area it used, like a
-  derived product and its sources; seeing it, the caller sees its provenance too.
+  derived product and its sources; seeing it, the caller sees its provenance too;
+- an analysis's result over a stored area is under the area's rule as well
+  (``derived_over_area``): never public, and over a private area its owner's alone.
 
 Everything here is pure: ``now`` is an argument. The store keeps each product's two
 release times (``release_times``) in columns, so that searches filter in SQL by the
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from jointsat.errors import ArchiveInputError
@@ -161,6 +163,28 @@ def derived_release_times(sources: Iterable[ReleaseTimes]) -> ReleaseTimes:
     if any(p is None for p in publics):
         return ReleaseTimes(members_from, None)
     return ReleaseTimes(members_from, max(p for p in publics if p is not None))
+
+
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+"""The release time of what is never released (a result over a private area, to members)."""
+
+
+def derived_over_area(
+    owners: frozenset[int], times: ReleaseTimes, area: tuple[int, str] | None
+) -> tuple[frozenset[int], ReleaseTimes]:
+    """Return a derived product's owners and release times once its area's rule applies.
+
+    A result computed over a stored area of interest (``area``: its owner and
+    visibility; None: none) reveals the area: it is never public (areas never are),
+    and over a ``private`` area (or one whose visibility is unknown: the rule fails
+    closed) only the area's owner among the product's owners sees it, and members never.
+    """
+    if area is None:
+        return owners, times
+    owner, visibility = area
+    if visibility == AREA_CONSORTIUM:
+        return owners, ReleaseTimes(times.members_from, None)
+    return owners & {owner}, ReleaseTimes(NEVER, None)
 
 
 def sees_derived(

@@ -18,17 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from jointsat.analysis.registry import Pipeline
+from jointsat.analysis.registry import AREA_PROPERTY, Pipeline
 from jointsat.archive.metadata import geometry_bbox, product_id
 from jointsat.archive.rights import (
     Caller,
     ReleaseTimes,
+    derived_over_area,
     derived_owners,
     derived_release_times,
+    sees_area,
     sees_derived,
 )
 from jointsat.errors import ArchiveInputError
-from jointsat.store.products import StoredFile
+from jointsat.store.products import StoredFile, area_rule
 from jointsat.store.tables import (
     AnalysisRun,
     AnalysisRunSource,
@@ -91,9 +93,13 @@ def source_products(run: AnalysisRun) -> list[Product]:
     return [link.product for link in run.source_links]
 
 
-def sees_run(caller: Caller, run: AnalysisRun, now: datetime) -> bool:
-    """Return whether ``caller`` sees a run: it sees every product the run reads."""
-    return sees_derived(caller, [_rights(p) for p in source_products(run)], now)
+def sees_run(session: Session, caller: Caller, run: AnalysisRun, now: datetime) -> bool:
+    """Return whether ``caller`` sees a run: it sees every product the run reads, and the
+    stored area it runs over."""
+    if not sees_derived(caller, [_rights(p) for p in source_products(run)], now):
+        return False
+    area = area_rule(session, run.parameters.get("area_id"))
+    return area is None or sees_area(caller, *area)
 
 
 def _rights(product: Product) -> tuple[list[int], ReleaseTimes]:
@@ -121,7 +127,7 @@ def visible_runs(
     if product is not None:
         reads = select(AnalysisRunSource.run_id).where(AnalysisRunSource.product_id == product)
         query = query.where(AnalysisRun.id.in_(reads) | (AnalysisRun.product_id == product))
-    return [r for r in session.scalars(query) if sees_run(caller, r, now)]
+    return [r for r in session.scalars(query) if sees_run(session, caller, r, now)]
 
 
 def queued_for(
@@ -161,6 +167,7 @@ def record_derived(
     footprint: dict[str, Any] | None,
     processing_level: str,
     now: datetime,
+    area_id: int | None = None,
 ) -> Product:
     """Commit the product an analysis made from ``sources``; return it (or the same one).
 
@@ -168,6 +175,8 @@ def record_derived(
     acquisition spans theirs; its owners and release times follow the rule for derived
     products (``archive.rights``). The same files from the same sources give the product
     recorded already: running a pipeline again on the same inputs makes nothing new.
+    A product computed over a stored area (``area_id``) is under the area's rule too
+    (``rights.derived_over_area``).
     """
     if not sources:
         raise ArchiveInputError("a derived product needs at least one source")
@@ -179,8 +188,11 @@ def record_derived(
     existing = session.get(Product, ident)
     if existing is not None:
         return existing
-    owners = derived_owners(p.owner_ids for p in sources)
-    times = derived_release_times(_rights(p)[1] for p in sources)
+    owners, times = derived_over_area(
+        derived_owners(p.owner_ids for p in sources),
+        derived_release_times(_rights(p)[1] for p in sources),
+        area_rule(session, area_id),
+    )
     bbox = None if footprint is None else geometry_bbox(footprint)
     sky = [(p.ra_deg, p.dec_deg) for p in sources if p.ra_deg is not None]
     product = Product(
@@ -198,7 +210,7 @@ def record_derived(
         ra_deg=sky[0][0] if len(set(sky)) == 1 else None,
         dec_deg=sky[0][1] if len(set(sky)) == 1 else None,
         contact_id=None,
-        properties=dict(kind_properties),
+        properties={**kind_properties, **({} if area_id is None else {AREA_PROPERTY: area_id})},
         members_from=times.members_from,
         public_from=times.public_from,
         ingested_at=now,

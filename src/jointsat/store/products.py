@@ -19,12 +19,14 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tr
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from jointsat.analysis.registry import AREA_PROPERTY
 from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import ProductMetadata, product_id
 from jointsat.archive.rights import (
     Caller,
     DataTerms,
     ReleaseTimes,
+    derived_over_area,
     derived_release_times,
     may_see,
     release_times,
@@ -32,6 +34,7 @@ from jointsat.archive.rights import (
 from jointsat.errors import ArchiveConflictError, ArchiveInputError
 from jointsat.store.tables import (
     Agreement,
+    AreaRecord,
     AuditEntry,
     ContactRecord,
     Partner,
@@ -235,7 +238,8 @@ def refresh_release_times(session: Session, partner_ids: Iterable[int] | None = 
 
     Call it after an agreement's embargo or public release changes; the caller commits.
     Derived products follow their sources (every one, whoever owns them: the latest
-    of their sources' times, ``rights.derived_release_times``). Returns how many
+    of their sources' times, ``rights.derived_release_times``) and the rule of the
+    area they were computed over (``rights.derived_over_area``). Returns how many
     products changed.
     """
     terms = data_terms(session)
@@ -256,8 +260,12 @@ def refresh_release_times(session: Session, partner_ids: Iterable[int] | None = 
     )
     for product in session.scalars(derived_query):
         sources = [session.get(Product, s) for s in product.source_ids]
-        times = derived_release_times(
-            ReleaseTimes(p.members_from, p.public_from) for p in sources if p is not None
+        _, times = derived_over_area(
+            frozenset(),
+            derived_release_times(
+                ReleaseTimes(p.members_from, p.public_from) for p in sources if p is not None
+            ),
+            area_rule(session, product.properties.get(AREA_PROPERTY)),
         )
         changed += _release(product, times)
     return changed
@@ -269,6 +277,18 @@ def _release(product: Product, times: ReleaseTimes) -> int:
         return 0
     product.members_from, product.public_from = times.members_from, times.public_from
     return 1
+
+
+def area_rule(session: Session, area_id: object) -> tuple[int, str] | None:
+    """Return the owner and visibility of a stored area (None: no area named).
+
+    An area named but gone is a private area of nobody: what was computed over it is
+    then the admin's alone (the rule fails closed).
+    """
+    if area_id is None:
+        return None
+    area = session.get(AreaRecord, area_id) if isinstance(area_id, int) else None
+    return (-1, "private") if area is None else (area.partner_id, area.visibility.value)
 
 
 def visible_to(caller: Caller, now: datetime) -> ColumnElement[bool]:

@@ -170,7 +170,7 @@ def list_analyses(
 
 def _visible_run(session: SessionDep, caller: Caller, now: datetime, run_id: int) -> AnalysisRun:
     record = run(session, run_id)
-    if record is not None and not sees_run(caller, record, now):
+    if record is not None and not sees_run(session, caller, record, now):
         record = None
     return found(record, "analysis run", run_id)
 
