@@ -484,4 +484,9 @@ def test_an_operator_runs_an_analysis_on_ticked_products_over_its_partners_area(
             f'#archive-table tr[data-product="{product_id}"] .run-badge[data-run="{new["id"]}"]'
         )
         expect(badge).to_have_attribute("data-status", "done", timeout=RUN_TIMEOUT_S * 1000)
+    # and the table, read again, lists what it made, derived from the ticked products
+    cell = page.locator(f'#archive-table tr[data-product="{done["product_id"]}"] td.analyses')
+    links = cell.locator("button.product-link.source")
+    expect(links).to_have_count(len(picked))
+    assert links.evaluate_all("(all) => all.map((b) => b.dataset.product)") == picked
     clean(page, seen)

@@ -23,14 +23,16 @@ const POLL_MS = 4000; // while a shown run waits or runs, its product's runs are
 // products: what the table lists (id -> product); runs: every run the caller sees;
 // reads: product id -> the runs reading it (newest first); made: product id -> its run.
 const view = { products: new Map(), runs: [], reads: new Map(), made: new Map(), shown: null,
-  runId: null, timer: null, problem: null, pipelines: [], areas: [], picked: new Set() };
+  runId: null, timer: null, problem: null, pipelines: [], areas: [], picked: new Set(), reload: null };
 
 const short = (id) => (id && id.length > 12 ? `${id.slice(0, 10)}…` : String(id));
 const fixed = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
 const kindOf = (product) => product?.properties?.[KIND] ?? null;
 
 // The runs the table's products need: every run the caller sees, indexed by product.
-function setArchive(products, runs, problem = null) {
+// ``reload``: reads the table again (app.js's search), for a run that made a new product.
+function setArchive(products, runs, problem = null, reload = null) {
+  view.reload = reload;
   view.products = new Map(products.map((p) => [p.id, p]));
   view.problem = problem;
   view.picked = new Set([...view.picked].filter((id) => view.products.has(id)));
@@ -159,7 +161,7 @@ function resetAnalyses() {
   clearTimeout(view.timer);
   closeResults();
   Object.assign(view, { products: new Map(), runs: [], reads: new Map(), made: new Map(), problem: null,
-    pipelines: [], areas: [], picked: new Set() });
+    pipelines: [], areas: [], picked: new Set(), reload: null });
   $("#archive-run").hidden = true;
 }
 
@@ -312,8 +314,13 @@ async function refreshRuns() {
   if (!state.token) return;
   if ($("#page-archive").hidden) { schedulePoll(); return; }
   const before = view.shown ? signature(runsOf(view.shown)) : null;
+  const was = new Map(view.runs.map((r) => [r.id, r.status]));
   indexRuns(await api("analyses"));
   view.problem = null;
+  // A run that has just made a product the table does not list yet: read the table again.
+  const made = view.runs.some((r) => r.status === "done" && was.get(r.id) !== "done"
+    && r.product_id && !view.products.has(r.product_id));
+  if (made && view.reload) { await view.reload(); return; }
   redrawCells(new Set(view.products.keys()));
   if (view.shown && signature(runsOf(view.shown)) !== before) await showResults(view.shown, view.runId);
   schedulePoll();

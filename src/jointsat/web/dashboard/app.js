@@ -704,7 +704,7 @@ async function searchArchive() {
     start: from ? `${from}T00:00:00Z` : "", end: to ? `${to}T23:59:59.999Z` : "",
   }), api("analyses").catch((error) => error)]);
   const problem = runs instanceof Error ? runs : null;
-  setArchive(products, problem ? [] : runs, problem);
+  setArchive(products, problem ? [] : runs, problem, searchArchive);
   if (problem) notify(`The analyses could not be read: ${problem.message}`);
   $("#archive-count").textContent = `${products.length} products${products.length === 1000 ? " (the first 1,000)" : ""}`;
   $("#archive-table tbody").replaceChildren(...products.map((p) => {
