@@ -68,28 +68,25 @@ class Analysed:
     failures: list[str]
 
 
-def field_of_the_window() -> dict[str, Any]:
-    """Return the demo's field: a polygon inside the VENuS-like products' window (WGS84)."""
-    from rasterio.warp import transform_geom
-
+def _pixel_box(first: tuple[int, int], last: tuple[int, int]) -> dict[str, Any]:
+    """Return the box from pixel corner ``first`` to ``last`` (column, row) in WGS-84."""
+    from jointsat.analysis.optical import aoi_footprint
     from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
 
-    west, north = DEMO_TRANSFORM @ (20, 15)
-    east, south = DEMO_TRANSFORM @ (80, 85)
+    west, north = DEMO_TRANSFORM @ first
+    east, south = DEMO_TRANSFORM @ last
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    local = {"type": "Polygon", "coordinates": [ring]}
-    return dict(transform_geom(DEMO_CRS, "EPSG:4326", local))
+    crs = {"type": "name", "properties": {"name": DEMO_CRS}}
+    return aoi_footprint({"type": "Polygon", "coordinates": [ring], "crs": crs})
+
+
+def field_of_the_window() -> dict[str, Any]:
+    """Return the demo's field: a polygon inside the VENuS-like products' window (WGS84)."""
+    return _pixel_box((20, 15), (80, 85))
 
 
 def _window_footprint() -> dict[str, Any]:
-    from rasterio.warp import transform_geom
-
-    from jointsat.analysis.venus_like import DEMO_CRS, DEMO_TRANSFORM
-
-    west, north = DEMO_TRANSFORM @ (0, 0)
-    east, south = DEMO_TRANSFORM @ (100, 100)
-    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-    return dict(transform_geom(DEMO_CRS, "EPSG:4326", {"type": "Polygon", "coordinates": [ring]}))
+    return _pixel_box((0, 0), (100, 100))
 
 
 def set_on_ingest(session: Session) -> None:

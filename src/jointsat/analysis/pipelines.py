@@ -104,8 +104,8 @@ def _first_readable(files: Sequence[SourceFile], read: Any) -> Any:
 
 
 def _transits(settings: Mapping[str, Any], sources: Sequence[Sequence[SourceFile]]) -> Outcome:
-    from jointsat.analysis.lightcurves import read_light_curve
-    from jointsat.analysis.transit_plots import library_versions, plot_search
+    from jointsat.analysis.lightcurves import library_versions, read_light_curve
+    from jointsat.analysis.transit_plots import plot_search
     from jointsat.analysis.transits import SearchMethod, TransitSettings, search_transits
 
     given = dict(settings)

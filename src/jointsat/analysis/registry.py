@@ -82,6 +82,7 @@ PIPELINES: Mapping[str, Pipeline] = {
                 "duration_min_h",
                 "duration_max_h",
                 "window_factor",
+                "oversampling",
             ),
         ),
         Pipeline(
