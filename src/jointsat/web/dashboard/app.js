@@ -11,6 +11,7 @@ import {
 import { loadRequests, loadPlans } from "./plans.js";
 import { loadManage } from "./manage.js";
 import { loadDesign } from "./design.js";
+import { setArchive, analysesCell, wireRow, reshowResults, resetAnalyses, loadRunControls } from "./analyses.js";
 
 // --- sign-in, the clock and pages ----------------------------------------------------
 
@@ -62,7 +63,7 @@ function signOut(message = "") {
     schedules: [], scheduleId: null, loaded: {} });
   for (const id of ["#tabs", "#clock", "#who"]) $(id).hidden = true;
   for (const page of document.querySelectorAll("main > .page")) page.hidden = true;
-  for (const reset of [resetMap, resetTimeline]) reset();
+  for (const reset of [resetMap, resetTimeline, resetAnalyses]) reset();
   for (const body of document.querySelectorAll("main tbody, main ul, #fair-status")) body.replaceChildren();
   for (const svgNode of document.querySelectorAll("main svg")) svgNode.replaceChildren();
   $("#contact-details").replaceChildren(el("p", { textContent: "Click a contact or a pass for its details." }));
@@ -688,31 +689,45 @@ function drawShares(root, rows) {
 
 async function loadArchive() {
   fillChoice($("#archive-satellite"), state.satellites.map((s) => [s.norad_id, `${s.name} (${s.norad_id})`]));
+  try {
+    await loadRunControls();
+  } catch (error) {
+    notify(`The analysis pipelines could not be read: ${error.message}`);
+  }
   await searchArchive();
 }
 
 async function searchArchive() {
   const from = $("#archive-from").value, to = $("#archive-to").value;
-  const products = await api("products", {
+  const [products, runs] = await Promise.all([api("products", {
     satellite: $("#archive-satellite").value, limit: 1000,
     start: from ? `${from}T00:00:00Z` : "", end: to ? `${to}T23:59:59.999Z` : "",
-  });
+  }), api("analyses").catch((error) => error)]);
+  const problem = runs instanceof Error ? runs : null;
+  setArchive(products, problem ? [] : runs, problem, searchArchive);
+  if (problem) notify(`The analyses could not be read: ${problem.message}`);
   $("#archive-count").textContent = `${products.length} products${products.length === 1000 ? " (the first 1,000)" : ""}`;
-  $("#archive-table tbody").replaceChildren(...products.map((p) => el("tr", {},
-    el("td", { textContent: p.id, className: "id" }), el("td", { textContent: `${p.satellite_name} (${p.satellite})` }),
-    el("td", { textContent: p.instrument }), el("td", { textContent: p.processing_level }),
-    el("td", { textContent: `${utc(p.acquired_start)} → ${utc(p.acquired_end)}` }),
-    el("td", { textContent: p.owners.join(", ") }),
-    el("td", { className: "members-from", textContent: utc(p.members_from) }),
-    el("td", { className: "public-from", textContent: p.public_from ? utc(p.public_from) : "never" }),
-    el("td", { className: "visible-as", dataset: { rule: p.visible_as }, textContent: GRANTS[p.visible_as] ?? p.visible_as,
-      title: GRANT_HINTS[p.visible_as] ?? "" }),
-    el("td", {}, ...p.files.map((f) => {
-      const button = el("button", { type: "button", className: "download",
-        textContent: `${f.name} (${size(f.size_bytes)})` });
-      button.addEventListener("click", () => download(f, button));
-      return button;
-    })))));
+  $("#archive-table tbody").replaceChildren(...products.map((p) => {
+    const row = el("tr", {},
+      el("td", { textContent: p.id, className: "id" }), el("td", { className: "analyses" }, ...analysesCell(p)),
+      el("td", { textContent: `${p.satellite_name} (${p.satellite})` }),
+      el("td", { textContent: p.instrument }), el("td", { textContent: p.processing_level }),
+      el("td", { textContent: `${utc(p.acquired_start)} → ${utc(p.acquired_end)}` }),
+      el("td", { textContent: p.owners.join(", ") }),
+      el("td", { className: "members-from", textContent: utc(p.members_from) }),
+      el("td", { className: "public-from", textContent: p.public_from ? utc(p.public_from) : "never" }),
+      el("td", { className: "visible-as", dataset: { rule: p.visible_as }, textContent: GRANTS[p.visible_as] ?? p.visible_as,
+        title: GRANT_HINTS[p.visible_as] ?? "" }),
+      el("td", {}, ...p.files.map((f) => {
+        const button = el("button", { type: "button", className: "download",
+          textContent: `${f.name} (${size(f.size_bytes)})` });
+        button.addEventListener("click", () => download(f, button));
+        return button;
+      })));
+    wireRow(row, p);
+    return row;
+  }));
+  await reshowResults();
 }
 
 const GRANTS = { admin: "admin", owner: "owner", member: "member (embargo over)", public: "public" };
