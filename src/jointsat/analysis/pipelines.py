@@ -142,7 +142,7 @@ def _ndvi(
     sources: Sequence[Sequence[SourceFile]],
     aoi: Mapping[str, Any],
 ) -> Outcome:
-    from jointsat.analysis.ndvi import NdviSettings, Smoother, date_statistics, ndvi_series
+    from jointsat.analysis.ndvi import NdviSettings, Smoother, ndvi_series, scene_statistics
     from jointsat.analysis.optical import (
         aoi_footprint,
         library_versions,
@@ -163,18 +163,7 @@ def _ndvi(
     rasters: list[MadeFile] = []
     for product_files in sources:
         scene = _first_readable(product_files, lambda f: read_scene(f.path, aoi, name=f.name))
-        dates.append(
-            date_statistics(
-                scene.name,
-                scene.acquired,
-                scene.red,
-                scene.nir,
-                scene.valid,
-                scene.inside,
-                scene.masked_counts,
-                chosen,
-            )
-        )
+        dates.append(scene_statistics(scene, chosen))
         day = scene.acquired.strftime("%Y%m%dT%H%M%S")
         rasters.append(MadeFile(f"ndvi_{day}.tif", write_ndvi_cog(scene), COG_TYPE))
     series = ndvi_series(dates, chosen)

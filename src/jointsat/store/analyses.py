@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from jointsat.analysis.registry import AREA_PROPERTY, Pipeline
@@ -30,7 +29,7 @@ from jointsat.archive.rights import (
     sees_derived,
 )
 from jointsat.errors import ArchiveInputError
-from jointsat.store.products import StoredFile, area_rule
+from jointsat.store.products import StoredFile, area_rule, commit_new
 from jointsat.store.tables import (
     AnalysisRun,
     AnalysisRunSource,
@@ -219,13 +218,4 @@ def record_derived(
         files=[ProductFile(name=f.name, media_type=f.media_type, **asdict(f.blob)) for f in files],
         source_links=[ProductSource(source_id=p.id, position=i) for i, p in enumerate(sources)],
     )
-    session.add(product)
-    try:
-        session.commit()
-    except IntegrityError:  # the same product, committed meanwhile by another run
-        session.rollback()
-        again = session.get(Product, ident)
-        if again is None:
-            raise
-        return again
-    return product
+    return commit_new(session, product) or product

@@ -200,16 +200,25 @@ def record_product(
         owners=[ProductOwner(partner_id=p) for p in sorted(resolved.owner_ids)],
         files=[ProductFile(name=f.name, media_type=f.media_type, **asdict(f.blob)) for f in files],
     )
+    again = commit_new(session, product)
+    if again is not None:  # the same product, committed meanwhile by another ingest
+        return _existing(again, metadata, caller, now)
+    return product, True
+
+
+def commit_new(session: Session, product: Product) -> Product | None:
+    """Add and commit a new product; None, or the same product another writer committed
+    meanwhile (its id is the hash of its files: the same files, the same product)."""
     session.add(product)
     try:
         session.commit()
-    except IntegrityError:  # the same product, committed meanwhile by another ingest
+    except IntegrityError:
         session.rollback()
-        again = session.get(Product, ident)
+        again = session.get(Product, product.id)
         if again is None:
             raise
-        return _existing(again, metadata, caller, now)
-    return product, True
+        return again
+    return None
 
 
 NOT_YOURS = (
