@@ -223,6 +223,20 @@ def test_bad_files_are_refused(tmp_path: Path, content: bytes, match: str) -> No
         read_light_curve(path)
 
 
+@pytest.mark.parametrize("size", [2880, 20000])
+def test_a_truncated_fits_file_is_refused(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "truncated"
+    path.write_bytes(KEPLER6.read_bytes()[:size])
+    with pytest.raises(AnalysisInputError, match=r"FITS|damaged"):
+        read_light_curve(path)
+
+
+def test_a_csv_of_constant_flux_without_errors_is_refused(tmp_path: Path) -> None:
+    rows = [(2460000.0 + i * 0.01, 1.0) for i in range(100)]
+    with pytest.raises(AnalysisInputError, match="does not scatter"):
+        read_light_curve(_write_csv(tmp_path / "flat.csv", rows, "time,flux"))
+
+
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(AnalysisInputError, match="cannot read"):
         read_light_curve(tmp_path / "nothing.fits")

@@ -23,6 +23,7 @@ after the quality flags; the flux and its error are divided by the median flux.
 from __future__ import annotations
 
 import csv
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,8 @@ def _read_fits(path: Path, name: str | None) -> LightCurve:
 
     source = str(path)
     try:
-        with fits.open(path, memmap=False) as hdus:
+        with warnings.catch_warnings(record=True) as caught, fits.open(path, memmap=False) as hdus:
+            warnings.simplefilter("always")
             primary = dict(hdus[0].header)
             table = next(
                 (
@@ -94,9 +96,10 @@ def _read_fits(path: Path, name: str | None) -> LightCurve:
                 None,
             )
             if table is None:
+                damage = f" (the file is damaged: {caught[0].message})" if caught else ""
                 raise AnalysisInputError(
                     "no binary table with a TIME column: not a Kepler/TESS/CHEOPS-style "
-                    "light curve",
+                    f"light curve{damage}",
                     source=source,
                 )
             header = {**primary, **dict(table.header)}
@@ -246,6 +249,11 @@ def _light_curve(
         )
     if err is None:  # the point-to-point scatter stands for the errors
         scatter = float(np.median(np.abs(np.diff(flux)))) * 1.4826 / np.sqrt(2.0)
+        if not scatter > 0.0:
+            raise AnalysisInputError(
+                "no flux errors given and the flux does not scatter: cannot weigh the points",
+                source=source,
+            )
         flux_err = np.full(time.size, scatter / median)
     else:
         flux_err = err[keep][order] / median

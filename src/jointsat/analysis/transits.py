@@ -20,12 +20,14 @@ The pipeline of issue 19 for CHEOPS-like photometry, on arrays (the files are re
    its statistics are measured on the detrended points: depth, SNR, the number of
    transits with data, the odd/even depth difference.
 4. Vetting (``_vetting``): a signal is taken for a transit only if two of its transits
-   are seen whole (data before, in and after them), its odd and even transits agree
-   within 3 sigma, and its dip is at least 3 times the folded curve's own variation at
-   other phases (stellar rotation and pulsation that the detrending left fold into
-   dips and bumps alike). A rejected signal is kept with its reason, and ends the
-   search: it is the strongest thing this curve's noise makes, and anything weaker
-   cannot be told from it.
+   are seen whole (data before, in both halves of, and after them: a dip at the edge
+   of a gap is often the instrument settling), its single transits' depths agree (a
+   chi-squared test allowing 10 % beyond the noise) and so do its odd and even ones
+   (3 sigma: else an eclipsing binary), and its dip is at least 3.5 times the folded
+   curve's own variation at other phases (stellar rotation and pulsation that the
+   detrending left fold into dips and bumps alike). A rejected signal is kept with
+   its reason, and ends the search: it is the strongest thing this curve's noise
+   makes, and anything weaker cannot be told from it.
 5. A candidate's transits (twice their duration) are masked and the search runs
    again, for the next planet, until the SDE falls below the threshold or
    ``max_candidates`` searches have found something.
@@ -70,11 +72,17 @@ SUPERSAMPLE = 5
 BLS_DURATIONS = 10
 """Try this many durations, in a geometric series over the settings' range, with BLS."""
 
-VET_FOLD_SNR = 3.0
+VET_FOLD_SNR = 3.5
 """Reject a dip less than this many times the folded curve's RMS variation at other phases."""
 
 VET_ODD_EVEN_SIGMA = 3.0
 """Reject a signal whose odd and even transits' depths differ by more sigma than this."""
+
+VET_DEPTH_SPREAD_P = 1e-3
+"""Reject a signal whose single transits' depths differ this unlikely much by noise alone."""
+
+DEPTH_SPREAD_FLOOR = 0.1
+"""Let single transits' depths differ by this fraction of the depth beyond their noise."""
 
 SDE_KERNEL = 30
 """The running median subtracted from a spectrum spans oversampling x this many periods (TLS's)."""
@@ -536,6 +544,7 @@ def _search_bls(
         bls = BoxLeastSquares(t, y, dy)
         result = bls.power(periods, durations, objective="likelihood", oversample=10)
     gain = np.asarray(result.power, dtype=np.float64)  # log-likelihood gain: chi2 drop / 2
+    gain = np.where(np.asarray(result.depth) > 0.0, gain, 0.0)  # dips only, no brightenings
     chi2 = np.maximum(chi2_null - 2.0 * gain, 1e-12 * chi2_null)
     power, sde = _sde_spectrum(chi2, settings.oversampling)
     best = int(np.argmax(power))
@@ -572,7 +581,8 @@ class _Evidence:
     """What the vetting weighs besides a candidate's own figures."""
 
     fold_snr: float  # the depth over the folded curve's variation at other phases
-    whole_transits: int  # transits with data before, in and after them
+    whole_transits: int  # transits with data before, in both halves of, and after them
+    depth_spread_p: float  # the chance that the transits' depths differ as much by noise
 
 
 def _candidate(
@@ -615,12 +625,17 @@ def _candidate(
     fold_rms = _fold_scatter(t, y, fit, t0)
     around = _phase_offset(t_usable, fit.period_d, t0)
     around_epoch = np.round((t_usable - t0) / fit.period_d).astype(np.int64)
-    before = (around > -fit.duration_d) & (around < -0.5 * fit.duration_d)
-    after = (around < fit.duration_d) & (around > 0.5 * fit.duration_d)
-    whole = set(epoch[inside]) & set(around_epoch[before]) & set(around_epoch[after])
+    half = 0.5 * fit.duration_d
+    seen = set(epoch[inside])
+    for lower, upper in ((-2 * half, -half), (-half, 0.0), (0.0, half), (half, 2 * half)):
+        seen &= set(around_epoch[(around >= lower) & (around < upper)])
+    depths = [
+        _matched_depth(y, shape, inside & (epoch == e), sigma) for e in sorted(set(epoch[inside]))
+    ]
     evidence = _Evidence(
         fold_snr=fit.depth / fold_rms if fold_rms > 0 else math.inf,
-        whole_transits=len(whole),
+        whole_transits=len(seen),
+        depth_spread_p=_depth_spread_p(depths, depth),
     )
     return candidate, evidence
 
@@ -652,13 +667,18 @@ def _vetting(candidate: Candidate, evidence: _Evidence) -> str | None:
     fold_snr = evidence.fold_snr
     if evidence.whole_transits < 2:
         return (
-            f"{evidence.whole_transits} transit(s) seen whole (data before, in and after): "
-            "at least 2 are needed to measure a period"
+            f"{evidence.whole_transits} transit(s) seen whole (data before, in both halves "
+            "and after): at least 2 are needed to measure a period"
         )
     if candidate.odd_even_sigma > VET_ODD_EVEN_SIGMA:
         return (
             f"odd and even transits differ by {candidate.odd_even_sigma:.1f} sigma: "
             "an eclipsing binary at twice the period, or unrelated dips"
+        )
+    if evidence.depth_spread_p < VET_DEPTH_SPREAD_P:
+        return (
+            "the transits' depths differ more than noise explains "
+            f"(chance {evidence.depth_spread_p:.1e}): unrelated dips"
         )
     if fold_snr < VET_FOLD_SNR:
         return (
@@ -666,6 +686,24 @@ def _vetting(candidate: Candidate, evidence: _Evidence) -> str | None:
             f"variation at other phases (at least {VET_FOLD_SNR:g} wanted)"
         )
     return None
+
+
+def _depth_spread_p(depths: list[tuple[float, float]], depth: float) -> float:
+    """Return the chance of the single transits' depths scattering this much around theirs.
+
+    A chi-squared test, each depth's error widened by DEPTH_SPREAD_FLOOR x the depth
+    (real transits differ that much through the detrending and the fitted shape)."""
+    from scipy.stats import chi2
+
+    usable = [(d, e) for d, e in depths if math.isfinite(d) and math.isfinite(e)]
+    if len(usable) < 2:
+        return 1.0
+    values = np.array([d for d, _ in usable])
+    errors = np.hypot([e for _, e in usable], DEPTH_SPREAD_FLOOR * abs(depth))
+    weights = 1.0 / errors**2
+    mean = float(np.sum(weights * values) / np.sum(weights))
+    statistic = float(np.sum(weights * (values - mean) ** 2))
+    return float(chi2.sf(statistic, len(usable) - 1))
 
 
 def _matched_depth(
