@@ -63,7 +63,7 @@ class World(Consortium):
             self.ids = {code: p.id for code, p in partners.items()}
         self.archive = archive
         self.client = self.serve(archive_root=archive, clock=lambda: self.clock)
-        season = seeded_season(load_demo_tile(), 7, seed=3, cloudy_fraction=0.25)
+        season = seeded_season(load_demo_tile(), 8, seed=3, cloudy_fraction=0.25)
         self.optical = [
             build_product(
                 products,
@@ -228,6 +228,7 @@ def test_a_product_derived_from_two_owners_opens_at_the_latest_release(world: Wo
         headers=world.headers("cnes-operator"),
     )
     assert refused.status_code == 422
+    assert f"no product {theirs['id']}" in refused.text
     asked = world.client.post(
         "/api/v1/analyses",
         json={
@@ -252,6 +253,9 @@ def test_a_product_derived_from_two_owners_opens_at_the_latest_release(world: Wo
     # ESA sees both sources (CNES's at once), but not yet what was derived from CNES's too
     seen = world.get("esa-operator", f"/api/v1/analyses/{run_id}").json()
     assert (seen["product_id"], seen["summary"]) == (None, None)
+    # nor does naming the hidden product find the run that made it
+    assert world.get("esa-operator", "/api/v1/analyses", product=made["product_id"]).json() == []
+    assert len(world.get("admin", "/api/v1/analyses", product=made["product_id"]).json()) == 1
     assert world.get("esa-operator", f"/api/v1/products/{made['product_id']}").status_code == 404
     world.clock = NOW + timedelta(days=EMBARGO_DAYS + 1)
     try:
@@ -280,6 +284,7 @@ def test_a_failed_run_loses_nothing_and_is_retried(world: World) -> None:
     failed = world.get("cnes-operator", f"/api/v1/analyses/{run_id}").json()
     assert failed["status"] == "failed"
     assert failed["error"]
+    assert str(world.archive) not in failed["error"]  # no server path is told
     assert failed["attempts"] == 1
     assert world.get("cnes-operator", f"/api/v1/products/{source['id']}").status_code == 200
     retry = f"/api/v1/analyses/{run_id}/retry"
@@ -358,7 +363,8 @@ def _area(world: World, name: str, visibility: str) -> int:
 
 
 def test_a_result_over_a_private_area_is_its_owners_alone(world: World) -> None:
-    source = world.optical_product(3)  # CNES's, no embargo: every member sees it
+    # ESA's product (public after a year) over CNES's areas, asked for by the admin
+    source = world.optical_product(7, who="admin", owners=["esa"])
     made = {}
     for visibility in ("private", "consortium"):
         area_id = _area(world, f"field {visibility}", visibility)
@@ -369,24 +375,61 @@ def test_a_result_over_a_private_area_is_its_owners_alone(world: World) -> None:
                 "products": [source["id"]],
                 "parameters": {"area_id": area_id},
             },
-            headers=world.headers("cnes-operator"),
+            headers=world.headers("admin"),
         )
         assert asked.status_code == 202, asked.text
         made[visibility] = asked.json()[0]["id"]
+        # an area a run used cannot go (its result stays under the area's rule)
+        gone = world.client.delete(f"/api/v1/areas/{area_id}", headers=world.headers("admin"))
+        assert gone.status_code == 409
     world.finish()
-    private = world.get("cnes-operator", f"/api/v1/analyses/{made['private']}").json()
-    shared_run = world.get("cnes-operator", f"/api/v1/analyses/{made['consortium']}").json()
+    private = world.get("admin", f"/api/v1/analyses/{made['private']}").json()
+    shared_run = world.get("admin", f"/api/v1/analyses/{made['consortium']}").json()
     assert private["status"] == shared_run["status"] == "done"
-    assert world.get("dlr-viewer", f"/api/v1/analyses/{made['private']}").status_code == 404
-    assert world.get("dlr-viewer", f"/api/v1/products/{private['product_id']}").status_code == 404
-    assert world.get("dlr-viewer", f"/api/v1/analyses/{made['consortium']}").status_code == 200
-    product = world.get("dlr-viewer", f"/api/v1/products/{shared_run['product_id']}").json()
-    assert product["public_from"] is None  # areas are never public
-    world.clock = NOW + timedelta(days=EMBARGO_DAYS + 30)  # every embargo over
+    world.clock = NOW + timedelta(days=EMBARGO_DAYS + 1)  # ESA's embargo over
     try:
-        assert (
-            world.get("dlr-viewer", f"/api/v1/products/{private['product_id']}").status_code == 404
-        )
-        assert world.get(None, f"/api/v1/products/{shared_run['product_id']}").status_code == 404
+        for who in ("dlr-viewer", "esa-operator"):  # neither owns the private area
+            assert world.get(who, f"/api/v1/analyses/{made['private']}").status_code == 404
+            hidden = world.get(who, f"/api/v1/products/{private['product_id']}")
+            assert hidden.status_code == 404
+            seen = world.get(who, f"/api/v1/products/{shared_run['product_id']}")
+            assert seen.status_code == 200
+        assert world.get("dlr-viewer", f"/api/v1/analyses/{made['consortium']}").status_code == 200
     finally:
         world.clock = NOW
+    world.clock = NOW + timedelta(days=366)  # ESA's product public: its results over areas not
+    try:
+        assert world.get(None, f"/api/v1/products/{source['id']}").status_code == 200
+        assert world.get(None, f"/api/v1/products/{shared_run['product_id']}").status_code == 404
+        assert world.get(None, f"/api/v1/products/{private['product_id']}").status_code == 404
+    finally:
+        world.clock = NOW
+
+
+def test_bad_parameter_values_are_refused_before_anything_is_stored(world: World) -> None:
+    source = world.optical_product(2)
+    curve = world.light_curve()
+    world.finish()
+    before = len(world.get("admin", "/api/v1/analyses").json())
+    for pipeline, parameters, says in (
+        ("ndvi", {"area_id": "1"}, "area_id is a stored area's id"),
+        ("ndvi", {"area_id": {"a": 1}}, "area_id is a stored area's id"),
+        ("ndvi", {"aoi": FIELD, "smoother": "spline"}, "smoother is one of"),
+        ("ndvi", {"aoi": FIELD, "min_valid_fraction": 2}, "min_valid_fraction"),
+        ("ndvi", {"aoi": {"type": "Point", "coordinates": [0, 0]}}, "aoi"),
+    ):
+        answer = world.client.post(
+            "/api/v1/analyses",
+            json={"pipeline": pipeline, "products": [source["id"]], "parameters": parameters},
+            headers=world.headers("cnes-operator"),
+        )
+        assert answer.status_code == 422, (parameters, answer.text)
+        assert says in answer.text or "area" in answer.text, (parameters, answer.text)
+    answer = world.client.post(
+        "/api/v1/analyses",
+        json={"pipeline": "transits", "products": [curve["id"]], "parameters": {"method": "nope"}},
+        headers=world.headers("esa-operator"),
+    )
+    assert answer.status_code == 422
+    assert "method is one of" in answer.text
+    assert len(world.get("admin", "/api/v1/analyses").json()) == before

@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from jointsat.analysis.registry import KIND_PROPERTY, pipeline
-from jointsat.archive.analyses import queue_on_ingest
+from jointsat.archive.analyses import MAX_ATTEMPTS, queue_on_ingest, queued_runs
 from jointsat.archive.blobs import Blob
 from jointsat.archive.metadata import product_metadata
 from jointsat.archive.rights import ReleaseTimes, derived_release_times
+from jointsat.errors import ArchiveInputError
 from jointsat.store import jobs
 from jointsat.store.analyses import add_run, record_derived
 from jointsat.store.consortium import change_agreement
@@ -130,6 +131,17 @@ def test_a_derived_product_follows_its_sources_when_an_agreement_changes(
         )
         assert again.id == derived.id
         assert again.source_ids == [one.id, two.id]
+        # the same files said to come from other sources are refused
+        with pytest.raises(ArchiveInputError, match="from other sources"):
+            record_derived(
+                session,
+                [two, one],
+                [StoredFile("ndvi.csv", Blob("c" * 64, 5))],
+                kind_properties={KIND_PROPERTY: "ndvi-series"},
+                footprint=None,
+                processing_level="derived",
+                now=END,
+            )
 
 
 def test_ingest_queues_a_run_per_area_of_the_owner_that_the_footprint_meets(
@@ -167,6 +179,40 @@ def test_ingest_queues_a_run_per_area_of_the_owner_that_the_footprint_meets(
             ("ndvi", {"area_id": meets}, "ingest")
         ]  # transits reads light curves, not optical products
         assert queue_on_ingest(session, product, END) == []  # not queued twice
+
+
+def test_an_abandoned_run_is_queued_again_then_failed_after_its_tries(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        product = _product(session, "p1", "f")
+        run = add_run(
+            session,
+            pipeline("ndvi"),
+            {"aoi": {}},
+            [product],
+            trigger="request",
+            partner_id=1,
+            user_id=None,
+            now=END,
+        )
+        session.commit()
+        run_id = run.id
+    moment = END
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with sessions() as session:
+            assert jobs.claim(session, AnalysisRun, run_id, moment)
+            record = session.get(AnalysisRun, run_id)
+            assert record is not None
+            record.attempts = attempt  # what execute_run counts as it starts
+            session.commit()
+        moment += timedelta(minutes=6)  # the process stopped: no heartbeat since
+        waiting = queued_runs(sessions, lambda at=moment: at)
+        assert waiting == ([run_id] if attempt < MAX_ATTEMPTS else []), attempt
+    with sessions() as session:
+        record = session.get(AnalysisRun, run_id)
+        assert record is not None
+        assert (record.status, record.error) == (StudyStatus.FAILED, jobs.INTERRUPTED)
 
 
 def test_a_run_is_claimed_once_and_an_abandoned_one_fails(sessions: sessionmaker[Session]) -> None:

@@ -93,6 +93,73 @@ def compute(
     raise AnalysisInputError(f"no analysis pipeline {name!r}")
 
 
+def _finite(settings: Mapping[str, Any], pipeline: str) -> dict[str, Any]:
+    given = dict(settings)
+    for name, value in given.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise AnalysisInputError(f"{pipeline} settings: {name} must be finite")
+    return given
+
+
+def _built(kind: Any, given: Mapping[str, Any], pipeline: str) -> Any:
+    try:
+        return kind(**given)
+    except (TypeError, ValueError) as error:
+        if isinstance(error, AnalysisInputError):
+            raise
+        raise AnalysisInputError(f"{pipeline} settings: {error}") from None
+
+
+def transit_settings(settings: Mapping[str, Any]) -> Any:
+    """Return the ``TransitSettings`` of a run's settings (JSON values), or refuse them."""
+    from jointsat.analysis.transits import SearchMethod, TransitSettings
+
+    given = _finite(settings, "transits")
+    if "method" in given:
+        try:
+            given["method"] = SearchMethod(given["method"])
+        except ValueError:
+            methods = ", ".join(m.value for m in SearchMethod)
+            raise AnalysisInputError(f"transits settings: method is one of {methods}") from None
+    return _built(TransitSettings, given, "transits")
+
+
+def ndvi_settings(settings: Mapping[str, Any]) -> Any:
+    """Return the ``NdviSettings`` of a run's settings (JSON values), or refuse them."""
+    from jointsat.analysis.ndvi import NdviSettings, Smoother
+
+    given = _finite(settings, "ndvi")
+    if "smoother" in given:
+        try:
+            given["smoother"] = Smoother(given["smoother"])
+        except ValueError:
+            smoothers = ", ".join(m.value for m in Smoother)
+            raise AnalysisInputError(f"ndvi settings: smoother is one of {smoothers}") from None
+    if "percentiles" in given:
+        if not isinstance(given["percentiles"], list | tuple):
+            raise AnalysisInputError("ndvi settings: percentiles is a list of numbers")
+        given["percentiles"] = tuple(given["percentiles"])
+    return _built(NdviSettings, given, "ndvi")
+
+
+def check_settings(name: str, settings: Mapping[str, Any], aoi: Any = None) -> None:
+    """Refuse a run's settings (and area) that its pipeline could not run, before it is stored.
+
+    ``aoi``: the inline GeoJSON area of a pipeline that needs one (None: none given).
+    """
+    if name == "transits":
+        transit_settings(settings)
+    elif name == "ndvi":
+        ndvi_settings(settings)
+        if aoi is not None:
+            from jointsat.analysis.optical import aoi_footprint
+
+            if not isinstance(aoi, Mapping):
+                raise AnalysisInputError("aoi must be a GeoJSON object")
+            aoi_footprint(aoi)
+
+
 def _first_readable(files: Sequence[SourceFile], read: Any) -> Any:
     reasons = []
     for source in files:
@@ -107,15 +174,9 @@ def _first_readable(files: Sequence[SourceFile], read: Any) -> Any:
 def _transits(settings: Mapping[str, Any], sources: Sequence[Sequence[SourceFile]]) -> Outcome:
     from jointsat.analysis.lightcurves import library_versions, read_light_curve
     from jointsat.analysis.transit_plots import plot_search
-    from jointsat.analysis.transits import SearchMethod, TransitSettings, search_transits
+    from jointsat.analysis.transits import search_transits
 
-    given = dict(settings)
-    if "method" in given:
-        given["method"] = SearchMethod(given["method"])
-    try:
-        chosen = TransitSettings(**given)
-    except TypeError as error:
-        raise AnalysisInputError(f"transit settings: {error}") from None
+    chosen = transit_settings(settings)
     files: list[MadeFile] = []
     searches = []
     for product_files in sources:
@@ -142,7 +203,7 @@ def _ndvi(
     sources: Sequence[Sequence[SourceFile]],
     aoi: Mapping[str, Any],
 ) -> Outcome:
-    from jointsat.analysis.ndvi import NdviSettings, Smoother, ndvi_series, scene_statistics
+    from jointsat.analysis.ndvi import ndvi_series, scene_statistics
     from jointsat.analysis.optical import (
         aoi_footprint,
         library_versions,
@@ -150,15 +211,7 @@ def _ndvi(
         write_ndvi_cog,
     )
 
-    given = dict(settings)
-    if "smoother" in given:
-        given["smoother"] = Smoother(given["smoother"])
-    if "percentiles" in given:
-        given["percentiles"] = tuple(given["percentiles"])
-    try:
-        chosen = NdviSettings(**given)
-    except TypeError as error:
-        raise AnalysisInputError(f"ndvi settings: {error}") from None
+    chosen = ndvi_settings(settings)
     dates = []
     rasters: list[MadeFile] = []
     for product_files in sources:

@@ -29,6 +29,7 @@ from jointsat.analysis.pipelines import (
     MadeFile,
     Outcome,
     SourceFile,
+    check_settings,
     compute,
     json_bytes,
 )
@@ -44,12 +45,13 @@ from jointsat.analysis.registry import (
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import geometry_bbox
 from jointsat.archive.rights import Caller, sees_area
-from jointsat.errors import AnalysisInputError, ArchiveInputError
+from jointsat.errors import AnalysisInputError
 from jointsat.store import jobs
 from jointsat.store.analyses import (
     add_run,
     queued_for,
     record_derived,
+    requeue_abandoned,
     requeue_failed,
     run,
     source_products,
@@ -99,9 +101,19 @@ def request_runs(
             )
         products.append(product)
     if "area_id" in params:
-        area = session.get(AreaRecord, params["area_id"])
+        area_id = params["area_id"]
+        if not isinstance(area_id, int) or isinstance(area_id, bool):
+            raise AnalysisInputError("area_id is a stored area's id (an integer)")
+        area = session.get(AreaRecord, area_id)
         if area is None or not sees_area(caller, area.partner_id, area.visibility.value):
-            raise AnalysisInputError(f"no area {params['area_id']}")
+            raise AnalysisInputError(f"no area {area_id}")
+    settings = {k: v for k, v in params.items() if k not in ("area_id", "aoi")}
+    check_settings(found.name, settings, params.get("aoi"))
+    if len({p.satellite_id for p in products}) > 1 and found.sources is Sources.ALL:
+        raise AnalysisInputError(
+            f"the {found.name} pipeline reads one satellite's products in a run; these come"
+            " from several"
+        )
     groups = [[p] for p in products] if found.sources is Sources.EACH else [products]
     runs = [
         add_run(
@@ -177,9 +189,11 @@ def _meets(product: Product, feature: Mapping[str, Any]) -> bool:
     if product.bbox_west is None or product.bbox_south is None:
         return False
     west, south, east, north = geometry_bbox(feature.get("geometry", feature))
-    if north < product.bbox_south or south > (product.bbox_north or 90.0):
+    if product.bbox_north is None or product.bbox_east is None:
         return False
-    mine = _spans(product.bbox_west, product.bbox_east or 180.0)
+    if north < product.bbox_south or south > product.bbox_north:
+        return False
+    mine = _spans(product.bbox_west, product.bbox_east)
     return any(a <= d and c <= b for a, b in mine for c, d in _spans(west, east))
 
 
@@ -203,7 +217,7 @@ def _inputs(blobs: BlobStore, products: Sequence[Product]) -> list[list[SourceFi
             SourceFile(
                 product_id=p.id,
                 name=f.name,
-                path=str(blobs.locate(f.sha256)),
+                path=str(blobs.locate(f.sha256).resolve()),
                 sha256=f.sha256,
             )
             for f in p.files
@@ -232,49 +246,79 @@ def execute_run(
 ) -> StudyStatus | None:
     """Run a queued run and store what it made, or why it failed; return its status.
 
-    None: it was not queued (another process claimed it, or it is gone). Nothing is
-    raised for a failing pipeline: its reason is stored on the run.
+    None: it was not queued (another process claimed it, or it is gone). Its heartbeat
+    is written while it runs. Nothing is raised for a failing pipeline: its reason is
+    stored on the run, without the archive's paths.
     """
     with sessions() as session:
         if not jobs.claim(session, AnalysisRun, run_id, clock()):
             return None
-        found = run(session, run_id)
-        assert found is not None
-        found.attempts += 1
-        session.commit()
+
+    def beat() -> None:
+        with sessions() as session:
+            jobs.beat(session, AnalysisRun, run_id, clock())
+
+    with jobs.heartbeat(beat, f"analysis run {run_id}"):
         try:
-            products = source_products(found)
-            inputs = _inputs(blobs, products)
-            aoi = _area(session, found.parameters)
-            settings = {k: v for k, v in found.parameters.items() if k not in ("area_id", "aoi")}
-        except (AnalysisInputError, ArchiveInputError, OSError) as error:
-            jobs.fail(
-                session, AnalysisRun, run_id, f"the run's inputs cannot be read: {error}", clock()
-            )
+            with sessions() as session:
+                found = run(session, run_id)
+                assert found is not None
+                found.attempts += 1
+                session.commit()
+                name, settings = found.pipeline, _settings(found.parameters)
+                inputs = _inputs(blobs, source_products(found))
+                aoi = _area(session, found.parameters)
+            if executor is None:
+                outcome = compute(name, settings, inputs, aoi)
+            else:
+                outcome = executor.submit(compute, name, settings, inputs, aoi).result()
+            with sessions() as session:
+                product = _record(session, blobs, run_id, outcome, clock())
+                values = {
+                    "status": StudyStatus.DONE,
+                    "summary": outcome.summary,
+                    "product_id": product.id,
+                    "finished_at": clock(),
+                    "error": None,
+                }
+                jobs.settle(session, AnalysisRun, run_id, values, StudyStatus.RUNNING)
+        except Exception as error:  # stored with its reason, never lost
+            _log.info("analysis run %s failed", run_id, exc_info=True)
+            with sessions() as session:
+                jobs.fail(session, AnalysisRun, run_id, _reason(error, blobs), clock())
             return StudyStatus.FAILED
-        name = found.pipeline
-    try:
-        if executor is None:
-            outcome = compute(name, settings, inputs, aoi)
-        else:
-            outcome = executor.submit(compute, name, settings, inputs, aoi).result()
-        with sessions() as session:
-            product = _record(session, blobs, run_id, outcome, clock())
-            values = {
-                "status": StudyStatus.DONE,
-                "summary": outcome.summary,
-                "product_id": product.id,
-                "finished_at": clock(),
-                "error": None,
-            }
-            jobs.settle(session, AnalysisRun, run_id, values, StudyStatus.RUNNING)
-    except Exception as error:  # stored with its reason, never lost
-        _log.info("analysis run %s failed", run_id, exc_info=True)
-        reason = str(error) if isinstance(error, AnalysisInputError) else repr(error)
-        with sessions() as session:
-            jobs.fail(session, AnalysisRun, run_id, reason, clock())
-        return StudyStatus.FAILED
     return StudyStatus.DONE
+
+
+def _settings(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in parameters.items() if k not in ("area_id", "aoi")}
+
+
+def _reason(error: Exception, blobs: BlobStore) -> str:
+    """Return why a run failed, as its readers may be told: no path of the archive's."""
+    text = (
+        str(error) if isinstance(error, AnalysisInputError) else f"{type(error).__name__}: {error}"
+    )
+    for root in {str(blobs.root), str(blobs.root.resolve())}:
+        text = text.replace(root, "<archive>")
+    return text
+
+
+MAX_ATTEMPTS = 3
+"""Tries of a run whose process stopped while it ran before it is failed, not requeued."""
+
+
+def queued_runs(sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> list[int]:
+    """Return the queued runs' ids, oldest first, after queueing again those abandoned.
+
+    A run left ``running`` by a process that stopped (no heartbeat for
+    ``jobs.ABANDONED_AFTER``) goes back to the queue, up to ``MAX_ATTEMPTS`` tries (the
+    same inputs make the same product: nothing is made twice); then it fails.
+    """
+    with sessions() as session:
+        requeue_abandoned(session, clock(), MAX_ATTEMPTS)
+        jobs.fail_abandoned(session, AnalysisRun, clock())
+        return jobs.queued(session, AnalysisRun)
 
 
 def _record(
@@ -320,9 +364,7 @@ def run_queued(
     only: Sequence[int] | None = None,
 ) -> dict[int, StudyStatus | None]:
     """Run the queued runs (``only`` these, if given), oldest first; return each status."""
-    with sessions() as session:
-        jobs.fail_abandoned(session, AnalysisRun, clock())
-        waiting = jobs.queued(session, AnalysisRun)
+    waiting = queued_runs(sessions, clock)
     if only is not None:
         waiting = [i for i in waiting if i in set(only)]
     done: dict[int, StudyStatus | None] = {}

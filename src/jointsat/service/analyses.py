@@ -12,10 +12,8 @@ import logging
 
 from fastapi import FastAPI
 
-from jointsat.archive.analyses import execute_run
+from jointsat.archive.analyses import execute_run, queued_runs
 from jointsat.service import runner
-from jointsat.store import jobs
-from jointsat.store.tables import AnalysisRun
 
 _log = logging.getLogger("uvicorn.error")  # the service's log
 
@@ -27,25 +25,16 @@ class AnalysisRunner(runner.JobRunner):
 
     def look(self) -> None:
         state = self._app.state
-        with state.sessions() as session:
-            jobs.fail_abandoned(session, AnalysisRun, state.clock())
-            waiting = jobs.queued(session, AnalysisRun)
-        for run_id in waiting:
+        for run_id in queued_runs(state.sessions, state.clock):
             if self.stopping:
                 return
-
-            def beat(run_id: int = run_id) -> None:
-                with state.sessions() as session:
-                    jobs.beat(session, AnalysisRun, run_id, state.clock())
-
-            with runner.heartbeat(beat, f"analysis run {run_id}"):
-                status = execute_run(
-                    state.sessions,
-                    state.blobs,
-                    run_id,
-                    clock=state.clock,
-                    executor=state.pass_executor,
-                )
+            status = execute_run(
+                state.sessions,
+                state.blobs,
+                run_id,
+                clock=state.clock,
+                executor=state.pass_executor,
+            )
             if status is not None:
                 _log.info("analysis run %s: %s", run_id, status.value)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,7 +22,6 @@ from fastapi import FastAPI
 _log = logging.getLogger("uvicorn.error")  # the service's log
 
 POLL_S = 30.0
-HEARTBEAT_S = 30.0
 
 
 class JobRunner:
@@ -100,29 +99,6 @@ class JobRunner:
     def look(self) -> None:
         """Run the queued jobs (each runner says how)."""
         raise NotImplementedError
-
-
-@contextmanager
-def heartbeat(beat: Callable[[], None], label: str) -> Iterator[None]:
-    """Call ``beat`` every ``HEARTBEAT_S`` on a thread of its own while the block runs.
-
-    A job's heartbeat tells the store that the job is still being run (``store.jobs``).
-    """
-    done = threading.Event()
-
-    def beating() -> None:
-        while not done.wait(HEARTBEAT_S):
-            try:
-                beat()
-            except Exception:
-                _log.exception("%s: heartbeat failed", label)
-
-    thread = threading.Thread(target=beating, name=f"{label}-beat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
 
 
 def install(app: FastAPI, runner: JobRunner) -> None:

@@ -4,7 +4,7 @@
 (``service/runner.py``); its thread then runs each queued study through
 ``jointsat.store.design.run_study``, its chunks of points on the app's pass executor
 (the Dask cluster of ``JOINTSAT_DASK_SCHEDULER``) when there is one, else in this
-thread. While a study runs its heartbeat is written every ``runner.HEARTBEAT_S``; a study
+thread. While a study runs its heartbeat is written every ``store.jobs.HEARTBEAT_S``; a study
 left ``running`` by a process that stopped (no heartbeat for
 ``store.design.ABANDONED_AFTER``) is marked failed, saying so, when a runner next
 looks. When the service stops, the study in progress is stopped at its next chunk and
@@ -18,7 +18,7 @@ import logging
 from fastapi import FastAPI
 
 from jointsat.service import runner
-from jointsat.store import design
+from jointsat.store import design, jobs
 from jointsat.store.design import StudyInterruptedError
 
 _log = logging.getLogger("uvicorn.error")  # the service's log
@@ -50,7 +50,7 @@ class StudyRunner(runner.JobRunner):
             if self.stopping:
                 raise StudyInterruptedError
 
-        with runner.heartbeat(beat, f"design study {study_id}"):
+        with jobs.heartbeat(beat, f"design study {study_id}"):
             status = design.run_study(
                 state.sessions,
                 study_id,

@@ -14,10 +14,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from jointsat.analysis.registry import AREA_PROPERTY, Pipeline
+from jointsat.analysis.registry import Pipeline
 from jointsat.archive.metadata import geometry_bbox, product_id
 from jointsat.archive.rights import (
     Caller,
@@ -29,7 +29,14 @@ from jointsat.archive.rights import (
     sees_derived,
 )
 from jointsat.errors import ArchiveInputError
-from jointsat.store.products import StoredFile, area_rule, commit_new
+from jointsat.store import jobs
+from jointsat.store.products import (
+    StoredFile,
+    area_property,
+    area_rule,
+    commit_new,
+    visible,
+)
 from jointsat.store.tables import (
     AnalysisRun,
     AnalysisRunSource,
@@ -62,6 +69,7 @@ def add_run(
         partner_id=partner_id,
         created_by=user_id,
         attempts=0,
+        area_id=parameters.get("area_id"),
         created_at=now,
         source_links=[
             AnalysisRunSource(product_id=p.id, position=i) for i, p in enumerate(sources)
@@ -97,7 +105,7 @@ def sees_run(session: Session, caller: Caller, run: AnalysisRun, now: datetime) 
     stored area it runs over."""
     if not sees_derived(caller, [_rights(p) for p in source_products(run)], now):
         return False
-    area = area_rule(session, run.parameters.get("area_id"))
+    area = area_rule(session, run.area_id)
     return area is None or sees_area(caller, *area)
 
 
@@ -125,7 +133,10 @@ def visible_runs(
         query = query.where(AnalysisRun.pipeline == pipeline)
     if product is not None:
         reads = select(AnalysisRunSource.run_id).where(AnalysisRunSource.product_id == product)
-        query = query.where(AnalysisRun.id.in_(reads) | (AnalysisRun.product_id == product))
+        made = AnalysisRun.product_id == product
+        if visible(session, caller, now, product) is None:  # only a seen product is named
+            made = false()
+        query = query.where(AnalysisRun.id.in_(reads) | made)
     return [r for r in session.scalars(query) if sees_run(session, caller, r, now)]
 
 
@@ -143,6 +154,23 @@ def queued_for(
     return any(
         r.source_ids == list(product_ids) and r.parameters == dict(parameters) for r in waiting
     )
+
+
+def requeue_abandoned(session: Session, now: datetime, max_attempts: int) -> int:
+    """Queue again the running runs whose heartbeat stopped, tried under ``max_attempts``
+    times (committed); return how many."""
+    done = session.execute(
+        update(AnalysisRun)
+        .where(
+            AnalysisRun.status == StudyStatus.RUNNING,
+            AnalysisRun.heartbeat_at < now - jobs.ABANDONED_AFTER,
+            AnalysisRun.attempts < max_attempts,
+        )
+        .values(status=StudyStatus.QUEUED, started_at=None, heartbeat_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 def requeue_failed(session: Session, run: AnalysisRun) -> None:
@@ -186,11 +214,14 @@ def record_derived(
     ident = product_id(first.satellite.norad_id, [f.blob.sha256 for f in files])
     existing = session.get(Product, ident)
     if existing is not None:
+        if existing.source_ids != [p.id for p in sources]:
+            raise ArchiveInputError(f"product {ident} is archived already, from other sources")
         return existing
+    area = area_rule(session, area_id)
     owners, times = derived_over_area(
         derived_owners(p.owner_ids for p in sources),
         derived_release_times(_rights(p)[1] for p in sources),
-        area_rule(session, area_id),
+        area,
     )
     bbox = None if footprint is None else geometry_bbox(footprint)
     sky = [(p.ra_deg, p.dec_deg) for p in sources if p.ra_deg is not None]
@@ -209,7 +240,7 @@ def record_derived(
         ra_deg=sky[0][0] if len(set(sky)) == 1 else None,
         dec_deg=sky[0][1] if len(set(sky)) == 1 else None,
         contact_id=None,
-        properties={**kind_properties, **({} if area_id is None else {AREA_PROPERTY: area_id})},
+        properties={**kind_properties, **area_property(area_id, area)},
         members_from=times.members_from,
         public_from=times.public_from,
         ingested_at=now,

@@ -9,7 +9,10 @@ it done or failed; a job left ``running`` by a process that stopped (no heartbea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +27,11 @@ ABANDONED_AFTER = timedelta(minutes=5)
 """A running job whose heartbeat is older than this was left by a process that stopped."""
 
 INTERRUPTED = "interrupted: the server stopped while it ran; submit it again"
+
+HEARTBEAT_S = 30.0
+"""How often a running job's heartbeat is written (well under ``ABANDONED_AFTER``)."""
+
+_log = logging.getLogger(__name__)
 
 
 def _update(
@@ -91,3 +99,26 @@ def fail(session: Session, model: Job, job_id: int, reason: str, now: datetime) 
     """Mark a running job failed with its reason (committed)."""
     values = {"status": StudyStatus.FAILED, "error": reason[:4000], "finished_at": now}
     settle(session, model, job_id, values, StudyStatus.RUNNING)
+
+
+@contextmanager
+def heartbeat(beat: Callable[[], None], label: str) -> Iterator[None]:
+    """Call ``beat`` every ``HEARTBEAT_S`` on a thread of its own while the block runs.
+
+    A job's heartbeat tells the store that the job is still being run (``store.jobs``).
+    """
+    done = threading.Event()
+
+    def beating() -> None:
+        while not done.wait(HEARTBEAT_S):
+            try:
+                beat()
+            except Exception:
+                _log.exception("%s: heartbeat failed", label)
+
+    thread = threading.Thread(target=beating, name=f"{label}-beat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from threading import Lock
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -274,7 +275,7 @@ def refresh_release_times(session: Session, partner_ids: Iterable[int] | None = 
             derived_release_times(
                 ReleaseTimes(p.members_from, p.public_from) for p in sources if p is not None
             ),
-            area_rule(session, product.properties.get(AREA_PROPERTY)),
+            _area_of(product),
         )
         changed += _release(product, times)
     return changed
@@ -288,16 +289,32 @@ def _release(product: Product, times: ReleaseTimes) -> int:
     return 1
 
 
-def area_rule(session: Session, area_id: object) -> tuple[int, str] | None:
-    """Return the owner and visibility of a stored area (None: no area named).
-
-    An area named but gone is a private area of nobody: what was computed over it is
-    then the admin's alone (the rule fails closed).
-    """
+def area_rule(session: Session, area_id: int | None) -> tuple[int, str] | None:
+    """Return the owner and visibility of a stored area (None: no area named)."""
     if area_id is None:
         return None
-    area = session.get(AreaRecord, area_id) if isinstance(area_id, int) else None
-    return (-1, "private") if area is None else (area.partner_id, area.visibility.value)
+    area = session.get(AreaRecord, area_id)
+    if area is None:  # areas that runs use cannot be deleted; fail closed all the same
+        return (-1, "private")
+    return area.partner_id, area.visibility.value
+
+
+def area_property(area_id: int | None, area: tuple[int, str] | None) -> dict[str, Any]:
+    """Return a derived product's ``AREA_PROPERTY``: the area's id, owner and visibility
+    when the product was made (its rule is the product's for good)."""
+    if area_id is None or area is None:
+        return {}
+    return {AREA_PROPERTY: {"id": area_id, "partner_id": area[0], "visibility": area[1]}}
+
+
+def _area_of(product: Product) -> tuple[int, str] | None:
+    """Return the area rule a derived product was made under (None: no area)."""
+    stored = product.properties.get(AREA_PROPERTY)
+    if stored is None:
+        return None
+    if not isinstance(stored, dict):
+        return (-1, "private")  # not as written: fail closed
+    return int(stored.get("partner_id", -1)), str(stored.get("visibility", "private"))
 
 
 def visible_to(caller: Caller, now: datetime) -> ColumnElement[bool]:

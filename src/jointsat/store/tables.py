@@ -915,6 +915,8 @@ class AnalysisRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     product_id: Mapped[str | None] = _reference("products", "SET NULL", index=True)
+    # The stored area it runs over (an area cannot go while a run refers to it).
+    area_id: Mapped[int | None] = _reference("areas", "RESTRICT", index=True)
     created_at: Mapped[datetime] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     heartbeat_at: Mapped[datetime | None] = mapped_column()

@@ -188,14 +188,15 @@ def read_area(area_id: PathId, session: SessionDep, user: UserDep) -> AreaFeatur
 
 @router.delete("/areas/{area_id}", status_code=204)
 def delete_area(area_id: PathId, session: SessionDep, user: UserDep) -> Response:
-    """Delete an area (its partner's operators, or the admin); 409 while a study used it."""
+    """Delete an area (its partner's operators, or the admin); 409 while a study used it,
+    or an analysis run (its results stay under the area's rule)."""
     record = visible_area(session, user, area_id)
     may_change(user, [record.partner_id], "only the partner's operators or an admin may do this")
     if studies_using(session, record.id):
         raise ProblemError(
             409, "Conflict", f"area {area_id} was used by a design study: delete the study first"
         )
-    return deleted(session, record, f"area {area_id} was used by a design study")
+    return deleted(session, record, f"area {area_id} was used by a design study or an analysis run")
 
 
 # --- studies -------------------------------------------------------------------------

@@ -36,12 +36,14 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         schema.integer("attempts"),
         schema.string("product_id", 32, nullable=True),
+        schema.integer("area_id", nullable=True),
         *schema.times("created_at"),
         *schema.times("started_at", "heartbeat_at", "finished_at", nullable=True),
         schema.foreign_key("analysis_runs", "partner_id", "partners", "SET NULL"),
         schema.foreign_key("analysis_runs", "created_by", "users", "SET NULL"),
         schema.foreign_key("analysis_runs", "product_id", "products", "SET NULL"),
-        indexes=["partner_id", "product_id"],
+        schema.foreign_key("analysis_runs", "area_id", "areas", "RESTRICT"),
+        indexes=["partner_id", "product_id", "area_id"],
     )
     schema.create_table(
         "analysis_run_sources",
@@ -57,6 +59,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     schema.drop_table("analysis_run_sources", indexes=["product_id"])
-    schema.drop_table("analysis_runs", indexes=["partner_id", "product_id"])
+    schema.drop_table("analysis_runs", indexes=["partner_id", "product_id", "area_id"])
     schema.drop_table("product_sources", indexes=["source_id"])
     schema.remove_columns("agreements", "analyses")
