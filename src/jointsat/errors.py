@@ -115,3 +115,13 @@ class SourceError(JointsatError):
 
 class SourceBlockedError(SourceError):
     """Refuse to query a source that answered an error: an operator must unblock it first."""
+
+
+class PointingError(InputError):
+    """Reject a rotator model or a pass track that a pointing plan cannot be made from.
+
+    Unlike a file's error it names no source unless given one: the message is the reason.
+    """
+
+    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
+        super().__init__(reason, source=source, location=location)
