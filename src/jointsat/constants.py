@@ -23,6 +23,9 @@ WGS72_RADIUS_KM = 6378.135
 WGS72_J2 = 0.001082616
 """SGP4's (WGS-72) second zonal harmonic of the Earth's gravity field."""
 
+SPEED_OF_LIGHT_M_S = 299_792_458.0
+"""The speed of light in vacuum, m/s (exact, by the SI definition of the metre)."""
+
 WGS84_A_KM = 6378.137
 """WGS-84 equatorial radius (semi-major axis of the ellipsoid), km."""
 

@@ -117,6 +117,16 @@ class SourceBlockedError(SourceError):
     """Refuse to query a source that answered an error: an operator must unblock it first."""
 
 
+class DopplerError(InputError):
+    """Reject a frequency or a time grid that a Doppler table cannot be made from.
+
+    Unlike a file's error it names no source unless given one: the message is the reason.
+    """
+
+    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
+        super().__init__(reason, source=source, location=location)
+
+
 class PointingError(InputError):
     """Reject a rotator model or a pass track that a pointing plan cannot be made from.
 
