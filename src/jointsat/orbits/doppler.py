@@ -32,10 +32,13 @@ Left out, and their size at 437 MHz for the ISS: the relativistic shifts (the
 satellite's clock runs slow by ``v**2 / 2c**2`` and the signal gains ``dU / c**2``
 falling to the ground: about -2.7e-10 together, -0.12 Hz, nearly constant over a pass
 of a near-circular orbit, so absorbed by a satellite's calibration offset with its
-oscillator's own ppm-order error); the ionosphere and troposphere (a changing path
-delay: tenths of a hertz at most in a disturbed ionosphere at 437 MHz); UT1 - UTC and
-polar motion, taken as zero as in :mod:`jointsat.orbits.frames` (the tests measure it
-against Skyfield's rotation of the Earth).
+oscillator's own ppm-order error); the ionosphere and troposphere (a changing
+path delay: tenths of a hertz at most in a disturbed ionosphere at 437 MHz); polar
+motion, taken as zero as in :mod:`jointsat.orbits.frames` (under 0.01 m/s against
+Skyfield's). UT1 - UTC is not negligible (about 5 m/s of range rate per second of it,
+0.1 m/s for the -0.02 s of May 2024): give it as ``ut1_utc_s``. The rate uses SGP4's
+velocity, as Skyfield's range rate does; it differs from the derivative of SGP4's
+position by up to about 2 cm/s (0.03 Hz) in low Earth orbit.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ def range_rate_km_s(
     lat_deg: float,
     lon_deg: float,
     alt_m: float,
+    *,
+    ut1_utc_s: float = 0.0,
 ) -> FloatArray:
     """Return the instantaneous (geometric) range rate, km/s, of a satellite from a station.
 
@@ -88,11 +93,12 @@ def range_rate_km_s(
     station is geodetic WGS-84. The state is turned Earth-fixed with the Earth's
     rotation in the velocity (``v - w x r``); the range rate, ``u . (v_sat - v_station)``,
     is the same in the rotating and the inertial frame. Positive when receding; NaN
-    states give NaN.
+    states give NaN. ``ut1_utc_s`` (UT1 - UTC, the IERS's DUT1) turns the Earth to its
+    true angle: each 0.1 s of it moves the range rate by up to about 0.5 m/s.
     """
     r = np.asarray(r_teme_km, dtype=float)
     v = np.asarray(v_teme_km_s, dtype=float)
-    r_ecef, v_ecef = teme_to_ecef(r, v, gmst82_rad(jd, fr))
+    r_ecef, v_ecef = teme_to_ecef(r, v, _gmst(jd, fr, ut1_utc_s))
     site = geodetic_to_ecef(lat_deg, lon_deg, alt_m)
     _, _, _, rate = topocentric(r_ecef, v_ecef, site, enu_basis(lat_deg, lon_deg))
     return np.asarray(rate)
@@ -135,6 +141,7 @@ def doppler_table(
     *,
     uplink: bool = False,
     light_time: bool = True,
+    ut1_utc_s: float = 0.0,
 ) -> DopplerTable:
     """Return the Doppler table of a link between a satellite and a station.
 
@@ -145,10 +152,15 @@ def doppler_table(
     Without ``light_time`` the satellite's state at the table's own times is used with
     the first-order ``f0 * (1 -+ rdot / c)`` on the geometric range rate, Skyfield's
     ``frame_latlon_and_rates`` quantity: for comparison, not for tuning.
+    ``ut1_utc_s`` is UT1 - UTC (DUT1, seconds, from the IERS's bulletins, within
+    0.9 s): the station's place in the inertial frame depends on it, by about 5 m/s
+    of range rate (7 Hz at 437 MHz) per second of it overhead.
     """
     f0 = float(frequency_hz)
     if not math.isfinite(f0) or f0 <= 0.0:
         raise DopplerError(f"frequency_hz {frequency_hz} is not a positive number of hertz")
+    if not math.isfinite(ut1_utc_s) or abs(ut1_utc_s) > 1.0:
+        raise DopplerError(f"ut1_utc_s {ut1_utc_s} is not UT1 - UTC (within 0.9 s)")
     if start.tzinfo is None or start.utcoffset() is None:
         raise DopplerError(f"start {start.isoformat()} has no time zone; give UTC")
     t = np.atleast_1d(np.asarray(times_s, dtype=float))
@@ -160,11 +172,11 @@ def doppler_table(
     origin = TimeOrigin.of(start)
     jd, fr = origin.julian(t)
     if light_time:
-        rng, rate = _light_time(orbit, jd, fr, lat, lon, alt, uplink)
+        rng, rate = _light_time(orbit, jd, fr, (lat, lon, alt), uplink, ut1_utc_s)
     else:
         r, v = _states(orbit, jd, fr)
-        rate = range_rate_km_s(r, v, jd, fr, lat, lon, alt)
-        rng = np.linalg.norm(r - _site_teme(lat, lon, alt, jd, fr), axis=-1)
+        rate = range_rate_km_s(r, v, jd, fr, lat, lon, alt, ut1_utc_s=ut1_utc_s)
+        rng = np.linalg.norm(r - _site_teme((lat, lon, alt), jd, fr, ut1_utc_s), axis=-1)
     sign = 1.0 if uplink else -1.0
     return DopplerTable(
         start=origin.start,
@@ -187,10 +199,17 @@ def _site(station: Site) -> tuple[float, float, float]:
     return lat, lon, alt
 
 
-def _site_teme(lat: float, lon: float, alt: float, jd: FloatArray, fr: FloatArray) -> FloatArray:
+def _gmst(jd: ArrayLike, fr: ArrayLike, ut1_utc_s: float) -> FloatArray:
+    """Return GMST at UT1 = UTC + ``ut1_utc_s``."""
+    return gmst82_rad(jd, np.asarray(fr, dtype=float) + ut1_utc_s / DAY_S)
+
+
+def _site_teme(
+    site: tuple[float, float, float], jd: FloatArray, fr: FloatArray, ut1_utc_s: float
+) -> FloatArray:
     """Return the station's TEME positions (km) at the times."""
-    ecef = np.broadcast_to(geodetic_to_ecef(lat, lon, alt), (*np.shape(jd), 3))
-    return ecef_to_teme(ecef, gmst82_rad(jd, fr))
+    ecef = np.broadcast_to(geodetic_to_ecef(*site), (*np.shape(jd), 3))
+    return ecef_to_teme(ecef, _gmst(jd, fr, ut1_utc_s))
 
 
 def _states(orbit: Orbit, jd: FloatArray, fr: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -208,13 +227,12 @@ def _light_time(
     orbit: Orbit,
     jd: FloatArray,
     fr: FloatArray,
-    lat: float,
-    lon: float,
-    alt: float,
+    site_llh: tuple[float, float, float],
     uplink: bool,
+    ut1_utc_s: float,
 ) -> tuple[FloatArray, FloatArray]:
     """Return the light-time range (km) and its rate by the station's clock (km/s)."""
-    site = _site_teme(lat, lon, alt, jd, fr)
+    site = _site_teme(site_llh, jd, fr, ut1_utc_s)
     site_v = EARTH_ROTATION_RAD_S * np.stack(
         [-site[..., 1], site[..., 0], np.zeros_like(site[..., 0])], axis=-1
     )
