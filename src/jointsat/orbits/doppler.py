@@ -35,10 +35,11 @@ of a near-circular orbit, so absorbed by a satellite's calibration offset with i
 oscillator's own ppm-order error); the ionosphere and troposphere (a changing
 path delay: tenths of a hertz at most in a disturbed ionosphere at 437 MHz); polar
 motion, taken as zero as in :mod:`jointsat.orbits.frames` (0.3 arcsec moves a site
-about 10 m, like 0.02 s of UT1: about 0.1 m/s overhead; Skyfield leaves it out too). UT1 - UTC is not negligible (about 5 m/s of range rate per second of it,
-0.1 m/s for the -0.02 s of May 2024): give it as ``ut1_utc_s``. The rate uses SGP4's
-velocity, as Skyfield's range rate does; it differs from the derivative of SGP4's
-position by up to about 2 cm/s (0.03 Hz) in low Earth orbit.
+about 10 m, like 0.02 s of UT1: about 0.1 m/s overhead; Skyfield leaves it out too).
+UT1 - UTC is not negligible (about 5 m/s of range rate per second of it, 0.1 m/s for
+the -0.02 s of May 2024): give it as ``ut1_utc_s``. The rate uses SGP4's velocity, as
+Skyfield's range rate does; it differs from the derivative of SGP4's position by up
+to about 2 cm/s (0.03 Hz) in low Earth orbit.
 """
 
 from __future__ import annotations
