@@ -1,4 +1,5 @@
-"""Run jointsat from the command line: passes, pointing, demo, schedule, plan, store, archive, service.
+"""Run jointsat from the command line: passes, pointing, demo, schedule, plan, store, archive,
+service.
 
 Results go to stdout (or ``-o FILE``); warnings, errors and the progress bar go
 to stderr. Exit status: 0 on success, 1 when an input file cannot be used,
