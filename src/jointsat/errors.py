@@ -135,3 +135,11 @@ class PointingError(InputError):
 
     def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
         super().__init__(reason, source=source, location=location)
+
+
+class RotctldError(JointsatError):
+    """Report that a rotator's ``rotctld`` could not be reached or refused a command.
+
+    The message names the address and, for a refused command, hamlib's error code
+    (``RPRT -n``) and the command sent.
+    """
