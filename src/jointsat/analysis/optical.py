@@ -277,7 +277,7 @@ def aoi_footprint(aoi: Mapping[str, Any]) -> dict[str, Any]:
     A derived product's footprint: the area's polygons (a MultiPolygon when there are
     several), reprojected from the CRS its ``crs`` member names, if any.
     """
-    crs, geometries = _aoi_geometries(aoi)
+    crs, geometries = _aoi_geometries(aoi, densify=False)  # the area as drawn, not densified
     wgs84 = CRS.from_user_input("OGC:CRS84")
     if crs != wgs84:
         geometries = [_as_lists(transform_geom(crs, wgs84, g)) for g in geometries]
@@ -298,7 +298,9 @@ def _as_lists(geometry: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": geometry["type"], "coordinates": lists(geometry["coordinates"])}
 
 
-def _aoi_geometries(aoi: Mapping[str, Any]) -> tuple[CRS, list[dict[str, Any]]]:
+def _aoi_geometries(
+    aoi: Mapping[str, Any], *, densify: bool = True
+) -> tuple[CRS, list[dict[str, Any]]]:
     if not isinstance(aoi, Mapping):
         raise AnalysisInputError("the area must be a GeoJSON object (a mapping)")
     crs = _aoi_crs(aoi.get("crs"))
@@ -312,7 +314,7 @@ def _aoi_geometries(aoi: Mapping[str, Any]) -> tuple[CRS, list[dict[str, Any]]]:
         geometries = [_feature_geometry(aoi, "the Feature")]
     else:
         geometries = [_polygonal(aoi, "the area")]
-    if crs.is_geographic:
+    if densify and crs.is_geographic:
         geometries = [_densified(g) for g in geometries]
     return crs, geometries
 
