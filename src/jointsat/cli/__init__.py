@@ -1,5 +1,5 @@
-"""Run jointsat from the command line: passes, pointing, demo, schedule, plan, store, archive,
-service.
+"""Run jointsat from the command line: passes, pointing, doppler, demo, schedule, plan, store,
+archive, service.
 
 Results go to stdout (or ``-o FILE``); warnings, errors and the progress bar go
 to stderr. Exit status: 0 on success, 1 when an input file cannot be used,
@@ -21,6 +21,7 @@ from jointsat.cli import (
     data,
     demo,
     design,
+    doppler,
     elements,
     partners,
     passes,
@@ -59,6 +60,7 @@ def main(
 # In the order `jointsat --help` lists them.
 app.command()(passes.passes)
 app.command()(pointing.pointing)
+app.command()(doppler.doppler)
 app.command()(demo.demo)
 app.add_typer(admin.db_app)
 app.add_typer(admin.admin_app)

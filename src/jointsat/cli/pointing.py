@@ -232,6 +232,21 @@ def plan_passes(
     Each pass is sampled every ``step_s`` seconds from AOS, and at LOS; the rotator
     waits at the plan's default parking position before each pass.
     """
+    plans = []
+    for p in station_passes(orbit, station, start, end, errors):
+        times_s, az, el = sample_pass(orbit, station, p, step_s)
+        plans.append(PassPlan(p, plan_pass(times_s, az, el, rotator)))
+    return plans
+
+
+def station_passes(
+    orbit: Orbit, station: Station, start: datetime, end: datetime, errors: Console
+) -> list[Pass]:
+    """Return the orbit's passes over the station in the window, as ``jointsat passes`` finds them.
+
+    Stale elements and SGP4 failures are warned about on ``errors``; no pass at all is
+    an error (:class:`JointsatError`), one line.
+    """
     found = find_passes(orbit_records(orbit), [station], start, end)
     common.check_freshness(errors, found.freshness, strict=False)
     for failure in found.problems:
@@ -245,21 +260,22 @@ def plan_passes(
             f"no pass of {orbit.name} ({orbit.norad_id}) over {station.name} between "
             f"{format_readable(start)} and {format_readable(end)} UTC"
         )
-    plans = []
-    for p in found.rows():
-        times_s, az, el = sample_pass(orbit, station, p, step_s)
-        plans.append(PassPlan(p, plan_pass(times_s, az, el, rotator)))
-    return plans
+    return list(found.rows())
+
+
+def sample_times_s(duration_s: float, step_s: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Return seconds from AOS every ``step_s``, and at LOS (``duration_s``)."""
+    times_s = np.arange(0.0, duration_s, step_s)
+    if times_s.size == 0 or duration_s - times_s[-1] > 1e-6:
+        times_s = np.append(times_s, duration_s)
+    return times_s
 
 
 def sample_pass(
     orbit: Orbit, station: Station, found: Pass, step_s: float
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Return seconds from AOS (every ``step_s``, and LOS) and the station's az/el of the orbit."""
-    duration_s = found.duration_s
-    times_s = np.arange(0.0, duration_s, step_s)
-    if duration_s - times_s[-1] > 1e-6:
-        times_s = np.append(times_s, duration_s)
+    times_s = sample_times_s(found.duration_s, step_s)
     jd, fr = TimeOrigin.of(found.aos).julian(times_s)
     codes, r, _ = orbit.propagate(jd, fr)
     if (codes != 0).any():
