@@ -111,7 +111,7 @@ def analyse(
 
     ``start``: when the light curve's stand-in acquisition begins (the demo's week).
     """
-    from jointsat.analysis.venus_like import build_product, load_demo_tile, seeded_season
+    from jointsat.analysis.venus_like import build_date, load_demo_tile, seeded_season
 
     with sessions() as session:
         set_on_ingest(session)
@@ -137,16 +137,7 @@ def analyse(
         optical_ids = []
         with tempfile.TemporaryDirectory(prefix="jointsat-demo-") as folder:
             for date in season:
-                path = build_product(
-                    folder,
-                    red=date.red,
-                    nir=date.nir,
-                    acquired=date.acquired,
-                    cloud_mask=date.clm,
-                    mg2_mask=date.mg2,
-                    edge_mask=date.edg,
-                    saturation_mask=date.sat,
-                )
+                path = build_date(folder, date)
                 optical_ids.append(
                     _archive(
                         session,

@@ -22,6 +22,14 @@ class InputError(JointsatError, ValueError):
         super().__init__(f"{where}: {reason}" if where else reason)
 
 
+class ReasonError(InputError):
+    """Reject an input that is no file's: the message is the reason, naming no source
+    unless given one (design, analysis, Doppler and pointing inputs)."""
+
+    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
+        super().__init__(reason, source=source, location=location)
+
+
 class ElementsError(InputError):
     """Reject an element set (TLE or OMM) that cannot be read."""
 
@@ -73,24 +81,12 @@ class ArchiveOwnerError(ArchiveStorageError):
     """Refuse to write to or sweep an archive another store owns (or may share)."""
 
 
-class DesignError(InputError):
-    """Reject a mission-design input: a constellation, an area of interest, a grid size.
-
-    Unlike a file's error it names no source unless given one: the message is the reason.
-    """
-
-    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
-        super().__init__(reason, source=source, location=location)
+class DesignError(ReasonError):
+    """Reject a mission-design input: a constellation, an area of interest, a grid size."""
 
 
-class AnalysisInputError(InputError):
-    """Reject an analysis input: a light curve, an optical product, an area, a setting.
-
-    Unlike a file's error it names no source unless given one: the message is the reason.
-    """
-
-    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
-        super().__init__(reason, source=source, location=location)
+class AnalysisInputError(ReasonError):
+    """Reject an analysis input: a light curve, an optical product, an area, a setting."""
 
 
 class Spot5Error(InputError):
@@ -117,24 +113,12 @@ class SourceBlockedError(SourceError):
     """Refuse to query a source that answered an error: an operator must unblock it first."""
 
 
-class DopplerError(InputError):
-    """Reject a frequency or a time grid that a Doppler table cannot be made from.
-
-    Unlike a file's error it names no source unless given one: the message is the reason.
-    """
-
-    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
-        super().__init__(reason, source=source, location=location)
+class DopplerError(ReasonError):
+    """Reject a frequency or a time grid that a Doppler table cannot be made from."""
 
 
-class PointingError(InputError):
-    """Reject a rotator model or a pass track that a pointing plan cannot be made from.
-
-    Unlike a file's error it names no source unless given one: the message is the reason.
-    """
-
-    def __init__(self, reason: str, *, source: str = "", location: str = "") -> None:
-        super().__init__(reason, source=source, location=location)
+class PointingError(ReasonError):
+    """Reject a rotator model or a pass track that a pointing plan cannot be made from."""
 
 
 class RotctldError(JointsatError):

@@ -26,7 +26,7 @@ from jointsat.analysis.venus_like import (
     DEMO_CRS,
     DEMO_TRANSFORM,
     SeasonDate,
-    build_product,
+    build_date,
     load_demo_tile,
     seeded_season,
 )
@@ -63,19 +63,7 @@ def field_geojson(path: Path) -> Path:
 def season(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[SeasonDate], list[Path]]:
     folder = tmp_path_factory.mktemp("season")
     dates = seeded_season(load_demo_tile(), 5, seed=11, cloudy_fraction=0.4)
-    paths = [
-        build_product(
-            folder,
-            red=d.red,
-            nir=d.nir,
-            acquired=d.acquired,
-            cloud_mask=d.clm,
-            mg2_mask=d.mg2,
-            edge_mask=d.edg,
-            saturation_mask=d.sat,
-        )
-        for d in dates
-    ]
+    paths = [build_date(folder, d) for d in dates]
     return dates, paths
 
 

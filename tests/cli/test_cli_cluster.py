@@ -388,13 +388,10 @@ def test_a_sweep_on_a_running_cluster_is_the_sweep_of_one_process(scheduler: str
 def test_ndvi_on_a_running_cluster_is_the_ndvi_of_one_process(
     scheduler: str, tmp_path: Path
 ) -> None:
-    from jointsat.analysis.venus_like import build_product, load_demo_tile, seeded_season
+    from jointsat.analysis.venus_like import build_date, load_demo_tile, seeded_season
     from jointsat.demo_analysis import field_of_the_window
 
-    products = [
-        str(build_product(tmp_path, red=d.red, nir=d.nir, acquired=d.acquired, cloud_mask=d.clm))
-        for d in seeded_season(load_demo_tile(), 3, seed=5)
-    ]
+    products = [str(build_date(tmp_path, d)) for d in seeded_season(load_demo_tile(), 3, seed=5)]
     aoi = tmp_path / "field.json"
     aoi.write_text(json.dumps(field_of_the_window()))
     common = ["analyse", "ndvi", *products, "--aoi", str(aoi)]

@@ -23,7 +23,7 @@ from tests.support.consortium import Consortium
 from tests.support.data import shared
 
 from jointsat.analysis.registry import KIND_PROPERTY
-from jointsat.analysis.venus_like import build_product, load_demo_tile, seeded_season
+from jointsat.analysis.venus_like import build_date, load_demo_tile, seeded_season
 from jointsat.demo_analysis import field_of_the_window
 from jointsat.store.tables import Role
 
@@ -64,19 +64,7 @@ class World(Consortium):
         self.archive = archive
         self.client = self.serve(archive_root=archive, clock=lambda: self.clock)
         season = seeded_season(load_demo_tile(), 8, seed=3, cloudy_fraction=0.25)
-        self.optical = [
-            build_product(
-                products,
-                red=d.red,
-                nir=d.nir,
-                acquired=d.acquired,
-                cloud_mask=d.clm,
-                mg2_mask=d.mg2,
-                edge_mask=d.edg,
-                saturation_mask=d.sat,
-            )
-            for d in season
-        ]
+        self.optical = [build_date(products, d) for d in season]
 
     def ingest(self, who: str, path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
         document = {

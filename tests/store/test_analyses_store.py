@@ -87,6 +87,19 @@ def _product(session: Session, owner: str, tag: str, *, west: float = 0.0) -> Pr
     return product
 
 
+def _derive(session: Session, sources: list[Product], now: datetime) -> Product:
+    """Record the same NDVI file as derived from ``sources``."""
+    return record_derived(
+        session,
+        sources,
+        [StoredFile("ndvi.csv", Blob("c" * 64, 5))],
+        kind_properties={KIND_PROPERTY: "ndvi-series"},
+        footprint=None,
+        processing_level="derived",
+        now=now,
+    )
+
+
 def _times(product: Product) -> ReleaseTimes:
     return ReleaseTimes(product.members_from, product.public_from)
 
@@ -96,15 +109,7 @@ def test_a_derived_product_follows_its_sources_when_an_agreement_changes(
 ) -> None:
     with sessions() as session:
         one, two = _product(session, "p1", "a"), _product(session, "p2", "b")
-        derived = record_derived(
-            session,
-            [one, two],
-            [StoredFile("ndvi.csv", Blob("c" * 64, 5))],
-            kind_properties={KIND_PROPERTY: "ndvi-series"},
-            footprint=None,
-            processing_level="derived",
-            now=END,
-        )
+        derived = _derive(session, [one, two], END)
         assert derived.owner_ids == []
         assert _times(derived) == derived_release_times([_times(one), _times(two)])
         assert derived.members_from == END + 30 * DAY
@@ -120,28 +125,12 @@ def test_a_derived_product_follows_its_sources_when_an_agreement_changes(
         assert derived.members_from == END + 10 * DAY  # partner 1's, now the latest
         assert derived.public_from == END + 100 * DAY
         # the same files from the same sources are the same product
-        again = record_derived(
-            session,
-            [one, two],
-            [StoredFile("ndvi.csv", Blob("c" * 64, 5))],
-            kind_properties={KIND_PROPERTY: "ndvi-series"},
-            footprint=None,
-            processing_level="derived",
-            now=END + DAY,
-        )
+        again = _derive(session, [one, two], END + DAY)
         assert again.id == derived.id
         assert again.source_ids == [one.id, two.id]
         # the same files said to come from other sources are refused
         with pytest.raises(ArchiveInputError, match="from other sources"):
-            record_derived(
-                session,
-                [two, one],
-                [StoredFile("ndvi.csv", Blob("c" * 64, 5))],
-                kind_properties={KIND_PROPERTY: "ndvi-series"},
-                footprint=None,
-                processing_level="derived",
-                now=END,
-            )
+            _derive(session, [two, one], END)
 
 
 def test_ingest_queues_a_run_per_area_of_the_owner_that_the_footprint_meets(
@@ -181,11 +170,10 @@ def test_ingest_queues_a_run_per_area_of_the_owner_that_the_footprint_meets(
         assert queue_on_ingest(session, product, END) == []  # not queued twice
 
 
-def test_an_abandoned_run_is_queued_again_then_failed_after_its_tries(
-    sessions: sessionmaker[Session],
-) -> None:
+def _queued_run(sessions: sessionmaker[Session], tag: str) -> int:
+    """Queue an ndvi run over a new product of partner 1's; return its id."""
     with sessions() as session:
-        product = _product(session, "p1", "f")
+        product = _product(session, "p1", tag)
         run = add_run(
             session,
             pipeline("ndvi"),
@@ -197,7 +185,13 @@ def test_an_abandoned_run_is_queued_again_then_failed_after_its_tries(
             now=END,
         )
         session.commit()
-        run_id = run.id
+        return run.id
+
+
+def test_an_abandoned_run_is_queued_again_then_failed_after_its_tries(
+    sessions: sessionmaker[Session],
+) -> None:
+    run_id = _queued_run(sessions, "f")
     moment = END
     for attempt in range(1, MAX_ATTEMPTS + 1):
         with sessions() as session:
@@ -216,20 +210,7 @@ def test_an_abandoned_run_is_queued_again_then_failed_after_its_tries(
 
 
 def test_a_run_is_claimed_once_and_an_abandoned_one_fails(sessions: sessionmaker[Session]) -> None:
-    with sessions() as session:
-        product = _product(session, "p1", "e")
-        run = add_run(
-            session,
-            pipeline("ndvi"),
-            {"aoi": {}},
-            [product],
-            trigger="request",
-            partner_id=1,
-            user_id=None,
-            now=END,
-        )
-        session.commit()
-        run_id = run.id
+    run_id = _queued_run(sessions, "e")
     with sessions() as session:
         assert jobs.claim(session, AnalysisRun, run_id, END)
         assert not jobs.claim(session, AnalysisRun, run_id, END)

@@ -25,7 +25,7 @@ from jointsat.analysis.venus_like import (
     DEMO_CRS,
     DEMO_TRANSFORM,
     SeasonDate,
-    build_product,
+    build_date,
     seeded_season,
 )
 from jointsat.design.areas import read_geojson
@@ -81,20 +81,7 @@ class Season:
 def season_products(folder: Path, *, quantification: int = 10000) -> Season:
     """Write the seeded season's products (zips) in ``folder``."""
     dates = seeded_season(s2_tile(), DATES, SEED)
-    products = [
-        build_product(
-            folder,
-            red=d.red,
-            nir=d.nir,
-            acquired=d.acquired,
-            cloud_mask=d.clm,
-            mg2_mask=d.mg2,
-            edge_mask=d.edg,
-            saturation_mask=d.sat,
-            quantification=quantification,
-        )
-        for d in dates
-    ]
+    products = [build_date(folder, d, quantification=quantification) for d in dates]
     return Season(dates, products, quantification)
 
 

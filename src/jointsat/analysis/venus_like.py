@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from xml.etree import ElementTree
 
 import numpy as np
@@ -545,3 +545,22 @@ def season_truth_ndvi(date: SeasonDate, inside: BoolArray) -> float:
     """Return the mean true NDVI over the pixels ``inside`` marks (no cloud): the truth."""
     values = date.true_ndvi[np.asarray(inside, bool)]
     return float(values.mean()) if values.size else math.nan
+
+
+def build_date(folder: Path | str, date: SeasonDate, **options: Any) -> Path:
+    """Write one date of a seeded season as a product in ``folder``; return its path.
+
+    Its reflectances and masks are the date's; ``options`` are :func:`build_product`'s
+    others (``quantification``, ``zip``, ...).
+    """
+    return build_product(
+        folder,
+        red=date.red,
+        nir=date.nir,
+        acquired=date.acquired,
+        cloud_mask=date.clm,
+        mg2_mask=date.mg2,
+        edge_mask=date.edg,
+        saturation_mask=date.sat,
+        **options,
+    )

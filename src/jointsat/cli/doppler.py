@@ -13,14 +13,10 @@ range rate overhead.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,11 +24,23 @@ from rich.console import Console
 
 from jointsat.cli import common
 from jointsat.cli.output import emit
-from jointsat.cli.pointing import sample_times_s, select_orbit, select_station, station_passes
-from jointsat.files import read_elements, read_stations
+from jointsat.cli.pointing import (
+    ElementsOption,
+    EndOption,
+    OutputOption,
+    RowFormat,
+    SatelliteOption,
+    StartOption,
+    StationOption,
+    StationsOption,
+    StepOption,
+    read_contact,
+    rows_csv,
+    sample_times_s,
+    station_passes,
+)
 from jointsat.orbits.doppler import DopplerTable, doppler_table
 from jointsat.orbits.passes import Pass
-from jointsat.orbits.propagation import build_orbits
 from jointsat.timelib import TimeOrigin, format_iso_ms, format_readable
 
 ROW_COLUMNS = ("time", "range_rate_m_s", "frequency_hz")
@@ -43,13 +51,6 @@ RATE_DIGITS = 4
 
 FREQUENCY_DIGITS = 3
 """Decimals of the frequency written (1 mHz: far below the 0.1 Hz the table aims at)."""
-
-
-class DopplerFormat(StrEnum):
-    """Name the formats ``jointsat doppler`` writes."""
-
-    CSV = "csv"
-    JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -65,33 +66,12 @@ class PassDoppler:
 
 
 def doppler(
-    elements: Annotated[
-        list[Path],
-        common.files_option(
-            "Element sets (TLE, 3LE or OMM) or ephemerides (OEM); repeat for several files.",
-            "--elements",
-            "-e",
-        ),
-    ],
-    stations: Annotated[
-        Path, common.files_option("Ground stations (CSV or JSON).", "--stations", "-s")
-    ],
-    satellite: Annotated[
-        str,
-        typer.Option(
-            "--satellite", metavar="N", help="The satellite: its catalog number or its name."
-        ),
-    ],
-    station: Annotated[
-        str, typer.Option("--station", metavar="NAME", help="The station's name, as in its file.")
-    ],
-    start: Annotated[
-        datetime,
-        common.time_option(
-            "Window start, e.g. 2024-05-10T00:00:00Z; UTC if no offset.", metavar="ISO8601"
-        ),
-    ],
-    end: Annotated[datetime, common.time_option("Window end.", metavar="ISO8601")],
+    elements: ElementsOption,
+    stations: StationsOption,
+    satellite: SatelliteOption,
+    station: StationOption,
+    start: StartOption,
+    end: EndOption,
     frequency_hz: Annotated[
         float,
         typer.Option(
@@ -108,34 +88,23 @@ def doppler(
             "(default: the frequency the station receives F sent at).",
         ),
     ] = False,
-    step_s: Annotated[
-        float,
-        typer.Option(
-            "--step", metavar="S", min=0.01, max=600.0, help="Seconds between the table's rows."
-        ),
-    ] = 1.0,
+    step_s: StepOption = 1.0,
     output_format: Annotated[
-        DopplerFormat,
+        RowFormat,
         typer.Option(
             "--format",
             "-f",
             help="csv: a header line, then one row per sample, pass after pass; json: "
             "the passes, each with its AOS, LOS and rows.",
         ),
-    ] = DopplerFormat.CSV,
-    output: Annotated[
-        Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
-    ] = None,
+    ] = RowFormat.CSV,
+    output: OutputOption = None,
 ) -> None:
     """Tell the frequency to tune through a satellite's passes over a station (Doppler table)."""
     window_start, window_end = common.time_window(start, end=end)
     errors = Console(stderr=True)
     with common.reporting_errors(errors):
-        element_files = read_elements(elements)
-        for problem in element_files.problems:
-            common.warn(errors, str(problem))
-        orbit = select_orbit(build_orbits(element_files.orbits), satellite)
-        site = select_station(read_stations(stations), station)
+        orbit, site = read_contact(elements, stations, satellite, station, errors)
         tables = []
         unknown_dut1: list[datetime] = []
         for p in station_passes(orbit, site, window_start, window_end, errors):
@@ -155,7 +124,7 @@ def doppler(
                 "(past astropy's IERS tables): 0 used, range rate off by up to ~0.1 m/s "
                 "per 0.02 s of it",
             )
-        text = tables_csv(tables) if output_format is DopplerFormat.CSV else tables_json(tables)
+        text = tables_csv(tables) if output_format is RowFormat.CSV else tables_json(tables)
         emit(text, output)
 
 
@@ -200,11 +169,7 @@ def _rows(p: PassDoppler) -> list[dict[str, object]]:
 
 def tables_csv(tables: list[PassDoppler]) -> str:
     """Return the passes' rows as CSV with a header line."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ROW_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows(tables))
-    return buffer.getvalue()
+    return rows_csv(ROW_COLUMNS, rows(tables))
 
 
 def tables_json(tables: list[PassDoppler]) -> str:

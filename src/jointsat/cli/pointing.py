@@ -44,11 +44,46 @@ ANGLE_DIGITS = 4
 """Decimals of the angles written (1e-4 deg: far below any antenna's beam)."""
 
 
-class PointingFormat(StrEnum):
-    """Name the formats ``jointsat pointing`` writes."""
+class RowFormat(StrEnum):
+    """Name the formats ``jointsat pointing`` and ``jointsat doppler`` write."""
 
     CSV = "csv"
     JSON = "json"
+
+
+# The options ``jointsat pointing`` and ``jointsat doppler`` share.
+ElementsOption = Annotated[
+    list[Path],
+    common.files_option(
+        "Element sets (TLE, 3LE or OMM) or ephemerides (OEM); repeat for several files.",
+        "--elements",
+        "-e",
+    ),
+]
+StationsOption = Annotated[
+    Path, common.files_option("Ground stations (CSV or JSON).", "--stations", "-s")
+]
+SatelliteOption = Annotated[
+    str,
+    typer.Option("--satellite", metavar="N", help="The satellite: its catalog number or its name."),
+]
+StationOption = Annotated[
+    str, typer.Option("--station", metavar="NAME", help="The station's name, as in its file.")
+]
+StartOption = Annotated[
+    datetime,
+    common.time_option(
+        "Window start, e.g. 2024-05-10T00:00:00Z; UTC if no offset.", metavar="ISO8601"
+    ),
+]
+EndOption = Annotated[datetime, common.time_option("Window end.", metavar="ISO8601")]
+StepOption = Annotated[
+    float,
+    typer.Option("--step", metavar="S", min=0.01, max=600.0, help="Seconds between rows."),
+]
+OutputOption = Annotated[
+    Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
+]
 
 
 @dataclass(frozen=True)
@@ -64,33 +99,12 @@ class PassPlan:
 
 
 def pointing(
-    elements: Annotated[
-        list[Path],
-        common.files_option(
-            "Element sets (TLE, 3LE or OMM) or ephemerides (OEM); repeat for several files.",
-            "--elements",
-            "-e",
-        ),
-    ],
-    stations: Annotated[
-        Path, common.files_option("Ground stations (CSV or JSON).", "--stations", "-s")
-    ],
-    satellite: Annotated[
-        str,
-        typer.Option(
-            "--satellite", metavar="N", help="The satellite: its catalog number or its name."
-        ),
-    ],
-    station: Annotated[
-        str, typer.Option("--station", metavar="NAME", help="The station's name, as in its file.")
-    ],
-    start: Annotated[
-        datetime,
-        common.time_option(
-            "Window start, e.g. 2024-05-10T00:00:00Z; UTC if no offset.", metavar="ISO8601"
-        ),
-    ],
-    end: Annotated[datetime, common.time_option("Window end.", metavar="ISO8601")],
+    elements: ElementsOption,
+    stations: StationsOption,
+    satellite: SatelliteOption,
+    station: StationOption,
+    start: StartOption,
+    end: EndOption,
     azimuth_range: Annotated[
         tuple[float, float],
         typer.Option(
@@ -119,24 +133,17 @@ def pointing(
         float,
         typer.Option("--beamwidth", metavar="DEG", help="The antenna's full half-power beamwidth."),
     ] = 2.0,
-    step_s: Annotated[
-        float,
-        typer.Option(
-            "--step", metavar="S", min=0.01, max=600.0, help="Seconds between the plan's rows."
-        ),
-    ] = 1.0,
+    step_s: StepOption = 1.0,
     output_format: Annotated[
-        PointingFormat,
+        RowFormat,
         typer.Option(
             "--format",
             "-f",
             help="csv: a header line, then one row per sample, pass after pass; json: "
             "the passes, each with its plan's figures and rows.",
         ),
-    ] = PointingFormat.CSV,
-    output: Annotated[
-        Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
-    ] = None,
+    ] = RowFormat.CSV,
+    output: OutputOption = None,
     rotctld: Annotated[
         str | None,
         typer.Option(
@@ -168,14 +175,10 @@ def pointing(
     address = None if rotctld is None else _address(rotctld)
     errors = Console(stderr=True)
     with common.reporting_errors(errors):
-        element_files = read_elements(elements)
-        for problem in element_files.problems:
-            common.warn(errors, str(problem))
-        orbit = select_orbit(build_orbits(element_files.orbits), satellite)
-        site = select_station(read_stations(stations), station)
+        orbit, site = read_contact(elements, stations, satellite, station, errors)
         plans = plan_passes(orbit, site, window_start, window_end, rotator, step_s, errors)
         if address is None:
-            text = plans_csv(plans) if output_format is PointingFormat.CSV else plans_json(plans)
+            text = plans_csv(plans) if output_format is RowFormat.CSV else plans_json(plans)
             emit(text, output)
             return
         with RotctldClient(*address) as client:
@@ -191,6 +194,18 @@ def _address(text: str) -> tuple[str, int]:
         return parse_address(text)
     except JointsatError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--rotctld'") from None
+
+
+def read_contact(
+    elements: Sequence[Path], stations: Path, satellite: str, station: str, errors: Console
+) -> tuple[Orbit, Station]:
+    """Read the element and station files (their problems warned), and return the
+    satellite and the station asked for."""
+    element_files = read_elements(elements)
+    for problem in element_files.problems:
+        common.warn(errors, str(problem))
+    orbit = select_orbit(build_orbits(element_files.orbits), satellite)
+    return orbit, select_station(read_stations(stations), station)
 
 
 def select_orbit(orbits: Sequence[Orbit], wanted: str) -> Orbit:
@@ -309,10 +324,15 @@ def _rows(p: PassPlan) -> list[dict[str, object]]:
 
 def plans_csv(plans: Sequence[PassPlan]) -> str:
     """Return the plans' rows as CSV with a header line."""
+    return rows_csv(ROW_COLUMNS, rows(plans))
+
+
+def rows_csv(columns: Sequence[str], records: Sequence[dict[str, object]]) -> str:
+    """Return rows as CSV: a header line of ``columns``, then a line per row."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ROW_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows(plans))
+    writer.writerows(records)
     return buffer.getvalue()
 
 
