@@ -181,6 +181,7 @@ EPHEMERIS_TABLES = ("ephemerides",)  # revision 0011
 IDENTITY_TABLES = ("store_identity",)  # revision 0012
 DESIGN_TABLES = ("areas", "design_studies", "design_study_areas")  # revision 0013
 ANALYSIS_TABLES = ("product_sources", "analysis_runs", "analysis_run_sources")  # revision 0014
+OPERATIONS_TABLES = ("access_tokens", "events", "subscriptions", "deliveries")  # revision 0015
 
 
 def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None:
@@ -265,6 +266,7 @@ def test_planning_tables_keep_their_rules_and_history(database_url: str) -> None
         *EPHEMERIS_TABLES,
         *DESIGN_TABLES,
         *ANALYSIS_TABLES,
+        *OPERATIONS_TABLES,
     }
     engine = open_engine(database_url)
     columns = {c["name"] for c in inspect(engine).get_columns("satellites")}
@@ -305,6 +307,7 @@ def test_ephemerides_go_with_their_satellite_and_with_revision_0011(database_url
         *IDENTITY_TABLES,
         *DESIGN_TABLES,
         *ANALYSIS_TABLES,
+        *OPERATIONS_TABLES,
     }
     migrate.upgrade(database_url)
     assert _tables(database_url) == set(Base.metadata.tables)

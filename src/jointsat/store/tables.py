@@ -112,6 +112,39 @@ class StudyStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class ContactState(enum.StrEnum):
+    """Say where a scheduled contact stands (``jointsat.operations.lifecycle`` moves it)."""
+
+    SCHEDULED = "scheduled"
+    CONFIRMED = "confirmed"  # by the station's owner
+    EXECUTING = "executing"  # the station reported its start
+    COMPLETED = "completed"  # the station reported its end
+    FAILED = "failed"  # with a reason; the schedule is re-planned around it
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Say where an event's delivery to one subscriber stands."""
+
+    PENDING = "pending"  # to be tried (again) at ``next_attempt_at``
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the last retry
+
+
+class SubscriptionKind(enum.StrEnum):
+    """Say how a subscriber hears of events: a signed webhook, or apprise (e-mail, chat)."""
+
+    WEBHOOK = "webhook"
+    APPRISE = "apprise"
+
+
+class AccessKind(enum.StrEnum):
+    """Say what a scoped token may do: report a station's contacts, or read a calendar."""
+
+    STATION = "station"
+    CALENDAR = "calendar"
+
+
 class UnavailabilityKind(enum.StrEnum):
     """Say why a station cannot be used for a while."""
 
@@ -258,6 +291,8 @@ class Satellite(Versioned, Base):
     slew_accel_deg_s2: Mapped[float | None] = mapped_column(Float)
     settle_s: Mapped[float | None] = mapped_column(Float)
     observes: Mapped[str | None] = mapped_column(String(20))  # "earth", "sky" or "earth,sky"
+    # Its radio links (``orbits.radio.Link`` fields: frequencies, transponder, EIRP, rate).
+    links: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     operators: Mapped[list[SatelliteOperator]] = _owned("satellite")
     # The sets predictions use: one per epoch, the preferred source's (ElementSetRecord).
@@ -364,6 +399,10 @@ class GroundStation(Versioned, Base):
     horizon_mask: Mapped[dict[str, list[float]] | None] = mapped_column(JSON)
     turnaround_s: Mapped[float] = mapped_column(Float, default=0.0)
     bands: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The antenna's rotator (``orbits.pointing.Rotator`` fields; None: the default model).
+    rotator: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # The receiving figure of merit, for link budgets (None: unknown).
+    g_over_t_db_k: Mapped[float | None] = mapped_column(Float)
 
     owner: Mapped[Partner] = relationship(back_populates="stations")
     unavailable: Mapped[list[Unavailability]] = _owned("station", order_by="Unavailability.start")
@@ -531,6 +570,15 @@ class ContactRecord(Span, Base):
     satellite_id: Mapped[int] = _reference("satellites", "RESTRICT")
     station_id: Mapped[int] = _reference("ground_stations", "RESTRICT", index=True)
     max_elevation_deg: Mapped[float] = mapped_column(Float)
+    # Its lifecycle: the state, why (a failure's reason), what the station reported.
+    state: Mapped[ContactState] = mapped_column(
+        _enum(ContactState, "contact_state"), server_default=ContactState.SCHEDULED.value
+    )
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    state_changed_at: Mapped[datetime | None] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    bytes_received: Mapped[int | None] = mapped_column(BigInteger)
 
     schedule: Mapped[ScheduleRecord] = relationship(back_populates="contacts")
     satellite: Mapped[Satellite] = relationship()
@@ -945,3 +993,102 @@ class AnalysisRunSource(Base):
 
     run: Mapped[AnalysisRun] = relationship(back_populates="source_links")
     product: Mapped[Product] = relationship()
+
+
+class AccessToken(Base):
+    """A token that does one thing: report one station's contacts, or read a calendar feed.
+
+    Kept, like API tokens, as its SHA-256 hash. It acts as the user who made it and sees
+    no more than that user; a calendar token is read from the feed's URL (calendar
+    programs send no headers), so it may read that feed and nothing else. A station
+    token names its station; a calendar token names a station or a partner.
+    """
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'station' AND station_id IS NOT NULL AND partner_id IS NULL)"
+            " OR (kind = 'calendar' AND (station_id IS NULL) <> (partner_id IS NULL))",
+            name="scope_named",
+        ),
+    )
+    no_revision: ClassVar[bool] = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[AccessKind] = mapped_column(_enum(AccessKind, "access_kind"))
+    user_id: Mapped[int] = _reference("users", "CASCADE", index=True)
+    station_id: Mapped[int | None] = _reference("ground_stations", "CASCADE", index=True)
+    partner_id: Mapped[int | None] = _reference("partners", "CASCADE", index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+
+
+class EventRecord(Base):
+    """Something partners may be told of: a contact's state, a schedule, an outage ...
+
+    ``kind`` is one of ``operations.events.EventKind``; the ids say what it is about,
+    and so who may see it (``service.access``: the satellite, the station, the product
+    and, for a partner's own matter, the partner); ``payload`` is what subscribers get.
+    Events are kept, in order, for the stream and the delivery log.
+    """
+
+    __tablename__ = "events"
+    no_revision: ClassVar[bool] = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    satellite_id: Mapped[int | None] = mapped_column(Integer)
+    station_id: Mapped[int | None] = mapped_column(Integer)
+    product_id: Mapped[str | None] = mapped_column(String(32))
+    partner_id: Mapped[int | None] = mapped_column(Integer)  # only this partner's matter
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Subscription(Base):
+    """A subscriber: where events go (a webhook URL or an apprise URL), for which kinds.
+
+    It acts as the user who made it: it is sent only events that user may see. A
+    webhook's body is signed with ``secret`` (HMAC-SHA256, ``operations.webhooks``).
+    """
+
+    __tablename__ = "subscriptions"
+    no_revision: ClassVar[bool] = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = _reference("users", "CASCADE", index=True)
+    kind: Mapped[SubscriptionKind] = mapped_column(_enum(SubscriptionKind, "subscription_kind"))
+    target: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str | None] = mapped_column(String(200))
+    kinds: Mapped[list[str] | None] = mapped_column(JSON)  # None: every kind
+    created_at: Mapped[datetime] = mapped_column()
+    disabled_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+
+
+class Delivery(Base):
+    """One event's delivery to one subscriber: tried until delivered or out of retries."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "subscription_id", name="event_subscription"),)
+    no_revision: ClassVar[bool] = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = _reference("events", "CASCADE", index=True)
+    subscription_id: Mapped[int] = _reference("subscriptions", "CASCADE", index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+    event: Mapped[EventRecord] = relationship()
+    subscription: Mapped[Subscription] = relationship()
