@@ -89,6 +89,10 @@ class AnalysisInputError(ReasonError):
     """Reject an analysis input: a light curve, an optical product, an area, a setting."""
 
 
+class SsfError(InputError):
+    """Reject a CCSDS Simple Schedule Format message, naming the element path at fault."""
+
+
 class Spot5Error(InputError):
     """Reject a SPOT5 file that cannot be read, naming the line."""
 
