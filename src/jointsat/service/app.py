@@ -28,6 +28,7 @@ from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
     agreements,
     design,
+    exchange,
     me,
     partners,
     passes,
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         users.router,
         passes.router,
         schedules.router,
+        exchange.router,  # SSF export and import, under /schedules
         requests.router,
         plans.router,
         products.router,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
@@ -38,9 +38,11 @@ from jointsat.service.lookup import (
     shown,
     visible_station,
 )
+from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId, RowId, Text, TimeWindow
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
 from jointsat.store.consortium import by_id, satellite_visibilities, station_visibilities
+from jointsat.store.exchange import IMPORTED
 from jointsat.store.products import partner_codes
 from jointsat.store.schedules import (
     MAX_HORIZON_DAYS,
@@ -110,7 +112,7 @@ class ScheduleSummary(BaseModel):
     created_at: datetime
     start: datetime
     end: datetime
-    policy: Policy
+    policy: Policy | Literal["imported"]  # imported: another agency's (routes/exchange.py)
     status: str
     solver: str
     total_seconds: float
@@ -135,7 +137,7 @@ class SchedulePublic(ScheduleSummary):
 
 
 def _summary(record: ScheduleRecord) -> ScheduleSummary:
-    return shown(ScheduleSummary, record, end=record.end_at, policy=Policy(record.policy))
+    return shown(ScheduleSummary, record, end=record.end_at)
 
 
 def _seen_contacts(session: SessionDep, user: User, record: ScheduleRecord) -> list[ContactRecord]:
@@ -367,6 +369,8 @@ def replan_schedule(
     policy, changing the fewest contacts. The new schedule replaces the old one.
     """
     previous = _load(session, schedule_id)
+    if previous.policy == IMPORTED:
+        raise ProblemError(409, "Conflict", "an imported schedule is not re-planned here")
     station = visible_station(session, user, body.station_id)
     may_change(
         user, [station.partner_id], "only the station's operators or an admin may report its outage"
