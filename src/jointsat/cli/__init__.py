@@ -23,6 +23,7 @@ from jointsat.cli import (
     design,
     doppler,
     elements,
+    exchange,
     partners,
     passes,
     plan,
@@ -67,6 +68,7 @@ app.add_typer(admin.admin_app)
 app.command()(admin.serve)
 app.command()(schedule.schedule)
 app.command()(schedule.replan)
+app.add_typer(exchange.exchange_app)
 app.command()(plan.plan)
 app.add_typer(requests.requests_app)
 app.add_typer(archive.archive_app)

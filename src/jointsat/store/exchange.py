@@ -26,6 +26,8 @@ from jointsat.store.convert import orbit_of, station_names
 from jointsat.store.tables import ContactRecord, GroundStation, Satellite, ScheduleRecord
 from jointsat.timelib import TimeOrigin
 
+ORIGINATOR = "JOINTSAT"
+"""The ``originatingOrganization`` of the messages jointsat writes."""
 IMPORTED = "imported"
 """The policy (and status) of a schedule imported from another agency's message."""
 ELEVATION_STEP_S = 5.0  # an imported contact's maximum elevation: sampled this often,

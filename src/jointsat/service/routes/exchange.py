@@ -17,14 +17,17 @@ from jointsat.service.lookup import found
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId
 from jointsat.store.consortium import satellite_visibilities, station_visibilities
-from jointsat.store.exchange import IMPORTED, export_message, import_candidates, import_message
+from jointsat.store.exchange import (
+    IMPORTED,
+    ORIGINATOR,
+    export_message,
+    import_candidates,
+    import_message,
+)
 from jointsat.store.schedules import load_schedule
 from jointsat.store.tables import Role
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
-
-ORIGINATOR = "JOINTSAT"
-"""The ``originatingOrganization`` of the messages this service writes."""
 
 SSF_FILE: dict[int | str, dict[str, Any]] = {
     200: {"description": "The SSF message", "content": {MEDIA_TYPE: {}}},

@@ -316,9 +316,15 @@ function maskAt(points, az) {
 
 async function saveMask(body, minimum) {
   const { id, etag, data } = open.station;
-  const points = maskRows(body);
+  // Points may be typed in any order: the mask is kept by increasing azimuth.
+  const points = maskRows(body).sort((a, b) => a[0] - b[0]);
   if (points.some(([az, elev]) => !Number.isFinite(az) || !Number.isFinite(elev))) {
     say("Each point of the mask needs an azimuth and an elevation.", "error");
+    return;
+  }
+  const twice = points.find(([az], i) => i > 0 && az === points[i - 1][0]);
+  if (twice) {
+    say(`Two points of the mask are at azimuth ${twice[0]}°: keep one.`, "error");
     return;
   }
   const change = {
