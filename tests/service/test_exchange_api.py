@@ -142,5 +142,8 @@ def test_a_malformed_message_is_refused_naming_the_element(world: World) -> None
     )
     assert response.status_code == 422
     assert "DOCTYPE" in response.json()["detail"]
+    read = client.get("/api/v1/schedules/import-ssf", headers=auth["admin"])
+    assert read.status_code == 405  # not GET /schedules/{id}'s 422
+    assert read.headers["allow"] == "POST"
     before = client.get("/api/v1/schedules", headers=auth["admin"]).json()
     assert [s["id"] for s in before] == [schedule["id"]]  # nothing half-imported

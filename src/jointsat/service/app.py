@@ -159,8 +159,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         satellites.router,
         users.router,
         passes.router,
+        exchange.router,  # SSF export and import; before schedules.router (its /{id})
         schedules.router,
-        exchange.router,  # SSF export and import, under /schedules
         requests.router,
         plans.router,
         products.router,

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from jointsat.errors import SsfError, StoreError
 from jointsat.operations.ssf import MEDIA_TYPE, message_sha256, read_ssf, write_ssf
@@ -67,6 +68,12 @@ def export_ssf(schedule_id: PathId, session: SessionDep, user: UserDep, now: Now
     ]
     message = export_message(record, seen, originator=ORIGINATOR, generated_at=now)
     return file_response(write_ssf(message), MEDIA_TYPE, f"schedule-{schedule_id}.ssf.xml")
+
+
+@router.get("/import-ssf", include_in_schema=False)
+def import_ssf_read() -> None:
+    """Answer 405 (Allow: POST), not 422 from ``GET /schedules/{schedule_id}`` matching it."""
+    raise HTTPException(405)
 
 
 @router.post(
