@@ -130,8 +130,11 @@ def test_any_contacts_round_trip(rows: list[tuple[int, str, int, int]]) -> None:
             for k, (n, station, t, length) in enumerate(rows)
         ]
     )
-    got = {a.activity_id: a for a in read_ssf(write_ssf(_message(sent))).activities}
+    text = write_ssf(_message(sent))
+    got = {a.activity_id: a for a in read_ssf(text).activities}
     assert got == {a.activity_id: a for a in sent}
+    ids = [p.get("scheduledPackageId") for p in ET.fromstring(text)]
+    assert len(ids) == len(set(ids)) == 1 + len({n for n, *_ in rows})  # the header, a package each
 
 
 TRACK = "2026-121T01:00:00.000Z"

@@ -176,16 +176,16 @@ def write_ssf(message: SsfMessage) -> str:
             "endTime": format_time(message.end),
         },
     )
-    packages: dict[tuple[int | None, str], list[SsfActivity]] = {}
+    packages: dict[str, list[SsfActivity]] = {}  # by package id: catalog number, else name
     for a in sorted(message.activities, key=lambda a: (a.start, a.site, a.activity_id)):
-        packages.setdefault((a.norad_id, a.spacecraft), []).append(a)
-    for (norad_id, spacecraft), activities in packages.items():
+        packages.setdefault(_package_id(a.norad_id, a.spacecraft), []).append(a)
+    for package_id, activities in packages.items():
         package = ET.SubElement(
             root,
             q("scheduledPackage"),
             {
-                "scheduledPackageId": _package_id(norad_id, spacecraft),
-                "user": spacecraft,
+                "scheduledPackageId": package_id,
+                "user": activities[0].spacecraft,
                 "comment": f"{len(activities)} contact(s)",
             },
         )
