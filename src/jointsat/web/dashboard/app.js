@@ -774,7 +774,7 @@ function exportUrl(kind) {
   } else {
     if (!state.scheduleId) return null;
     path = `${API}/schedules/${state.scheduleId}/${kind}`;
-    params.station_id = station;
+    if (kind !== "schedule.ssf") params.station_id = station; // an SSF holds the whole schedule
   }
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) if (value !== "" && value !== undefined) url.searchParams.set(key, value);
