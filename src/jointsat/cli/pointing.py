@@ -290,8 +290,12 @@ def read_input(
         raise typer.BadParameter(
             f"give {', '.join(missing)} (or --from-store CONTACT_ID)", param_hint=missing[0]
         )
-    assert elements and stations and satellite and station
-    assert start and end
+    assert elements is not None
+    assert stations is not None
+    assert satellite is not None
+    assert station is not None
+    assert start is not None
+    assert end is not None
     window_start, window_end = common.time_window(start, end=end)
     orbit, site = read_contact(elements, stations, satellite, station, errors)
     passes = station_passes(orbit, site, window_start, window_end, errors)
