@@ -1,4 +1,4 @@
-"""Test ``/contacts/{id}/pointing``, ``/doppler`` and ``/oem``: a contact's outputs, and who sees them.
+"""Test `/contacts/{id}/pointing`, `/doppler` and `/oem`: a contact's outputs and who sees them.
 
 The contact is a real ISS pass over Cebreros (found here by the pass engine); the
 station's stored rotator is a flip-over mount, its satellite has a calibrated downlink
