@@ -32,7 +32,7 @@ from jointsat.orbits.passes import find_passes
 from jointsat.orbits.pointing import Rotator, plan_pass
 from jointsat.orbits.propagation import build_orbits
 from jointsat.orbits.tracks import look_angles
-from jointsat.store.tables import Role, ScheduleRecord, Visibility
+from jointsat.store.tables import ContactRecord, Role, ScheduleRecord, Visibility
 from jointsat.timelib import TimeOrigin, parse_iso
 
 ISS = 25544
@@ -107,8 +107,6 @@ def build(consortium: Consortium) -> World:
         )
         session.add(schedule)
         session.flush()
-        from jointsat.store.tables import ContactRecord
-
         contact = ContactRecord(
             schedule_id=schedule.id,
             start=first.aos,
@@ -247,6 +245,18 @@ def test_doppler_is_the_clis_and_the_kernels(
     assert np.allclose(written, table.frequency_hz, rtol=REL_TOL, atol=1e-3)
     rates = np.array([float(r["range_rate_m_s"]) for r in rows])
     assert np.allclose(rates, table.range_rate_m_s, atol=RATE_TOL_M_S, rtol=0.0)
+
+
+def test_cli_frequency_overrides_the_stored_link(consortium: Consortium) -> None:
+    """--frequency-hz replaces the stored link's: the shifts scale with the frequency."""
+    world = build(consortium)
+    base = ["doppler", "--from-store", str(world.contact_id), "--database-url", consortium.url]
+    stored = rows_of(cli(*base, "--step", "30"))
+    given = rows_of(cli(*base, "--step", "30", "--frequency-hz", "2.2e9"))
+    ratio = np.array([float(r["frequency_hz"]) for r in given]) / 2.2e9
+    stored_ratio = np.array([float(r["frequency_hz"]) for r in stored]) / (DOWNLINK_HZ + OFFSET_HZ)
+    assert np.allclose(ratio, stored_ratio, rtol=1e-11, atol=0.0)
+    assert [r["range_rate_m_s"] for r in given] == [r["range_rate_m_s"] for r in stored]
 
 
 def test_doppler_of_an_unknown_link_is_a_422(consortium: Consortium) -> None:
