@@ -136,7 +136,12 @@ def doppler(
         )
         tuned_hz, up = frequency_hz, uplink
         if from_store is not None and (frequency_hz is None or link is not None):
-            tuning = choose_link(contact.links, link, True if uplink else None)
+            try:
+                tuning = choose_link(contact.links, link, True if uplink else None)
+            except JointsatError as exc:
+                raise JointsatError(
+                    f"{exc}: name one with --link, or give --frequency-hz"
+                ) from None
             up = tuning.uplink
             tuned_hz = tuning.frequency_hz if frequency_hz is None else frequency_hz
         assert tuned_hz is not None
