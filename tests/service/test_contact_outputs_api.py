@@ -71,11 +71,13 @@ def _orbit_and_station():  # type: ignore[no-untyped-def]
     return files, orbit, station
 
 
-def build(consortium: Consortium) -> World:
+def build(consortium: Consortium, hidden: str = "station_visibility") -> World:
+    """Store the contact: esa's station and satellite, ``hidden`` (its agreement's field;
+    "": none) private."""
     files, _, station = _orbit_and_station()
     iss = [e for e in files.elements if e.norad_cat_id == ISS]
     first = find_passes(iss, [station], START, END).rows()[0]  # the pass through north
-    private = {"station_visibility": Visibility.PRIVATE}
+    private = {hidden: Visibility.PRIVATE} if hidden else {}
     with consortium.session() as session:
         consortium.add_admin(session)
         esa = consortium.add_partner(session, "esa", 0.5, agreement=private)
@@ -301,13 +303,19 @@ def test_oem_reads_back_as_the_sgp4_orbit_within_a_metre(consortium: Consortium)
 
 
 @pytest.mark.parametrize(
-    ("who", "status"),
-    [("esa-ops", 200), ("admin", 200), ("other-ops", 404)],
+    ("hidden", "who", "status"),
+    [
+        ("station_visibility", "esa-ops", 200),
+        ("station_visibility", "admin", 200),
+        ("station_visibility", "other-ops", 404),
+        ("satellite_visibility", "other-ops", 404),
+        ("", "other-ops", 200),  # the consortium's assets: every member sees the contact
+    ],
 )
-def test_a_private_stations_contact_is_hidden_from_other_partners(
-    consortium: Consortium, who: str, status: int
+def test_a_private_assets_contact_is_hidden_from_other_partners(
+    consortium: Consortium, hidden: str, who: str, status: int
 ) -> None:
-    world = build(consortium)
+    world = build(consortium, hidden)
     client = consortium.serve()
     for output in ("pointing", "doppler", "oem"):
         answer = client.get(
