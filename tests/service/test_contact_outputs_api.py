@@ -332,3 +332,45 @@ def test_a_private_assets_contact_is_hidden_from_other_partners(
         )
         assert hidden.json()["detail"] == f"no contact with id {world.contact_id}"
     assert client.get(f"/api/v1/contacts/{world.contact_id}/pointing").status_code == 401
+
+
+def test_cli_reads_a_contact_from_a_server_as_its_token_may(consortium: Consortium) -> None:
+    """--url/--token: the server's plan and table, written or streamed by the CLI as from
+    the store; a partner that may not see the contact gets the server's 404."""
+    from tests.cli.test_pointing_cli import mock_rotctld
+    from tests.support.server import in_thread
+
+    from jointsat.service.app import create_app
+    from jointsat.settings import Settings
+
+    world = build(consortium)
+    local = ["--from-store", str(world.contact_id), "--database-url", consortium.url]
+    app_ = create_app(Settings(database_url=consortium.url), clock=lambda: consortium.now)
+    with in_thread(app_) as base:
+        token = consortium.tokens["esa-ops"]
+        remote = ["--from-store", str(world.contact_id), "--url", base, "--token", token]
+        assert cli("pointing", *remote) == cli("pointing", *local)
+        assert cli("doppler", *remote, "--link", "vhf-up", "--step", "10") == cli(
+            "doppler", *local, "--link", "vhf-up", "--step", "10"
+        )
+        tdm = ccsds_ndm.Tdm.from_str(cli("pointing", *remote, "--format", "tdm"))
+        assert tdm.header.creation_date.startswith("2024-05-10T12:00:00")  # the server's clock
+        planned = rows_of(cli("pointing", *local))
+        with mock_rotctld(b"RPRT 0\n") as rotator:
+            host, port = rotator.server_address[:2]
+            streamed = CliRunner().invoke(
+                app, ["pointing", *remote, "--rotctld", f"{host}:{port}", "--no-wait"]
+            )
+            received = list(rotator.received)  # type: ignore[attr-defined]
+        assert streamed.exit_code == 0, streamed.output
+        assert received == [(float(r["azimuth_deg"]), float(r["elevation_deg"])) for r in planned]
+
+        other = ["--from-store", str(world.contact_id), "--url", base]
+        refused = CliRunner().invoke(
+            app, ["pointing", *other, "--token", consortium.tokens["other-ops"]]
+        )
+        assert refused.exit_code == 1
+        assert "HTTP 404" in refused.stderr
+        assert f"no contact with id {world.contact_id}" in refused.stderr
+        overridden = CliRunner().invoke(app, ["pointing", *remote, "--beamwidth", "3"])
+        assert overridden.exit_code == 2

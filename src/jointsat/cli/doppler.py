@@ -15,6 +15,7 @@ a one-line warning, since each 0.02 s of it is about 0.1 m/s of range rate overh
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -39,7 +40,9 @@ from jointsat.cli.pointing import (
     StepOption,
     _address,
     read_input,
+    remote_contact,
 )
+from jointsat.cli.remote import ServerToken, ServerUrl
 from jointsat.errors import JointsatError
 from jointsat.hamlib import RigctldClient, pace
 from jointsat.iers import ut1_utc_s
@@ -49,10 +52,11 @@ from jointsat.operations.contact_plans import (
     Span,
     choose_link,
     doppler_window,
+    rows_csv,
     tables_csv,
     tables_json,
 )
-from jointsat.timelib import format_readable
+from jointsat.timelib import format_readable, parse_iso
 
 __all__ = ["ROW_COLUMNS", "PassDoppler", "doppler", "stream", "ut1_utc_s"]
 
@@ -90,7 +94,8 @@ def doppler(
             "--link",
             metavar="NAME",
             help="With --from-store: the satellite's stored link to tune (default: its first "
-            "downlink, or uplink with --uplink); an uplink link implies --uplink.",
+            "downlink, or uplink with --uplink); an uplink link implies --uplink. With --url, "
+            "the only way to tune another link than the first downlink.",
         ),
     ] = None,
     step_s: StepOption = 1.0,
@@ -115,6 +120,8 @@ def doppler(
     ] = None,
     from_store: FromStoreOption = None,
     database_url: common.DatabaseUrl = None,
+    url: ServerUrl = None,
+    token: ServerToken = None,
     no_wait: NoWaitOption = False,
 ) -> None:
     """Tell the frequency to tune through a satellite's passes over a station (Doppler table)."""
@@ -130,6 +137,40 @@ def doppler(
         )
     address = None if rigctld is None else _address(rigctld, "rigctld")
     errors = Console(stderr=True)
+    api = remote_contact(url, token, from_store, database_url)
+    if api is not None:
+        if frequency_hz is not None or uplink:
+            raise typer.BadParameter(
+                "the server tunes the satellite's stored links: name one with --link, or "
+                "compute here from the store (--database-url)",
+                param_hint="'--frequency-hz' / '--uplink'",
+            )
+        with common.reporting_errors(errors):
+            document = api.get(
+                f"/contacts/{from_store}/doppler", format="json", step_s=step_s, link=link
+            ).body
+            if address is None:
+                if output_format is RowFormat.JSON:
+                    emit(json.dumps(document, indent=2) + "\n", output)
+                else:
+                    rows = [r for p in document["passes"] for r in p["rows"]]
+                    emit(rows_csv(DOPPLER_COLUMNS, rows), output)
+                return
+            with RigctldClient(*address) as client:
+                sent = 0
+                for p in document["passes"]:
+                    times = [parse_iso(r["time"]).timestamp() for r in p["rows"]]
+
+                    def send(k: int, rows: Any = p["rows"]) -> None:
+                        client.set_frequency(rows[k]["frequency_hz"])
+
+                    sent += pace(times, send, wait=not no_wait)
+            errors.print(
+                f"{sent} frequencies sent to rigctld at {client.address} over "
+                f"{len(document['passes'])} pass(es)",
+                highlight=False,
+            )
+        return
     with common.reporting_errors(errors):
         contact = read_input(
             elements, stations, satellite, station, start, end, from_store, database_url, errors

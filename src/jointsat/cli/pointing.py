@@ -12,19 +12,21 @@ angles to a ``rotctld`` (:mod:`jointsat.hamlib`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from jointsat.cli import common
 from jointsat.cli.output import emit
+from jointsat.cli.remote import ServerToken, ServerUrl, server
 from jointsat.errors import JointsatError, PointingError
 from jointsat.files import read_elements, read_stations
 from jointsat.hamlib import RotctldClient, pace, parse_address
@@ -37,12 +39,17 @@ from jointsat.operations.contact_plans import (
     plans_json,
     plans_tdm,
     pointing_rows,
+    rows_csv,
 )
 from jointsat.operations.contact_plans import station_passes as find_station_passes
 from jointsat.orbits.passes import Pass
 from jointsat.orbits.pointing import Rotator
 from jointsat.orbits.propagation import Orbit, build_orbits
 from jointsat.orbits.stations import Station
+from jointsat.timelib import parse_iso
+
+if TYPE_CHECKING:
+    from jointsat.client import ApiClient
 
 __all__ = ["ROW_COLUMNS", "PassPlan", "RowFormat", "pointing", "rows", "station_passes", "stream"]
 
@@ -105,8 +112,9 @@ FromStoreOption = Annotated[
         "--from-store",
         metavar="CONTACT_ID",
         min=1,
-        help="A scheduled contact of the store: its satellite's stored orbit, its station "
-        "(and rotator, links), its start..end; instead of the files and the window.",
+        help="A scheduled contact of the store (--database-url) or of a server (--url, "
+        "--token): its satellite's stored orbit, its station (and rotator, links), its "
+        "start..end; instead of the files and the window.",
     ),
 ]
 NoWaitOption = Annotated[
@@ -194,6 +202,8 @@ def pointing(
     ] = None,
     from_store: FromStoreOption = None,
     database_url: common.DatabaseUrl = None,
+    url: ServerUrl = None,
+    token: ServerToken = None,
     no_wait: NoWaitOption = False,
 ) -> None:
     """Plan a rotator's pointing through a satellite's passes over a station (az/el table)."""
@@ -210,6 +220,43 @@ def pointing(
     rotator_of(Rotator(), explicit)  # a bad option is a command-line error before any reading
     address = None if rotctld is None else _address(rotctld, "rotctld")
     errors = Console(stderr=True)
+    api = remote_contact(url, token, from_store, database_url)
+    if api is not None:
+        if explicit:
+            raise typer.BadParameter(
+                "the server plans with the station's stored rotator: leave out the rotator "
+                "options, or plan here from the store (--database-url)",
+                param_hint="rotator",
+            )
+        assert from_store is not None
+        path = f"/contacts/{from_store}/pointing"
+        with common.reporting_errors(errors):
+            if address is None and output_format is PointingFormat.TDM:
+                emit(remote_text(api, path, format="tdm", step_s=step_s), output)
+                return
+            document = api.get(path, format="json", step_s=step_s).body
+            if address is None:
+                if output_format is PointingFormat.JSON:
+                    emit(json.dumps(document, indent=2) + "\n", output)
+                else:
+                    rows = [r for p in document["passes"] for r in p["rows"]]
+                    emit(rows_csv(POINTING_COLUMNS, rows), output)
+                return
+            with RotctldClient(*address) as client:
+                sent = 0
+                for p in document["passes"]:
+                    times = [parse_iso(r["time"]).timestamp() for r in p["rows"]]
+
+                    def send(k: int, rows: Any = p["rows"]) -> None:
+                        client.set_position(rows[k]["azimuth_deg"], rows[k]["elevation_deg"])
+
+                    sent += pace(times, send, lead_s=p["preposition_s"], wait=not no_wait)
+            errors.print(
+                f"{sent} positions sent to rotctld at {client.address} over "
+                f"{len(document['passes'])} pass(es)",
+                highlight=False,
+            )
+        return
     with common.reporting_errors(errors):
         contact = read_input(
             elements, stations, satellite, station, start, end, from_store, database_url, errors
@@ -238,6 +285,30 @@ def pointing(
             f"{sent} positions sent to rotctld at {client.address} over {len(plans)} pass(es)",
             highlight=False,
         )
+
+
+def remote_contact(
+    url: str | None, token: str | None, from_store: int | None, database_url: str | None
+) -> ApiClient | None:
+    """Return a client of the server (``--url``) a stored contact is read from, or None."""
+    api = server(url, token)
+    if api is None:
+        return None
+    if from_store is None:
+        raise typer.BadParameter(
+            "--url reads a stored contact: give --from-store", param_hint="'--url'"
+        )
+    if database_url is not None:
+        raise typer.BadParameter("give --url or --database-url, not both", param_hint="'--url'")
+    return api
+
+
+def remote_text(api: ApiClient, path: str, **query: Any) -> str:
+    """Return the text (a CSV, a TDM) the server answers a GET of an API path with."""
+    from jointsat.client import http_get
+
+    with http_get(api.url(path, query), api.token) as response:
+        return bytes(response.read()).decode("utf-8")
 
 
 def rotator_of(base: Rotator, explicit: dict[str, float]) -> Rotator:
