@@ -125,9 +125,18 @@ class PointingError(ReasonError):
     """Reject a rotator model or a pass track that a pointing plan cannot be made from."""
 
 
-class RotctldError(JointsatError):
-    """Report that a rotator's ``rotctld`` could not be reached or refused a command.
+class HamlibError(JointsatError):
+    """Report that a hamlib daemon (``rotctld``, ``rigctld``) could not be reached or
+    refused a command.
 
-    The message names the address and, for a refused command, hamlib's error code
-    (``RPRT -n``) and the command sent.
+    The message names the daemon, its address and, for a refused command, hamlib's
+    error code (``RPRT -n``) and the command sent.
     """
+
+
+class RotctldError(HamlibError):
+    """Report that a rotator's ``rotctld`` could not be reached or refused a command."""
+
+
+class RigctldError(HamlibError):
+    """Report that a radio's ``rigctld`` could not be reached or refused a command."""

@@ -11,15 +11,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+import re
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from astropy.time import Time
 from astropy.utils import iers
 from typer.testing import CliRunner, Result
 
 from jointsat.cli import app
+from jointsat.cli.doppler import stream
 from jointsat.files import DEMO_STATIONS_FILE, bundled_file, read_elements, read_stations
+from jointsat.operations.contact_plans import PassDoppler, Window
 from jointsat.orbits.doppler import doppler_table
 from jointsat.orbits.passes import find_passes
 from jointsat.orbits.propagation import build_orbits
@@ -132,3 +140,116 @@ def test_unknown_station_is_one_error_line() -> None:
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: no station 'Nowhere'")
     assert result.stdout == ""
+
+
+class Rigctld(socketserver.StreamRequestHandler):
+    """A mock rigctld: records ``F hz`` commands and answers the server's ``reply``."""
+
+    def handle(self) -> None:
+        for raw in self.rfile:
+            line = raw.decode("ascii").strip()
+            if line == "q":
+                return
+            words = line.split()
+            if len(words) == 2 and words[0] == "F":
+                self.server.received.append(words[1])  # type: ignore[attr-defined]
+                self.wfile.write(self.server.reply)  # type: ignore[attr-defined]
+            else:
+                self.wfile.write(b"RPRT -1\n")
+
+
+@contextmanager
+def mock_rigctld(reply: bytes) -> Iterator[socketserver.ThreadingTCPServer]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Rigctld)
+    server.daemon_threads = True
+    server.received = []  # type: ignore[attr-defined]
+    server.reply = reply  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_rigctld_receives_the_tables_frequencies_in_order() -> None:
+    rows, _ = csv_and_json()
+    with mock_rigctld(b"RPRT 0\n") as server:
+        host, port = server.server_address[:2]
+        result = invoke(*common_args("--rigctld", f"{host}:{port}", "--no-wait"))
+        received = list(server.received)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert f"{len(rows)} frequencies sent to rigctld at 127.0.0.1:{port}" in result.stderr
+    # hamlib's frequencies are whole hertz: each row's, rounded.
+    assert all(re.fullmatch(r"\d+", f) for f in received)
+    assert [int(f) for f in received] == [round(float(r["frequency_hz"])) for r in rows]
+
+
+def test_rigctld_refusal_stops_the_stream() -> None:
+    with mock_rigctld(b"RPRT -1\n") as server:
+        host, port = server.server_address[:2]
+        result = invoke(*common_args("--rigctld", f"{host}:{port}", "--no-wait"))
+        received = list(server.received)  # type: ignore[attr-defined]
+    assert result.exit_code == 1
+    assert len(received) == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: rigctld at 127.0.0.1:{port} refused 'F ")
+    assert "RPRT -1" in line
+
+
+def test_rigctld_unreachable() -> None:
+    with mock_rigctld(b"RPRT 0\n") as server:
+        host, port = server.server_address[:2]
+    result = invoke(*common_args("--rigctld", f"{host}:{port}", "--no-wait"))
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot connect to rigctld at 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (common_args("--rigctld", "localhost"), "rigctld address 'localhost' is not HOST:PORT"),
+        (common_args("--link", "uhf"), "--link names a stored link: give --from-store"),
+        (common_args()[:-4], "give the link's frequency"),
+    ],
+    ids=["bad address", "link without store", "no frequency"],
+)
+def test_bad_options_are_command_line_errors(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())
+
+
+def test_stream_tunes_each_row_at_its_time_and_skips_past_ones() -> None:
+    """With a fake clock: each row at its own time (no lead); started late, the rows whose
+    successor's time has come are skipped."""
+    (orbit,) = [o for o in build_orbits(read_elements([ELEMENTS]).orbits) if o.norad_id == ISS]
+    (station,) = [s for s in read_stations(STATIONS) if s.name == STATION]
+    aos = datetime(2024, 5, 10, 3, 10, tzinfo=UTC)
+    t_s = np.arange(0.0, 5.0)
+    window = Window(aos, datetime(2024, 5, 10, 3, 10, 4, tzinfo=UTC))
+    table = doppler_table(orbit, station, aos, t_s, FREQUENCY_HZ)
+    for late_s, first in ((-100.0, 0), (2.5, 2)):
+        sent = fake_clock_stream(PassDoppler(window, table), aos.timestamp() + late_s)
+        assert len(sent) == t_s.size - first
+        expected_at = aos.timestamp() + t_s[first:]
+        expected_at[0] = max(expected_at[0], aos.timestamp() + late_s)
+        assert np.allclose([t for t, _ in sent], expected_at, atol=1e-9, rtol=0.0)
+        assert [hz for _, hz in sent] == table.frequency_hz[first:].tolist()
+
+
+def fake_clock_stream(table: PassDoppler, start_unix: float) -> list[tuple[float, float]]:
+    """Stream the table on a fake clock starting at ``start_unix``; return (time, hz) sent."""
+    now = [start_unix]
+    sent: list[tuple[float, float]] = []
+
+    def sleep(dt: float) -> None:
+        now[0] += dt
+
+    count = stream([table], lambda hz: sent.append((now[0], hz)), clock=lambda: now[0], sleep=sleep)
+    assert count == len(sent)
+    return sent

@@ -44,6 +44,7 @@ FLIP_OVER = ("--elevation-range", "0", "180")
 ANGLE_TOL_DEG = 1e-4  # the angles are written with 4 decimals (half of this: rounding)
 TIME_TOL_S = 1e-3  # times are written to the millisecond
 ROTCTLD_TOL_DEG = 1e-3
+TDM_TOL_DEG = 1e-6  # TDM angles are written unrounded
 
 
 def invoke(*args: str) -> Result:
@@ -254,3 +255,77 @@ def test_bad_rotator_is_a_command_line_error() -> None:
     result = invoke(*common_args("--azimuth-range", "0", "300"))
     assert result.exit_code == 2
     assert "must span at least 360" in " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())
+
+
+def test_tdm_is_ccsds_with_the_true_look_angles_at_the_csvs_times() -> None:
+    """TDM (CCSDS 503.0-B-2, KVN): a segment per pass, read back with ccsds-ndm; its angles
+    are the satellite's look angles (SGP4 here) to 1e-6 deg, the CSV's where it tracks.
+
+    Azimuths are compared modulo 360 (one near north may come out 359.9999999 or 0)."""
+    import ccsds_ndm
+
+    as_csv = invoke(*common_args())
+    as_tdm = invoke(*common_args("--format", "tdm"))
+    assert as_tdm.exit_code == 0, as_tdm.output
+    text = as_tdm.stdout
+    # The keywords the standard requires of a header, each segment's metadata and data.
+    for keyword in ("CCSDS_TDM_VERS", "CREATION_DATE", "ORIGINATOR", "TIME_SYSTEM"):
+        assert re.search(rf"^{keyword}\s*=", text, re.MULTILINE), keyword
+    for marker in ("META_START", "META_STOP", "DATA_START", "DATA_STOP"):
+        assert len(re.findall(rf"^{marker}$", text, re.MULTILINE)) == 2, marker
+    assert re.search(r"^PARTICIPANT_1\s*= Cebreros CB1D$", text, re.MULTILINE)
+    assert re.search(r"^ANGLE_TYPE\s*= AZEL$", text, re.MULTILINE)
+
+    message = ccsds_ndm.Tdm.from_str(text)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    epochs, azimuths, elevations = [], [], []
+    for segment in message.segments:
+        assert segment.metadata.time_system == "UTC"
+        assert segment.metadata.angle_type == "AZEL"
+        observations = segment.data.observations
+        angle_1 = [o for o in observations if o.keyword == "ANGLE_1"]
+        angle_2 = [o for o in observations if o.keyword == "ANGLE_2"]
+        assert [o.epoch for o in angle_1] == [o.epoch for o in angle_2]
+        assert segment.metadata.start_time == angle_1[0].epoch
+        assert segment.metadata.stop_time == angle_1[-1].epoch
+        epochs += [o.epoch for o in angle_1]
+        azimuths += [o.value for o in angle_1]
+        elevations += [o.value for o in angle_2]
+    assert epochs == [r["time"].removesuffix("Z") for r in rows]
+
+    # The look angles at the plan's samples, computed here (SGP4, look_angles).
+    _, reference_plans = reference(Rotator(), rows)
+    azimuths_a, elevations_a = np.array(azimuths), np.array(elevations)
+    assert ((azimuths_a >= 0.0) & (azimuths_a < 360.0)).all()
+    true_az = np.concatenate([p.target_azimuth_deg for p in reference_plans])
+    true_el = np.concatenate([p.target_elevation_deg for p in reference_plans])
+    assert np.abs((azimuths_a - true_az + 180.0) % 360.0 - 180.0).max() < TDM_TOL_DEG
+    assert np.abs(elevations_a - true_el).max() < TDM_TOL_DEG
+    # Where the az-el plan is on the satellite (no lag), the CSV's axis azimuth modulo 360
+    # and elevation are the TDM's, to the CSV's rounding.
+    on = np.array([float(row["lag_deg"]) == 0.0 for row in rows])
+    assert on.sum() > 0.5 * on.size
+    csv_az = np.array([float(row["azimuth_deg"]) for row in rows]) % 360.0
+    csv_el = np.array([float(row["elevation_deg"]) for row in rows])
+    assert np.abs(((csv_az - azimuths_a + 180.0) % 360.0 - 180.0)[on]).max() <= 5e-5 + 1e-6
+    assert np.abs((csv_el - elevations_a)[on]).max() <= 5e-5 + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from-store", "1", "-e", ELEMENTS], "leave out --elements"),
+        (["-e", ELEMENTS, "--station", STATION], "give --stations, --satellite, --start, --end"),
+    ],
+    ids=["both ways", "neither way complete"],
+)
+def test_from_store_or_files_exactly(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert message in " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())
+
+
+def test_from_store_unknown_contact(store_url: str) -> None:
+    result = invoke("--from-store", "999999", "--database-url", store_url)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no contact with id 999999 in the store")

@@ -1,17 +1,17 @@
 """``jointsat pointing``: a rotator's pointing plan for a satellite's passes over a station.
 
-The passes come from the pass engine (as ``jointsat passes`` finds them); each is
-sampled every ``--step`` seconds from AOS to LOS (SGP4, or the satellite's ephemeris,
-seen from the station: :func:`jointsat.orbits.tracks.look_angles`) and planned by
-:func:`jointsat.orbits.pointing.plan_pass` for the rotator the options describe. This
-module adds only the input and the output: a CSV or JSON table of the commanded axis
-angles, or a live stream of them to a ``rotctld`` (:mod:`jointsat.rotctld`).
+The passes come from the pass engine (as ``jointsat passes`` finds them) or, with
+``--from-store``, are a scheduled contact's window; each is sampled every ``--step``
+seconds from AOS to LOS and planned for the rotator the options (or the station's
+stored model) describe, by :mod:`jointsat.operations.contact_plans`, which the
+service's ``/contacts/{id}/pointing`` shares. This module adds only the input and
+the output: a CSV, JSON or CCSDS TDM table, or a live stream of the commanded axis
+angles to a ``rotctld`` (:mod:`jointsat.hamlib`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -19,41 +19,62 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
 from jointsat.cli import common
 from jointsat.cli.output import emit
+from jointsat.cli.remote import ServerToken, ServerUrl, server
 from jointsat.errors import JointsatError, PointingError
 from jointsat.files import read_elements, read_stations
-from jointsat.orbits.passes import Pass, find_passes
-from jointsat.orbits.pointing import PointingPlan, Rotator, plan_pass
-from jointsat.orbits.propagation import Orbit, build_orbits, orbit_records
+from jointsat.hamlib import RotctldClient, pace, parse_address
+from jointsat.operations.contact_plans import (
+    POINTING_COLUMNS,
+    PassPlan,
+    Span,
+    plan_window,
+    plans_csv,
+    plans_json,
+    plans_tdm,
+    pointing_rows,
+    rows_csv,
+)
+from jointsat.operations.contact_plans import station_passes as find_station_passes
+from jointsat.orbits.passes import Pass
+from jointsat.orbits.pointing import Rotator
+from jointsat.orbits.propagation import Orbit, build_orbits
 from jointsat.orbits.stations import Station
-from jointsat.orbits.tracks import look_angles
-from jointsat.rotctld import RotctldClient, parse_address
-from jointsat.timelib import TimeOrigin, format_iso_ms, format_readable
+from jointsat.timelib import parse_iso
 
-ROW_COLUMNS = ("time", "azimuth_deg", "elevation_deg", "lag_deg")
+if TYPE_CHECKING:
+    from jointsat.client import ApiClient
+
+__all__ = ["ROW_COLUMNS", "PassPlan", "RowFormat", "pointing", "rows", "station_passes", "stream"]
+
+ROW_COLUMNS = POINTING_COLUMNS
 """The columns of a plan's rows, in CSV and JSON alike."""
-
-ANGLE_DIGITS = 4
-"""Decimals of the angles written (1e-4 deg: far below any antenna's beam)."""
 
 
 class RowFormat(StrEnum):
-    """Name the formats ``jointsat pointing`` and ``jointsat doppler`` write."""
+    """Name the formats ``jointsat doppler`` writes (and ``jointsat pointing`` but TDM)."""
 
     CSV = "csv"
     JSON = "json"
 
 
+class PointingFormat(StrEnum):
+    """Name the formats ``jointsat pointing`` writes."""
+
+    CSV = "csv"
+    JSON = "json"
+    TDM = "tdm"
+
+
 # The options ``jointsat pointing`` and ``jointsat doppler`` share.
 ElementsOption = Annotated[
-    list[Path],
+    list[Path] | None,
     common.files_option(
         "Element sets (TLE, 3LE or OMM) or ephemerides (OEM); repeat for several files.",
         "--elements",
@@ -61,22 +82,23 @@ ElementsOption = Annotated[
     ),
 ]
 StationsOption = Annotated[
-    Path, common.files_option("Ground stations (CSV or JSON).", "--stations", "-s")
+    Path | None, common.files_option("Ground stations (CSV or JSON).", "--stations", "-s")
 ]
 SatelliteOption = Annotated[
-    str,
+    str | None,
     typer.Option("--satellite", metavar="N", help="The satellite: its catalog number or its name."),
 ]
 StationOption = Annotated[
-    str, typer.Option("--station", metavar="NAME", help="The station's name, as in its file.")
+    str | None,
+    typer.Option("--station", metavar="NAME", help="The station's name, as in its file."),
 ]
 StartOption = Annotated[
-    datetime,
+    datetime | None,
     common.time_option(
         "Window start, e.g. 2024-05-10T00:00:00Z; UTC if no offset.", metavar="ISO8601"
     ),
 ]
-EndOption = Annotated[datetime, common.time_option("Window end.", metavar="ISO8601")]
+EndOption = Annotated[datetime | None, common.time_option("Window end.", metavar="ISO8601")]
 StepOption = Annotated[
     float,
     typer.Option("--step", metavar="S", min=0.01, max=600.0, help="Seconds between rows."),
@@ -84,65 +106,90 @@ StepOption = Annotated[
 OutputOption = Annotated[
     Path | None, common.files_option("Write here instead of stdout.", "--output", "-o")
 ]
+FromStoreOption = Annotated[
+    int | None,
+    typer.Option(
+        "--from-store",
+        metavar="CONTACT_ID",
+        min=1,
+        help="A scheduled contact of the store (--database-url) or of a server (--url, "
+        "--token): its satellite's stored orbit, its station (and rotator, links), its "
+        "start..end; instead of the files and the window.",
+    ),
+]
+NoWaitOption = Annotated[
+    bool,
+    typer.Option("--no-wait", hidden=True, help="Send the rows at once (tests)."),
+]
 
 
 @dataclass(frozen=True)
-class PassPlan:
-    """One pass and its pointing plan; the plan's ``time_s`` counts from the pass's AOS."""
+class Contact:
+    """What a command plans: the orbit, the station, and the windows (passes or a contact)."""
 
-    found: Pass
-    plan: PointingPlan
-
-    def time(self, k: int) -> datetime:
-        """Return the UTC time of the plan's sample ``k``."""
-        return TimeOrigin.of(self.found.aos).at(float(self.plan.time_s[k]))
+    orbit: Orbit
+    station: Station
+    windows: list[Span]
+    rotator: Rotator | None = None  # the station's stored model (None: from files)
+    links: tuple[dict[str, Any], ...] = ()
 
 
 def pointing(
-    elements: ElementsOption,
-    stations: StationsOption,
-    satellite: SatelliteOption,
-    station: StationOption,
-    start: StartOption,
-    end: EndOption,
+    elements: ElementsOption = None,
+    stations: StationsOption = None,
+    satellite: SatelliteOption = None,
+    station: StationOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
     azimuth_range: Annotated[
-        tuple[float, float],
+        tuple[float, float] | None,
         typer.Option(
             "--azimuth-range",
             metavar="MIN MAX",
-            help="The azimuth axis's stops in degrees (a span of at least 360).",
+            help="The azimuth axis's stops in degrees (a span of at least 360; default: "
+            "the station's stored rotator, else 0 450).",
         ),
-    ] = (0.0, 450.0),
+    ] = None,
     elevation_range: Annotated[
-        tuple[float, float],
+        tuple[float, float] | None,
         typer.Option(
             "--elevation-range",
             metavar="MIN MAX",
-            help="The elevation axis's range in degrees (up to 180: a flip-over mount).",
+            help="The elevation axis's range in degrees (up to 180: a flip-over mount; "
+            "default: the stored rotator's, else 0 90).",
         ),
-    ] = (0.0, 90.0),
+    ] = None,
     azimuth_rate: Annotated[
-        float,
-        typer.Option("--azimuth-rate", metavar="DEG_S", help="The azimuth axis's top speed."),
-    ] = 6.0,
+        float | None,
+        typer.Option(
+            "--azimuth-rate", metavar="DEG_S", help="The azimuth axis's top speed (default 6)."
+        ),
+    ] = None,
     elevation_rate: Annotated[
-        float,
-        typer.Option("--elevation-rate", metavar="DEG_S", help="The elevation axis's top speed."),
-    ] = 6.0,
+        float | None,
+        typer.Option(
+            "--elevation-rate", metavar="DEG_S", help="The elevation axis's top speed (default 6)."
+        ),
+    ] = None,
     beamwidth: Annotated[
-        float,
-        typer.Option("--beamwidth", metavar="DEG", help="The antenna's full half-power beamwidth."),
-    ] = 2.0,
+        float | None,
+        typer.Option(
+            "--beamwidth",
+            metavar="DEG",
+            help="The antenna's full half-power beamwidth (default 2).",
+        ),
+    ] = None,
     step_s: StepOption = 1.0,
     output_format: Annotated[
-        RowFormat,
+        PointingFormat,
         typer.Option(
             "--format",
             "-f",
             help="csv: a header line, then one row per sample, pass after pass; json: "
-            "the passes, each with its plan's figures and rows.",
+            "the passes, each with its plan's figures and rows; tdm: a CCSDS TDM (KVN) of "
+            "the true look angles (ANGLE_TYPE AZEL), a segment per pass.",
         ),
-    ] = RowFormat.CSV,
+    ] = PointingFormat.CSV,
     output: OutputOption = None,
     rotctld: Annotated[
         str | None,
@@ -153,32 +200,83 @@ def pointing(
             "time, the first row's early by the pre-positioning time; instead of writing it.",
         ),
     ] = None,
-    no_wait: Annotated[
-        bool,
-        typer.Option("--no-wait", hidden=True, help="Send the rows at once (tests)."),
-    ] = False,
+    from_store: FromStoreOption = None,
+    database_url: common.DatabaseUrl = None,
+    url: ServerUrl = None,
+    token: ServerToken = None,
+    no_wait: NoWaitOption = False,
 ) -> None:
     """Plan a rotator's pointing through a satellite's passes over a station (az/el table)."""
-    window_start, window_end = common.time_window(start, end=end)
-    try:
-        rotator = Rotator(
-            azimuth_min_deg=azimuth_range[0],
-            azimuth_max_deg=azimuth_range[1],
-            elevation_min_deg=elevation_range[0],
-            elevation_max_deg=elevation_range[1],
-            azimuth_rate_deg_s=azimuth_rate,
-            elevation_rate_deg_s=elevation_rate,
-            beamwidth_deg=beamwidth,
-        )
-    except PointingError as exc:
-        raise typer.BadParameter(str(exc).removeprefix("rotator "), param_hint="rotator") from None
-    address = None if rotctld is None else _address(rotctld)
+    given = {
+        "azimuth_min_deg": None if azimuth_range is None else azimuth_range[0],
+        "azimuth_max_deg": None if azimuth_range is None else azimuth_range[1],
+        "elevation_min_deg": None if elevation_range is None else elevation_range[0],
+        "elevation_max_deg": None if elevation_range is None else elevation_range[1],
+        "azimuth_rate_deg_s": azimuth_rate,
+        "elevation_rate_deg_s": elevation_rate,
+        "beamwidth_deg": beamwidth,
+    }
+    explicit = {k: v for k, v in given.items() if v is not None}
+    rotator_of(Rotator(), explicit)  # a bad option is a command-line error before any reading
+    address = None if rotctld is None else _address(rotctld, "rotctld")
     errors = Console(stderr=True)
+    api = remote_contact(url, token, from_store, database_url)
+    if api is not None:
+        if explicit:
+            raise typer.BadParameter(
+                "the server plans with the station's stored rotator: leave out the rotator "
+                "options, or plan here from the store (--database-url)",
+                param_hint="rotator",
+            )
+        assert from_store is not None
+        path = f"/contacts/{from_store}/pointing"
+        with common.reporting_errors(errors):
+            if address is None and output_format is PointingFormat.TDM:
+                emit(remote_text(api, path, format="tdm", step_s=step_s), output)
+                return
+            document = api.get(path, format="json", step_s=step_s).body
+            if address is None:
+                if output_format is PointingFormat.JSON:
+                    emit(json.dumps(document, indent=2) + "\n", output)
+                else:
+                    rows = [r for p in document["passes"] for r in p["rows"]]
+                    emit(rows_csv(POINTING_COLUMNS, rows), output)
+                return
+            with RotctldClient(*address) as client:
+                sent = 0
+                for p in document["passes"]:
+                    times = [parse_iso(r["time"]).timestamp() for r in p["rows"]]
+
+                    def send(k: int, rows: Any = p["rows"]) -> None:
+                        client.set_position(rows[k]["azimuth_deg"], rows[k]["elevation_deg"])
+
+                    sent += pace(times, send, lead_s=p["preposition_s"], wait=not no_wait)
+            errors.print(
+                f"{sent} positions sent to rotctld at {client.address} over "
+                f"{len(document['passes'])} pass(es)",
+                highlight=False,
+            )
+        return
     with common.reporting_errors(errors):
-        orbit, site = read_contact(elements, stations, satellite, station, errors)
-        plans = plan_passes(orbit, site, window_start, window_end, rotator, step_s, errors)
+        contact = read_input(
+            elements, stations, satellite, station, start, end, from_store, database_url, errors
+        )
+        rotator = rotator_of(contact.rotator or Rotator(), explicit)
+        plans = [
+            plan_window(contact.orbit, contact.station, w, rotator, step_s) for w in contact.windows
+        ]
         if address is None:
-            text = plans_csv(plans) if output_format is RowFormat.CSV else plans_json(plans)
+            if output_format is PointingFormat.TDM:
+                text = plans_tdm(
+                    plans,
+                    station=contact.station.name,
+                    satellite=contact.orbit.name,
+                    created=common.now(),
+                )
+            elif output_format is PointingFormat.JSON:
+                text = plans_json(plans)
+            else:
+                text = plans_csv(plans)
             emit(text, output)
             return
         with RotctldClient(*address) as client:
@@ -189,11 +287,104 @@ def pointing(
         )
 
 
-def _address(text: str) -> tuple[str, int]:
+def remote_contact(
+    url: str | None, token: str | None, from_store: int | None, database_url: str | None
+) -> ApiClient | None:
+    """Return a client of the server (``--url``) a stored contact is read from, or None."""
+    api = server(url, token)
+    if api is None:
+        return None
+    if from_store is None:
+        raise typer.BadParameter(
+            "--url reads a stored contact: give --from-store", param_hint="'--url'"
+        )
+    if database_url is not None:
+        raise typer.BadParameter("give --url or --database-url, not both", param_hint="'--url'")
+    return api
+
+
+def remote_text(api: ApiClient, path: str, **query: Any) -> str:
+    """Return the text (a CSV, a TDM) the server answers a GET of an API path with."""
+    from jointsat.client import http_get
+
+    with http_get(api.url(path, query), api.token) as response:
+        return bytes(response.read()).decode("utf-8")
+
+
+def rotator_of(base: Rotator, explicit: dict[str, float]) -> Rotator:
+    """Return ``base`` with the options given replacing its fields (a bad one: exit 2)."""
     try:
-        return parse_address(text)
+        return dataclasses.replace(base, **explicit)
+    except PointingError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("rotator "), param_hint="rotator") from None
+
+
+def _address(text: str, daemon: str) -> tuple[str, int]:
+    try:
+        return parse_address(text, daemon)
     except JointsatError as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--rotctld'") from None
+        raise typer.BadParameter(str(exc), param_hint=f"'--{daemon}'") from None
+
+
+def read_input(
+    elements: Sequence[Path] | None,
+    stations: Path | None,
+    satellite: str | None,
+    station: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    from_store: int | None,
+    database_url: str | None,
+    errors: Console,
+) -> Contact:
+    """Return what to plan: the files' satellite, station and passes in the window, or the
+    stored contact's (``--from-store``): exactly one of the two ways."""
+    named = {
+        "--elements": elements,
+        "--stations": stations,
+        "--satellite": satellite,
+        "--station": station,
+        "--start": start,
+        "--end": end,
+    }
+    if from_store is not None:
+        clash = [k for k, v in named.items() if v]
+        if clash:
+            raise typer.BadParameter(
+                f"--from-store takes the contact's satellite, station and window: "
+                f"leave out {', '.join(clash)}",
+                param_hint="'--from-store'",
+            )
+        return stored_contact(from_store, database_url)
+    missing = [k for k, v in named.items() if not v]
+    if missing:
+        raise typer.BadParameter(
+            f"give {', '.join(missing)} (or --from-store CONTACT_ID)", param_hint=missing[0]
+        )
+    assert elements is not None
+    assert stations is not None
+    assert satellite is not None
+    assert station is not None
+    assert start is not None
+    assert end is not None
+    window_start, window_end = common.time_window(start, end=end)
+    orbit, site = read_contact(elements, stations, satellite, station, errors)
+    passes = station_passes(orbit, site, window_start, window_end, errors)
+    return Contact(orbit, site, list(passes))
+
+
+def stored_contact(contact_id: int, database_url: str | None) -> Contact:
+    """Return a stored contact's orbit, station (rotator, links) and window."""
+    from jointsat.store.contact_outputs import contact_model, load_contact
+
+    with common.store_session(database_url) as session:
+        record = load_contact(session, contact_id)
+        if record is None:
+            raise JointsatError(f"no contact with id {contact_id} in the store")
+        model = contact_model(record)
+        return Contact(
+            model.orbit, model.station, [model.window], model.rotator, tuple(model.links)
+        )
 
 
 def read_contact(
@@ -233,27 +424,6 @@ def select_station(stations: Sequence[Station], wanted: str) -> Station:
     return found[0]
 
 
-def plan_passes(
-    orbit: Orbit,
-    station: Station,
-    start: datetime,
-    end: datetime,
-    rotator: Rotator,
-    step_s: float,
-    errors: Console,
-) -> list[PassPlan]:
-    """Find the orbit's passes over the station in the window and plan each one.
-
-    Each pass is sampled every ``step_s`` seconds from AOS, and at LOS; the rotator
-    waits at the plan's default parking position before each pass.
-    """
-    plans = []
-    for p in station_passes(orbit, station, start, end, errors):
-        times_s, az, el = sample_pass(orbit, station, p, step_s)
-        plans.append(PassPlan(p, plan_pass(times_s, az, el, rotator)))
-    return plans
-
-
 def station_passes(
     orbit: Orbit, station: Station, start: datetime, end: datetime, errors: Console
 ) -> list[Pass]:
@@ -262,97 +432,16 @@ def station_passes(
     Stale elements and SGP4 failures are warned about on ``errors``; no pass at all is
     an error (:class:`JointsatError`), one line.
     """
-    found = find_passes(orbit_records(orbit), [station], start, end)
+    found = find_station_passes(orbit, station, start, end)
     common.check_freshness(errors, found.freshness, strict=False)
-    for failure in found.problems:
-        common.warn(
-            errors,
-            f"{orbit.name} ({orbit.norad_id}): SGP4 error {failure.code} ({failure.message}) "
-            f"from {format_readable(failure.time)} UTC on",
-        )
-    if len(found) == 0:
-        raise JointsatError(
-            f"no pass of {orbit.name} ({orbit.norad_id}) over {station.name} between "
-            f"{format_readable(start)} and {format_readable(end)} UTC"
-        )
-    return list(found.rows())
-
-
-def sample_times_s(duration_s: float, step_s: float) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Return seconds from AOS every ``step_s``, and at LOS (``duration_s``)."""
-    times_s = np.arange(0.0, duration_s, step_s)
-    if times_s.size == 0 or duration_s - times_s[-1] > 1e-6:
-        times_s = np.append(times_s, duration_s)
-    return times_s
-
-
-def sample_pass(
-    orbit: Orbit, station: Station, found: Pass, step_s: float
-) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Return seconds from AOS (every ``step_s``, and LOS) and the station's az/el of the orbit."""
-    times_s = sample_times_s(found.duration_s, step_s)
-    jd, fr = TimeOrigin.of(found.aos).julian(times_s)
-    codes, r, _ = orbit.propagate(jd, fr)
-    if (codes != 0).any():
-        raise JointsatError(
-            f"{orbit.name} ({orbit.norad_id}) cannot be predicted through the pass at "
-            f"{format_readable(found.aos)} UTC (SGP4 error {int(codes[codes != 0][0])})"
-        )
-    az, el, _ = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
-    # The engine's AOS and LOS are where the elevation crosses the threshold: a sample
-    # there may come out a hair below the horizon; the track is the pass's, above it.
-    return times_s, az, np.clip(el, -90.0, 90.0)
+    for problem in found.problems:
+        common.warn(errors, problem)
+    return found.passes
 
 
 def rows(plans: Sequence[PassPlan]) -> list[dict[str, object]]:
     """Return every plan's rows (time, azimuth_deg, elevation_deg, lag_deg), pass after pass."""
-    return [row for p in plans for row in _rows(p)]
-
-
-def _rows(p: PassPlan) -> list[dict[str, object]]:
-    plan = p.plan
-    return [
-        {
-            "time": format_iso_ms(p.time(k)),
-            "azimuth_deg": round(float(plan.azimuth_deg[k]), ANGLE_DIGITS),
-            "elevation_deg": round(float(plan.elevation_deg[k]), ANGLE_DIGITS),
-            "lag_deg": round(float(plan.lag_deg[k]), ANGLE_DIGITS),
-        }
-        for k in range(plan.time_s.size)
-    ]
-
-
-def plans_csv(plans: Sequence[PassPlan]) -> str:
-    """Return the plans' rows as CSV with a header line."""
-    return rows_csv(ROW_COLUMNS, rows(plans))
-
-
-def rows_csv(columns: Sequence[str], records: Sequence[dict[str, object]]) -> str:
-    """Return rows as CSV: a header line of ``columns``, then a line per row."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    return buffer.getvalue()
-
-
-def plans_json(plans: Sequence[PassPlan]) -> str:
-    """Return ``{"passes": [...]}``: each pass's AOS, LOS, plan figures and rows."""
-    document = {
-        "passes": [
-            {
-                "aos": format_iso_ms(p.found.aos),
-                "los": format_iso_ms(p.found.los),
-                "mode": p.plan.mode.value,
-                "preposition_s": round(p.plan.preposition_s, 3),
-                "max_lag_deg": round(p.plan.max_lag_deg, ANGLE_DIGITS),
-                "lag_over_half_beam_s": round(p.plan.lag_over_half_beam_s, 3),
-                "rows": _rows(p),
-            }
-            for p in plans
-        ]
-    }
-    return json.dumps(document, indent=2) + "\n"
+    return pointing_rows(plans)
 
 
 def stream(
@@ -368,23 +457,15 @@ def stream(
     The first row of a pass goes ``preposition_s`` before AOS, so that the rotator is
     on it at AOS. A row whose successor's time has already come is skipped (the
     antenna goes straight to where it should be now); without ``wait`` every row is
-    sent at once, in order.
+    sent at once, in order (:func:`jointsat.hamlib.pace`).
     """
     sent = 0
     for p in plans:
         plan = p.plan
-        aos_unix = p.found.aos.timestamp()
-        times = aos_unix + plan.time_s
-        due = times.copy()
-        due[0] -= plan.preposition_s
-        for k in range(plan.time_s.size):
-            if wait:
-                next_due = times[k + 1] if k + 1 < times.size else times[k] + 1.0
-                if clock() >= next_due:
-                    continue
-                delay = due[k] - clock()
-                if delay > 0.0:
-                    sleep(delay)
+        times = (p.found.aos.timestamp() + plan.time_s).tolist()
+
+        def send(k: int, plan: Any = plan) -> None:
             set_position(float(plan.azimuth_deg[k]), float(plan.elevation_deg[k]))
-            sent += 1
+
+        sent += pace(times, send, lead_s=plan.preposition_s, wait=wait, clock=clock, sleep=sleep)
     return sent

@@ -27,6 +27,7 @@ from jointsat.service.cache import ResponseCache
 from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
     agreements,
+    contact_outputs,
     design,
     exchange,
     me,
@@ -161,6 +162,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         passes.router,
         exchange.router,  # SSF export and import; before schedules.router (its /{id})
         schedules.router,
+        contact_outputs.router,
         requests.router,
         plans.router,
         products.router,

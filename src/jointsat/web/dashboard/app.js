@@ -381,10 +381,29 @@ function itemContent(text, title) {
   return el("span", { textContent: text, title });
 }
 
-function showDetails(title, facts) {
+function showDetails(title, facts, ...more) {
   const list = el("dl", { className: "facts" });
   for (const [term, value] of facts) list.append(el("dt", { textContent: term }), el("dd", { textContent: value }));
-  $("#contact-details").replaceChildren(el("h2", { textContent: title }), list);
+  $("#contact-details").replaceChildren(el("h2", { textContent: title }), list, ...more);
+}
+
+// A contact's outputs for its station (docs/dashboard.md, "A contact's outputs"):
+// downloads of /contacts/{id}/pointing, /doppler and /oem with the signed-in token.
+const CONTACT_OUTPUTS = [
+  ["Pointing CSV", "pointing?format=csv", "The rotator's commanded azimuth and elevation, every second"],
+  ["Pointing TDM", "pointing?format=tdm", "The look angles as a CCSDS Tracking Data Message"],
+  ["Doppler CSV", "doppler?format=csv", "The frequency to tune for the satellite's first downlink"],
+  ["OEM", "oem", "The satellite's ephemeris over the contact, for antennas that point from it"],
+];
+
+function contactOutputs(contactId) {
+  const box = el("div", { className: "exports contact-outputs" });
+  for (const [label, path, title] of CONTACT_OUTPUTS) {
+    const button = el("button", { type: "button", className: "export", textContent: label, title });
+    button.addEventListener("click", () => download({ href: `${API}/contacts/${contactId}/${path}`, name: "" }, button));
+    box.append(button);
+  }
+  return box;
 }
 
 async function loadTimeline() {
@@ -444,7 +463,8 @@ async function loadTimeline() {
         ["Start", when(what.start, station)], ["End", when(what.end, station)],
         ["Duration", `${((new Date(what.end) - new Date(what.start)) / 60000).toFixed(1)} min`],
         ["Max elevation", `${what.max_elevation_deg.toFixed(1)}°`],
-        ["Operators", operatorsText(state.satellites.find((s) => s.id === what.satellite_id) || { operators: {} })]]);
+        ["Operators", operatorsText(state.satellites.find((s) => s.id === what.satellite_id) || { operators: {} })]],
+        ...(Number.isInteger(what.id) ? [contactOutputs(what.id)] : []));
     } else {
       showDetails("Pass", [["Satellite", `${what.satellite} (${what.norad_id})`], ["Station", what.station],
         ["AOS", when(what.aos, station)], ["TCA", when(what.tca, station)], ["LOS", when(what.los, station)],
