@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from tests.support.consortium import Consortium
 from tests.support.data import orbit_file
 
@@ -190,3 +191,56 @@ def test_a_contacts_link_budget(world: World) -> None:
     hidden = f"/api/v1/contacts/{world.hidden_contact_id}/link-budget"
     assert world.client.get(hidden, headers=ops).status_code == 404
     assert world.client.get("/api/v1/contacts/999999/link-budget", headers=ops).status_code == 404
+
+
+def test_a_schedule_by_data_volume(world: World) -> None:
+    admin = world.headers("admin")
+    body = {
+        "start": "2024-05-10T00:00:00Z",
+        "end": "2024-05-11T00:00:00Z",
+        "measure": "data-volume",
+        "time_limit_s": 10,
+    }
+    refused = world.client.post("/api/v1/schedules", json=body, headers=admin)
+    assert refused.status_code == 409
+    assert "has no downlink" in refused.json()["detail"]
+    world.client.patch(
+        f"/api/v1/satellites/{world.satellite_id}", json={"links": [DOWNLINK]}, headers=admin
+    )
+    refused = world.client.post("/api/v1/schedules", json=body, headers=admin)
+    assert refused.status_code == 409
+    assert "no g_over_t_db_k" in refused.json()["detail"]
+    stations = world.client.get("/api/v1/stations", headers=admin).json()
+    for station in stations:
+        patched = world.client.patch(
+            f"/api/v1/stations/{station['id']}", json={"g_over_t_db_k": -15.0}, headers=admin
+        )
+        assert patched.status_code == 200
+    created = world.client.post("/api/v1/schedules", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    schedule = created.json()
+    assert schedule["measure"] == "data-volume"
+    assert schedule["provenance"]["measure"] == "data-volume"
+    assert schedule["provenance"]["link_budget"]["step_s"] == 10.0
+    # The contacts' budgets, each asked of the API, add up to what the schedule reports
+    # (the solver counts whole kilobytes: half a kilobyte of rounding per contact).
+    with world.session() as session:
+        ids = list(
+            session.scalars(
+                select(ContactRecord.id).where(ContactRecord.schedule_id == schedule["id"])
+            )
+        )
+    assert ids
+    volumes = [
+        world.client.get(f"/api/v1/contacts/{i}/link-budget", headers=admin).json()["volume_bytes"]
+        for i in ids
+    ]
+    assert schedule["total_volume_bytes"] == pytest.approx(sum(volumes), abs=500.0 * len(ids))
+    assert schedule["partners"]["esa"]["volume_bytes"] == schedule["total_volume_bytes"]
+    assert schedule["partners"]["esa"]["share_received"] == pytest.approx(1.0)
+    by_seconds = world.client.post(
+        "/api/v1/schedules", json={**body, "measure": "seconds"}, headers=admin
+    )
+    assert by_seconds.status_code == 201
+    assert by_seconds.json()["measure"] == "seconds"
+    assert by_seconds.json()["total_volume_bytes"] is None
