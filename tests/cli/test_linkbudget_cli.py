@@ -17,12 +17,15 @@ from pathlib import Path
 
 import pytest
 from tests.service.test_radio_api import DOWNLINK, World, world
+from tests.support.server import in_thread
 from typer.testing import CliRunner, Result
 
 from jointsat.cli import app
 from jointsat.files import DEMO_STATIONS_FILE, bundled_file, read_elements, read_stations
 from jointsat.orbits.passes import find_passes
 from jointsat.orbits.propagation import build_orbits
+from jointsat.service.app import create_app
+from jointsat.settings import Settings
 from jointsat.timelib import parse_iso
 
 ELEMENTS = str(bundled_file("stations.tle"))
@@ -154,3 +157,23 @@ def test_a_stored_contact_is_the_apis_budget(world: World) -> None:
     for key in ("link", "closed_s", "volume_bytes", "max_eb_n0_db", "frequency_hz"):
         assert found[key] == api[key], key
     assert found["rows"] == api["rows"]
+    # Over HTTP, with the operator's token: the API's answer itself (a margin asked too).
+    with in_thread(create_app(Settings(database_url=world.url))) as base:
+        remote = CliRunner().invoke(
+            app,
+            ["linkbudget", "--contact", str(world.contact_id), "--margin-db", "2",
+             "--url", base, "--token", world.tokens["esa-ops"], "-f", "json"],
+        )  # fmt: skip
+        hidden = CliRunner().invoke(
+            app,
+            ["linkbudget", "--contact", str(world.hidden_contact_id),
+             "--url", base, "--token", world.tokens["esa-ops"]],
+        )  # fmt: skip
+    assert remote.exit_code == 0, remote.output
+    (over_http,) = json.loads(remote.stdout)["passes"]
+    assert over_http["margin_asked_db"] == 2.0
+    assert [r["margin_db"] for r in over_http["rows"]] == pytest.approx(
+        [r["margin_db"] - 2.0 for r in api["rows"]], abs=row_db
+    )
+    assert hidden.exit_code == 1
+    assert "404" in hidden.stderr
