@@ -255,3 +255,11 @@ def test_a_budget_needs_eirp_rate_and_threshold_and_a_downlink() -> None:
         contact_budget(downlink(eirp_dbw=None), **args)  # type: ignore[arg-type]
     with pytest.raises(RadioError, match="is an uplink"):
         contact_budget(downlink(direction="uplink"), **args)  # type: ignore[arg-type]
+
+
+def test_a_link_built_in_code_is_checked_too() -> None:
+    with pytest.raises(RadioError, match="direction must be a Direction"):
+        Link("x", "downlink", 1e9)  # type: ignore[arg-type]
+    with pytest.raises(RadioError, match="frequency_hz"):
+        Link("x", Direction.DOWNLINK, 0.0)
+    assert Link("x", Direction.UPLINK, 145.9e6, offset_hz=500.0).tuned_hz == 145.9e6 + 500.0

@@ -212,6 +212,8 @@ class Link:
             raise RadioError(f"a link's name must be a non-empty text, not {self.name!r}")
         if len(self.name) > 100:
             raise RadioError(f"{where}: name must be at most 100 characters")
+        if not isinstance(self.direction, Direction):
+            raise RadioError(f"{where}: direction must be a Direction, not {self.direction!r}")
         _frequency(self.frequency_hz, f"{where}: frequency_hz")
         _number(self.offset_hz, f"{where}: offset_hz")
         if not self.tuned_hz > 0.0:
