@@ -125,6 +125,10 @@ class PointingError(ReasonError):
     """Reject a rotator model or a pass track that a pointing plan cannot be made from."""
 
 
+class RadioError(ReasonError):
+    """Reject a satellite's radio link, or a link budget that cannot be computed from it."""
+
+
 class HamlibError(JointsatError):
     """Report that a hamlib daemon (``rotctld``, ``rigctld``) could not be reached or
     refused a command.

@@ -35,6 +35,7 @@ from jointsat.cli import (
     stations,
     users,
 )
+from jointsat.cli import linkbudget as linkbudget_cli
 
 app = typer.Typer(name="jointsat", no_args_is_help=True, add_completion=False)
 
@@ -62,6 +63,7 @@ def main(
 app.command()(passes.passes)
 app.command()(pointing.pointing)
 app.command()(doppler.doppler)
+app.command()(linkbudget_cli.linkbudget)
 app.command()(demo.demo)
 app.add_typer(admin.db_app)
 app.add_typer(admin.admin_app)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from jointsat.cli import common, remote
-from jointsat.cli.output import Column, Format, FormatOption, emit_one, emit_rows
+from jointsat.cli.output import Column, Format, FormatOption, emit, emit_one, emit_rows, json_text
 from jointsat.cli.partners import PARTNERS
 from jointsat.cli.remote import Place
 from jointsat.errors import InputError, JointsatError
@@ -25,6 +25,13 @@ satellite_app = typer.Typer(
     help="List, show, add and change satellites; list and upload their element sets.",
     no_args_is_help=True,
 )
+
+links_app = typer.Typer(
+    name="links",
+    help="Show or set a satellite's radio links (frequencies, transponders, link budget).",
+    no_args_is_help=True,
+)
+satellite_app.add_typer(links_app)
 
 SatelliteRef = Annotated[
     str,
@@ -85,6 +92,17 @@ def _problems() -> Iterator[None]:
         raise JointsatError(exc.detail) from None
 
 
+def _links(path: Path | None) -> Any:
+    """Return the links of a JSON file: a list, or an object with a ``links`` list."""
+    if path is None:
+        return None
+    read = Reader(str(path), InputError)
+    document = read.json(read_text(path))
+    if isinstance(document, dict) and set(document) == {"links"}:
+        return document["links"]
+    return document
+
+
 def _payload(path: Path | None) -> Any:
     if path is None:
         return None
@@ -99,6 +117,16 @@ SATELLITES.commands(
 )
 
 
+LinksFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--links",
+        metavar="JSON",
+        exists=True,
+        dir_okay=False,
+        help="Its radio links: a JSON list of links (docs/cli.md, 'Radio links').",
+    ),
+]
 PayloadFile = Annotated[
     Path | None,
     typer.Option(
@@ -129,6 +157,7 @@ def satellite_add(
         typer.Option("--daily-demand", metavar="S", help="Contact seconds per day useful to it."),
     ] = None,
     payload: PayloadFile = None,
+    links: LinksFile = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Add a satellite with the partners that operate it."""
@@ -147,6 +176,8 @@ def satellite_add(
         "daily_demand_s": daily_demand,
         "payload": _payload(payload),
     }
+    if links is not None:
+        body["links"] = _links(links)
     with place.work() as where:
         body["operators"] = {str(PARTNERS.ident(where, who)): f for who, f in shares}
         found = SATELLITES.create(where, body, _add_satellite)
@@ -155,12 +186,18 @@ def satellite_add(
 
 def _add_satellite(session: Session, body: dict[str, Any]) -> dict[str, Any]:
     """Add a satellite to the store (see :data:`remote.Add`)."""
-    from jointsat.service.routes.satellites import SatelliteCreate, payload_imager, public
+    from jointsat.service.routes.satellites import (
+        SatelliteCreate,
+        checked_links,
+        payload_imager,
+        public,
+    )
     from jointsat.store.consortium import add_satellite
 
     checked = remote.checked(SatelliteCreate, body)
     with _problems():
         imager = payload_imager(body["norad_id"], checked.payload)
+        links = checked_links(checked.links)
     row = add_satellite(
         session,
         name=checked.name,
@@ -169,6 +206,7 @@ def _add_satellite(session: Session, body: dict[str, Any]) -> dict[str, Any]:
         imager=imager,
         operators=checked.operators,
     )
+    row.links = links
     remote.committed(session, f"a satellite with catalog number {body['norad_id']} exists")
     return remote.json_of(public(row))
 
@@ -207,12 +245,20 @@ def satellite_update(
 
 def _change_satellite(session: Session, ident: int, body: dict[str, Any]) -> dict[str, Any]:
     """Change a satellite in the store (see :data:`remote.Change`)."""
-    from jointsat.service.routes.satellites import SatelliteUpdate, payload_imager, public
+    from jointsat.service.routes.satellites import (
+        SatelliteUpdate,
+        checked_links,
+        payload_imager,
+        public,
+    )
     from jointsat.store.requests import set_payload
     from jointsat.store.tables import Satellite
 
     checked = remote.checked(SatelliteUpdate, body)
     row = session.get_one(Satellite, ident)
+    if "links" in body:
+        with _problems():
+            row.links = checked_links(checked.links)
     if "payload" in body:
         with _problems():
             set_payload(row, payload_imager(row.norad_id, checked.payload))
@@ -220,6 +266,76 @@ def _change_satellite(session: Session, ident: int, body: dict[str, Any]) -> dic
         row.daily_demand_s = checked.daily_demand_s
     session.commit()
     return remote.json_of(public(row))
+
+
+# --- radio links ----------------------------------------------------------------------------
+
+
+LINK_COLUMNS = [
+    Column("name", "name"),
+    Column("direction", "direction"),
+    Column("frequency_hz", "frequency Hz", "number"),
+    Column("offset_hz", "offset Hz", "number"),
+    Column("transponder", "transponder", shown=lambda k: _transponder(k["transponder"])),
+    Column("eirp_dbw", "EIRP dBW", "number"),
+    Column("data_rate_bps", "rate bit/s", "number"),
+    Column("required_eb_n0_db", "req. Eb/N0 dB", "number"),
+    Column("polarization_loss_db", "pol. loss dB", "number", drop=1),
+]
+
+
+def _transponder(t: dict[str, Any] | None) -> str | None:
+    if t is None:
+        return None
+    kind = "inverted" if t["inverted"] else "normal"
+    return (
+        f"{kind} {t['uplink_low_hz'] / 1e6:g}-{t['uplink_high_hz'] / 1e6:g} MHz up, "
+        f"{t['downlink_low_hz'] / 1e6:g}-{t['downlink_high_hz'] / 1e6:g} MHz down"
+    )
+
+
+@remote.command(links_app, "show")
+def links_show(place: Place, satellite: SatelliteRef, fmt: FormatOption = Format.TABLE) -> None:
+    """Show a satellite's radio links (JSON: the list as `links set` takes it)."""
+    with place.work() as where:
+        found = SATELLITES.document(where, satellite)
+    if fmt is Format.JSON:
+        emit(json_text(found["links"]))
+        return
+    title = f"{len(found['links'])} link(s) of satellite {found['norad_id']} {found['name']}"
+    emit_rows(found["links"], LINK_COLUMNS, fmt, title=title)
+
+
+@remote.command(links_app, "set")
+def links_set(
+    place: Place,
+    satellite: SatelliteRef,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            metavar="JSON",
+            exists=True,
+            dir_okay=False,
+            help='The links: a JSON list (or {"links": [...]}); they replace all the stored ones.',
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every link.")] = False,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Set a satellite's radio links from a JSON file (or --clear them)."""
+    if (file is None) == (not clear):
+        raise typer.BadParameter("give one of them", param_hint="'--file' / '--clear'")
+    body = {"links": _links(file) if file is not None else None}
+    with place.work() as where:
+        found = SATELLITES.update(
+            where, SATELLITES.ident(where, satellite), body, _change_satellite
+        )
+    if fmt is Format.JSON:
+        emit(json_text(found["links"]))
+        return
+    title = f"{len(found['links'])} link(s) of satellite {found['norad_id']} {found['name']}"
+    emit_rows(found["links"], LINK_COLUMNS, fmt, title=title)
 
 
 @remote.command(satellite_app, "elements")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,7 +22,7 @@ from jointsat.executors import dask_client
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
 from jointsat.provenance import file_replan, problem_file, schedule_provenance
-from jointsat.scheduling.problem import Problem
+from jointsat.scheduling.problem import Problem, ShareMeasure
 from jointsat.scheduling.result import Policy, contact_pass_ids
 
 if TYPE_CHECKING:
@@ -49,6 +50,14 @@ def schedule(
         datetime | None, common.time_option("With --week: its start (default: now).")
     ] = None,
     policy: Annotated[Policy, typer.Option(help="How to share the network.")] = Policy.FAIR,
+    measure: Annotated[
+        ShareMeasure | None,
+        typer.Option(
+            help="What shares are of: contact seconds, or the data each contact's downlink "
+            "brings down (its link budget: satellites' links, stations' G/T). Default: "
+            "seconds, or the problem file's options.measure.",
+        ),
+    ] = None,
     time_limit: TimeLimit = 30.0,
     output: Output = None,
     output_format: ResultFormatOption = None,
@@ -84,7 +93,7 @@ def schedule(
     with common.reporting_errors(errors), clients as client:
         executor = None if client is None else client.get_executor()  # type: ignore[no-untyped-call]
         if problem is not None:
-            found, document = _schedule_file(problem, policy, settings, steps, executor)
+            found, document = _schedule_file(problem, policy, settings, steps, executor, measure)
         else:
             moment = common.now()
             found, document = _schedule_week(
@@ -97,6 +106,7 @@ def schedule(
                 fresh=lambda p: common.check_provenance_freshness(errors, p, strict=strict),
                 steps=steps,
                 executor=executor,
+                measure=measure or ShareMeasure.SECONDS,
             )
         emit_schedule(found, document, output_format, output)
 
@@ -161,13 +171,26 @@ def _settings(time_limit: float, steps: Steps) -> SolverSettings:
 
 
 def _schedule_file(
-    path: Path, policy: Policy, settings: SolverSettings, steps: Steps, executor: Executor | None
+    path: Path,
+    policy: Policy,
+    settings: SolverSettings,
+    steps: Steps,
+    executor: Executor | None,
+    measure: ShareMeasure | None = None,
 ) -> tuple[Schedule, dict[str, Any]]:
     from jointsat.scheduling import solver
 
     with steps(f"reading {path}"):
         text = read_text(path)
         problem = Problem.from_json(text, source=str(path))
+        if measure is not None and measure is not problem.options.measure:
+            try:
+                options = replace(problem.options, measure=measure)
+                problem = replace(problem, options=options)
+            except ProblemInputError as exc:
+                raise ProblemInputError(
+                    exc.reason, source=str(path), location=exc.location
+                ) from None
     with steps(f"sharing the network ({len(problem.passes):,} passes)"):
         found = solver.solve(problem, policy, settings, executor=executor)
     return found, {**found.to_dict(), "provenance": schedule_provenance(problem_file(text))}
@@ -184,6 +207,7 @@ def _schedule_week(
     fresh: Callable[[dict[str, Any]], None],
     steps: Steps,
     executor: Executor | None,
+    measure: ShareMeasure = ShareMeasure.SECONDS,
 ) -> tuple[Schedule, dict[str, Any]]:
     """Schedule the store's pooled network for the week from ``start`` and save it.
 
@@ -202,6 +226,7 @@ def _schedule_week(
             stale_rule=stale_rule,
             stage=steps,
             executor=executor,
+            measure=measure,
         )
         fresh(record.provenance)
     return found, {"id": record.id, **found.to_dict(), "provenance": record.provenance}
@@ -225,6 +250,17 @@ SUMMARY_COLUMNS = (
     Column("demand_met", "demand met"),
 )
 """Each partner's row of a schedule's summary; CSV and JSON use the schedule's names."""
+VOLUME_COLUMNS = (
+    *SUMMARY_COLUMNS[:1],
+    Column("volume_bytes", "bytes", "number", lambda r: f"{r['volume_bytes']:,.0f}"),
+    *SUMMARY_COLUMNS[1:],
+)
+"""The summary's columns when shares are of data volume (normalized and shares: of bytes)."""
+
+
+def summary_columns(found: Schedule) -> tuple[Column, ...]:
+    """Return the columns of a schedule's summary: with its partners' bytes where it has them."""
+    return SUMMARY_COLUMNS if found.measure is ShareMeasure.SECONDS else VOLUME_COLUMNS
 
 
 def partner_rows(found: Schedule) -> list[dict[str, Any]]:
@@ -239,7 +275,7 @@ def partner_rows(found: Schedule) -> list[dict[str, Any]]:
 def print_schedule_summary(console: Console, found: Schedule) -> None:
     """Print each partner's received and entitled share, and how sure the solver is."""
     title = f"{found.policy.value} schedule: {len(found.contacts)} contacts"
-    console.print(fitted_table(partner_rows(found), SUMMARY_COLUMNS, title, console.width))
+    console.print(fitted_table(partner_rows(found), summary_columns(found), title, console.width))
     console.print(
         f"status {found.status.value}, {found.total_seconds:,.0f} s in all, gap "
         f"{found.gap:.2%} ({found.solver}, {found.wall_s:.2f} s)",
@@ -261,7 +297,7 @@ def emit_schedule(
         output,
         summary=lambda console: print_schedule_summary(console, found),
         rows=partner_rows(found),
-        columns=SUMMARY_COLUMNS,
+        columns=summary_columns(found),
         what="schedule",
         held=f"its {len(found.contacts):,} contacts",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,8 +36,14 @@ unavailable_app = typer.Typer(
     help="List or record windows in which a station cannot be used.",
     no_args_is_help=True,
 )
+rotator_app = typer.Typer(
+    name="rotator",
+    help="Show or set a station's rotator model (axes' ranges and rates, beamwidth).",
+    no_args_is_help=True,
+)
 station_app.add_typer(mask_app)
 station_app.add_typer(unavailable_app)
+station_app.add_typer(rotator_app)
 
 StationRef = Annotated[
     str, typer.Argument(metavar="STATION", help="The station's id, or its name if unique.")
@@ -168,6 +175,16 @@ def _fields(
     }
 
 
+GOverTOption = Annotated[
+    float | None,
+    typer.Option(
+        "--g-over-t-db-k",
+        metavar="DB_K",
+        help="The receiving chain's figure of merit G/T, dB/K (for link budgets).",
+    ),
+]
+
+
 @remote.command(station_app, "add")
 def station_add(
     place: Place,
@@ -187,11 +204,13 @@ def station_add(
     ] = None,
     mask_file: MaskFile = None,
     mask: MaskPoints = None,
+    g_over_t: GOverTOption = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Add a ground station to a partner."""
     body = _fields(name, lat, lon, alt, min_elevation, turnaround, band or [])
     body["horizon_mask"] = read_mask(mask_file, mask)
+    body["g_over_t_db_k"] = g_over_t
     with place.work() as where:
         body["partner_id"] = PARTNERS.ident(where, partner)
         found = STATIONS.create(where, body, _add_station)
@@ -216,7 +235,7 @@ def _change_station(session: Session, ident: int, body: dict[str, Any]) -> dict[
 
     changes = remote.checked(StationUpdate, body).model_dump(exclude_unset=True)
     for field, value in changes.items():
-        if value is None and field != "horizon_mask":
+        if value is None and field not in {"horizon_mask", "rotator", "g_over_t_db_k"}:
             raise JointsatError(f"{field} cannot be null")
     row = session.get_one(GroundStation, ident)
     for field, value in changes.items():
@@ -243,11 +262,19 @@ def station_update(
         list[str] | None,
         typer.Option("--band", help="Its frequency bands, all of them (repeat for several)."),
     ] = None,
+    g_over_t: GOverTOption = None,
+    no_g_over_t: Annotated[
+        bool, typer.Option("--no-g-over-t", help="Clear the G/T: unknown.")
+    ] = False,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """Change a station (its mask: `jointsat station mask set`)."""
+    """Change a station (its mask: `jointsat station mask set`; its rotator: `... rotator set`)."""
     given = _fields(name, lat, lon, alt, min_elevation, turnaround, band)
     body = {k: v for k, v in given.items() if v is not None}
+    if g_over_t is not None and no_g_over_t:
+        raise typer.BadParameter("give one of them", param_hint="'--g-over-t-db-k'")
+    if g_over_t is not None or no_g_over_t:
+        body["g_over_t_db_k"] = g_over_t
     if not body:
         raise typer.BadParameter("give something to change", param_hint="'--name'")
     STATIONS.change(place, station, body, _change_station, fmt)
@@ -310,6 +337,110 @@ def mask_set(
             "give one of them", param_hint="'--mask' / '--mask-file' / '--clear'"
         )
     STATIONS.change(place, station, {"horizon_mask": points}, _change_station, fmt)
+
+
+# --- rotators -------------------------------------------------------------------------------
+
+ROTATOR_COLUMNS = [
+    Column("field", "field"),
+    Column("value", "value", "number"),
+]
+Pair = tuple[float, float]
+
+
+def _rotator_rows(rotator: dict[str, float]) -> list[dict[str, Any]]:
+    return [{"field": k, "value": v} for k, v in rotator.items()]
+
+
+@remote.command(rotator_app, "show")
+def rotator_show(place: Place, station: StationRef, fmt: FormatOption = Format.TABLE) -> None:
+    """Show a station's rotator model (the default one where none is stored).
+
+    JSON: the model as the API has it (null: none stored, the default model holds).
+    """
+    from jointsat.orbits.pointing import Rotator  # numpy: imported when needed
+
+    with place.work() as where:
+        found = STATIONS.document(where, station)
+    rotator = found["rotator"]
+    if fmt is Format.JSON:
+        emit(json_text(rotator))
+        return
+    shown = rotator if rotator else asdict(Rotator())
+    title = f"rotator of station {found['id']} {found['name']}" + (
+        "" if rotator else ": none stored, the default model"
+    )
+    emit_rows(_rotator_rows(shown), ROTATOR_COLUMNS, fmt, title=title)
+
+
+@remote.command(rotator_app, "set")
+def rotator_set(
+    place: Place,
+    station: StationRef,
+    azimuth_range: Annotated[
+        Pair | None,
+        typer.Option(
+            "--azimuth-range",
+            metavar="MIN MAX",
+            help="The azimuth axis's stops in degrees (a span of at least 360).",
+        ),
+    ] = None,
+    elevation_range: Annotated[
+        Pair | None,
+        typer.Option(
+            "--elevation-range",
+            metavar="MIN MAX",
+            help="The elevation axis's range in degrees (up to 180: a flip-over mount).",
+        ),
+    ] = None,
+    azimuth_rate: Annotated[
+        float | None,
+        typer.Option("--azimuth-rate", metavar="DEG_S", help="The azimuth axis's top speed."),
+    ] = None,
+    elevation_rate: Annotated[
+        float | None,
+        typer.Option("--elevation-rate", metavar="DEG_S", help="The elevation axis's top speed."),
+    ] = None,
+    beamwidth: Annotated[
+        float | None,
+        typer.Option("--beamwidth", metavar="DEG", help="The antenna's full half-power beamwidth."),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove the model: the default one holds.")
+    ] = False,
+    fmt: FormatOption = Format.TABLE,
+) -> None:
+    """Set a station's rotator model: the fields given change, the others stay (or default)."""
+    changes: dict[str, float] = {}
+    if azimuth_range is not None:
+        changes["azimuth_min_deg"], changes["azimuth_max_deg"] = azimuth_range
+    if elevation_range is not None:
+        changes["elevation_min_deg"], changes["elevation_max_deg"] = elevation_range
+    for key, value in (
+        ("azimuth_rate_deg_s", azimuth_rate),
+        ("elevation_rate_deg_s", elevation_rate),
+        ("beamwidth_deg", beamwidth),
+    ):
+        if value is not None:
+            changes[key] = value
+    if bool(changes) == clear:
+        raise typer.BadParameter(
+            "give the fields to change, or --clear", param_hint="'--azimuth-range' / '--clear'"
+        )
+    from jointsat.orbits.pointing import Rotator  # numpy: imported when needed
+
+    with place.work() as where:
+        found = STATIONS.document(where, station)
+        body: dict[str, Any] = {
+            "rotator": None if clear else {**(found["rotator"] or asdict(Rotator())), **changes}
+        }
+        changed = STATIONS.update(where, int(found["id"]), body, _change_station)
+    if fmt is Format.JSON:
+        emit(json_text(changed["rotator"]))
+        return
+    rotator = changed["rotator"] or asdict(Rotator())
+    title = f"rotator of station {changed['id']} {changed['name']}"
+    emit_rows(_rotator_rows(rotator), ROTATOR_COLUMNS, fmt, title=title)
 
 
 # --- unavailability -------------------------------------------------------------------------

@@ -36,7 +36,13 @@ import numpy as np
 from jointsat.fairness import Level, Status
 from jointsat.scheduling.network import Network
 from jointsat.scheduling.problem import Problem
-from jointsat.scheduling.result import Policy, Schedule, contacts_of, evaluate
+from jointsat.scheduling.result import (
+    Policy,
+    Schedule,
+    contacts_of,
+    evaluate,
+    total_volume_bytes,
+)
 
 TOTAL_LEVEL = "total received seconds"
 
@@ -182,4 +188,6 @@ def combine(
         solver=" + ".join(dict.fromkeys(part.solver for part in found)),
         settings=settings,
         wall_s=sum(part.wall_s for part in found),
+        measure=network.measure,
+        total_volume_bytes=total_volume_bytes(network, chosen),
     )

@@ -6,6 +6,11 @@ link, two contacts of one satellite conflict when they overlap. Both relations
 are interval graphs, so every conflict lies in one of the maximal cliques found
 by a sweep, and "at most one contact per clique" states them exactly.
 Durations are counted in whole seconds (rounded), as the received times are.
+
+With the data-volume measure (``options.measure``) a pass is worth its
+``volume_bytes`` instead, counted in whole kilobytes (``VOLUME_UNIT_BYTES``, rounded):
+``duration_s`` then holds those values, and every solver shares them out as it
+would seconds. ``contact_s`` always holds the passes' whole seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from jointsat.scheduling.problem import Problem
+from jointsat.scheduling.problem import Problem, ShareMeasure
+
+VOLUME_UNIT_BYTES = 1000.0
+"""The data-volume measure's whole unit: a kilobyte (a pass of 1 Mbit/s for 10 minutes is
+75,000 of them: CP-SAT's integers stay small, rounding costs 5e-4 bytes in a byte)."""
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -54,6 +63,18 @@ class Network:
     operators: FloatArray
     shares: FloatArray
     demand_s: IntArray
+    contact_s: IntArray | None = None  # whole seconds of each pass (None: ``duration_s``)
+    unit: float = 1.0  # what one of ``duration_s``'s units is worth: 1 s, or a kilobyte
+
+    @property
+    def measure(self) -> ShareMeasure:
+        """Return what the passes' values measure (the problem's option)."""
+        return self.problem.options.measure
+
+    @property
+    def seconds(self) -> IntArray:
+        """Return each pass's whole seconds, whatever the measure."""
+        return self.duration_s if self.contact_s is None else self.contact_s
 
     @classmethod
     def of(cls, problem: Problem) -> Network:
@@ -68,6 +89,10 @@ class Network:
         satellite = np.array([satellite_index[p.satellite] for p in passes], dtype=np.int64)
         station = np.array([station_index[p.station] for p in passes], dtype=np.int64)
         duration = np.rint(end - start).astype(np.int64)
+        seconds, unit = duration, 1.0
+        if problem.options.measure is ShareMeasure.DATA_VOLUME:
+            volume = np.array([p.volume_bytes or 0.0 for p in passes], dtype=float)
+            duration, unit = np.rint(volume / VOLUME_UNIT_BYTES).astype(np.int64), VOLUME_UNIT_BYTES
         horizon_s = (problem.horizon.end - t0).total_seconds()
         outages = [
             [((w.start - t0).total_seconds(), (w.end - t0).total_seconds()) for w in g.unavailable]
@@ -109,6 +134,8 @@ class Network:
             operators=operators,
             shares=np.array([p.share for p in problem.partners]),
             demand_s=demand,
+            contact_s=None if unit == 1.0 else seconds,
+            unit=unit,
         )
 
     def __len__(self) -> int:

@@ -9,6 +9,7 @@ horizon's start.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,18 @@ from jointsat.jsonfile import JsonDocument, Reader
 from jointsat.timelib import format_iso
 
 SHARE_TOLERANCE = 1e-6  # shares and operator fractions must sum to 1 within this
+
+
+class ShareMeasure(enum.StrEnum):
+    """Say what partners' shares are shares of: contact seconds, or data brought down.
+
+    ``data-volume``: each pass is worth the bytes its downlink's budget brings down
+    (``PassWindow.volume_bytes``; 0 where the link cannot close), and the policies
+    share those out instead of seconds (docs/scheduling.md).
+    """
+
+    SECONDS = "seconds"
+    DATA_VOLUME = "data-volume"
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class PassWindow:
     start: datetime
     end: datetime
     max_elevation_deg: float = math.nan
+    volume_bytes: float | None = None  # what its downlink brings down (the data-volume measure)
 
     @property
     def duration_s(self) -> float:
@@ -88,6 +102,7 @@ class Options:
 
     min_contact_s: float = 0.0
     satellite_single_link: bool = True
+    measure: ShareMeasure = ShareMeasure.SECONDS
 
 
 @dataclass(frozen=True)
@@ -170,21 +185,32 @@ class Problem(FairShareProblem):
                 max_elevation_deg=read.number(
                     p.get("max_elevation_deg", math.nan), f"passes[{i}].max_elevation_deg"
                 ),
+                volume_bytes=(
+                    None
+                    if p.get("volume_bytes") is None
+                    else read.number(p["volume_bytes"], f"passes[{i}].volume_bytes")
+                ),
             )
             for i, p in read.items(root, "passes")
         )
         raw_options = read.mapping(root.get("options", {}), "options")
-        unknown = set(raw_options) - {"min_contact_s", "satellite_single_link"}
+        unknown = set(raw_options) - {"min_contact_s", "satellite_single_link", "measure"}
         if unknown:
             raise read.error(f"unknown option(s) {', '.join(sorted(unknown))}", "options")
         single = raw_options.get("satellite_single_link", True)
         if not isinstance(single, bool):
             raise read.error("must be true or false", "options.satellite_single_link")
+        try:
+            measure = ShareMeasure(raw_options.get("measure", ShareMeasure.SECONDS.value))
+        except ValueError:
+            known = " or ".join(repr(m.value) for m in ShareMeasure)
+            raise read.error(f"must be {known}", "options.measure") from None
         options = Options(
             min_contact_s=read.number(
                 raw_options.get("min_contact_s", 0.0), "options.min_contact_s"
             ),
             satellite_single_link=single,
+            measure=measure,
         )
         try:
             return cls(horizon, partners, satellites, stations, passes, options)
@@ -218,12 +244,18 @@ class Problem(FairShareProblem):
                     "max_elevation_deg": None
                     if math.isnan(p.max_elevation_deg)
                     else p.max_elevation_deg,
+                    **({} if p.volume_bytes is None else {"volume_bytes": p.volume_bytes}),
                 }
                 for p in self.passes
             ],
             "options": {
                 "min_contact_s": self.options.min_contact_s,
                 "satellite_single_link": self.options.satellite_single_link,
+                **(
+                    {}
+                    if self.options.measure is ShareMeasure.SECONDS
+                    else {"measure": self.options.measure.value}
+                ),
             },
         }
 
@@ -274,6 +306,15 @@ def _check(problem: Problem) -> None:
                     "end must be after start", location=f"stations[{i}].unavailable[{k}]"
                 )
     unique_ids((x.id for x in problem.passes), "passes", ProblemInputError)
+    by_volume = problem.options.measure is ShareMeasure.DATA_VOLUME
+    if by_volume:
+        for i, s in enumerate(problem.satellites):
+            if s.demand_s is not None:
+                raise ProblemInputError(
+                    "a demand in seconds does not apply with options.measure 'data-volume' "
+                    "(null: every byte is useful)",
+                    location=f"satellites[{i}].demand_s",
+                )
     for i, q in enumerate(problem.passes):
         if q.satellite not in satellites:
             raise ProblemInputError(
@@ -285,6 +326,18 @@ def _check(problem: Problem) -> None:
             )
         if q.end <= q.start:
             raise ProblemInputError("end must be after start", location=f"passes[{i}]")
+        if by_volume and q.volume_bytes is None:
+            raise ProblemInputError(
+                "needed with options.measure 'data-volume' (0: its link cannot close)",
+                location=f"passes[{i}].volume_bytes",
+            )
+        if q.volume_bytes is not None and not (
+            q.volume_bytes >= 0 and math.isfinite(q.volume_bytes)
+        ):
+            raise ProblemInputError(
+                f"must be a finite number >= 0, got {q.volume_bytes}",
+                location=f"passes[{i}].volume_bytes",
+            )
     if not (problem.options.min_contact_s >= 0 and math.isfinite(problem.options.min_contact_s)):
         raise ProblemInputError(
             f"must be >= 0, got {problem.options.min_contact_s}", location="options.min_contact_s"

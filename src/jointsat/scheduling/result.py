@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from jointsat.errors import ProblemInputError
 from jointsat.fairness import Evidence, Level, Status, fairness_gap
 from jointsat.scheduling.network import Network
-from jointsat.scheduling.problem import Partner
+from jointsat.scheduling.problem import Partner, ShareMeasure
 from jointsat.timelib import format_iso
 
 
@@ -56,13 +58,19 @@ class Contact:
 
 @dataclass(frozen=True)
 class PartnerResult:
-    """What a partner received: seconds, seconds per unit of share, share of the total."""
+    """What a partner received: seconds, seconds per unit of share, share of the total.
+
+    With the data-volume measure, ``volume_bytes`` is what it received of the data
+    brought down and ``normalized`` and ``share_received`` are of it, in bytes;
+    ``seconds`` and ``demand_s`` stay contact seconds.
+    """
 
     seconds: float
     normalized: float
     share_received: float
     share_entitled: float
     demand_s: float
+    volume_bytes: float | None = None
 
     @property
     def demand_met(self) -> bool:
@@ -83,6 +91,8 @@ class Schedule(Evidence):
     solver: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
+    measure: ShareMeasure = ShareMeasure.SECONDS
+    total_volume_bytes: float | None = None
 
     def _total_level(self) -> Level:
         return Level("total seconds", self.total_seconds, self.total_seconds, True)
@@ -109,10 +119,16 @@ class Schedule(Evidence):
                     "share_received": r.share_received,
                     "share_entitled": r.share_entitled,
                     "demand_s": r.demand_s,
+                    **({} if r.volume_bytes is None else {"volume_bytes": r.volume_bytes}),
                 }
                 for p, r in self.partners.items()
             },
             "total_seconds": self.total_seconds,
+            **(
+                {}
+                if self.measure is ShareMeasure.SECONDS
+                else {"measure": self.measure.value, "total_volume_bytes": self.total_volume_bytes}
+            ),
             **self.evidence_dict(),
             "solver": self.solver,
             "settings": dict(self.settings),
@@ -121,8 +137,14 @@ class Schedule(Evidence):
 
 
 def evaluate(network: Network, contacts: Sequence[int]) -> tuple[dict[str, PartnerResult], float]:
-    """Return what each partner receives from a set of contacts, and the total."""
+    """Return what each partner receives from a set of contacts, and the total (seconds).
+
+    With the data-volume measure, each partner's ``volume_bytes`` too (see
+    :class:`PartnerResult`); :func:`total_volume_bytes` gives their total.
+    """
     problem = network.problem
+    if network.measure is ShareMeasure.DATA_VOLUME:
+        return _by_volume(network, contacts)
     useful, received = network.received_s(contacts)
     total = float(useful.sum())
     demand = network.demand_s @ network.operators
@@ -137,6 +159,46 @@ def evaluate(network: Network, contacts: Sequence[int]) -> tuple[dict[str, Partn
         for k, p in enumerate(problem.partners)
     }
     return partners, total
+
+
+def _by_volume(network: Network, contacts: Sequence[int]) -> tuple[dict[str, PartnerResult], float]:
+    problem = network.problem
+    useful, received = network.received_s(contacts)
+    volume = received * network.unit
+    total = float(useful.sum()) * network.unit
+    chosen = np.asarray(contacts, dtype=np.int64)
+    per_satellite = np.bincount(
+        network.satellite[chosen],
+        weights=network.seconds[chosen],
+        minlength=len(problem.satellites),
+    )
+    seconds = per_satellite @ network.operators
+    usable = np.bincount(
+        network.satellite[network.eligible],
+        weights=network.seconds[network.eligible],
+        minlength=len(problem.satellites),
+    )
+    demand = usable @ network.operators
+    partners = {
+        p.id: PartnerResult(
+            seconds=float(seconds[k]),
+            normalized=float(volume[k] / p.share),
+            share_received=float(volume[k] / total) if total > 0 else 0.0,
+            share_entitled=p.share,
+            demand_s=float(demand[k]),
+            volume_bytes=float(volume[k]),
+        )
+        for k, p in enumerate(problem.partners)
+    }
+    return partners, float(seconds.sum())
+
+
+def total_volume_bytes(network: Network, contacts: Sequence[int]) -> float | None:
+    """Return the bytes a set of contacts brings down (None: the measure is seconds)."""
+    if network.measure is not ShareMeasure.DATA_VOLUME:
+        return None
+    useful, _ = network.received_s(contacts)
+    return float(useful.sum()) * network.unit
 
 
 __all__ = [

@@ -76,6 +76,7 @@ from jointsat.scheduling.result import (
     contacts_of,
     evaluate,
     fair_groups,
+    total_volume_bytes,
 )
 
 DEFAULT_MAX_MODEL_PASSES = 300_000
@@ -293,6 +294,8 @@ def _solve(
         solver=solver,
         settings={**settings.as_dict(), "kept_contacts": len(kept)},
         wall_s=run.wall_s if run else 0.0,
+        measure=network.measure,
+        total_volume_bytes=total_volume_bytes(network, solution),
     )
 
 

@@ -47,6 +47,7 @@ from jointsat.service.routes import (
 from jointsat.service.routes import (
     analyses as analysis_routes,
 )
+from jointsat.service.routes import link_budget as link_budget_routes
 from jointsat.service.tokens import TokenLifetime
 from jointsat.settings import Settings
 from jointsat.store.database import open_engine, session_factory
@@ -171,6 +172,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         analysis_routes.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(link_budget_routes.router, prefix=API_PREFIX)
     app.include_router(stac.router)  # the STAC API, at /stac
     problems.guard(app)  # after other middleware: their failures are answered too
     security.install(app)  # outermost: every answer, errors included, gets the headers

@@ -8,9 +8,11 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from jointsat.operations.radio import Link, parse_links
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.ephemeris import Ephemeris
 from jointsat.orbits.oem import read_oem
+from jointsat.orbits.pointing import Rotator
 from jointsat.orbits.propagation import Covered, Orbit, OrbitRecord, Satellite, orbit_records
 from jointsat.orbits.stations import HorizonMask, Station
 from jointsat.store import tables
@@ -82,6 +84,16 @@ def station_of(row: GroundStation, name: str | None = None) -> Station:
             HorizonMask(tuple(mask["azimuth_deg"]), tuple(mask["elevation_deg"])) if mask else None
         ),
     )
+
+
+def rotator_of(row: GroundStation) -> Rotator:
+    """Return a stored station's rotator (the default model where none is stored)."""
+    return Rotator(**row.rotator) if row.rotator else Rotator()
+
+
+def links_of(satellite: tables.Satellite) -> tuple[Link, ...]:
+    """Return a stored satellite's radio links (checked when stored; none: an empty tuple)."""
+    return parse_links(satellite.links, f"satellite {satellite.norad_id} links")
 
 
 def network(session: Session) -> tuple[list[Elements], list[Station]]:

@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from jointsat.constants import DAY_S
-from jointsat.errors import StoreError
+from jointsat.errors import RadioError, StoreError
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.provenance import elements_freshness, pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
 from jointsat.scheduling import solver
+from jointsat.scheduling.network import VOLUME_UNIT_BYTES
+from jointsat.scheduling.problem import ShareMeasure
 from jointsat.scheduling.result import Policy, Schedule
 from jointsat.store.convert import station_names
 from jointsat.store.passes import StoredPass, freshness_of, window_passes
@@ -52,6 +54,7 @@ class StoreProblem:
         now: datetime,
         stale_rule: StaleRule = DEFAULT_RULE,
         executor: Executor | None = None,
+        measure: ShareMeasure = ShareMeasure.SECONDS,
     ) -> None:
         if end <= start:
             raise StoreError("the schedule's end must be after its start")
@@ -100,6 +103,17 @@ class StoreProblem:
         self.satellites = {s.id: s for s in satellites}
         self.stations = {g.id: g for g in stations}
         days = (end - start).total_seconds() / DAY_S
+        self.measure = measure
+        volumes: list[float | None] = [None] * len(self.passes)
+        if measure is ShareMeasure.DATA_VOLUME:
+            from jointsat.store.radio import BudgetOptions, pass_volumes
+
+            try:
+                volumes = list(pass_volumes(self.passes, self.satellites, self.stations))
+            except RadioError as exc:
+                raise StoreError(str(exc)) from None
+            self.budget = BudgetOptions()
+        by_seconds = measure is ShareMeasure.SECONDS
         codes = {p.id: p.code for p in partners}
         names = station_names(stations)
         self.problem = model.Problem(
@@ -109,7 +123,11 @@ class StoreProblem:
                 model.Satellite(
                     id=str(s.norad_id),
                     operators={codes[o.partner_id]: o.fraction for o in s.operators},
-                    demand_s=None if s.daily_demand_s is None else s.daily_demand_s * days,
+                    demand_s=(
+                        None
+                        if s.daily_demand_s is None or not by_seconds
+                        else s.daily_demand_s * days
+                    ),
                 )
                 for s in satellites
             ),
@@ -130,9 +148,11 @@ class StoreProblem:
                     start=p.found.aos,
                     end=p.found.los,
                     max_elevation_deg=p.found.max_elevation_deg,
+                    volume_bytes=v,
                 )
-                for p in self.passes
+                for p, v in zip(self.passes, volumes, strict=True)
             ),
+            options=model.Options(measure=measure),
         )
 
     def save(
@@ -161,6 +181,7 @@ class StoreProblem:
             provenance=schedule_provenance(
                 pass_prediction(self.prediction, self.element_set_ids, sorted(self.stations)),
                 self.freshness,
+                self._measure(),
                 replanned_at=None if replaces is None else now,
             ),
             replaces_id=replaces.id if replaces else None,
@@ -177,6 +198,21 @@ class StoreProblem:
         ]
         session.add(record)
         return record
+
+    def _measure(self) -> dict[str, Any]:
+        """Return what the schedule's shares measure, and how volumes were found."""
+        if self.measure is ShareMeasure.SECONDS:
+            return {"measure": self.measure.value}
+        return {
+            "measure": self.measure.value,
+            "link_budget": {
+                "step_s": self.budget.step_s,
+                "margin_db": self.budget.margin_db,
+                "exceeded_percent": self.budget.exceeded_percent,
+                "atmosphere": "ITU-R P.618 (itur)" if self.budget.atmosphere else None,
+                "volume_unit_bytes": VOLUME_UNIT_BYTES,
+            },
+        }
 
 
 def consortium(session: Session, none: str) -> list[Partner]:
@@ -240,6 +276,7 @@ def schedule_network(
     stale_rule: StaleRule = DEFAULT_RULE,
     stage: Stage = no_stage,
     executor: Executor | None = None,
+    measure: ShareMeasure = ShareMeasure.SECONDS,
 ) -> tuple[ScheduleRecord, Schedule]:
     """Schedule the pooled network for the window and add the schedule to the session.
 
@@ -249,9 +286,19 @@ def schedule_network(
     wraps its three steps: reading the store and its passes, solving, saving. Passes
     not yet predicted are predicted on ``executor`` when one is handed in, and the
     network's independent parts are solved on it; else everything runs here.
+    ``measure``: what partners' shares are of (data volume: each pass valued by the
+    bytes its downlink's budget brings down, :func:`jointsat.store.radio.pass_volumes`).
     """
     with stage("reading the store and predicting the passes"):
-        found = StoreProblem(session, start, end, now=now, stale_rule=stale_rule, executor=executor)
+        found = StoreProblem(
+            session,
+            start,
+            end,
+            now=now,
+            stale_rule=stale_rule,
+            executor=executor,
+            measure=measure,
+        )
     with stage(f"sharing the network ({len(found.passes):,} passes)"):
         result = solver.solve(found.problem, policy, settings, executor=executor)
     with stage("saving the schedule"):
@@ -296,6 +343,7 @@ def replan_network(
         now=now,
         stale_rule=stale_rule,
         executor=executor,
+        measure=ShareMeasure(previous.document.get("measure", ShareMeasure.SECONDS.value)),
     )
     by_pair: dict[tuple[int, int], list[StoredPass]] = {}
     for p in found.passes:

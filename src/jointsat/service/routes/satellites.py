@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jointsat.constants import DAY_S
-from jointsat.errors import ElementsError, PlanningInputError
+from jointsat.errors import ElementsError, PlanningInputError, RadioError
+from jointsat.operations.radio import links_json, parse_links
 from jointsat.orbits.elements import MAX_CATALOG_NUMBER
 from jointsat.planning.problem import Agility, Imager
 from jointsat.planning.requests import Kind
@@ -99,6 +100,29 @@ def _payload(satellite: Satellite) -> Payload | None:
     return shown(Payload, imager, observes=sorted(imager.observes), agility=agility)
 
 
+LinksField = Annotated[
+    list[dict[str, Any]] | None,
+    Field(
+        max_length=100,
+        description="Its radio links (docs/api.md, 'Radio links'): name, direction, "
+        "frequency_hz, offset_hz, transponder, eirp_dbw, data_rate_bps, required_eb_n0_db",
+    ),
+]
+
+
+def checked_links(links: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Return the links as stored (each field in full), answering 422 naming a bad one.
+
+    The command line checks links with it too.
+    """
+    if links is None:
+        return None
+    try:
+        return links_json(parse_links(links, "links"))
+    except RadioError as exc:
+        raise field_problem(("body", "links"), exc.reason) from None
+
+
 DailyDemand = Annotated[
     Number | None,
     Field(ge=0.0, le=DAY_S, description="Contact seconds per day useful to it (null: all)"),
@@ -117,6 +141,7 @@ class SatelliteCreate(BaseModel):
     payload: Payload | None = Field(
         default=None, description="Its observing payload, for planning (null: it does not observe)"
     )
+    links: LinksField = None
 
     @model_validator(mode="after")
     def _fractions(self) -> SatelliteCreate:
@@ -134,6 +159,7 @@ class SatelliteUpdate(BaseModel):
 
     daily_demand_s: DailyDemand = None
     payload: Payload | None = None
+    links: LinksField = None
 
 
 class SatellitePublic(BaseModel):
@@ -148,6 +174,9 @@ class SatellitePublic(BaseModel):
     ephemerides: int = Field(description="Uploaded ephemerides (OEM)")
     daily_demand_s: float | None
     payload: Payload | None
+    links: list[dict[str, Any]] = Field(
+        default_factory=list, description="Its radio links (empty: none stored)"
+    )
 
 
 class ElementSetPublic(BaseModel):
@@ -208,6 +237,7 @@ def public(satellite: Satellite) -> SatellitePublic:
         ephemerides=len(satellite.ephemerides),
         latest_epoch=max(epochs) if epochs else None,
         payload=_payload(satellite),
+        links=list(satellite.links or []),
     )
 
 
@@ -238,6 +268,7 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
     unknown = [p for p in body.operators if by_id(session, Partner, p) is None]
     if unknown:
         raise ProblemError(422, "Unprocessable input", f"no partner with id {unknown[0]}")
+    links = checked_links(body.links)
     satellite = add_satellite(
         session,
         name=body.name,
@@ -246,6 +277,7 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
         imager=payload_imager(body.norad_id, body.payload),
         operators=body.operators,
     )
+    satellite.links = links
     commit_or_conflict(session, f"a satellite with catalog number {body.norad_id} exists")
     return public(satellite)
 
@@ -254,17 +286,21 @@ def create_satellite(body: SatelliteCreate, session: SessionDep, _: AdminDep) ->
 def update_satellite(
     satellite_id: PathId, body: SatelliteUpdate, user: UserDep, write: ConditionalDep
 ) -> SatellitePublic:
-    """Set the satellite's payload or daily contact demand (its operators' operators, admin)."""
+    """Set the satellite's payload, daily contact demand or radio links (its operators'
+    operators, admin)."""
     satellite = visible_satellite(write.session, user, satellite_id)
     owners = [o.partner_id for o in satellite.operators]
     may_change(user, owners, "only the operators' operators or an admin may change it")
     given = body.model_fields_set
     imager = payload_imager(satellite.norad_id, body.payload) if "payload" in given else None
+    links = checked_links(body.links)
     with write(satellite, f"no satellite with id {satellite_id}"):
         if "payload" in given:
             set_payload(satellite, imager)
         if "daily_demand_s" in given:
             satellite.daily_demand_s = body.daily_demand_s
+        if "links" in given:
+            satellite.links = links
         write.session.commit()
     write.tag(satellite)
     return public(satellite)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from jointsat.scheduling.problem import ShareMeasure
 from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import sees_satellite, sees_station
@@ -71,6 +72,11 @@ class ScheduleCreate(SolvingWindow):
     WHAT = "a schedule"
 
     policy: Policy = Policy.FAIR
+    measure: ShareMeasure = Field(
+        default=ShareMeasure.SECONDS,
+        description="What shares are of: contact seconds, or the data each contact's "
+        "downlink brings down (its link budget: satellites' links, stations' G/T)",
+    )
     time_limit_s: TimeLimit
 
 
@@ -103,6 +109,9 @@ class PartnerShare(BaseModel):
     share_received: float
     share_entitled: float
     demand_s: float
+    volume_bytes: float | None = Field(
+        default=None, description="With the data-volume measure: the bytes it received"
+    )
 
 
 class ScheduleSummary(BaseModel):
@@ -128,6 +137,8 @@ class SchedulePublic(ScheduleSummary):
     fairness_gap: float
     levels: list[Level]
     partners: dict[str, PartnerShare]
+    measure: ShareMeasure = Field(description="What the partners' shares are of")
+    total_volume_bytes: float | None = None
     settings: dict[str, Any]
     provenance: dict[str, Any]
     contacts: list[ContactPublic]
@@ -177,6 +188,8 @@ def _public(session: SessionDep, user: User, record: ScheduleRecord) -> Schedule
         **_summary(record).model_dump(),
         **evidence(document),
         partners={k: PartnerShare(**v) for k, v in document["partners"].items()},
+        measure=ShareMeasure(document.get("measure", ShareMeasure.SECONDS.value)),
+        total_volume_bytes=document.get("total_volume_bytes"),
         settings=document["settings"],
         provenance=provenance,
         contacts=[_contact(c) for c in seen],
@@ -208,6 +221,7 @@ def create_schedule(
             settings=SolverSettings(time_limit_s=body.time_limit_s),
             stale_rule=stale_rule,
             executor=executor,
+            measure=body.measure,
         )
     session.commit()
     return _public(session, admin, _load(session, record.id))

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from jointsat.errors import StationsError
+from jointsat.errors import PointingError, StationsError
+from jointsat.orbits.pointing import Rotator
 from jointsat.orbits.stations import HorizonMask
 from jointsat.service.cache import ViewingDep
 from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, ConditionalDep, tagged
@@ -51,6 +52,42 @@ class Mask(BaseModel):
         return self
 
 
+DEFAULT_ROTATOR = Rotator()
+
+
+class RotatorFields(BaseModel):
+    """The station's az-el rotator: its axes' stops and top speeds, the antenna's beamwidth."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    azimuth_min_deg: Number = DEFAULT_ROTATOR.azimuth_min_deg
+    azimuth_max_deg: Number = DEFAULT_ROTATOR.azimuth_max_deg
+    elevation_min_deg: Number = DEFAULT_ROTATOR.elevation_min_deg
+    elevation_max_deg: Number = DEFAULT_ROTATOR.elevation_max_deg
+    azimuth_rate_deg_s: Number = DEFAULT_ROTATOR.azimuth_rate_deg_s
+    elevation_rate_deg_s: Number = DEFAULT_ROTATOR.elevation_rate_deg_s
+    beamwidth_deg: Number = DEFAULT_ROTATOR.beamwidth_deg
+
+    @model_validator(mode="after")
+    def _valid(self) -> RotatorFields:
+        try:
+            Rotator(**self.model_dump())
+        except PointingError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+GOverT = Annotated[
+    Number | None,
+    Field(
+        default=None,
+        ge=-60.0,
+        le=80.0,
+        description="The receiving chain's figure of merit G/T, dB/K (null: unknown)",
+    ),
+]
+
+
 class StationFields(BaseModel):
     """What describes a station."""
 
@@ -63,6 +100,10 @@ class StationFields(BaseModel):
     horizon_mask: Mask | None = None
     turnaround_s: Number = Field(default=0.0, ge=0.0)
     bands: list[Band] = Field(default_factory=list, max_length=MAX_BANDS)
+    rotator: RotatorFields | None = Field(
+        default=None, description="Its rotator model (null: the default one)"
+    )
+    g_over_t_db_k: GOverT = None
 
 
 class StationCreate(StationFields):
@@ -85,6 +126,8 @@ class StationUpdate(BaseModel):
     horizon_mask: Mask | None = None
     turnaround_s: Number | None = Field(default=None, ge=0.0)
     bands: list[Band] | None = Field(default=None, max_length=MAX_BANDS)
+    rotator: RotatorFields | None = None
+    g_over_t_db_k: GOverT = None
 
 
 class UnavailabilityCreate(TimeWindow):
@@ -118,6 +161,7 @@ def public(station: GroundStation) -> StationPublic:
         station,
         horizon_mask=Mask(**station.horizon_mask) if station.horizon_mask else None,
         bands=list(station.bands),
+        rotator=RotatorFields(**station.rotator) if station.rotator else None,
         unavailable=[shown(UnavailabilityPublic, w, end=w.end_at) for w in station.unavailable],
     )
 
@@ -166,7 +210,7 @@ def update_station(
 ) -> StationPublic:
     """Change a station (its partner's operators, or an admin)."""
     station = _changeable(write.session, user, station_id)
-    changes = patched(body, nullable={"horizon_mask"})
+    changes = patched(body, nullable={"horizon_mask", "rotator", "g_over_t_db_k"})
     with write(station, f"no station with id {station_id}"):
         for field, value in changes.items():
             setattr(station, field, value)
