@@ -29,12 +29,12 @@ from jointsat.cli.pointing import (
     RowFormat,
     StepOption,
     read_contact,
-    rows_csv,
     station_passes,
 )
 from jointsat.errors import InputError, JointsatError, RadioError
 from jointsat.files import read_text
 from jointsat.jsonfile import Reader
+from jointsat.operations.contact_plans import rows_csv
 from jointsat.timelib import format_iso_ms, format_readable
 
 ROW_COLUMNS = (
