@@ -27,6 +27,7 @@ from jointsat.service.cache import ResponseCache
 from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
     agreements,
+    contacts,
     design,
     me,
     partners,
@@ -159,6 +160,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         users.router,
         passes.router,
         schedules.router,
+        contacts.router,
+        contacts.tokens_router,
+        contacts.feeds_router,
         requests.router,
         plans.router,
         products.router,
