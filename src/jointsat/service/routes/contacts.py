@@ -231,9 +231,15 @@ def _contact(session: SessionDep, caller: ContactCaller, contact_id: int) -> Con
 def list_contacts(
     session: SessionDep,
     caller: ContactCallerDep,
-    schedule_id: Annotated[RowId | None, Query(description="Only this schedule's")] = None,
-    station_id: Annotated[RowId | None, Query(description="Only over this station")] = None,
-    satellite_id: Annotated[RowId | None, Query(description="Only of this satellite")] = None,
+    schedule_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only this schedule's")
+    ] = None,
+    station_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only over this station")
+    ] = None,
+    satellite_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only of this satellite")
+    ] = None,
     state: Annotated[ContactState | None, Query(description="Only in this state")] = None,
     start: Annotated[AwareDatetime | None, Query(description="Only ending after this")] = None,
     end: Annotated[AwareDatetime | None, Query(description="Only starting before this")] = None,
