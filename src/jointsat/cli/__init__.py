@@ -18,6 +18,7 @@ from jointsat.cli import (
     analyse,
     archive,
     bench,
+    contacts,
     data,
     demo,
     design,
@@ -67,6 +68,7 @@ app.add_typer(admin.admin_app)
 app.command()(admin.serve)
 app.command()(schedule.schedule)
 app.command()(schedule.replan)
+app.add_typer(contacts.contacts_app)
 app.command()(plan.plan)
 app.add_typer(requests.requests_app)
 app.add_typer(archive.archive_app)
