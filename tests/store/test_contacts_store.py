@@ -198,3 +198,19 @@ def test_the_tally_adds_up(world: tuple[Consortium, int]) -> None:
         )
         assert tally(session, ESA, []).planned_contacts == 0
         assert session.get(ScheduleRecord, schedule_id) is not None
+
+
+def test_a_move_made_meanwhile_is_seen_before_moving(world: tuple[Consortium, int]) -> None:
+    """Two stations' clients report at once: the second move starts from the first's state."""
+    consortium, schedule_id = world
+    with consortium.sessions() as first, consortium.sessions() as second:
+        query = ContactQuery(schedule_id=schedule_id)
+        mine = find_contacts(first, query)[0]
+        stale = find_contacts(second, query)[0]  # read before the first move
+        assert stale.state is ContactState.SCHEDULED
+        move_contact(first, mine, Move.CANCEL, Actor.OPERATOR, Report(), now=NOW)
+        first.commit()
+        with pytest.raises(ContactStateError, match="cancelled contact cannot start"):
+            move_contact(second, stale, Move.START, Actor.STATION, Report(at=stale.start), now=NOW)
+        second.rollback()
+        assert _events(second) == 1

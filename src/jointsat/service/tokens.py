@@ -303,6 +303,13 @@ def issue_access_token(
     return token
 
 
+def access_token_row(session: Session, token: str) -> AccessToken | None:
+    """Return the scoped token's row, whatever its state (None: unknown)."""
+    return session.scalars(
+        select(AccessToken).where(AccessToken.token_hash == hash_token(token))
+    ).one_or_none()
+
+
 def live_access_token(
     session: Session, token: str, kind: AccessKind, now: datetime
 ) -> AccessToken | None:

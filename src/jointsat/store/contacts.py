@@ -178,8 +178,11 @@ def move_contact(
     """Move the contact (``operations.lifecycle.advance``) and record the event; not committed.
 
     Raise ``ContactStateError`` or ``ContactReportError`` as ``advance`` does; then
-    nothing changes.
+    nothing changes. The contact is read again, locked (where the store locks rows), so
+    that two moves at once are made one after the other, the second by the first's state.
     """
+    session.flush()  # this session's own changes, which the refresh below reads back
+    session.refresh(record, with_for_update=True)  # another move waits, then sees this one's
     before = ContactState(record.state)
     after = advance(
         lifecycle_of(record), move, actor, report, span=(record.start, record.end_at), now=now

@@ -17,7 +17,7 @@ another feed, are answered 404 alike. The lifecycle's rules: ``operations.lifecy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -46,6 +46,7 @@ from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId, RowId, Text
 from jointsat.service.solving import TimeLimit
 from jointsat.service.tokens import (
     access_refusal,
+    access_token_row,
     access_tokens,
     issue_access_token,
     live_access_token,
@@ -292,7 +293,7 @@ def partner_tally(
     else:
         ids = [found(by_id(session, ScheduleRecord, schedule_id), "schedule", schedule_id).id]
     result = tally(session, partner_id, ids)
-    return TallyOut(**{**result.__dict__, "schedule_ids": list(result.schedule_ids)})
+    return TallyOut(**asdict(result))
 
 
 @router.get("/{contact_id}", response_model=ContactShown)
@@ -503,7 +504,8 @@ def create_access_token(
     except StoreError as exc:
         raise ProblemError(403, "Forbidden", str(exc)) from None
     session.commit()
-    row = access_tokens(session, user)[-1]
+    row = access_token_row(session, token)
+    assert row is not None  # just made
     return AccessTokenIssued(
         **shown(AccessTokenPublic, row).model_dump(), token=token, feed=feed_path(row)
     )
