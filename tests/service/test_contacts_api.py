@@ -21,7 +21,7 @@ from tests.service.test_schedules_api import DAY, NOW, TURNAROUND_S, _fill
 from tests.support.consortium import Consortium, bearer
 
 from jointsat.service.exports import contact_uid
-from jointsat.store.tables import EventRecord
+from jointsat.store.tables import EventRecord, ScheduleRecord
 
 MALARGUE, KOUROU, WALLOPS = 1, 2, 3
 ESA, NASA = 1, 2
@@ -427,3 +427,17 @@ def test_the_tally_is_planned_against_delivered(world: World) -> None:
         assert got["delivered_bytes"] == pytest.approx(delivered_bytes, abs=1e-6)
     assert world.get("esa-view", "/contacts/tally", partner_id=NASA).status_code == 404
     assert world.get("admin", "/contacts/tally", partner_id=NASA).status_code == 200
+
+
+def test_a_failure_in_a_schedule_not_ours_to_re_plan_is_kept_unplanned(world: World) -> None:
+    """Another agency's schedule (imported, no policy of ours) is not re-planned: said why."""
+    with world.consortium.session() as session:
+        record = session.get(ScheduleRecord, world.schedule["id"])
+        assert record is not None
+        record.policy = "imported"
+    contact = world.contacts(MALARGUE, after=True)[0]
+    body = {"event": "failed", "reason": "no lock"}
+    answer = world.post("esa-ops", f"/contacts/{contact['id']}/report", body).json()
+    assert answer["contact"]["state"] == "failed"
+    assert answer["replanned_schedule_id"] is None
+    assert "'imported' is not re-planned" in answer["replan_problem"]
