@@ -20,14 +20,17 @@ class Recorder(socketserver.StreamRequestHandler):
     """Record each line; answer the server's ``replies`` in turn (None: answer nothing)."""
 
     def handle(self) -> None:
-        for raw in self.rfile:
-            line = raw.decode("ascii").strip()
-            self.server.lines.append(line)  # type: ignore[attr-defined]
-            if line == "q":
-                return
-            reply = self.server.reply  # type: ignore[attr-defined]
-            if reply is not None:
-                self.wfile.write(reply)
+        try:
+            for raw in self.rfile:
+                line = raw.decode("ascii").strip()
+                self.server.lines.append(line)  # type: ignore[attr-defined]
+                if line == "q":
+                    return
+                reply = self.server.reply  # type: ignore[attr-defined]
+                if reply is not None:
+                    self.wfile.write(reply)
+        finally:
+            self.server.ended.set()  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -35,6 +38,7 @@ def daemon(reply: bytes | None) -> Iterator[socketserver.ThreadingTCPServer]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Recorder)
     server.daemon_threads = True
     server.lines = []  # type: ignore[attr-defined]
+    server.ended = threading.Event()  # type: ignore[attr-defined]  # a connection was handled
     server.reply = reply  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -72,6 +76,7 @@ def test_rigctld_gets_whole_hertz_and_quits() -> None:
         with RigctldClient(*server.server_address[:2]) as rig:
             rig.set_frequency(437_809_840.723)
             rig.set_frequency(437_809_840.5)  # half a hertz: rounds to even, as "%.0f" does
+        assert server.ended.wait(timeout=5)  # type: ignore[attr-defined]  # it read the "q"
         lines = list(server.lines)  # type: ignore[attr-defined]
     assert lines == ["F 437809841", "F 437809840", "q"]
 

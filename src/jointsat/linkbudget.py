@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from jointsat.errors import RadioError
+from jointsat.operations.contact_plans import sample_looks
 from jointsat.operations.radio import ContactBudget, Link, contact_budget
 from jointsat.orbits.propagation import Orbit
 from jointsat.orbits.stations import Station
-from jointsat.orbits.tracks import look_angles
 from jointsat.orbits.vectors import FloatArray
-from jointsat.timelib import TimeOrigin, format_iso_ms, format_readable
+from jointsat.timelib import TimeOrigin, format_iso_ms
 
 __all__ = [
     "DEFAULT_ANTENNA_DIAMETER_M",
@@ -132,22 +132,8 @@ def sample_contact(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Return seconds from ``start`` (every ``step_s``, and at ``end``), range (m), elevation."""
     duration_s = (end - start).total_seconds()
-    if not duration_s > 0.0:
-        raise RadioError("a contact must end after it starts")
-    if not step_s > 0.0:
-        raise RadioError(f"step_s must be positive, not {step_s:g}")
-    times_s = np.arange(0.0, duration_s, step_s)
-    if times_s.size == 0 or duration_s - times_s[-1] > 1e-6:
-        times_s = np.append(times_s, duration_s)
-    jd, fr = TimeOrigin.of(start).julian(times_s)
-    codes, r, _ = orbit.propagate(jd, fr)
-    if (np.asarray(codes) != 0).any():
-        raise RadioError(
-            f"{orbit.name} ({orbit.norad_id}) cannot be predicted through the contact at "
-            f"{format_readable(start)} UTC"
-        )
-    _, el, rng_km = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
-    return times_s, np.asarray(rng_km * 1000.0), np.asarray(el, dtype=float)
+    times_s, _, el, range_km = sample_looks(orbit, station, start, duration_s, step_s)
+    return times_s, range_km * 1000.0, el
 
 
 def link_budget(

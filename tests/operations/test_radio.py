@@ -171,8 +171,11 @@ def test_link_names_are_unique_and_found() -> None:
         parse_links([downlink(name="a").to_dict(), downlink(name="a").to_dict()])
     links = (downlink(name="a"), downlink(name="b"))
     assert find_link(links, "b", Direction.DOWNLINK).name == "b"
-    with pytest.raises(RadioError, match="several downlink links"):
-        find_link(links, None, Direction.DOWNLINK)
+    assert find_link(links, None, Direction.DOWNLINK).name == "a"  # the first is the main one
+    with pytest.raises(RadioError, match="no uplink link"):
+        find_link(links, None, Direction.UPLINK)
+    with pytest.raises(RadioError, match="'b' is a downlink, not a uplink"):
+        find_link(links, "b", Direction.UPLINK)
     with pytest.raises(RadioError, match="no link 'c'"):
         find_link(links, "c", Direction.DOWNLINK)
 

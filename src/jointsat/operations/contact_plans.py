@@ -38,6 +38,7 @@ import ccsds_ndm
 import numpy as np
 
 from jointsat.errors import JointsatError, PointingError
+from jointsat.operations.radio import Direction, find_link, parse_links
 from jointsat.orbits.doppler import DopplerTable, doppler_table
 from jointsat.orbits.freshness import Freshness
 from jointsat.orbits.passes import Pass, find_passes
@@ -190,6 +191,34 @@ def sample_times_s(duration_s: float, step_s: float) -> FloatArray:
     return np.asarray(times_s, dtype=float)
 
 
+def sample_looks(
+    orbit: Orbit, station: Station, start: datetime, duration_s: float, step_s: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Return seconds from ``start`` (every ``step_s``, and at ``duration_s``) and the
+    station's azimuth, elevation (deg, clipped to [-90, 90]) and range (km) of the orbit.
+
+    The one sampling of a pass or a contact that pointing, Doppler and link budgets share;
+    an orbit that cannot be predicted through it is a :class:`JointsatError`.
+    """
+    if not duration_s > 0.0:
+        raise JointsatError(f"a pass or contact must end after it starts, not {duration_s:g} s")
+    times_s = sample_times_s(duration_s, step_s)
+    jd, fr = TimeOrigin.of(start).julian(times_s)
+    codes, r, _ = orbit.propagate(jd, fr)
+    if (codes != 0).any():
+        raise JointsatError(
+            f"{orbit.name} ({orbit.norad_id}) cannot be predicted through the pass at "
+            f"{format_readable(start)} UTC (SGP4 error {int(codes[codes != 0][0])})"
+        )
+    az, el, range_km = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
+    return (
+        times_s,
+        np.asarray(az, dtype=float),
+        np.clip(el, -90.0, 90.0),
+        np.asarray(range_km, dtype=float),
+    )
+
+
 def sample_pass(
     orbit: Orbit, station: Station, found: Span, step_s: float
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -198,16 +227,8 @@ def sample_pass(
     The elevation is clipped to [-90, 90]; the engine's AOS and LOS are where it
     crosses the threshold, so a sample there may come out a hair below it.
     """
-    times_s = sample_times_s(found.duration_s, step_s)
-    jd, fr = TimeOrigin.of(found.aos).julian(times_s)
-    codes, r, _ = orbit.propagate(jd, fr)
-    if (codes != 0).any():
-        raise JointsatError(
-            f"{orbit.name} ({orbit.norad_id}) cannot be predicted through the pass at "
-            f"{format_readable(found.aos)} UTC (SGP4 error {int(codes[codes != 0][0])})"
-        )
-    az, el, _ = look_angles(r, jd, fr, station.lat_deg, station.lon_deg, station.alt_m)
-    return times_s, np.asarray(az, dtype=float), np.clip(el, -90.0, 90.0)
+    times_s, az, el, _ = sample_looks(orbit, station, found.aos, found.duration_s, step_s)
+    return times_s, az, el
 
 
 def plan_window(
@@ -419,39 +440,16 @@ class Tuning:
 def choose_link(
     links: Sequence[Mapping[str, Any]] | None, name: str | None, uplink: bool | None
 ) -> Tuning:
-    """Return the satellite's link named ``name``, else its first ``uplink`` or downlink.
+    """Return the satellite's link named ``name``, else its first uplink or downlink.
 
-    ``links`` are the stored entries (``satellites.links``: ``name``, ``direction``
-    ``"downlink"`` or ``"uplink"``, ``frequency_hz``, ``offset_hz``); the frequency is
-    the nominal one plus the calibration offset. ``uplink`` None takes a named link's
-    direction (a downlink without a name); given with a name, the two must agree.
-    Raise :class:`JointsatError` naming the links there are.
+    ``links`` are the stored entries (``satellites.links``, read by
+    :func:`jointsat.operations.radio.parse_links`); the frequency is the nominal one plus
+    the calibration offset. ``uplink`` None takes a named link's direction (a downlink
+    without a name); given with a name, the two must agree (:class:`RadioError`).
     """
-    entries = [e for e in links or () if isinstance(e, Mapping)]
-    known = ", ".join(str(e.get("name")) for e in entries) or "none"
-    if name is not None:
-        found = [e for e in entries if e.get("name") == name]
-        if not found:
-            raise JointsatError(f"the satellite has no link {name!r} (its links: {known})")
-        entry = found[0]
-        direction = entry.get("direction")
-        if uplink is not None and (direction == "uplink") != uplink:
-            raise JointsatError(
-                f"link {name!r} is a {direction}, not an {'up' if uplink else 'down'}link"
-            )
-    else:
-        wanted = "uplink" if uplink else "downlink"
-        found = [e for e in entries if e.get("direction") == wanted]
-        if not found:
-            raise JointsatError(f"the satellite has no {wanted} (its links: {known})")
-        entry = found[0]
-    nominal = entry.get("frequency_hz")
-    offset = entry.get("offset_hz") or 0.0
-    if not isinstance(nominal, (int, float)) or not isinstance(offset, (int, float)):
-        raise JointsatError(f"link {entry.get('name')!r} has no frequency_hz")
-    return Tuning(
-        str(entry.get("name")), float(nominal) + float(offset), entry.get("direction") == "uplink"
-    )
+    direction = None if uplink is None else (Direction.UPLINK if uplink else Direction.DOWNLINK)
+    link = find_link(parse_links(links), name, direction)
+    return Tuning(link.name, link.tuned_hz, link.direction is Direction.UPLINK)
 
 
 def rotator_from(document: Mapping[str, Any] | None) -> Rotator:

@@ -332,21 +332,27 @@ def links_json(links: Sequence[Link]) -> list[dict[str, Any]]:
     return [link.to_dict() for link in links]
 
 
-def find_link(links: Sequence[Link], name: str | None, direction: Direction) -> Link:
-    """Return the link named ``name``, or (None) the only link going ``direction``."""
+def find_link(links: Sequence[Link], name: str | None, direction: Direction | None) -> Link:
+    """Return the link named ``name``, or (None) the first link going ``direction``.
+
+    The first in the satellite's list is its main link that way: Doppler tables, link
+    budgets and the data-volume measure all take it unless told a name. A named link
+    going the other way than ``direction`` (None: either way) is refused.
+    """
+    known = ", ".join(link.name for link in links) or "none"
     if name is not None:
-        for link in links:
-            if link.name == name:
-                return link
-        known = ", ".join(link.name for link in links) or "none"
-        raise RadioError(f"no link {name!r} (links: {known})")
-    found = [link for link in links if link.direction is direction]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise RadioError(f"no {direction.value} link")
-    names = ", ".join(link.name for link in found)
-    raise RadioError(f"several {direction.value} links ({names}): name one")
+        found = next((link for link in links if link.name == name), None)
+        if found is None:
+            raise RadioError(f"no link {name!r} (links: {known})")
+        if direction is not None and found.direction is not direction:
+            raise RadioError(f"link {name!r} is a {found.direction.value}, not a {direction.value}")
+        return found
+    if direction is None:
+        direction = Direction.DOWNLINK
+    found = next((link for link in links if link.direction is direction), None)
+    if found is None:
+        raise RadioError(f"no {direction.value} link (links: {known})")
+    return found
 
 
 def free_space_loss_db(range_m: ArrayLike, frequency_hz: float) -> FloatArray:

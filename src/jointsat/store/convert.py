@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from jointsat.operations.contact_plans import rotator_from
 from jointsat.operations.radio import Link, parse_links
 from jointsat.orbits.elements import Elements
 from jointsat.orbits.ephemeris import Ephemeris
@@ -88,7 +89,7 @@ def station_of(row: GroundStation, name: str | None = None) -> Station:
 
 def rotator_of(row: GroundStation) -> Rotator:
     """Return a stored station's rotator (the default model where none is stored)."""
-    return Rotator(**row.rotator) if row.rotator else Rotator()
+    return rotator_from(row.rotator)
 
 
 def links_of(satellite: tables.Satellite) -> tuple[Link, ...]:

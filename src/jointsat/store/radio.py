@@ -29,7 +29,7 @@ class BudgetOptions:
 
 
 def downlink_of(satellite: Satellite, name: str | None = None) -> Link:
-    """Return the satellite's link named ``name``, or (None) its only downlink."""
+    """Return the satellite's link named ``name``, or (None) its first downlink."""
     links = links_of(satellite)
     if not links:
         raise RadioError(f"satellite {satellite.name} ({satellite.norad_id}) has no radio links")
@@ -87,13 +87,13 @@ def pass_volumes(
     links: dict[int, Link] = {}
     for satellite_id in sorted({p.satellite_id for p in passes}):
         satellite = satellites[satellite_id]
-        downlinks = [k for k in links_of(satellite) if k.direction is Direction.DOWNLINK]
-        if not downlinks:
+        try:
+            link = find_link(links_of(satellite), None, Direction.DOWNLINK)
+        except RadioError:
             raise RadioError(
                 f"satellite {satellite.name} ({satellite.norad_id}) has no downlink: the "
                 "data-volume measure needs one (jointsat satellite links set)"
-            )
-        link = downlinks[0]
+            ) from None
         try:
             link.needed("eirp_dbw", "data_rate_bps", "required_eb_n0_db")
         except RadioError as exc:
