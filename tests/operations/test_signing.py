@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 
@@ -48,7 +49,9 @@ def test_the_reference_hmac_meets_rfc_4231() -> None:
         ("clé ü", 1_234_567_890, "donnée".encode()),
     ],
 )
-def test_the_signature_is_hmac_sha256_of_timestamp_dot_body(secret: str, t: int, body: bytes) -> None:
+def test_the_signature_is_hmac_sha256_of_timestamp_dot_body(
+    secret: str, t: int, body: bytes
+) -> None:
     expected = rfc2104_hmac_sha256(secret.encode(), f"{t}.".encode() + body)
     assert signature(secret, t, body) == expected
     assert sign(secret, t, body) == f"t={t},v1={expected}"
@@ -87,8 +90,9 @@ def test_a_malformed_header_is_refused(header: str) -> None:
 def test_retries_double_from_ten_seconds_up_to_an_hour() -> None:
     delays = [retry_delay_s(n) for n in range(1, MAX_ATTEMPTS)]
     assert delays[0] == BASE_DELAY_S
-    assert all(b == min(2 * a, MAX_DELAY_S) for a, b in zip(delays, delays[1:], strict=False))
+    assert all(b == min(2 * a, MAX_DELAY_S) for a, b in itertools.pairwise(delays))
     assert retry_delay_s(40) == MAX_DELAY_S
-    assert not gives_up(MAX_ATTEMPTS - 1) and gives_up(MAX_ATTEMPTS)
+    assert not gives_up(MAX_ATTEMPTS - 1)
+    assert gives_up(MAX_ATTEMPTS)
     with pytest.raises(ValueError, match="at least 1"):
         retry_delay_s(0)

@@ -43,7 +43,7 @@ def signature(secret: str, timestamp_s: int, body: bytes) -> str:
 
 
 def sign(secret: str, timestamp_s: int, body: bytes) -> str:
-    """Return the value of the ``X-Jointsat-Signature`` header for ``body`` sent at ``timestamp_s``."""
+    """Return the ``X-Jointsat-Signature`` header for ``body`` sent at ``timestamp_s``."""
     return f"t={int(timestamp_s)},{SCHEME}={signature(secret, timestamp_s, body)}"
 
 

@@ -22,12 +22,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat.constants import DAY_S
 from jointsat.errors import StoreError
+from jointsat.operations.events import EventKind
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.provenance import elements_freshness, pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
 from jointsat.scheduling import solver
 from jointsat.scheduling.result import Policy, Schedule
 from jointsat.store.convert import station_names
+from jointsat.store.events import record_event
 from jointsat.store.passes import StoredPass, freshness_of, window_passes
 from jointsat.store.tables import (
     ContactRecord,
@@ -176,6 +178,20 @@ class StoreProblem:
             for c in schedule.contacts
         ]
         session.add(record)
+        session.flush()  # its id, for its event
+        record_event(
+            session,
+            EventKind.SCHEDULE_CREATED,
+            at=now,
+            payload={
+                "schedule_id": record.id,
+                "replaces_id": record.replaces_id,
+                "start": record.start.isoformat(),
+                "end": record.end_at.isoformat(),
+                "policy": record.policy,
+                "status": record.status,
+            },
+        )
         return record
 
 
