@@ -135,13 +135,14 @@ def emit_stale(session: Session, now: datetime, rule: StaleRule) -> int:
             ),
         )
     )
-    told = dict(
-        session.execute(
+    told: dict[int | None, datetime] = {
+        satellite_id: at
+        for satellite_id, at in session.execute(
             select(EventRecord.satellite_id, func.max(EventRecord.at))
             .where(EventRecord.kind == EventKind.ELEMENTS_STALE)
             .group_by(EventRecord.satellite_id)
-        ).tuples()
-    )
+        )
+    }
     added = 0
     for record in rows:
         age_days = (now - record.epoch).total_seconds() / 86400.0
