@@ -23,6 +23,7 @@ from jointsat.cli import (
     design,
     doppler,
     elements,
+    events,
     partners,
     passes,
     plan,
@@ -82,5 +83,6 @@ app.add_typer(bench.bench_app)
 app.add_typer(data.data_app)
 app.add_typer(design.design_app)
 app.add_typer(analyse.analyse_app)
+app.add_typer(events.events_app)
 
 __all__ = ["app"]

@@ -187,7 +187,10 @@ class SubscriptionCreate(BaseModel):
         description="The webhook's http(s) URL, or an apprise URL (mailto://, slack:// ...)"
     )
     kinds: list[str] | None = Field(
-        default=None, description="The event kinds to send (null: every kind)", max_length=20
+        default=None,
+        description="The event kinds to send (null: every kind)",
+        min_length=1,
+        max_length=20,
     )
     user_id: RowId | None = Field(
         default=None, description="The admin only: subscribe for this user (default: yourself)"
@@ -200,7 +203,7 @@ class SubscriptionChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool | None = None
-    kinds: list[str] | None = Field(default=None, max_length=20)
+    kinds: list[str] | None = Field(default=None, min_length=1, max_length=20)
 
 
 class SubscriptionPublic(BaseModel):
