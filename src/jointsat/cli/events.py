@@ -162,9 +162,9 @@ def _add_subscription(session: Session, body: dict[str, Any]) -> dict[str, Any]:
     from jointsat.service.routes.events import (
         SubscriptionCreate,
         SubscriptionCreated,
-        _check_target,
-        _kinds,
-        _public,
+        check_target,
+        kinds_of,
+        public,
     )
     from jointsat.store.deliveries import add_subscription, user_of
 
@@ -173,15 +173,15 @@ def _add_subscription(session: Session, body: dict[str, Any]) -> dict[str, Any]:
     if user_of(session, checked.user_id) is None:
         raise JointsatError(f"no user with id {checked.user_id}")
     try:
-        _check_target(checked.kind, checked.target)
-        kinds = _kinds(checked.kinds)
+        check_target(checked.kind, checked.target)
+        kinds = kinds_of(checked.kinds)
     except ProblemError as problem:
         raise JointsatError(problem.detail) from None
     row = add_subscription(
         session, checked.user_id, checked.kind, checked.target, kinds, common.now()
     )
     remote.committed(session, "the subscription could not be stored")
-    return _json(SubscriptionCreated(**_public(row).model_dump(), secret=row.secret))
+    return _json(SubscriptionCreated(**public(row).model_dump(), secret=row.secret))
 
 
 @remote.command(events_app, "subscriptions")
@@ -191,10 +191,10 @@ def events_subscriptions(place: Place, fmt: FormatOption = Format.TABLE) -> None
         if where.api is not None:
             found: list[dict[str, Any]] = where.api.get("/subscriptions").body
         else:
-            from jointsat.service.routes.events import _public
+            from jointsat.service.routes.events import public
             from jointsat.store.deliveries import subscriptions
 
-            found = [_json(_public(s)) for s in subscriptions(where.session)]
+            found = [_json(public(s)) for s in subscriptions(where.session)]
     emit_rows(found, SUBSCRIPTION_COLUMNS, fmt, title=f"{len(found)} subscription(s)")
 
 
@@ -243,7 +243,7 @@ def events_deliveries(
             path = f"/subscriptions/{subscription}/deliveries"
             found: list[dict[str, Any]] = where.api.get(path, **params).body
         else:
-            from jointsat.service.routes.events import _delivery
+            from jointsat.service.routes.events import delivery_public
             from jointsat.store.deliveries import delivery_log
             from jointsat.store.deliveries import subscription as stored
 
@@ -251,7 +251,7 @@ def events_deliveries(
                 raise JointsatError(f"no subscription with id {subscription}")
             chosen = None if status is None else DeliveryStatus(status)
             rows = delivery_log(where.session, subscription, status=chosen, limit=limit)
-            found = [_json(_delivery(d)) for d in rows]
+            found = [_json(delivery_public(d)) for d in rows]
     emit_rows(found, DELIVERY_COLUMNS, fmt, title=f"{len(found)} deliveries")
 
 

@@ -28,6 +28,7 @@ from jointsat.service.lookup import commit_or_conflict, deleted, found
 from jointsat.service.notifier import seen_events
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, Text
+from jointsat.service.tokens import live_token
 from jointsat.store.deliveries import (
     add_ping,
     add_subscription,
@@ -74,7 +75,7 @@ KindsQuery = Annotated[
 ]
 
 
-def _kinds(values: list[str] | None) -> list[str] | None:
+def kinds_of(values: list[str] | None) -> list[str] | None:
     try:
         parsed = parse_kinds(values)
     except ValueError as error:
@@ -92,7 +93,7 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EventPublic]:
     """Return the events the caller may see, oldest first, after the id ``after``."""
-    events = seen_events(session, user, now, after=after, kinds=_kinds(kind), limit=limit)
+    events = seen_events(session, user, now, after=after, kinds=kinds_of(kind), limit=limit)
     return [EventPublic.model_validate(document(e)) for e in events]
 
 
@@ -125,18 +126,20 @@ def stream_events(
     ``Last-Event-ID`` the stream starts with the next event. ``once``: send what there
     is and end (for scripts and tests).
     """
-    kinds = _kinds(kind)
+    kinds = kinds_of(kind)
     start = after
     if last_event is not None and last_event.strip().isdigit():
         start = int(last_event.strip())
     state = request.app.state
-    user_id = user.id
+    token = request.headers["Authorization"].partition(" ")[2].strip()
+    del user  # authenticated; each look checks the token again (revoked: the stream ends)
 
     def poll(after_id: int | None) -> tuple[list[dict[str, Any]], int, bool]:
         with state.sessions() as session:
-            viewer = user_of(session, user_id)
-            if viewer is None or viewer.disabled_at is not None:
+            row = live_token(session, token, state.clock())
+            if row is None:
                 return [], after_id or 0, False
+            viewer = row.user
             if after_id is None:
                 return [], last_event_id(session), True
             events = seen_events(session, viewer, state.clock(), after=after_id, kinds=kinds)
@@ -252,7 +255,7 @@ def _masked(target: str) -> str:
         return target
 
 
-def _public(row: Subscription) -> SubscriptionPublic:
+def public(row: Subscription) -> SubscriptionPublic:
     return SubscriptionPublic(
         id=row.id,
         user_id=row.user_id,
@@ -264,7 +267,7 @@ def _public(row: Subscription) -> SubscriptionPublic:
     )
 
 
-def _delivery(row: Delivery) -> DeliveryPublic:
+def delivery_public(row: Delivery) -> DeliveryPublic:
     return DeliveryPublic(
         id=row.id,
         event_id=row.event_id,
@@ -286,7 +289,7 @@ def _own(session: SessionDep, user: User, subscription_id: int) -> Subscription:
     return found(row, "subscription", subscription_id)
 
 
-def _check_target(kind: SubscriptionKind, target: str) -> None:
+def check_target(kind: SubscriptionKind, target: str) -> None:
     if kind is SubscriptionKind.WEBHOOK:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -315,17 +318,17 @@ def create_subscription(
         if user_of(session, body.user_id) is None:
             raise ProblemError(422, "Invalid request", f"no user with id {body.user_id}")
         owner = body.user_id
-    _check_target(body.kind, body.target)
-    row = add_subscription(session, owner, body.kind, body.target, _kinds(body.kinds), now)
+    check_target(body.kind, body.target)
+    row = add_subscription(session, owner, body.kind, body.target, kinds_of(body.kinds), now)
     commit_or_conflict(session, "the subscription could not be stored")
-    return SubscriptionCreated(**_public(row).model_dump(), secret=row.secret)
+    return SubscriptionCreated(**public(row).model_dump(), secret=row.secret)
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionPublic])
 def list_subscriptions(session: SessionDep, user: UserDep) -> list[SubscriptionPublic]:
     """Return the caller's subscriptions (the admin: everyone's)."""
     mine = None if user.role is Role.ADMIN else user.id
-    return [_public(r) for r in subscriptions(session, mine)]
+    return [public(r) for r in subscriptions(session, mine)]
 
 
 @router.get("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
@@ -333,7 +336,7 @@ def read_subscription(
     subscription_id: PathId, session: SessionDep, user: UserDep
 ) -> SubscriptionPublic:
     """Return one of the caller's subscriptions."""
-    return _public(_own(session, user, subscription_id))
+    return public(_own(session, user, subscription_id))
 
 
 @router.patch("/subscriptions/{subscription_id}", response_model=SubscriptionPublic)
@@ -351,11 +354,11 @@ def change_subscription(
     row = _own(session, user, subscription_id)
     given = body.model_dump(exclude_unset=True)
     if "kinds" in given:
-        row.kinds = _kinds(body.kinds)
+        row.kinds = kinds_of(body.kinds)
     if body.enabled is not None:
         set_enabled(session, row, body.enabled, now)
     commit_or_conflict(session, "the subscription could not be changed")
-    return _public(row)
+    return public(row)
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204)
@@ -374,7 +377,7 @@ def list_deliveries(
 ) -> list[DeliveryPublic]:
     """Return the subscription's delivery log, newest event first."""
     row = _own(session, user, subscription_id)
-    return [_delivery(d) for d in delivery_log(session, row.id, status=status, limit=limit)]
+    return [delivery_public(d) for d in delivery_log(session, row.id, status=status, limit=limit)]
 
 
 @router.post(
@@ -390,4 +393,4 @@ def test_subscription(
     notifier = getattr(request.app.state, "notifier", None)
     if notifier is not None:
         notifier.nudge()
-    return _delivery(delivery)
+    return delivery_public(delivery)
