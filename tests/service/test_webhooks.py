@@ -347,3 +347,25 @@ def test_subscriptions_are_their_users_own(world: World, receivers: list[Receive
     assert client.patch(path, json={"enabled": True}, headers=a).json()["disabled_at"] is None
     assert deliver_due(world.sessions, NOW, send).fanned_out == 0
     assert client.delete(path, headers=a).status_code == 204
+
+
+def test_two_notifiers_at_once_send_each_event_once(
+    world: World, receivers: list[Receiver]
+) -> None:
+    hook = _receiver(receivers)
+    hook.secret = world.subscribe("a-op", hook.url)["secret"]
+    ids = world.outages(*[world.station_a, world.station_b] * 10)
+    rounds: list[Any] = []
+
+    def notifier() -> None:
+        rounds.append(deliver_due(world.sessions, NOW, send))
+
+    threads = [threading.Thread(target=notifier) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    deliver_due(world.sessions, NOW, send)  # whatever a clash left for the next pass
+    assert hook.accepted == {i: 1 for i in ids}
+    assert sum(r.delivered for r in rounds) <= len(ids)
+    assert hook.bad_signatures == 0

@@ -256,19 +256,19 @@ def fan_out(session: Session, now: datetime, sees: Sees) -> int:
             and (wanted is None or e.kind in wanted)
             and sees(row.user, e, subjects, now)
         ]
-        session.add_all(new)
-        moved = session.execute(
-            update(Subscription)
-            .where(Subscription.id == row.id, Subscription.seen_event_id == seen)
-            .values(seen_event_id=_advance(seen, read, now))
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(moved, "rowcount", 0) != 1:
-            session.rollback()
-            continue
         try:
+            session.add_all(new)
+            moved = session.execute(
+                update(Subscription)
+                .where(Subscription.id == row.id, Subscription.seen_event_id == seen)
+                .values(seen_event_id=_advance(seen, read, now))
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(moved, "rowcount", 0) != 1:  # another process moved it on
+                session.rollback()
+                continue
             session.commit()
-        except IntegrityError:  # another process fanned these out
+        except IntegrityError:  # another process fanned these out meanwhile
             session.rollback()
             continue
         added += len(new)
