@@ -103,6 +103,8 @@ def deliver_due(
             outcome = Outcome(False, None, f"{type(error).__name__}: {error}")
         with sessions() as session:
             settled = record_outcome(session, delivery_id, outcome, now)
+            if settled is None:
+                continue
             if outcome.delivered:
                 delivered += 1
             elif settled.next_attempt_at is None:

@@ -345,9 +345,14 @@ class Outcome:
     error: str | None = None
 
 
-def record_outcome(session: Session, delivery_id: int, outcome: Outcome, now: datetime) -> Delivery:
-    """Keep a try's outcome (committed): delivered, due again after the back-off, or given up."""
-    row = session.get_one(Delivery, delivery_id)
+def record_outcome(
+    session: Session, delivery_id: int, outcome: Outcome, now: datetime
+) -> Delivery | None:
+    """Keep a try's outcome (committed): delivered, due again after the back-off, or given
+    up. None: the delivery is gone (its subscription was removed while it was sent)."""
+    row = session.get(Delivery, delivery_id)
+    if row is None:
+        return None
     row.attempts += 1
     row.last_attempt_at = now
     row.response_status = outcome.response_status
@@ -367,7 +372,9 @@ def record_outcome(session: Session, delivery_id: int, outcome: Outcome, now: da
 
 def give_up(session: Session, delivery_id: int, reason: str, now: datetime) -> None:
     """Settle a delivery as failed without sending it (committed): ``reason`` says why."""
-    row = session.get_one(Delivery, delivery_id)
+    row = session.get(Delivery, delivery_id)
+    if row is None:
+        return
     row.status = DeliveryStatus.FAILED
     row.error = reason
     row.last_attempt_at = now
