@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, ConfigDict, Field
 
 from jointsat.errors import ContactReportError, ContactStateError, JointsatError, StoreError
@@ -538,9 +539,22 @@ def revoke_scoped_token(
 # --- calendar feeds ----------------------------------------------------------------------
 
 
-FeedToken = Annotated[
-    str, Query(min_length=1, max_length=200, description="A calendar token of this feed")
-]
+CALENDAR_TOKEN = APIKeyQuery(
+    name="token",
+    scheme_name="calendarToken",
+    description="A calendar token of this feed (`jointsat contacts token --kind calendar`).",
+    auto_error=False,
+)
+
+
+def _feed_token(token: Annotated[str | None, Depends(CALENDAR_TOKEN)]) -> str:
+    """Return the feed's token from the URL; no token (or an absurd one) is no feed: 404."""
+    if not token or len(token) > 200:
+        raise ProblemError(404, "Not found", "no calendar feed for this token")
+    return token
+
+
+FeedToken = Annotated[str, Depends(_feed_token)]
 FEED_ANSWERS: dict[int | str, dict[str, object]] = {
     200: {"description": "The calendar", "content": {CALENDAR_TYPE: {}}},
     404: {"description": "No such feed, or the token is not this feed's (or is revoked)"},
