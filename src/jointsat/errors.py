@@ -81,6 +81,14 @@ class ArchiveOwnerError(ArchiveStorageError):
     """Refuse to write to or sweep an archive another store owns (or may share)."""
 
 
+class ContactStateError(ReasonError):
+    """Refuse a move of a contact's lifecycle that its state, or the one moving it, forbids."""
+
+
+class ContactReportError(ReasonError):
+    """Reject a station's report that cannot be: a time out of range, negative bytes, no reason."""
+
+
 class DesignError(ReasonError):
     """Reject a mission-design input: a constellation, an area of interest, a grid size."""
 

@@ -18,6 +18,7 @@ from jointsat.cli import (
     analyse,
     archive,
     bench,
+    contacts,
     data,
     demo,
     design,
@@ -71,6 +72,7 @@ app.command()(admin.serve)
 app.command()(schedule.schedule)
 app.command()(schedule.replan)
 app.add_typer(exchange.exchange_app)
+app.add_typer(contacts.contacts_app)
 app.command()(plan.plan)
 app.add_typer(requests.requests_app)
 app.add_typer(archive.archive_app)

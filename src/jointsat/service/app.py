@@ -28,6 +28,7 @@ from jointsat.service.logs import redact_access_log
 from jointsat.service.routes import (
     agreements,
     contact_outputs,
+    contacts,
     design,
     exchange,
     me,
@@ -164,6 +165,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         exchange.router,  # SSF export and import; before schedules.router (its /{id})
         schedules.router,
         contact_outputs.router,
+        contacts.router,
+        contacts.tokens_router,
+        contacts.feeds_router,
         requests.router,
         plans.router,
         products.router,

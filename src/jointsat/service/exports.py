@@ -125,6 +125,17 @@ def _utc(value: datetime | str) -> datetime:
     return moment.astimezone(UTC)
 
 
+STATUS_OF_STATE = {
+    "scheduled": "TENTATIVE",
+    "confirmed": "CONFIRMED",
+    "executing": "CONFIRMED",
+    "completed": "CONFIRMED",
+    "failed": "CANCELLED",
+    "cancelled": "CANCELLED",
+}
+"""A contact's lifecycle state as an event's STATUS (RFC 5545: TENTATIVE, CONFIRMED, CANCELLED)."""
+
+
 def contacts_calendar(
     schedule: Mapping[str, Any],
     contacts: Iterable[Mapping[str, Any]],
@@ -136,41 +147,63 @@ def contacts_calendar(
     ``operators`` names each satellite's operating partners (satellite id: their
     codes); ``name`` is the calendar's name. Every event is in UTC: ``DTSTART`` is
     the contact's start to the second below, ``DTEND`` its end to the second above (the
-    event covers the contact), ``DTSTAMP`` the schedule's creation.
+    event covers the contact), ``DTSTAMP`` the schedule's creation (or the contact's
+    last change of state, if later). A contact with a lifecycle ``state`` has a
+    ``STATUS`` (:data:`STATUS_OF_STATE`: failed and cancelled ones are CANCELLED).
+    """
+    return contacts_feed(((schedule, c) for c in contacts), operators, name)
+
+
+def contacts_feed(
+    entries: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    operators: Mapping[int, str],
+    name: str,
+) -> str:
+    """Return contacts of several schedules, (schedule JSON, contact JSON) pairs, as iCalendar.
+
+    Each event as :func:`contacts_calendar` writes it, for its own schedule.
     """
     calendar = _calendar(name)
-    created = _utc(schedule["created_at"])
-    for contact in contacts:
-        start, end = _covering(contact["start"], contact["end"])  # start down, end up
-        partners = operators.get(contact["satellite_id"], "")
-        event = Event()
-        event.add("uid", contact_uid(contact))
-        event.add("dtstamp", created)
-        event.add("dtstart", start)
-        event.add("dtend", end)
-        summary = f"{contact['satellite']} over {contact['station']}"
-        event.add("summary", f"{summary} for {partners}" if partners else summary)
-        event.add("location", contact["station"])
-        event.add(
-            "description",
-            "\n".join(
-                [
-                    f"{contact['satellite']} (NORAD {contact['norad_id']}) over"
-                    f" {contact['station']}",
-                    f"{format_readable(start)} to {format_readable(end)} UTC,"
-                    f" {(end - start).total_seconds() / 60:.1f} min",
-                    f"max elevation {contact['max_elevation_deg']:.1f} deg",
-                    f"operators: {partners or 'none'}",
-                    f"schedule #{schedule['id']} ({schedule['policy']}),"
-                    f" {format_readable(_utc(schedule['start']))} to"
-                    f" {format_readable(_utc(schedule['end']))} UTC",
-                ]
-            ),
+    for schedule, contact in entries:
+        calendar.add_component(
+            _contact_event(schedule, contact, operators.get(contact["satellite_id"], ""))
         )
-        event.add("categories", ["jointsat contact"])
-        calendar.add_component(event)
     text: bytes = calendar.to_ical()
     return text.decode("utf-8")
+
+
+def _contact_event(schedule: Mapping[str, Any], contact: Mapping[str, Any], partners: str) -> Event:
+    start, end = _covering(contact["start"], contact["end"])  # start down, end up
+    stamp = _utc(schedule["created_at"])
+    changed = contact.get("state_changed_at")
+    if changed is not None:
+        stamp = max(stamp, _utc(changed))
+    event = Event()
+    event.add("uid", contact_uid(contact))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    summary = f"{contact['satellite']} over {contact['station']}"
+    event.add("summary", f"{summary} for {partners}" if partners else summary)
+    event.add("location", contact["station"])
+    lines = [
+        f"{contact['satellite']} (NORAD {contact['norad_id']}) over {contact['station']}",
+        f"{format_readable(start)} to {format_readable(end)} UTC,"
+        f" {(end - start).total_seconds() / 60:.1f} min",
+        f"max elevation {contact['max_elevation_deg']:.1f} deg",
+        f"operators: {partners or 'none'}",
+        f"schedule #{schedule['id']} ({schedule['policy']}),"
+        f" {format_readable(_utc(schedule['start']))} to"
+        f" {format_readable(_utc(schedule['end']))} UTC",
+    ]
+    state = contact.get("state")
+    if state is not None:
+        reason = contact.get("state_reason")
+        lines.append(f"state: {state}" + (f" ({reason})" if reason else ""))
+        event.add("status", STATUS_OF_STATE[state])
+    event.add("description", "\n".join(lines))
+    event.add("categories", ["jointsat contact"])
+    return event
 
 
 def pass_uid(row: Mapping[str, Any]) -> str:

@@ -9,9 +9,9 @@ An ASGI middleware, in front of every route (docs/store.md, "Limits"):
   /api/v1/products``), ``ELEMENTS_BODY_BYTES`` for an element-set upload, and
   ``Settings.max_body_bytes`` for every other body.
 - A body sent to change something (POST, PUT, PATCH, DELETE) must come with a live
-  API token, checked before the body is read: without one the answer is 401 and the
-  body is never read. The public's only body is a STAC search (``POST
-  /stac/search``), small by the limit above.
+  API token (or a station token, for its reports), checked before the body is read:
+  without one the answer is 401 and the body is never read. The public's only body
+  is a STAC search (``POST /stac/search``), small by the limit above.
 
 Refusals that leave a body unread close the connection (``Connection: close``), so
 that the rest of the body is never taken.
@@ -38,9 +38,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jointsat.service.middleware import HttpMiddleware, WatchedSend
 from jointsat.service.problems import problem_response
-from jointsat.service.tokens import user_for_token
+from jointsat.service.tokens import live_access_token, user_for_token
 from jointsat.settings import Settings
 from jointsat.store.products import RefusalTally
+from jointsat.store.tables import AccessKind
 
 PRODUCT_UPLOAD = ("POST", "/api/v1/products")
 ELEMENTS_BODY_BYTES = 11 << 20  # the route's own limit (10 MiB of text) and a form's overhead
@@ -183,7 +184,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     def authenticate(token: str) -> bool:
         sessions: sessionmaker[Session] = app.state.sessions
         with sessions() as session:
-            live = user_for_token(session, token, app.state.clock()) is not None
+            now = app.state.clock()
+            live = user_for_token(session, token, now) is not None or (
+                live_access_token(session, token, AccessKind.STATION, now) is not None
+            )  # a station token sends its reports
             session.commit()  # keep what the lookup may record of the token's use
             return live
 

@@ -22,8 +22,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from jointsat.errors import StoreError
+from jointsat.service.access import changes, sees_station
 from jointsat.settings import Settings
-from jointsat.store.tables import ApiToken, Role, User
+from jointsat.store.consortium import station_visibilities
+from jointsat.store.tables import (
+    AccessKind,
+    AccessToken,
+    ApiToken,
+    GroundStation,
+    Partner,
+    Role,
+    User,
+)
 
 TOKEN_PREFIX = "jst_"
 LAST_USE_RESOLUTION = timedelta(minutes=1)
@@ -223,3 +233,130 @@ def user_named(session: Session, name: str) -> User:
     if found is None:
         raise StoreError(f"no user named {name!r}")
     return found
+
+
+# --- scoped access tokens: a station's reports, a calendar feed ------------------------
+
+
+def access_refusal(
+    session: Session,
+    user: User,
+    kind: AccessKind,
+    *,
+    station_id: int | None = None,
+    partner_id: int | None = None,
+) -> str | None:
+    """Return why the user may not hold such a token (None: it may).
+
+    A station token: the station's owner's operators and the admin. A calendar token
+    of a partner: that partner's users and the admin; of a station: who sees it.
+    """
+    if (station_id is None) == (partner_id is None) or (
+        kind is AccessKind.STATION and station_id is None
+    ):
+        return "a station token names a station; a calendar token a station or a partner"
+    if user.disabled_at is not None:
+        return f"user {user.name!r} is disabled"
+    if partner_id is not None:
+        if session.get(Partner, partner_id) is None:
+            return f"no partner with id {partner_id}"
+        if user.role is not Role.ADMIN and user.partner_id != partner_id:
+            return "only the partner's users or an admin may read its calendar"
+        return None
+    station = session.get(GroundStation, station_id)
+    if station is None or not sees_station(user, station, station_visibilities(session)):
+        return f"no station with id {station_id}"
+    if kind is AccessKind.STATION and not changes(user, [station.partner_id]):
+        return "only the station's operators or an admin may make its station token"
+    return None
+
+
+def issue_access_token(
+    session: Session,
+    user: User,
+    kind: AccessKind,
+    *,
+    now: datetime,
+    station_id: int | None = None,
+    partner_id: int | None = None,
+    label: str = "",
+) -> str:
+    """Create a scoped token acting as ``user`` and return it: the only time it is seen in clear.
+
+    Raise ``StoreError`` when the user may not hold it (:func:`access_refusal`).
+    """
+    refusal = access_refusal(session, user, kind, station_id=station_id, partner_id=partner_id)
+    if refusal is not None:
+        raise StoreError(refusal)
+    token = f"{TOKEN_PREFIX}{kind.value}_{secrets.token_urlsafe(32)}"
+    session.add(
+        AccessToken(
+            token_hash=hash_token(token),
+            kind=kind,
+            user_id=user.id,
+            station_id=station_id,
+            partner_id=partner_id,
+            label=label,
+            created_at=now,
+        )
+    )
+    return token
+
+
+def access_token_row(session: Session, token: str) -> AccessToken | None:
+    """Return the scoped token's row, whatever its state (None: unknown)."""
+    return session.scalars(
+        select(AccessToken).where(AccessToken.token_hash == hash_token(token))
+    ).one_or_none()
+
+
+def live_access_token(
+    session: Session, token: str, kind: AccessKind, now: datetime
+) -> AccessToken | None:
+    """Return the scoped token's row if it is good now: of ``kind``, not revoked, user enabled.
+
+    Its last use is noted (to the minute, committed with the caller's work).
+    """
+    row = session.scalars(
+        select(AccessToken)
+        .join(User, AccessToken.user_id == User.id)
+        .where(
+            AccessToken.token_hash == hash_token(token),
+            AccessToken.kind == kind,
+            AccessToken.revoked_at.is_(None),
+            User.disabled_at.is_(None),
+        )
+    ).one_or_none()
+    if row is not None and (
+        row.last_used_at is None or row.last_used_at <= now - LAST_USE_RESOLUTION
+    ):
+        row.last_used_at = now
+    return row
+
+
+def access_tokens(session: Session, user: User) -> list[AccessToken]:
+    """Return the scoped tokens the user manages, by id (see :func:`manages`)."""
+    rows = session.scalars(select(AccessToken).order_by(AccessToken.id))
+    return [r for r in rows if manages(session, user, r)]
+
+
+def manages(session: Session, user: User, row: AccessToken) -> bool:
+    """Return whether the user may see and revoke the scoped token.
+
+    The admin any; a user the ones it made; operators those of their partner's
+    stations and of their partner's calendar.
+    """
+    if user.role is Role.ADMIN or row.user_id == user.id:
+        return True
+    if user.role is not Role.OPERATOR:
+        return False
+    if row.partner_id is not None:
+        return row.partner_id == user.partner_id
+    station = session.get(GroundStation, row.station_id)
+    return station is not None and station.partner_id == user.partner_id
+
+
+def revoke_access_token(row: AccessToken, *, now: datetime) -> None:
+    """Revoke the scoped token (revoking twice keeps the first time)."""
+    if row.revoked_at is None:
+        row.revoked_at = now

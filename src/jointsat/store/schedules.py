@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from jointsat.scheduling import solver
 from jointsat.scheduling.network import VOLUME_UNIT_BYTES
 from jointsat.scheduling.problem import ShareMeasure
 from jointsat.scheduling.result import Policy, Schedule
+from jointsat.store.contacts import carry_over, lost_contacts
 from jointsat.store.convert import station_names
 from jointsat.store.passes import StoredPass, freshness_of, window_passes
 from jointsat.store.tables import (
@@ -334,7 +336,9 @@ def replan_network(
     """Re-plan a schedule from the store as it is now (its outages recorded), keeping the past.
 
     Contacts of the previous schedule that started before ``now`` are kept; the
-    rest are re-solved for the same policy, changing the fewest contacts.
+    rest are re-solved for the same policy, changing the fewest contacts. Failed and
+    cancelled contacts are not kept and their passes not used again; the new schedule
+    carries them, and the lifecycle of the contacts it keeps (``store.contacts``).
     """
     found = StoreProblem(
         session,
@@ -348,15 +352,24 @@ def replan_network(
     by_pair: dict[tuple[int, int], list[StoredPass]] = {}
     for p in found.passes:
         by_pair.setdefault((p.satellite_id, p.station_id), []).append(p)
-    before = [
-        found_id
-        for c in previous.contacts
-        if (found_id := _same_pass(by_pair.get((c.satellite_id, c.station_id), []), c))
-    ]
-    result = solver.replan(
-        found.problem, before, now=now, policy=Policy(previous.policy), settings=settings
+    lost = {c.id for c in lost_contacts(previous)}  # failed or cancelled: not to be used
+    before: list[str] = []
+    dropped: set[str] = set()
+    for c in previous.contacts:
+        found_id = _same_pass(by_pair.get((c.satellite_id, c.station_id), []), c)
+        if found_id is not None and c.id in lost:
+            dropped.add(found_id)
+        elif found_id is not None:
+            before.append(found_id)
+    problem = replace(
+        found.problem, passes=tuple(p for p in found.problem.passes if p.id not in dropped)
     )
-    return found.save(session, result, now=now, replaces=previous)
+    result = solver.replan(
+        problem, before, now=now, policy=Policy(previous.policy), settings=settings
+    )
+    record = found.save(session, result, now=now, replaces=previous)
+    carry_over(previous, record)
+    return record
 
 
 def schedules(session: Session) -> list[ScheduleRecord]:

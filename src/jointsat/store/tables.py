@@ -37,6 +37,8 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.sql.expression import true
 
+from jointsat.operations.lifecycle import ContactState as ContactState  # kept here too
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -110,17 +112,6 @@ class StudyStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
-
-
-class ContactState(enum.StrEnum):
-    """Say where a scheduled contact stands (``jointsat.operations.lifecycle`` moves it)."""
-
-    SCHEDULED = "scheduled"
-    CONFIRMED = "confirmed"  # by the station's owner
-    EXECUTING = "executing"  # the station reported its start
-    COMPLETED = "completed"  # the station reported its end
-    FAILED = "failed"  # with a reason; the schedule is re-planned around it
-    CANCELLED = "cancelled"
 
 
 class DeliveryStatus(enum.StrEnum):

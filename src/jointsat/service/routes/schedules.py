@@ -14,6 +14,7 @@ from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import sees_satellite, sees_station
 from jointsat.service.cache import ViewingDep
+from jointsat.service.contacts import ContactPublic
 from jointsat.service.deps import (
     AdminDep,
     NowDep,
@@ -86,19 +87,6 @@ class OutageReport(TimeWindow):
     station_id: RowId
     reason: Text = Field(default="", max_length=2000)
     time_limit_s: TimeLimit
-
-
-class ContactPublic(BaseModel):
-    """A scheduled contact: a whole pass of a satellite over a station."""
-
-    satellite_id: int
-    satellite: str
-    norad_id: int
-    station_id: int
-    station: str
-    start: datetime
-    end: datetime
-    max_elevation_deg: float
 
 
 class PartnerShare(BaseModel):
