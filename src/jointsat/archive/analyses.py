@@ -46,6 +46,7 @@ from jointsat.archive.blobs import BlobStore
 from jointsat.archive.metadata import geometry_bbox
 from jointsat.archive.rights import Caller, sees_area
 from jointsat.errors import AnalysisInputError
+from jointsat.operations.events import EventKind
 from jointsat.store import jobs
 from jointsat.store.analyses import (
     add_run,
@@ -56,6 +57,7 @@ from jointsat.store.analyses import (
     run,
     source_products,
 )
+from jointsat.store.events import record_event
 from jointsat.store.products import StoredFile, visible
 from jointsat.store.tables import Agreement, AnalysisRun, AreaRecord, Product, StudyStatus
 
@@ -281,13 +283,50 @@ def execute_run(
                     "finished_at": clock(),
                     "error": None,
                 }
+                _tell(session, run_id, StudyStatus.DONE, clock(), product.id)
                 jobs.settle(session, AnalysisRun, run_id, values, StudyStatus.RUNNING)
         except Exception as error:  # stored with its reason, never lost
             _log.info("analysis run %s failed", run_id, exc_info=True)
             with sessions() as session:
+                _tell(session, run_id, StudyStatus.FAILED, clock(), None, _reason(error, blobs))
                 jobs.fail(session, AnalysisRun, run_id, _reason(error, blobs), clock())
             return StudyStatus.FAILED
     return StudyStatus.DONE
+
+
+def _tell(
+    session: Session,
+    run_id: int,
+    status: StudyStatus,
+    now: datetime,
+    product_id: str | None,
+    error: str | None = None,
+) -> None:
+    """Record the run's ``analysis.finished`` event, committed with its settling.
+
+    It is the run's partner's matter; what it made is seen as the product is (a
+    derived product: by who sees every source). An admin's run that made nothing is
+    not told (no partner's, no product to say who may see it).
+    """
+    found = run(session, run_id)
+    if found is None or (found.partner_id is None and product_id is None):
+        return
+    payload: dict[str, Any] = {
+        "run_id": run_id,
+        "pipeline": found.pipeline,
+        "status": status.value,
+        "product_id": product_id,
+    }
+    if error is not None:
+        payload["error"] = error
+    record_event(
+        session,
+        EventKind.ANALYSIS_FINISHED,
+        at=now,
+        partner_id=found.partner_id,
+        product_id=product_id,
+        payload=payload,
+    )
 
 
 def _settings(parameters: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from jointsat.cli import (
     design,
     doppler,
     elements,
+    events,
     exchange,
     partners,
     passes,
@@ -88,5 +89,6 @@ app.add_typer(bench.bench_app)
 app.add_typer(data.data_app)
 app.add_typer(design.design_app)
 app.add_typer(analyse.analyse_app)
+app.add_typer(events.events_app)
 
 __all__ = ["app"]

@@ -481,7 +481,9 @@ def unavailable_add(
 
             window = remote.checked(UnavailabilityCreate, body)
             row = where.session.get_one(GroundStation, ident)
-            record_unavailability(row, window.start, window.end, window.kind, window.reason)
+            record_unavailability(
+                row, window.start, window.end, window.kind, window.reason, now=common.now()
+            )
             where.session.commit()
             found = remote.json_of(public(row))
     emit_rows(found["unavailable"], WINDOW_COLUMNS, fmt, title=f"windows of station {ident}")

@@ -21,6 +21,7 @@ class EventKind(enum.StrEnum):
     PRODUCT_ARCHIVED = "product.archived"
     PRODUCT_RELEASED = "product.released"  # out of embargo, to the members or the public
     ANALYSIS_FINISHED = "analysis.finished"  # done or failed
+    PING = "ping"  # a subscriber's test (POST /subscriptions/{id}/test): sent to it alone
 
 
 def parse_kinds(values: list[str] | None) -> list[EventKind] | None:

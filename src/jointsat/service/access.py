@@ -25,17 +25,27 @@ Rules:
   add and delete an area; operators and the admin start studies; the study's partner's
   operators (or, for the admin's, the admin) delete one. A hidden area or study is a
   404, whatever the verb.
+- Events (``sees_event``): a user sees an event when it sees everything the event is
+  about: its satellite, its station, its product (``archive.rights``: an embargoed
+  product's event reaches its owners only, until the embargo passes), and, for a
+  partner's own matter (``partner_id``: its analysis run), only that partner's users
+  and the admin. An event naming a row that is gone is the admin's alone (the rule
+  fails closed). Subscriptions act as their users, so the same rule decides what
+  each webhook, e-mail and stream is sent.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from datetime import datetime
 
-from jointsat.archive.rights import Caller, sees_area, sees_study
+from jointsat.archive.rights import Caller, may_see, sees_area, sees_study
+from jointsat.store.deliveries import EventSubjects
 from jointsat.store.tables import (
     AreaRecord,
     DesignStudyRecord,
+    EventRecord,
     GroundStation,
     ObservationRecord,
     Role,
@@ -114,3 +124,27 @@ def sees_study_record(user: User, study: DesignStudyRecord) -> bool:
     """Return whether the user may see the stored study: it sees every area it used."""
     used = [(link.area.partner_id, link.area.visibility.value) for link in study.area_links]
     return sees_study(design_caller(user), used)
+
+
+def sees_event(user: User, event: EventRecord, subjects: EventSubjects, now: datetime) -> bool:
+    """Return whether the user may see the event at ``now`` (module docstring: the rule).
+
+    ``subjects``: the rows events name (``store.deliveries.event_subjects``).
+    """
+    if user.role is Role.ADMIN:
+        return True
+    if event.partner_id is not None and event.partner_id != user.partner_id:
+        return False
+    if event.satellite_id is not None:
+        satellite = subjects.satellites.get(event.satellite_id)
+        if satellite is None or not sees_satellite(user, satellite, subjects.satellite_visibility):
+            return False
+    if event.station_id is not None:
+        station = subjects.stations.get(event.station_id)
+        if station is None or not sees_station(user, station, subjects.station_visibility):
+            return False
+    if event.product_id is not None:
+        product = subjects.products.get(event.product_id)
+        if product is None or not may_see(design_caller(user), product[0], product[1], now):
+            return False
+    return True

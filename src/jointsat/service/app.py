@@ -17,6 +17,7 @@ from jointsat.service import (
     analyses,
     cluster,
     limits,
+    notifier,
     problems,
     refresher,
     security,
@@ -30,6 +31,7 @@ from jointsat.service.routes import (
     contact_outputs,
     contacts,
     design,
+    events,
     exchange,
     me,
     partners,
@@ -151,6 +153,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     cluster.install(app, settings)  # pass predictions on a Dask cluster, when configured
     studies.install(app)  # design studies run in the background (on that cluster too)
     analyses.install(app)  # and so do analysis runs
+    notifier.install(app)  # events reach their subscribers (webhooks, apprise), retried
     _serve_docs(app)
     _serve_dashboard(app)
     for router in (
@@ -174,6 +177,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
         sources.router,
         design.router,
         analysis_routes.router,
+        events.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(link_budget_routes.router, prefix=API_PREFIX)

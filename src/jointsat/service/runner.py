@@ -28,6 +28,7 @@ class JobRunner:
     """Look for a kind of queued job and run it, on a thread of this process."""
 
     name = "jobs"
+    poll_s = POLL_S  # how often the service's thread looks, besides when nudged
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
@@ -94,7 +95,7 @@ class JobRunner:
                 if not persistent and not self._persistent and self._nudges == began:
                     self._thread = None
                     return
-            self._wake.wait(POLL_S)
+            self._wake.wait(self.poll_s)
 
     def look(self) -> None:
         """Run the queued jobs (each runner says how)."""

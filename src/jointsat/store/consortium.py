@@ -19,10 +19,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from jointsat.errors import ElementsError, StoreError
+from jointsat.operations.events import EventKind
 from jointsat.orbits.elements import Elements, parse_elements
 from jointsat.orbits.ephemeris import Ephemeris
 from jointsat.planning.problem import Imager
 from jointsat.settings import SOURCE_KINDS
+from jointsat.store.events import record_event
 from jointsat.store.requests import set_payload
 from jointsat.store.tables import (
     Agreement,
@@ -278,6 +280,19 @@ def _commit_element_sets(
     stored = add_element_sets(satellite, sets, arrival, raws)
     if stored:
         touch(satellite)
+        record_event(
+            session,
+            EventKind.ELEMENTS_REFRESHED,
+            at=arrival.now,
+            satellite_id=satellite.id,
+            payload={
+                "satellite_id": satellite.id,
+                "norad_id": satellite.norad_id,
+                "stored": stored,
+                "source": arrival.kind,
+                "newest_epoch": max(s.epoch for s in sets).isoformat(),
+            },
+        )
     session.commit()
     return stored
 
@@ -447,13 +462,35 @@ def add_station(session: Session, fields: dict[str, Any]) -> GroundStation:
 
 
 def record_unavailability(
-    station: GroundStation, start: datetime, end: datetime, kind: UnavailabilityKind, reason: str
+    station: GroundStation,
+    start: datetime,
+    end: datetime,
+    kind: UnavailabilityKind,
+    reason: str,
+    *,
+    now: datetime,
 ) -> Unavailability:
-    """Record a window in which the station cannot be used (not committed); its version
-    moves on."""
+    """Record a window in which the station cannot be used (not committed), and its
+    ``station.outage`` event at ``now``; the station's version moves on."""
     window = Unavailability(start=start, end_at=end, kind=kind, reason=reason)
     station.unavailable.append(window)
     touch(station)
+    session = object_session(station)
+    if session is not None:
+        record_event(
+            session,
+            EventKind.STATION_OUTAGE,
+            at=now,
+            station_id=station.id,
+            payload={
+                "station_id": station.id,
+                "station": station.name,
+                "kind": kind.value,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "reason": reason,
+            },
+        )
     return window
 
 

@@ -33,6 +33,8 @@ from jointsat.archive.rights import (
     release_times,
 )
 from jointsat.errors import ArchiveConflictError, ArchiveInputError
+from jointsat.operations.events import EventKind
+from jointsat.store.events import record_event
 from jointsat.store.tables import (
     Agreement,
     AreaRecord,
@@ -209,8 +211,24 @@ def record_product(
 
 def commit_new(session: Session, product: Product) -> Product | None:
     """Add and commit a new product; None, or the same product another writer committed
-    meanwhile (its id is the hash of its files: the same files, the same product)."""
+    meanwhile (its id is the hash of its files: the same files, the same product).
+
+    Its ``product.archived`` event is committed with it."""
     session.add(product)
+    record_event(
+        session,
+        EventKind.PRODUCT_ARCHIVED,
+        at=product.ingested_at,
+        satellite_id=product.satellite_id,
+        product_id=product.id,
+        payload={
+            "product_id": product.id,
+            "instrument": product.instrument,
+            "processing_level": product.processing_level,
+            "acquired_start": product.acquired_start.isoformat(),
+            "acquired_end": product.acquired_end.isoformat(),
+        },
+    )
     try:
         session.commit()
     except IntegrityError:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jointsat.constants import DAY_S
 from jointsat.errors import RadioError, StoreError
+from jointsat.operations.events import EventKind
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.provenance import elements_freshness, pass_prediction, schedule_provenance
 from jointsat.scheduling import problem as model
@@ -32,6 +33,7 @@ from jointsat.scheduling.problem import ShareMeasure
 from jointsat.scheduling.result import Policy, Schedule
 from jointsat.store.contacts import carry_over, lost_contacts
 from jointsat.store.convert import station_names
+from jointsat.store.events import record_event
 from jointsat.store.passes import StoredPass, freshness_of, window_passes
 from jointsat.store.tables import (
     ContactRecord,
@@ -199,6 +201,20 @@ class StoreProblem:
             for c in schedule.contacts
         ]
         session.add(record)
+        session.flush()  # its id, for its event
+        record_event(
+            session,
+            EventKind.SCHEDULE_CREATED,
+            at=now,
+            payload={
+                "schedule_id": record.id,
+                "replaces_id": record.replaces_id,
+                "start": record.start.isoformat(),
+                "end": record.end_at.isoformat(),
+                "policy": record.policy,
+                "status": record.status,
+            },
+        )
         return record
 
     def _measure(self) -> dict[str, Any]:

@@ -1045,7 +1045,7 @@ class Subscription(Base):
     """A subscriber: where events go (a webhook URL or an apprise URL), for which kinds.
 
     It acts as the user who made it: it is sent only events that user may see. A
-    webhook's body is signed with ``secret`` (HMAC-SHA256, ``operations.webhooks``).
+    webhook's body is signed with ``secret`` (HMAC-SHA256, ``operations.signing``).
     """
 
     __tablename__ = "subscriptions"
@@ -1059,6 +1059,8 @@ class Subscription(Base):
     kinds: Mapped[list[str] | None] = mapped_column(JSON)  # None: every kind
     created_at: Mapped[datetime] = mapped_column()
     disabled_at: Mapped[datetime | None] = mapped_column()
+    # The events up to this id have been fanned out to it (``store.deliveries``).
+    seen_event_id: Mapped[int] = mapped_column(Integer, default=0)
 
     user: Mapped[User] = relationship()
 

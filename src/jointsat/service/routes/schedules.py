@@ -43,7 +43,12 @@ from jointsat.service.lookup import (
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import MAX_ID, AwareDatetime, PathId, RowId, Text, TimeWindow
 from jointsat.service.solving import Level, SolvingWindow, TimeLimit, evidence, refused_as_conflict
-from jointsat.store.consortium import by_id, satellite_visibilities, station_visibilities
+from jointsat.store.consortium import (
+    by_id,
+    record_unavailability,
+    satellite_visibilities,
+    station_visibilities,
+)
 from jointsat.store.exchange import IMPORTED
 from jointsat.store.products import partner_codes
 from jointsat.store.schedules import (
@@ -58,7 +63,6 @@ from jointsat.store.tables import (
     ContactRecord,
     Partner,
     ScheduleRecord,
-    Unavailability,
     UnavailabilityKind,
     User,
 )
@@ -377,13 +381,13 @@ def replan_schedule(
     may_change(
         user, [station.partner_id], "only the station's operators or an admin may report its outage"
     )
-    station.unavailable.append(
-        Unavailability(
-            start=body.start,
-            end_at=body.end,
-            kind=UnavailabilityKind.OUTAGE,
-            reason=body.reason or f"outage reported at {now.isoformat()}",
-        )
+    record_unavailability(
+        station,
+        body.start,
+        body.end,
+        UnavailabilityKind.OUTAGE,
+        body.reason or f"outage reported at {now.isoformat()}",
+        now=now,
     )
     session.commit()  # the outage is a fact, whatever the re-plan gives
     with refused_as_conflict("Cannot re-plan"):

@@ -13,7 +13,7 @@ from jointsat.orbits.pointing import Rotator
 from jointsat.orbits.stations import HorizonMask
 from jointsat.service.cache import ViewingDep
 from jointsat.service.concurrency import CONDITIONAL, READ, WRITE, ConditionalDep, tagged
-from jointsat.service.deps import SessionDep, UserDep
+from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import (
     commit_or_conflict,
     deleted,
@@ -244,7 +244,11 @@ def delete_station(station_id: PathId, user: UserDep, write: ConditionalDep) -> 
     responses=CONDITIONAL,
 )
 def add_unavailability(
-    station_id: PathId, body: UnavailabilityCreate, user: UserDep, write: ConditionalDep
+    station_id: PathId,
+    body: UnavailabilityCreate,
+    user: UserDep,
+    write: ConditionalDep,
+    now: NowDep,
 ) -> StationPublic:
     """Record a maintenance or outage window (its partner's operators, or an admin).
 
@@ -252,6 +256,6 @@ def add_unavailability(
     """
     station = _changeable(write.session, user, station_id)
     with write(station, f"no station with id {station_id}"):
-        record_unavailability(station, body.start, body.end, body.kind, body.reason)
+        record_unavailability(station, body.start, body.end, body.kind, body.reason, now=now)
         write.session.commit()
     return public(station)

@@ -77,6 +77,7 @@ def upgrade() -> None:
         schema.json("kinds", nullable=True),
         *schema.times("created_at"),
         *schema.times("disabled_at", nullable=True),
+        schema.integer("seen_event_id"),
         schema.foreign_key("subscriptions", "user_id", "users", "CASCADE"),
         indexes=["user_id"],
     )
