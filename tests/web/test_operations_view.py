@@ -335,6 +335,9 @@ def test_the_live_feed_shows_an_event_recorded_after_the_page_opened(page: Page,
     expect(item).to_contain_text(f"contact {target['id']}")
     expect(item).to_contain_text("scheduled → confirmed")
     assert feed.locator("li").first.get_attribute("data-event") == str(event["id"])
+    # The table follows the feed: the row takes its new state without a reload
+    row = page.locator(f'#ops-contacts tr[data-contact="{target["id"]}"]')
+    expect(row).to_have_attribute("data-state", "confirmed")
     assert feed.locator("li").count() <= 50
     show(page, "map")
     expect(feed).to_have_attribute("data-state", "closed")

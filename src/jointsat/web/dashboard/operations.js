@@ -129,6 +129,15 @@ async function loadTally() {
   }));
 }
 
+// A contact's move told by the feed: its row (when shown) takes the new state at once.
+function restate(moved) {
+  const c = view.contacts.find((known) => known.id === moved.contact_id);
+  if (!c) return;
+  Object.assign(c, { state: moved.state, state_reason: moved.reason,
+    bytes_received: moved.bytes_received ?? c.bytes_received });
+  $(`#ops-contacts tr[data-contact="${c.id}"]`)?.replaceWith(contactRow(c));
+}
+
 // --- a selected contact: pointing, Doppler, link budget, products ---------------------------
 
 function showContact(c) {
@@ -376,6 +385,7 @@ async function readStream(feed) {
       const event = JSON.parse(message.data.join("\n"));
       if (message.id !== null && /^\d+$/.test(message.id)) feed.after = Math.max(feed.after, Number(message.id));
       addEvents([event]);
+      if (event.kind === "contact.state") restate(event.payload);
     }
   }
 }
