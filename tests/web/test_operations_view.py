@@ -25,7 +25,7 @@ import pytest
 from tests.support.server import served
 
 if TYPE_CHECKING:
-    from tests.web.conftest import Service
+    from tests.web.conftest import Empty, Service
 
 pytest.importorskip("playwright", reason="the dashboard tests need Playwright for Python")
 from playwright.sync_api import Page, expect
@@ -358,3 +358,18 @@ def test_the_timelines_contact_opens_on_the_operations_page(page: Page, ops: Ops
     expect(page.locator("#ops-contact-title")).to_contain_text(f"Contact {contact_id}:")
     assert satellite.startswith(selected.locator("td.satellite").inner_text() + " (")
     expect(page.locator("#ops-contact")).to_have_attribute("data-ready", "true")
+
+
+def test_an_empty_store_says_what_to_do_and_its_feed_is_live(
+    page: Page, empty_store: Empty
+) -> None:
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{empty_store.base_url}/#operations")
+    page.fill("#token", empty_store.admin)
+    page.click("#sign-in-form button[type=submit]")
+    ready(page, "operations")
+    hint = page.locator("#page-operations > .empty-hint")
+    expect(hint).to_contain_text("This store is empty")
+    expect(page.locator("#ops-summary")).to_have_text("No schedule yet.")
+    expect(page.locator("#ops-contacts tbody tr")).to_have_count(0)
+    expect(page.locator("#ops-events")).to_have_attribute("data-state", "live")
