@@ -60,7 +60,7 @@ def test_every_view_of_the_dashboard_draws_under_the_csp(page: Page, service: Se
     assert "script-src 'self'" in answer.headers["content-security-policy"]
     open_dashboard(page, service, service.viewers["esa"], "map")
     expect(page.locator("#map path.station").first).to_be_attached()
-    for view in ("timeline", "passes", "fairness", "archive", "design", "map"):
+    for view in ("timeline", "passes", "fairness", "operations", "archive", "design", "map"):
         show(page, view)
     page.locator("#timeline .vis-item.contact").first.wait_for(state="attached")
     found = violations(page)

@@ -11,6 +11,7 @@ import {
 import { loadRequests, loadPlans } from "./plans.js";
 import { loadManage } from "./manage.js";
 import { loadDesign } from "./design.js";
+import { loadOperations, startFeed, stopFeed, openContact } from "./operations.js";
 import { setArchive, analysesCell, wireRow, reshowResults, resetAnalyses, loadRunControls } from "./analyses.js";
 
 // --- sign-in, the clock and pages ----------------------------------------------------
@@ -63,7 +64,7 @@ function signOut(message = "") {
     schedules: [], scheduleId: null, loaded: {} });
   for (const id of ["#tabs", "#clock", "#who"]) $(id).hidden = true;
   for (const page of document.querySelectorAll("main > .page")) page.hidden = true;
-  for (const reset of [resetMap, resetTimeline, resetAnalyses]) reset();
+  for (const reset of [resetMap, resetTimeline, resetAnalyses, stopFeed]) reset();
   for (const body of document.querySelectorAll("main tbody, main ul, #fair-status")) body.replaceChildren();
   for (const svgNode of document.querySelectorAll("main svg")) svgNode.replaceChildren();
   $("#contact-details").replaceChildren(el("p", { textContent: "Click a contact or a pass for its details." }));
@@ -100,7 +101,7 @@ function setClock(at, span) {
 
 const PAGES = { map: loadMap, timeline: loadTimeline, passes: loadPasses, fairness: loadFairness,
   archive: loadArchive, requests: loadRequests, plans: loadPlans, design: loadDesign,
-  manage: loadManage };
+  manage: loadManage, operations: loadOperations };
 
 async function showPage() {
   if (!state.me) return;
@@ -109,6 +110,7 @@ async function showPage() {
   for (const page of document.querySelectorAll("main > .page")) page.hidden = page.id !== `page-${name}`;
   for (const tab of document.querySelectorAll("#tabs a")) tab.classList.toggle("active", tab.dataset.page === name);
   for (const select of document.querySelectorAll(".schedule-choice")) select.value = String(state.scheduleId ?? "");
+  if (name === "operations") startFeed(); else stopFeed(); // the live feed runs on its page only
   const key = `${name}|${iso(state.at)}|${state.span}|${state.scheduleId}|${timeMode()}`;
   if (state.loaded[name] === key) {
     if (name === "map" && map) map.invalidateSize();
@@ -133,9 +135,9 @@ async function showPage() {
 // --- map -------------------------------------------------------------------------------
 
 // (Imports are hoisted: these sit here, by the code that uses them.)
-import { subSolarPoint, nightPolygon, stationRing, maskElevation } from "./sun.js";
+import { subSolarPoint, nightPolygon, stationRing } from "./sun.js";
 import {
-  timeMode, setTimeMode, when, timeColumn, minutes, degrees, stationById, unwrapped,
+  timeMode, setTimeMode, when, timeColumn, minutes, degrees, stationById, unwrapped, drawPolar,
 } from "./core.js";
 
 let map = null;
@@ -403,6 +405,10 @@ function contactOutputs(contactId) {
     button.addEventListener("click", () => download({ href: `${API}/contacts/${contactId}/${path}`, name: "" }, button));
     box.append(button);
   }
+  const more = el("a", { href: "#operations", className: "to-operations", textContent: "Operations page",
+    title: "Its state, pointing plot, Doppler curve and link budget (the contact is selected there when in the window)" });
+  more.addEventListener("click", () => { openContact(contactId); state.loaded.operations = null; });
+  box.append(more);
   return box;
 }
 
@@ -610,37 +616,6 @@ async function selectPass(pass, row) {
   $("#polar-note").textContent = note;
 }
 
-function drawPolar(root, samples, station = null) {
-  const R = 110;
-  const point = ([az, elev]) => {
-    const r = ((90 - Math.max(0, elev)) / 90) * R;
-    const a = (az * Math.PI) / 180;
-    return [r * Math.sin(a), -r * Math.cos(a)];
-  };
-  root.replaceChildren();
-  if (station) { // the station's horizon: its minimum elevation raised by its mask, per azimuth
-    const mask = [];
-    for (let az = 0; az <= 360; az += 5) mask.push(point([az, maskElevation(station, az)]));
-    root.append(svg("polygon", { points: mask.map((p) => p.join(",")).join(" "), class: "mask" }));
-  }
-  for (const elev of [0, 30, 60]) {
-    root.append(svg("circle", { r: ((90 - elev) / 90) * R, class: "grid" }),
-      svg("text", { x: 2, y: -((90 - elev) / 90) * R + 10, class: "grid-label" }, `${elev}°`));
-  }
-  for (const [az, label] of [[0, "N"], [90, "E"], [180, "S"], [270, "W"]]) {
-    const [x, y] = point([az, 0]);
-    root.append(svg("line", { x1: 0, y1: 0, x2: x, y2: y, class: "grid" }),
-      svg("text", { x: x * 1.09, y: y * 1.09 + 4, class: "compass", "text-anchor": "middle" }, label));
-  }
-  const up = samples.filter(([, elev]) => elev >= 0);
-  if (!up.length) return;
-  const points = up.map(point);
-  root.append(svg("polyline", { points: points.map((p) => p.join(",")).join(" "), class: "sky-track" }));
-  const [ax, ay] = points[0];
-  const [lx, ly] = points[points.length - 1];
-  root.append(svg("circle", { cx: ax, cy: ay, r: 4, class: "aos" }), svg("circle", { cx: lx, cy: ly, r: 4, class: "los" }));
-}
-
 // --- fairness ---------------------------------------------------------------------------
 
 async function loadFairness() {
@@ -822,7 +797,8 @@ function emptyHint(page) {
   const section = $(`#page-${page}`);
   if (!section) return;
   let hint = section.querySelector(":scope > .empty-hint");
-  const needs = { map: "store", timeline: "schedule", passes: "store", fairness: "schedule" }[page];
+  const needs = { map: "store", timeline: "schedule", passes: "store", fairness: "schedule",
+    operations: "schedule" }[page];
   const empty = !state.satellites.length && !state.stations.length;
   const text = needs && empty ? FILL_STORE
     : needs === "schedule" && !state.schedules.length ? MAKE_SCHEDULE

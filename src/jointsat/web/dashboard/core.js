@@ -260,3 +260,48 @@ function unwrapped(collection, offset) {
 }
 
 export { unwrapped };
+
+// --- the sky: a polar plot of azimuth and elevation (Passes, Operations) ----------------
+
+import { maskElevation } from "./sun.js";
+
+// Draw ``samples`` ([azimuth_deg, elevation_deg, marked?]) on ``root`` (an SVG of viewBox
+// -130 -130 260 260): elevation 90° at the centre, azimuth round from north; the samples
+// at or above 0° as one polyline (class sky-track), AOS and LOS dots, and a dot (class
+// lag) on each sample whose third element is true. With ``station``, its horizon: its
+// minimum elevation raised by its mask, per azimuth.
+function drawPolar(root, samples, station = null) {
+  const R = 110;
+  const point = ([az, elev]) => {
+    const r = ((90 - Math.max(0, elev)) / 90) * R;
+    const a = (az * Math.PI) / 180;
+    return [r * Math.sin(a), -r * Math.cos(a)];
+  };
+  root.replaceChildren();
+  if (station) { // the station's horizon: its minimum elevation raised by its mask, per azimuth
+    const mask = [];
+    for (let az = 0; az <= 360; az += 5) mask.push(point([az, maskElevation(station, az)]));
+    root.append(svg("polygon", { points: mask.map((p) => p.join(",")).join(" "), class: "mask" }));
+  }
+  for (const elev of [0, 30, 60]) {
+    root.append(svg("circle", { r: ((90 - elev) / 90) * R, class: "grid" }),
+      svg("text", { x: 2, y: -((90 - elev) / 90) * R + 10, class: "grid-label" }, `${elev}°`));
+  }
+  for (const [az, label] of [[0, "N"], [90, "E"], [180, "S"], [270, "W"]]) {
+    const [x, y] = point([az, 0]);
+    root.append(svg("line", { x1: 0, y1: 0, x2: x, y2: y, class: "grid" }),
+      svg("text", { x: x * 1.09, y: y * 1.09 + 4, class: "compass", "text-anchor": "middle" }, label));
+  }
+  const up = samples.filter(([, elev]) => elev >= 0);
+  if (!up.length) return;
+  const points = up.map(point);
+  root.append(svg("polyline", { points: points.map((p) => p.join(",")).join(" "), class: "sky-track" }));
+  up.forEach((sample, i) => {
+    if (sample[2]) root.append(svg("circle", { cx: points[i][0], cy: points[i][1], r: 2.5, class: "lag" }));
+  });
+  const [ax, ay] = points[0];
+  const [lx, ly] = points[points.length - 1];
+  root.append(svg("circle", { cx: ax, cy: ay, r: 4, class: "aos" }), svg("circle", { cx: lx, cy: ly, r: 4, class: "los" }));
+}
+
+export { drawPolar };
