@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jointsat import demo_analysis
+from jointsat import demo_analysis, demo_operations
 from jointsat.archive.blobs import BlobStore
 from jointsat.archive.ingest import check_ingest, store_archive, store_bytes
 from jointsat.archive.metadata import SkyPosition, product_metadata
@@ -144,6 +144,21 @@ SATELLITE_OPERATORS = {
     59097: {"nasa": 1.0},  # CREW DRAGON 8
 }
 CHEOPS = 44874
+# Invented radio records, for the demo's pointing, Doppler and link budgets: one S-band
+# telemetry downlink per satellite (8 Mbit/s, BPSK with a rate-1/2 code needing about
+# 4.4 dB plus implementation losses) and a G/T typical of a small S-band dish per station.
+DEMO_DOWNLINK = {
+    "name": "S-band TM",
+    "direction": "downlink",
+    "frequency_hz": 2.245e9,
+    "eirp_dbw": 3.0,
+    "data_rate_bps": 8.0e6,
+    "required_eb_n0_db": 6.0,
+}
+DEMO_G_OVER_T_DB_K = 17.0
+# Each station's rotator: azimuth stops at -180 and 540 deg (a turn and a half, so that
+# no pass needs an unwind), 6 deg/s on both axes, a 2-degree beam (orbits.pointing).
+DEMO_ROTATOR = {"azimuth_min_deg": -180.0, "azimuth_max_deg": 540.0}
 # Invented payloads (their ids are set to each satellite's catalog number). The
 # imagers turn at 2 deg/s: from 420 km the line of sight to a target below turns at
 # about 1 deg/s, so that at 1 deg/s a rest-to-rest slew between a stereo pair's looks
@@ -256,6 +271,8 @@ def build(
                 min_elevation_deg=s.min_elevation_deg or 0.0,
                 turnaround_s=120.0,
                 bands=["S"],
+                g_over_t_db_k=DEMO_G_OVER_T_DB_K,
+                rotator=dict(DEMO_ROTATOR),
             )
         )
     source_of = {}
@@ -266,7 +283,9 @@ def build(
         sets = [e for e in elements.elements if e.norad_cat_id == norad_id]
         if not sets:
             raise StoreError(f"the bundled data have no element set for {norad_id}")
-        satellite = Satellite(name=sets[-1].object_name, norad_id=norad_id)
+        satellite = Satellite(
+            name=sets[-1].object_name, norad_id=norad_id, links=[dict(DEMO_DOWNLINK)]
+        )
         set_payload(satellite, dataclasses.replace(PAYLOADS[norad_id], id=str(norad_id)))
         satellite.operators = [
             SatelliteOperator(partner=partners[code], fraction=f) for code, f in fractions.items()
@@ -578,7 +597,17 @@ class Studied:
     partners: list[dict[str, Any]]  # the summary's figures per partner
 
 
-Step = Week | Predicted | Built | Shared | Planned | Archived | Studied | demo_analysis.Analysed
+Step = (
+    Week
+    | Predicted
+    | Built
+    | Shared
+    | Planned
+    | Archived
+    | Studied
+    | demo_analysis.Analysed
+    | demo_operations.Operated
+)
 Predict = Callable[[datetime, datetime], Passes]
 Progress = Callable[[str], AbstractContextManager[object]]
 
@@ -741,6 +770,9 @@ def run(
                 blobs = store_archive(settings, session)
             analysed = demo_analysis.analyse(sessions, blobs, week.start, now=now)
         yield analysed
+        with progress("running a contact: pointing plan, Doppler, link budget, station reports"):
+            operated = demo_operations.operate(sessions, now=now)
+        yield operated
     finally:
         if engine is not None:
             engine.dispose()

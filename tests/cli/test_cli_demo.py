@@ -206,6 +206,44 @@ def _without_timing(document: Any) -> Any:
 
 
 @pytest.mark.slow
+def _check_operated(operated: Any, database_url: str) -> None:
+    """The demo's contact went from its pointing plan to a delivered product."""
+    from sqlalchemy import create_engine, text
+
+    from jointsat.demo import DEMO_DOWNLINK
+    from jointsat.demo_operations import Operated
+
+    assert isinstance(operated, Operated)
+    assert operated.states == ("scheduled", "confirmed", "executing", "completed")
+    assert operated.max_lag_deg <= 1.0  # within half the 2-degree beam: no unwind, no lag
+    assert operated.rows >= (operated.end - operated.start).total_seconds()  # every second
+    # A LEO's range rate is below its orbital speed (7.8 km/s): f v / c bounds the shift.
+    frequency_hz = float(DEMO_DOWNLINK["frequency_hz"])  # type: ignore[arg-type]
+    assert 0.0 < operated.doppler_max_hz < frequency_hz * 7.8 / 299_792.458
+    # What the station reported is the link's rate over the time the budget closed it.
+    rate_bps = float(DEMO_DOWNLINK["data_rate_bps"])  # type: ignore[arg-type]
+    assert operated.bytes_received == pytest.approx(rate_bps / 8 * operated.closed_s, rel=1e-6)
+    assert operated.tally["delivered_contacts"] == 1
+    assert operated.products
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        state, received = connection.execute(
+            text("SELECT state, bytes_received FROM contacts WHERE id = :id"),
+            {"id": operated.contact_id},
+        ).one()
+        linked = (
+            connection.execute(
+                text("SELECT id FROM products WHERE contact_id = :id ORDER BY id"),
+                {"id": operated.contact_id},
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert (state, received) == ("completed", operated.bytes_received)
+    assert set(operated.products) <= set(linked)
+
+
 def test_the_demo_makes_the_same_schedule_and_plan_at_every_run(tmp_path: Path) -> None:
     """Two runs with the same ``now``: the same documents but for the solvers' times."""
     from jointsat import demo
@@ -244,6 +282,7 @@ def test_the_demo_makes_the_same_schedule_and_plan_at_every_run(tmp_path: Path) 
                 found["Archived"],
             )
         )
+        _check_operated(found["Operated"], settings.database_url)
     (schedule_a, plan_a, archived_a), (schedule_b, plan_b, archived_b) = runs
     assert schedule_a == schedule_b
     assert plan_a == plan_b

@@ -124,6 +124,7 @@ def _prepare(url: str) -> tuple[dict[str, str], int]:
             for satellite in session.scalars(select(Satellite)):
                 if satellite.norad_id == 44874:  # CHEOPS: no link, the 422's case
                     linkless = satellite.id
+                    satellite.links = None
                 else:
                     satellite.links = [dict(DOWNLINK)]
             session.commit()

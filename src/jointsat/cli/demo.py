@@ -28,6 +28,7 @@ from jointsat.timelib import format_readable
 if TYPE_CHECKING:
     from jointsat.demo import DemoConsortium, RuleExample, Studied, Week
     from jointsat.demo_analysis import Analysed
+    from jointsat.demo_operations import Operated
 
 DEMO_FEATURED_NORAD_IDS = (25544, 48274, 44874)  # ISS (ZARYA), CSS (TIANHE), CHEOPS
 DEMO_NEXT_PASSES = 10
@@ -57,6 +58,7 @@ def demo(
     """
     from jointsat import demo as workflow
     from jointsat import demo_analysis as analysed_step
+    from jointsat import demo_operations as operated_step
 
     console = Console()
     errors = Console(stderr=True)
@@ -119,6 +121,8 @@ def demo(
                         _print_study(console, step)
                     case analysed_step.Analysed():
                         _print_analyses(console, step)
+                    case operated_step.Operated():
+                        _print_operated(console, step)
         serve = (
             ".venv/bin/jointsat serve --demo"
             if database_url is None
@@ -129,7 +133,8 @@ def demo(
             f"{escape(common.redacted(url))}.\nServe it with:\n\n"
             f"  {serve}\n\n"
             "then open http://127.0.0.1:8000/ (the dashboard: map, timeline, passes, "
-            "fairness, archive, requests, plans, design, management; `?at=2024-05-10T12:00:00Z` "
+            "fairness, archive, requests, plans, design, operations, management; "
+            "`?at=2024-05-10T12:00:00Z` "
             "shows the demo's week) and sign in with the admin token (shown only now), "
             "or call the API with it, for example for its partners or the plan:\n\n"
             f"  curl -H 'Authorization: Bearer {consortium.admin_token}' "
@@ -375,6 +380,32 @@ def _print_analyses(console: Console, analysed: Analysed) -> None:
     console.print(series)
     for failure in analysed.failures:
         console.print(f"[red]{escape(failure)}[/]")
+
+
+def _print_operated(console: Console, operated: Operated) -> None:
+    o = operated
+    tally = o.tally
+    console.print(
+        f"\n[bold]Station operations[/] (docs/operations.md; `jointsat contacts`, `jointsat"
+        f" pointing --from-store`, the dashboard's Operations page): contact {o.contact_id},"
+        f" {escape(o.satellite)} over {escape(o.station)} {format_readable(o.start)} to"
+        f" {format_readable(o.end)} UTC, which brought down product(s)"
+        f" {', '.join(o.products) or 'none'}:\n"
+        f"  pointing plan: {o.rows} rows, {o.pointing_mode}, pre-positioned"
+        f" {o.preposition_s:.0f} s before AOS, lag at most {o.max_lag_deg:.2f} deg\n"
+        f"  Doppler on {escape(o.link)} ({o.frequency_hz / 1e6:.3f} MHz): up to"
+        f" {o.doppler_max_hz / 1e3:.1f} kHz off\n"
+        f"  link budget: Eb/N0 up to {o.eb_n0_max_db:.1f} dB, closed {o.closed_s:.0f} s,"
+        f" {o.bytes_received / 1e6:.1f} MB\n"
+        f"  lifecycle: {' -> '.join(o.states)} (the station reported"
+        f" {o.bytes_received:,} bytes)\n"
+        f"  {o.partner.upper()}'s tally for the schedule: {tally['delivered_contacts']} of"
+        f" {tally['planned_contacts']} planned contacts delivered"
+        f" ({tally['delivered_bytes'] / 1e6:.1f} MB, its share), {tally['pending_contacts']}"
+        " pending",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _fraction(value: float | None) -> str:
