@@ -340,6 +340,12 @@ def store_problem(
     return found.problem.to_dict()
 
 
+def replannable(record: ScheduleRecord) -> bool:
+    """Say whether a schedule is of one of the network's own policies, which a re-plan can
+    solve again (not one imported from another agency)."""
+    return record.policy in {p.value for p in Policy}
+
+
 def replan_network(
     session: Session,
     previous: ScheduleRecord,
@@ -354,8 +360,11 @@ def replan_network(
     Contacts of the previous schedule that started before ``now`` are kept; the
     rest are re-solved for the same policy, changing the fewest contacts. Failed and
     cancelled contacts are not kept and their passes not used again; the new schedule
-    carries them, and the lifecycle of the contacts it keeps (``store.contacts``).
+    carries them, and the lifecycle of the contacts it keeps (``store.contacts``). A
+    schedule of no policy of ours (imported) is refused with a :class:`StoreError`.
     """
+    if not replannable(previous):
+        raise StoreError(f"a schedule of policy {previous.policy!r} is not re-planned here")
     found = StoreProblem(
         session,
         previous.start,

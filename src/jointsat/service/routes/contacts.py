@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jointsat.errors import ContactReportError, ContactStateError, JointsatError, StoreError
 from jointsat.operations.lifecycle import MAX_REASON_CHARS, Actor, Move, Report
-from jointsat.scheduling.result import Policy
 from jointsat.scheduling.solver import SolverSettings
 from jointsat.service.access import changes, sees_satellite, sees_station
 from jointsat.service.contacts import ContactPublic
@@ -399,9 +398,6 @@ def report_contact(
         return ContactMoved(contact=_out(record, current))
     previous = load_schedule(session, record.schedule_id)
     assert previous is not None  # the contact's own
-    if previous.policy not in set(Policy):  # another agency's schedule, imported
-        problem = f"a schedule of policy {previous.policy!r} is not re-planned here"
-        return ContactMoved(contact=_out(record, current), replan_problem=problem)
     try:
         replanned = replan_network(
             session,

@@ -49,12 +49,12 @@ from jointsat.store.consortium import (
     satellite_visibilities,
     station_visibilities,
 )
-from jointsat.store.exchange import IMPORTED
 from jointsat.store.products import partner_codes
 from jointsat.store.schedules import (
     MAX_HORIZON_DAYS,
     load_schedule,
     replan_network,
+    replannable,
     schedule_network,
     schedules,
     store_problem,
@@ -375,7 +375,7 @@ def replan_schedule(
     policy, changing the fewest contacts. The new schedule replaces the old one.
     """
     previous = _load(session, schedule_id)
-    if previous.policy == IMPORTED:
+    if not replannable(previous):
         raise ProblemError(409, "Conflict", "an imported schedule is not re-planned here")
     station = visible_station(session, user, body.station_id)
     may_change(
