@@ -55,6 +55,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks.archive_ingest
 	$(BIN)/python -m benchmarks.coverage
 	$(BIN)/python -m benchmarks.transits
+	$(BIN)/python -m benchmarks.operations
 
 # The dashboard's third-party assets are committed; this refreshes them from npm (web/).
 WEB_VENDOR := src/jointsat/web/vendor

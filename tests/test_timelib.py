@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.api import jday
 
@@ -130,3 +130,19 @@ def test_verbatim_reading_refuses_blanks_and_a_lower_case_zone(text: str) -> Non
 )
 def test_pass_files_write_milliseconds_truncated_and_z(time: datetime, text: str) -> None:
     assert timelib.format_iso_ms(time) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1990, 1, 1),  # noqa: DTZ001  (hypothesis bounds are naive)
+        max_value=datetime(2060, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    st.lists(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), min_size=1, max_size=50),
+)
+def test_vector_millisecond_times_are_the_scalar_ones(
+    start: datetime, seconds: list[float]
+) -> None:
+    expected = [timelib.format_iso_ms(timelib.TimeOrigin.of(start).at(t)) for t in seconds]
+    assert timelib.format_iso_ms_after(start, seconds) == expected

@@ -68,7 +68,7 @@ def _grid_loss_db(
     exceeded_percent: float,
     antenna_diameter_m: float,
 ) -> tuple[float, ...]:
-    import itur  # type: ignore[import-untyped]  # large, reads data files: imported when needed
+    import itur  # large, reads data files: imported when needed
 
     f_ghz = max(frequency_hz, MIN_ITUR_FREQUENCY_HZ) / 1e9
     with warnings.catch_warnings():

@@ -104,6 +104,18 @@ def format_iso_ms(moment: datetime) -> str:
     return utc.isoformat(timespec="milliseconds") + "Z"
 
 
+def format_iso_ms_after(start: datetime, seconds: ArrayLike) -> list[str]:
+    """Return ``format_iso_ms(start + t)`` for each ``t`` of ``seconds``, vectorised.
+
+    Each offset is rounded to the microsecond as ``timedelta`` rounds it, then the time
+    truncated to the millisecond, so each string is the one ``format_iso_ms`` gives.
+    """
+    base = np.datetime64(start.astimezone(UTC).replace(tzinfo=None), "us")
+    offsets = np.round(np.asarray(seconds, dtype=float) * 1e6).astype(np.int64)
+    moments = base + offsets.astype("timedelta64[us]")
+    return [text + "Z" for text in np.datetime_as_string(moments, unit="ms").tolist()]
+
+
 def format_readable(moment: datetime) -> str:
     """Return a UTC time for people to read, to the second: ``2024-05-10 00:00:00``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

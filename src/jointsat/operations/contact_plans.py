@@ -47,7 +47,7 @@ from jointsat.orbits.propagation import Orbit, orbit_records
 from jointsat.orbits.stations import Station
 from jointsat.orbits.tracks import look_angles
 from jointsat.orbits.vectors import FloatArray
-from jointsat.timelib import TimeOrigin, format_iso_ms, format_readable
+from jointsat.timelib import TimeOrigin, format_iso_ms, format_iso_ms_after, format_readable
 
 __all__ = [
     "DOPPLER_COLUMNS",
@@ -267,15 +267,22 @@ def pointing_rows(plans: Sequence[PassPlan]) -> list[dict[str, object]]:
 
 def _plan_rows(p: PassPlan) -> list[dict[str, object]]:
     plan = p.plan
+    columns = zip(
+        format_iso_ms_after(p.found.aos, plan.time_s),
+        _rounded(plan.azimuth_deg, ANGLE_DIGITS),
+        _rounded(plan.elevation_deg, ANGLE_DIGITS),
+        _rounded(plan.lag_deg, ANGLE_DIGITS),
+        strict=True,
+    )
     return [
-        {
-            "time": format_iso_ms(p.time(k)),
-            "azimuth_deg": round(float(plan.azimuth_deg[k]), ANGLE_DIGITS),
-            "elevation_deg": round(float(plan.elevation_deg[k]), ANGLE_DIGITS),
-            "lag_deg": round(float(plan.lag_deg[k]), ANGLE_DIGITS),
-        }
-        for k in range(plan.time_s.size)
+        {"time": t, "azimuth_deg": az, "elevation_deg": el, "lag_deg": lag}
+        for t, az, el, lag in columns
     ]
+
+
+def _rounded(values: FloatArray, digits: int) -> list[float]:
+    """Return the values rounded to ``digits`` decimals as Python floats (as ``round`` does)."""
+    return [round(v, digits) for v in values.tolist()]
 
 
 def doppler_rows(tables: Sequence[PassDoppler]) -> list[dict[str, object]]:
@@ -285,14 +292,13 @@ def doppler_rows(tables: Sequence[PassDoppler]) -> list[dict[str, object]]:
 
 def _table_rows(p: PassDoppler) -> list[dict[str, object]]:
     table = p.table
-    return [
-        {
-            "time": format_iso_ms(p.time(k)),
-            "range_rate_m_s": round(float(table.range_rate_m_s[k]), RATE_DIGITS),
-            "frequency_hz": round(float(table.frequency_hz[k]), FREQUENCY_DIGITS),
-        }
-        for k in range(table.time_s.size)
-    ]
+    columns = zip(
+        format_iso_ms_after(p.found.aos, table.time_s),
+        _rounded(table.range_rate_m_s, RATE_DIGITS),
+        _rounded(table.frequency_hz, FREQUENCY_DIGITS),
+        strict=True,
+    )
+    return [{"time": t, "range_rate_m_s": r, "frequency_hz": f} for t, r, f in columns]
 
 
 class _Text:
