@@ -15,7 +15,15 @@ import pytest
 pytest.importorskip("playwright", reason="the dashboard tests need Playwright for Python")
 from playwright.sync_api import Locator, Page, expect
 from tests.web.test_dashboard import shoot
-from tests.web.test_pages import World, _own_station, planned, section, settled, sign_in
+from tests.web.test_pages import (
+    CHANGED_ELSEWHERE,
+    World,
+    _own_station,
+    planned,
+    section,
+    settled,
+    sign_in,
+)
 
 __all__ = ["planned"]  # the pages' world, served for this module too
 
@@ -234,3 +242,38 @@ def test_a_viewer_sees_the_radio_records_without_edit_controls(
     expect(editor.locator("#link-hint")).to_contain_text("Read-only")
     expect(write_controls).to_have_count(0)
     shoot(page, artifacts, "manage-viewer-links")
+
+
+def test_an_antenna_changed_elsewhere_meanwhile_is_refused_with_412_and_reloaded(
+    page: Page, planned: World
+) -> None:
+    station, radio = _open_station(page, planned, "admin")
+    path = f"stations/{station['id']}"
+    # Someone else sets the G/T after the station was opened (read with its ETag).
+    read = planned.call("GET", path, "admin")
+    elsewhere = planned.call(
+        "PATCH",
+        path,
+        "admin",
+        json={"g_over_t_db_k": 12.25},
+        headers={"If-Match": read.headers["ETag"]},
+    )
+    assert elsewhere.status_code == 200
+    radio.locator("input[name=g_over_t_db_k]").fill("30")
+    radio.locator("input[name=beamwidth_deg]").fill("0.5")
+    radio.locator("button", has_text="Save antenna").click()
+    settled(page)
+    message = page.locator("#manage-message")
+    expect(message).to_contain_text(CHANGED_ELSEWHERE)
+    expect(message).to_have_class("error")
+    # Nothing of the stale box was written; the box shows the stored version.
+    stored = planned.get(path, "admin")
+    assert stored["g_over_t_db_k"] == 12.25
+    assert stored["rotator"] == read.json()["rotator"]
+    expect(radio.locator("input[name=g_over_t_db_k]")).to_have_value("12.25")
+    # Saved again from the reloaded box, it goes through.
+    radio.locator("input[name=g_over_t_db_k]").fill("30")
+    radio.locator("button", has_text="Save antenna").click()
+    settled(page)
+    expect(message).to_contain_text("saved")
+    assert planned.get(path, "admin")["g_over_t_db_k"] == 30.0
