@@ -1,10 +1,10 @@
-// The Manage page: partners and their agreements, stations with their horizon masks and
-// unavailability windows, satellites and the ages of their element sets, users and
-// tokens (docs/dashboard.md). Every change goes through the API with optimistic
-// concurrency: what is opened for editing is read with its ETag, and the write sends it
-// back as If-Match; a 412 (someone else changed it meanwhile) says so and reloads it.
-// Write controls are drawn only for those the API lets write (access.py's rules); the
-// API refuses the others anyway.
+// The Manage page: partners and their agreements, stations with their horizon masks,
+// antennas (rotator, G/T) and unavailability windows, satellites with their radio links
+// and the ages of their element sets, users and tokens (docs/dashboard.md). Every change
+// goes through the API with optimistic concurrency: what is opened for editing is read
+// with its ETag, and the write sends it back as If-Match; a 412 (someone else changed it
+// meanwhile) says so and reloads it. Write controls are drawn only for those the API lets
+// write (access.py's rules); the API refuses the others anyway.
 
 import {
   state, $, el, svg, utc, iso, api, apiRead, apiWrite, writeProblem, isAdmin, mayChange, reloadPage,
@@ -196,6 +196,7 @@ async function loadStations() {
     const row = el("tr", { tabIndex: 0, dataset: { id: String(s.id), name: s.name } },
       ...cells(s.name, partnerById(s.partner_id)?.code, s.lat_deg.toFixed(2), s.lon_deg.toFixed(2),
         `${s.min_elevation_deg.toFixed(1)}°`, s.horizon_mask ? `${s.horizon_mask.azimuth_deg.length} points` : "none",
+        s.g_over_t_db_k === null || s.g_over_t_db_k === undefined ? null : `${s.g_over_t_db_k} dB/K`,
         String(s.unavailable.length)));
     if (open.station?.id === s.id) row.classList.add("selected");
     row.addEventListener("click", () => openStation(s.id).catch((e) => say(e.message, "error")));
@@ -205,7 +206,7 @@ async function loadStations() {
     await openStation(open.station.id);
   } else {
     open.station = null;
-    $("#station-editor").replaceChildren(el("p", { textContent: "Select a station to see its horizon mask and unavailability windows." }));
+    $("#station-editor").replaceChildren(el("p", { textContent: "Select a station to see its horizon mask, antenna and unavailability windows." }));
   }
 }
 
@@ -261,6 +262,7 @@ async function openStation(id) {
     el("p", { className: "hint", textContent: writable ? `Version ${etag}. Elevations below the mask are not used.`
       : "Read-only: only the owner's operators or an admin change a station." }),
     plot, el("label", {}, "Minimum elevation (°) ", minimum), table, el("div", { className: "toolbar" }, ...controls),
+    radioEditor(station, writable),
     el("h3", { textContent: "Unavailability" }), windows, ...(writable ? [add] : []));
   redraw();
 }
@@ -335,6 +337,66 @@ async function saveMask(body, minimum) {
   await write(() => apiWrite("PATCH", `stations/${id}`, change, { etag }), `Mask of ${data.name} saved.`, () => loadStations());
 }
 
+// The station's antenna: its rotator (null: the default model) and its G/T. The fields
+// show the default model's values while the station has none; typing in one makes the
+// station's own model, and ticking "the default model" goes back to null.
+const DEFAULT_ROTATOR = {
+  azimuth_min_deg: 0, azimuth_max_deg: 450, elevation_min_deg: 0, elevation_max_deg: 90,
+  azimuth_rate_deg_s: 6, elevation_rate_deg_s: 6, beamwidth_deg: 2,
+};
+const ROTATOR_FIELDS = [
+  ["azimuth_min_deg", "Azimuth from (°)"], ["azimuth_max_deg", "Azimuth to (°)"],
+  ["elevation_min_deg", "Elevation from (°)"], ["elevation_max_deg", "Elevation to (°)"],
+  ["azimuth_rate_deg_s", "Azimuth rate (°/s)"], ["elevation_rate_deg_s", "Elevation rate (°/s)"],
+  ["beamwidth_deg", "Beamwidth (°)"],
+];
+
+function radioEditor(station, writable) {
+  const shown = station.rotator || DEFAULT_ROTATOR;
+  const box = el("fieldset", { id: "radio-editor", className: "radio" },
+    el("legend", { textContent: "Antenna and rotator" }));
+  const standard = el("input", { type: "checkbox", name: "rotator_default", checked: !station.rotator, disabled: !writable });
+  const inputs = ROTATOR_FIELDS.map(([name, label]) => {
+    const input = el("input", { name, type: "number", step: "any", value: String(shown[name]), readOnly: !writable });
+    input.addEventListener("input", () => { standard.checked = false; });
+    box.append(el("label", {}, `${label} `, input));
+    return input;
+  });
+  standard.addEventListener("change", () => {
+    if (standard.checked) for (const input of inputs) input.value = String(DEFAULT_ROTATOR[input.name]);
+  });
+  const gt = el("input", { name: "g_over_t_db_k", type: "number", step: "any", readOnly: !writable,
+    value: station.g_over_t_db_k === null || station.g_over_t_db_k === undefined ? "" : String(station.g_over_t_db_k),
+    placeholder: "unknown" });
+  box.append(el("label", { className: "default" }, standard, " the default model (0..450°, 0..90°, 6°/s, 2° beam)"),
+    el("label", {}, "G/T (dB/K; blank: unknown) ", gt));
+  if (writable) box.append(button("Save antenna", () => saveRadio(box).catch((e) => say(e.message, "error"))));
+  return box;
+}
+
+async function saveRadio(box) {
+  const { id, etag, data } = open.station;
+  const input = (name) => box.querySelector(`input[name=${name}]`);
+  let rotator = null;
+  if (!input("rotator_default").checked) {
+    rotator = {};
+    for (const [name, label] of ROTATOR_FIELDS) {
+      const text = input(name).value.trim();
+      if (text === "") continue; // left blank: the default model's value (the API fills it)
+      const number = Number(text);
+      if (!Number.isFinite(number)) { say(`${label}: not a number.`, "error"); return; }
+      rotator[name] = number;
+    }
+  }
+  const gt = numberOrNull(input("g_over_t_db_k").value.trim());
+  const change = {};
+  if (JSON.stringify(rotator) !== JSON.stringify(data.rotator)) change.rotator = rotator;
+  if (gt !== data.g_over_t_db_k) change.g_over_t_db_k = gt;
+  if (!Object.keys(change).length) { say("Nothing changed."); return; }
+  await write(() => apiWrite("PATCH", `stations/${id}`, change, { etag }), `Antenna of ${data.name} saved.`,
+    () => loadStations());
+}
+
 async function addUnavailability(form) {
   const { id, etag, data } = open.station;
   const body = { start: `${value(form, "start")}Z`, end: `${value(form, "end")}Z`, kind: value(form, "kind"), reason: value(form, "reason") };
@@ -358,8 +420,8 @@ async function loadSatellites() {
       ? `${position.elements_age_days.toFixed(1)} d` : "—";
     const stale = position ? position.stale : null;
     const row = el("tr", { tabIndex: 0, dataset: { id: String(s.id), stale: String(stale) } },
-      ...cells(s.name, String(s.norad_id), operatorsText(s), String(s.element_sets),
-        s.latest_epoch ? utc(s.latest_epoch) : "none", age === null ? "—" : days(age), used,
+      ...cells(s.name, String(s.norad_id), operatorsText(s), el("span", { className: "links", textContent: linksText(s.links) }),
+        String(s.element_sets), s.latest_epoch ? utc(s.latest_epoch) : "none", age === null ? "—" : days(age), used,
         stale === null ? "unknown" : stale ? "stale" : "fresh"));
     if (stale) row.classList.add("stale");
     row.addEventListener("click", () => openSatellite(s).catch((e) => say(e.message, "error")));
@@ -372,18 +434,123 @@ async function loadSatellites() {
     open.satellite = null;
     $("#element-history").hidden = true;
     $("#element-upload").hidden = true;
+    $("#link-editor").hidden = true;
   }
 }
 
 async function openSatellite(satellite) {
   open.satellite = satellite;
-  const history = await api(`satellites/${satellite.id}/elements`);
+  const [history, read] = await Promise.all([api(`satellites/${satellite.id}/elements`), apiRead(`satellites/${satellite.id}`)]);
+  open.satellite = { ...read.data, etag: read.etag };
+  drawLinks(open.satellite);
   $("#element-title").textContent = `Element sets of ${satellite.name} (${satellite.norad_id}), newest first`;
   $("#element-table tbody").replaceChildren(...history.map((e) => el("tr", { dataset: { id: String(e.id) } },
     ...cells(String(e.id), utc(e.epoch), days(state.at - new Date(e.epoch)), `${e.age_days.toFixed(1)} d`,
       e.source_kind, e.source, utc(e.received_at), e.chosen ? "yes" : "no"))));
   $("#element-history").hidden = false;
   $("#element-upload").hidden = !mayChange(Object.keys(satellite.operators));
+}
+
+// --- a satellite's radio links ---------------------------------------------------------------
+
+const LINK_NUMBERS = [ // [field, column, how it is typed: a factor to the stored unit]
+  ["frequency_hz", "Frequency (MHz)", 1e6], ["offset_hz", "Offset (Hz)", 1], ["eirp_dbw", "EIRP (dBW)", 1],
+  ["data_rate_bps", "Rate (bit/s)", 1], ["required_eb_n0_db", "Required Eb/N0 (dB)", 1],
+  ["polarization_loss_db", "Polarisation loss (dB)", 1],
+];
+
+function linksText(links) {
+  if (!links?.length) return "none";
+  return links.map((l) => `${l.name} ${l.direction === "uplink" ? "↑" : "↓"} ${+(l.frequency_hz / 1e6).toFixed(3)} MHz`).join(", ");
+}
+
+function drawLinks(satellite) {
+  const writable = mayChange(Object.keys(satellite.operators));
+  const body = $("#link-table tbody");
+  const box = $("#link-editor");
+  box.dataset.id = String(satellite.id);
+  box.dataset.etag = satellite.etag;
+  $("#link-title").textContent = `Radio links of ${satellite.name}`;
+  $("#link-hint").textContent = writable
+    ? `Version ${satellite.etag}. The first link each way is the satellite's main one (Doppler tables, link budgets). `
+      + "Blank EIRP, rate or Eb/N0: unknown; blank offset or polarisation loss: 0. A transponder is a JSON object "
+      + "(uplink_low_hz, uplink_high_hz, downlink_low_hz, downlink_high_hz, inverted); blank: none."
+    : "Read-only: only the operators' operators or an admin change a satellite's links.";
+  body.replaceChildren();
+  for (const link of satellite.links) addLinkRow(body, link, writable);
+  if (!satellite.links.length && !writable) body.append(el("tr", {}, el("td", { colSpan: 10, textContent: "none" })));
+  const toolbar = $("#link-controls");
+  toolbar.replaceChildren(...(writable ? [
+    button("Add a link", () => addLinkRow(body, null, true)),
+    button("Save links", () => saveLinks(body).catch((e) => say(e.message, "error"))),
+  ] : []));
+  box.hidden = false;
+}
+
+function addLinkRow(body, link, writable) {
+  const row = el("tr", { className: "link" });
+  row.original = link; // what the row was read as: a value typed again as shown keeps its stored form
+  const name = el("input", { name: "name", value: link?.name ?? "", readOnly: !writable, maxLength: 100 });
+  const direction = el("select", { name: "direction", disabled: !writable },
+    ...["downlink", "uplink"].map((d) => el("option", { value: d, textContent: d })));
+  direction.value = link?.direction ?? "downlink";
+  row.append(el("td", {}, name), el("td", {}, direction));
+  for (const [field, , factor] of LINK_NUMBERS) {
+    const stored = link?.[field];
+    const text = stored === null || stored === undefined ? "" : String(stored / factor);
+    row.append(el("td", {}, el("input", { name: field, type: "number", step: "any", value: text, readOnly: !writable,
+      className: "link-value", dataset: { shown: text } })));
+  }
+  const transponder = el("textarea", { name: "transponder", rows: 3, cols: 30, readOnly: !writable, spellcheck: false,
+    value: link?.transponder ? JSON.stringify(link.transponder, null, 1) : "" });
+  const summary = link?.transponder ? (link.transponder.inverted ? "inverted" : "normal") : "none";
+  row.append(el("td", {}, el("details", {}, el("summary", { textContent: summary }), transponder)));
+  row.append(el("td", {}, ...(writable ? [button("✕", () => row.remove())] : [])));
+  body.append(row);
+  if (writable && !link) name.focus();
+}
+
+// The links as the rows say, or a message naming what cannot be read.
+function typedLinks(body) {
+  const links = [];
+  for (const [i, row] of [...body.querySelectorAll("tr.link")].entries()) {
+    const input = (name) => row.querySelector(`[name=${name}]`);
+    const link = { ...(row.original || {}), name: input("name").value.trim(), direction: input("direction").value };
+    const label = link.name || `row ${i + 1}`;
+    for (const [field, column, factor] of LINK_NUMBERS) {
+      const box = input(field);
+      const text = box.value.trim();
+      if (row.original && text === box.dataset.shown) continue; // as read: keep the stored value
+      if (text === "") {
+        if (["offset_hz", "polarization_loss_db", "frequency_hz"].includes(field)) delete link[field];
+        else link[field] = null;
+        continue;
+      }
+      const number = Number(text);
+      if (!Number.isFinite(number)) return `Link ${label}: ${column} is not a number.`;
+      link[field] = factor === 1 ? number : Number((number * factor).toFixed(3));
+    }
+    const transponder = input("transponder").value.trim();
+    if (transponder === "") {
+      link.transponder = null;
+    } else {
+      try {
+        link.transponder = JSON.parse(transponder);
+      } catch (error) {
+        return `Link ${label}: its transponder is not JSON (${error.message}).`;
+      }
+    }
+    links.push(link);
+  }
+  return links;
+}
+
+async function saveLinks(body) {
+  const { id, etag, name } = open.satellite;
+  const links = typedLinks(body);
+  if (typeof links === "string") { say(links, "error"); return; }
+  await write(() => apiWrite("PATCH", `satellites/${id}`, { links }, { etag }), `Links of ${name} saved.`,
+    () => loadSatellites());
 }
 
 $("#element-upload").addEventListener("submit", async (event) => {
