@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,7 +26,7 @@ from jointsat.notify import valid_apprise_url
 from jointsat.operations.events import parse_kinds
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found
-from jointsat.service.notifier import seen_events
+from jointsat.service.notifier import newest_seen_events, seen_events
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, Text
 from jointsat.service.tokens import live_token
@@ -83,6 +84,13 @@ def kinds_of(values: list[str] | None) -> list[str] | None:
     return None if parsed is None else [k.value for k in parsed]
 
 
+class EventOrder(StrEnum):
+    """Name the orders events are listed in."""
+
+    OLDEST = "oldest"
+    NEWEST = "newest"
+
+
 @router.get("/events", response_model=list[EventPublic])
 def list_events(
     session: SessionDep,
@@ -90,10 +98,35 @@ def list_events(
     now: NowDep,
     kind: KindsQuery = None,
     after: Annotated[int, Query(ge=0, description="Only events with a higher id")] = 0,
+    before: Annotated[
+        int | None, Query(ge=1, description="Only events with a lower id (default: no bound)")
+    ] = None,
+    order: Annotated[
+        EventOrder,
+        Query(
+            description="oldest: the first ``limit`` events, oldest first; newest: the last"
+            " ``limit`` events, newest first"
+        ),
+    ] = EventOrder.OLDEST,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EventPublic]:
-    """Return the events the caller may see, oldest first, after the id ``after``."""
-    events = seen_events(session, user, now, after=after, kinds=kinds_of(kind), limit=limit)
+    """Return the events the caller may see with ids between ``after`` and ``before``.
+
+    ``order=oldest`` (the default): the first ``limit`` of them, oldest first (page on
+    with ``after`` the last id read); ``order=newest``: the last ``limit`` of them,
+    newest first (page back with ``before`` the last id read). Either way a page holds
+    ``limit`` events the caller sees while there are that many: the access rule is
+    applied before the page is cut, not to it.
+    """
+    kinds = kinds_of(kind)
+    if order is EventOrder.NEWEST:
+        events = newest_seen_events(
+            session, user, now, after=after, before=before, kinds=kinds, limit=limit
+        )
+    else:
+        events = seen_events(
+            session, user, now, after=after, before=before, kinds=kinds, limit=limit
+        )
     return [EventPublic.model_validate(document(e)) for e in events]
 
 
