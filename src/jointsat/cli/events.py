@@ -166,6 +166,7 @@ def _add_subscription(session: Session, body: dict[str, Any]) -> dict[str, Any]:
         kinds_of,
         public,
     )
+    from jointsat.settings import webhook_private_targets_from_environment
     from jointsat.store.deliveries import add_subscription, user_of
 
     checked = remote.checked(SubscriptionCreate, body)
@@ -173,7 +174,8 @@ def _add_subscription(session: Session, body: dict[str, Any]) -> dict[str, Any]:
     if user_of(session, checked.user_id) is None:
         raise JointsatError(f"no user with id {checked.user_id}")
     try:
-        check_target(checked.kind, checked.target)
+        private = webhook_private_targets_from_environment()
+        check_target(checked.kind, checked.target, private_targets=private)
         kinds = kinds_of(checked.kinds)
     except ProblemError as problem:
         raise JointsatError(problem.detail) from None
@@ -263,14 +265,20 @@ def events_deliver(
     """Run one pass of the notifier on the store: tell releases and stale elements, fan
     out new events, send what is due (retries included)."""
     from jointsat.service.notifier import deliver_due
-    from jointsat.settings import stale_rule_from_environment
+    from jointsat.settings import (
+        stale_rule_from_environment,
+        webhook_private_targets_from_environment,
+    )
     from jointsat.store.database import open_engine, session_factory
 
     with common.reporting_errors(Console(stderr=True)), common.store_errors():
         engine = open_engine(common.store_settings(database_url).database_url)
         try:
             done = deliver_due(
-                session_factory(engine), common.now(), stale_rule=stale_rule_from_environment()
+                session_factory(engine),
+                common.now(),
+                stale_rule=stale_rule_from_environment(),
+                private_targets=webhook_private_targets_from_environment(),
             )
         finally:
             engine.dispose()

@@ -22,7 +22,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from jointsat.notify import Message, send
+from jointsat.notify import PRIVATE_TARGET, Message, resolves_private, send
 from jointsat.operations.events import EventKind
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.service import runner
@@ -68,8 +68,13 @@ def deliver_due(
     sees: Sees = sees_event,
     stale_rule: StaleRule = DEFAULT_RULE,
     stopping: Callable[[], bool] = lambda: False,
+    private_targets: bool = False,
 ) -> Round:
-    """Run one pass at ``now`` (module docstring); return what it did."""
+    """Run one pass at ``now`` (module docstring); return what it did.
+
+    Unless ``private_targets``, a delivery whose target resolves to a private address
+    (``notify.resolves_private``) is given up at once, its error ``PRIVATE_TARGET``.
+    """
     with sessions() as session:
         told = emit_releases(session, now) + emit_stale(session, now, stale_rule)
         session.commit()
@@ -98,6 +103,11 @@ def deliver_due(
                 event.kind,
                 body_of(event),
             )
+        if not private_targets and resolves_private(message.kind, message.target):
+            with sessions() as session:
+                give_up(session, delivery_id, PRIVATE_TARGET, now)
+            failed += 1
+            continue
         try:
             outcome = sender(message, int(now.timestamp()))
         except Exception as error:  # a sender's bug must not lose the delivery
@@ -211,6 +221,7 @@ class Notifier(runner.JobRunner):
             getattr(state, "event_sender", send),
             stale_rule=state.stale_rule,
             stopping=lambda: self.stopping,
+            private_targets=state.webhook_private_targets,
         )
         if done.delivered or done.failed or done.retried:
             _log.info(
