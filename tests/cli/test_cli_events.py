@@ -109,6 +109,8 @@ def test_on_the_store_subscribe_deliver_and_read_the_log(world: World, receiver:
     assert [(d["event_id"], d["status"]) for d in log] == [(seen, "delivered")]
     listed = ok(world.store("events", "list", "--kind", "station.outage", "--format", "json"))
     assert len(listed) == 2  # on the store: the admin's view
+    newest = ok(world.store("events", "list", "--newest", "--limit", "1", "--format", "json"))
+    assert newest == listed[-1:]
     table = world.store("events", "subscriptions")
     assert table.exit_code == 0
     assert receiver.url[:20] in table.stdout
@@ -171,6 +173,11 @@ def test_over_http_the_users_rights_hold(world: World, receiver: Receiver, tmp_p
             assert listed == world.api(who, "/events")  # the API's answer, as is
         assert [e["id"] for e in world.api("esa-ops", "/events")] == [seen]
         assert {e["id"] for e in world.api("nasa-ops", "/events")} == {seen, hidden}
+        for who, expected in (("esa-ops", [seen]), ("nasa-ops", [hidden])):
+            newest = ok(
+                world.remote(who, "events", "list", "--newest", "--limit", "1", "-f", "json")
+            )
+            assert [e["id"] for e in newest] == expected  # the last of the full list
         # the server's own notifier delivers it: wait for the log to say so
         receiver.clock_s = time.time()
         deadline = time.monotonic() + WAIT_S
