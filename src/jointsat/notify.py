@@ -10,17 +10,29 @@ Other targets are apprise URLs (``mailto://``, ``slack://``, ``matrix://``,
 ``json://`` ... https://github.com/caronc/apprise/wiki): apprise sends the message
 and says whether it went.
 
+Private targets: unless the service's setting allows them
+(``JOINTSAT_WEBHOOK_PRIVATE_TARGETS``, docs/events.md), a webhook, or an apprise URL of
+apprise's generic HTTP kinds (``json://``, ``xml://``, ``form://`` and their ``s``
+forms), may not go to a loopback, private, link-local, multicast or otherwise
+non-global address: a subscriber must not make the service reach into its own network
+(SSRF). :func:`literal_private` checks a target's host as written (an IP address,
+``localhost``), without the network, when it is subscribed; :func:`resolves_private`
+resolves the host just before each delivery and refuses it if any address is private.
+
 This is the edge: it uses the network. The store and the notifier decide what to
 send and when (``service.notifier``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from jointsat import __version__
 from jointsat.operations.signing import (
@@ -34,6 +46,11 @@ from jointsat.store.tables import SubscriptionKind
 
 TIMEOUT_S = 10.0
 USER_AGENT = f"jointsat/{__version__} (webhooks)"
+PRIVATE_TARGET = "target address is private"
+"""A delivery's error when its target resolves to a private address."""
+APPRISE_HTTP_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})
+"""Apprise's generic HTTP kinds: their URL's host is the server the message is posted to."""
+LOCAL_NAMES = ("localhost", "localhost.localdomain")
 
 
 @dataclass(frozen=True)
@@ -116,3 +133,60 @@ def valid_apprise_url(url: str) -> bool:
     import apprise
 
     return bool(apprise.Apprise().add(url))
+
+
+# --- private targets (SSRF) -----------------------------------------------------------------
+
+
+def target_host(kind: SubscriptionKind, target: str) -> str | None:
+    """Return the host a target's requests go to: a webhook's, or that of an apprise URL of
+    a generic HTTP kind (:data:`APPRISE_HTTP_SCHEMES`); None for other targets."""
+    try:
+        parts = urlsplit(target)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if kind is not SubscriptionKind.WEBHOOK and parts.scheme.lower() not in APPRISE_HTTP_SCHEMES:
+        return None
+    return host or None
+
+
+def private_address(address: str) -> bool:
+    """Say whether an IP address is not a public one: loopback, private, link-local,
+    multicast, reserved, unspecified, shared (CGNAT) ... (an IPv4-mapped IPv6 address as
+    its IPv4 one)."""
+    ip = ipaddress.ip_address(address.partition("%")[0])  # a zone index dropped
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_multicast or not ip.is_global
+
+
+def literal_private(kind: SubscriptionKind, target: str) -> str | None:
+    """Return the target's host where it is private as written (an IP address that is
+    not public, or ``localhost``), else None; nothing is resolved."""
+    host = target_host(kind, target)
+    if host is None:
+        return None
+    name = host.rstrip(".").lower()
+    if name in LOCAL_NAMES or name.endswith(".localhost"):
+        return host
+    try:
+        return host if private_address(name) else None
+    except ValueError:  # a name, not an address
+        return None
+
+
+def resolves_private(kind: SubscriptionKind, target: str) -> bool:
+    """Say whether the target's host (:func:`target_host`) is, or resolves to, a private
+    address (any of its addresses). A host that does not resolve is not refused here: the
+    delivery fails on its own."""
+    host = target_host(kind, target)
+    if host is None:
+        return False
+    if literal_private(kind, target) is not None:
+        return True
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return any(private_address(str(info[4][0])) for info in found)

@@ -46,6 +46,10 @@ REFRESH_SOURCE_VARIABLE = "JOINTSAT_ELEMENTS_REFRESH_SOURCE"
 MAX_REFRESH_HOURS = 24 * 366
 SOURCE_ORDER_VARIABLE = "JOINTSAT_ELEMENTS_SOURCE_ORDER"  # preferred first, comma-separated
 DASK_SCHEDULER_VARIABLE = "JOINTSAT_DASK_SCHEDULER"  # the service predicts passes there
+# Webhooks and apprise's HTTP kinds may go to private addresses (docs/events.md): a yes/no.
+WEBHOOK_PRIVATE_TARGETS_VARIABLE = "JOINTSAT_WEBHOOK_PRIVATE_TARGETS"
+YES = ("1", "true", "yes", "on")
+NO = ("0", "false", "no", "off")
 SOURCE_KINDS = ("upload", "supgp", "spacetrack", "celestrak")
 """Where element sets come from, preferred first by default: at equal epoch the first wins."""
 FETCHED_KINDS = SOURCE_KINDS[1:]  # the ones jointsat queries itself
@@ -90,6 +94,7 @@ class Settings:
     source_order: tuple[str, ...] = SOURCE_KINDS
     stale_rule: StaleRule = DEFAULT_RULE  # when predictions' elements are too old
     dask_scheduler: str | None = None  # a Dask scheduler's address: predict passes there
+    webhook_private_targets: bool = False  # True: webhooks may go to private addresses
 
     @property
     def archive_folder(self) -> Path:
@@ -181,9 +186,25 @@ class Settings:
             token_max_days=_days(environ, TOKEN_MAX_DAYS_VARIABLE, cls.token_max_days),
             stale_rule=stale_rule_from_environment(environ),
             dask_scheduler=environ.get(DASK_SCHEDULER_VARIABLE, "").strip() or None,
+            webhook_private_targets=webhook_private_targets_from_environment(environ),
             **limits,
         )
         return replace(settings, **_source_settings(environ))
+
+
+def webhook_private_targets_from_environment(environ: Mapping[str, str] | None = None) -> bool:
+    """Return whether webhooks may go to private addresses: JOINTSAT_WEBHOOK_PRIVATE_TARGETS
+    (1/true/yes/on or 0/false/no/off), else no."""
+    environ = os.environ if environ is None else environ
+    text = environ.get(WEBHOOK_PRIVATE_TARGETS_VARIABLE, "").strip().lower()
+    if not text or text in NO:
+        return False
+    if text in YES:
+        return True
+    raise StoreError(
+        f"{WEBHOOK_PRIVATE_TARGETS_VARIABLE}={text!r}: give 1, true, yes or on (or 0, false,"
+        " no, off)"
+    )
 
 
 def stale_rule_from_environment(

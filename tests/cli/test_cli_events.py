@@ -27,7 +27,12 @@ from jointsat.settings import Settings
 from jointsat.store.events import record_event
 from jointsat.store.tables import Role, Visibility
 
-CLEAN_ENV = {"JOINTSAT_URL": None, "JOINTSAT_TOKEN": None, "COLUMNS": "80"}
+CLEAN_ENV = {
+    "JOINTSAT_URL": None,
+    "JOINTSAT_TOKEN": None,
+    "COLUMNS": "80",
+    "JOINTSAT_WEBHOOK_PRIVATE_TARGETS": "1",  # the receiver is on 127.0.0.1
+}
 WAIT_S = 120.0  # the server's notifier looks every few seconds; a loaded machine is slower
 
 
@@ -104,11 +109,39 @@ def test_on_the_store_subscribe_deliver_and_read_the_log(world: World, receiver:
     assert [(d["event_id"], d["status"]) for d in log] == [(seen, "delivered")]
     listed = ok(world.store("events", "list", "--kind", "station.outage", "--format", "json"))
     assert len(listed) == 2  # on the store: the admin's view
+    newest = ok(world.store("events", "list", "--newest", "--limit", "1", "--format", "json"))
+    assert newest == listed[-1:]
     table = world.store("events", "subscriptions")
     assert table.exit_code == 0
     assert receiver.url[:20] in table.stdout
     assert ok(world.store("events", "unsubscribe", str(created["id"]))) is None
     assert ok(world.store("events", "subscriptions", "--format", "json")) == []
+
+
+def test_on_the_store_a_private_target_needs_the_setting(world: World, receiver: Receiver) -> None:
+    default_env = {**CLEAN_ENV, "JOINTSAT_WEBHOOK_PRIVATE_TARGETS": None}
+    for target in (receiver.url, "http://localhost:8080/hook", "json://10.0.0.7/x"):
+        args = ["events", "subscribe", target, "--user", "esa-ops", "--database-url", world.url]
+        if target.startswith("json"):
+            args.append("--apprise")
+        refused = CliRunner().invoke(app, args, env=default_env)
+        assert refused.exit_code == 1, refused.output
+        assert "private address" in refused.stderr
+        assert "JOINTSAT_WEBHOOK_PRIVATE_TARGETS" in refused.stderr
+    assert ok(world.store("events", "subscriptions", "--format", "json")) == []
+    # Subscribed with the setting, then delivered without it: refused at send time.
+    created = ok(
+        world.store("events", "subscribe", receiver.url, "--user", "esa-ops", "--format", "json")
+    )
+    seen = world.outage(world.kiruna)
+    deliver = ["events", "deliver", "--format", "json", "--database-url", world.url]
+    done = ok(CliRunner().invoke(app, deliver, env=default_env))
+    assert (done["fanned_out"], done["delivered"], done["failed"]) == (1, 0, 1)
+    assert sum(receiver.tries.values()) == 0
+    log = ok(world.store("events", "deliveries", str(created["id"]), "--format", "json"))
+    assert [(d["event_id"], d["status"], d["error"]) for d in log] == [
+        (seen, "failed", "target address is private")
+    ]
 
 
 def test_on_the_store_mistakes_are_one_line(world: World) -> None:
@@ -124,7 +157,9 @@ def test_on_the_store_mistakes_are_one_line(world: World) -> None:
 
 
 def test_over_http_the_users_rights_hold(world: World, receiver: Receiver, tmp_path: Path) -> None:
-    settings = Settings(database_url=world.url, archive_root=tmp_path / "archive")
+    settings = Settings(
+        database_url=world.url, archive_root=tmp_path / "archive", webhook_private_targets=True
+    )
     with in_thread(create_app(settings)) as base:
         world.server = base
         created = ok(
@@ -138,6 +173,11 @@ def test_over_http_the_users_rights_hold(world: World, receiver: Receiver, tmp_p
             assert listed == world.api(who, "/events")  # the API's answer, as is
         assert [e["id"] for e in world.api("esa-ops", "/events")] == [seen]
         assert {e["id"] for e in world.api("nasa-ops", "/events")} == {seen, hidden}
+        for who, expected in (("esa-ops", [seen]), ("nasa-ops", [hidden])):
+            newest = ok(
+                world.remote(who, "events", "list", "--newest", "--limit", "1", "-f", "json")
+            )
+            assert [e["id"] for e in newest] == expected  # the last of the full list
         # the server's own notifier delivers it: wait for the log to say so
         receiver.clock_s = time.time()
         deadline = time.monotonic() + WAIT_S

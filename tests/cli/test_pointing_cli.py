@@ -106,9 +106,12 @@ def test_csv_and_json_are_the_kernels_plan_on_the_engines_passes(flips: bool) ->
     lines = as_csv.stdout.splitlines()
     assert lines[0] == "time,azimuth_deg,elevation_deg,lag_deg"
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
-    passes = json.loads(as_json.stdout)["passes"]
+    written_json = json.loads(as_json.stdout)
+    passes = written_json["passes"]
 
     rotator = Rotator(elevation_max_deg=180.0) if flips else Rotator()
+    # The JSON names the rotator planned for: the options over the default model.
+    assert Rotator(**written_json["rotator"]) == rotator
     found, plans = reference(rotator, rows)
     assert len(passes) == len(found) == 2
     # CSV rows are the JSON passes' rows, pass after pass.

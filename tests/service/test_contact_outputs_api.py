@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -150,6 +151,19 @@ def test_pointing_is_the_clis_and_the_kernels_for_the_stored_rotator(
     rows = rows_of(as_csv.text)
     (document,) = as_json["passes"]
     assert as_json["contact_id"] == world.contact_id
+    # The rotator planned for is the station's stored model, every field of it.
+    assert Rotator(**as_json["rotator"]) == Rotator(**ROTATOR)
+    assert as_json["rotator"]["beamwidth_deg"] == ROTATOR["beamwidth_deg"]
+    local_json = cli(
+        "pointing",
+        "--from-store",
+        str(world.contact_id),
+        "--database-url",
+        consortium.url,
+        "--format",
+        "json",
+    )
+    assert json.loads(local_json)["rotator"] == as_json["rotator"]
     assert [{k: str(v) for k, v in r.items()} for r in document["rows"]] == rows
 
     # Independently: samples every second from the contact's start and at its end, the

@@ -226,3 +226,66 @@ def test_kinds_filter_the_list_and_an_unknown_kind_is_refused(world: World) -> N
     assert refused.status_code == 422
     assert "nope" in refused.text
     assert client.get("/api/v1/events").status_code == 401
+
+
+def _listed(client: Any, headers: dict[str, str], **params: Any) -> list[int]:
+    answer = client.get("/api/v1/events", params=params, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return [e["id"] for e in answer.json()]
+
+
+def _hide_many(world: World, count: int) -> None:
+    """Record ``count`` events about C's hidden satellite (the admin's alone), newest of all."""
+    with world.session() as s:
+        hidden = s.get(EventRecord, world.events["elements of C's hidden satellite"])
+        assert hidden is not None
+        for k in range(count):
+            record_event(
+                s,
+                EventKind.ELEMENTS_REFRESHED,
+                at=NOW,
+                payload={"n": k},
+                satellite_id=hidden.satellite_id,
+            )
+        s.commit()
+
+
+@pytest.mark.parametrize("who", USERS)
+def test_the_newest_n_are_the_last_n_of_the_full_list_for_each_user(world: World, who: str) -> None:
+    # More hidden events than one read of the store (100 rows) come last: a page of the
+    # newest must still hold N events the user sees, not N rows filtered afterwards.
+    _hide_many(world, 250)
+    client = world.serve()
+    headers = world.headers(who)
+    full = _listed(client, headers, limit=1000)  # oldest first: the reference
+    assert _names(world, [i for i in full if i in world.events.values()]) == {
+        name for name, seen in EXPECTED.items() if who in seen
+    }
+    for n in sorted({*range(1, 13), len(full) - 1, len(full), len(full) + 1} - {0}):
+        newest = _listed(client, headers, order="newest", limit=n)
+        assert newest == full[::-1][:n], n
+    # Paging back with before= the last id read walks the whole list, newest first.
+    walked: list[int] = []
+    before: int | None = None
+    while True:
+        params: dict[str, Any] = {"order": "newest", "limit": 3}
+        if before is not None:
+            params["before"] = before
+        page = _listed(client, headers, **params)
+        if not page:
+            break
+        assert len(page) <= 3
+        walked.extend(page)
+        before = page[-1]
+    assert walked == full[::-1]
+    # after= bounds the newest from below; oldest first takes before= as well.
+    if len(full) >= 3:
+        middle = full[len(full) // 2]
+        assert _listed(client, headers, order="newest", after=middle, limit=1000) == [
+            i for i in full[::-1] if i > middle
+        ]
+        assert _listed(client, headers, before=middle, limit=1000) == [
+            i for i in full if i < middle
+        ]
+    refused = client.get("/api/v1/events", params={"order": "sideways"}, headers=headers)
+    assert refused.status_code == 422

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -20,15 +21,23 @@ from typing import Any
 import pytest
 from tests.support.consortium import NOW, Consortium
 
-from jointsat.notify import send
+from jointsat.errors import StoreError
+from jointsat.notify import private_address, send
 from jointsat.operations.events import EventKind
 from jointsat.operations.signing import MAX_ATTEMPTS
-from jointsat.service.notifier import deliver_due
+from jointsat.service.notifier import Round, deliver_due
+from jointsat.settings import Settings
 from jointsat.store.deliveries import claim, due
 from jointsat.store.events import record_event
 from jointsat.store.tables import Role, Visibility
 
 TOLERANCE_S = 300  # the receiver's own replay window (s)
+
+
+def deliver(*args: Any, **kwargs: Any) -> Round:
+    """Run a notifier pass that may reach the receivers on 127.0.0.1 (allowed explicitly:
+    the default refuses private targets, tests below)."""
+    return deliver_due(*args, private_targets=True, **kwargs)
 
 
 class Receiver:
@@ -109,7 +118,7 @@ class World(Consortium):
             self.add_user(s, "b-op", Role.OPERATOR, b)
             self.station_a = self.add_station(s, "a-station", a, 10.0, 20.0).id
             self.station_b = self.add_station(s, "b-station", b, 11.0, 21.0).id
-        self.client = self.serve()
+        self.client = self.serve(webhook_private_targets=True)  # the receivers: 127.0.0.1
 
     def subscribe(self, who: str, target: str, **more: Any) -> dict[str, Any]:
         answer = self.client.post(
@@ -171,9 +180,9 @@ def test_signed_webhooks_reach_each_subscriber_once_and_only_what_it_sees(
         hooks[who].secret = created["secret"]
         hooks[who].subscription = created["id"]  # type: ignore[attr-defined]
     private, public = world.outages(world.station_a, world.station_b)
-    done = deliver_due(world.sessions, NOW, send)
+    done = deliver(world.sessions, NOW, send)
     assert (done.fanned_out, done.delivered, done.retried, done.failed) == (3, 3, 0, 0)
-    again = deliver_due(world.sessions, NOW + timedelta(hours=1), send)
+    again = deliver(world.sessions, NOW + timedelta(hours=1), send)
     assert (again.fanned_out, again.delivered) == (0, 0)  # nothing twice
     assert hooks["a-op"].accepted == {private: 1, public: 1}
     assert hooks["b-op"].accepted == {public: 1}  # A's private station's outage never reaches B
@@ -203,7 +212,7 @@ def test_a_receiver_that_fails_gets_retries_with_back_off_and_loses_nothing(
         now = NOW + timedelta(seconds=step_s)
         hook.clock_s = now.timestamp()
         before = sum(hook.tries.values())
-        deliver_due(world.sessions, now, send)
+        deliver(world.sessions, now, send)
         if sum(hook.tries.values()) > before:
             seen_tries_at.append(float(step_s))
     assert seen_tries_at == expected_tries_at
@@ -228,7 +237,7 @@ def test_a_receiver_that_never_answers_well_is_given_up_after_the_last_try(
     now = NOW
     for _ in range(MAX_ATTEMPTS + 3):
         hook.clock_s = now.timestamp()
-        deliver_due(world.sessions, now, send)
+        deliver(world.sessions, now, send)
         now += timedelta(hours=2)  # past any back-off
     assert hook.tries == {event: MAX_ATTEMPTS}
     [entry] = world.log("a-op", created["id"])
@@ -246,17 +255,17 @@ def test_a_delivery_claimed_by_a_process_that_stopped_is_sent_after_its_lease(
     hook = _receiver(receivers)
     hook.secret = world.subscribe("a-op", hook.url)["secret"]
     [event] = world.outages(world.station_a)
-    deliver_due(
+    deliver(
         world.sessions, NOW, lambda message, t: pytest.fail("no send yet"), stopping=lambda: True
     )
     with world.sessions() as s:  # a process claims it, then stops before sending
         [delivery] = due(s, NOW)
         assert claim(s, delivery, NOW) is not None
-    deliver_due(world.sessions, NOW + timedelta(minutes=1), send)
+    deliver(world.sessions, NOW + timedelta(minutes=1), send)
     assert hook.tries == {}  # still claimed
     later = NOW + timedelta(minutes=5)
     hook.clock_s = later.timestamp()
-    deliver_due(world.sessions, later, send)
+    deliver(world.sessions, later, send)
     assert hook.accepted == {event: 1}
 
 
@@ -267,12 +276,12 @@ def test_a_stale_or_forged_signature_is_refused_by_the_receiver(
     created = world.subscribe("a-op", hook.url)
     hook.secret = "whsec_not_the_one_given"
     world.outages(world.station_a)
-    deliver_due(world.sessions, NOW, send)
+    deliver(world.sessions, NOW, send)
     assert hook.bad_signatures == 1
     assert world.log("a-op", created["id"])[0]["response_status"] == 401
     hook.secret = created["secret"]
     hook.clock_s = (NOW + timedelta(seconds=10 + TOLERANCE_S + 1)).timestamp()  # a replay, late
-    deliver_due(world.sessions, NOW + timedelta(seconds=10), send)
+    deliver(world.sessions, NOW + timedelta(seconds=10), send)
     assert hook.bad_signatures == 2
     assert hook.accepted == {}
 
@@ -306,7 +315,7 @@ def test_apprise_posts_the_event_to_a_local_json_endpoint(
     assert created["secret"] is None
     [outage] = world.outages(world.station_b)
     world.outages(world.station_a)  # hidden from B
-    done = deliver_due(world.sessions, NOW, send)
+    done = deliver(world.sessions, NOW, send)
     assert done.delivered == 1
     [message] = endpoint.bodies
     assert message["title"] == f"jointsat: station.outage (event {outage})"
@@ -343,9 +352,9 @@ def test_subscriptions_are_their_users_own(world: World, receivers: list[Receive
     # disabled, it is sent nothing; enabled again, only what comes next
     assert client.patch(path, json={"enabled": False}, headers=a).json()["disabled_at"]
     world.outages(world.station_a)
-    assert deliver_due(world.sessions, NOW, send).fanned_out == 0
+    assert deliver(world.sessions, NOW, send).fanned_out == 0
     assert client.patch(path, json={"enabled": True}, headers=a).json()["disabled_at"] is None
-    assert deliver_due(world.sessions, NOW, send).fanned_out == 0
+    assert deliver(world.sessions, NOW, send).fanned_out == 0
     assert client.delete(path, headers=a).status_code == 204
 
 
@@ -358,14 +367,132 @@ def test_two_notifiers_at_once_send_each_event_once(
     rounds: list[Any] = []
 
     def notifier() -> None:
-        rounds.append(deliver_due(world.sessions, NOW, send))
+        rounds.append(deliver(world.sessions, NOW, send))
 
     threads = [threading.Thread(target=notifier) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    deliver_due(world.sessions, NOW, send)  # whatever a clash left for the next pass
+    deliver(world.sessions, NOW, send)  # whatever a clash left for the next pass
     assert hook.accepted == {i: 1 for i in ids}
     assert sum(r.delivered for r in rounds) <= len(ids)
     assert hook.bad_signatures == 0
+
+
+# --- private targets (SSRF): refused unless the service allows them ------------------------
+
+PRIVATE_HOSTS = ("127.0.0.1", "10.1.2.3", "169.254.169.254", "[::1]", "localhost")
+
+
+@pytest.mark.parametrize("host", PRIVATE_HOSTS)
+def test_by_default_a_private_target_is_refused_at_subscription(world: World, host: str) -> None:
+    client = world.serve()  # the default settings: no private targets
+    assert client.app.state.webhook_private_targets is False  # type: ignore[attr-defined]
+    for kind, scheme in (("webhook", "http"), ("webhook", "https"), ("apprise", "json")):
+        answer = client.post(
+            "/api/v1/subscriptions",
+            json={"target": f"{scheme}://{host}:8080/hook", "kind": kind},
+            headers=world.headers("a-op"),
+        )
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["detail"]
+        assert "private address" in detail
+        assert "JOINTSAT_WEBHOOK_PRIVATE_TARGETS" in detail
+    # A name is not resolved when subscribing; a public address is taken.
+    for target in ("https://hooks.example.org/x", "http://93.184.216.34/hook"):
+        taken = client.post(
+            "/api/v1/subscriptions", json={"target": target}, headers=world.headers("a-op")
+        )
+        assert taken.status_code == 201, taken.text
+    # The setting allows them (the World's own service is made with it).
+    assert world.subscribe("a-op", f"http://{host}:8080/hook")["id"] > 0
+
+
+def test_by_default_a_private_target_fails_at_delivery(world: World) -> None:
+    # Subscribed while allowed (the World's service); the default pass refuses them all.
+    made = {
+        host: world.subscribe("a-op", f"http://{host}:9/hook")["id"]
+        for host in (*PRIVATE_HOSTS, "[::ffff:10.0.0.1]")
+    }
+    [outage] = world.outages(world.station_a)
+
+    def must_not_send(message: Any, t: int) -> Any:
+        pytest.fail(f"sent to {message.target}")
+
+    done = deliver_due(world.sessions, NOW, must_not_send)
+    assert (done.fanned_out, done.delivered, done.failed) == (len(made), 0, len(made))
+    for host, ident in made.items():
+        [entry] = world.log("a-op", ident)
+        assert (entry["event_id"], entry["status"]) == (outage, "failed"), host
+        assert entry["error"] == "target address is private", host
+        assert entry["next_attempt_at"] is None  # given up: not tried again
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_send_time(
+    world: World, receivers: list[Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = _receiver(receivers)
+    port = hook.server.server_address[1]
+    resolve = socket.getaddrinfo
+
+    def hosts(host: str, *args: Any, **kwargs: Any) -> Any:  # a DNS of the test's own
+        return resolve("127.0.0.1" if host == "hooks.example.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hosts)
+    default = world.serve()
+    created = default.post(
+        "/api/v1/subscriptions",
+        json={"target": f"http://hooks.example.test:{port}/hook"},
+        headers=world.headers("b-op"),
+    )
+    assert created.status_code == 201, created.text  # a name: not resolved when subscribing
+    hook.secret = created.json()["secret"]
+    [first] = world.outages(world.station_b)
+    done = deliver_due(world.sessions, NOW, send)  # the default: private targets refused
+    assert (done.delivered, done.failed) == (0, 1)
+    [entry] = world.log("b-op", created.json()["id"])
+    assert (entry["event_id"], entry["error"]) == (first, "target address is private")
+    assert sum(hook.tries.values()) == 0  # nothing reached the receiver
+    # The same name, allowed: the receiver is reachable there, so the refusal was the rule.
+    [second] = world.outages(world.station_b)
+    assert deliver(world.sessions, NOW, send).delivered == 1
+    assert hook.accepted == {second: 1}
+
+
+@pytest.mark.parametrize(
+    ("address", "private"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),  # shared (carrier-grade NAT)
+        ("0.0.0.0", True),
+        ("224.0.0.1", True),  # multicast
+        ("::1", True),
+        ("fe80::1%eth0", True),
+        ("fc00::1", True),
+        ("ff02::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("93.184.216.34", False),
+        ("2606:4700::6810:85e5", False),
+    ],
+)
+def test_private_addresses_are_the_non_public_ones(address: str, private: bool) -> None:
+    assert private_address(address) is private
+
+
+def test_the_setting_is_read_from_the_environment() -> None:
+    def read(value: str | None) -> bool:
+        environ = {"JOINTSAT_DATABASE_URL": "sqlite://"}
+        if value is not None:
+            environ["JOINTSAT_WEBHOOK_PRIVATE_TARGETS"] = value
+        return Settings.from_environment(environ).webhook_private_targets
+
+    assert read(None) is False
+    assert [read(v) for v in ("1", "true", "Yes", "on")] == [True] * 4
+    assert [read(v) for v in ("0", "false", "no", "off", "")] == [False] * 5
+    with pytest.raises(StoreError, match="JOINTSAT_WEBHOOK_PRIVATE_TARGETS"):
+        read("maybe")

@@ -321,7 +321,15 @@ def test_the_live_feed_shows_an_event_recorded_after_the_page_opened(page: Page,
     open_operations(page, ops, "esa")  # ESA's viewer: sees, does not move
     feed = page.locator("#ops-events")
     expect(feed).to_have_attribute("data-state", "live", timeout=TIMEOUT_MS)
-    before = {e["id"] for e in ops.get("events", "esa", limit=1000)}
+    listed = [e["id"] for e in ops.get("events", "esa", limit=1000)]  # oldest first
+    assert len(listed) < 1000, "more events than one page: the oracle below is incomplete"
+    # The feed opens with the newest 50 the viewer may see: the full list's last 50.
+    shown = feed.locator("li")
+    expect(shown).to_have_count(min(len(listed), 50))
+    assert [int(x) for x in shown.evaluate_all("(items) => items.map((i) => i.dataset.event)")] == (
+        listed[::-1][:50]
+    )
+    before = set(listed)
     target = next(
         c
         for c in ops.contacts("esa")

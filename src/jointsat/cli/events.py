@@ -86,9 +86,13 @@ def events_list(
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=1000, help="At most this many.")
     ] = 100,
+    newest: Annotated[
+        bool, typer.Option("--newest", help="The newest --limit events, newest first.")
+    ] = False,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
-    """List the events (the ones the token's user may see), oldest first."""
+    """List the events (the ones the token's user may see), oldest first (--newest: the
+    newest ones, newest first)."""
     from jointsat.operations.events import parse_kinds
 
     try:
@@ -97,25 +101,34 @@ def events_list(
         raise typer.BadParameter(str(error), param_hint="'--kind'") from None
     with place.work() as where:
         if where.api is not None:
-            params = {"after": after, "limit": limit, "kind": [k.value for k in kinds or []]}
+            params = {
+                "after": after,
+                "limit": limit,
+                "kind": [k.value for k in kinds or []],
+                "order": "newest" if newest else "oldest",
+            }
             query = urlencode(params, doseq=True)
             found: list[dict[str, Any]] = where.api.call("GET", f"/events?{query}").body
         else:
-            found = _stored_events(where.session, after, kinds, limit)
+            found = _stored_events(where.session, after, kinds, limit, newest=newest)
     emit_rows(found, EVENT_COLUMNS, fmt, title=f"{len(found)} event(s)")
 
 
 def _stored_events(
-    session: Session, after: int, kinds: list[Any] | None, limit: int
+    session: Session, after: int, kinds: list[Any] | None, limit: int, *, newest: bool = False
 ) -> list[dict[str, Any]]:
     from jointsat.operations.events import EventKind
     from jointsat.service.routes.events import EventPublic
-    from jointsat.store.deliveries import document, events_after
+    from jointsat.store.deliveries import document, events_after, events_before
 
     PING = EventKind.PING.value
-    chosen = None if kinds is None else [k.value for k in kinds]
-    rows = events_after(session, after, kinds=chosen, limit=limit)
-    return [_json(EventPublic.model_validate(document(e))) for e in rows if e.kind != PING]
+    chosen = [k.value for k in kinds] if kinds is not None else [k.value for k in EventKind]
+    chosen = [k for k in chosen if k != PING]  # a subscriber's test, not an event to list
+    if newest:
+        rows = events_before(session, None, after_id=after, kinds=chosen, limit=limit)
+    else:
+        rows = events_after(session, after, kinds=chosen, limit=limit)
+    return [_json(EventPublic.model_validate(document(e))) for e in rows]
 
 
 @remote.command(events_app, "subscribe")
@@ -166,6 +179,7 @@ def _add_subscription(session: Session, body: dict[str, Any]) -> dict[str, Any]:
         kinds_of,
         public,
     )
+    from jointsat.settings import webhook_private_targets_from_environment
     from jointsat.store.deliveries import add_subscription, user_of
 
     checked = remote.checked(SubscriptionCreate, body)
@@ -173,7 +187,8 @@ def _add_subscription(session: Session, body: dict[str, Any]) -> dict[str, Any]:
     if user_of(session, checked.user_id) is None:
         raise JointsatError(f"no user with id {checked.user_id}")
     try:
-        check_target(checked.kind, checked.target)
+        private = webhook_private_targets_from_environment()
+        check_target(checked.kind, checked.target, private_targets=private)
         kinds = kinds_of(checked.kinds)
     except ProblemError as problem:
         raise JointsatError(problem.detail) from None
@@ -263,14 +278,20 @@ def events_deliver(
     """Run one pass of the notifier on the store: tell releases and stale elements, fan
     out new events, send what is due (retries included)."""
     from jointsat.service.notifier import deliver_due
-    from jointsat.settings import stale_rule_from_environment
+    from jointsat.settings import (
+        stale_rule_from_environment,
+        webhook_private_targets_from_environment,
+    )
     from jointsat.store.database import open_engine, session_factory
 
     with common.reporting_errors(Console(stderr=True)), common.store_errors():
         engine = open_engine(common.store_settings(database_url).database_url)
         try:
             done = deliver_due(
-                session_factory(engine), common.now(), stale_rule=stale_rule_from_environment()
+                session_factory(engine),
+                common.now(),
+                stale_rule=stale_rule_from_environment(),
+                private_targets=webhook_private_targets_from_environment(),
             )
         finally:
             engine.dispose()

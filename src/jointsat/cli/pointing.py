@@ -274,7 +274,7 @@ def pointing(
                     created=common.now(),
                 )
             elif output_format is PointingFormat.JSON:
-                text = plans_json(plans)
+                text = plans_json(plans, rotator)
             else:
                 text = plans_csv(plans)
             emit(text, output)

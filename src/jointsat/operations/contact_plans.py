@@ -28,6 +28,7 @@ flipped nor lagging they are the CSV's azimuth modulo 360 and its elevation.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -326,9 +327,12 @@ def plans_csv(plans: Sequence[PassPlan]) -> str:
     return rows_csv(POINTING_COLUMNS, pointing_rows(plans))
 
 
-def plans_document(plans: Sequence[PassPlan]) -> dict[str, Any]:
-    """Return ``{"passes": [...]}``: each pass's AOS, LOS, plan figures and rows."""
+def plans_document(plans: Sequence[PassPlan], rotator: Rotator) -> dict[str, Any]:
+    """Return ``{"rotator": {...}, "passes": [...]}``: the rotator planned for (its
+    fields, as a station's stored model holds them), and each pass's AOS, LOS, plan
+    figures and rows (``lag_over_half_beam_s`` is against the rotator's ``beamwidth_deg``)."""
     return {
+        "rotator": dataclasses.asdict(rotator),
         "passes": [
             {
                 "aos": format_iso_ms(p.found.aos),
@@ -340,13 +344,13 @@ def plans_document(plans: Sequence[PassPlan]) -> dict[str, Any]:
                 "rows": _plan_rows(p),
             }
             for p in plans
-        ]
+        ],
     }
 
 
-def plans_json(plans: Sequence[PassPlan]) -> str:
+def plans_json(plans: Sequence[PassPlan], rotator: Rotator) -> str:
     """Return :func:`plans_document` as indented JSON text."""
-    return json.dumps(plans_document(plans), indent=2) + "\n"
+    return json.dumps(plans_document(plans, rotator), indent=2) + "\n"
 
 
 def tables_csv(tables: Sequence[PassDoppler]) -> str:

@@ -142,6 +142,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utc_now) 
     app.state.clock = clock
     app.state.source_order = settings.source_order  # which element sets win at equal epoch
     app.state.stale_rule = settings.stale_rule
+    app.state.webhook_private_targets = settings.webhook_private_targets  # (SSRF) docs/events.md
     app.state.blobs = store_archive(settings, lambda: _owner(settings, app))
     app.state.response_cache = ResponseCache()
     app.state.token_lifetime = TokenLifetime.of(settings)

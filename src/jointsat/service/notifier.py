@@ -22,7 +22,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from jointsat.notify import Message, send
+from jointsat.notify import PRIVATE_TARGET, Message, resolves_private, send
 from jointsat.operations.events import EventKind
 from jointsat.orbits.freshness import DEFAULT_RULE, StaleRule
 from jointsat.service import runner
@@ -35,6 +35,7 @@ from jointsat.store.deliveries import (
     due,
     event_subjects,
     events_after,
+    events_before,
     fan_out,
     give_up,
     record_outcome,
@@ -67,8 +68,13 @@ def deliver_due(
     sees: Sees = sees_event,
     stale_rule: StaleRule = DEFAULT_RULE,
     stopping: Callable[[], bool] = lambda: False,
+    private_targets: bool = False,
 ) -> Round:
-    """Run one pass at ``now`` (module docstring); return what it did."""
+    """Run one pass at ``now`` (module docstring); return what it did.
+
+    Unless ``private_targets``, a delivery whose target resolves to a private address
+    (``notify.resolves_private``) is given up at once, its error ``PRIVATE_TARGET``.
+    """
     with sessions() as session:
         told = emit_releases(session, now) + emit_stale(session, now, stale_rule)
         session.commit()
@@ -97,6 +103,11 @@ def deliver_due(
                 event.kind,
                 body_of(event),
             )
+        if not private_targets and resolves_private(message.kind, message.target):
+            with sessions() as session:
+                give_up(session, delivery_id, PRIVATE_TARGET, now)
+            failed += 1
+            continue
         try:
             outcome = sender(message, int(now.timestamp()))
         except Exception as error:  # a sender's bug must not lose the delivery
@@ -140,26 +151,60 @@ def seen_events(
     now: datetime,
     *,
     after: int = 0,
+    before: int | None = None,
     kinds: Sequence[str] | None = None,
     limit: int = 100,
 ) -> list[EventRecord]:
-    """Return up to ``limit`` events after id ``after`` that the user sees, oldest first.
+    """Return up to ``limit`` events after id ``after`` (and below ``before``: None, no
+    bound) that the user sees, oldest first.
 
     A subscriber's ``ping`` is not listed: it is its test, sent to it alone.
     """
     found: list[EventRecord] = []
     while len(found) < limit:
-        batch = events_after(session, after, kinds=kinds, limit=max(limit, 100))
+        batch = events_after(session, after, before_id=before, kinds=kinds, limit=max(limit, 100))
         if not batch:
             break
-        subjects = event_subjects(session, batch)
-        found.extend(
-            e
-            for e in batch
-            if e.kind != EventKind.PING.value and sees_event(user, e, subjects, now)
-        )
+        found.extend(_seen(session, user, now, batch))
         after = batch[-1].id
     return found[:limit]
+
+
+def newest_seen_events(
+    session: Session,
+    user: User,
+    now: datetime,
+    *,
+    after: int = 0,
+    before: int | None = None,
+    kinds: Sequence[str] | None = None,
+    limit: int = 100,
+) -> list[EventRecord]:
+    """Return the newest ``limit`` events the user sees with ids between ``after`` and
+    ``before`` (None: no bound), newest first.
+
+    The rule is applied while reading backwards, so ``limit`` events the user sees are
+    found where there are that many: not ``limit`` rows filtered afterwards. The answer
+    is the last ``limit`` of :func:`seen_events` over the same range, reversed.
+    """
+    found: list[EventRecord] = []
+    while len(found) < limit:
+        batch = events_before(session, before, after_id=after, kinds=kinds, limit=max(limit, 100))
+        if not batch:
+            break
+        found.extend(_seen(session, user, now, batch))
+        before = batch[-1].id
+    return found[:limit]
+
+
+def _seen(
+    session: Session, user: User, now: datetime, batch: Sequence[EventRecord]
+) -> list[EventRecord]:
+    """Return the events of ``batch`` the user sees, in its order (a ``ping``: never)."""
+    subjects = event_subjects(session, batch)
+    return [
+        e for e in batch if e.kind != EventKind.PING.value and sees_event(user, e, subjects, now)
+    ]
 
 
 class Notifier(runner.JobRunner):
@@ -176,6 +221,7 @@ class Notifier(runner.JobRunner):
             getattr(state, "event_sender", send),
             stale_rule=state.stale_rule,
             stopping=lambda: self.stopping,
+            private_targets=state.webhook_private_targets,
         )
         if done.delivered or done.failed or done.retried:
             _log.info(

@@ -117,13 +117,39 @@ Sees = Callable[[User, EventRecord, EventSubjects, datetime], bool]
 
 
 def events_after(
-    session: Session, after_id: int, *, kinds: Sequence[str] | None = None, limit: int = BATCH
+    session: Session,
+    after_id: int,
+    *,
+    before_id: int | None = None,
+    kinds: Sequence[str] | None = None,
+    limit: int = BATCH,
 ) -> list[EventRecord]:
-    """Return the events with ids above ``after_id``, oldest first (``kinds``: those only)."""
+    """Return the events with ids above ``after_id`` and below ``before_id`` (None: any),
+    oldest first (``kinds``: those only)."""
     query = select(EventRecord).where(EventRecord.id > after_id)
+    if before_id is not None:
+        query = query.where(EventRecord.id < before_id)
     if kinds is not None:
         query = query.where(EventRecord.kind.in_(list(kinds)))
     return list(session.scalars(query.order_by(EventRecord.id).limit(limit)))
+
+
+def events_before(
+    session: Session,
+    before_id: int | None,
+    *,
+    after_id: int = 0,
+    kinds: Sequence[str] | None = None,
+    limit: int = BATCH,
+) -> list[EventRecord]:
+    """Return the events with ids above ``after_id`` and below ``before_id`` (None: any),
+    newest first (``kinds``: those only)."""
+    query = select(EventRecord).where(EventRecord.id > after_id)
+    if before_id is not None:
+        query = query.where(EventRecord.id < before_id)
+    if kinds is not None:
+        query = query.where(EventRecord.kind.in_(list(kinds)))
+    return list(session.scalars(query.order_by(EventRecord.id.desc()).limit(limit)))
 
 
 def last_event_id(session: Session) -> int:

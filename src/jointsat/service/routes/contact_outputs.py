@@ -138,7 +138,8 @@ def contact_pointing(
     axis angles and how far the antenna is off the satellite) every ``step_s`` from
     the contact's start, and at its end, as ``jointsat pointing --from-store`` writes
     them. The rotator is the station's stored model (the default one without it). JSON
-    adds the plan's mode, pre-positioning time and lag figures; TDM gives the
+    adds the rotator planned for (``rotator``: its ranges, rates and ``beamwidth_deg``)
+    and the plan's mode, pre-positioning time and lag figures; TDM gives the
     satellite's true look angles (ANGLE_TYPE AZEL) as CCSDS 503.0-B-2 predicts.
     """
     contact = _contact(session, user, contact_id)
@@ -149,7 +150,7 @@ def contact_pointing(
         raise ProblemError(409, "Conflict", str(exc)) from None
     stem = f"contact-{contact_id}-pointing"
     if output_format is PointingFormat.JSON:
-        return JSONResponse({**_header(contact), **plans_document([plan])})
+        return JSONResponse({**_header(contact), **plans_document([plan], contact.rotator)})
     if output_format is PointingFormat.TDM:
         text = plans_tdm(
             [plan], station=contact.station.name, satellite=contact.satellite_name, created=now

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,14 +22,15 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from jointsat.notify import valid_apprise_url
+from jointsat.notify import literal_private, valid_apprise_url
 from jointsat.operations.events import parse_kinds
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found
-from jointsat.service.notifier import seen_events
+from jointsat.service.notifier import newest_seen_events, seen_events
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, Text
 from jointsat.service.tokens import live_token
+from jointsat.settings import WEBHOOK_PRIVATE_TARGETS_VARIABLE
 from jointsat.store.deliveries import (
     add_ping,
     add_subscription,
@@ -83,6 +85,13 @@ def kinds_of(values: list[str] | None) -> list[str] | None:
     return None if parsed is None else [k.value for k in parsed]
 
 
+class EventOrder(StrEnum):
+    """Name the orders events are listed in."""
+
+    OLDEST = "oldest"
+    NEWEST = "newest"
+
+
 @router.get("/events", response_model=list[EventPublic])
 def list_events(
     session: SessionDep,
@@ -90,10 +99,35 @@ def list_events(
     now: NowDep,
     kind: KindsQuery = None,
     after: Annotated[int, Query(ge=0, description="Only events with a higher id")] = 0,
+    before: Annotated[
+        int | None, Query(ge=1, description="Only events with a lower id (default: no bound)")
+    ] = None,
+    order: Annotated[
+        EventOrder,
+        Query(
+            description="oldest: the first ``limit`` events, oldest first; newest: the last"
+            " ``limit`` events, newest first"
+        ),
+    ] = EventOrder.OLDEST,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EventPublic]:
-    """Return the events the caller may see, oldest first, after the id ``after``."""
-    events = seen_events(session, user, now, after=after, kinds=kinds_of(kind), limit=limit)
+    """Return the events the caller may see with ids between ``after`` and ``before``.
+
+    ``order=oldest`` (the default): the first ``limit`` of them, oldest first (page on
+    with ``after`` the last id read); ``order=newest``: the last ``limit`` of them,
+    newest first (page back with ``before`` the last id read). Either way a page holds
+    ``limit`` events the caller sees while there are that many: the access rule is
+    applied before the page is cut, not to it.
+    """
+    kinds = kinds_of(kind)
+    if order is EventOrder.NEWEST:
+        events = newest_seen_events(
+            session, user, now, after=after, before=before, kinds=kinds, limit=limit
+        )
+    else:
+        events = seen_events(
+            session, user, now, after=after, before=before, kinds=kinds, limit=limit
+        )
     return [EventPublic.model_validate(document(e)) for e in events]
 
 
@@ -289,7 +323,10 @@ def _own(session: SessionDep, user: User, subscription_id: int) -> Subscription:
     return found(row, "subscription", subscription_id)
 
 
-def check_target(kind: SubscriptionKind, target: str) -> None:
+def check_target(kind: SubscriptionKind, target: str, *, private_targets: bool = False) -> None:
+    """Refuse (422) a target that is not a webhook's http(s) URL or an apprise URL, or,
+    unless ``private_targets``, one whose host is written as a private address or
+    ``localhost`` (``notify.literal_private``; a name is resolved at each delivery)."""
     if kind is SubscriptionKind.WEBHOOK:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -303,14 +340,28 @@ def check_target(kind: SubscriptionKind, target: str) -> None:
             "apprise does not understand this target (mailto://, slack://, json:// ...:"
             " https://github.com/caronc/apprise/wiki)",
         )
+    host = None if private_targets else literal_private(kind, target)
+    if host is not None:
+        raise ProblemError(
+            422,
+            "Invalid request",
+            f"the target's host {host} is a private address (loopback, private network,"
+            " link-local or multicast): events go to public addresses only, unless the"
+            f" service sets {WEBHOOK_PRIVATE_TARGETS_VARIABLE}=1",
+        )
 
 
 @router.post("/subscriptions", response_model=SubscriptionCreated, status_code=201)
 def create_subscription(
-    body: SubscriptionCreate, session: SessionDep, user: UserDep, now: NowDep
+    body: SubscriptionCreate, session: SessionDep, user: UserDep, now: NowDep, request: Request
 ) -> SubscriptionCreated:
     """Subscribe to events: a webhook (signed; its secret is in this answer only) or an
-    apprise URL. It is sent the events recorded from now on that its user may see."""
+    apprise URL. It is sent the events recorded from now on that its user may see.
+
+    A target on a private address (loopback, private network, link-local, multicast:
+    written as an address or ``localhost``) is a 422 unless the service allows them
+    (``JOINTSAT_WEBHOOK_PRIVATE_TARGETS``); a name that resolves to one fails at delivery.
+    """
     owner = user.id
     if body.user_id is not None and body.user_id != user.id:
         if user.role is not Role.ADMIN:
@@ -318,7 +369,7 @@ def create_subscription(
         if user_of(session, body.user_id) is None:
             raise ProblemError(422, "Invalid request", f"no user with id {body.user_id}")
         owner = body.user_id
-    check_target(body.kind, body.target)
+    check_target(body.kind, body.target, private_targets=request.app.state.webhook_private_targets)
     row = add_subscription(session, owner, body.kind, body.target, kinds_of(body.kinds), now)
     commit_or_conflict(session, "the subscription could not be stored")
     return SubscriptionCreated(**public(row).model_dump(), secret=row.secret)

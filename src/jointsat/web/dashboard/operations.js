@@ -9,10 +9,8 @@ import {
   partnerById, partnerColour, hours, when, timeMode, timeColumn, degrees, stationById, drawPolar,
 } from "./core.js";
 
-const DEFAULT_BEAMWIDTH_DEG = 2.0; // orbits.pointing.Rotator's default: a station without a rotator model
 const FEED_MOST = 50; // events kept in the feed, newest first
 const FEED_RETRY_MS = 5000; // the stream's own "retry:" advice
-const BACKFILL_PAGES = 10; // at most this many pages of 1,000 events read before the stream
 const MOVABLE = { confirm: ["scheduled"], cancel: ["scheduled", "confirmed"] };
 
 const view = { contacts: [], selected: null, wanted: null, feed: null, events: [] };
@@ -197,7 +195,7 @@ function drawPointing(result, station) {
   }
   const pass = result.value.passes[0];
   const rows = pass ? pass.rows : [];
-  const half = (station?.rotator?.beamwidth_deg ?? DEFAULT_BEAMWIDTH_DEG) / 2;
+  const half = result.value.rotator.beamwidth_deg / 2; // the rotator the plan is for (stored or default)
   const samples = rows.map((r) => (r.elevation_deg > 90
     ? [(r.azimuth_deg + 180) % 360, 180 - r.elevation_deg, r.lag_deg > half]
     : [r.azimuth_deg, r.elevation_deg, r.lag_deg > half]));
@@ -305,7 +303,8 @@ function feedState(text) {
   $("#ops-events").dataset.state = text;
 }
 
-// Open the feed (once): the latest events, then the stream from the newest one read.
+// Open the feed (once): the newest events the caller may see (one request), then the
+// stream from the newest one read.
 function startFeed() {
   if (view.feed || !state.token) return;
   const feed = { controller: new AbortController(), after: 0, token: state.token };
@@ -325,13 +324,10 @@ function stopFeed() {
 
 async function runFeed(feed) {
   try {
-    for (let page = 0; page < BACKFILL_PAGES; page += 1) {
-      const batch = await api("events", { after: feed.after, limit: 1000 });
-      if (view.feed !== feed) return;
-      addEvents(batch);
-      if (batch.length) feed.after = batch[batch.length - 1].id;
-      if (batch.length < 1000) break;
-    }
+    const newest = await api("events", { order: "newest", limit: FEED_MOST });
+    if (view.feed !== feed) return;
+    addEvents(newest);
+    if (newest.length) feed.after = newest[0].id;
   } catch (error) {
     if (view.feed === feed) feedState(`could not read the events: ${error.message}`);
   }
