@@ -41,6 +41,7 @@ from jointsat.cli.pointing import (
     _address,
     read_input,
     remote_contact,
+    stream_document,
 )
 from jointsat.cli.remote import ServerToken, ServerUrl
 from jointsat.errors import JointsatError
@@ -56,7 +57,7 @@ from jointsat.operations.contact_plans import (
     tables_csv,
     tables_json,
 )
-from jointsat.timelib import format_readable, parse_iso
+from jointsat.timelib import format_readable
 
 __all__ = ["ROW_COLUMNS", "PassDoppler", "doppler", "stream", "ut1_utc_s"]
 
@@ -157,14 +158,11 @@ def doppler(
                     emit(rows_csv(DOPPLER_COLUMNS, rows), output)
                 return
             with RigctldClient(*address) as client:
-                sent = 0
-                for p in document["passes"]:
-                    times = [parse_iso(r["time"]).timestamp() for r in p["rows"]]
-
-                    def send(k: int, rows: Any = p["rows"]) -> None:
-                        client.set_frequency(rows[k]["frequency_hz"])
-
-                    sent += pace(times, send, wait=not no_wait)
+                sent = stream_document(
+                    document,
+                    lambda row: client.set_frequency(row["frequency_hz"]),
+                    wait=not no_wait,
+                )
             errors.print(
                 f"{sent} frequencies sent to rigctld at {client.address} over "
                 f"{len(document['passes'])} pass(es)",

@@ -119,15 +119,12 @@ def _stored_events(
 ) -> list[dict[str, Any]]:
     from jointsat.operations.events import EventKind
     from jointsat.service.routes.events import EventPublic
-    from jointsat.store.deliveries import document, events_after, events_before
+    from jointsat.store.deliveries import document, events_between
 
     PING = EventKind.PING.value
     chosen = [k.value for k in kinds] if kinds is not None else [k.value for k in EventKind]
     chosen = [k for k in chosen if k != PING]  # a subscriber's test, not an event to list
-    if newest:
-        rows = events_before(session, None, after_id=after, kinds=chosen, limit=limit)
-    else:
-        rows = events_after(session, after, kinds=chosen, limit=limit)
+    rows = events_between(session, after, newest_first=newest, kinds=chosen, limit=limit)
     return [_json(EventPublic.model_validate(document(e))) for e in rows]
 
 

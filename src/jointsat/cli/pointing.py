@@ -51,7 +51,16 @@ from jointsat.timelib import parse_iso
 if TYPE_CHECKING:
     from jointsat.client import ApiClient
 
-__all__ = ["ROW_COLUMNS", "PassPlan", "RowFormat", "pointing", "rows", "station_passes", "stream"]
+__all__ = [
+    "ROW_COLUMNS",
+    "PassPlan",
+    "RowFormat",
+    "pointing",
+    "rows",
+    "station_passes",
+    "stream",
+    "stream_document",
+]
 
 ROW_COLUMNS = POINTING_COLUMNS
 """The columns of a plan's rows, in CSV and JSON alike."""
@@ -243,14 +252,12 @@ def pointing(
                     emit(rows_csv(POINTING_COLUMNS, rows), output)
                 return
             with RotctldClient(*address) as client:
-                sent = 0
-                for p in document["passes"]:
-                    times = [parse_iso(r["time"]).timestamp() for r in p["rows"]]
-
-                    def send(k: int, rows: Any = p["rows"]) -> None:
-                        client.set_position(rows[k]["azimuth_deg"], rows[k]["elevation_deg"])
-
-                    sent += pace(times, send, lead_s=p["preposition_s"], wait=not no_wait)
+                sent = stream_document(
+                    document,
+                    lambda row: client.set_position(row["azimuth_deg"], row["elevation_deg"]),
+                    lead_key="preposition_s",
+                    wait=not no_wait,
+                )
             errors.print(
                 f"{sent} positions sent to rotctld at {client.address} over "
                 f"{len(document['passes'])} pass(es)",
@@ -442,6 +449,31 @@ def station_passes(
 def rows(plans: Sequence[PassPlan]) -> list[dict[str, object]]:
     """Return every plan's rows (time, azimuth_deg, elevation_deg, lag_deg), pass after pass."""
     return pointing_rows(plans)
+
+
+def stream_document(
+    document: dict[str, Any],
+    send_row: Callable[[dict[str, Any]], None],
+    *,
+    lead_key: str | None = None,
+    wait: bool = True,
+) -> int:
+    """Send each row of a server's plan or table (its JSON) at its time; return how many.
+
+    ``lead_key``: the pass's field that says how early its first row goes (a rotator's
+    ``preposition_s``); otherwise as :func:`stream`.
+    """
+    sent = 0
+    for p in document["passes"]:
+        rows = p["rows"]
+        times = [parse_iso(r["time"]).timestamp() for r in rows]
+        lead_s = float(p[lead_key]) if lead_key is not None else 0.0
+
+        def send(k: int, rows: list[dict[str, Any]] = rows) -> None:
+            send_row(rows[k])
+
+        sent += pace(times, send, lead_s=lead_s, wait=wait)
+    return sent
 
 
 def stream(

@@ -34,8 +34,7 @@ from jointsat.store.deliveries import (
     claim,
     due,
     event_subjects,
-    events_after,
-    events_before,
+    events_between,
     fan_out,
     give_up,
     record_outcome,
@@ -152,48 +151,29 @@ def seen_events(
     *,
     after: int = 0,
     before: int | None = None,
+    newest_first: bool = False,
     kinds: Sequence[str] | None = None,
     limit: int = 100,
 ) -> list[EventRecord]:
-    """Return up to ``limit`` events after id ``after`` (and below ``before``: None, no
-    bound) that the user sees, oldest first.
+    """Return ``limit`` events the user sees with ids between ``after`` and ``before``
+    (None: no bound): the first of them oldest first, or the last ``newest_first``.
 
-    A subscriber's ``ping`` is not listed: it is its test, sent to it alone.
+    The rule is applied while reading, batch by batch, so ``limit`` events the user sees
+    are found where there are that many: not ``limit`` rows filtered afterwards. A
+    subscriber's ``ping`` is not listed: it is its test, sent to it alone.
     """
     found: list[EventRecord] = []
     while len(found) < limit:
-        batch = events_after(session, after, before_id=before, kinds=kinds, limit=max(limit, 100))
+        batch = events_between(
+            session, after, before, newest_first=newest_first, kinds=kinds, limit=max(limit, 100)
+        )
         if not batch:
             break
         found.extend(_seen(session, user, now, batch))
-        after = batch[-1].id
-    return found[:limit]
-
-
-def newest_seen_events(
-    session: Session,
-    user: User,
-    now: datetime,
-    *,
-    after: int = 0,
-    before: int | None = None,
-    kinds: Sequence[str] | None = None,
-    limit: int = 100,
-) -> list[EventRecord]:
-    """Return the newest ``limit`` events the user sees with ids between ``after`` and
-    ``before`` (None: no bound), newest first.
-
-    The rule is applied while reading backwards, so ``limit`` events the user sees are
-    found where there are that many: not ``limit`` rows filtered afterwards. The answer
-    is the last ``limit`` of :func:`seen_events` over the same range, reversed.
-    """
-    found: list[EventRecord] = []
-    while len(found) < limit:
-        batch = events_before(session, before, after_id=after, kinds=kinds, limit=max(limit, 100))
-        if not batch:
-            break
-        found.extend(_seen(session, user, now, batch))
-        before = batch[-1].id
+        if newest_first:
+            before = batch[-1].id
+        else:
+            after = batch[-1].id
     return found[:limit]
 
 

@@ -116,40 +116,24 @@ Sees = Callable[[User, EventRecord, EventSubjects, datetime], bool]
 # --- events ------------------------------------------------------------------------------
 
 
-def events_after(
+def events_between(
     session: Session,
-    after_id: int,
-    *,
-    before_id: int | None = None,
-    kinds: Sequence[str] | None = None,
-    limit: int = BATCH,
-) -> list[EventRecord]:
-    """Return the events with ids above ``after_id`` and below ``before_id`` (None: any),
-    oldest first (``kinds``: those only)."""
-    query = select(EventRecord).where(EventRecord.id > after_id)
-    if before_id is not None:
-        query = query.where(EventRecord.id < before_id)
-    if kinds is not None:
-        query = query.where(EventRecord.kind.in_(list(kinds)))
-    return list(session.scalars(query.order_by(EventRecord.id).limit(limit)))
-
-
-def events_before(
-    session: Session,
-    before_id: int | None,
-    *,
     after_id: int = 0,
+    before_id: int | None = None,
+    *,
+    newest_first: bool = False,
     kinds: Sequence[str] | None = None,
     limit: int = BATCH,
 ) -> list[EventRecord]:
-    """Return the events with ids above ``after_id`` and below ``before_id`` (None: any),
-    newest first (``kinds``: those only)."""
+    """Return up to ``limit`` events with ids above ``after_id`` and below ``before_id``
+    (None: any), oldest first or ``newest_first`` (``kinds``: those only)."""
     query = select(EventRecord).where(EventRecord.id > after_id)
     if before_id is not None:
         query = query.where(EventRecord.id < before_id)
     if kinds is not None:
         query = query.where(EventRecord.kind.in_(list(kinds)))
-    return list(session.scalars(query.order_by(EventRecord.id.desc()).limit(limit)))
+    order = EventRecord.id.desc() if newest_first else EventRecord.id
+    return list(session.scalars(query.order_by(order).limit(limit)))
 
 
 def last_event_id(session: Session) -> int:
@@ -255,7 +239,7 @@ def fan_out(session: Session, now: datetime, sees: Sees) -> int:
     )
     for row in list(session.scalars(query)):
         seen = row.seen_event_id
-        read = events_after(session, seen)
+        read = events_between(session, seen)
         if not read:
             continue
         events = [e for e in read if e.kind != EventKind.PING.value]  # a ping is sent alone

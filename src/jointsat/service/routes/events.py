@@ -26,7 +26,7 @@ from jointsat.notify import literal_private, valid_apprise_url
 from jointsat.operations.events import parse_kinds
 from jointsat.service.deps import NowDep, SessionDep, UserDep
 from jointsat.service.lookup import commit_or_conflict, deleted, found
-from jointsat.service.notifier import newest_seen_events, seen_events
+from jointsat.service.notifier import seen_events
 from jointsat.service.problems import ProblemError
 from jointsat.service.schemas import PathId, RowId, Text
 from jointsat.service.tokens import live_token
@@ -120,14 +120,16 @@ def list_events(
     applied before the page is cut, not to it.
     """
     kinds = kinds_of(kind)
-    if order is EventOrder.NEWEST:
-        events = newest_seen_events(
-            session, user, now, after=after, before=before, kinds=kinds, limit=limit
-        )
-    else:
-        events = seen_events(
-            session, user, now, after=after, before=before, kinds=kinds, limit=limit
-        )
+    events = seen_events(
+        session,
+        user,
+        now,
+        after=after,
+        before=before,
+        newest_first=order is EventOrder.NEWEST,
+        kinds=kinds,
+        limit=limit,
+    )
     return [EventPublic.model_validate(document(e)) for e in events]
 
 
